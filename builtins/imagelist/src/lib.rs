@@ -1,0 +1,1 @@
+//! The `imagelist` builtin step.

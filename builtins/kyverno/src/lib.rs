@@ -1,0 +1,1 @@
+//! The `kyverno` builtin step.

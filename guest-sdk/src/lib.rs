@@ -1,0 +1,86 @@
+//! `sealbox-guest`: the sealbox step contract and a small SDK for writing
+//! step modules in Rust.
+//!
+//! A step module is a WASI command. It reads one JSON [`Request`] on stdin,
+//! works over the read-only tree at `/in`, may write files under `/out`, and
+//! prints one JSON [`Response`] on stdout. [`run`] does the plumbing:
+//!
+//! ```no_run
+//! use sealbox_guest::{Request, Response};
+//!
+//! sealbox_guest::module_metadata!(r#"{"name":"hello","version":"0.1.0","kind":"policy"}"#);
+//!
+//! fn main() {
+//!     sealbox_guest::run(|req: Request| Ok(Response::success()));
+//! }
+//! ```
+
+pub mod contract;
+
+pub use contract::*;
+
+use std::io::{Read, Write};
+
+/// Reads the request from stdin, calls `step`, writes its response to
+/// stdout and exits: 0 when a response was written, 1 when `step` returned
+/// an error (which is printed to stderr).
+pub fn run<F>(step: F) -> !
+where
+    F: FnOnce(Request) -> Result<Response, Box<dyn std::error::Error>>,
+{
+    let code = match read_request().and_then(step) {
+        Ok(response) => match write_response(&mut std::io::stdout().lock(), &response) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("writing response: {e}");
+                1
+            }
+        },
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    };
+    std::process::exit(code)
+}
+
+/// Reads and checks the request on stdin.
+pub fn read_request() -> Result<Request, Box<dyn std::error::Error>> {
+    let mut buf = Vec::new();
+    std::io::stdin().read_to_end(&mut buf)?;
+    let req: Request = serde_json::from_slice(&buf).map_err(|e| format!("reading request: {e}"))?;
+    if req.api_version != API_VERSION {
+        return Err(format!("unsupported apiVersion {:?}, this module speaks {API_VERSION}", req.api_version).into());
+    }
+    Ok(req)
+}
+
+/// Writes a response as one line of JSON.
+pub fn write_response(out: &mut dyn Write, response: &Response) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, response)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+/// Embeds a module's metadata (a JSON string literal in the shape of
+/// [`ModuleMetadata`]) as the `sealbox.module` custom section.
+#[macro_export]
+macro_rules! module_metadata {
+    ($json:expr) => {
+        #[used]
+        #[unsafe(link_section = "sealbox.module")]
+        static SEALBOX_MODULE_METADATA: [u8; $json.len()] = $crate::__bytes_of($json);
+    };
+}
+
+#[doc(hidden)]
+pub const fn __bytes_of<const N: usize>(s: &str) -> [u8; N] {
+    let bytes = s.as_bytes();
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = bytes[i];
+        i += 1;
+    }
+    out
+}
