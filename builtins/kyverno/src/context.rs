@@ -1,0 +1,85 @@
+//! The evaluation context of one rule on one resource: `request.*`,
+//! `images`, `element`, values-file values and context entries, as one
+//! JSON document that JMESPath queries.
+
+use std::cell::RefCell;
+
+use jmespath::Rcvar;
+use serde_json::{Map, Value};
+
+use crate::jmes::{Jmes, JmesError, to_var};
+
+/// The variables visible to `{{ }}` and JMESPath in a rule.
+#[derive(Clone)]
+pub struct EvalContext {
+    root: Value,
+    cache: RefCell<Option<Rcvar>>,
+}
+
+impl EvalContext {
+    /// An empty context.
+    pub fn new() -> Self {
+        EvalContext { root: Value::Object(Map::new()), cache: RefCell::new(None) }
+    }
+
+    /// The whole context document.
+    pub fn root(&self) -> &Value {
+        &self.root
+    }
+
+    /// Sets `path` (dot-separated, as in values files: `request.operation`) to `value`.
+    pub fn set(&mut self, path: &str, value: Value) {
+        self.cache.borrow_mut().take();
+        let mut cur = &mut self.root;
+        let parts: Vec<&str> = path.split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            if !cur.is_object() {
+                *cur = Value::Object(Map::new());
+            }
+            let Value::Object(m) = cur else { return };
+            if i == parts.len() - 1 {
+                m.insert(part.to_string(), value);
+                return;
+            }
+            cur = m.entry(part.to_string()).or_insert_with(|| Value::Object(Map::new()));
+        }
+    }
+
+    /// Merges every top-level entry of `values` (keys may be dotted paths).
+    pub fn set_all(&mut self, values: &Map<String, Value>) {
+        for (k, v) in values {
+            self.set(k, v.clone());
+        }
+    }
+
+    /// Evaluates a JMESPath expression against the context.
+    pub fn query(&self, jmes: &Jmes, expr: &str) -> Result<Value, JmesError> {
+        let var = self.cache.borrow_mut().get_or_insert_with(|| to_var(&self.root)).clone();
+        jmes.search_var(expr, &var)
+    }
+}
+
+impl Default for EvalContext {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jmes::Clock;
+    use serde_json::json;
+
+    #[test]
+    fn dotted_paths_nest() {
+        let mut c = EvalContext::new();
+        c.set("request.operation", json!("UPDATE"));
+        c.set("request.object", json!({"a": 1}));
+        let j = Jmes::new(Clock::default());
+        assert_eq!(c.query(&j, "request.operation"), Ok(json!("UPDATE")));
+        assert_eq!(c.query(&j, "request.object.a"), Ok(json!(1)));
+        c.set("request.object.a", json!(2));
+        assert_eq!(c.query(&j, "request.object.a"), Ok(json!(2)), "cache is refreshed");
+    }
+}

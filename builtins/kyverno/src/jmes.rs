@@ -1,0 +1,172 @@
+//! JMESPath as Kyverno evaluates it: the standard language (the `jmespath`
+//! crate) plus Kyverno's custom functions, and Kyverno's "Unknown key"
+//! error when a plain field chain names a key that is not there.
+
+use std::rc::Rc;
+
+use jmespath::ast::Ast;
+use jmespath::{Context, Rcvar, Runtime, Variable};
+use serde_json::Value;
+
+use crate::jmes_functions;
+
+/// The fixed "now" and random seed of a build, so results are reproducible.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Clock {
+    /// Seconds since the epoch that stand for now (`image.sourceDateEpoch`).
+    pub now: i64,
+    /// Seed for `random()`.
+    pub seed: u64,
+}
+
+/// Why an expression could not be evaluated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JmesError {
+    /// A plain field chain named a key the data does not have.
+    NotFound(String),
+    /// A syntax error, a function error or a type error.
+    Other(String),
+}
+
+impl std::fmt::Display for JmesError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JmesError::NotFound(k) => write!(f, "Unknown key \"{k}\" in path"),
+            JmesError::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+/// A JMESPath runtime with Kyverno's functions registered.
+pub struct Jmes {
+    runtime: Runtime,
+}
+
+impl Jmes {
+    /// A runtime whose time and random functions read `clock`.
+    pub fn new(clock: Clock) -> Jmes {
+        let mut runtime = Runtime::new();
+        runtime.register_builtin_functions();
+        jmes_functions::register_all(&mut runtime, clock);
+        Jmes { runtime }
+    }
+
+    /// Evaluates `expr` against `data`.
+    pub fn search(&self, expr: &str, data: &Value) -> Result<Value, JmesError> {
+        let var = to_var(data);
+        self.search_var(expr, &var)
+    }
+
+    /// Evaluates `expr` against already-converted data.
+    pub fn search_var(&self, expr: &str, data: &Rcvar) -> Result<Value, JmesError> {
+        let ast =
+            jmespath::parse(expr).map_err(|e| JmesError::Other(format!("invalid JMESPath {expr:?}: {}", e.reason)))?;
+        let mut ctx = Context::new(expr, &self.runtime);
+        let result = jmespath::interpret(data, &ast, &mut ctx).map_err(|e| JmesError::Other(describe(expr, &e)))?;
+        if result.is_null()
+            && let Some(missing) = missing_key(&ast, data)
+        {
+            return Err(JmesError::NotFound(missing));
+        }
+        Ok(from_var(&result))
+    }
+}
+
+fn describe(expr: &str, e: &jmespath::JmespathError) -> String {
+    match &e.reason {
+        jmespath::ErrorReason::Parse(m) => format!("JMESPath {expr:?}: {m}"),
+        jmespath::ErrorReason::Runtime(r) => format!("JMESPath {expr:?}: {r}"),
+    }
+}
+
+/// For a plain chain of fields and indexes, the first key missing from an
+/// object along the way (Kyverno's go-jmespath raises on it).
+fn missing_key(ast: &Ast, data: &Rcvar) -> Option<String> {
+    let mut steps = Vec::new();
+    if !flatten_chain(ast, &mut steps) {
+        return None;
+    }
+    let mut cur = data.clone();
+    for step in steps {
+        match step {
+            Step::Field(name) => match &*cur {
+                Variable::Object(m) => match m.get(name) {
+                    Some(v) => cur = v.clone(),
+                    None => return Some(name.to_string()),
+                },
+                _ => return None,
+            },
+            Step::Index(i) => match &*cur {
+                Variable::Array(a) => {
+                    let idx = if i < 0 { a.len() as i64 + i as i64 } else { i as i64 };
+                    match usize::try_from(idx).ok().and_then(|i| a.get(i)) {
+                        Some(v) => cur = v.clone(),
+                        None => return None,
+                    }
+                }
+                _ => return None,
+            },
+        }
+    }
+    None
+}
+
+enum Step<'a> {
+    Field(&'a str),
+    Index(i32),
+}
+
+fn flatten_chain<'a>(ast: &'a Ast, out: &mut Vec<Step<'a>>) -> bool {
+    match ast {
+        Ast::Field { name, .. } => {
+            out.push(Step::Field(name));
+            true
+        }
+        Ast::Index { idx, .. } => {
+            out.push(Step::Index(*idx));
+            true
+        }
+        Ast::Subexpr { lhs, rhs, .. } => flatten_chain(lhs, out) && flatten_chain(rhs, out),
+        _ => false,
+    }
+}
+
+/// Converts JSON to a JMESPath value.
+pub fn to_var(v: &Value) -> Rcvar {
+    Rc::new(match v {
+        Value::Null => Variable::Null,
+        Value::Bool(b) => Variable::Bool(*b),
+        Value::Number(n) => Variable::Number(n.clone()),
+        Value::String(s) => Variable::String(s.clone()),
+        Value::Array(a) => Variable::Array(a.iter().map(to_var).collect()),
+        Value::Object(m) => Variable::Object(m.iter().map(|(k, v)| (k.clone(), to_var(v))).collect()),
+    })
+}
+
+/// Converts a JMESPath value back to JSON (expression references become null).
+pub fn from_var(v: &Variable) -> Value {
+    match v {
+        Variable::Null | Variable::Expref(_) => Value::Null,
+        Variable::Bool(b) => Value::Bool(*b),
+        Variable::Number(n) => Value::Number(n.clone()),
+        Variable::String(s) => Value::String(s.clone()),
+        Variable::Array(a) => Value::Array(a.iter().map(|x| from_var(x)).collect()),
+        Variable::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), from_var(x))).collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_keys_raise_only_on_plain_chains() {
+        let j = Jmes::new(Clock::default());
+        let data = json!({"request": {"object": {"spec": {"a": 1}}}});
+        assert_eq!(j.search("request.object.spec.a", &data), Ok(json!(1)));
+        assert_eq!(j.search("request.object.spec.b", &data), Err(JmesError::NotFound("b".into())));
+        assert_eq!(j.search("request.object.spec.b || 'x'", &data), Ok(json!("x")));
+        assert_eq!(j.search("length(request.object.spec.b || '')", &data), Ok(json!(0)));
+    }
+}
