@@ -1,5 +1,34 @@
-sealbox_guest::module_metadata!(r#"{"name":"imagelist","version":"0.1.0","kind":"transform"}"#);
+//! The wasm entry point of the `imagelist` step: reads `/in`, writes
+//! `/out/manifests/imageList`, answers with the list (see the library docs).
+
+use std::path::Path;
+
+use sealbox_guest::{INPUT_DIR, OUTPUT_DIR, Request, Response};
+use sealbox_imagelist::{Config, collect};
+
+sealbox_guest::module_metadata!(
+    r#"{"name":"imagelist","version":"0.1.0","kind":"transform","capabilities":{"writeOutput":true}}"#
+);
+
+fn step(req: Request) -> Result<Response, Box<dyn std::error::Error>> {
+    let config = match Config::from_value(&req.config) {
+        Ok(config) => config,
+        Err(message) => return Ok(Response::failure(message)),
+    };
+    let outcome = collect(Path::new(INPUT_DIR), &config, &req.image.platform);
+    if !outcome.images.is_empty() || outcome.had_image_list {
+        let dir = Path::new(OUTPUT_DIR).join("manifests");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let file = dir.join("imageList");
+        std::fs::write(&file, outcome.image_list_text())
+            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    }
+    let data = outcome.data(config.verbose);
+    let mut response = Response::success().with_diagnostics(outcome.diagnostics);
+    response.data = data;
+    Ok(response)
+}
 
 fn main() {
-    sealbox_guest::run(|_req| Ok(sealbox_guest::Response::failure("imagelist: not built yet")));
+    sealbox_guest::run(step);
 }

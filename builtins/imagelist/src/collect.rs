@@ -1,0 +1,423 @@
+//! Puts the pieces together: reads every source [`crate::walk`] finds,
+//! extracts images, applies the configured extra and ignored lists, and
+//! produces the sorted, de-duplicated list with its diagnostics.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use sealbox_guest::{Diagnostic, Platform, Severity};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::extract::{Extraction, classify, extract_yaml};
+use crate::helm;
+use crate::imagelist_file::{ListEntry, parse_config_list, parse_list};
+use crate::output::{ContainerImage, ImagePlatform, image_list_text};
+use crate::reference::Reference;
+use crate::walk::{Source, SourceKind, discover};
+
+/// Where an image was seen first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    /// Path under the input root (or `config:extraImages`).
+    pub file: String,
+    /// 1-based line, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+}
+
+/// An image whose tag floats: `latest`, or no tag and no digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FloatingImage {
+    /// The normalised reference.
+    pub image: String,
+    /// `latest` when the tag was written as `latest`, `untagged` when absent.
+    pub reason: &'static str,
+    /// Where it was seen first.
+    #[serde(flatten)]
+    pub origin: Origin,
+}
+
+/// A value considered and not taken as an image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedValue {
+    /// The value as written.
+    pub value: String,
+    /// Why it is not an image.
+    pub reason: String,
+    /// The object and field it sat in.
+    pub field: String,
+    /// Where it was.
+    #[serde(flatten)]
+    pub origin: Origin,
+}
+
+/// Everything the step found.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// The annotation entries, sorted by image then application.
+    pub images: Vec<ContainerImage>,
+    /// Images that should be pinned.
+    pub floating: Vec<FloatingImage>,
+    /// Values that were not taken, in the order they were met.
+    pub skipped: Vec<SkippedValue>,
+    /// Errors, warnings and (when verbose) notes, in the order they arose.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Whether the input had a `manifests/imageList` of its own.
+    pub had_image_list: bool,
+}
+
+impl Outcome {
+    /// The `manifests/imageList` text the image should carry.
+    pub fn image_list_text(&self) -> String {
+        image_list_text(&self.images)
+    }
+
+    /// Whether any diagnostic is an error.
+    pub fn failed(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    /// The response's `data`: `images` (the annotation value), `imageList`
+    /// (the file text), `floating`, and `skipped` when `verbose`.
+    pub fn data(&self, verbose: bool) -> serde_json::Value {
+        let mut data = serde_json::json!({
+            "images": self.images,
+            "imageList": self.image_list_text(),
+            "floating": self.floating,
+        });
+        if verbose && let Some(map) = data.as_object_mut() {
+            map.insert("skipped".into(), serde_json::json!(self.skipped));
+        }
+        data
+    }
+}
+
+struct Occurrence {
+    reference: Reference,
+    app: Option<String>,
+    origin: Origin,
+}
+
+/// Reads the tree at `root` and returns the image list for `platform`.
+pub fn collect(root: &Path, config: &Config, platform: &Platform) -> Outcome {
+    let mut c = Collector { root, config, occurrences: Vec::new(), outcome: Outcome::default() };
+    match discover(root) {
+        Ok(sources) => {
+            for source in &sources {
+                c.source(source);
+            }
+        }
+        Err(e) => c.outcome.diagnostics.push(Diagnostic::error(e.to_string()).at(e.path.clone(), None, None)),
+    }
+    let extra = parse_config_list(&config.extra_images);
+    c.list("config:extraImages", &extra, None);
+    c.finish(platform);
+    c.outcome
+}
+
+struct Collector<'a> {
+    root: &'a Path,
+    config: &'a Config,
+    occurrences: Vec<Occurrence>,
+    outcome: Outcome,
+}
+
+impl Collector<'_> {
+    fn source(&mut self, source: &Source) {
+        match source.kind {
+            SourceKind::Yaml | SourceKind::UnrenderedTemplate => {
+                let Some(text) = self.read(&source.path) else { return };
+                match extract_yaml(&text) {
+                    Ok(extraction) => self.take(extraction, &source.path, &source.app),
+                    Err(e) if source.kind == SourceKind::UnrenderedTemplate => self.outcome.diagnostics.push(
+                        Diagnostic::warning(format!(
+                            "unrendered template is not YAML, images in it are not listed: {}",
+                            e.message
+                        ))
+                        .at(&source.path, Some(e.line), Some(e.column)),
+                    ),
+                    Err(e) => self.outcome.diagnostics.push(
+                        Diagnostic::error(format!("cannot parse YAML: {}", e.message)).at(
+                            &source.path,
+                            Some(e.line),
+                            Some(e.column),
+                        ),
+                    ),
+                }
+            }
+            SourceKind::ImageList => {
+                self.outcome.had_image_list = true;
+                let Some(text) = self.read(&source.path) else { return };
+                let entries = parse_list(&text);
+                self.list(&source.path, &entries, source.app.clone());
+            }
+            SourceKind::Chart => self.chart(source),
+        }
+    }
+
+    fn chart(&mut self, source: &Source) {
+        let rendered = match helm::render_chart(self.root, &source.path) {
+            Ok(rendered) => rendered,
+            Err(e) => {
+                let message = format!("cannot render chart {}: {}", source.path, e.message);
+                let d = if self.config.ignore_chart_errors {
+                    Diagnostic::warning(message)
+                } else {
+                    Diagnostic::error(message)
+                };
+                self.outcome.diagnostics.push(d.at(e.file.unwrap_or_else(|| source.path.clone()), e.line, None));
+                return;
+            }
+        };
+        for manifest in rendered {
+            match extract_yaml(&manifest.text) {
+                Ok(extraction) => self.take(extraction, &manifest.template, &source.app),
+                Err(e) => {
+                    let message = format!(
+                        "chart {} rendered invalid YAML in {}: line {} of the output: {}",
+                        source.path, manifest.template, e.line, e.message
+                    );
+                    let d = if self.config.ignore_chart_errors {
+                        Diagnostic::warning(message)
+                    } else {
+                        Diagnostic::error(message)
+                    };
+                    self.outcome.diagnostics.push(d.at(&manifest.template, None, None));
+                }
+            }
+        }
+    }
+
+    fn read(&mut self, path: &str) -> Option<String> {
+        match std::fs::read(self.root.join(path)) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => Some(text),
+                Err(e) => {
+                    self.outcome.diagnostics.push(
+                        Diagnostic::error(format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))
+                            .at(path, None, None),
+                    );
+                    None
+                }
+            },
+            Err(e) => {
+                self.outcome.diagnostics.push(Diagnostic::error(format!("cannot read: {e}")).at(path, None, None));
+                None
+            }
+        }
+    }
+
+    fn take(&mut self, extraction: Extraction, file: &str, app: &Option<String>) {
+        for found in extraction.found {
+            let origin = Origin { file: file.to_string(), line: Some(found.line) };
+            self.occurrences.push(Occurrence { reference: found.reference, app: app.clone(), origin });
+        }
+        for skipped in extraction.skipped {
+            if self.config.verbose {
+                self.outcome.diagnostics.push(
+                    Diagnostic {
+                        severity: Severity::Info,
+                        rule: Some("imagelist/skipped".into()),
+                        ..Diagnostic::error(format!(
+                            "{:?} at {} is not an image: {}",
+                            skipped.raw, skipped.field, skipped.reason
+                        ))
+                    }
+                    .at(file, Some(skipped.line), None),
+                );
+            }
+            self.outcome.skipped.push(SkippedValue {
+                value: skipped.raw,
+                reason: skipped.reason,
+                field: skipped.field,
+                origin: Origin { file: file.to_string(), line: Some(skipped.line) },
+            });
+        }
+    }
+
+    /// Explicit lists: every entry must be a reference.
+    fn list(&mut self, file: &str, entries: &[ListEntry], app: Option<String>) {
+        for entry in entries {
+            let origin = Origin { file: file.to_string(), line: Some(entry.line) };
+            match Reference::parse_normalized(&entry.value) {
+                Ok(reference) => self.occurrences.push(Occurrence { reference, app: app.clone(), origin }),
+                Err(e) => {
+                    self.outcome.diagnostics.push(
+                        Diagnostic::error(format!("{:?} in an image list is not an image reference: {e}", entry.value))
+                            .at(file, Some(entry.line), None),
+                    )
+                }
+            }
+        }
+    }
+
+    fn ignored(&mut self) -> BTreeSet<String> {
+        let mut set = BTreeSet::new();
+        for entry in parse_config_list(&self.config.ignored_images) {
+            match classify(&entry.value) {
+                Ok(r) => {
+                    set.insert(r.normalized());
+                }
+                Err(reason) => self.outcome.diagnostics.push(
+                    Diagnostic::warning(format!("ignored image {:?} matches nothing: {reason}", entry.value)).at(
+                        "config:ignoredImages",
+                        Some(entry.line),
+                        None,
+                    ),
+                ),
+            }
+        }
+        set
+    }
+
+    fn finish(&mut self, platform: &Platform) {
+        let ignored = self.ignored();
+        let platform = ImagePlatform::from(platform);
+        // First occurrence of each image (for messages) and each (image, app) pair.
+        let mut first: BTreeMap<String, &Occurrence> = BTreeMap::new();
+        let mut entries = BTreeSet::new();
+        for occ in &self.occurrences {
+            let image = occ.reference.normalized();
+            if ignored.contains(&image) {
+                continue;
+            }
+            first.entry(image.clone()).or_insert(occ);
+            entries.insert(ContainerImage { image, app_name: occ.app.clone(), platform: platform.clone() });
+        }
+        for (image, occ) in &first {
+            let r = &occ.reference;
+            let loc = |d: Diagnostic| d.at(&occ.origin.file, occ.origin.line, None);
+            if r.is_floating_latest() {
+                let reason = if r.tag.is_none() { "untagged" } else { "latest" };
+                let what = if r.tag.is_none() {
+                    "has no tag, so it floats with `latest`"
+                } else {
+                    "uses the floating tag `latest`"
+                };
+                self.outcome.diagnostics.push(loc(Diagnostic {
+                    rule: Some("imagelist/floating-tag".into()),
+                    ..Diagnostic::warning(format!(
+                        "image {image} {what}; pin a version or digest for a reproducible cluster image"
+                    ))
+                }));
+                self.outcome.floating.push(FloatingImage { image: image.clone(), reason, origin: occ.origin.clone() });
+            }
+            if self.config.require_digests && r.digest.is_none() {
+                self.outcome.diagnostics.push(loc(Diagnostic {
+                    rule: Some("imagelist/require-digests".into()),
+                    ..Diagnostic::error(format!("image {image} has no digest and digests are required"))
+                }));
+            }
+        }
+        self.outcome.images = entries.into_iter().collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::TempTree;
+
+    const DEPLOY: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n        - {name: web, image: \"nginx:1.25\"}\n";
+
+    fn images(outcome: &Outcome) -> Vec<(String, Option<String>)> {
+        outcome.images.iter().map(|i| (i.image.clone(), i.app_name.clone())).collect()
+    }
+
+    #[test]
+    fn merges_manifests_lists_apps_and_config() {
+        let tree = TempTree::new(&[
+            ("manifests/web.yaml", DEPLOY),
+            ("manifests/imageList", "# pinned\nbusybox:1.36\n\"nginx:1.25\"\nbusybox:1.36\n\nredis\n"),
+            ("application/apps/web/web.yaml", DEPLOY),
+        ]);
+        let config = Config { extra_images: vec!["quay.io/a/b:1\n# c".into()], ..Config::default() };
+        let out = collect(tree.path(), &config, &Platform::default());
+        assert!(!out.failed(), "{:?}", out.diagnostics);
+        assert_eq!(
+            images(&out),
+            [
+                ("docker.io/library/busybox:1.36".into(), None),
+                ("docker.io/library/nginx:1.25".into(), None),
+                ("docker.io/library/nginx:1.25".into(), Some("web".into())),
+                ("docker.io/library/redis:latest".into(), None),
+                ("quay.io/a/b:1".into(), None),
+            ]
+        );
+        assert_eq!(
+            out.image_list_text(),
+            "docker.io/library/busybox:1.36\ndocker.io/library/nginx:1.25\ndocker.io/library/redis:latest\nquay.io/a/b:1\n"
+        );
+        assert!(out.had_image_list);
+        assert_eq!(out.floating.len(), 1);
+        assert_eq!(out.floating[0].reason, "untagged");
+        assert_eq!(out.floating[0].origin, Origin { file: "manifests/imageList".into(), line: Some(6) });
+        let warnings: Vec<_> = out.diagnostics.iter().filter(|d| d.severity == Severity::Warning).collect();
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].message.contains("redis"), "{:?}", warnings[0]);
+    }
+
+    #[test]
+    fn ignored_images_are_matched_after_normalisation() {
+        let tree = TempTree::new(&[("manifests/imageList", "busybox\nnginx:1.25\ndocker.io/library/redis:7\n")]);
+        let config = Config {
+            ignored_images: vec!["docker.io/library/busybox:latest".into(), "redis:7".into(), "{{ bad }}".into()],
+            ..Config::default()
+        };
+        let out = collect(tree.path(), &config, &Platform::default());
+        assert_eq!(images(&out), [("docker.io/library/nginx:1.25".into(), None)]);
+        assert!(out.floating.is_empty(), "an ignored image is not flagged");
+        let warning = out.diagnostics.iter().find(|d| d.severity == Severity::Warning).expect("warning for bad ignore");
+        assert_eq!(warning.file.as_deref(), Some("config:ignoredImages"));
+        assert_eq!(warning.line, Some(3));
+    }
+
+    #[test]
+    fn require_digests_fails_undigested_images() {
+        let digest = "sha256:86e0e091d0da6bde2456dbb48306f3956bbeb2eae1b5b9a43045843f69fe4aaa";
+        let tree = TempTree::new(&[("manifests/imageList", &format!("busybox@{digest}\nnginx:1.25\n"))]);
+        let config = Config { require_digests: true, ..Config::default() };
+        let out = collect(tree.path(), &config, &Platform::default());
+        let errors: Vec<_> = out.diagnostics.iter().filter(|d| d.severity == Severity::Error).collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].message.contains("docker.io/library/nginx:1.25"));
+        assert_eq!((errors[0].file.as_deref(), errors[0].line), (Some("manifests/imageList"), Some(2)));
+        assert!(out.failed());
+    }
+
+    #[test]
+    fn bad_inputs_become_located_diagnostics() {
+        let tree = TempTree::new(&[
+            ("manifests/bad.yaml", "a: [1\n"),
+            ("manifests/imageList", "nginx:1\nnot an image\n"),
+            ("manifests/env.yaml.tmpl", "image: {{ .Registry }}/x\n  bad: [\n"),
+        ]);
+        let out = collect(tree.path(), &Config::default(), &Platform::default());
+        let located: Vec<_> =
+            out.diagnostics.iter().map(|d| (d.severity, d.file.clone().unwrap_or_default(), d.line)).collect();
+        assert!(located.contains(&(Severity::Error, "manifests/bad.yaml".into(), Some(2))), "{located:?}");
+        assert!(located.contains(&(Severity::Error, "manifests/imageList".into(), Some(2))), "{located:?}");
+        assert!(
+            located.iter().any(|(s, f, _)| *s == Severity::Warning && f == "manifests/env.yaml.tmpl"),
+            "{located:?}"
+        );
+        assert_eq!(images(&out), [("docker.io/library/nginx:1".into(), None)]);
+    }
+
+    #[test]
+    fn verbose_reports_skipped_values() {
+        let src = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - {name: a, image: \"{{ .Values.image }}\"}\n";
+        let tree = TempTree::new(&[("manifests/pod.yaml", src)]);
+        let quiet = collect(tree.path(), &Config::default(), &Platform::default());
+        assert!(quiet.diagnostics.is_empty());
+        assert!(quiet.data(false).get("skipped").is_none());
+        let loud = collect(tree.path(), &Config { verbose: true, ..Config::default() }, &Platform::default());
+        assert_eq!(loud.diagnostics.len(), 1);
+        assert_eq!(loud.diagnostics[0].severity, Severity::Info);
+        assert_eq!(loud.diagnostics[0].line, Some(6));
+        let skipped = &loud.data(true)["skipped"][0];
+        assert_eq!(skipped["reason"], "template leftover");
+        assert_eq!(skipped["file"], "manifests/pod.yaml");
+    }
+}

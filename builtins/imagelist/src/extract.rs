@@ -1,0 +1,470 @@
+//! Finds container images in Kubernetes YAML by structure, not by lines.
+//!
+//! Two rules, applied to every document of a stream:
+//!
+//! 1. **Pod specs, anywhere.** Any mapping with a `containers`,
+//!    `initContainers` or `ephemeralContainers` list contributes the `image`
+//!    of every entry. This covers Pod, Deployment, StatefulSet, DaemonSet,
+//!    ReplicaSet, Job, CronJob, ReplicationController and any custom resource
+//!    that embeds a pod template, at whatever depth it sits.
+//! 2. **Image fields of custom resources.** In documents whose `apiVersion` is
+//!    not a built-in Kubernetes group, fields named `image`, `images`, or
+//!    ending in `Image`/`-image`/`_image` contribute their value when it is an
+//!    image reference: a string; a list of strings; for `images`, a map whose
+//!    values are strings; or a `{repository, tag}` map (`registry` and
+//!    `digest` honoured, a `tag` starting with `sha256:` taken as a digest).
+//!    The map form is accepted because it is how operators and Helm values
+//!    spell images; it is safe because the composed string must still parse
+//!    as a reference. `metadata`, `status`, labels and annotations are not
+//!    searched. Built-in kinds (ConfigMaps, CRDs with their schemas) get only
+//!    rule 1, so a ConfigMap key named `image` is not an image.
+//!
+//! A value is an image only if it parses as a reference
+//! ([`crate::reference`]) and is not a placeholder: template leftovers
+//! (`{{ … }}`, `<no value>`, `${…}`), schema type names (`string`) and bare
+//! dotted field paths (`parameter.image`) are skipped with a reason, which is
+//! what sealer's line scanner got wrong (sealer issue #1913).
+
+use crate::reference::Reference;
+use crate::yaml::{Node, Value, YamlError, load_documents};
+
+/// An image found in a document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    /// The parsed reference.
+    pub reference: Reference,
+    /// The value as written.
+    pub raw: String,
+    /// Where: `Kind/name` and the field path, for messages.
+    pub field: String,
+    /// The 1-based line of the value.
+    pub line: u32,
+}
+
+/// A value that looked like it could be an image and was not taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The value as written (or composed, for `{repository, tag}` maps).
+    pub raw: String,
+    /// Where: `Kind/name` and the field path.
+    pub field: String,
+    /// The 1-based line of the value.
+    pub line: u32,
+    /// Why it is not an image.
+    pub reason: String,
+}
+
+/// What one YAML stream yielded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extraction {
+    /// Images, in document order.
+    pub found: Vec<Found>,
+    /// Values that were considered and rejected, in document order.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Extracts images from every document of a YAML stream.
+pub fn extract_yaml(source: &str) -> Result<Extraction, YamlError> {
+    let mut out = Extraction::default();
+    for doc in load_documents(source)? {
+        extract_document(&doc, &mut out);
+    }
+    Ok(out)
+}
+
+/// Extracts images from one parsed document (and the items of a `*List`).
+pub fn extract_document(doc: &Node, out: &mut Extraction) {
+    let kind = doc.get("kind").and_then(Node::as_str).unwrap_or("");
+    if kind.ends_with("List")
+        && let Some(Value::Seq(items)) = doc.get("items").map(|n| &n.value)
+    {
+        for item in items {
+            extract_document(item, out);
+        }
+        return;
+    }
+    let api_version = doc.get("apiVersion").and_then(Node::as_str).unwrap_or("");
+    let name = doc.get("metadata").and_then(|m| m.get("name")).and_then(Node::as_str).unwrap_or("");
+    let object = match (kind, name) {
+        ("", _) => String::new(),
+        (k, "") => format!("{k} "),
+        (k, n) => format!("{k}/{n} "),
+    };
+    let mut walker = Walker { object, custom: !is_builtin_group(api_version), out };
+    walker.walk(doc, &mut Vec::new(), true);
+}
+
+/// Whether `apiVersion` belongs to Kubernetes itself: the core group, the
+/// dot-less groups (`apps`, `batch`, `policy`…) and `*.k8s.io`.
+fn is_builtin_group(api_version: &str) -> bool {
+    if api_version.is_empty() {
+        return false;
+    }
+    match api_version.split_once('/') {
+        None => true,
+        Some((group, _)) => !group.contains('.') || group.ends_with(".k8s.io"),
+    }
+}
+
+const POD_CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
+
+fn is_image_key(key: &str) -> bool {
+    key == "image" || key == "images" || key.ends_with("Image") || key.ends_with("-image") || key.ends_with("_image")
+}
+
+struct Walker<'a> {
+    object: String,
+    custom: bool,
+    out: &'a mut Extraction,
+}
+
+impl Walker<'_> {
+    fn walk(&mut self, node: &Node, path: &mut Vec<String>, top: bool) {
+        match &node.value {
+            Value::Map(entries) => {
+                for (k, v) in entries {
+                    let Some(key) = k.key_text() else { continue };
+                    if (top && matches!(key, "metadata" | "status")) || matches!(key, "labels" | "annotations") {
+                        continue;
+                    }
+                    path.push(key.to_string());
+                    if POD_CONTAINER_LISTS.contains(&key)
+                        && let Value::Seq(items) = &v.value
+                    {
+                        self.containers(items, path);
+                    } else if self.custom && is_image_key(key) {
+                        self.image_field(key, v, path);
+                    } else {
+                        self.walk(v, path, false);
+                    }
+                    path.pop();
+                }
+            }
+            Value::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    path.push(format!("[{i}]"));
+                    self.walk(item, path, false);
+                    path.pop();
+                }
+            }
+            Value::Scalar { .. } => {}
+        }
+    }
+
+    fn containers(&mut self, items: &[Node], path: &mut Vec<String>) {
+        for (i, item) in items.iter().enumerate() {
+            path.push(format!("[{i}]"));
+            if let Value::Map(entries) = &item.value {
+                for (k, v) in entries {
+                    let Some(key) = k.key_text() else { continue };
+                    path.push(key.to_string());
+                    if key == "image" {
+                        self.candidate_node(v, path);
+                    } else {
+                        self.walk(v, path, false);
+                    }
+                    path.pop();
+                }
+            }
+            path.pop();
+        }
+    }
+
+    fn image_field(&mut self, key: &str, node: &Node, path: &mut Vec<String>) {
+        match &node.value {
+            Value::Scalar { .. } => self.candidate_node(node, path),
+            Value::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    path.push(format!("[{i}]"));
+                    match &item.value {
+                        Value::Scalar { .. } => self.candidate_node(item, path),
+                        _ => self.walk(item, path, false),
+                    }
+                    path.pop();
+                }
+            }
+            Value::Map(entries) => {
+                if let Some(composed) = compose_repository_map(node) {
+                    self.candidate(&composed, node.line, path);
+                } else if key == "images" {
+                    for (k, v) in entries {
+                        let Some(k) = k.key_text() else { continue };
+                        path.push(k.to_string());
+                        match &v.value {
+                            Value::Scalar { .. } => self.candidate_node(v, path),
+                            _ => self.walk(v, path, false),
+                        }
+                        path.pop();
+                    }
+                } else {
+                    self.walk(node, path, false);
+                }
+            }
+        }
+    }
+
+    fn candidate_node(&mut self, node: &Node, path: &[String]) {
+        match &node.value {
+            Value::Scalar { text, plain } if *plain && is_plain_non_string(text) => {
+                if !node.is_null() {
+                    self.skip(text, node.line, path, "not a string".into());
+                }
+            }
+            Value::Scalar { text, .. } => self.candidate(text, node.line, path),
+            Value::Map(_) => match compose_repository_map(node) {
+                Some(composed) => self.candidate(&composed, node.line, path),
+                None => self.skip("<map>", node.line, path, "a map without a `repository` string".into()),
+            },
+            Value::Seq(_) => self.skip("<list>", node.line, path, "a list where one image was expected".into()),
+        }
+    }
+
+    fn candidate(&mut self, raw: &str, line: u32, path: &[String]) {
+        match classify(raw) {
+            Ok(reference) => {
+                self.out.found.push(Found { reference, raw: raw.to_string(), field: self.field(path), line })
+            }
+            Err(reason) => self.skip(raw, line, path, reason),
+        }
+    }
+
+    fn skip(&mut self, raw: &str, line: u32, path: &[String], reason: String) {
+        let field = self.field(path);
+        self.out.skipped.push(Skipped { raw: raw.to_string(), field, line, reason });
+    }
+
+    fn field(&self, path: &[String]) -> String {
+        let mut s = self.object.clone();
+        for (i, p) in path.iter().enumerate() {
+            if i > 0 && !p.starts_with('[') {
+                s.push('.');
+            }
+            s.push_str(p);
+        }
+        s
+    }
+}
+
+/// `true`, `false`, numbers: plain scalars YAML does not read as strings.
+fn is_plain_non_string(text: &str) -> bool {
+    matches!(text, "" | "~" | "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE")
+        || text.parse::<f64>().is_ok()
+}
+
+/// Composes `[registry/]repository[:tag][@digest]` from a Helm-values style
+/// image map; `None` unless `repository` is a non-empty string.
+fn compose_repository_map(node: &Node) -> Option<String> {
+    let repository = node.get("repository").and_then(Node::as_str).filter(|s| !s.is_empty())?;
+    let mut out = String::new();
+    if let Some(registry) = node.get("registry").and_then(Node::as_str).filter(|s| !s.is_empty()) {
+        out.push_str(registry.trim_end_matches('/'));
+        out.push('/');
+    }
+    out.push_str(repository);
+    if let Some(tag) = node.get("tag").and_then(Node::as_str).filter(|s| !s.is_empty()) {
+        if tag.starts_with("sha256:") {
+            out.push('@');
+        } else {
+            out.push(':');
+        }
+        out.push_str(tag);
+    }
+    if let Some(digest) = node.get("digest").and_then(Node::as_str).filter(|s| !s.is_empty()) {
+        out.push('@');
+        out.push_str(digest);
+    }
+    Some(out)
+}
+
+/// Words that are schema types, not image names, when written bare.
+const TYPE_NAMES: [&str; 10] =
+    ["string", "integer", "int", "number", "float", "boolean", "bool", "object", "array", "null"];
+
+/// Decides whether `raw` is an image reference, or says why not.
+pub fn classify(raw: &str) -> Result<Reference, String> {
+    if raw.trim().is_empty() {
+        return Err("empty value".into());
+    }
+    if raw.contains("{{")
+        || raw.contains("}}")
+        || raw.contains("${")
+        || raw.contains("<no value>")
+        || raw.contains("%!")
+    {
+        return Err("template leftover".into());
+    }
+    let bare = !raw.contains(['/', ':', '@']);
+    if bare && TYPE_NAMES.contains(&raw) {
+        return Err(format!("{raw:?} is a type name, not an image"));
+    }
+    if bare && raw.contains('.') {
+        return Err(format!("{raw:?} looks like a field path, not an image"));
+    }
+    Reference::parse_normalized(raw).map_err(|e| format!("not an image reference: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn images(src: &str) -> Vec<String> {
+        extract_yaml(src).expect("valid yaml").found.iter().map(|f| f.reference.normalized()).collect()
+    }
+
+    #[test]
+    fn finds_images_in_every_workload_kind() {
+        let src = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  initContainers: [{name: i, image: busybox:1.36}]
+  containers: [{name: c, image: nginx}]
+  ephemeralContainers: [{name: e, image: "registry.k8s.io/debug:v1"}]
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: cj}
+spec:
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          containers:
+            - name: c
+              image: quay.io/prometheus/busybox:glibc
+---
+apiVersion: v1
+kind: ReplicationController
+metadata: {name: rc}
+spec:
+  template:
+    spec:
+      containers:
+        - {name: c, image: "gcr.io/google-samples/hello-app:1.0"}
+"#;
+        assert_eq!(
+            images(src),
+            [
+                "docker.io/library/busybox:1.36",
+                "docker.io/library/nginx:latest",
+                "registry.k8s.io/debug:v1",
+                "quay.io/prometheus/busybox:glibc",
+                "gcr.io/google-samples/hello-app:1.0",
+            ]
+        );
+    }
+
+    #[test]
+    fn finds_images_in_custom_resources() {
+        let src = r#"
+apiVersion: monitoring.coreos.com/v1
+kind: Prometheus
+metadata:
+  name: k8s
+  annotations: {image: "not/this:one"}
+spec:
+  image: quay.io/prometheus/prometheus:v2.45.0
+  configReloaderImage: "quay.io/prometheus-operator/prometheus-config-reloader:v0.66.0"
+  images:
+    thanos: quay.io/thanos/thanos:v0.31.0
+  sidecars:
+    - image: {registry: ghcr.io, repository: acme/sidecar, tag: 1.20}
+  extra:
+    images: [docker.io/library/redis:7, "string"]
+  useCustomImage: true
+status:
+  image: not/this:either
+"#;
+        let out = extract_yaml(src).expect("valid yaml");
+        let found: Vec<_> = out.found.iter().map(|f| f.reference.normalized()).collect();
+        assert_eq!(
+            found,
+            [
+                "quay.io/prometheus/prometheus:v2.45.0",
+                "quay.io/prometheus-operator/prometheus-config-reloader:v0.66.0",
+                "quay.io/thanos/thanos:v0.31.0",
+                "ghcr.io/acme/sidecar:1.20",
+                "docker.io/library/redis:7",
+            ]
+        );
+        assert_eq!(out.found[3].field, "Prometheus/k8s spec.sidecars[0].image");
+        let reasons: Vec<_> = out.skipped.iter().map(|s| (s.raw.as_str(), s.field.as_str())).collect();
+        assert_eq!(
+            reasons,
+            [("string", "Prometheus/k8s spec.extra.images[1]"), ("true", "Prometheus/k8s spec.useCustomImage")]
+        );
+    }
+
+    #[test]
+    fn builtin_kinds_only_give_pod_spec_images() {
+        let src = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm}
+data:
+  image: nginx:1.0
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: crd}
+spec:
+  versions:
+    - schema:
+        openAPIV3Schema:
+          properties:
+            image: {type: string}
+"#;
+        assert!(images(src).is_empty());
+    }
+
+    #[test]
+    fn skips_template_leftovers_and_placeholders_with_reasons() {
+        let src = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d}
+spec:
+  template:
+    spec:
+      containers:
+        - {name: a, image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"}
+        - {name: b, image: parameter.image}
+        - {name: c, image: string}
+        - {name: d, image: ""}
+        - {name: e, image: "repo:<no value>"}
+        - {name: f, image: "Bad Image"}
+        - {name: g, image: nginx:1.25}
+"#;
+        let out = extract_yaml(src).expect("valid yaml");
+        assert_eq!(out.found.len(), 1);
+        assert_eq!(out.found[0].reference.normalized(), "docker.io/library/nginx:1.25");
+        assert_eq!(out.found[0].line, 15);
+        let reasons: Vec<_> = out.skipped.iter().map(|s| s.reason.as_str()).collect();
+        assert_eq!(reasons[0], "template leftover");
+        assert!(reasons[1].contains("field path"), "{reasons:?}");
+        assert!(reasons[2].contains("type name"), "{reasons:?}");
+        assert_eq!(reasons[3], "empty value");
+        assert_eq!(reasons[4], "template leftover");
+        assert!(reasons[5].starts_with("not an image reference"), "{reasons:?}");
+        assert_eq!(out.skipped[1].field, "Deployment/d spec.template.spec.containers[1].image");
+        assert_eq!(out.skipped[1].line, 10);
+    }
+
+    #[test]
+    fn walks_list_items_and_embedded_pod_templates() {
+        let src = r#"
+apiVersion: v1
+kind: List
+items:
+  - apiVersion: argoproj.io/v1alpha1
+    kind: Rollout
+    metadata: {name: r}
+    spec:
+      template:
+        spec:
+          containers: [{name: c, image: "argoproj/rollouts-demo:blue"}]
+"#;
+        assert_eq!(images(src), ["docker.io/argoproj/rollouts-demo:blue"]);
+    }
+}
