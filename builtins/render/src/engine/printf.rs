@@ -1,0 +1,540 @@
+//! Go's `fmt` formatting for template values: `Sprint`, `Sprintln`,
+//! `Sprintf` with the verbs, flags, width and precision templates use, and
+//! `strconv`'s float and quote formats.
+
+use super::value::{Value, write_go};
+
+/// `fmt.Sprint`: operands joined, with a space between two operands when
+/// neither is a string.
+pub fn sprint(args: &[Value]) -> String {
+    let mut out = String::new();
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 && !matches!(a, Value::String(_)) && !matches!(args[i - 1], Value::String(_)) {
+            out.push(' ');
+        }
+        write_go(&mut out, a);
+    }
+    out
+}
+
+/// `fmt.Sprintln`: operands joined by spaces, then a newline.
+pub fn sprintln(args: &[Value]) -> String {
+    let mut out = String::new();
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        write_go(&mut out, a);
+    }
+    out.push('\n');
+    out
+}
+
+#[derive(Default, Clone, Copy)]
+struct Spec {
+    minus: bool,
+    plus: bool,
+    sharp: bool,
+    space: bool,
+    zero: bool,
+    width: Option<usize>,
+    prec: Option<usize>,
+}
+
+/// `fmt.Sprintf` over template values.
+pub fn sprintf(format: &str, args: &[Value]) -> String {
+    let mut out = String::new();
+    let mut argi = 0;
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let mut spec = Spec::default();
+        while let Some(&f) = chars.peek() {
+            match f {
+                '-' => spec.minus = true,
+                '+' => spec.plus = true,
+                '#' => spec.sharp = true,
+                ' ' => spec.space = true,
+                '0' => spec.zero = true,
+                _ => break,
+            }
+            chars.next();
+        }
+        spec.width = read_num(&mut chars, args, &mut argi);
+        if chars.peek() == Some(&'.') {
+            chars.next();
+            spec.prec = Some(read_num(&mut chars, args, &mut argi).unwrap_or(0));
+        }
+        let Some(verb) = chars.next() else {
+            out.push_str("%!(NOVERB)");
+            break;
+        };
+        if verb == '%' {
+            out.push('%');
+            continue;
+        }
+        let Some(arg) = args.get(argi) else {
+            out.push_str(&format!("%!{verb}(MISSING)"));
+            continue;
+        };
+        argi += 1;
+        format_one(&mut out, verb, spec, arg);
+    }
+    if argi < args.len() {
+        out.push_str("%!(EXTRA ");
+        for (i, a) in args[argi..].iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(a.type_name());
+            out.push('=');
+            write_go(&mut out, a);
+        }
+        out.push(')');
+    }
+    out
+}
+
+fn read_num(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, args: &[Value], argi: &mut usize) -> Option<usize> {
+    if chars.peek() == Some(&'*') {
+        chars.next();
+        let v = match args.get(*argi) {
+            Some(Value::Int(i)) if *i >= 0 => Some(*i as usize),
+            _ => None,
+        };
+        *argi += 1;
+        return v;
+    }
+    let mut n: Option<usize> = None;
+    while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+        n = Some(n.unwrap_or(0).saturating_mul(10).saturating_add(d as usize).min(1 << 20));
+        chars.next();
+    }
+    n
+}
+
+fn bad_verb(out: &mut String, verb: char, arg: &Value) {
+    out.push_str("%!");
+    out.push(verb);
+    out.push('(');
+    if matches!(arg, Value::Null) {
+        out.push_str("<nil>");
+    } else {
+        out.push_str(arg.type_name());
+        out.push('=');
+        write_go(out, arg);
+    }
+    out.push(')');
+}
+
+fn format_one(out: &mut String, verb: char, spec: Spec, arg: &Value) {
+    if verb == 'T' {
+        pad(out, arg.type_name(), spec, false);
+        return;
+    }
+    match arg {
+        Value::Null => match verb {
+            'v' => pad(out, "<nil>", spec, false),
+            _ => bad_verb(out, verb, arg),
+        },
+        Value::Bool(b) => match verb {
+            'v' | 't' => pad(out, if *b { "true" } else { "false" }, spec, false),
+            _ => bad_verb(out, verb, arg),
+        },
+        Value::Int(i) => format_int(out, verb, spec, *i, arg),
+        Value::Float(f) => format_float(out, verb, spec, *f, arg),
+        Value::String(s) => format_str(out, verb, spec, s, arg),
+        Value::List(items) => {
+            if spec.sharp && verb == 'v' {
+                pad(out, &arg.to_go_string(), spec, false);
+                return;
+            }
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                format_one(out, verb, spec, item);
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            out.push_str("map[");
+            for (i, (k, item)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                format_str(out, verb, spec, k, &Value::String(k.clone()));
+                out.push(':');
+                format_one(out, verb, spec, item);
+            }
+            out.push(']');
+        }
+        Value::Func(_) => match verb {
+            'v' | 'p' => pad(out, &arg.to_go_string(), spec, false),
+            _ => bad_verb(out, verb, arg),
+        },
+    }
+}
+
+/// Pads `s` to the width; `numeric` allows zero padding after the sign.
+fn pad(out: &mut String, s: &str, spec: Spec, numeric: bool) {
+    let len = s.chars().count();
+    let Some(width) = spec.width.filter(|&w| w > len) else {
+        out.push_str(s);
+        return;
+    };
+    let fill = width - len;
+    if spec.minus {
+        out.push_str(s);
+        out.extend(std::iter::repeat_n(' ', fill));
+    } else if spec.zero && numeric {
+        let (sign, rest) = match s.as_bytes().first() {
+            Some(b'+' | b'-' | b' ') => s.split_at(1),
+            _ => ("", s),
+        };
+        out.push_str(sign);
+        out.extend(std::iter::repeat_n('0', fill));
+        out.push_str(rest);
+    } else if spec.zero && !numeric {
+        // Go pads strings with zeros too when the 0 flag is given.
+        out.extend(std::iter::repeat_n('0', fill));
+        out.push_str(s);
+    } else {
+        out.extend(std::iter::repeat_n(' ', fill));
+        out.push_str(s);
+    }
+}
+
+fn sign_prefix(neg: bool, spec: Spec) -> &'static str {
+    if neg {
+        "-"
+    } else if spec.plus {
+        "+"
+    } else if spec.space {
+        " "
+    } else {
+        ""
+    }
+}
+
+fn format_int(out: &mut String, verb: char, spec: Spec, i: i64, arg: &Value) {
+    let neg = i < 0;
+    let u = i.unsigned_abs();
+    let (digits, prefix) = match verb {
+        'v' | 'd' => (u.to_string(), ""),
+        'b' => (format!("{u:b}"), if spec.sharp { "0b" } else { "" }),
+        'o' => (format!("{u:o}"), if spec.sharp { "0" } else { "" }),
+        'O' => (format!("{u:o}"), "0o"),
+        'x' => (format!("{u:x}"), if spec.sharp { "0x" } else { "" }),
+        'X' => (format!("{u:X}"), if spec.sharp { "0X" } else { "" }),
+        'c' => {
+            let c = u32::try_from(i).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}');
+            pad(out, &c.to_string(), spec, false);
+            return;
+        }
+        'q' => {
+            let c = u32::try_from(i).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}');
+            pad(out, &quote_rune(c), spec, false);
+            return;
+        }
+        'U' => {
+            let mut s = format!("U+{u:04X}");
+            if spec.sharp
+                && let Some(c) = u32::try_from(i).ok().and_then(char::from_u32)
+                && !c.is_control()
+            {
+                s.push_str(&format!(" '{c}'"));
+            }
+            pad(out, &s, spec, false);
+            return;
+        }
+        'e' | 'E' | 'f' | 'F' | 'g' | 'G' | 's' | 't' => {
+            bad_verb(out, verb, arg);
+            return;
+        }
+        _ => {
+            bad_verb(out, verb, arg);
+            return;
+        }
+    };
+    let mut digits = digits;
+    if let Some(p) = spec.prec {
+        if p == 0 && u == 0 {
+            digits.clear();
+        }
+        while digits.len() < p {
+            digits.insert(0, '0');
+        }
+    }
+    let s = format!("{}{prefix}{digits}", sign_prefix(neg, spec));
+    // Go ignores the 0 flag when a precision is given.
+    let spec = if spec.prec.is_some() { Spec { zero: false, ..spec } } else { spec };
+    pad(out, &s, spec, true);
+}
+
+fn format_float(out: &mut String, verb: char, spec: Spec, f: f64, arg: &Value) {
+    let body = match verb {
+        'v' | 'g' => format_float_g(f, spec.prec, false),
+        'G' => format_float_g(f, spec.prec, true),
+        'e' => format_float_e(f, spec.prec.unwrap_or(6), false),
+        'E' => format_float_e(f, spec.prec.unwrap_or(6), true),
+        'f' | 'F' => {
+            if f.is_finite() {
+                format!("{:.*}", spec.prec.unwrap_or(6), f)
+            } else {
+                special_float(f)
+            }
+        }
+        _ => {
+            bad_verb(out, verb, arg);
+            return;
+        }
+    };
+    let (neg, digits) = match body.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, body.as_str()),
+    };
+    let digits = if digits == "NaN" { digits } else { digits.strip_prefix('+').unwrap_or(digits) };
+    let sign = if digits == "NaN" && !spec.plus && !spec.space { "" } else { sign_prefix(neg, spec) };
+    let s = format!("{sign}{digits}");
+    let numeric = f.is_finite();
+    pad(out, &s, spec, numeric);
+}
+
+fn special_float(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".into()
+    } else if f > 0.0 {
+        "+Inf".into()
+    } else {
+        "-Inf".into()
+    }
+}
+
+/// Decimal digits (no leading zeros) and decimal point position of `f`'s
+/// absolute value: `digits × 10^(dp − len)`. `sig` rounds to that many
+/// significant digits; `None` gives the shortest round-trip digits.
+fn decimal_digits(f: f64, sig: Option<usize>) -> (String, i32) {
+    let s = match sig {
+        Some(n) => format!("{:.*e}", n.saturating_sub(1), f.abs()),
+        None => format!("{:e}", f.abs()),
+    };
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let mut digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
+    while digits.len() > 1 && digits.ends_with('0') {
+        digits.pop();
+    }
+    if digits == "0" {
+        return (digits, 1);
+    }
+    (digits, exp + 1)
+}
+
+/// `strconv.FormatFloat(f, 'g', prec, 64)` (prec `None` = shortest), as `%v` and `%g` print floats.
+pub fn format_float_g(f: f64, prec: Option<usize>, upper: bool) -> String {
+    if !f.is_finite() {
+        return special_float(f);
+    }
+    let neg = f.is_sign_negative() && f != 0.0 || (f == 0.0 && f.is_sign_negative());
+    let prec = prec.map(|p| p.max(1));
+    let (digits, dp) = decimal_digits(f, prec);
+    let nd = digits.len() as i32;
+    let mut eprec = prec.map_or(6, |p| p as i32);
+    if let Some(p) = prec
+        && (p as i32) > nd
+        && nd >= dp
+    {
+        eprec = nd;
+    }
+    if prec.is_none() {
+        eprec = 6;
+    }
+    let exp = dp - 1;
+    let mut s = String::new();
+    if neg {
+        s.push('-');
+    }
+    if exp < -4 || exp >= eprec {
+        s.push_str(&digits[..1]);
+        if nd > 1 {
+            s.push('.');
+            s.push_str(&digits[1..]);
+        }
+        s.push(if upper { 'E' } else { 'e' });
+        push_exp(&mut s, exp);
+    } else {
+        push_fixed(&mut s, &digits, dp, (nd - dp).max(0) as usize);
+    }
+    s
+}
+
+fn push_exp(s: &mut String, exp: i32) {
+    s.push(if exp < 0 { '-' } else { '+' });
+    let e = exp.unsigned_abs();
+    if e < 10 {
+        s.push('0');
+    }
+    s.push_str(&e.to_string());
+}
+
+/// Writes digits with the decimal point at `dp` and `frac` fraction digits.
+fn push_fixed(s: &mut String, digits: &str, dp: i32, frac: usize) {
+    let d = digits.as_bytes();
+    if dp <= 0 {
+        s.push('0');
+    } else {
+        for i in 0..dp as usize {
+            s.push(*d.get(i).unwrap_or(&b'0') as char);
+        }
+    }
+    if frac > 0 {
+        s.push('.');
+        for i in 0..frac as i32 {
+            let idx = dp + i;
+            s.push(if idx < 0 { '0' } else { *d.get(idx as usize).unwrap_or(&b'0') as char });
+        }
+    }
+}
+
+fn format_float_e(f: f64, prec: usize, upper: bool) -> String {
+    if !f.is_finite() {
+        return special_float(f);
+    }
+    let s = format!("{:.*e}", prec, f);
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let mut out = mant.to_string();
+    out.push(if upper { 'E' } else { 'e' });
+    push_exp(&mut out, exp);
+    out
+}
+
+fn format_str(out: &mut String, verb: char, spec: Spec, s: &str, arg: &Value) {
+    match verb {
+        'v' | 's' => {
+            let s = match spec.prec {
+                Some(p) => s.chars().take(p).collect::<String>(),
+                None => s.to_string(),
+            };
+            pad(out, &s, spec, false);
+        }
+        'q' => {
+            let q = if spec.sharp && can_backquote(s) { format!("`{s}`") } else { quote_go(s) };
+            pad(out, &q, spec, false);
+        }
+        'x' | 'X' => {
+            let mut h = String::new();
+            for (i, b) in s.bytes().enumerate() {
+                if spec.space && i > 0 {
+                    h.push(' ');
+                }
+                if spec.sharp && (spec.space || i == 0) {
+                    h.push_str(if verb == 'x' { "0x" } else { "0X" });
+                }
+                if verb == 'x' {
+                    h.push_str(&format!("{b:02x}"));
+                } else {
+                    h.push_str(&format!("{b:02X}"));
+                }
+            }
+            pad(out, &h, spec, false);
+        }
+        _ => bad_verb(out, verb, arg),
+    }
+}
+
+fn can_backquote(s: &str) -> bool {
+    s.chars().all(|c| c != '`' && c != '\u{FEFF}' && (c == '\t' || !c.is_control()))
+}
+
+fn is_printable(c: char) -> bool {
+    !c.is_control() && !matches!(c, '\u{FFFE}' | '\u{FFFF}' | '\u{2028}' | '\u{2029}' | '\u{00AD}')
+}
+
+fn escape_rune(out: &mut String, c: char, quote: char) {
+    match c {
+        '\\' => out.push_str("\\\\"),
+        c if c == quote => {
+            out.push('\\');
+            out.push(c);
+        }
+        '\x07' => out.push_str("\\a"),
+        '\x08' => out.push_str("\\b"),
+        '\x0c' => out.push_str("\\f"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\x0b' => out.push_str("\\v"),
+        c if is_printable(c) => out.push(c),
+        c if (c as u32) < 0x20 || c == '\x7f' => out.push_str(&format!("\\x{:02x}", c as u32)),
+        c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
+        c => out.push_str(&format!("\\U{:08x}", c as u32)),
+    }
+}
+
+/// `strconv.Quote`: a double-quoted Go string literal.
+pub fn quote_go(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        escape_rune(&mut out, c, '"');
+    }
+    out.push('"');
+    out
+}
+
+fn quote_rune(c: char) -> String {
+    let mut out = String::from("'");
+    escape_rune(&mut out, c, '\'');
+    out.push('\'');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(fmt: &str, args: &[Value]) -> String {
+        sprintf(fmt, args)
+    }
+
+    #[test]
+    fn verbs_and_flags_match_go() {
+        assert_eq!(f("%5.2f|%-10s|%+d|%08.3f", &[3.14159.into(), "ab".into(), 5i64.into(), (-3.5).into()]), " 3.14|ab        |+5|-003.500");
+        assert_eq!(f("%04x %X %o %b %#x", &[127i64.into(), 255i64.into(), 8i64.into(), 5i64.into(), 255i64.into()]), "007f FF 10 101 0xff");
+        assert_eq!(f("%q %#q %x", &["a\"b\n".into(), "zeroArgs".into(), "hi".into()]), "\"a\\\"b\\n\" `zeroArgs` 6869");
+        assert_eq!(f("%c %U %#U %t", &[65i64.into(), 0x1F600i64.into(), 65i64.into(), true.into()]), "A U+1F600 U+0041 'A' true");
+        assert_eq!(f("%e %E %.2e", &[1234.5678.into(), 0.000123.into(), 1e21.into()]), "1.234568e+03 1.230000E-04 1.00e+21");
+        assert_eq!(f("%g %g %g %.3g %g", &[3.5.into(), 1e8.into(), 1e-5.into(), 1234.5678.into(), 100000.0.into()]), "3.5 1e+08 1e-05 1.23e+03 100000");
+        assert_eq!(f("%v %T %T", &[Value::list(vec![1i64.into(), "a".into()]), 1.0.into(), Value::Null]), "[1 a] float64 <nil>");
+    }
+
+    #[test]
+    fn bad_input_is_reported_inline_like_go() {
+        assert_eq!(f("%d", &["x".into()]), "%!d(string=x)");
+        assert_eq!(f("%d %d", &[1i64.into()]), "1 %!d(MISSING)");
+        assert_eq!(f("%d", &[1i64.into(), 2i64.into()]), "1%!(EXTRA int=2)");
+        assert_eq!(f("%s", &[Value::Null]), "%!s(<nil>)");
+        assert_eq!(f("%z", &[1i64.into()]), "%!z(int=1)");
+        assert_eq!(f("100%%", &[]), "100%");
+    }
+
+    #[test]
+    fn sprint_spaces_between_non_strings() {
+        assert_eq!(sprint(&[1i64.into(), 2i64.into(), "a".into(), 3i64.into()]), "1 2a3");
+        assert_eq!(sprintln(&["a".into(), "b".into()]), "a b\n");
+    }
+
+    #[test]
+    fn shortest_floats() {
+        assert_eq!(format_float_g(15.1, None, false), "15.1");
+        assert_eq!(format_float_g(123456789.0, None, false), "1.23456789e+08");
+        assert_eq!(format_float_g(0.0001, None, false), "0.0001");
+        assert_eq!(format_float_g(-2.0, None, false), "-2");
+    }
+}
