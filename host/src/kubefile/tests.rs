@@ -1,0 +1,1 @@
+//! Planner tests over small contexts written by the tests themselves.
