@@ -1,13 +1,17 @@
 //! The `kyverno` builtin: a Kyverno-compatible policy engine.
 pub mod anchor;
+pub mod autogen;
 pub mod conditions;
 pub mod context;
 pub mod duration;
 pub mod gofmt;
 pub mod jmes;
 pub mod jmes_functions;
+pub mod matching;
 pub mod pattern;
+pub mod policy;
 pub mod quantity;
+pub mod resource;
 pub mod timeutil;
 pub mod validate;
 pub mod variables;

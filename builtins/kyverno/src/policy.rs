@@ -1,0 +1,139 @@
+//! The policy model: `kyverno.io` ClusterPolicy and Policy documents, kept
+//! as JSON with typed accessors, plus the checks Kyverno's admission
+//! validation would make before accepting a policy.
+
+use serde_json::{Map, Value};
+
+use crate::anchor::{self, AnchorKind};
+
+/// `spec.validationFailureAction` / `validate.failureAction`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum FailureAction {
+    Enforce,
+    Audit,
+}
+
+impl FailureAction {
+    /// Kyverno's reading: anything but "enforce" (any case) is Audit.
+    pub fn parse(v: Option<&str>) -> Option<FailureAction> {
+        v.map(|s| if s.eq_ignore_ascii_case("enforce") { FailureAction::Enforce } else { FailureAction::Audit })
+    }
+}
+
+/// A ClusterPolicy or Policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub name: String,
+    /// `Some` for a namespaced `Policy`, which only applies in its namespace.
+    pub namespace: Option<String>,
+    pub kind: String,
+    pub annotations: Map<String, Value>,
+    pub spec: Value,
+    /// The file the policy came from and its document index there.
+    pub file: String,
+    pub document: usize,
+    /// Why Kyverno would reject this policy, when it would.
+    pub invalid: Option<String>,
+}
+
+/// The policy kinds this engine evaluates.
+pub fn is_policy_document(doc: &Value) -> bool {
+    let api = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
+    api.starts_with("kyverno.io/") && matches!(kind, "ClusterPolicy" | "Policy")
+}
+
+/// Policy-like documents other engines handle (CEL policies, admission
+/// policies, cleanup policies): recognised so they can be reported as unsupported.
+pub fn other_policy_kind(doc: &Value) -> Option<String> {
+    let api = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
+    let known = api.starts_with("policies.kyverno.io/")
+        || api.starts_with("kyverno.io/")
+        || api.starts_with("admissionregistration.k8s.io/");
+    (known && !is_policy_document(doc) && kind.contains("Policy")).then(|| kind.to_string())
+}
+
+impl Policy {
+    /// Reads a policy document (`is_policy_document` must hold).
+    pub fn from_document(doc: &Value, file: &str, document: usize) -> Result<Policy, String> {
+        let meta = doc.get("metadata").and_then(Value::as_object);
+        let name = meta
+            .and_then(|m| m.get("name"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("{file}: document {document}: policy has no metadata.name"))?
+            .to_string();
+        let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("ClusterPolicy").to_string();
+        let namespace = if kind == "Policy" {
+            Some(meta.and_then(|m| m.get("namespace")).and_then(Value::as_str).unwrap_or("default").to_string())
+        } else {
+            None
+        };
+        let annotations = meta.and_then(|m| m.get("annotations")).and_then(Value::as_object).cloned().unwrap_or_default();
+        let spec = doc.get("spec").cloned().unwrap_or(Value::Null);
+        let rules = spec.get("rules");
+        let invalid = match rules {
+            Some(Value::Array(rules)) => rules.iter().find_map(check_rule),
+            None | Some(Value::Null) => None,
+            Some(_) => Some("spec.rules must be a list".to_string()),
+        };
+        Ok(Policy { name, namespace, kind, annotations, spec, file: file.to_string(), document, invalid })
+    }
+
+    /// The policy's rules as written.
+    pub fn rules(&self) -> &[Value] {
+        self.spec.get("rules").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// `spec.applyRules: One`.
+    pub fn apply_one(&self) -> bool {
+        self.spec.get("applyRules").and_then(Value::as_str) == Some("One")
+    }
+
+    /// The failure action of `rule`: its own `validate.failureAction`, else the policy's.
+    pub fn failure_action(&self, rule: &Value) -> FailureAction {
+        FailureAction::parse(rule.pointer("/validate/failureAction").and_then(Value::as_str))
+            .or_else(|| FailureAction::parse(self.spec.get("validationFailureAction").and_then(Value::as_str)))
+            .unwrap_or(FailureAction::Audit)
+    }
+}
+
+/// Kyverno's policy validation for what this engine relies on: a rule has
+/// a name and a match block, and validate patterns use no `+()` anchors.
+fn check_rule(rule: &Value) -> Option<String> {
+    let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
+    if name.is_empty() {
+        return Some("a rule has no name".into());
+    }
+    if let Some(v) = rule.get("validate") {
+        let mut patterns: Vec<&Value> = v.get("pattern").into_iter().collect();
+        if let Some(Value::Array(any)) = v.get("anyPattern") {
+            patterns.extend(any);
+        }
+        for p in patterns {
+            if let Some(path) = find_add_anchor(p, "/") {
+                return Some(format!("rule {name}: `+()` anchor at {path} is not allowed in validate patterns"));
+            }
+        }
+    }
+    None
+}
+
+fn find_add_anchor(v: &Value, path: &str) -> Option<String> {
+    match v {
+        Value::Object(m) => m.iter().find_map(|(k, v)| {
+            if anchor::parse(k).is_some_and(|a| a.kind == AnchorKind::AddIfNotPresent) {
+                Some(format!("{path}{k}"))
+            } else {
+                find_add_anchor(v, &format!("{path}{k}/"))
+            }
+        }),
+        Value::Array(a) => a.iter().enumerate().find_map(|(i, v)| find_add_anchor(v, &format!("{path}{i}/"))),
+        _ => None,
+    }
+}
+
+/// The rule's name.
+pub fn rule_name(rule: &Value) -> &str {
+    rule.get("name").and_then(Value::as_str).unwrap_or("")
+}
