@@ -37,6 +37,7 @@ pub(crate) enum ContextError {
     Outside,
     NotFound,
     NoMatch,
+    BadPattern,
     Io(PathBuf, io::Error),
 }
 
@@ -135,6 +136,9 @@ pub(crate) fn has_wildcards(source: &str) -> bool {
 
 /// Every context path matching `parts` (one pattern per component), sorted: as matched, and resolved.
 pub(crate) fn glob(ctx: &Dir, parts: &[String]) -> Result<Vec<(PathBuf, Resolved)>, ContextError> {
+    for part in parts.iter().filter(|p| has_wildcards(p)) {
+        wildcard_match(part, "").map_err(|_| ContextError::BadPattern)?;
+    }
     let mut prefixes: Vec<PathBuf> = vec![PathBuf::new()];
     for part in parts {
         let mut next = Vec::new();
@@ -152,7 +156,7 @@ pub(crate) fn glob(ctx: &Dir, parts: &[String]) -> Result<Vec<(PathBuf, Resolved
             names.sort();
             for name in names {
                 if let Some(name_str) = name.to_str() {
-                    if wildcard_match(part, name_str).map_err(|e| ContextError::Io(prefix.join(part), e))? {
+                    if wildcard_match(part, name_str).map_err(|_| ContextError::BadPattern)? {
                         next.push(prefix.join(&name));
                     }
                 } else if wildcard_match_os(part, &name) {
@@ -445,6 +449,8 @@ mod tests {
         assert!(m("{a}", "{a}"));
         assert!(wildcard_match("[a", "a").is_err());
         assert!(wildcard_match("a[", "b").is_err());
+        assert!(wildcard_match("x[", "").is_err());
+        assert!(wildcard_match("[]", "").is_err());
     }
 
     #[test]

@@ -123,6 +123,14 @@ pub enum ErrorKind {
         /// The source as written.
         given: String,
     },
+    /// A source with a malformed wildcard pattern.
+    #[error("{instruction} source {given:?} is not a valid wildcard pattern")]
+    BadPattern {
+        /// The instruction, upper case.
+        instruction: &'static str,
+        /// The source as written.
+        given: String,
+    },
     /// A wildcard source that matches nothing.
     #[error("{instruction} source {given:?} matches no file in the build context")]
     NoMatch {

@@ -312,7 +312,16 @@ fn instruction(line: &str, number: usize, escape: char) -> Result<Instruction, E
             }
         },
     };
-    Ok(Instruction { line: number, keyword, flags, args, json, json_error, rest, original: line.trim_start().to_owned() })
+    Ok(Instruction {
+        line: number,
+        keyword,
+        flags,
+        args,
+        json,
+        json_error,
+        rest,
+        original: line.trim_start().to_owned(),
+    })
 }
 
 fn split_blanks(text: &str) -> Vec<String> {
@@ -411,12 +420,10 @@ pub(crate) fn words(text: &str, escape: char) -> Vec<String> {
                     blank_ok = true;
                 }
                 if c == escape {
-                    match chars.next() {
-                        Some(next) => {
-                            word.push(c);
-                            word.push(next);
-                        }
-                        None => {} // an escape at the very end is dropped
+                    // An escape at the very end is dropped.
+                    if let Some(next) = chars.next() {
+                        word.push(c);
+                        word.push(next);
                     }
                     continue;
                 }
@@ -565,7 +572,9 @@ mod tests {
 
     #[test]
     fn flags_come_off_the_front() {
-        let k = parse_ok("FROM --platform=linux/arm64 scratch\nCOPY --from=\"build stage\" --chown=1 a b\nRUN --module=m.wasm -- --not-a-flag");
+        let k = parse_ok(
+            "FROM --platform=linux/arm64 scratch\nCOPY --from=\"build stage\" --chown=1 a b\nRUN --module=m.wasm -- --not-a-flag",
+        );
         assert_eq!(k.instructions[0].flags, ["platform=linux/arm64"]);
         assert_eq!(k.instructions[0].args, ["scratch"]);
         assert_eq!(k.instructions[1].flags, ["from=build stage", "chown=1"]);

@@ -259,6 +259,7 @@ pub struct MetadataStep {
 }
 
 /// `RUN --module=PATH[@sha256:HEX] ARGS...`: a WASI module to run over the rootfs (a later issue).
+/// Arguments starting with `--` follow a `--` separator, or are written as a JSON array.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModuleStep {
     /// The Kubefile line.
@@ -350,7 +351,10 @@ impl Planner<'_> {
 
     fn instruction(&mut self, ins: &Instruction, last: bool, resolve_base: &mut BaseResolver<'_>) -> Result<()> {
         if self.from.is_none() && !matches!(ins.keyword, Keyword::From | Keyword::Arg) {
-            let msg = format!("{} before FROM: FROM must be the first instruction (only ARG may precede it)", ins.keyword.as_str());
+            let msg = format!(
+                "{} before FROM: FROM must be the first instruction (only ARG may precede it)",
+                ins.keyword.as_str()
+            );
             return Err(self.err(ins.line, ErrorKind::From(msg)));
         }
         match ins.keyword {
@@ -467,9 +471,7 @@ impl Planner<'_> {
             BaseRef::Scratch
         } else if let Some(layout) = image.strip_prefix("oci:") {
             match layout.split_once(':') {
-                Some((path, reference)) => {
-                    BaseRef::OciLayout { path: path.into(), reference: Some(reference.into()) }
-                }
+                Some((path, reference)) => BaseRef::OciLayout { path: path.into(), reference: Some(reference.into()) },
                 None => BaseRef::OciLayout { path: layout.into(), reference: None },
             }
         } else {
@@ -632,7 +634,7 @@ impl Planner<'_> {
 
     fn copy(&mut self, ins: &Instruction, add: bool) -> Result<()> {
         let name = ins.keyword.as_str();
-        for flag in &ins.flags {
+        if let Some(flag) = ins.flags.first() {
             let hint = match flag.split_once('=').map_or(flag.as_str(), |(n, _)| n) {
                 "from" => "; sealbox builds a single stage: put the files in the build context instead",
                 "chown" => "; every file in a sealbox layer is owned by uid 0 and gid 0",
@@ -683,6 +685,7 @@ impl Planner<'_> {
                     ContextError::Outside => ErrorKind::OutsideContext { instruction, given },
                     ContextError::NotFound => ErrorKind::SourceNotFound { instruction, given },
                     ContextError::NoMatch => ErrorKind::NoMatch { instruction, given },
+                    ContextError::BadPattern => ErrorKind::BadPattern { instruction, given },
                     ContextError::Io(path, cause) => {
                         ErrorKind::Context { path: path.to_string_lossy().into_owned(), cause: cause.to_string() }
                     }
@@ -744,7 +747,9 @@ impl Planner<'_> {
                     ins.line,
                     ErrorKind::Context { path: path.to_string_lossy().into_owned(), cause: cause.to_string() },
                 ),
-                _ => self.err(ins.line, ErrorKind::SourceNotFound { instruction, given: name.to_string_lossy().into() }),
+                _ => {
+                    self.err(ins.line, ErrorKind::SourceNotFound { instruction, given: name.to_string_lossy().into() })
+                }
             };
             let entry = match resolved.kind {
                 Kind::Dir => CopyEntry { source: resolved.path.clone(), kind: EntryKind::Dir, target: target.clone() },
@@ -789,13 +794,7 @@ impl Planner<'_> {
             None => (module, None),
         };
         let args = if ins.json { ins.args.clone() } else { ins.rest.split_whitespace().map(str::to_owned).collect() };
-        self.steps.push(Step::Module(ModuleStep {
-            line: ins.line,
-            module,
-            digest,
-            args,
-            created_by: Self::nop(ins),
-        }));
+        self.steps.push(Step::Module(ModuleStep { line: ins.line, module, digest, args, created_by: Self::nop(ins) }));
         Ok(())
     }
 

@@ -1,1 +1,879 @@
-//! Planner tests over small contexts written by the tests themselves.
+//! Planner tests: every instruction and every refusal, over small build
+//! contexts the tests write themselves, plus sealer's two example contexts
+//! re-expressed as fixtures.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+
+use super::*;
+
+/// A build context in a temporary directory; `files` are (path, contents), a path ending in `/` is a directory.
+struct Context {
+    tmp: tempfile::TempDir,
+    dir: Dir,
+}
+
+impl Context {
+    fn new(files: &[(&str, &str)]) -> Context {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("ctx");
+        std::fs::create_dir(&root).unwrap();
+        for (path, contents) in files {
+            let full = root.join(path);
+            if path.ends_with('/') {
+                std::fs::create_dir_all(&full).unwrap();
+            } else {
+                std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+                std::fs::write(&full, contents).unwrap();
+            }
+        }
+        let dir = Dir::open_ambient_dir(&root, ambient_authority()).unwrap();
+        Context { tmp, dir }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.tmp.path().join("ctx")
+    }
+
+    fn symlink(&self, target: &str, link: &str) {
+        std::os::unix::fs::symlink(target, self.root().join(link)).unwrap();
+    }
+}
+
+fn amd64() -> PlanOptions {
+    PlanOptions::new(Platform::parse("linux/amd64").unwrap())
+}
+
+fn plan_with(ctx: &Context, text: &str, options: &PlanOptions, base: BaseImage) -> Result<Plan> {
+    let kubefile = parse("Kubefile", text.as_bytes())?;
+    let mut resolve = |_: &BaseRef, _: Option<&str>| Ok(base.clone());
+    plan("Kubefile", &kubefile, &ctx.dir, options, &mut resolve)
+}
+
+fn plan_ok(ctx: &Context, text: &str) -> Plan {
+    plan_with(ctx, text, &amd64(), BaseImage::default()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn plan_err(ctx: &Context, text: &str) -> String {
+    match plan_with(ctx, text, &amd64(), BaseImage::default()) {
+        Ok(plan) => panic!("expected an error, got {plan:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn layer(step: &Step) -> &LayerStep {
+    match step {
+        Step::Layer(l) => l,
+        other => panic!("expected a layer step, got {other:?}"),
+    }
+}
+
+fn created_by(step: &Step) -> &str {
+    match step {
+        Step::Metadata(m) => &m.created_by,
+        Step::Module(m) => &m.created_by,
+        other => panic!("expected a metadata step, got {other:?}"),
+    }
+}
+
+fn entry(source: &str, kind: EntryKind, target: &str) -> CopyEntry {
+    CopyEntry { source: source.into(), kind, target: target.into() }
+}
+
+/// The extension JSON without `buildClient`, which the expected files of sealer's examples leave out.
+fn extension_without_client(plan: &Plan) -> String {
+    let json = plan.extension.to_json();
+    let client = format!("\"buildClient\":{},", to_go_json(&plan.extension.build_client));
+    json.replacen(&client, "", 1)
+}
+
+// --- FROM ---
+
+#[test]
+fn from_scratch_has_no_base_and_no_steps() {
+    let plan = plan_ok(&Context::new(&[]), "FROM scratch\n");
+    assert_eq!(plan.base, BaseRef::Scratch);
+    assert!(plan.steps.is_empty());
+    assert_eq!(
+        plan.extension.to_json(),
+        format!(
+            r#"{{"buildClient":{{"sealerVersion":"sealbox-v{}","buildahVersion":""}},"schemaVersion":"v1alpha1","type":"kube-installer","launch":{{}}}}"#,
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+}
+
+#[test]
+fn from_forms_and_arg_before_from() {
+    let ctx = Context::new(&[]);
+    let seen = std::cell::RefCell::new(Vec::new());
+    let run = |text: &str, options: &PlanOptions| {
+        let kubefile = parse("Kubefile", text.as_bytes()).unwrap();
+        let mut resolve = |base: &BaseRef, platform: Option<&str>| {
+            seen.borrow_mut().push((base.clone(), platform.map(str::to_owned)));
+            Ok(BaseImage::default())
+        };
+        plan("Kubefile", &kubefile, &ctx.dir, options, &mut resolve).unwrap()
+    };
+    let mut options = amd64();
+    options.build_args.insert("VERSION".into(), "v1.22".into());
+    let plan = run("ARG VERSION=v1.0\nFROM --platform=linux/${ARCH} kubernetes:${VERSION} AS base\n", &options);
+    assert_eq!(plan.base, BaseRef::Store("kubernetes:v1.22".into()));
+    assert_eq!(plan.base_platform.as_deref(), Some("linux/amd64"));
+    let plan = run("FROM oci:layout/dir:v1\n", &amd64());
+    assert_eq!(plan.base, BaseRef::OciLayout { path: "layout/dir".into(), reference: Some("v1".into()) });
+    let plan = run("FROM oci:/abs/layout\n", &amd64());
+    assert_eq!(plan.base, BaseRef::OciLayout { path: "/abs/layout".into(), reference: None });
+    assert_eq!(seen.borrow().len(), 3);
+    assert_eq!(seen.borrow()[0].1.as_deref(), Some("linux/amd64"));
+}
+
+#[test]
+fn base_image_metadata_is_merged() {
+    let ctx = Context::new(&[("conf/a.yaml", "a"), ("imageList", "x")]);
+    let base = BaseImage {
+        env: vec!["PATH=/bin".into(), "KEEP=1".into()],
+        labels: BTreeMap::from([("old".into(), "1".into()), ("over".into(), "base".into())]),
+        author: Some("base author".into()),
+        applications: vec![Application {
+            name: "baseapp".into(),
+            app_type: String::new(),
+            files: vec![],
+            version: "v1".into(),
+            env: BTreeMap::from([("A".into(), "1".into())]),
+            cmds: vec!["./run".into()],
+        }],
+        directories: BTreeSet::from([PathBuf::from("manifests")]),
+    };
+    let text = "FROM base\nENV PATH=/usr/bin:$PATH\nLABEL over=new\nCOPY imageList manifests\nAPPENV baseapp B=2\n\
+                APP mine local://conf\nLAUNCH baseapp mine";
+    let plan = plan_with(&ctx, text, &amd64(), base).unwrap();
+    assert_eq!(plan.config.env, ["PATH=/usr/bin:/bin", "KEEP=1"]);
+    assert_eq!(plan.config.labels["old"], "1");
+    assert_eq!(plan.config.labels["over"], "new");
+    assert_eq!(plan.config.author.as_deref(), Some("base author"));
+    // `manifests` is a directory of the base, so the file goes inside it.
+    assert_eq!(layer(&plan.steps[2]).entries, [entry("imageList", EntryKind::File, "manifests/imageList")]);
+    let names: Vec<_> = plan.extension.applications.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["baseapp", "mine"]);
+    assert_eq!(plan.extension.applications[0].env.len(), 2);
+    // The image extension's env comes from this Kubefile only.
+    assert_eq!(plan.extension.env, BTreeMap::from([("PATH".into(), "/usr/bin:/bin".into())]));
+}
+
+#[test]
+fn from_errors() {
+    let ctx = Context::new(&[]);
+    assert_eq!(
+        plan_err(&ctx, "COPY a b\nFROM scratch"),
+        "Kubefile:1: COPY before FROM: FROM must be the first instruction (only ARG may precede it)"
+    );
+    assert!(
+        plan_err(&ctx, "FROM scratch\nFROM scratch")
+            .starts_with("Kubefile:2: a second FROM starts a multi-stage build")
+    );
+    assert_eq!(
+        plan_err(&ctx, "ARG A\n"),
+        "Kubefile:1: the Kubefile has no FROM instruction; start it with FROM scratch or FROM IMAGE"
+    );
+    assert_eq!(
+        plan_err(&ctx, "FROM a b"),
+        "Kubefile:1: FROM: expected one image; usage: FROM [--platform=P] IMAGE|scratch|oci:DIR[:REF]"
+    );
+    assert_eq!(plan_err(&ctx, "FROM --pull=always scratch"), "Kubefile:1: FROM does not support the flag --pull");
+    let kubefile = parse("Kubefile", b"FROM missing:v1").unwrap();
+    let mut resolve = |_: &BaseRef, _: Option<&str>| Err("no such image in the local store".to_owned());
+    let err = plan("Kubefile", &kubefile, &ctx.dir, &amd64(), &mut resolve).unwrap_err();
+    assert_eq!(err.to_string(), "Kubefile:1: FROM missing:v1: no such image in the local store");
+    assert_eq!(err.line, 1);
+}
+
+// --- ARG, ENV, LABEL, MAINTAINER, KUBEVERSION ---
+
+#[test]
+fn arg_values_defaults_and_build_args() {
+    let ctx = Context::new(&[("amd64/x", ""), ("v=1/y", "")]);
+    let mut options = amd64();
+    options.build_args.insert("DIR".into(), "v=1".into());
+    options.build_args.insert("UNUSED".into(), "x".into());
+    let text = "FROM scratch\nARG DIR=nope UNSET\nARG TARGETARCH\nCOPY $DIR/y ${UNSET}out/\nCOPY ${TARGETARCH}/x t/";
+    let plan = plan_with(&ctx, text, &options, BaseImage::default()).unwrap();
+    assert_eq!(created_by(&plan.steps[0]), "/bin/sh -c #(nop) ARG DIR");
+    assert_eq!(created_by(&plan.steps[1]), "/bin/sh -c #(nop) ARG DIR");
+    assert_eq!(layer(&plan.steps[2]).entries, [entry("v=1/y", EntryKind::File, "out/y")]);
+    assert_eq!(layer(&plan.steps[3]).entries, [entry("amd64/x", EntryKind::File, "t/x")]);
+    assert!(plan.steps[0].empty_layer());
+    assert_eq!(plan.warnings, ["build argument \"UNUSED\" was given but no ARG declares it"]);
+    // ARGs are not part of the image.
+    assert!(plan.config.env.is_empty());
+}
+
+#[test]
+fn arg_errors() {
+    let ctx = Context::new(&[]);
+    assert_eq!(plan_err(&ctx, "FROM scratch\nARG"), "Kubefile:2: ARG: expected a name; usage: ARG NAME[=DEFAULT]...");
+    assert_eq!(
+        plan_err(&ctx, "FROM scratch\nARG =x"),
+        "Kubefile:2: ARG: \"=x\" has no name; usage: ARG NAME[=DEFAULT]..."
+    );
+}
+
+#[test]
+fn env_sets_config_and_extension() {
+    let ctx = Context::new(&[]);
+    let plan = plan_ok(
+        &ctx,
+        "FROM scratch\nENV A=1 B=\"two words\"\nENV A=3 C=$A\nENV D old style value\nENV E=${NOPE:-dflt} F='$A'",
+    );
+    assert_eq!(plan.config.env, ["A=3", "B=two words", "C=1", "D=old style value", "E=dflt", "F=$A"]);
+    let ext: Vec<_> = plan.extension.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    assert_eq!(ext, ["A=3", "B=two words", "C=1", "D=old style value", "E=dflt", "F=$A"]);
+    assert_eq!(created_by(&plan.steps[0]), "/bin/sh -c #(nop) ENV A=1 B=\"two words\"");
+    assert!(plan.extension.to_json().contains(r#""env":{"A":"3","B":"two words","C":"1""#));
+}
+
+#[test]
+fn env_errors() {
+    let ctx = Context::new(&[]);
+    assert_eq!(
+        plan_err(&ctx, "FROM scratch\nENV A=1 B"),
+        "Kubefile:2: ENV: cannot find = in \"B\"; every word must be KEY=VALUE; usage: ENV KEY=VALUE..."
+    );
+    assert_eq!(plan_err(&ctx, "FROM scratch\nENV A"), "Kubefile:2: ENV: \"A\" has no value; usage: ENV KEY=VALUE...");
+    assert_eq!(plan_err(&ctx, "FROM scratch\nENV"), "Kubefile:2: ENV: expected KEY=VALUE; usage: ENV KEY=VALUE...");
+    assert_eq!(plan_err(&ctx, "FROM scratch\nENV =1"), "Kubefile:2: ENV: a key is empty; usage: ENV KEY=VALUE...");
+    assert_eq!(plan_err(&ctx, "FROM scratch\nENV A=${B:?required}"), "Kubefile:2: ENV: B: required");
+    assert_eq!(
+        plan_err(&ctx, "FROM scratch\nENV A=\"open"),
+        "Kubefile:2: ENV: unexpected end of statement while looking for matching double-quote"
+    );
+}
+
+#[test]
+fn label_maintainer_kubeversion() {
+    let ctx = Context::new(&[]);
+    let plan = plan_ok(
+        &ctx,
+        "FROM scratch\nARG KV=v1.22.15\nLABEL \"a b\"=c d=\"e f\"\nLABEL old style\nMAINTAINER Jane <j@x>\nKUBEVERSION $KV",
+    );
+    let labels: Vec<_> = plan.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    assert_eq!(labels, ["a b=c", "app.alpha.sealer.io/supported-kube-version=v1.22.15", "d=e f", "old=style"]);
+    assert_eq!(plan.config.author.as_deref(), Some("Jane <j@x>"));
+    let history: Vec<_> = plan.steps.iter().map(created_by).collect();
+    assert_eq!(
+        history,
+        [
+            "/bin/sh -c #(nop) ARG ",
+            "/bin/sh -c #(nop) LABEL \"a b\"=c d=\"e f\"",
+            "/bin/sh -c #(nop) LABEL old style",
+            "/bin/sh -c #(nop) MAINTAINER Jane <j@x>",
+            "/bin/sh -c #(nop) LABEL app.alpha.sealer.io/supported-kube-version=\"$KV\"",
+        ]
+    );
+    assert!(plan.steps.iter().all(Step::empty_layer));
+    // Labels are image config, not part of the extension written at build time.
+    assert!(plan.extension.labels.is_empty());
+}
+
+#[test]
+fn label_maintainer_kubeversion_errors() {
+    let ctx = Context::new(&[]);
+    assert_eq!(
+        plan_err(&ctx, "FROM scratch\nLABEL"),
+        "Kubefile:2: LABEL: expected KEY=VALUE; usage: LABEL KEY=VALUE..."
+    );
+    assert_eq!(
+        plan_err(&ctx, "FROM scratch\nMAINTAINER"),
+        "Kubefile:2: MAINTAINER: expected a name; usage: MAINTAINER NAME"
+    );
+    assert_eq!(
+        plan_err(&ctx, "FROM scratch\nKUBEVERSION"),
+        "Kubefile:2: KUBEVERSION: expected a version; usage: KUBEVERSION VERSION"
+    );
+}
+
+// --- COPY and ADD ---
+
+#[test]
+fn copy_destinations_follow_docker_rules() {
+    let ctx = Context::new(&[
+        ("rootfs/etc/kubeadm.yml", "k"),
+        ("rootfs/manifests/", ""),
+        ("app.yaml", "a"),
+        ("imageList", "i"),
+        ("one", "1"),
+    ]);
+    let plan = plan_ok(
+        &ctx,
+        "FROM scratch\nCOPY rootfs .\nCOPY app.yaml manifests/\nCOPY imageList manifests\nCOPY one /renamed\nCOPY one etc\nCOPY . /all/",
+    );
+    let entries: Vec<_> = plan.steps.iter().map(|s| layer(s).entries.clone()).collect();
+    assert_eq!(
+        entries,
+        [
+            vec![entry("rootfs", EntryKind::Dir, "")],
+            vec![entry("app.yaml", EntryKind::File, "manifests/app.yaml")],
+            // `manifests` exists: the first COPY brought it from rootfs/manifests.
+            vec![entry("imageList", EntryKind::File, "manifests/imageList")],
+            vec![entry("one", EntryKind::File, "renamed")],
+            vec![entry("one", EntryKind::File, "etc/one")],
+            vec![entry("", EntryKind::Dir, "all")],
+        ]
+    );
+    let summary: Vec<_> = plan.steps.iter().map(|s| layer(s).created_by("abc")).collect();
+    assert_eq!(summary[0], "/bin/sh -c #(nop) COPY dir:abc in . ");
+    assert_eq!(summary[1], "/bin/sh -c #(nop) COPY file:abc in manifests/ ");
+    assert_eq!(summary[3], "/bin/sh -c #(nop) COPY file:abc in /renamed ");
+}
+
+#[test]
+fn copy_keeps_every_source_in_order() {
+    let ctx = Context::new(&[("b", ""), ("a", ""), ("d/x", "")]);
+    let plan = plan_ok(&ctx, "FROM scratch\nCOPY b a d dest/\nCOPY [\"a\", \"b\", \"json/\"]");
+    assert_eq!(
+        layer(&plan.steps[0]).entries,
+        [
+            entry("b", EntryKind::File, "dest/b"),
+            entry("a", EntryKind::File, "dest/a"),
+            entry("d", EntryKind::Dir, "dest")
+        ]
+    );
+    assert_eq!(layer(&plan.steps[0]).created_by("f00"), "/bin/sh -c #(nop) COPY multi:f00 in dest/ ");
+    assert_eq!(layer(&plan.steps[1]).entries.len(), 2);
+}
+
+#[test]
+fn copy_wildcards_and_arch_per_platform() {
+    let ctx = Context::new(&[
+        ("amd64/bin/kubectl", "x86"),
+        ("arm64/bin/kubectl", "arm"),
+        ("m/a.yaml", ""),
+        ("m/b.yml", ""),
+        ("m/c.txt", ""),
+    ]);
+    let text = "FROM scratch\nCOPY ${ARCH}/bin bin\nCOPY m/*.y*ml manifests/\nCOPY $ARCH/* .";
+    let amd = plan_ok(&ctx, text);
+    let arm = plan_with(&ctx, text, &PlanOptions::new(Platform::parse("linux/arm64").unwrap()), BaseImage::default())
+        .unwrap();
+    assert_eq!(layer(&amd.steps[0]).entries, [entry("amd64/bin", EntryKind::Dir, "bin")]);
+    assert_eq!(layer(&arm.steps[0]).entries, [entry("arm64/bin", EntryKind::Dir, "bin")]);
+    assert_eq!(
+        layer(&amd.steps[1]).entries,
+        [entry("m/a.yaml", EntryKind::File, "manifests/a.yaml"), entry("m/b.yml", EntryKind::File, "manifests/b.yml")]
+    );
+    assert_eq!(layer(&arm.steps[2]).entries, [entry("arm64/bin", EntryKind::Dir, "")]);
+}
+
+#[test]
+fn copy_symlinks_inside_the_context_are_resolved() {
+    let ctx = Context::new(&[("real/dir/f", "f"), ("real/file", "x")]);
+    ctx.symlink("real/dir", "dirlink");
+    ctx.symlink("../file", "real/dir/up");
+    let plan = plan_ok(&ctx, "FROM scratch\nCOPY dirlink/up d/\nCOPY dirlink e");
+    // The file lands under the name it was asked for; its content comes from the resolved path.
+    assert_eq!(layer(&plan.steps[0]).entries, [entry("real/file", EntryKind::File, "d/up")]);
+    assert_eq!(layer(&plan.steps[1]).entries, [entry("real/dir", EntryKind::Dir, "e")]);
+}
+
+#[test]
+fn copy_refuses_sources_outside_the_context() {
+    let ctx = Context::new(&[("in/file", "x")]);
+    std::fs::write(ctx.tmp.path().join("secret"), "s").unwrap();
+    ctx.symlink("../secret", "out");
+    ctx.symlink("/etc", "abs");
+    ctx.symlink("../../", "in/up");
+    for (source, shown) in [
+        ("../x", "../x"),
+        ("/etc/passwd", "/etc/passwd"),
+        ("out", "out"),
+        ("abs/passwd", "abs/passwd"),
+        ("in/up/secret", "in/up/secret"),
+        ("o*", "o*"),
+    ] {
+        assert_eq!(
+            plan_err(&ctx, &format!("FROM scratch\nCOPY {source} dest/")),
+            format!("Kubefile:2: COPY source \"{shown}\" is outside the build context")
+        );
+    }
+    assert_eq!(
+        plan_err(&ctx, "FROM scratch\nARG UP=..\nCOPY $UP/secret dest/"),
+        "Kubefile:3: COPY source \"../secret\" is outside the build context"
+    );
+}
+
+#[test]
+fn copy_errors() {
+    let ctx = Context::new(&[("a", ""), ("b", "")]);
+    let cases = [
+        ("COPY nope d/", "COPY source \"nope\" does not exist in the build context"),
+        ("COPY a/x d/", "COPY source \"a/x\" does not exist in the build context"),
+        ("COPY *.json d/", "COPY source \"*.json\" matches no file in the build context"),
+        ("COPY a b dest", "COPY with more than one source needs a destination directory ending in /, not \"dest\""),
+        ("COPY * dest", "COPY with more than one source needs a destination directory ending in /, not \"dest\""),
+        ("COPY a ../../x", "COPY destination \"../../x\" is outside the image root"),
+        ("COPY a", "COPY: expected at least one source and a destination; usage: COPY SRC... DEST"),
+        ("COPY", "COPY: expected at least one source and a destination; usage: COPY SRC... DEST"),
+        (
+            "COPY --from=builder /x /y",
+            "COPY does not support the flag --from; sealbox builds a single stage: put the files in the build context instead",
+        ),
+        (
+            "COPY --chown=1:1 a b",
+            "COPY does not support the flag --chown; every file in a sealbox layer is owned by uid 0 and gid 0",
+        ),
+        (
+            "COPY --chmod=644 a b",
+            "COPY does not support the flag --chmod; files keep the modes they have in the build context",
+        ),
+        ("COPY --link a b", "COPY does not support the flag --link"),
+        ("COPY [\"a\" b", "COPY source \"[a\" is not a valid wildcard pattern"),
+        ("COPY [c] b", "COPY source \"[c]\" matches no file in the build context"),
+        ("COPY a[ b", "COPY source \"a[\" is not a valid wildcard pattern"),
+    ];
+    for (line, message) in cases {
+        assert_eq!(plan_err(&ctx, &format!("FROM scratch\n{line}")), format!("Kubefile:2: {message}"), "{line}");
+    }
+    let remote = plan_err(&ctx, "FROM scratch\nCOPY https://example.com/x.yaml d/");
+    assert_eq!(
+        remote,
+        "Kubefile:2: COPY source \"https://example.com/x.yaml\" is remote: sealbox has no network during a build, \
+         and a download is not reproducible; download it into the build context first and COPY it by its path there"
+    );
+}
+
+#[test]
+fn copy_refuses_special_files() {
+    let ctx = Context::new(&[]);
+    let fifo = ctx.root().join("fifo");
+    let status = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(status.success());
+    assert_eq!(
+        plan_err(&ctx, "FROM scratch\nCOPY fifo d/"),
+        "Kubefile:2: COPY source \"fifo\" is not a regular file or directory"
+    );
+}
+
+#[test]
+fn add_unpacks_local_archives_and_refuses_urls() {
+    let mut tar = vec![0u8; 1024];
+    tar[257..262].copy_from_slice(b"ustar");
+    let ctx = Context::new(&[("plain.txt", "text"), ("bin.tgz", "")]);
+    std::fs::write(ctx.root().join("bin.tgz"), [0x1f, 0x8b, 8, 0, 0, 0]).unwrap();
+    std::fs::write(ctx.root().join("raw.tar"), &tar).unwrap();
+    let plan = plan_ok(&ctx, "FROM scratch\nADD bin.tgz raw.tar plain.txt /opt/\nADD plain.txt /x");
+    assert_eq!(
+        layer(&plan.steps[0]).entries,
+        [
+            entry("bin.tgz", EntryKind::Archive, "opt"),
+            entry("raw.tar", EntryKind::Archive, "opt"),
+            entry("plain.txt", EntryKind::File, "opt/plain.txt")
+        ]
+    );
+    assert_eq!(layer(&plan.steps[1]).created_by("1"), "/bin/sh -c #(nop) ADD file:1 in /x ");
+    assert!(
+        plan_err(&ctx, "FROM scratch\nADD http://example.com/a.tgz /")
+            .ends_with("download it into the build context first and ADD it by its path there")
+    );
+    assert_eq!(
+        plan_err(&ctx, "FROM scratch\nADD --chown=0 a b"),
+        "Kubefile:2: ADD does not support the flag --chown; every file in a sealbox layer is owned by uid 0 and gid 0"
+    );
+    assert_eq!(
+        plan_err(&ctx, "FROM scratch\nADD x"),
+        "Kubefile:2: ADD: expected at least one source and a destination; usage: ADD SRC... DEST"
+    );
+}
+
+// --- RUN ---
+
+#[test]
+fn run_with_a_shell_command_is_refused() {
+    let ctx = Context::new(&[]);
+    let err = plan_err(&ctx, "FROM scratch\nRUN curl -o /x https://example.com");
+    assert_eq!(
+        err,
+        "Kubefile:2: RUN with a shell command is not supported: sealbox never runs host commands during a build \
+         (every step runs as a sandboxed WASI module, with no shell and no network); prepare the files before the \
+         build and COPY them into the image, or run a WASI module with RUN --module=PATH"
+    );
+    assert!(plan_err(&ctx, "FROM scratch\nRUN [\"/bin/sh\", \"-c\", \"x\"]").contains("RUN with a shell command"));
+}
+
+#[test]
+fn run_module_is_planned_with_its_pin() {
+    let ctx = Context::new(&[]);
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let plan = plan_ok(
+        &ctx,
+        &format!(
+            "FROM scratch\nRUN --module=steps/check.wasm@{digest} -- --strict manifests/\nRUN --module=m.wasm [\"a b\"]"
+        ),
+    );
+    let Step::Module(m) = &plan.steps[0] else { panic!("{:?}", plan.steps[0]) };
+    assert_eq!(m.module, "steps/check.wasm");
+    assert_eq!(m.digest.as_deref(), Some(digest.as_str()));
+    assert_eq!(m.args, ["--strict", "manifests/"]);
+    assert!(!plan.steps[0].empty_layer());
+    let Step::Module(m) = &plan.steps[1] else { panic!("{:?}", plan.steps[1]) };
+    assert_eq!(
+        (m.module.as_str(), m.digest.as_deref(), m.args.as_slice()),
+        ("m.wasm", None, ["a b".to_owned()].as_slice())
+    );
+    assert_eq!(created_by(&plan.steps[1]), "/bin/sh -c #(nop) RUN --module=m.wasm [\"a b\"]");
+}
+
+#[test]
+fn run_module_errors() {
+    let ctx = Context::new(&[]);
+    assert_eq!(
+        plan_err(&ctx, "FROM scratch\nRUN --module=m.wasm@sha256:ABC"),
+        "Kubefile:2: RUN --module: invalid digest pin \"m.wasm@sha256:ABC\"; write PATH@sha256:<64 lowercase hex digits>"
+    );
+    assert_eq!(
+        plan_err(&ctx, "FROM scratch\nRUN --module= x"),
+        "Kubefile:2: RUN: --module needs a path; usage: RUN --module=PATH[@sha256:HEX] ARGS..."
+    );
+    assert_eq!(
+        plan_err(&ctx, "FROM scratch\nRUN --network=none x"),
+        "Kubefile:2: RUN does not support the flag --network"
+    );
+}
+
+// --- APP, APPENV, APPCMDS, CNI, CSI ---
+
+#[test]
+fn app_types_and_files() {
+    let ctx = Context::new(&[
+        ("chart/Chart.yaml", ""),
+        ("chart/values.yaml", ""),
+        ("chart/templates/deploy.yaml", ""),
+        ("yamls/b.yaml", ""),
+        ("yamls/sub/a.YML", ""),
+        ("one.yaml", ""),
+        ("s1/x.sh", ""),
+        ("s2/y.sh", ""),
+        ("solo.sh", ""),
+        ("empty/", ""),
+        ("loose/Chart.yaml", ""),
+        ("loose/values.yaml", ""),
+        ("tpl/templates/t.yaml", ""),
+    ]);
+    let plan = plan_ok(
+        &ctx,
+        "FROM scratch\nAPP helmapp local://chart\nAPP kubeapp local://yamls local://one.yaml\nAPP shellapp local://s1 local://s2\n\
+         APP solo local://solo.sh\nAPP loose local://loose/Chart.yaml local://loose/values.yaml local://tpl/templates\n\
+         APP other local://empty\nAPPCMDS other [\"true\"]",
+    );
+    let apps: Vec<_> =
+        plan.extension.applications.iter().map(|a| (a.name.as_str(), a.app_type.as_str(), a.files.clone())).collect();
+    assert_eq!(
+        apps,
+        [
+            ("helmapp", "helm", vec!["helmapp".to_owned()]),
+            ("kubeapp", "kube", vec!["/b.yaml".to_owned(), "/sub/a.YML".to_owned(), "one.yaml".to_owned()]),
+            // A shell application lists its first source only, as sealer does.
+            ("shellapp", "shell", vec!["/x.sh".to_owned()]),
+            ("solo", "shell", vec!["solo.sh".to_owned()]),
+            ("loose", "helm", vec!["loose".to_owned()]),
+            ("other", "", vec![]),
+        ]
+    );
+    assert_eq!(
+        layer(&plan.steps[1]).entries,
+        [
+            entry("yamls", EntryKind::Dir, "application/apps/kubeapp"),
+            entry("one.yaml", EntryKind::File, "application/apps/kubeapp/one.yaml")
+        ]
+    );
+    assert_eq!(layer(&plan.steps[0]).app.as_deref(), Some("helmapp"));
+    assert_eq!(layer(&plan.steps[0]).created_by("d"), "/bin/sh -c #(nop) COPY dir:d in application/apps/helmapp/ ");
+    assert_eq!(layer(&plan.steps[1]).created_by("d"), "/bin/sh -c #(nop) COPY multi:d in application/apps/kubeapp/ ");
+}
+
+#[test]
+fn app_sources_are_substituted_and_redefinition_keeps_place() {
+    let ctx = Context::new(&[("amd64/a.yaml", ""), ("b.sh", "")]);
+    let plan = plan_ok(
+        &ctx,
+        "FROM scratch\nAPP first local://${ARCH}\nAPP second local://b.sh\nAPPENV first K=V\nAPP first local://b.sh\nLAUNCH second first",
+    );
+    let first = &plan.extension.applications[0];
+    assert_eq!(
+        (first.name.as_str(), first.app_type.as_str(), first.files.as_slice()),
+        ("first", "shell", ["b.sh".to_owned()].as_slice())
+    );
+    assert_eq!(first.env["K"], "V");
+    assert_eq!(plan.extension.launch.app_names, ["second", "first"]);
+}
+
+#[test]
+fn appenv_and_appcmds() {
+    let ctx = Context::new(&[("app/x.txt", "")]);
+    let plan = plan_ok(
+        &ctx,
+        "FROM scratch\nAPP mixed local://app\nAPPENV mixed A=1 B=x=y\nAPPENV mixed A=2\nAPPCMDS mixed [\"kubectl apply -f $X\", \"echo && done\"]",
+    );
+    let app = &plan.extension.applications[0];
+    assert_eq!(app.env, BTreeMap::from([("A".into(), "2".into()), ("B".into(), "x=y".into())]));
+    assert_eq!(app.cmds, ["kubectl apply -f $X", "echo && done"]);
+    // APPENV and APPCMDS change no layer and leave no history, as in sealer.
+    assert_eq!(plan.steps.len(), 1);
+    assert!(plan.extension.to_json().contains(r#""cmds":["kubectl apply -f $X","echo \u0026\u0026 done"]"#));
+}
+
+#[test]
+fn app_errors() {
+    let ctx = Context::new(&[("app/x.txt", ""), ("a.yaml", "")]);
+    let cases = [
+        (
+            "APP web https://example.com/app.yaml",
+            "APP source \"https://example.com/app.yaml\" is remote: sealbox has no network during a build, and a download \
+             is not reproducible; download it into the build context first and refer to it as local://PATH",
+        ),
+        ("APP web app", "APP source \"app\" needs a scheme: write local://PATH for a path in the build context"),
+        ("APP web", "APP: expected a name and at least one source; usage: APP NAME local://PATH..."),
+        ("APP ../etc local://a.yaml", "APP name \"../etc\" must be a plain name: not empty, not . or .., without /"),
+        ("APP .. local://a.yaml", "APP name \"..\" must be a plain name: not empty, not . or .., without /"),
+        ("APP web local://../a.yaml", "APP source \"../a.yaml\" is outside the build context"),
+        ("APP web local://nope", "APP source \"nope\" does not exist in the build context"),
+        ("APPENV web A=1", "APPENV: application \"web\" is not defined; define it first with APP web local://PATH"),
+        (
+            "APPCMDS web [\"x\"]",
+            "APPCMDS: application \"web\" is not defined; define it first with APP web local://PATH",
+        ),
+        ("APPENV", "APPENV: expected a name and at least one KEY=VALUE; usage: APPENV NAME KEY=VALUE..."),
+        (
+            "APPCMDS [\"x\"]",
+            "APPCMDS: expected an application name before the commands; usage: APPCMDS NAME [\"COMMAND\", ...]",
+        ),
+        ("CNI", "CNI: expected a name and at least one source; usage: CNI NAME local://PATH..."),
+        ("CSI x", "CSI: expected a name and at least one source; usage: CSI NAME local://PATH..."),
+    ];
+    for (line, message) in cases {
+        assert_eq!(plan_err(&ctx, &format!("FROM scratch\n{line}")), format!("Kubefile:2: {message}"), "{line}");
+    }
+    assert_eq!(
+        plan_err(&ctx, "FROM scratch\nAPP web local://a.yaml\nAPPENV web A"),
+        "Kubefile:3: APPENV: \"A\" is not KEY=VALUE; usage: APPENV NAME KEY=VALUE..."
+    );
+    let bad_json = plan_err(&ctx, "FROM scratch\nAPP web local://a.yaml\nAPPCMDS web kubectl apply -f a.yaml");
+    assert_eq!(
+        bad_json,
+        "Kubefile:3: APPCMDS: the commands must be a JSON array of strings, like APPCMDS myapp [\"kubectl apply -f app.yaml\"]: \
+         \"kubectl apply -f a.yaml\" is not a JSON array"
+    );
+    assert!(
+        plan_err(&ctx, "FROM scratch\nAPP web local://a.yaml\nAPPCMDS web [\"x\",]")
+            .starts_with("Kubefile:3: APPCMDS: the commands must be a JSON array of strings")
+    );
+    assert_eq!(
+        plan_err(&ctx, "FROM scratch\nAPP web local://app\nLAUNCH web"),
+        "Kubefile:2: APP web: its type cannot be detected (not a helm chart, nor only .sh files, nor only .yaml/.yml files); \
+         say how to launch it with APPCMDS web [\"command\", ...]"
+    );
+}
+
+#[test]
+fn cni_and_csi_are_apps_with_labels() {
+    let ctx = Context::new(&[("calico.sh", ""), ("csi/a.yaml", "")]);
+    let plan =
+        plan_ok(&ctx, "FROM scratch\nCNI calico local://calico.sh\nCSI openebs local://csi\nLAUNCH [\"calico\"]");
+    assert_eq!(plan.config.labels["cluster.alpha.sealer.io/kube-cni-calico"], "true");
+    assert_eq!(plan.config.labels["cluster.alpha.sealer.io/kube-csi-openebs"], "true");
+    assert_eq!(plan.steps.len(), 4);
+    assert_eq!(layer(&plan.steps[0]).instruction, Keyword::Cni);
+    assert_eq!(
+        layer(&plan.steps[0]).entries,
+        [entry("calico.sh", EntryKind::File, "application/apps/calico/calico.sh")]
+    );
+    assert_eq!(created_by(&plan.steps[1]), "/bin/sh -c #(nop) LABEL cluster.alpha.sealer.io/kube-cni-calico=\"true\"");
+    assert_eq!(created_by(&plan.steps[3]), "/bin/sh -c #(nop) LABEL cluster.alpha.sealer.io/kube-csi-openebs=\"true\"");
+    assert_eq!(
+        extension_without_client(&plan),
+        r#"{"schemaVersion":"v1alpha1","type":"kube-installer","applications":[{"name":"calico","type":"shell","files":["calico.sh"],"version":"v1"},{"name":"openebs","type":"kube","files":["/a.yaml"],"version":"v1"}],"launch":{"app_names":["calico"]}}"#
+    );
+}
+
+// --- LAUNCH, CMDS, CMD ---
+
+#[test]
+fn launch_cmds_and_cmd() {
+    let ctx = Context::new(&[("a.yaml", "")]);
+    let plan = plan_ok(&ctx, "FROM scratch\nAPP a local://a.yaml\nLAUNCH [\"a\"]");
+    assert_eq!(plan.extension.launch, Launch { cmds: vec![], app_names: vec!["a".into()] });
+    let plan = plan_ok(&ctx, "FROM scratch\nCMDS kubectl apply -f x.yaml");
+    assert_eq!(plan.extension.launch.cmds, ["kubectl", "apply", "-f", "x.yaml"]);
+    let plan = plan_ok(&ctx, "FROM scratch\nCMD kubectl apply -f a.yaml\ncmd  echo CMD done \nCMDS [\"last\"]");
+    assert_eq!(plan.extension.launch.cmds, ["kubectl apply -f a.yaml", "echo CMD done", "last"]);
+}
+
+#[test]
+fn launch_cmds_and_cmd_errors() {
+    let ctx = Context::new(&[("a.yaml", "")]);
+    let cases = [
+        ("LAUNCH a\nLABEL x=y", 2, "LAUNCH must be the last instruction, and only one LAUNCH or CMDS is allowed"),
+        ("CMDS [\"a\"]\nCMDS [\"b\"]", 2, "CMDS must be the last instruction, and only one LAUNCH or CMDS is allowed"),
+        ("LAUNCH a\nCMDS [\"b\"]", 2, "LAUNCH must be the last instruction, and only one LAUNCH or CMDS is allowed"),
+        ("LAUNCH nope", 2, "LAUNCH: application \"nope\" is not defined; define it first with APP nope local://PATH"),
+        ("LAUNCH", 2, "LAUNCH: expected at least one application; usage: LAUNCH [\"APP\", ...]"),
+        ("CMDS", 2, "CMDS: expected at least one command; usage: CMDS [\"COMMAND\", ...]"),
+        ("CMD", 2, "CMD: expected a command; usage: CMD COMMAND"),
+        (
+            "APP a local://a.yaml\nCMD echo\nLAUNCH a",
+            4,
+            "CMD and LAUNCH are mutually exclusive; use CMDS [\"command\", ...] or LAUNCH [\"app\", ...], not both",
+        ),
+    ];
+    for (lines, line, message) in cases {
+        assert_eq!(plan_err(&ctx, &format!("FROM scratch\n{lines}")), format!("Kubefile:{line}: {message}"), "{lines}");
+    }
+    let err = plan_err(&ctx, "FROM scratch\nAPP a local://a.yaml\nLAUNCH [a, b]");
+    assert!(
+        err.starts_with(
+            "Kubefile:3: LAUNCH: the application names must be a JSON array of strings, like LAUNCH [\"app1\", \"app2\"]: expected value"
+        ),
+        "{err}"
+    );
+    let err = plan_err(&ctx, "FROM scratch\nCMDS [\"a\" \"b\"]");
+    assert!(err.starts_with("Kubefile:2: CMDS: the commands must be a JSON array of strings"), "{err}");
+}
+
+#[test]
+fn planning_is_deterministic() {
+    let ctx = Context::new(&[("z/a.yaml", ""), ("y/b.sh", ""), ("x/c.yaml", ""), ("w/Chart.yaml", "")]);
+    let text =
+        "FROM scratch\nAPP zeta local://z\nAPP yank local://y\nAPP xray local://x\nENV B=2 A=1\nLAUNCH zeta yank xray";
+    let first = plan_ok(&ctx, text);
+    let names: Vec<_> = first.extension.applications.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["zeta", "yank", "xray"]);
+    for _ in 0..5 {
+        assert_eq!(plan_ok(&ctx, text), first);
+    }
+}
+
+// --- sealer's example contexts, re-expressed ---
+
+/// Re-expresses sealer's `test/suites/build/fixtures/build_with_appcmds` context (as laid out in
+/// `shared/sealer/appcmds/`): a directory of YAML, a directory of scripts, and a mixed app.
+#[test]
+fn sealer_example_appcmds() {
+    let ctx = Context::new(&[
+        ("yamlcontext/a.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n"),
+        ("yamlcontext/b.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: b\n"),
+        ("yamlcontext/c.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: c\n"),
+        ("shellcontext/a.sh", "echo a\n"),
+        ("shellcontext/b.sh", "echo b\n"),
+        ("shellcontext/c.sh", "echo c\n"),
+        ("install.sh", "#!/bin/sh\nkubectl apply -f app.yaml\n"),
+        ("mixedcontext/app.yaml", "kind: Pod\nspec:\n  containers:\n  - image: nginx:alpine\n"),
+    ]);
+    let kubefile = "FROM scratch\n\
+                    APP yamlapp local://yamlcontext\n\
+                    APP shellapp local://shellcontext\n\
+                    APP mixedapp local://install.sh local://mixedcontext\n\
+                    APPCMDS mixedapp [\"kubectl apply -f app.yaml\"]\n\
+                    LAUNCH [\"mixedapp\",\"shellapp\"]\n";
+    let plan = plan_ok(&ctx, kubefile);
+    assert_eq!(
+        extension_without_client(&plan),
+        r#"{"schemaVersion":"v1alpha1","type":"kube-installer","applications":[{"name":"yamlapp","type":"kube","files":["/a.yaml","/b.yaml","/c.yaml"],"version":"v1"},{"name":"shellapp","type":"shell","files":["/a.sh","/b.sh","/c.sh"],"version":"v1"},{"name":"mixedapp","version":"v1","cmds":["kubectl apply -f app.yaml"]}],"launch":{"app_names":["mixedapp","shellapp"]}}"#
+    );
+    assert_eq!(plan.steps.len(), 3);
+    assert_eq!(
+        layer(&plan.steps[2]).entries,
+        [
+            entry("install.sh", EntryKind::File, "application/apps/mixedapp/install.sh"),
+            entry("mixedcontext", EntryKind::Dir, "application/apps/mixedapp"),
+        ]
+    );
+}
+
+/// Re-expresses sealer's `build_with_cmds` fixture (as in `shared/sealer/cmds/`): manifests and an
+/// image list copied into `manifests/`, launched by CMDS.
+#[test]
+fn sealer_example_cmds() {
+    let ctx = Context::new(&[
+        ("app.yaml", "kind: Pod\nspec:\n  containers:\n  - image: nginx:alpine\n"),
+        ("imageList", "docker.io/library/busybox:latest\n"),
+    ]);
+    let plan = plan_ok(
+        &ctx,
+        "FROM scratch\nCOPY app.yaml manifests/\nCOPY imageList manifests/\nCMDS [\"kubectl apply -f manifests/app.yaml\"]\n",
+    );
+    assert_eq!(
+        extension_without_client(&plan),
+        r#"{"schemaVersion":"v1alpha1","type":"kube-installer","launch":{"cmds":["kubectl apply -f manifests/app.yaml"]}}"#
+    );
+    let entries: Vec<_> = plan.steps.iter().flat_map(|s| layer(s).entries.clone()).collect();
+    assert_eq!(
+        entries,
+        [
+            entry("app.yaml", EntryKind::File, "manifests/app.yaml"),
+            entry("imageList", EntryKind::File, "manifests/imageList")
+        ]
+    );
+}
+
+/// Re-expresses the shape of sealer's basefs `context/Kubefile`.
+#[test]
+fn sealer_basefs_shape() {
+    let ctx = Context::new(&[
+        ("rootfs/scripts/init-kube.sh", ""),
+        ("rootfs/manifests/", ""),
+        ("amd64/bin/kubeadm", ""),
+        ("imageList", "k8s.gcr.io/pause:3.6\n"),
+        ("calico.sh", ""),
+    ]);
+    let mut options = amd64();
+    options.image_type = ImageType::KubeInstaller;
+    let text = "FROM scratch\nCOPY rootfs .\nCOPY ${ARCH} .\nCOPY imageList manifests\n\
+                LABEL cluster.alpha.sealer.io/cluster-runtime-type=kubernetes\nKUBEVERSION v1.22.15\n\
+                CNI calico local://calico.sh\nLAUNCH [\"calico\"]";
+    let plan = plan_with(&ctx, text, &options, BaseImage::default()).unwrap();
+    assert_eq!(plan.steps.iter().filter(|s| !s.empty_layer()).count(), 4);
+    assert_eq!(layer(&plan.steps[2]).entries, [entry("imageList", EntryKind::File, "manifests/imageList")]);
+    assert_eq!(plan.config.labels.len(), 3);
+    assert_eq!(
+        extension_without_client(&plan),
+        r#"{"schemaVersion":"v1alpha1","type":"kube-installer","applications":[{"name":"calico","type":"shell","files":["calico.sh"],"version":"v1"}],"launch":{"app_names":["calico"]}}"#
+    );
+}
+
+#[test]
+fn app_installer_type() {
+    let mut options = amd64();
+    options.image_type = ImageType::AppInstaller;
+    let plan = plan_with(&Context::new(&[]), "FROM scratch", &options, BaseImage::default()).unwrap();
+    assert_eq!(plan.extension.image_type, "app-installer");
+}
+
+/// Conformance over `../shared/sealer` (the workspace's sibling), run whenever it exists: each
+/// example's Kubefile over its own context must give the extension its `expected/` file records.
+#[test]
+fn shared_sealer_examples_when_present() {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/sealer");
+    let Ok(entries) = std::fs::read_dir(&shared) else {
+        eprintln!("{} is absent: nothing to compare", shared.display());
+        return;
+    };
+    let mut checked = 0;
+    for example in entries {
+        let example = example.unwrap().path();
+        let expected = example.join("expected/sealer.image.extension.json");
+        let Ok(expected) = std::fs::read_to_string(&expected) else { continue };
+        let kubefile_bytes = std::fs::read(example.join("Kubefile")).unwrap();
+        let kubefile = parse("Kubefile", &kubefile_bytes).unwrap();
+        let dir = Dir::open_ambient_dir(&example, ambient_authority()).unwrap();
+        let mut resolve = |_: &BaseRef, _: Option<&str>| Err("no base images in this test".to_owned());
+        let plan = plan("Kubefile", &kubefile, &dir, &amd64(), &mut resolve).unwrap_or_else(|e| panic!("{e}"));
+        let got: serde_json::Value = serde_json::from_str(&extension_without_client(&plan)).unwrap();
+        let want: serde_json::Value = serde_json::from_str(&expected).unwrap();
+        assert_eq!(got, want, "{}", example.display());
+        assert_eq!(extension_without_client(&plan), expected.trim(), "{}", example.display());
+        checked += 1;
+    }
+    assert!(checked > 0, "{} has no example with an expected extension", shared.display());
+}
