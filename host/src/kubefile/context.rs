@@ -152,7 +152,7 @@ pub(crate) fn glob(ctx: &Dir, parts: &[String]) -> Result<Vec<(PathBuf, Resolved
                 Ok(_) | Err(ContextError::NotFound) => continue,
                 Err(e) => return Err(e),
             };
-            let mut names = list(ctx, &dir.path)?;
+            let mut names: Vec<OsString> = list(ctx, &dir.path)?.into_iter().map(|(n, _)| n).collect();
             names.sort();
             for name in names {
                 if let Some(name_str) = name.to_str() {
@@ -180,13 +180,16 @@ pub(crate) fn glob(ctx: &Dir, parts: &[String]) -> Result<Vec<(PathBuf, Resolved
     Ok(found)
 }
 
-/// The names in a context directory, unsorted.
-fn list(ctx: &Dir, dir: &Path) -> Result<Vec<OsString>, ContextError> {
+/// The names in a context directory, unsorted, each with whether it is a directory (not following symlinks).
+fn list(ctx: &Dir, dir: &Path) -> Result<Vec<(OsString, bool)>, ContextError> {
     let io_err = |e| ContextError::Io(dir.to_owned(), e);
     let entries = if dir.as_os_str().is_empty() { ctx.entries() } else { ctx.read_dir(dir) };
     let mut names = Vec::new();
     for entry in entries.map_err(io_err)? {
-        names.push(entry.map_err(io_err)?.file_name());
+        let entry = entry.map_err(io_err)?;
+        // The entry's type comes with the listing on Linux, so no path is looked up again.
+        let is_dir = entry.file_type().map_err(io_err)?.is_dir();
+        names.push((entry.file_name(), is_dir));
     }
     Ok(names)
 }
@@ -315,23 +318,21 @@ fn class_char(p: &[char]) -> Option<(char, usize)> {
 /// listed, not followed.
 pub(crate) fn walk_files(ctx: &Dir, root: &Path) -> Result<Vec<PathBuf>, ContextError> {
     let mut files = Vec::new();
-    // A stack of directories still to visit, each with its sorted names left to look at (reversed).
-    let mut stack: Vec<(PathBuf, Vec<OsString>)> = Vec::new();
-    let mut names = list(ctx, root)?;
-    names.sort_by(|a, b| b.cmp(a));
-    stack.push((PathBuf::new(), names));
-    while let Some((dir, names)) = stack.last_mut() {
-        let Some(name) = names.pop() else {
+    // Directories still being visited, each with its entries left to look at, sorted in reverse.
+    let mut stack: Vec<(PathBuf, Vec<(OsString, bool)>)> = Vec::new();
+    let mut entries = list(ctx, root)?;
+    entries.sort_by(|a, b| b.0.cmp(&a.0));
+    stack.push((PathBuf::new(), entries));
+    while let Some((dir, entries)) = stack.last_mut() {
+        let Some((name, is_dir)) = entries.pop() else {
             stack.pop();
             continue;
         };
         let relative = dir.join(&name);
-        let full = root.join(&relative);
-        let meta = ctx.symlink_metadata(&full).map_err(|e| ContextError::Io(full.clone(), e))?;
-        if meta.is_dir() {
-            let mut names = list(ctx, &full)?;
-            names.sort_by(|a, b| b.cmp(a));
-            stack.push((relative, names));
+        if is_dir {
+            let mut entries = list(ctx, &root.join(&relative))?;
+            entries.sort_by(|a, b| b.0.cmp(&a.0));
+            stack.push((relative, entries));
         } else {
             files.push(relative);
         }
@@ -351,14 +352,7 @@ pub(crate) fn has_entry(ctx: &Dir, dir: &Path, name: &str) -> Result<bool, Conte
 
 /// The names of the non-directories directly in a context directory.
 pub(crate) fn file_names(ctx: &Dir, dir: &Path) -> Result<Vec<OsString>, ContextError> {
-    let mut out = Vec::new();
-    for name in list(ctx, dir)? {
-        let path = dir.join(&name);
-        let meta = ctx.symlink_metadata(&path).map_err(|e| ContextError::Io(path, e))?;
-        if !meta.is_dir() {
-            out.push(name);
-        }
-    }
+    let mut out: Vec<OsString> = list(ctx, dir)?.into_iter().filter(|(_, is_dir)| !is_dir).map(|(n, _)| n).collect();
     out.sort();
     Ok(out)
 }

@@ -877,3 +877,38 @@ fn shared_sealer_examples_when_present() {
     }
     assert!(checked > 0, "{} has no example with an expected extension", shared.display());
 }
+
+#[test]
+fn names_that_are_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let ctx = Context::new(&[("app/ok.yaml", ""), ("files/", "")]);
+    let odd = std::ffi::OsStr::from_bytes(b"bad\xff.yaml");
+    std::fs::write(ctx.root().join("app").join(odd), "").unwrap();
+    std::fs::write(ctx.root().join("files").join(odd), "").unwrap();
+    assert_eq!(
+        plan_err(&ctx, "FROM scratch\nAPP web local://app"),
+        "Kubefile:2: APP web: file name \"/bad\u{fffd}.yaml\" is not UTF-8 and cannot be listed in the image metadata"
+    );
+    // Copied, they are just bytes: a wildcard of stars matches them.
+    let plan = plan_ok(&ctx, "FROM scratch\nCOPY files/* out/");
+    assert_eq!(layer(&plan.steps[0]).entries[0].target, Path::new("out").join(odd));
+}
+
+#[test]
+fn deep_and_wide_app_directories() {
+    let ctx = Context::new(&[]);
+    let mut deep = ctx.root().join("deep");
+    for i in 0..60 {
+        deep = deep.join(format!("level-{i:02}-with-a-longish-name"));
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(deep.join("z.yaml"), "").unwrap();
+    for i in 0..2000 {
+        std::fs::write(ctx.root().join("deep").join(format!("f{i:04}.yaml")), "").unwrap();
+    }
+    let plan = plan_ok(&ctx, "FROM scratch\nAPP big local://deep");
+    let files = &plan.extension.applications[0].files;
+    assert_eq!(files.len(), 2001);
+    assert_eq!(files[0], "/f0000.yaml");
+    assert!(files[2000].ends_with("level-59-with-a-longish-name/z.yaml"), "{}", files[2000]);
+}
