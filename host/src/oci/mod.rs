@@ -1,0 +1,20 @@
+//! OCI images: the spec types, the local store, layer writing and export.
+//!
+//! [`store::Store`] is an OCI image layout on disk that sealbox builds into;
+//! [`layer::LayerWriter`] turns a packer's tar stream into a layer blob in
+//! it; [`export`] writes images out as `oci:`, `oci-archive:` and
+//! `docker-archive:`.
+
+pub mod digest;
+pub mod error;
+pub mod layer;
+pub mod layout;
+pub mod spec;
+pub mod store;
+
+pub use digest::Digest;
+pub use layer::{LayerDescriptor, LayerWriter};
+pub use error::{Error, Result};
+pub use layout::Layout;
+pub use spec::{Compression, Descriptor, ImageConfig, Index, Manifest, Platform};
+pub use store::Store;
