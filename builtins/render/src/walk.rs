@@ -1,1 +1,267 @@
-pub fn placeholder() {}
+//! The render step: every `*.tmpl` under `etc/`, `charts/`, `manifests/`,
+//! `applications/` and `application/apps/<app>/` of the input tree is
+//! rendered and written, without `.tmpl`, at the same relative path under
+//! the output tree (the host applies the output over the image, so the
+//! template itself stays, as sealer keeps it).
+//!
+//! Data is the image's ENV overlaid with the request's `env`; files under
+//! `application/apps/<app>/` also see `config.apps.<app>` on top (APPENV).
+//! Each file is its own template set, as sealer parses each file alone.
+//!
+//! # Config (`request.config`)
+//!
+//! ```json
+//! { "missingKey": "default" | "zero" | "error",
+//!   "apps": { "<app>": { "KEY": "value" } } }
+//! ```
+//!
+//! `default` fails where a missing key would be printed, `zero` is Go's
+//! default (prints `<no value>`, as sealer does), `error` is Go's
+//! `missingkey=error`. Both fields are optional.
+//!
+//! # Response
+//!
+//! Failure when any template fails to parse or execute, with one error
+//! diagnostic per failure (file, line, column; `rule` is `render/parse`,
+//! `render/missing-key`, `render/limit` or `render/exec`). `data` lists what
+//! was written, so the host can give each output its template's mode
+//! (WASI cannot set mode bits):
+//!
+//! ```json
+//! { "rendered": [ { "path": "etc/kubeadm.yml", "template": "etc/kubeadm.yml.tmpl", "mode": 420 } ] }
+//! ```
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use sealbox_guest::{Diagnostic, FileEntry, Request, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Error, ExecErrorKind, MissingKey, Options, Templates, Value};
+
+/// The directories whose templates are rendered with the common data.
+pub const TEMPLATE_DIRS: &[&str] = &["etc", "charts", "manifests", "applications"];
+/// The directory holding one subdirectory per application.
+pub const APPS_DIR: &str = "application/apps";
+
+/// Mode given to outputs whose template has no entry in the request's file list.
+const DEFAULT_MODE: u32 = 0o644;
+
+/// The step's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub missing_key: MissingKeyMode,
+    /// Per-application values (APPENV), layered over the env for
+    /// `application/apps/<app>/`.
+    #[serde(default)]
+    pub apps: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+}
+
+/// The `missingKey` setting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MissingKeyMode {
+    /// Printing a missing key is an error; testing it is fine.
+    #[default]
+    Default,
+    /// Go's default: prints `<no value>`.
+    Zero,
+    /// Go's `missingkey=error`.
+    Error,
+}
+
+impl From<MissingKeyMode> for MissingKey {
+    fn from(m: MissingKeyMode) -> MissingKey {
+        match m {
+            MissingKeyMode::Default => MissingKey::ErrorOnPrint,
+            MissingKeyMode::Zero => MissingKey::GoDefault,
+            MissingKeyMode::Error => MissingKey::Error,
+        }
+    }
+}
+
+/// One output the step wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rendered {
+    /// Output path, relative to the tree root.
+    pub path: String,
+    /// The template it came from.
+    pub template: String,
+    /// The template's permission bits, to give the output.
+    pub mode: u32,
+}
+
+/// What rendering a tree produced.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub rendered: Vec<Rendered>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Runs the step for a request: renders `input` into `output`.
+pub fn run_step(req: &Request, input: &Path, output: &Path) -> Response {
+    let config: Config = if req.config.is_null() {
+        Config::default()
+    } else {
+        match serde_json::from_value(req.config.clone()) {
+            Ok(c) => c,
+            Err(e) => return Response::failure(format!("render: invalid config: {e}")),
+        }
+    };
+    let mut env = req.image.env.clone();
+    env.extend(req.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let outcome = render_tree(input, output, &env, &config, &req.files);
+    let data = serde_json::json!({ "rendered": outcome.rendered });
+    Response { data, ..Response::success() }.with_diagnostics(outcome.diagnostics)
+}
+
+/// Renders every template of the tree at `input` into `output`.
+pub fn render_tree(
+    input: &Path,
+    output: &Path,
+    env: &BTreeMap<String, String>,
+    config: &Config,
+    files: &[FileEntry],
+) -> Outcome {
+    let mut outcome = Outcome::default();
+    let opts = Options { missing_key: config.missing_key.into(), ..Options::default() };
+    let modes: BTreeMap<&str, u32> = files.iter().map(|f| (f.path.as_str(), f.mode)).collect();
+    let base: BTreeMap<String, Value> = env.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
+    let base_data = Value::map(base.clone());
+
+    let mut job = Job { input, output, opts, modes: &modes, outcome: &mut outcome };
+    for dir in TEMPLATE_DIRS {
+        job.render_dir(dir, &base_data);
+    }
+    let apps_root = input.join(APPS_DIR);
+    for app in sorted_entries(&apps_root, &mut job.outcome.diagnostics, APPS_DIR) {
+        let Some(name) = app.file_name().and_then(|n| n.to_str()).map(str::to_string) else { continue };
+        if !app.is_dir() || app.is_symlink() {
+            continue;
+        }
+        let mut data = base.clone();
+        if let Some(values) = config.apps.get(&name) {
+            data.extend(values.iter().map(|(k, v)| (k.clone(), Value::from(v))));
+        }
+        job.render_dir(&format!("{APPS_DIR}/{name}"), &Value::map(data));
+    }
+    outcome
+}
+
+struct Job<'a> {
+    input: &'a Path,
+    output: &'a Path,
+    opts: Options,
+    modes: &'a BTreeMap<&'a str, u32>,
+    outcome: &'a mut Outcome,
+}
+
+impl Job<'_> {
+    /// Renders every template under `rel` (relative to the input root).
+    fn render_dir(&mut self, rel: &str, data: &Value) {
+        let dir = self.input.join(rel);
+        for entry in sorted_entries(&dir, &mut self.outcome.diagnostics, rel) {
+            let Some(name) = entry.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
+                continue;
+            };
+            let rel_path = format!("{rel}/{name}");
+            let Ok(meta) = fs::symlink_metadata(&entry) else { continue };
+            if meta.is_dir() {
+                self.render_dir(&rel_path, data);
+            } else if meta.is_file() && name.ends_with(".tmpl") {
+                self.render_file(&entry, &rel_path, data);
+            } else if meta.file_type().is_symlink() && name.ends_with(".tmpl") {
+                self.outcome.diagnostics.push(Diagnostic::warning("symlinked template not rendered").at(
+                    rel_path.as_str(),
+                    None,
+                    None,
+                ));
+            }
+        }
+    }
+
+    fn render_file(&mut self, path: &Path, rel: &str, data: &Value) {
+        let out_rel = &rel[..rel.len() - ".tmpl".len()];
+        if out_rel.ends_with('/') {
+            self.outcome
+                .diagnostics
+                .push(Diagnostic::warning("template named only `.tmpl`, skipped").at(rel, None, None));
+            return;
+        }
+        let text = match fs::read(path).map(String::from_utf8) {
+            Ok(Ok(text)) => text,
+            Ok(Err(_)) => {
+                self.outcome.diagnostics.push(Diagnostic::error("template is not UTF-8 text").at(rel, None, None));
+                return;
+            }
+            Err(e) => {
+                self.outcome
+                    .diagnostics
+                    .push(Diagnostic::error(format!("cannot read template: {e}")).at(rel, None, None));
+                return;
+            }
+        };
+        match render_text(rel, &text, data, &self.opts) {
+            Ok(rendered) => self.write(rel, out_rel, rendered.as_bytes()),
+            Err(e) => self.outcome.diagnostics.push(diagnostic(&e)),
+        }
+    }
+
+    fn write(&mut self, template: &str, out_rel: &str, bytes: &[u8]) {
+        let dest = self.output.join(out_rel);
+        let result = dest.parent().map_or(Ok(()), fs::create_dir_all).and_then(|()| fs::write(&dest, bytes));
+        match result {
+            Ok(()) => self.outcome.rendered.push(Rendered {
+                path: out_rel.to_string(),
+                template: template.to_string(),
+                mode: self.modes.get(template).copied().unwrap_or(DEFAULT_MODE),
+            }),
+            Err(e) => self
+                .outcome
+                .diagnostics
+                .push(Diagnostic::error(format!("cannot write {out_rel}: {e}")).at(template, None, None)),
+        }
+    }
+}
+
+/// Parses and executes one template source named `name`.
+pub fn render_text(name: &str, text: &str, data: &Value, opts: &Options) -> Result<String, Error> {
+    let mut set = Templates::new();
+    set.parse(name, text)?;
+    Ok(set.execute(name, data, opts)?)
+}
+
+/// The diagnostic for a template error, located at its file, line and column.
+pub fn diagnostic(e: &Error) -> Diagnostic {
+    let (file, line, column) = e.location();
+    let rule = match e {
+        Error::Parse(_) => "render/parse",
+        Error::Exec(x) => match x.kind {
+            ExecErrorKind::NoValue(_) => "render/missing-key",
+            ExecErrorKind::Limit => "render/limit",
+            _ => "render/exec",
+        },
+    };
+    let mut d = Diagnostic::error(e.message()).at(file, Some(line), Some(column));
+    d.rule = Some(rule.to_string());
+    d
+}
+
+/// The entries of `dir`, sorted by name; a missing directory has none.
+fn sorted_entries(dir: &Path, diagnostics: &mut Vec<Diagnostic>, rel: &str) -> Vec<PathBuf> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => return Vec::new(),
+        Err(e) => {
+            diagnostics.push(Diagnostic::error(format!("cannot list directory: {e}")).at(rel, None, None));
+            return Vec::new();
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    paths
+}

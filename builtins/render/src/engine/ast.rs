@@ -72,19 +72,38 @@ pub struct Command {
 #[derive(Debug, Clone)]
 pub enum Arg {
     /// `.A.B`
-    Field { pos: usize, idents: Vec<String> },
+    Field {
+        pos: usize,
+        idents: Vec<String>,
+    },
     /// `$x.A.B`: the name and the fields after it.
-    Variable { pos: usize, name: String, idents: Vec<String> },
+    Variable {
+        pos: usize,
+        name: String,
+        idents: Vec<String>,
+    },
     Dot(usize),
     Nil(usize),
     Bool(usize, bool),
     /// A number or character constant, with its value (or why it has none).
-    Number { pos: usize, text: String, value: Result<Value, String> },
-    Str { pos: usize, quoted: String, value: String },
+    Number {
+        pos: usize,
+        text: String,
+        value: Result<Value, String>,
+    },
+    Str {
+        pos: usize,
+        quoted: String,
+        value: String,
+    },
     Identifier(usize, String),
     Pipe(Box<Pipe>),
     /// `(pipeline).A.B`
-    Chain { pos: usize, node: Box<Arg>, fields: Vec<String> },
+    Chain {
+        pos: usize,
+        node: Box<Arg>,
+        fields: Vec<String>,
+    },
 }
 
 impl Arg {

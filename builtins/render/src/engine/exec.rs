@@ -138,14 +138,7 @@ impl<'a> Exec<'a> {
 
     fn error_at(&self, pos: usize, kind: ExecErrorKind, message: String) -> ExecError {
         let (line, column) = line_col(&self.tree.source.text, pos);
-        ExecError {
-            name: self.tree.source.name.clone(),
-            template: self.tree.name.clone(),
-            line,
-            column,
-            message,
-            kind,
-        }
+        ExecError { name: self.tree.source.name.clone(), template: self.tree.name.clone(), line, column, message, kind }
     }
 
     /// An error with Go's context: `executing "T" at <node>: msg`.
@@ -249,8 +242,14 @@ impl<'a> Exec<'a> {
                 }
                 self.call_template(tree, new_dot, *pos)?;
             }
-            Node::Break(_) => return Ok(Flow::Break),
-            Node::Continue(_) => return Ok(Flow::Continue),
+            Node::Break(pos) => {
+                self.step(*pos)?;
+                return Ok(Flow::Break);
+            }
+            Node::Continue(pos) => {
+                self.step(*pos)?;
+                return Ok(Flow::Continue);
+            }
         }
         Ok(Flow::Normal)
     }
@@ -331,7 +330,11 @@ impl<'a> Exec<'a> {
             }
             Value::Int(n) => {
                 if c.pipe.decl.len() > 1 {
-                    return Err(self.fail(c.pos, &c.pipe, format!("can't use {n} to iterate over more than one variable")));
+                    return Err(self.fail(
+                        c.pos,
+                        &c.pipe,
+                        format!("can't use {n} to iterate over more than one variable"),
+                    ));
                 }
                 for i in 0..*n {
                     if self.iteration(c, Value::Int(i), Value::Int(i))? == Flow::Break {
@@ -358,14 +361,14 @@ impl<'a> Exec<'a> {
         if !decl.is_empty() {
             if c.pipe.is_assign {
                 let v = if decl.len() > 1 { index.clone() } else { elem.clone() };
-                self.set_var(&decl[0], v);
+                self.set_var(&decl[0], v, c.pos)?;
             } else {
                 self.vars[top - 1].1 = elem.clone();
             }
         }
         if decl.len() > 1 {
             if c.pipe.is_assign {
-                self.set_var(&decl[1], elem.clone());
+                self.set_var(&decl[1], elem.clone(), c.pos)?;
             } else {
                 self.vars[top - 2].1 = index;
             }
@@ -376,9 +379,15 @@ impl<'a> Exec<'a> {
         flow
     }
 
-    fn set_var(&mut self, name: &str, v: Value) {
-        if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
-            slot.1 = v;
+    /// Assigns to the innermost variable of that name (Go checks this at
+    /// execution, not at parse time).
+    fn set_var(&mut self, name: &str, v: Value, pos: usize) -> XResult<()> {
+        match self.vars.iter_mut().rev().find(|(n, _)| n == name) {
+            Some(slot) => {
+                slot.1 = v;
+                Ok(())
+            }
+            None => Err(self.fail(pos, &name, format!("undefined variable: {name}"))),
         }
     }
 
@@ -397,7 +406,7 @@ impl<'a> Exec<'a> {
         let value = value.unwrap_or_default();
         for name in &pipe.decl {
             if pipe.is_assign {
-                self.set_var(name, value.clone());
+                self.set_var(name, value.clone(), pipe.pos)?;
             } else {
                 self.vars.push((name.clone(), value.clone()));
             }
@@ -567,13 +576,13 @@ impl<'a> Exec<'a> {
         };
         let what = rest.first().map_or_else(|| "pipeline value".to_string(), |a| a.to_string());
         match first {
-            Value::Func(f) => {
-                (f.0)(&argv[1..]).map_err(|e| self.fail(pos, at, format!("error calling call: {e}")))
-            }
+            Value::Func(f) => (f.0)(&argv[1..]).map_err(|e| self.fail(pos, at, format!("error calling call: {e}"))),
             Value::Null => Err(self.fail(pos, at, "error calling call: call of nil")),
-            other => {
-                Err(self.fail(pos, at, format!("error calling call: non-function {what} of type {}", other.type_name())))
-            }
+            other => Err(self.fail(
+                pos,
+                at,
+                format!("error calling call: non-function {what} of type {}", other.type_name()),
+            )),
         }
     }
 

@@ -305,7 +305,10 @@ mod tests {
 
     #[test]
     fn escapers_match_go() {
-        assert_eq!(html_escape("<script>alert(\"XSS\");</script>"), "&lt;script&gt;alert(&#34;XSS&#34;);&lt;/script&gt;");
+        assert_eq!(
+            html_escape("<script>alert(\"XSS\");</script>"),
+            "&lt;script&gt;alert(&#34;XSS&#34;);&lt;/script&gt;"
+        );
         assert_eq!(js_escape("It'd be nice."), "It\\'d be nice.");
         assert_eq!(js_escape("<html>"), "\\u003Chtml\\u003E");
         assert_eq!(js_escape("Go \"jump\" \\"), "Go \\\"jump\\\" \\\\");

@@ -135,7 +135,7 @@ impl<'a> Lexer<'a> {
                 trim_next_text = self.comment(delim_pos)?;
             } else {
                 self.push(Tok::LeftDelim, delim_pos);
-                trim_next_text = self.inside_action()?;
+                trim_next_text = self.inside_action(delim_pos)?;
             }
         }
     }
@@ -159,8 +159,7 @@ impl<'a> Lexer<'a> {
 
     /// Lexes the inside of an action up to and including the right delimiter.
     /// Returns whether the delimiter carried a trim marker.
-    fn inside_action(&mut self) -> Result<bool, ParseError> {
-        let action_start = self.pos;
+    fn inside_action(&mut self, action_start: usize) -> Result<bool, ParseError> {
         loop {
             let rest = self.rest();
             if has_right_trim(rest) && rest[2..].starts_with(self.right) {
@@ -352,6 +351,12 @@ impl<'a> Lexer<'a> {
             run(&mut i, b"0123456789_");
         }
         if i < bytes.len() && bytes[i] == b'i' {
+            let body = self.src[self.pos..i].trim_start_matches(['+', '-']);
+            let has_digits =
+                body.trim_start_matches("0x").trim_start_matches("0X").chars().any(|c| c.is_ascii_hexdigit());
+            if !has_digits {
+                return Err(self.err(start, format!("bad number syntax: {:?}", &self.src[start..=i])));
+            }
             return Err(self.err(start, "complex numbers are not supported"));
         }
         let text = &self.src[self.pos..i];

@@ -82,11 +82,7 @@ impl Templates {
     }
 
     /// Adds or replaces a function that only needs its arguments.
-    pub fn add_fn(
-        &mut self,
-        name: &str,
-        func: impl Fn(&[Value]) -> Result<Value, String> + 'static,
-    ) -> &mut Templates {
+    pub fn add_fn(&mut self, name: &str, func: impl Fn(&[Value]) -> Result<Value, String> + 'static) -> &mut Templates {
         self.add_func(name, Rc::new(move |_ctx: &mut FuncCtx<'_, '_>, args: &[Value]| func(args)))
     }
 

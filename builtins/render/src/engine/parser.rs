@@ -61,7 +61,7 @@ struct Parser<'a> {
 
 /// What ended an item list.
 enum ListEnd {
-    End(usize),
+    End,
     /// `{{else}}`; when followed by `if`/`with`, that keyword is left pending.
     Else(usize),
 }
@@ -178,8 +178,22 @@ impl Parser<'_> {
         if let ListEnd::Else(p) = end {
             return self.err(p, "unexpected {{else}} in define clause");
         }
-        let _ = pos;
-        self.defs.push(Tree { name, source: self.src.clone(), root: list });
+        self.add_def(pos, Tree { name, source: self.src.clone(), root: list })
+    }
+
+    /// Records a definition; two non-empty definitions of one name in one
+    /// source are an error, as in Go.
+    fn add_def(&mut self, pos: usize, tree: Tree) -> PResult<()> {
+        if let Some(i) = self.defs.iter().position(|d| d.name == tree.name) {
+            if !self.defs[i].is_empty() && !tree.is_empty() {
+                return self.err(pos, format!("template: multiple definition of template {:?}", tree.name));
+            }
+            if !tree.is_empty() {
+                self.defs[i] = tree;
+            }
+            return Ok(());
+        }
+        self.defs.push(tree);
         Ok(())
     }
 
@@ -200,7 +214,7 @@ impl Parser<'_> {
             }
             match self.text_or_action()? {
                 Item::Node(n) => list.push(n),
-                Item::End(p) => return Ok((list, ListEnd::End(p))),
+                Item::End(_) => return Ok((list, ListEnd::End)),
                 Item::Else(p) => return Ok((list, ListEnd::Else(p))),
             }
         }
@@ -272,7 +286,10 @@ impl Parser<'_> {
     }
 
     fn control(&mut self, pos: usize, context: &str) -> PResult<Control> {
-        self.enter(pos)?;
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return self.err(pos, format!("max control structure depth exceeded ({MAX_NESTING})"));
+        }
         let vars_mark = self.vars.len();
         let pipe = self.pipeline(context, Tok::RightDelim)?;
         if context == "range" {
@@ -329,6 +346,10 @@ impl Parser<'_> {
         let tok = self.next_non_space();
         let name = self.template_name(&tok, "block clause")?;
         let pipe = self.pipeline("block clause", Tok::RightDelim)?;
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return self.err(pos, format!("max control structure depth exceeded ({MAX_NESTING})"));
+        }
         let saved = std::mem::replace(&mut self.vars, vec!["$".to_string()]);
         let saved_range = std::mem::take(&mut self.range_depth);
         let (list, end) = self.item_list()?;
@@ -337,7 +358,8 @@ impl Parser<'_> {
         if let ListEnd::Else(p) = end {
             return self.err(p, "unexpected {{else}} in block clause");
         }
-        self.defs.push(Tree { name: name.clone(), source: self.src.clone(), root: list });
+        self.depth -= 1;
+        self.add_def(pos, Tree { name: name.clone(), source: self.src.clone(), root: list })?;
         Ok(Node::Template { pos, name, pipe: Some(pipe) })
     }
 
@@ -355,9 +377,6 @@ impl Parser<'_> {
                 Tok::Assign | Tok::Declare => {
                     pipe.is_assign = self.peek().tok == Tok::Assign;
                     self.next();
-                    if pipe.is_assign && !self.vars.contains(&name) {
-                        return self.err(vpos, format!("undefined variable {name:?}"));
-                    }
                     pipe.decl.push(name.clone());
                     self.vars.push(name);
                     break;
@@ -630,7 +649,8 @@ mod tests {
 
     #[test]
     fn collects_definitions() {
-        let trees = parse("main", "a{{define \"x\"}}X{{end}}{{block \"y\" .}}Y{{end}}", ("{{", "}}"), &|_| true).unwrap();
+        let trees =
+            parse("main", "a{{define \"x\"}}X{{end}}{{block \"y\" .}}Y{{end}}", ("{{", "}}"), &|_| true).unwrap();
         let names: Vec<_> = trees.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["main", "x", "y"]);
     }

@@ -505,13 +505,31 @@ mod tests {
 
     #[test]
     fn verbs_and_flags_match_go() {
-        assert_eq!(f("%5.2f|%-10s|%+d|%08.3f", &[3.14159.into(), "ab".into(), 5i64.into(), (-3.5).into()]), " 3.14|ab        |+5|-003.500");
-        assert_eq!(f("%04x %X %o %b %#x", &[127i64.into(), 255i64.into(), 8i64.into(), 5i64.into(), 255i64.into()]), "007f FF 10 101 0xff");
+        assert_eq!(
+            f("%5.2f|%-10s|%+d|%08.3f", &[3.14159.into(), "ab".into(), 5i64.into(), (-3.5).into()]),
+            " 3.14|ab        |+5|-003.500"
+        );
+        assert_eq!(
+            f("%04x %X %o %b %#x", &[127i64.into(), 255i64.into(), 8i64.into(), 5i64.into(), 255i64.into()]),
+            "007f FF 10 101 0xff"
+        );
         assert_eq!(f("%q %#q %x", &["a\"b\n".into(), "zeroArgs".into(), "hi".into()]), "\"a\\\"b\\n\" `zeroArgs` 6869");
-        assert_eq!(f("%c %U %#U %t", &[65i64.into(), 0x1F600i64.into(), 65i64.into(), true.into()]), "A U+1F600 U+0041 'A' true");
-        assert_eq!(f("%e %E %.2e", &[1234.5678.into(), 0.000123.into(), 1e21.into()]), "1.234568e+03 1.230000E-04 1.00e+21");
-        assert_eq!(f("%g %g %g %.3g %g", &[3.5.into(), 1e8.into(), 1e-5.into(), 1234.5678.into(), 100000.0.into()]), "3.5 1e+08 1e-05 1.23e+03 100000");
-        assert_eq!(f("%v %T %T", &[Value::list(vec![1i64.into(), "a".into()]), 1.0.into(), Value::Null]), "[1 a] float64 <nil>");
+        assert_eq!(
+            f("%c %U %#U %t", &[65i64.into(), 0x1F600i64.into(), 65i64.into(), true.into()]),
+            "A U+1F600 U+0041 'A' true"
+        );
+        assert_eq!(
+            f("%e %E %.2e", &[1234.5678.into(), 0.000123.into(), 1e21.into()]),
+            "1.234568e+03 1.230000E-04 1.00e+21"
+        );
+        assert_eq!(
+            f("%g %g %g %.3g %g", &[3.5.into(), 1e8.into(), 1e-5.into(), 1234.5678.into(), 100000.0.into()]),
+            "3.5 1e+08 1e-05 1.23e+03 100000"
+        );
+        assert_eq!(
+            f("%v %T %T", &[Value::list(vec![1i64.into(), "a".into()]), 1.0.into(), Value::Null]),
+            "[1 a] float64 <nil>"
+        );
     }
 
     #[test]

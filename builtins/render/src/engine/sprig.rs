@@ -116,8 +116,11 @@ pub fn functions() -> Vec<(&'static str, Func)> {
         (
             "quote",
             f(|a| {
-                let parts: Vec<String> =
-                    a.iter().filter(|v| !matches!(v, Value::Null)).map(|v| super::printf::quote_go(&strval(v))).collect();
+                let parts: Vec<String> = a
+                    .iter()
+                    .filter(|v| !matches!(v, Value::Null))
+                    .map(|v| super::printf::quote_go(&strval(v)))
+                    .collect();
                 Ok(Value::String(parts.join(" ")))
             }),
         ),
