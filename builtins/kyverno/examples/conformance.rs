@@ -1,1 +1,88 @@
-fn main() {}
+//! Conformance scoreboard over Kyverno's data in ../shared/kyverno
+//! (`policies/`, the public policy library, and `cli-tests/`, Kyverno's CLI
+//! suite). Prints pass/fail/excluded/unsupported per feature class.
+//!
+//! Usage: `cargo run --release --example conformance -p sealbox-kyverno [-- --failures FILE] [--strict-exit]`
+//! The data root is `$SEALBOX_SHARED/kyverno` (default `../shared` next to the repository).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use sealbox_kyverno::engine::Engine;
+use sealbox_kyverno::jmes::Clock;
+use sealbox_kyverno::testfile::{self, FeatureClass, RowOutcome, TestFileReport};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let failures_file = args.iter().position(|a| a == "--failures").and_then(|i| args.get(i + 1)).cloned();
+    let base = std::env::var("SEALBOX_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let root = base.join("kyverno");
+    if !root.is_dir() {
+        eprintln!("SKIPPED: {} not found; set SEALBOX_SHARED", root.display());
+        std::process::exit(2);
+    }
+    let engine = Engine::new(Clock { now: 1_700_000_000, seed: 1 });
+    let mut failures = Vec::new();
+    let mut any_fail = false;
+    for set in ["policies", "cli-tests"] {
+        let dir = root.join(set);
+        let started = Instant::now();
+        let files = match testfile::find_test_files(std::slice::from_ref(&dir)) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(2);
+            }
+        };
+        let display = |p: &std::path::Path| p.strip_prefix(&root).unwrap_or(p).display().to_string();
+        let reports: Vec<TestFileReport> =
+            files.iter().map(|f| testfile::run_test_file(&engine, f, &display)).collect();
+        let elapsed = started.elapsed();
+        let mut by_class: BTreeMap<FeatureClass, [usize; 4]> = BTreeMap::new();
+        for r in &reports {
+            for row in &r.rows {
+                let slot = match row.outcome {
+                    RowOutcome::Pass => 0,
+                    RowOutcome::Fail => 1,
+                    RowOutcome::Excluded => 2,
+                    RowOutcome::Unsupported => 3,
+                };
+                by_class.entry(row.class).or_default()[slot] += 1;
+                if row.outcome == RowOutcome::Fail {
+                    any_fail = true;
+                    failures.push(format!(
+                        "{} | {} | {} | {} | expected {} got [{}] | {}",
+                        row.test_file, row.policy, row.rule, row.resource, row.expected, row.actual, row.reason
+                    ));
+                }
+            }
+            if let Some(e) = &r.error {
+                failures.push(format!("{} | FILE ERROR | {e}", r.test_file));
+            }
+        }
+        let s = testfile::summarize(&reports);
+        println!("== {set}: {} test files in {:.2}s", files.len(), elapsed.as_secs_f64());
+        println!("{:<36} {:>6} {:>6} {:>9} {:>12}", "class", "pass", "fail", "excluded", "unsupported");
+        for (class, [p, f, e, u]) in &by_class {
+            println!("{:<36} {p:>6} {f:>6} {e:>9} {u:>12}", class.label());
+        }
+        println!(
+            "{:<36} {:>6} {:>6} {:>9} {:>12}   (test files that failed to load: {})",
+            "total", s.pass, s.fail, s.excluded, s.unsupported, s.errors
+        );
+    }
+    if let Some(path) = failures_file {
+        let mut f = std::fs::File::create(&path).expect("create failures file");
+        for line in &failures {
+            writeln!(f, "{line}").expect("write failures file");
+        }
+        println!("failures written to {path}");
+    }
+    if any_fail && args.iter().any(|a| a == "--strict-exit") {
+        std::process::exit(1);
+    }
+}

@@ -10,7 +10,8 @@ use crate::policy::{Policy, rule_name};
 
 const ANNOTATION: &str = "pod-policies.kyverno.io/autogen-controllers";
 const CONTROLLERS: [&str; 6] = ["DaemonSet", "Deployment", "Job", "ReplicaSet", "ReplicationController", "StatefulSet"];
-const ALL: [&str; 7] = ["CronJob", "DaemonSet", "Deployment", "Job", "ReplicaSet", "ReplicationController", "StatefulSet"];
+const ALL: [&str; 7] =
+    ["CronJob", "DaemonSet", "Deployment", "Job", "ReplicaSet", "ReplicationController", "StatefulSet"];
 
 fn kind_names(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
@@ -41,15 +42,26 @@ fn can_autogen(policy: &Policy) -> bool {
         }
         if let Some(m) = rule.get("mutate") {
             let json6902 = m.get("patchesJson6902").is_some()
-                || m.get("foreach").and_then(Value::as_array).is_some_and(|f| f.iter().any(|e| e.get("patchesJson6902").is_some()));
+                || m.get("foreach")
+                    .and_then(Value::as_array)
+                    .is_some_and(|f| f.iter().any(|e| e.get("patchesJson6902").is_some()));
             if json6902 {
                 return false;
             }
         }
         for rd in descriptions(rule.get("match")).into_iter().chain(descriptions(rule.get("exclude"))) {
-            let has = |k: &str| rd.get(k).is_some_and(|v| !v.is_null() && v.as_str() != Some("") && v.as_array().is_none_or(|a| !a.is_empty()));
+            let has = |k: &str| {
+                rd.get(k).is_some_and(|v| {
+                    !v.is_null() && v.as_str() != Some("") && v.as_array().is_none_or(|a| !a.is_empty())
+                })
+            };
             let kinds = kind_names(rd.get("kinds"));
-            if has("name") || has("names") || has("selector") || has("annotations") || (kinds.len() > 1 && kinds.iter().any(|k| k == "Pod")) {
+            if has("name")
+                || has("names")
+                || has("selector")
+                || has("annotations")
+                || (kinds.len() > 1 && kinds.iter().any(|k| k == "Pod"))
+            {
                 return false;
             }
             needed |= kinds.iter().any(|k| k == "Pod" || ALL.contains(&k.as_str()));
@@ -86,7 +98,13 @@ pub fn compute_rules(policy: &Policy) -> Vec<Value> {
         }
         if controllers.iter().any(|c| c.contains("CronJob") || c == "all")
             && let Some(base) = rule_for_controllers(rule, &controllers)
-            && let Some(r) = generate(&base, &format!("autogen-cronjob-{}", rule_name(rule)), "jobTemplate", &["CronJob".to_string()], true)
+            && let Some(r) = generate(
+                &base,
+                &format!("autogen-cronjob-{}", rule_name(rule)),
+                "jobTemplate",
+                &["CronJob".to_string()],
+                true,
+            )
         {
             generated.push(replace_fields(&r, &CRONJOB_REPLACEMENTS));
         }
@@ -104,10 +122,13 @@ fn rule_for_controllers(rule: &Value, controllers: &[String]) -> Option<Value> {
     if name.starts_with("autogen-") || controllers.is_empty() {
         return None;
     }
-    let match_kinds: Vec<String> = descriptions(rule.get("match")).iter().flat_map(|rd| kind_names(rd.get("kinds"))).collect();
+    let match_kinds: Vec<String> =
+        descriptions(rule.get("match")).iter().flat_map(|rd| kind_names(rd.get("kinds"))).collect();
     let exclude_kinds: Vec<String> =
         descriptions(rule.get("exclude")).iter().flat_map(|rd| kind_names(rd.get("kinds"))).collect();
-    if !match_kinds.iter().any(|k| k == "Pod") || (!exclude_kinds.is_empty() && !exclude_kinds.iter().any(|k| k == "Pod")) {
+    if !match_kinds.iter().any(|k| k == "Pod")
+        || (!exclude_kinds.is_empty() && !exclude_kinds.iter().any(|k| k == "Pod"))
+    {
         return None;
     }
     let validated: Vec<String> = if controllers.iter().any(|c| c == "all") {

@@ -61,9 +61,8 @@ fn block_matches(block: &Value, resource: &Resource, req: &RequestInfo<'_>, excl
         return Ok(true);
     }
     // The deprecated form: the block itself is one filter.
-    let has_content = ["resources", "subjects", "roles", "clusterRoles"]
-        .iter()
-        .any(|k| block.get(k).is_some_and(|v| !is_empty(v)));
+    let has_content =
+        ["resources", "subjects", "roles", "clusterRoles"].iter().any(|k| block.get(k).is_some_and(|v| !is_empty(v)));
     if !has_content {
         return if exclude { Ok(false) } else { Err("match cannot be empty".into()) };
     }
@@ -213,7 +212,9 @@ pub fn label_selector_matches(sel: &Value, labels: &Map<String, Value>) -> Resul
         for (k, v) in ml {
             let want = crate::gofmt::sprint(v);
             let ok = if wildcard::has_wildcard(k) || wildcard::has_wildcard(&want) {
-                labels.iter().any(|(lk, lv)| wildcard::matches(k, lk) && wildcard::matches(&want, &crate::gofmt::sprint(lv)))
+                labels
+                    .iter()
+                    .any(|(lk, lv)| wildcard::matches(k, lk) && wildcard::matches(&want, &crate::gofmt::sprint(lv)))
             } else {
                 label(k).as_deref() == Some(want.as_str())
             };
@@ -226,8 +227,11 @@ pub fn label_selector_matches(sel: &Value, labels: &Map<String, Value>) -> Resul
         for e in exprs {
             let key = e.get("key").and_then(Value::as_str).ok_or("matchExpressions entry has no key")?;
             let op = e.get("operator").and_then(Value::as_str).ok_or("matchExpressions entry has no operator")?;
-            let values: Vec<String> =
-                e.get("values").and_then(Value::as_array).map(|a| a.iter().map(crate::gofmt::sprint).collect()).unwrap_or_default();
+            let values: Vec<String> = e
+                .get("values")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().map(crate::gofmt::sprint).collect())
+                .unwrap_or_default();
             let have = label(key);
             let ok = match op {
                 "In" => have.is_some_and(|h| values.contains(&h)),
@@ -289,16 +293,32 @@ mod tests {
 
     #[test]
     fn kinds_names_namespaces_selectors() {
-        let pod = res(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-1", "namespace": "prod", "labels": {"app": "web"}}}));
+        let pod = res(
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-1", "namespace": "prod", "labels": {"app": "web"}}}),
+        );
         let req = RequestInfo { operation: "CREATE", user: None, namespace_labels: None };
         let rule = |m: Value| json!({"name": "r", "match": m});
         assert!(rule_applies(&rule(json!({"any": [{"resources": {"kinds": ["Pod"]}}]})), &pod, &req).unwrap());
         assert!(rule_applies(&rule(json!({"any": [{"resources": {"kinds": ["v1/Pod"]}}]})), &pod, &req).unwrap());
         assert!(!rule_applies(&rule(json!({"any": [{"resources": {"kinds": ["apps/v1/Pod"]}}]})), &pod, &req).unwrap());
         assert!(!rule_applies(&rule(json!({"any": [{"resources": {"kinds": ["Pod/status"]}}]})), &pod, &req).unwrap());
-        assert!(rule_applies(&rule(json!({"resources": {"kinds": ["Pod"], "names": ["web-*"], "namespaces": ["p*"]}})), &pod, &req).unwrap());
+        assert!(
+            rule_applies(
+                &rule(json!({"resources": {"kinds": ["Pod"], "names": ["web-*"], "namespaces": ["p*"]}})),
+                &pod,
+                &req
+            )
+            .unwrap()
+        );
         assert!(!rule_applies(&rule(json!({"all": [{"resources": {"kinds": ["Pod"]}}, {"resources": {"selector": {"matchLabels": {"app": "db"}}}}]})), &pod, &req).unwrap());
-        assert!(rule_applies(&rule(json!({"any": [{"resources": {"kinds": ["Pod"], "operations": ["CREATE"]}}]})), &pod, &req).unwrap());
+        assert!(
+            rule_applies(
+                &rule(json!({"any": [{"resources": {"kinds": ["Pod"], "operations": ["CREATE"]}}]})),
+                &pod,
+                &req
+            )
+            .unwrap()
+        );
         let excl = json!({"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
                           "exclude": {"any": [{"resources": {"namespaces": ["prod"]}}]}});
         assert!(!rule_applies(&excl, &pod, &req).unwrap());

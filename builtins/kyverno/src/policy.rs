@@ -69,7 +69,8 @@ impl Policy {
         } else {
             None
         };
-        let annotations = meta.and_then(|m| m.get("annotations")).and_then(Value::as_object).cloned().unwrap_or_default();
+        let annotations =
+            meta.and_then(|m| m.get("annotations")).and_then(Value::as_object).cloned().unwrap_or_default();
         let spec = doc.get("spec").cloned().unwrap_or(Value::Null);
         let rules = spec.get("rules");
         let invalid = match rules {

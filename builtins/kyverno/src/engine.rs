@@ -1,0 +1,241 @@
+//! The rule loop: for one policy and one resource, every (autogen-expanded)
+//! rule is matched, its context and preconditions evaluated, and its
+//! validate checks run, giving Kyverno's pass/fail/skip/error per rule.
+
+use serde_json::{Map, Value, json};
+
+use crate::context::EvalContext;
+use crate::images;
+use crate::jmes::{Clock, Jmes};
+use crate::matching::{self, RequestInfo, UserInfo};
+use crate::policy::{FailureAction, Policy, rule_name};
+use crate::resource::Resource;
+use crate::response::{RuleResponse, RuleStatus};
+use crate::rule_validate::{Checker, Checks};
+use crate::values::Values;
+
+/// Evaluates policies; holds the JMESPath runtime.
+pub struct Engine {
+    jmes: Jmes,
+}
+
+/// Request-level inputs of an evaluation.
+#[derive(Debug, Clone, Default)]
+pub struct EvalOptions<'a> {
+    pub values: Option<&'a Values>,
+    pub user: Option<&'a UserInfo>,
+}
+
+/// A policy with its rules already expanded by autogen.
+pub struct PreparedPolicy {
+    pub policy: Policy,
+    pub rules: Vec<Value>,
+}
+
+impl PreparedPolicy {
+    /// Expands autogen rules once per policy.
+    pub fn new(policy: Policy) -> Self {
+        let rules = crate::autogen::compute_rules(&policy);
+        PreparedPolicy { policy, rules }
+    }
+}
+
+/// Why a rule is outside what this engine evaluates, naming the field.
+pub fn unsupported_feature(rule: &Value) -> Option<String> {
+    for k in ["mutate", "generate", "verifyImages"] {
+        if rule.get(k).is_some_and(|v| !v.is_null()) {
+            return Some(format!("`{k}` rules are not supported by this engine"));
+        }
+    }
+    if rule.get("celPreconditions").is_some_and(|v| !v.is_null()) {
+        return Some("`celPreconditions` (CEL) is not supported yet".into());
+    }
+    let v = rule.get("validate")?;
+    for (k, what) in [
+        ("cel", "validate.cel (CEL)"),
+        ("podSecurity", "validate.podSecurity"),
+        ("manifests", "validate.manifests (signed manifests)"),
+        ("assert", "validate.assert"),
+    ] {
+        if v.get(k).is_some_and(|x| !x.is_null()) {
+            return Some(format!("`{what}` is not supported yet"));
+        }
+    }
+    None
+}
+
+impl Engine {
+    /// An engine whose time and random functions read `clock`.
+    pub fn new(clock: Clock) -> Engine {
+        Engine { jmes: Jmes::new(clock) }
+    }
+
+    /// The JMESPath runtime.
+    pub fn jmes(&self) -> &Jmes {
+        &self.jmes
+    }
+
+    /// Evaluates every rule of `prepared` on `resource`. An empty result
+    /// means the policy produced no response at all (not matched).
+    pub fn evaluate(
+        &self,
+        prepared: &PreparedPolicy,
+        resource: &Resource,
+        opts: &EvalOptions<'_>,
+    ) -> Vec<RuleResponse> {
+        let policy = &prepared.policy;
+        if let Some(ns) = &policy.namespace
+            && resource.namespace() != ns
+        {
+            return vec![];
+        }
+        let resource_values = opts.values.and_then(|v| v.resource_values(&policy.name, resource.name()));
+        let global = opts.values.map(|v| &v.global);
+        let operation = resource_values
+            .and_then(|v| v.get("request.operation"))
+            .or_else(|| global.and_then(|g| g.get("request.operation")))
+            .and_then(Value::as_str)
+            .unwrap_or("CREATE")
+            .to_string();
+        let namespace = resource_values
+            .and_then(|v| v.get("request.namespace"))
+            .and_then(Value::as_str)
+            .unwrap_or(resource.namespace())
+            .to_string();
+        let ns_labels = opts.values.and_then(|v| v.namespace_labels.get(resource.namespace()));
+        let req = RequestInfo { operation: &operation, user: opts.user, namespace_labels: ns_labels };
+        let mut base = base_context(resource, &operation, &namespace, opts.user);
+        if let Some(g) = global {
+            base.set_all(g);
+        }
+        if let Some(rv) = resource_values {
+            base.set_all(rv);
+        }
+        let mut out = Vec::new();
+        for rule in &prepared.rules {
+            let name = rule_name(rule);
+            match matching::rule_applies(rule, resource, &req) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    out.push(RuleResponse::new(name, RuleStatus::Error, format!("invalid match/exclude: {e}")));
+                    continue;
+                }
+            }
+            if let Some(reason) = &policy.invalid {
+                out.push(RuleResponse::new(name, RuleStatus::Skip, format!("Invalid policy: {reason}")));
+                continue;
+            }
+            let resp = self.evaluate_rule(policy, rule, &base, &operation, opts);
+            let Some(resp) = resp else { continue };
+            let applied = matches!(resp.status, RuleStatus::Pass | RuleStatus::Fail);
+            out.push(resp);
+            if applied && policy.apply_one() {
+                break;
+            }
+        }
+        out
+    }
+
+    fn evaluate_rule(
+        &self,
+        policy: &Policy,
+        rule: &Value,
+        base: &EvalContext,
+        operation: &str,
+        opts: &EvalOptions<'_>,
+    ) -> Option<RuleResponse> {
+        let name = rule_name(rule);
+        if let Some(reason) = unsupported_feature(rule) {
+            return Some(RuleResponse::new(name, RuleStatus::Unsupported, reason));
+        }
+        let validate = rule.get("validate")?;
+        let rule_values = opts.values.and_then(|v| v.rule_values(&policy.name, name));
+        let empty = Map::new();
+        let supplied = |entry: &str| {
+            rule_values.is_some_and(|r| r.values.contains_key(entry))
+                || opts.values.is_some_and(|v| v.global.contains_key(entry))
+        };
+        let checker = Checker {
+            jmes: &self.jmes,
+            rule: name,
+            message: validate.get("message").and_then(Value::as_str).unwrap_or(""),
+            delete: operation == "DELETE",
+            foreach_values: rule_values.map(|r| &r.foreach_values).unwrap_or(&empty),
+            supplied: &supplied,
+        };
+        let entries = rule.get("context").and_then(Value::as_array);
+        let mut owned;
+        let ctx = if rule_values.is_some_and(|r| !r.values.is_empty()) || entries.is_some() {
+            owned = base.clone();
+            if let Some(rv) = rule_values {
+                owned.set_all(&rv.values);
+            }
+            if let Some(entries) = entries
+                && let Err(resp) = checker.load_context(&mut owned, entries)
+            {
+                return Some(resp);
+            }
+            &owned
+        } else {
+            base
+        };
+        if let Some(pre) = rule.get("preconditions").filter(|p| !p.is_null()) {
+            match checker.conditions(ctx, pre) {
+                Err(e) => {
+                    return Some(RuleResponse::new(
+                        name,
+                        RuleStatus::Error,
+                        format!("failed to evaluate preconditions: {e}"),
+                    ));
+                }
+                Ok(r) if !r.passed => {
+                    return Some(RuleResponse::new(name, RuleStatus::Skip, "preconditions not met"));
+                }
+                Ok(_) => {}
+            }
+        }
+        let checks = Checks::from_block(validate);
+        let resp = checker.run(ctx, &checks, None, 0)?;
+        // Enforce on UPDATE keeps existing violations: when the old object
+        // (offline: the same resource) fails too, the result is a skip.
+        if resp.status == RuleStatus::Fail
+            && operation == "UPDATE"
+            && policy.failure_action(rule) == FailureAction::Enforce
+            && validate.get("allowExistingViolations").and_then(Value::as_bool) != Some(false)
+        {
+            return Some(RuleResponse::new(name, RuleStatus::Skip, "existing violation on the old object"));
+        }
+        Some(resp)
+    }
+}
+
+/// The context every rule starts from: `request.*`, user info and `images`.
+fn base_context(resource: &Resource, operation: &str, namespace: &str, user: Option<&UserInfo>) -> EvalContext {
+    let mut ctx = EvalContext::new();
+    let object = if operation == "DELETE" { Value::Null } else { resource.value.clone() };
+    let old = if matches!(operation, "UPDATE" | "DELETE") { resource.value.clone() } else { Value::Null };
+    let mut request = json!({
+        "operation": operation,
+        "object": object,
+        "oldObject": old,
+        "namespace": namespace,
+        "kind": {"kind": resource.kind()},
+    });
+    if let Some(u) = user {
+        request["userInfo"] = json!({"username": u.username, "groups": u.groups});
+        request["roles"] = json!(u.roles);
+        request["clusterRoles"] = json!(u.cluster_roles);
+        if let Some(rest) = u.username.strip_prefix("system:serviceaccount:")
+            && let Some((ns, sa)) = rest.split_once(':')
+        {
+            ctx.set("serviceAccountName", Value::String(sa.to_string()));
+            ctx.set("serviceAccountNamespace", Value::String(ns.to_string()));
+        }
+    }
+    ctx.set("request", request);
+    if let Some(images) = images::images_context(&resource.value) {
+        ctx.set("images", images);
+    }
+    ctx
+}

@@ -1,0 +1,101 @@
+//! Reading policy, resource and values files: YAML streams, directories of
+//! them, and `List` documents, with errors naming file and document.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::engine::PreparedPolicy;
+use crate::policy::{self, Policy};
+use crate::resource::Resource;
+use crate::yaml;
+
+/// The policies found in a set of documents.
+#[derive(Debug, Default)]
+pub struct LoadedPolicies {
+    pub policies: Vec<Policy>,
+    /// Policy documents of kinds this engine does not evaluate: (name, kind, file).
+    pub unsupported: Vec<(String, String, String)>,
+}
+
+/// Decodes `text` (named `file`) into documents.
+pub fn documents(file: &str, text: &str) -> Result<Vec<Value>, String> {
+    yaml::load_documents(file, text).map_err(|e| e.to_string())
+}
+
+/// Every YAML/JSON file under `path` (itself when it is a file), sorted.
+pub fn yaml_files(path: &Path) -> Result<Vec<PathBuf>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if meta.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
+            let p = entry.path();
+            let ft = entry.file_type().map_err(|e| format!("{}: {e}", p.display()))?;
+            if ft.is_dir() {
+                stack.push(p);
+            } else if p.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json")) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Reads a file as UTF-8 text.
+pub fn read_text(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Sorts policy documents into evaluable policies and unsupported kinds.
+pub fn collect_policies(out: &mut LoadedPolicies, file: &str, docs: &[Value]) -> Result<(), String> {
+    for (i, doc) in docs.iter().enumerate() {
+        if policy::is_policy_document(doc) {
+            out.policies.push(Policy::from_document(doc, file, i)?);
+        } else if let Some(kind) = policy::other_policy_kind(doc) {
+            let name = doc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+            out.unsupported.push((name, kind, file.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// Resources of a document stream; `List` documents are flattened.
+pub fn collect_resources(out: &mut Vec<Resource>, file: &str, docs: Vec<Value>) -> Result<(), String> {
+    for (i, doc) in docs.into_iter().enumerate() {
+        if !doc.is_object() {
+            return Err(format!("{file}: document {i}: a resource must be an object, got {}", short(&doc)));
+        }
+        let is_list = doc.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List"))
+            && doc.get("items").is_some_and(Value::is_array);
+        if is_list {
+            if let Some(Value::Array(items)) = doc.get("items") {
+                for item in items {
+                    if !item.is_object() {
+                        return Err(format!("{file}: document {i}: a List item must be an object"));
+                    }
+                    out.push(Resource { value: item.clone(), file: file.to_string(), document: i });
+                }
+            }
+            continue;
+        }
+        out.push(Resource { value: doc, file: file.to_string(), document: i });
+    }
+    Ok(())
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() > 60 { format!("{}...", &s[..s.char_indices().nth(57).map(|(i, _)| i).unwrap_or(s.len())]) } else { s }
+}
+
+/// Prepares (autogen-expands) loaded policies.
+pub fn prepare(policies: Vec<Policy>) -> Vec<PreparedPolicy> {
+    policies.into_iter().map(PreparedPolicy::new).collect()
+}

@@ -1,0 +1,417 @@
+//! The `kyverno test` runner: `kyverno-test.yaml` files
+//! (`cli.kyverno.io/v1alpha1` Test, field names case-insensitive as Go's
+//! encoding/json reads them), their policies, resources, values and
+//! userinfo, and one result row per expected result and resource.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::engine::{Engine, EvalOptions, PreparedPolicy};
+use crate::loader::{self, LoadedPolicies};
+use crate::matching::UserInfo;
+use crate::resource::Resource;
+use crate::response::{RuleResponse, RuleStatus};
+use crate::values::Values;
+
+/// The test file name Kyverno looks for.
+pub const TEST_FILE_NAME: &str = "kyverno-test.yaml";
+
+/// `v[key]` with Go's case-insensitive field matching (exact match first).
+pub fn get_ci<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    let m = v.as_object()?;
+    m.get(key).or_else(|| m.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+}
+
+fn str_ci<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    get_ci(v, key).and_then(Value::as_str)
+}
+
+fn list_ci(v: &Value, key: &str) -> Vec<String> {
+    match get_ci(v, key) {
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => vec![],
+    }
+}
+
+/// How a result row came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RowOutcome {
+    Pass,
+    Fail,
+    /// The policy gave no response for the resource (not matched,
+    /// excluded, unknown rule or resource). Kyverno passes these silently.
+    Excluded,
+    /// The row needs a feature this engine does not evaluate.
+    Unsupported,
+}
+
+/// Which part of Kyverno a row exercises, for the conformance scoreboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FeatureClass {
+    Pattern,
+    Deny,
+    Foreach,
+    Cel,
+    Mutate,
+    ExternalContext,
+    Other,
+}
+
+impl FeatureClass {
+    /// The scoreboard label.
+    pub fn label(self) -> &'static str {
+        match self {
+            FeatureClass::Pattern => "pattern",
+            FeatureClass::Deny => "deny",
+            FeatureClass::Foreach => "foreach",
+            FeatureClass::Cel => "CEL",
+            FeatureClass::Mutate => "mutate",
+            FeatureClass::ExternalContext => "external context",
+            FeatureClass::Other => "other (generate, verifyImages, ...)",
+        }
+    }
+}
+
+/// One expected result of a test, judged against one resource.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResultRow {
+    pub test_file: String,
+    pub test: String,
+    pub policy: String,
+    pub rule: String,
+    pub resource: String,
+    pub kind: String,
+    pub expected: String,
+    /// The statuses the engine gave ("" when there was no response).
+    pub actual: String,
+    pub outcome: RowOutcome,
+    pub reason: String,
+    pub class: FeatureClass,
+}
+
+/// The rows of one test file, or why it could not be run.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestFileReport {
+    pub test_file: String,
+    pub test: String,
+    pub rows: Vec<ResultRow>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Every `kyverno-test.yaml` under `roots`, sorted.
+pub fn find_test_files(roots: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for root in roots {
+        let meta = std::fs::metadata(root).map_err(|e| format!("{}: {e}", root.display()))?;
+        if meta.is_file() {
+            out.push(root.clone());
+            continue;
+        }
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+                let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
+                let p = entry.path();
+                if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                    stack.push(p);
+                } else if p.file_name().and_then(|n| n.to_str()) == Some(TEST_FILE_NAME) {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+struct LoadedTest {
+    name: String,
+    policies: Vec<PreparedPolicy>,
+    unsupported_policies: Vec<(String, String, String)>,
+    resources: Vec<Resource>,
+    values: Option<Values>,
+    user: Option<UserInfo>,
+    unsupported_reason: Option<String>,
+}
+
+fn load_test(doc: &Value, dir: &Path, display: &dyn Fn(&Path) -> String) -> Result<LoadedTest, String> {
+    let name = get_ci(doc, "metadata")
+        .and_then(|m| str_ci(m, "name"))
+        .or_else(|| str_ci(doc, "name"))
+        .unwrap_or("")
+        .to_string();
+    let mut loaded = LoadedPolicies::default();
+    for p in list_ci(doc, "policies") {
+        if p.starts_with("http://") || p.starts_with("https://") {
+            return Err(format!("policy {p}: remote policies are not supported"));
+        }
+        for file in loader::yaml_files(&dir.join(&p))? {
+            let text = loader::read_text(&file)?;
+            let shown = display(&file);
+            let docs = loader::documents(&shown, &text)?;
+            loader::collect_policies(&mut loaded, &shown, &docs)?;
+        }
+    }
+    let mut resources = Vec::new();
+    for r in list_ci(doc, "resources") {
+        for file in loader::yaml_files(&dir.join(&r))? {
+            let text = loader::read_text(&file)?;
+            let shown = display(&file);
+            let docs = loader::documents(&shown, &text)?;
+            loader::collect_resources(&mut resources, &shown, docs)?;
+        }
+    }
+    let mut values = None;
+    if let Some(v) = str_ci(doc, "variables") {
+        let file = dir.join(v);
+        let text = loader::read_text(&file)?;
+        let docs = loader::documents(&display(&file), &text)?;
+        if let Some(d) = docs.first() {
+            values = Some(Values::from_document(d).map_err(|e| format!("{}: {e}", display(&file)))?);
+        }
+    } else if let Some(inline) = get_ci(doc, "values").filter(|v| v.is_object()) {
+        values = Some(Values::from_document(inline)?);
+    }
+    let user = match str_ci(doc, "userinfo") {
+        Some(u) => {
+            let file = dir.join(u);
+            let text = loader::read_text(&file)?;
+            let docs = loader::documents(&display(&file), &text)?;
+            Some(parse_user_info(docs.first().unwrap_or(&Value::Null)))
+        }
+        None => None,
+    };
+    let unsupported_reason = ["exceptions", "apiCallResponses", "globalContextEntries", "clusterResources", "context"]
+        .iter()
+        .find(|k| get_ci(doc, k).is_some_and(|v| !v.is_null()))
+        .map(|k| format!("the test uses `{k}`, which this engine does not support yet"));
+    Ok(LoadedTest {
+        name,
+        policies: loader::prepare(loaded.policies),
+        unsupported_policies: loaded.unsupported,
+        resources,
+        values,
+        user,
+        unsupported_reason,
+    })
+}
+
+fn parse_user_info(doc: &Value) -> UserInfo {
+    let info = get_ci(doc, "userInfo").unwrap_or(&Value::Null);
+    UserInfo {
+        username: str_ci(info, "username").unwrap_or("").to_string(),
+        groups: list_ci(info, "groups"),
+        roles: list_ci(doc, "roles"),
+        cluster_roles: list_ci(doc, "clusterRoles"),
+    }
+}
+
+/// Runs one test file. `display` turns paths into the names used in rows.
+pub fn run_test_file(engine: &Engine, path: &Path, display: &dyn Fn(&Path) -> String) -> TestFileReport {
+    let test_file = display(path);
+    let fail =
+        |e: String| TestFileReport { test_file: test_file.clone(), test: String::new(), rows: vec![], error: Some(e) };
+    let text = match loader::read_text(path) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let docs = match loader::documents(&test_file, &text) {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    let Some(doc) = docs.first() else { return fail(format!("{test_file}: empty test file")) };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let test = match load_test(doc, dir, display) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let opts = EvalOptions { values: test.values.as_ref(), user: test.user.as_ref() };
+    // responses[resource index][policy name] = rule responses
+    let responses: Vec<BTreeMap<&str, Vec<RuleResponse>>> = test
+        .resources
+        .iter()
+        .map(|r| test.policies.iter().map(|p| (p.policy.name.as_str(), engine.evaluate(p, r, &opts))).collect())
+        .collect();
+    let mut rows = Vec::new();
+    let results = match get_ci(doc, "results") {
+        Some(Value::Array(r)) => r.as_slice(),
+        _ => &[],
+    };
+    for row in results {
+        let policy = str_ci(row, "policy").unwrap_or("").to_string();
+        let rule = str_ci(row, "rule").unwrap_or("").to_string();
+        let kind = str_ci(row, "kind").unwrap_or("").to_string();
+        let expected = str_ci(row, "result").or_else(|| str_ci(row, "status")).unwrap_or("").to_string();
+        let mut names = list_ci(row, "resources");
+        if let Some(r) = str_ci(row, "resource") {
+            names.push(r.to_string());
+        }
+        let row_namespace = str_ci(row, "namespace");
+        let class = classify(&test, &policy, &rule, row);
+        for name in names {
+            let (want_ns, want_name) = match name.split_once('/') {
+                Some((ns, n)) => (Some(ns), n),
+                None => (row_namespace, name.as_str()),
+            };
+            let mut got: Vec<&RuleResponse> = Vec::new();
+            for (i, res) in test.resources.iter().enumerate() {
+                if res.name() != want_name || want_ns.is_some_and(|ns| res.namespace() != ns) {
+                    continue;
+                }
+                if let Some(rs) = responses[i].get(policy.as_str()) {
+                    got.extend(rs.iter().filter(|r| rule.is_empty() || rule_matches(&r.rule, &rule)));
+                }
+            }
+            let (outcome, actual, reason) = judge(&test, &policy, &expected, &got, row);
+            rows.push(ResultRow {
+                test_file: test_file.clone(),
+                test: test.name.clone(),
+                policy: policy.clone(),
+                rule: rule.clone(),
+                resource: name.clone(),
+                kind: kind.clone(),
+                expected: expected.clone(),
+                actual,
+                outcome,
+                reason,
+                class,
+            });
+        }
+    }
+    TestFileReport { test_file, test: test.name, rows, error: None }
+}
+
+fn rule_matches(response_rule: &str, row_rule: &str) -> bool {
+    response_rule == row_rule
+        || response_rule.strip_prefix("autogen-cronjob-") == Some(row_rule)
+        || response_rule.strip_prefix("autogen-") == Some(row_rule)
+}
+
+fn judge(
+    test: &LoadedTest,
+    policy: &str,
+    expected: &str,
+    got: &[&RuleResponse],
+    row: &Value,
+) -> (RowOutcome, String, String) {
+    let actual = got.iter().map(|r| r.status.as_str()).collect::<Vec<_>>().join(",");
+    if let Some(reason) = &test.unsupported_reason {
+        return (RowOutcome::Unsupported, actual, reason.clone());
+    }
+    if let Some((_, kind, _)) = test.unsupported_policies.iter().find(|(n, _, _)| n == policy) {
+        return (RowOutcome::Unsupported, actual, format!("{kind} policies are not supported yet"));
+    }
+    let mutates = ["patchedResource", "patchedResources", "generatedResource", "cloneSourceResource"]
+        .iter()
+        .find(|k| get_ci(row, k).is_some_and(|v| !v.is_null()));
+    if let Some(k) = mutates {
+        return (RowOutcome::Unsupported, actual, format!("`{k}` needs mutate/generate, which is not supported yet"));
+    }
+    if !test.policies.iter().any(|p| p.policy.name == policy) {
+        return (RowOutcome::Fail, actual, format!("policy {policy:?} not found in the test's policies"));
+    }
+    if let Some(u) = got.iter().find(|r| r.status == RuleStatus::Unsupported) {
+        return (RowOutcome::Unsupported, actual, u.message.clone());
+    }
+    if got.is_empty() {
+        return (RowOutcome::Excluded, actual, "the policy produced no response for this resource".into());
+    }
+    match got.iter().find(|r| !r.status.as_str().eq_ignore_ascii_case(expected)) {
+        None => (RowOutcome::Pass, actual, String::new()),
+        Some(r) => (RowOutcome::Fail, actual, format!("rule {}: {}", r.rule, r.message)),
+    }
+}
+
+fn classify(test: &LoadedTest, policy: &str, rule: &str, row: &Value) -> FeatureClass {
+    if test
+        .unsupported_policies
+        .iter()
+        .any(|(n, k, _)| n == policy && !k.contains("Mutating") && !k.contains("Generating"))
+        || ["isValidatingAdmissionPolicy", "isValidatingPolicy", "isImageValidatingPolicy", "isDeletingPolicy"]
+            .iter()
+            .any(|k| get_ci(row, k).and_then(Value::as_bool) == Some(true))
+    {
+        return FeatureClass::Cel;
+    }
+    if test.unsupported_policies.iter().any(|(n, _, _)| n == policy)
+        || ["patchedResource", "patchedResources", "isMutatingPolicy", "isMutatingAdmissionPolicy"]
+            .iter()
+            .any(|k| get_ci(row, k).is_some_and(|v| !v.is_null() && v != &Value::Bool(false)))
+    {
+        return FeatureClass::Mutate;
+    }
+    let Some(p) = test.policies.iter().find(|p| p.policy.name == policy) else { return FeatureClass::Other };
+    let source = p.policy.rules().iter().find(|r| crate::policy::rule_name(r) == rule);
+    let Some(r) = source else {
+        return FeatureClass::Other;
+    };
+    if r.get("mutate").is_some() {
+        return FeatureClass::Mutate;
+    }
+    if r.get("generate").is_some() || r.get("verifyImages").is_some() {
+        return FeatureClass::Other;
+    }
+    let external = |entries: Option<&Value>| {
+        entries.and_then(Value::as_array).is_some_and(|a| {
+            a.iter().any(|e| {
+                ["apiCall", "configMap", "imageRegistry", "globalReference"].iter().any(|k| e.get(*k).is_some())
+            })
+        })
+    };
+    let v = r.get("validate").unwrap_or(&Value::Null);
+    let foreach_external =
+        v.get("foreach").and_then(Value::as_array).is_some_and(|f| f.iter().any(|e| external(e.get("context"))));
+    if external(r.get("context")) || foreach_external || test.unsupported_reason.is_some() {
+        return FeatureClass::ExternalContext;
+    }
+    if v.get("cel").is_some() || r.get("celPreconditions").is_some() {
+        return FeatureClass::Cel;
+    }
+    if v.get("foreach").is_some() {
+        return FeatureClass::Foreach;
+    }
+    if v.get("deny").is_some() {
+        return FeatureClass::Deny;
+    }
+    if v.get("pattern").is_some() || v.get("anyPattern").is_some() {
+        return FeatureClass::Pattern;
+    }
+    FeatureClass::Other
+}
+
+/// Totals over result rows.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub pass: usize,
+    pub fail: usize,
+    pub excluded: usize,
+    pub unsupported: usize,
+    pub errors: usize,
+}
+
+/// Counts the rows of `reports` (file-level errors counted separately).
+pub fn summarize(reports: &[TestFileReport]) -> Summary {
+    let mut s = Summary::default();
+    for r in reports {
+        if r.error.is_some() {
+            s.errors += 1;
+        }
+        for row in &r.rows {
+            match row.outcome {
+                RowOutcome::Pass => s.pass += 1,
+                RowOutcome::Fail => s.fail += 1,
+                RowOutcome::Excluded => s.excluded += 1,
+                RowOutcome::Unsupported => s.unsupported += 1,
+            }
+        }
+    }
+    s
+}
