@@ -375,10 +375,8 @@ impl<'a> Lexer<'a> {
         let mut chars = rest.char_indices();
         while let Some((i, c)) = chars.next() {
             match c {
-                '\\' => {
-                    if chars.next().is_none_or(|(_, c)| c == '\n') {
-                        return Err(self.err(start, "unterminated quoted string"));
-                    }
+                '\\' if chars.next().is_none_or(|(_, c)| c == '\n') => {
+                    return Err(self.err(start, "unterminated quoted string"));
                 }
                 '\n' => return Err(self.err(start, "unterminated quoted string")),
                 '"' => {
@@ -414,10 +412,8 @@ impl<'a> Lexer<'a> {
         let mut chars = rest.char_indices();
         while let Some((i, c)) = chars.next() {
             match c {
-                '\\' => {
-                    if chars.next().is_none_or(|(_, c)| c == '\n') {
-                        return Err(self.err(start, "unterminated character constant"));
-                    }
+                '\\' if chars.next().is_none_or(|(_, c)| c == '\n') => {
+                    return Err(self.err(start, "unterminated character constant"));
                 }
                 '\n' => return Err(self.err(start, "unterminated character constant")),
                 '\'' => {

@@ -506,8 +506,8 @@ mod tests {
     #[test]
     fn verbs_and_flags_match_go() {
         assert_eq!(
-            f("%5.2f|%-10s|%+d|%08.3f", &[3.14159.into(), "ab".into(), 5i64.into(), (-3.5).into()]),
-            " 3.14|ab        |+5|-003.500"
+            f("%5.2f|%-10s|%+d|%08.3f", &[1.23456.into(), "ab".into(), 5i64.into(), (-3.5).into()]),
+            " 1.23|ab        |+5|-003.500"
         );
         assert_eq!(
             f("%04x %X %o %b %#x", &[127i64.into(), 255i64.into(), 8i64.into(), 5i64.into(), 255i64.into()]),

@@ -19,7 +19,7 @@ fn f(func: impl Fn(&[Value]) -> Result<Value, String> + 'static) -> Func {
 }
 
 /// A string parameter, with text/template's conversion errors.
-fn string_arg<'v>(args: &'v [Value], i: usize) -> Result<&'v str, String> {
+fn string_arg(args: &[Value], i: usize) -> Result<&str, String> {
     match args.get(i) {
         Some(Value::String(s)) => Ok(s),
         Some(Value::Null) => Err("invalid value; expected string".into()),

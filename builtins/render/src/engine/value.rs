@@ -5,9 +5,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
 
+/// The body of a [`NativeFn`].
+pub type NativeFnBody = dyn Fn(&[Value]) -> Result<Value, String>;
+
 /// A function stored in the data, callable with the `call` builtin.
 #[derive(Clone)]
-pub struct NativeFn(pub Rc<dyn Fn(&[Value]) -> Result<Value, String>>);
+pub struct NativeFn(pub Rc<NativeFnBody>);
 
 impl fmt::Debug for NativeFn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -117,12 +117,11 @@ fn resolves_to_non_string(s: &str) -> bool {
     if t.is_empty() {
         return false;
     }
-    let numeric = t.parse::<f64>().is_ok() && !t.chars().any(char::is_alphabetic)
+    t.parse::<f64>().is_ok() && !t.chars().any(char::is_alphabetic)
         || t.strip_prefix("0x").is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()))
         || t.strip_prefix("0o").is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_digit(8)))
         || t.strip_prefix("0b").is_some_and(|h| !h.is_empty() && h.chars().all(|c| c == '0' || c == '1'))
-        || (t.contains(['e', 'E']) && t.parse::<f64>().is_ok());
-    numeric
+        || (t.contains(['e', 'E']) && t.parse::<f64>().is_ok())
 }
 
 fn needs_single_quotes(s: &str) -> bool {
