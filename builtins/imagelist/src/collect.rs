@@ -157,19 +157,20 @@ impl Collector<'_> {
     }
 
     fn chart(&mut self, source: &Source) {
-        let rendered = match helm::render_chart(self.root, &source.path) {
-            Ok(rendered) => rendered,
-            Err(e) => {
-                let message = format!("cannot render chart {}: {}", source.path, e.message);
-                let d = if self.config.ignore_chart_errors {
-                    Diagnostic::warning(message)
-                } else {
-                    Diagnostic::error(message)
-                };
-                self.outcome.diagnostics.push(d.at(e.file.unwrap_or_else(|| source.path.clone()), e.line, None));
-                return;
-            }
-        };
+        let rendered =
+            match helm::render_chart(self.root, &source.path, source.app.as_deref().unwrap_or(helm::DEFAULT_RELEASE)) {
+                Ok(rendered) => rendered,
+                Err(e) => {
+                    let message = format!("cannot render chart {}: {}", source.path, e.message);
+                    let d = if self.config.ignore_chart_errors {
+                        Diagnostic::warning(message)
+                    } else {
+                        Diagnostic::error(message)
+                    };
+                    self.outcome.diagnostics.push(d.at(e.file.unwrap_or_else(|| source.path.clone()), e.line, None));
+                    return;
+                }
+            };
         for manifest in rendered {
             match extract_yaml(&manifest.text) {
                 Ok(extraction) => self.take(extraction, &manifest.template, &source.app),

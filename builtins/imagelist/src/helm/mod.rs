@@ -1,11 +1,33 @@
-//! Helm charts, rendered like `helm template`.
+//! Helm charts, rendered like `helm template` so that images chosen by
+//! values and templates are found.
+//!
+//! The template engine is `sealbox-render`'s Go `text/template`; this module
+//! adds what Helm brings: chart loading with sub-charts and `.tgz` archives
+//! ([`chart`]), values coalescing, globals, conditions and tags
+//! ([`values`], [`render`]), Helm's functions and the sprig functions charts
+//! use ([`funcs`], [`semver`], [`files`]), and Helm's object methods
+//! (`.Files.Get`, `.Capabilities.APIVersions.Has`) via [`methods`].
+//!
+//! Rendering uses the chart's default values, release name `release-name`
+//! (the application's name for charts under `application/apps/`), namespace
+//! `default`, Kubernetes [`render::KUBE_VERSION`]; `lookup` returns an empty
+//! map, as without a cluster.
+
+pub mod chart;
+pub mod files;
+pub mod funcs;
+pub mod methods;
+pub mod render;
+pub mod semver;
+pub mod values;
 
 use std::path::Path;
 
 /// One rendered manifest of a chart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderedManifest {
-    /// The template it came from, as a path under the input root.
+    /// The template it came from, as a path under the input root (an
+    /// archive's inner path follows `!/`).
     pub template: String,
     /// The rendered text.
     pub text: String,
@@ -22,11 +44,34 @@ pub struct ChartError {
     pub message: String,
 }
 
-/// Renders the chart at `chart` (relative to `root`) with its default values.
-pub fn render_chart(_root: &Path, chart: &str) -> Result<Vec<RenderedManifest>, ChartError> {
-    Err(ChartError {
-        file: Some(format!("{chart}/Chart.yaml")),
-        line: None,
-        message: "chart rendering is not built yet".into(),
-    })
+impl std::fmt::Display for ChartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => write!(f, "{file}:{line}: {}", self.message),
+            (Some(file), None) => write!(f, "{file}: {}", self.message),
+            _ => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ChartError {}
+
+/// The release name `helm template` uses when none is given.
+pub const DEFAULT_RELEASE: &str = "release-name";
+
+/// Renders the chart at `chart` (a directory or `.tgz`, relative to `root`)
+/// with its default values as release `release`.
+pub fn render_chart(root: &Path, chart: &str, release: &str) -> Result<Vec<RenderedManifest>, ChartError> {
+    let path = root.join(chart);
+    let loaded = if path.is_dir() {
+        chart::load_dir(&path, chart)?
+    } else {
+        let bytes = std::fs::read(&path).map_err(|e| ChartError {
+            file: Some(chart.to_string()),
+            line: None,
+            message: format!("cannot read chart archive: {e}"),
+        })?;
+        chart::load_archive(&bytes, chart)?
+    };
+    render::render(&loaded, release)
 }

@@ -1,0 +1,511 @@
+//! The functions Helm adds to Go templates, and the sprig functions charts
+//! use that the render engine does not already have.
+//!
+//! Everything here is deterministic: functions that are random or read the
+//! clock in sprig (`randAlphaNum`, `uuidv4`, `now`, certificate generation)
+//! return fixed values, which cannot change which images a chart uses.
+//! Functions that mutate a map in Go (`set`, `unset`, `merge`) return the
+//! changed map instead, since template values are immutable here; charts that
+//! rely on the mutation through another variable see the unchanged map.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use sealbox_render::engine::{FuncCtx, MissingKey, Options, Templates, Value, to_yaml};
+use sha2::Digest;
+
+use super::files::{as_config, as_secrets, glob};
+use super::semver::semver_compare;
+use super::values::{coalesce, parse_values};
+
+/// The template set `tpl` parses into; filled once every chart template is
+/// parsed.
+pub type TplSet = Rc<RefCell<Option<Templates>>>;
+
+/// Adds the Helm and extra sprig functions to `set`.
+pub fn register(set: &mut Templates, tpl_set: TplSet) {
+    set.add_func(
+        "include",
+        Rc::new(|ctx: &mut FuncCtx<'_, '_>, args: &[Value]| {
+            let name = str_arg(args, 0, "include")?;
+            let data = args.get(1).cloned().unwrap_or_default();
+            ctx.execute_template(name, &data).map(Value::String)
+        }),
+    );
+    set.add_fn("tpl", move |args| {
+        let text = str_arg(args, 0, "tpl")?;
+        let data = args.get(1).cloned().unwrap_or_default();
+        let mut set = tpl_set.borrow().clone().ok_or("tpl called before the chart was loaded")?;
+        let name = template_name(&data).unwrap_or_else(|| "tpl".to_string());
+        set.parse(&name, text).map_err(|e| e.to_string())?;
+        let opts = Options { missing_key: MissingKey::GoDefault, ..Options::default() };
+        let out = set.execute(&name, &data, &opts).map_err(|e| e.to_string())?;
+        Ok(Value::String(out.replace("<no value>", "")))
+    });
+    set.add_fn("lookup", |_| Ok(Value::map(BTreeMap::new())));
+    set.add_fn("fail", |args| Err(str_arg(args, 0, "fail").unwrap_or("fail").to_string()));
+    set.add_fn("fromYaml", |args| {
+        Ok(match parse_values(str_arg(args, 0, "fromYaml")?) {
+            Ok(v @ Value::Map(_)) => v,
+            Ok(_) => Value::map(BTreeMap::new()),
+            Err(e) => error_map(e.to_string()),
+        })
+    });
+    set.add_fn("fromYamlArray", |args| {
+        Ok(match parse_values(str_arg(args, 0, "fromYamlArray")?) {
+            Ok(v @ Value::List(_)) => v,
+            Ok(_) => Value::list(Vec::new()),
+            Err(e) => Value::list(vec![Value::String(e.to_string())]),
+        })
+    });
+    set.add_fn("fromJson", |args| {
+        Ok(match serde_json::from_str::<serde_json::Value>(str_arg(args, 0, "fromJson")?) {
+            Ok(v) => Value::from(&v),
+            Err(e) => error_map(e.to_string()),
+        })
+    });
+    set.add_fn("toPrettyJson", |args| {
+        let v = one(args, "toPrettyJson")?.to_json();
+        serde_json::to_string_pretty(&v).map(Value::String).map_err(|e| e.to_string())
+    });
+    set.add_fn("toRawJson", |args| Ok(Value::String(one(args, "toRawJson")?.to_json().to_string())));
+    set.add_fn("mustToJson", |args| Ok(Value::String(one(args, "mustToJson")?.to_json().to_string())));
+    set.add_fn("mustToYaml", |args| Ok(Value::String(to_yaml(one(args, "mustToYaml")?).trim_end().to_string())));
+    set.add_fn("semverCompare", |args| {
+        let constraint = str_arg(args, 0, "semverCompare")?;
+        let version = str_arg(args, 1, "semverCompare")?;
+        semver_compare(constraint, version).map(Value::Bool)
+    });
+    set.add_fn("sha256sum", |args| {
+        Ok(Value::String(hex(&sha2::Sha256::digest(str_arg(args, 0, "sha256sum")?.as_bytes()))))
+    });
+    add_map_functions(set);
+    add_list_functions(set);
+    add_string_functions(set);
+    add_number_functions(set);
+    add_placeholder_functions(set);
+    add_files_functions(set);
+}
+
+fn add_map_functions(set: &mut Templates) {
+    set.add_fn("hasKey", |args| Ok(Value::Bool(map_arg(args, 0)?.contains_key(str_arg(args, 1, "hasKey")?))));
+    set.add_fn("get", |args| {
+        Ok(map_arg(args, 0)?.get(str_arg(args, 1, "get")?).cloned().unwrap_or(Value::String(String::new())))
+    });
+    set.add_fn("set", |args| {
+        let mut m = map_arg(args, 0)?.clone();
+        m.insert(str_arg(args, 1, "set")?.to_string(), args.get(2).cloned().unwrap_or_default());
+        Ok(Value::map(m))
+    });
+    set.add_fn("unset", |args| {
+        let mut m = map_arg(args, 0)?.clone();
+        m.remove(str_arg(args, 1, "unset")?);
+        Ok(Value::map(m))
+    });
+    set.add_fn("keys", |args| {
+        let mut keys = Vec::new();
+        for i in 0..args.len() {
+            keys.extend(map_arg(args, i)?.keys().map(|k| Value::String(k.clone())));
+        }
+        Ok(Value::list(keys))
+    });
+    set.add_fn("values", |args| Ok(Value::list(map_arg(args, 0)?.values().cloned().collect())));
+    set.add_fn("pluck", |args| {
+        let key = str_arg(args, 0, "pluck")?;
+        let mut out = Vec::new();
+        for i in 1..args.len() {
+            if let Some(v) = map_arg(args, i)?.get(key) {
+                out.push(v.clone());
+            }
+        }
+        Ok(Value::list(out))
+    });
+    set.add_fn("pick", |args| {
+        let m = map_arg(args, 0)?;
+        let keep: Vec<&str> = args[1..].iter().filter_map(Value::as_str).collect();
+        Ok(Value::map(
+            m.iter().filter(|(k, _)| keep.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        ))
+    });
+    set.add_fn("omit", |args| {
+        let m = map_arg(args, 0)?;
+        let drop: Vec<&str> = args[1..].iter().filter_map(Value::as_str).collect();
+        Ok(Value::map(
+            m.iter().filter(|(k, _)| !drop.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        ))
+    });
+    set.add_fn("dig", |args| {
+        let (map, rest) = args.split_last().ok_or("dig needs arguments")?;
+        let (default, keys) = rest.split_last().ok_or("dig needs a default")?;
+        let mut cur = map.clone();
+        for key in keys {
+            let key = key.as_str().ok_or("dig keys must be strings")?;
+            cur = match &cur {
+                Value::Map(m) => match m.get(key) {
+                    Some(v) => v.clone(),
+                    None => return Ok(default.clone()),
+                },
+                _ => return Ok(default.clone()),
+            };
+        }
+        Ok(cur)
+    });
+    set.add_fn("merge", |args| merge(args, false));
+    set.add_fn("mustMerge", |args| merge(args, false));
+    set.add_fn("mergeOverwrite", |args| merge(args, true));
+    set.add_fn("mustMergeOverwrite", |args| merge(args, true));
+    set.add_fn("deepCopy", |args| Ok(one(args, "deepCopy")?.clone()));
+    set.add_fn("mustDeepCopy", |args| Ok(one(args, "mustDeepCopy")?.clone()));
+}
+
+fn merge(args: &[Value], overwrite: bool) -> Result<Value, String> {
+    let (first, rest) = args.split_first().ok_or("merge needs a destination")?;
+    let mut out = first.clone();
+    for src in rest {
+        out = if overwrite { coalesce(src, &out) } else { coalesce(&out, src) };
+    }
+    Ok(out)
+}
+
+fn add_list_functions(set: &mut Templates) {
+    set.add_fn("first", |args| Ok(list_arg(args, 0)?.first().cloned().unwrap_or_default()));
+    set.add_fn("last", |args| Ok(list_arg(args, 0)?.last().cloned().unwrap_or_default()));
+    set.add_fn("rest", |args| Ok(Value::list(list_arg(args, 0)?.iter().skip(1).cloned().collect())));
+    set.add_fn("initial", |args| {
+        let l = list_arg(args, 0)?;
+        Ok(Value::list(l[..l.len().saturating_sub(1)].to_vec()))
+    });
+    for name in ["append", "push", "mustAppend", "mustPush"] {
+        set.add_fn(name, |args| {
+            let mut l = list_arg(args, 0)?.to_vec();
+            l.push(args.get(1).cloned().unwrap_or_default());
+            Ok(Value::list(l))
+        });
+    }
+    set.add_fn("prepend", |args| {
+        let mut l = vec![args.get(1).cloned().unwrap_or_default()];
+        l.extend(list_arg(args, 0)?.iter().cloned());
+        Ok(Value::list(l))
+    });
+    set.add_fn("concat", |args| {
+        let mut out = Vec::new();
+        for i in 0..args.len() {
+            out.extend(list_arg(args, i)?.iter().cloned());
+        }
+        Ok(Value::list(out))
+    });
+    set.add_fn("uniq", |args| {
+        let mut out: Vec<Value> = Vec::new();
+        for v in list_arg(args, 0)? {
+            if !out.contains(v) {
+                out.push(v.clone());
+            }
+        }
+        Ok(Value::list(out))
+    });
+    set.add_fn("has", |args| Ok(Value::Bool(list_arg(args, 1)?.contains(args.first().unwrap_or(&Value::Null)))));
+    set.add_fn("compact", |args| Ok(Value::list(list_arg(args, 0)?.iter().filter(|v| v.is_true()).cloned().collect())));
+    set.add_fn("without", |args| {
+        let drop = &args[1.min(args.len())..];
+        Ok(Value::list(list_arg(args, 0)?.iter().filter(|v| !drop.contains(v)).cloned().collect()))
+    });
+    set.add_fn("sortAlpha", |args| {
+        let mut l: Vec<String> = list_arg(args, 0)?.iter().map(Value::to_go_string).collect();
+        l.sort();
+        Ok(Value::list(l.into_iter().map(Value::String).collect()))
+    });
+    set.add_fn("reverse", |args| Ok(Value::list(list_arg(args, 0)?.iter().rev().cloned().collect())));
+    set.add_fn("until", |args| Ok(Value::list((0..int_arg(args, 0)?.clamp(0, 100_000)).map(Value::Int).collect())));
+    set.add_fn("untilStep", |args| {
+        let (start, stop, step) = (int_arg(args, 0)?, int_arg(args, 1)?, int_arg(args, 2)?);
+        if step == 0 {
+            return Ok(Value::list(Vec::new()));
+        }
+        let mut out = Vec::new();
+        let mut i = start;
+        while (step > 0 && i < stop) || (step < 0 && i > stop) {
+            out.push(Value::Int(i));
+            if out.len() > 100_000 {
+                return Err("untilStep: too many items".into());
+            }
+            i += step;
+        }
+        Ok(Value::list(out))
+    });
+    set.add_fn("toStrings", |args| {
+        Ok(Value::list(list_arg(args, 0)?.iter().map(|v| Value::String(v.to_go_string())).collect()))
+    });
+}
+
+fn add_string_functions(set: &mut Templates) {
+    set.add_fn("trunc", |args| {
+        let n = int_arg(args, 0)?;
+        let s: Vec<char> = str_arg(args, 1, "trunc")?.chars().collect();
+        let len = s.len() as i64;
+        let out: String = if n >= 0 {
+            s[..n.min(len) as usize].iter().collect()
+        } else {
+            s[(len + n).max(0) as usize..].iter().collect()
+        };
+        Ok(Value::String(out))
+    });
+    set.add_fn("substr", |args| {
+        let (start, end) = (int_arg(args, 0)?, int_arg(args, 1)?);
+        let s: Vec<char> = str_arg(args, 2, "substr")?.chars().collect();
+        let len = s.len() as i64;
+        let start = start.clamp(0, len) as usize;
+        let end = if end < 0 || end > len { len as usize } else { end as usize };
+        Ok(Value::String(if start < end { s[start..end].iter().collect() } else { String::new() }))
+    });
+    set.add_fn("repeat", |args| {
+        Ok(Value::String(str_arg(args, 1, "repeat")?.repeat(int_arg(args, 0)?.clamp(0, 1 << 16) as usize)))
+    });
+    set.add_fn("cat", |args| {
+        let parts: Vec<String> = args.iter().filter(|v| !matches!(v, Value::Null)).map(Value::to_go_string).collect();
+        Ok(Value::String(parts.join(" ")))
+    });
+    set.add_fn("nospace", |args| Ok(Value::String(str_arg(args, 0, "nospace")?.split_whitespace().collect())));
+    set.add_fn("trimAll", |args| {
+        let cut: Vec<char> = str_arg(args, 0, "trimAll")?.chars().collect();
+        Ok(Value::String(str_arg(args, 1, "trimAll")?.trim_matches(|c| cut.contains(&c)).to_string()))
+    });
+    set.add_fn("title", |args| Ok(Value::String(title(str_arg(args, 0, "title")?))));
+    set.add_fn("camelcase", |args| {
+        Ok(Value::String(str_arg(args, 0, "camelcase")?.split(['_', '-', ' ']).map(title).collect()))
+    });
+    set.add_fn("snakecase", |args| Ok(Value::String(separate(str_arg(args, 0, "snakecase")?, '_'))));
+    set.add_fn("kebabcase", |args| Ok(Value::String(separate(str_arg(args, 0, "kebabcase")?, '-'))));
+    set.add_fn("abbrev", |args| {
+        let n = int_arg(args, 0)?.max(3) as usize;
+        let s = str_arg(args, 1, "abbrev")?;
+        Ok(Value::String(if s.chars().count() <= n {
+            s.to_string()
+        } else {
+            format!("{}...", s.chars().take(n - 3).collect::<String>())
+        }))
+    });
+    set.add_fn("regexMatch", |args| {
+        Ok(Value::Bool(regex(str_arg(args, 0, "regexMatch")?)?.is_match(str_arg(args, 1, "regexMatch")?)))
+    });
+    set.add_fn("regexFind", |args| {
+        let re = regex(str_arg(args, 0, "regexFind")?)?;
+        let s = str_arg(args, 1, "regexFind")?;
+        Ok(Value::String(re.find(s).map(|m| m.as_str().to_string()).unwrap_or_default()))
+    });
+    set.add_fn("regexReplaceAll", |args| {
+        let re = regex(str_arg(args, 0, "regexReplaceAll")?)?;
+        let (s, repl) = (str_arg(args, 1, "regexReplaceAll")?, str_arg(args, 2, "regexReplaceAll")?);
+        Ok(Value::String(re.replace_all(s, repl).into_owned()))
+    });
+    set.add_fn("regexReplaceAllLiteral", |args| {
+        let re = regex(str_arg(args, 0, "regexReplaceAllLiteral")?)?;
+        let (s, repl) = (str_arg(args, 1, "regexReplaceAllLiteral")?, str_arg(args, 2, "regexReplaceAllLiteral")?);
+        Ok(Value::String(re.replace_all(s, regex::NoExpand(repl)).into_owned()))
+    });
+    set.add_fn("base", |args| {
+        Ok(Value::String(str_arg(args, 0, "base")?.rsplit('/').next().unwrap_or_default().to_string()))
+    });
+    set.add_fn("dir", |args| {
+        let s = str_arg(args, 0, "dir")?;
+        Ok(Value::String(s.rsplit_once('/').map_or(".", |(d, _)| if d.is_empty() { "/" } else { d }).to_string()))
+    });
+    set.add_fn("ext", |args| {
+        let base = str_arg(args, 0, "ext")?.rsplit('/').next().unwrap_or_default();
+        Ok(Value::String(base.rfind('.').map(|i| base[i..].to_string()).unwrap_or_default()))
+    });
+}
+
+fn add_number_functions(set: &mut Templates) {
+    set.add_fn("int", |args| Ok(Value::Int(to_int(one(args, "int")?))));
+    set.add_fn("int64", |args| Ok(Value::Int(to_int(one(args, "int64")?))));
+    set.add_fn("atoi", |args| Ok(Value::Int(str_arg(args, 0, "atoi")?.trim().parse().unwrap_or(0))));
+    set.add_fn("float64", |args| {
+        Ok(Value::Float(match one(args, "float64")? {
+            Value::Int(i) => *i as f64,
+            Value::Float(f) => *f,
+            Value::String(s) => s.trim().parse().unwrap_or(0.0),
+            Value::Bool(b) => f64::from(u8::from(*b)),
+            _ => 0.0,
+        }))
+    });
+    set.add_fn("add", |args| Ok(Value::Int(args.iter().map(to_int).fold(0i64, i64::wrapping_add))));
+    set.add_fn("add1", |args| Ok(Value::Int(to_int(one(args, "add1")?).wrapping_add(1))));
+    set.add_fn("sub", |args| Ok(Value::Int(int_arg(args, 0)?.wrapping_sub(int_arg(args, 1)?))));
+    set.add_fn("mul", |args| Ok(Value::Int(args.iter().map(to_int).fold(1i64, i64::wrapping_mul))));
+    set.add_fn("div", |args| {
+        let d = int_arg(args, 1)?;
+        if d == 0 { Err("integer divide by zero".into()) } else { Ok(Value::Int(int_arg(args, 0)?.wrapping_div(d))) }
+    });
+    set.add_fn("mod", |args| {
+        let d = int_arg(args, 1)?;
+        if d == 0 { Err("integer divide by zero".into()) } else { Ok(Value::Int(int_arg(args, 0)?.wrapping_rem(d))) }
+    });
+    set.add_fn("max", |args| Ok(Value::Int(args.iter().map(to_int).max().unwrap_or(0))));
+    set.add_fn("min", |args| Ok(Value::Int(args.iter().map(to_int).min().unwrap_or(0))));
+    set.add_fn("kindOf", |args| Ok(Value::String(kind_of(one(args, "kindOf")?).into())));
+    set.add_fn("kindIs", |args| {
+        Ok(Value::Bool(str_arg(args, 0, "kindIs")? == kind_of(args.get(1).unwrap_or(&Value::Null))))
+    });
+    set.add_fn("typeOf", |args| Ok(Value::String(one(args, "typeOf")?.type_name().into())));
+    set.add_fn("typeIs", |args| {
+        Ok(Value::Bool(str_arg(args, 0, "typeIs")? == args.get(1).unwrap_or(&Value::Null).type_name()))
+    });
+}
+
+/// Sprig functions whose real results are random, time-dependent or key
+/// material: fixed stand-ins, so rendering stays reproducible.
+fn add_placeholder_functions(set: &mut Templates) {
+    for name in ["randAlphaNum", "randAlpha", "randNumeric", "randAscii"] {
+        set.add_fn(name, |args| Ok(Value::String("x".repeat(int_arg(args, 0).unwrap_or(0).clamp(0, 4096) as usize))));
+    }
+    set.add_fn("uuidv4", |_| Ok(Value::String("00000000-0000-4000-8000-000000000000".into())));
+    set.add_fn("now", |_| Ok(Value::String("1970-01-01T00:00:00Z".into())));
+    set.add_fn("date", |_| Ok(Value::String("1970-01-01".into())));
+    set.add_fn("htpasswd", |args| Ok(Value::String(format!("{}:placeholder", str_arg(args, 0, "htpasswd")?))));
+    for name in ["genCA", "genSelfSignedCert", "genSignedCert", "genPrivateKey", "buildCustomCert"] {
+        set.add_fn(name, |_| {
+            Ok(Value::map(BTreeMap::from([
+                ("Cert".to_string(), Value::String(String::new())),
+                ("Key".to_string(), Value::String(String::new())),
+            ])))
+        });
+    }
+}
+
+/// `.Files` methods, reached through the rewrite in [`super::methods`].
+fn add_files_functions(set: &mut Templates) {
+    set.add_fn("helmFilesGet", |args| {
+        Ok(map_arg(args, 0)?.get(str_arg(args, 1, "Files.Get")?).cloned().unwrap_or(Value::String(String::new())))
+    });
+    set.add_fn("helmFilesLines", |args| {
+        let text = map_arg(args, 0)?.get(str_arg(args, 1, "Files.Lines")?).cloned().unwrap_or_default();
+        Ok(Value::list(text.as_str().unwrap_or("").lines().map(|l| Value::String(l.to_string())).collect()))
+    });
+    set.add_fn("helmFilesGlob", |args| {
+        let pattern = str_arg(args, 1, "Files.Glob")?;
+        Ok(Value::map(
+            map_arg(args, 0)?.iter().filter(|(k, _)| glob(pattern, k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        ))
+    });
+    set.add_fn("helmFilesAsConfig", |args| Ok(Value::String(as_config(map_arg(args, 0)?))));
+    set.add_fn("helmFilesAsSecrets", |args| Ok(Value::String(as_secrets(map_arg(args, 0)?))));
+    set.add_fn("helmApiVersionsHas", |args| {
+        let want = str_arg(args, 1, "APIVersions.Has")?;
+        Ok(Value::Bool(list_arg(args, 0)?.iter().any(|v| v.as_str() == Some(want))))
+    });
+}
+
+fn template_name(data: &Value) -> Option<String> {
+    match data {
+        Value::Map(m) => match m.get("Template") {
+            Some(Value::Map(t)) => t.get("Name").and_then(Value::as_str).map(str::to_string),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn error_map(message: String) -> Value {
+    Value::map(BTreeMap::from([("Error".to_string(), Value::String(message))]))
+}
+
+fn one<'v>(args: &'v [Value], name: &str) -> Result<&'v Value, String> {
+    args.first().ok_or_else(|| format!("wrong number of args for {name}: want 1 got 0"))
+}
+
+fn str_arg<'v>(args: &'v [Value], i: usize, name: &str) -> Result<&'v str, String> {
+    match args.get(i) {
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(format!("{name}: wrong type for value; expected string; got {}", other.type_name())),
+        None => Err(format!("{name}: missing argument {}", i + 1)),
+    }
+}
+
+fn map_arg(args: &[Value], i: usize) -> Result<&BTreeMap<String, Value>, String> {
+    match args.get(i) {
+        Some(Value::Map(m)) => Ok(m),
+        Some(other) => {
+            Err(format!("wrong type for value; expected map[string]interface {{}}; got {}", other.type_name()))
+        }
+        None => Err(format!("missing argument {}", i + 1)),
+    }
+}
+
+fn list_arg(args: &[Value], i: usize) -> Result<&[Value], String> {
+    match args.get(i) {
+        Some(Value::List(l)) => Ok(l),
+        Some(Value::Null) => Ok(&[]),
+        Some(other) => Err(format!("cannot use type {} as a list", other.type_name())),
+        None => Err(format!("missing argument {}", i + 1)),
+    }
+}
+
+fn int_arg(args: &[Value], i: usize) -> Result<i64, String> {
+    args.get(i).map(to_int).ok_or_else(|| format!("missing argument {}", i + 1))
+}
+
+/// sprig's `toInt64` (via cast): numbers truncate, strings parse, else 0.
+fn to_int(v: &Value) -> i64 {
+    match v {
+        Value::Int(i) => *i,
+        Value::Float(f) => *f as i64,
+        Value::String(s) => {
+            s.trim().parse::<i64>().ok().or_else(|| s.trim().parse::<f64>().ok().map(|f| f as i64)).unwrap_or(0)
+        }
+        Value::Bool(b) => i64::from(*b),
+        _ => 0,
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "invalid",
+        Value::Bool(_) => "bool",
+        Value::Int(_) => "int",
+        Value::Float(_) => "float64",
+        Value::String(_) => "string",
+        Value::List(_) => "slice",
+        Value::Map(_) => "map",
+        Value::Func(_) => "func",
+    }
+}
+
+fn title(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut start = true;
+    for c in s.chars() {
+        if start {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        start = c.is_whitespace();
+    }
+    out
+}
+
+fn separate(s: &str, sep: char) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if c.is_uppercase() {
+            if i > 0 && !out.ends_with(sep) {
+                out.push(sep);
+            }
+            out.extend(c.to_lowercase());
+        } else if c == '-' || c == '_' || c == ' ' {
+            out.push(sep);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn regex(pattern: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(pattern).map_err(|e| format!("invalid regex {pattern:?}: {e}"))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,284 @@
+//! Rendering a loaded chart like `helm template`: values coalesced down the
+//! sub-chart tree (globals included), sub-charts switched by their
+//! `condition` and `tags`, every template of every enabled chart parsed into
+//! one set (deeper charts first, so a parent's `define` wins), then each
+//! non-partial template executed with its chart's `.Values`, `.Chart`,
+//! `.Release`, `.Capabilities`, `.Template` and `.Files`.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+use sealbox_render::engine::{Error, MissingKey, Options, Templates, Value};
+
+use super::chart::{Chart, Dependency};
+use super::values::{coalesce, get, lookup_path, with_key};
+use super::{ChartError, RenderedManifest, funcs, methods};
+
+/// The Kubernetes version `.Capabilities` reports, as `helm template` does
+/// without a cluster.
+pub const KUBE_VERSION: &str = "v1.30.0";
+/// The Helm version `.Capabilities.HelmVersion` reports.
+pub const HELM_VERSION: &str = "v3.15.0";
+
+/// One chart instance to render: the chart, its template-name prefix
+/// (`top/charts/sub`) and its scoped values.
+struct Unit<'c> {
+    chart: &'c Chart,
+    name: String,
+    prefix: String,
+    values: Value,
+}
+
+/// Renders `chart` with its default values as release `release`.
+pub fn render(chart: &Chart, release: &str) -> Result<Vec<RenderedManifest>, ChartError> {
+    let values = coalesce_tree(chart, &Value::map(BTreeMap::new()));
+    let mut units = Vec::new();
+    plan(chart, chart.name.clone(), chart.name.clone(), values.clone(), &values, &mut units);
+
+    let tpl_set: funcs::TplSet = Rc::new(RefCell::new(None));
+    let mut set = Templates::new();
+    funcs::register(&mut set, tpl_set.clone());
+
+    // Template name -> input path, for locating errors.
+    let mut paths: HashMap<String, String> = HashMap::new();
+    let mut order: Vec<(usize, &str, String)> = Vec::new();
+    for (i, unit) in units.iter().enumerate() {
+        for file in &unit.chart.templates {
+            let name = format!("{}/{}", unit.prefix, file.name);
+            paths.insert(name.clone(), format!("{}/{}", unit.chart.source, file.name));
+            order.push((i, file.name.as_str(), name));
+        }
+    }
+    // Deeper templates first, so the parent's definitions are parsed last and win.
+    order.sort_by(|a, b| b.2.matches('/').count().cmp(&a.2.matches('/').count()).then_with(|| a.2.cmp(&b.2)));
+    for (i, file_name, name) in &order {
+        let Some(file) = units[*i].chart.templates.iter().find(|f| f.name == *file_name) else { continue };
+        let text = std::str::from_utf8(&file.data).map_err(|_| ChartError {
+            file: paths.get(name).cloned(),
+            line: None,
+            message: "template is not UTF-8 text".into(),
+        })?;
+        set.parse(name, &methods::rewrite(text)).map_err(|e| locate(Error::Parse(e), &paths))?;
+    }
+    *tpl_set.borrow_mut() = Some(set.clone());
+
+    let capabilities = capabilities();
+    let release = release_value(release);
+    let opts = Options { missing_key: MissingKey::GoDefault, ..Options::default() };
+    let mut out = Vec::new();
+    let mut names: Vec<&(usize, &str, String)> = order.iter().collect();
+    names.sort_by(|a, b| a.2.cmp(&b.2));
+    for (i, file_name, name) in names {
+        let base = file_name.rsplit('/').next().unwrap_or(file_name);
+        if base.starts_with('_') || base == "NOTES.txt" {
+            continue;
+        }
+        let unit = &units[*i];
+        let data = Value::map(BTreeMap::from([
+            ("Values".to_string(), unit.values.clone()),
+            ("Chart".to_string(), chart_value(unit)),
+            ("Release".to_string(), release.clone()),
+            ("Capabilities".to_string(), capabilities.clone()),
+            ("Files".to_string(), files_value(unit.chart)),
+            (
+                "Template".to_string(),
+                Value::map(BTreeMap::from([
+                    ("Name".to_string(), Value::String(name.clone())),
+                    ("BasePath".to_string(), Value::String(format!("{}/templates", unit.prefix))),
+                ])),
+            ),
+        ]));
+        let text = set.execute(name, &data, &opts).map_err(|e| locate(Error::Exec(e), &paths))?;
+        let text = text.replace("<no value>", "");
+        if text.trim().is_empty() {
+            continue;
+        }
+        out.push(RenderedManifest { template: paths.get(name).cloned().unwrap_or_else(|| name.clone()), text });
+    }
+    Ok(out)
+}
+
+fn locate(e: Error, paths: &HashMap<String, String>) -> ChartError {
+    let (name, line, column) = e.location();
+    ChartError {
+        file: Some(paths.get(name).cloned().unwrap_or_else(|| name.to_string())),
+        line: Some(line),
+        message: format!("{} (column {column})", e.message()),
+    }
+}
+
+/// The sub-charts of `chart` with the name each is used under and its
+/// dependency entry: one instance per alias.
+fn instances(chart: &Chart) -> Vec<(&Chart, String, Option<&Dependency>)> {
+    let mut out = Vec::new();
+    for sub in &chart.subcharts {
+        let deps: Vec<&Dependency> = chart.dependencies.iter().filter(|d| d.name == sub.name).collect();
+        if deps.is_empty() {
+            out.push((sub, sub.name.clone(), None));
+        }
+        for dep in deps {
+            out.push((sub, dep.alias.clone().unwrap_or_else(|| sub.name.clone()), Some(dep)));
+        }
+    }
+    out
+}
+
+/// The chart's values with its defaults under `given`, and each sub-chart's
+/// values (its defaults under the parent's `<name>` key, the parent's
+/// `global` over its own) under `<name>`.
+fn coalesce_tree(chart: &Chart, given: &Value) -> Value {
+    let mut values = coalesce(given, &chart.values);
+    let parent_global = get(&values, "global").cloned();
+    for (sub, name, _) in instances(chart) {
+        let mut sub_given = get(&values, &name).cloned().unwrap_or_else(|| Value::map(BTreeMap::new()));
+        if let Some(global) = &parent_global {
+            let merged = coalesce(global, get(&sub_given, "global").unwrap_or(&Value::Null));
+            sub_given = with_key(&sub_given, "global", merged);
+        }
+        let sub_values = coalesce_tree(sub, &sub_given);
+        values = with_key(&values, &name, sub_values);
+    }
+    values
+}
+
+/// Whether a dependency is enabled: its first `condition` path that holds a
+/// boolean decides; else any true tag enables and all-false tags disable.
+fn enabled(dep: Option<&Dependency>, parent_values: &Value, top_values: &Value) -> bool {
+    let Some(dep) = dep else { return true };
+    if let Some(condition) = &dep.condition {
+        for path in condition.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if let Some(Value::Bool(b)) = lookup_path(parent_values, path) {
+                return *b;
+            }
+        }
+    }
+    if dep.tags.is_empty() {
+        return true;
+    }
+    let tags: Vec<Option<bool>> = dep
+        .tags
+        .iter()
+        .map(|t| match lookup_path(top_values, &format!("tags.{t}")) {
+            Some(Value::Bool(b)) => Some(*b),
+            _ => None,
+        })
+        .collect();
+    if tags.contains(&Some(true)) {
+        return true;
+    }
+    !tags.iter().all(|t| *t == Some(false))
+}
+
+fn plan<'c>(chart: &'c Chart, name: String, prefix: String, values: Value, top: &Value, out: &mut Vec<Unit<'c>>) {
+    let subs: Vec<_> = instances(chart)
+        .into_iter()
+        .filter(|(_, _, dep)| enabled(*dep, &values, top))
+        .map(|(sub, n, _)| {
+            let v = get(&values, &n).cloned().unwrap_or_else(|| Value::map(BTreeMap::new()));
+            (sub, n, v)
+        })
+        .collect();
+    out.push(Unit { chart, name, prefix: prefix.clone(), values });
+    for (sub, n, v) in subs {
+        plan(sub, n.clone(), format!("{prefix}/charts/{n}"), v, top, out);
+    }
+}
+
+fn chart_value(unit: &Unit<'_>) -> Value {
+    match &unit.chart.metadata {
+        Value::Map(m) => {
+            let mut m = (**m).clone();
+            m.insert("Name".into(), Value::String(unit.name.clone()));
+            m.insert("IsRoot".into(), Value::Bool(!unit.prefix.contains("/charts/")));
+            Value::map(m)
+        }
+        other => other.clone(),
+    }
+}
+
+fn files_value(chart: &Chart) -> Value {
+    Value::map(
+        chart
+            .files
+            .iter()
+            .map(|f| (f.name.clone(), Value::String(String::from_utf8_lossy(&f.data).into_owned())))
+            .collect(),
+    )
+}
+
+fn release_value(name: &str) -> Value {
+    Value::map(BTreeMap::from([
+        ("Name".to_string(), Value::String(name.to_string())),
+        ("Namespace".to_string(), Value::String("default".into())),
+        ("Service".to_string(), Value::String("Helm".into())),
+        ("IsInstall".to_string(), Value::Bool(true)),
+        ("IsUpgrade".to_string(), Value::Bool(false)),
+        ("Revision".to_string(), Value::Int(1)),
+    ]))
+}
+
+/// `.Capabilities` without a cluster: the Kubernetes version and the API
+/// versions `helm template` assumes.
+fn capabilities() -> Value {
+    const GROUP_VERSIONS: [&str; 22] = [
+        "v1",
+        "admissionregistration.k8s.io/v1",
+        "apiextensions.k8s.io/v1",
+        "apps/v1",
+        "authentication.k8s.io/v1",
+        "authorization.k8s.io/v1",
+        "autoscaling/v1",
+        "autoscaling/v2",
+        "batch/v1",
+        "certificates.k8s.io/v1",
+        "coordination.k8s.io/v1",
+        "discovery.k8s.io/v1",
+        "events.k8s.io/v1",
+        "flowcontrol.apiserver.k8s.io/v1",
+        "networking.k8s.io/v1",
+        "node.k8s.io/v1",
+        "policy/v1",
+        "rbac.authorization.k8s.io/v1",
+        "scheduling.k8s.io/v1",
+        "storage.k8s.io/v1",
+        "storage.k8s.io/v1beta1",
+        "apiregistration.k8s.io/v1",
+    ];
+    const KINDS: [&str; 16] = [
+        "apps/v1/Deployment",
+        "apps/v1/StatefulSet",
+        "apps/v1/DaemonSet",
+        "batch/v1/Job",
+        "batch/v1/CronJob",
+        "networking.k8s.io/v1/Ingress",
+        "networking.k8s.io/v1/IngressClass",
+        "networking.k8s.io/v1/NetworkPolicy",
+        "policy/v1/PodDisruptionBudget",
+        "autoscaling/v2/HorizontalPodAutoscaler",
+        "rbac.authorization.k8s.io/v1/Role",
+        "rbac.authorization.k8s.io/v1/ClusterRole",
+        "v1/Service",
+        "v1/ConfigMap",
+        "v1/Secret",
+        "v1/ServiceAccount",
+    ];
+    let versions = GROUP_VERSIONS.iter().chain(KINDS.iter()).map(|s| Value::String((*s).to_string())).collect();
+    let minor = KUBE_VERSION.split('.').nth(1).unwrap_or("0").to_string();
+    Value::map(BTreeMap::from([
+        (
+            "KubeVersion".to_string(),
+            Value::map(BTreeMap::from([
+                ("Version".to_string(), Value::String(KUBE_VERSION.into())),
+                ("GitVersion".to_string(), Value::String(KUBE_VERSION.into())),
+                ("Major".to_string(), Value::String("1".into())),
+                ("Minor".to_string(), Value::String(minor)),
+            ])),
+        ),
+        ("APIVersions".to_string(), Value::list(versions)),
+        (
+            "HelmVersion".to_string(),
+            Value::map(BTreeMap::from([("Version".to_string(), Value::String(HELM_VERSION.into()))])),
+        ),
+    ]))
+}
