@@ -271,9 +271,8 @@ fn aborted() -> Error {
 
 /// Deflates jobs until the job channel closes or the sink goes away.
 fn gzip_worker(jobs: Receiver<GzJob>, done: SyncSender<io::Result<GzDone>>) {
-    let mut z = Compress::new(flate2::Compression::new(GZIP_LEVEL), false);
     for job in jobs {
-        let result = deflate_chunk(&mut z, &job);
+        let result = deflate_chunk(&job);
         let result = result.map(|deflated| {
             let mut crc = crc32fast::Hasher::new();
             crc.update(&job.data);
@@ -287,8 +286,11 @@ fn gzip_worker(jobs: Receiver<GzJob>, done: SyncSender<io::Result<GzDone>>) {
 
 /// Raw deflate of one chunk: primed with `dict`, ended by a sync flush (or,
 /// for the last chunk, by the final block).
-fn deflate_chunk(z: &mut Compress, job: &GzJob) -> io::Result<Vec<u8>> {
-    z.reset();
+fn deflate_chunk(job: &GzJob) -> io::Result<Vec<u8>> {
+    // A fresh encoder per chunk: a reset one keeps state that changes the
+    // output (seen with zlib-rs), which would make it depend on how chunks
+    // fall to threads.
+    let mut z = Compress::new(flate2::Compression::new(GZIP_LEVEL), false);
     if !job.dict.is_empty() {
         z.set_dictionary(&job.dict).map_err(io::Error::other)?;
     }
@@ -487,6 +489,27 @@ mod tests {
                 assert_eq!(again, reference, "{compression} with {threads} threads, writes of {split}");
             }
         }
+    }
+
+    #[test]
+    fn digests_are_pinned() {
+        // Golden values: a change means the encoder, its version, the level
+        // or the framing changed, which changes every layer digest.
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let data = sample(3 * CHUNK + 5);
+        let got: Vec<String> = [Compression::Gzip, Compression::Zstd, Compression::None]
+            .into_iter()
+            .map(|c| write_layer(&store, c, 2, &data, 50_000).digest.to_string())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "sha256:cb6db6fe664f4288d3b46c8ef3dbc0ac5d62d9dc7b6bc4a04d89cd52c58d7e90",
+                "sha256:4d539aa05440ca06d9cb1c2572e2b668f7f870811d93912fa0208f773a51ac92",
+                "sha256:82dd4c3614839763fc04b1ff39245ce9885fe9b065025dbaa653cf8a981ad967",
+            ]
+        );
     }
 
     #[test]

@@ -7,14 +7,18 @@
 
 pub mod digest;
 pub mod error;
+pub mod export;
 pub mod layer;
 pub mod layout;
 pub mod spec;
 pub mod store;
+#[cfg(test)]
+mod testutil;
 
 pub use digest::Digest;
 pub use layer::{LayerDescriptor, LayerWriter};
 pub use error::{Error, Result};
+pub use export::{ExportTarget, export};
 pub use layout::Layout;
 pub use spec::{Compression, Descriptor, ImageConfig, Index, Manifest, Platform};
 pub use store::Store;

@@ -177,6 +177,21 @@ impl Store {
         })
     }
 
+    /// Adds `desc` to `index.json` without a name (as `skopeo copy` to
+    /// `oci:DIR` does), unless an entry with its digest is there. Refuses
+    /// when a blob reachable from `desc` is missing.
+    pub fn add_unnamed(&self, desc: &Descriptor) -> Result<()> {
+        for d in self.layout().closure(desc)? {
+            self.layout().open_blob(&d)?;
+        }
+        self.update_index(|index| {
+            if !index.manifests.iter().any(|d| d.digest == desc.digest) {
+                index.manifests.push(desc.clone());
+            }
+            Ok(())
+        })
+    }
+
     /// Removes the name `name` from `index.json` and returns what it named.
     /// Blobs stay until [`Store::gc`].
     pub fn remove(&self, name: &str) -> Result<Descriptor> {
