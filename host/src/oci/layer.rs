@@ -95,7 +95,7 @@ struct GzJob {
 struct GzDone {
     data: Vec<u8>,
     deflated: Vec<u8>,
-    crc: crc32fast::Hasher,
+    crc: flate2::Crc,
     last: bool,
 }
 
@@ -274,7 +274,7 @@ fn gzip_worker(jobs: Receiver<GzJob>, done: SyncSender<io::Result<GzDone>>) {
     for job in jobs {
         let result = deflate_chunk(&job);
         let result = result.map(|deflated| {
-            let mut crc = crc32fast::Hasher::new();
+            let mut crc = flate2::Crc::new();
             crc.update(&job.data);
             GzDone { data: job.data, deflated, crc, last: job.last }
         });
@@ -317,7 +317,7 @@ fn gzip_sink(results: Vec<Receiver<io::Result<GzDone>>>, mut blob: BlobWriter) -
     let io_err = |e: io::Error| Error::Invalid(format!("cannot write gzip layer: {e}"));
     blob.write_all(&GZIP_HEADER).map_err(io_err)?;
     let mut diff = Hasher::new();
-    let mut crc = crc32fast::Hasher::new();
+    let mut crc = flate2::Crc::new();
     for seq in 0.. {
         let done = results[seq % results.len()].recv().map_err(|_| aborted())?.map_err(io_err)?;
         diff.update(&done.data);
@@ -328,7 +328,7 @@ fn gzip_sink(results: Vec<Receiver<io::Result<GzDone>>>, mut blob: BlobWriter) -
         }
     }
     let uncompressed_size = diff.len();
-    blob.write_all(&crc.finalize().to_le_bytes()).map_err(io_err)?;
+    blob.write_all(&crc.sum().to_le_bytes()).map_err(io_err)?;
     // ISIZE is the length modulo 2^32 (RFC 1952).
     blob.write_all(&(uncompressed_size as u32).to_le_bytes()).map_err(io_err)?;
     let (digest, size) = blob.commit()?;
