@@ -407,6 +407,43 @@ mod tests {
     }
 
     #[test]
+    fn chart_errors_fail_unless_ignored() {
+        let tree = TempTree::new(&[
+            ("charts/broken/Chart.yaml", "apiVersion: v2\nname: broken\nversion: 0.1.0\n"),
+            ("charts/broken/templates/pod.yaml", "image: {{ required \"image is required\" .Values.image }}\n"),
+            ("charts/ok/Chart.yaml", "apiVersion: v2\nname: ok\nversion: 0.1.0\n"),
+            ("charts/ok/values.yaml", "image: nginx:1.25\n"),
+            (
+                "charts/ok/templates/pod.yaml",
+                "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - image: {{ .Values.image }}\n",
+            ),
+        ]);
+        let strict = collect(tree.path(), &Config::default(), &Platform::default());
+        assert!(strict.failed());
+        let error = strict.diagnostics.iter().find(|d| d.severity == Severity::Error).expect("error");
+        assert_eq!((error.file.as_deref(), error.line), (Some("charts/broken/templates/pod.yaml"), Some(1)));
+        assert!(error.message.contains("charts/broken") && error.message.contains("image is required"), "{error:?}");
+        let lenient =
+            collect(tree.path(), &Config { ignore_chart_errors: true, ..Config::default() }, &Platform::default());
+        assert!(!lenient.failed());
+        assert_eq!(lenient.diagnostics[0].severity, Severity::Warning);
+        assert_eq!(images(&lenient), [("docker.io/library/nginx:1.25".into(), None)]);
+    }
+
+    #[test]
+    fn app_charts_render_with_the_app_name_as_release() {
+        let tree = TempTree::new(&[
+            ("application/apps/shop/Chart.yaml", "apiVersion: v2\nname: shop\nversion: 0.1.0\n"),
+            (
+                "application/apps/shop/templates/pod.yaml",
+                "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - image: registry.local/{{ .Release.Name }}:1\n",
+            ),
+        ]);
+        let out = collect(tree.path(), &Config::default(), &Platform::default());
+        assert_eq!(images(&out), [("registry.local/shop:1".into(), Some("shop".into()))]);
+    }
+
+    #[test]
     fn verbose_reports_skipped_values() {
         let src = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - {name: a, image: \"{{ .Values.image }}\"}\n";
         let tree = TempTree::new(&[("manifests/pod.yaml", src)]);

@@ -26,6 +26,9 @@ use std::path::Path;
 /// One rendered manifest of a chart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderedManifest {
+    /// Helm's name for the template (`chart/charts/sub/templates/x.yaml`),
+    /// as `helm template` prints it after `# Source:`.
+    pub name: String,
     /// The template it came from, as a path under the input root (an
     /// archive's inner path follows `!/`).
     pub template: String,

@@ -32,6 +32,7 @@ struct Unit<'c> {
 
 /// Renders `chart` with its default values as release `release`.
 pub fn render(chart: &Chart, release: &str) -> Result<Vec<RenderedManifest>, ChartError> {
+    check_dependencies(chart)?;
     let values = coalesce_tree(chart, &Value::map(BTreeMap::new()));
     let mut units = Vec::new();
     plan(chart, chart.name.clone(), chart.name.clone(), values.clone(), &values, &mut units);
@@ -94,9 +95,28 @@ pub fn render(chart: &Chart, release: &str) -> Result<Vec<RenderedManifest>, Cha
         if text.trim().is_empty() {
             continue;
         }
-        out.push(RenderedManifest { template: paths.get(name).cloned().unwrap_or_else(|| name.clone()), text });
+        let template = paths.get(name).cloned().unwrap_or_else(|| name.clone());
+        out.push(RenderedManifest { name: name.clone(), template, text });
     }
     Ok(out)
+}
+
+/// Like `helm template`, refuses a chart whose declared dependencies are not
+/// all present under `charts/` (they are fetched by `helm dependency build`).
+fn check_dependencies(chart: &Chart) -> Result<(), ChartError> {
+    for dep in &chart.dependencies {
+        if !chart.subcharts.iter().any(|s| s.name == dep.name) {
+            return Err(ChartError {
+                file: Some(format!("{}/Chart.yaml", chart.source)),
+                line: None,
+                message: format!(
+                    "dependency {:?} is declared but missing from charts/ (run `helm dependency build`)",
+                    dep.name
+                ),
+            });
+        }
+    }
+    chart.subcharts.iter().try_for_each(check_dependencies)
 }
 
 fn locate(e: Error, paths: &HashMap<String, String>) -> ChartError {
