@@ -119,7 +119,7 @@ fn in_op(key: &Value, value: &Value, negate: bool) -> bool {
                     wildcard::matches(s, &key)
                         || serde_json::from_str::<Vec<String>>(s).is_ok_and(|list| list.contains(&key))
                 }
-                _ => false,
+                _ => return false,
             };
             found != negate
         }
@@ -178,6 +178,9 @@ fn member_flags(key: &Value, value: &Value) -> Option<Vec<bool>> {
         k if is_scalar(k) => vec![k],
         _ => return None,
     };
+    if !matches!(value, Value::Array(_) | Value::String(_) | Value::Number(_) | Value::Bool(_)) {
+        return None;
+    }
     if let Some(range) = range_value(value) {
         return Some(keys.iter().map(|k| in_range(k, range)).collect());
     }

@@ -31,7 +31,7 @@ impl EvalContext {
     pub fn set(&mut self, path: &str, value: Value) {
         self.cache.borrow_mut().take();
         let mut cur = &mut self.root;
-        let parts: Vec<&str> = path.split('.').collect();
+        let parts = split_path(path);
         for (i, part) in parts.iter().enumerate() {
             if !cur.is_object() {
                 *cur = Value::Object(Map::new());
@@ -59,6 +59,22 @@ impl EvalContext {
     }
 }
 
+/// Splits a dotted path, keeping `"quoted.segments"` whole.
+fn split_path(path: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in path.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '.' if !quoted => parts.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    parts.push(cur);
+    parts
+}
+
 impl Default for EvalContext {
     fn default() -> Self {
         Self::new()
@@ -79,6 +95,8 @@ mod tests {
         let j = Jmes::new(Clock::default());
         assert_eq!(c.query(&j, "request.operation"), Ok(json!("UPDATE")));
         assert_eq!(c.query(&j, "request.object.a"), Ok(json!(1)));
+        c.set("request.object.\"x.y/z\"", json!("q"));
+        assert_eq!(c.query(&j, "request.object.\"x.y/z\""), Ok(json!("q")));
         c.set("request.object.a", json!(2));
         assert_eq!(c.query(&j, "request.object.a"), Ok(json!(2)), "cache is refreshed");
     }

@@ -8,11 +8,13 @@ use crate::context::EvalContext;
 use crate::images;
 use crate::jmes::{Clock, Jmes};
 use crate::matching::{self, RequestInfo, UserInfo};
-use crate::policy::{FailureAction, Policy, rule_name};
+use crate::policy::{Policy, rule_name};
 use crate::resource::Resource;
 use crate::response::{RuleResponse, RuleStatus};
 use crate::rule_validate::{Checker, Checks};
 use crate::values::Values;
+
+const SCORED: &str = "policies.kyverno.io/scored";
 
 /// Evaluates policies; holds the JMESPath runtime.
 pub struct Engine {
@@ -196,15 +198,16 @@ impl Engine {
             }
         }
         let checks = Checks::from_block(validate);
-        let resp = checker.run(ctx, &checks, None, 0)?;
-        // Enforce on UPDATE keeps existing violations: when the old object
-        // (offline: the same resource) fails too, the result is a skip.
-        if resp.status == RuleStatus::Fail
-            && operation == "UPDATE"
-            && policy.failure_action(rule) == FailureAction::Enforce
-            && validate.get("allowExistingViolations").and_then(Value::as_bool) != Some(false)
+        let mut resp = checker.run(ctx, &checks, None, 0)?;
+        // `policies.kyverno.io/scored: "false"` turns failures into warnings.
+        if resp.status == RuleStatus::Fail && policy.annotations.get(SCORED).and_then(Value::as_str) == Some("false") {
+            resp.status = RuleStatus::Warn;
+        }
+        if let Some(marker) = resp.message.find(crate::jmes_functions::UNSUPPORTED)
+            && resp.status == RuleStatus::Error
         {
-            return Some(RuleResponse::new(name, RuleStatus::Skip, "existing violation on the old object"));
+            resp.status = RuleStatus::Unsupported;
+            resp.message = resp.message[marker..].to_string();
         }
         Some(resp)
     }

@@ -2,9 +2,11 @@
 //! crate) plus Kyverno's custom functions, and Kyverno's "Unknown key"
 //! error when a plain field chain names a key that is not there.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
-use jmespath::ast::Ast;
+use jmespath::ast::{Ast, Comparator, KeyValuePair};
 use jmespath::{Context, Rcvar, Runtime, Variable};
 use serde_json::Value;
 
@@ -40,7 +42,12 @@ impl std::fmt::Display for JmesError {
 /// A JMESPath runtime with Kyverno's functions registered.
 pub struct Jmes {
     runtime: Runtime,
+    /// Parsed (and null-guarded) expressions by source text.
+    cache: RefCell<HashMap<String, Rc<Ast>>>,
 }
+
+/// Expressions cached at most; policies use a few hundred distinct ones.
+const CACHE_LIMIT: usize = 4096;
 
 impl Jmes {
     /// A runtime whose time and random functions read `clock`.
@@ -48,7 +55,7 @@ impl Jmes {
         let mut runtime = Runtime::new();
         runtime.register_builtin_functions();
         jmes_functions::register_all(&mut runtime, clock);
-        Jmes { runtime }
+        Jmes { runtime, cache: RefCell::new(HashMap::new()) }
     }
 
     /// Evaluates `expr` against `data`.
@@ -59,8 +66,7 @@ impl Jmes {
 
     /// Evaluates `expr` against already-converted data.
     pub fn search_var(&self, expr: &str, data: &Rcvar) -> Result<Value, JmesError> {
-        let ast =
-            jmespath::parse(expr).map_err(|e| JmesError::Other(format!("invalid JMESPath {expr:?}: {}", e.reason)))?;
+        let ast = self.compile(expr)?;
         let mut ctx = Context::new(expr, &self.runtime);
         let result = jmespath::interpret(data, &ast, &mut ctx).map_err(|e| JmesError::Other(describe(expr, &e)))?;
         if result.is_null()
@@ -69,6 +75,73 @@ impl Jmes {
             return Err(JmesError::NotFound(missing));
         }
         Ok(from_var(&result))
+    }
+}
+
+impl Jmes {
+    fn compile(&self, expr: &str) -> Result<Rc<Ast>, JmesError> {
+        if let Some(ast) = self.cache.borrow().get(expr) {
+            return Ok(ast.clone());
+        }
+        let ast =
+            jmespath::parse(expr).map_err(|e| JmesError::Other(format!("invalid JMESPath {expr:?}: {}", e.reason)))?;
+        let ast = Rc::new(guard_null(ast));
+        let mut cache = self.cache.borrow_mut();
+        if cache.len() >= CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(expr.to_string(), ast.clone());
+        Ok(ast)
+    }
+}
+
+/// Rewrites `lhs.f(...)` (and `lhs.[..]`, `lhs.{..}`) so a null `lhs`
+/// yields null instead of calling `f` with null, as go-jmespath does.
+fn guard_null(ast: Ast) -> Ast {
+    let b = |a: Box<Ast>| Box::new(guard_null(*a));
+    match ast {
+        Ast::Subexpr { offset, lhs, rhs } => {
+            let rhs = guard_null(*rhs);
+            let rhs = match rhs {
+                Ast::Function { .. } | Ast::MultiList { .. } | Ast::MultiHash { .. } => Ast::Condition {
+                    offset,
+                    predicate: Box::new(Ast::Comparison {
+                        offset,
+                        comparator: Comparator::NotEqual,
+                        lhs: Box::new(Ast::Identity { offset }),
+                        rhs: Box::new(Ast::Literal { offset, value: Rc::new(Variable::Null) }),
+                    }),
+                    then: Box::new(rhs),
+                },
+                other => other,
+            };
+            Ast::Subexpr { offset, lhs: b(lhs), rhs: Box::new(rhs) }
+        }
+        Ast::Comparison { offset, comparator, lhs, rhs } => {
+            Ast::Comparison { offset, comparator, lhs: b(lhs), rhs: b(rhs) }
+        }
+        Ast::Condition { offset, predicate, then } => Ast::Condition { offset, predicate: b(predicate), then: b(then) },
+        Ast::Expref { offset, ast } => Ast::Expref { offset, ast: b(ast) },
+        Ast::Flatten { offset, node } => Ast::Flatten { offset, node: b(node) },
+        Ast::Function { offset, name, args } => {
+            Ast::Function { offset, name, args: args.into_iter().map(guard_null).collect() }
+        }
+        Ast::MultiList { offset, elements } => {
+            Ast::MultiList { offset, elements: elements.into_iter().map(guard_null).collect() }
+        }
+        Ast::MultiHash { offset, elements } => Ast::MultiHash {
+            offset,
+            elements: elements
+                .into_iter()
+                .map(|kv| KeyValuePair { key: kv.key, value: guard_null(kv.value) })
+                .collect(),
+        },
+        Ast::Not { offset, node } => Ast::Not { offset, node: b(node) },
+        Ast::Projection { offset, lhs, rhs } => Ast::Projection { offset, lhs: b(lhs), rhs: b(rhs) },
+        Ast::ObjectValues { offset, node } => Ast::ObjectValues { offset, node: b(node) },
+        Ast::And { offset, lhs, rhs } => Ast::And { offset, lhs: b(lhs), rhs: b(rhs) },
+        Ast::Or { offset, lhs, rhs } => Ast::Or { offset, lhs: b(lhs), rhs: b(rhs) },
+        leaf => leaf,
     }
 }
 
@@ -168,5 +241,7 @@ mod tests {
         assert_eq!(j.search("request.object.spec.b", &data), Err(JmesError::NotFound("b".into())));
         assert_eq!(j.search("request.object.spec.b || 'x'", &data), Ok(json!("x")));
         assert_eq!(j.search("length(request.object.spec.b || '')", &data), Ok(json!(0)));
+        assert_eq!(j.search("request.object.metadata.values(@)", &data), Ok(Value::Null));
+        assert_eq!(j.search("request.object.spec.c.values(@) || `[]`", &data), Ok(json!([])));
     }
 }

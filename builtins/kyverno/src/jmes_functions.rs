@@ -16,6 +16,10 @@ use crate::{duration, gofmt, quantity, wildcard};
 
 type Args = [Value];
 
+/// Marks errors from functions this engine does not implement, so the rule
+/// is reported as unsupported rather than as a policy error.
+pub const UNSUPPORTED: &str = "unsupported function";
+
 fn fail(msg: impl Into<String>) -> JmespathError {
     JmespathError::new("", 0, ErrorReason::Parse(msg.into()))
 }
@@ -440,8 +444,12 @@ pub fn register_all(rt: &mut Runtime, clock: Clock) {
     register(rt, "sha1", 1, |a| Ok(Value::String(hex(&sha1::Sha1::digest(s(a, 0)?.as_bytes())))));
     register(rt, "md5", 1, |a| Ok(Value::String(hex(&md5::Md5::digest(s(a, 0)?.as_bytes())))));
     register(rt, "image_normalize", 1, |a| normalize_image(s(a, 0)?).map(Value::String));
-    register(rt, "is_external_url", 1, |_| Err("needs DNS, which a sandboxed build does not have".into()));
-    register(rt, "x509_decode", 1, |_| Err("certificate decoding is not supported by this engine".into()));
+    register(rt, "is_external_url", 1, |_| {
+        Err(format!("{UNSUPPORTED} is_external_url: it needs DNS, which a sandboxed build does not have"))
+    });
+    register(rt, "x509_decode", 1, |_| {
+        Err(format!("{UNSUPPORTED} x509_decode: certificate decoding is not implemented"))
+    });
 
     let now = Instant { secs: clock.now, nanos: 0 };
     register(rt, "time_now", 0, move |_| Ok(Value::String(timeutil::format_rfc3339(now))));

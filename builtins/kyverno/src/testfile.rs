@@ -266,7 +266,8 @@ pub fn run_test_file(engine: &Engine, path: &Path, display: &dyn Fn(&Path) -> St
                 if res.name() != want_name || want_ns.is_some_and(|ns| res.namespace() != ns) {
                     continue;
                 }
-                if let Some(rs) = responses[i].get(policy.as_str()) {
+                let key = policy.rsplit('/').next().unwrap_or(&policy);
+                if let Some(rs) = responses[i].get(key) {
                     got.extend(rs.iter().filter(|r| rule.is_empty() || rule_matches(&r.rule, &rule)));
                 }
             }
@@ -315,7 +316,7 @@ fn judge(
     if let Some(k) = mutates {
         return (RowOutcome::Unsupported, actual, format!("`{k}` needs mutate/generate, which is not supported yet"));
     }
-    if !test.policies.iter().any(|p| p.policy.name == policy) {
+    if !test.policies.iter().any(|p| p.policy.name == policy.rsplit('/').next().unwrap_or(policy)) {
         return (RowOutcome::Fail, actual, format!("policy {policy:?} not found in the test's policies"));
     }
     if let Some(u) = got.iter().find(|r| r.status == RuleStatus::Unsupported) {
@@ -348,7 +349,8 @@ fn classify(test: &LoadedTest, policy: &str, rule: &str, row: &Value) -> Feature
     {
         return FeatureClass::Mutate;
     }
-    let Some(p) = test.policies.iter().find(|p| p.policy.name == policy) else { return FeatureClass::Other };
+    let bare = policy.rsplit('/').next().unwrap_or(policy);
+    let Some(p) = test.policies.iter().find(|p| p.policy.name == bare) else { return FeatureClass::Other };
     let source = p.policy.rules().iter().find(|r| crate::policy::rule_name(r) == rule);
     let Some(r) = source else {
         return FeatureClass::Other;
