@@ -52,6 +52,12 @@ fn main() {
                     RowOutcome::Unsupported => 3,
                 };
                 by_class.entry(row.class).or_default()[slot] += 1;
+                if row.outcome == RowOutcome::Excluded && args.iter().any(|a| a == "--list-excluded") {
+                    failures.push(format!(
+                        "EXCLUDED {} | {} | {} | {} | expected {} | {:?}",
+                        row.test_file, row.policy, row.rule, row.resource, row.expected, row.class
+                    ));
+                }
                 if row.outcome == RowOutcome::Fail {
                     any_fail = true;
                     failures.push(format!(

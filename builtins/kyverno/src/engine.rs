@@ -26,6 +26,8 @@ pub struct Engine {
 pub struct EvalOptions<'a> {
     pub values: Option<&'a Values>,
     pub user: Option<&'a UserInfo>,
+    /// The request operation, overriding values files (a test row's `operation`).
+    pub operation: Option<&'a str>,
 }
 
 /// A policy with its rules already expanded by autogen.
@@ -86,17 +88,18 @@ impl Engine {
         opts: &EvalOptions<'_>,
     ) -> Vec<RuleResponse> {
         let policy = &prepared.policy;
+        // Offline, a namespaced resource without a namespace lives in "default".
         if let Some(ns) = &policy.namespace
-            && resource.namespace() != ns
+            && (if resource.namespace().is_empty() { "default" } else { resource.namespace() }) != ns
         {
             return vec![];
         }
         let resource_values = opts.values.and_then(|v| v.resource_values(&policy.name, resource.name()));
         let global = opts.values.map(|v| &v.global);
-        let operation = resource_values
-            .and_then(|v| v.get("request.operation"))
-            .or_else(|| global.and_then(|g| g.get("request.operation")))
-            .and_then(Value::as_str)
+        let operation = opts
+            .operation
+            .or_else(|| value_operation(resource_values))
+            .or_else(|| value_operation(global))
             .unwrap_or("CREATE")
             .to_string();
         let namespace = resource_values
@@ -105,7 +108,6 @@ impl Engine {
             .unwrap_or(resource.namespace())
             .to_string();
         let ns_labels = opts.values.and_then(|v| v.namespace_labels.get(resource.namespace()));
-        let req = RequestInfo { operation: &operation, user: opts.user, namespace_labels: ns_labels };
         let mut base = base_context(resource, &operation, &namespace, opts.user);
         if let Some(g) = global {
             base.set_all(g);
@@ -113,6 +115,15 @@ impl Engine {
         if let Some(rv) = resource_values {
             base.set_all(rv);
         }
+        base.set("request.operation", Value::String(operation.clone()));
+        // Values may rewrite parts of request.object; matching then sees the rewritten resource.
+        let rewritten = base
+            .root()
+            .pointer("/request/object")
+            .filter(|o| o.is_object() && **o != resource.value)
+            .map(|o| Resource { value: o.clone(), file: resource.file.clone(), document: resource.document });
+        let resource = rewritten.as_ref().unwrap_or(resource);
+        let req = RequestInfo { operation: &operation, user: opts.user, namespace_labels: ns_labels };
         let mut out = Vec::new();
         for rule in &prepared.rules {
             let name = rule_name(rule);
@@ -211,6 +222,10 @@ impl Engine {
         }
         Some(resp)
     }
+}
+
+fn value_operation(values: Option<&Map<String, Value>>) -> Option<&str> {
+    values.and_then(|m| m.get("request.operation")).and_then(Value::as_str)
 }
 
 /// The context every rule starts from: `request.*`, user info and `images`.

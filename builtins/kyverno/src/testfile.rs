@@ -233,18 +233,34 @@ pub fn run_test_file(engine: &Engine, path: &Path, display: &dyn Fn(&Path) -> St
         Ok(t) => t,
         Err(e) => return fail(e),
     };
-    let opts = EvalOptions { values: test.values.as_ref(), user: test.user.as_ref() };
-    // responses[resource index][policy name] = rule responses
-    let responses: Vec<BTreeMap<&str, Vec<RuleResponse>>> = test
-        .resources
-        .iter()
-        .map(|r| test.policies.iter().map(|p| (p.policy.name.as_str(), engine.evaluate(p, r, &opts))).collect())
-        .collect();
-    let mut rows = Vec::new();
     let results = match get_ci(doc, "results") {
         Some(Value::Array(r)) => r.as_slice(),
         _ => &[],
     };
+    // A row's `operation` applies to the resources it names.
+    let mut operations: BTreeMap<String, String> = BTreeMap::new();
+    for row in results {
+        if let Some(op) = str_ci(row, "operation") {
+            for name in list_ci(row, "resources").into_iter().chain(str_ci(row, "resource").map(str::to_string)) {
+                let bare = name.rsplit('/').next().unwrap_or(&name).to_string();
+                operations.insert(bare, op.to_string());
+            }
+        }
+    }
+    // responses[resource index][policy name] = rule responses
+    let responses: Vec<BTreeMap<&str, Vec<RuleResponse>>> = test
+        .resources
+        .iter()
+        .map(|r| {
+            let opts = EvalOptions {
+                values: test.values.as_ref(),
+                user: test.user.as_ref(),
+                operation: operations.get(r.name()).map(String::as_str),
+            };
+            test.policies.iter().map(|p| (p.policy.name.as_str(), engine.evaluate(p, r, &opts))).collect()
+        })
+        .collect();
+    let mut rows = Vec::new();
     for row in results {
         let policy = str_ci(row, "policy").unwrap_or("").to_string();
         let rule = str_ci(row, "rule").unwrap_or("").to_string();
@@ -263,7 +279,8 @@ pub fn run_test_file(engine: &Engine, path: &Path, display: &dyn Fn(&Path) -> St
             };
             let mut got: Vec<&RuleResponse> = Vec::new();
             for (i, res) in test.resources.iter().enumerate() {
-                if res.name() != want_name || want_ns.is_some_and(|ns| res.namespace() != ns) {
+                let res_ns = if res.namespace().is_empty() { "default" } else { res.namespace() };
+                if res.name() != want_name || want_ns.is_some_and(|ns| res_ns != ns) {
                     continue;
                 }
                 let key = policy.rsplit('/').next().unwrap_or(&policy);
