@@ -40,6 +40,8 @@
 //!   (rule `imagelist/skipped`) per value not taken. Any error makes the
 //!   step fail.
 
+#![deny(missing_docs)]
+
 pub mod collect;
 pub mod config;
 pub mod extract;

@@ -20,8 +20,13 @@ pub struct Node {
 /// The content of a node.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
-    /// A scalar as written, and whether it was a plain (unquoted) scalar.
-    Scalar { text: String, plain: bool },
+    /// A scalar.
+    Scalar {
+        /// The text as written (without quotes).
+        text: String,
+        /// Whether it was a plain (unquoted, untagged-style) scalar.
+        plain: bool,
+    },
     /// A sequence.
     Seq(Vec<Node>),
     /// A mapping, in document order.
