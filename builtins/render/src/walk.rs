@@ -31,7 +31,7 @@
 //! { "rendered": [ { "path": "etc/kubeadm.yml", "template": "etc/kubeadm.yml.tmpl", "mode": 420 } ] }
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -47,6 +47,9 @@ pub const APPS_DIR: &str = "application/apps";
 
 /// Mode given to outputs whose template has no entry in the request's file list.
 const DEFAULT_MODE: u32 = 0o644;
+
+/// The largest template read; bigger files are refused rather than loaded.
+pub const MAX_TEMPLATE_BYTES: u64 = 16 << 20;
 
 /// The step's configuration.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -132,14 +135,14 @@ pub fn render_tree(
     let base: BTreeMap<String, Value> = env.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
     let base_data = Value::map(base.clone());
 
-    let mut job = Job { input, output, opts, modes: &modes, outcome: &mut outcome };
+    let mut job = Job { input, output, opts, modes: &modes, outcome: &mut outcome, made_dirs: HashSet::new() };
     for dir in TEMPLATE_DIRS {
         job.render_dir(dir, &base_data);
     }
     let apps_root = input.join(APPS_DIR);
-    for app in sorted_entries(&apps_root, &mut job.outcome.diagnostics, APPS_DIR) {
+    for (app, kind) in sorted_entries(&apps_root, &mut job.outcome.diagnostics, APPS_DIR) {
         let Some(name) = app.file_name().and_then(|n| n.to_str()).map(str::to_string) else { continue };
-        if !app.is_dir() || app.is_symlink() {
+        if !kind.is_dir() {
             continue;
         }
         let mut data = base.clone();
@@ -157,23 +160,25 @@ struct Job<'a> {
     opts: Options,
     modes: &'a BTreeMap<&'a str, u32>,
     outcome: &'a mut Outcome,
+    /// Output directories already created: each file system call costs a
+    /// round trip through the sandbox, so none is repeated.
+    made_dirs: HashSet<PathBuf>,
 }
 
 impl Job<'_> {
     /// Renders every template under `rel` (relative to the input root).
     fn render_dir(&mut self, rel: &str, data: &Value) {
         let dir = self.input.join(rel);
-        for entry in sorted_entries(&dir, &mut self.outcome.diagnostics, rel) {
+        for (entry, kind) in sorted_entries(&dir, &mut self.outcome.diagnostics, rel) {
             let Some(name) = entry.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
                 continue;
             };
             let rel_path = format!("{rel}/{name}");
-            let Ok(meta) = fs::symlink_metadata(&entry) else { continue };
-            if meta.is_dir() {
+            if kind.is_dir() {
                 self.render_dir(&rel_path, data);
-            } else if meta.is_file() && name.ends_with(".tmpl") {
+            } else if kind.is_file() && name.ends_with(".tmpl") {
                 self.render_file(&entry, &rel_path, data);
-            } else if meta.file_type().is_symlink() && name.ends_with(".tmpl") {
+            } else if kind.is_symlink() && name.ends_with(".tmpl") {
                 self.outcome.diagnostics.push(Diagnostic::warning("symlinked template not rendered").at(
                     rel_path.as_str(),
                     None,
@@ -191,7 +196,7 @@ impl Job<'_> {
                 .push(Diagnostic::warning("template named only `.tmpl`, skipped").at(rel, None, None));
             return;
         }
-        let text = match fs::read(path).map(String::from_utf8) {
+        let text = match read_limited(path).map(String::from_utf8) {
             Ok(Ok(text)) => text,
             Ok(Err(_)) => {
                 self.outcome.diagnostics.push(Diagnostic::error("template is not UTF-8 text").at(rel, None, None));
@@ -212,7 +217,7 @@ impl Job<'_> {
 
     fn write(&mut self, template: &str, out_rel: &str, bytes: &[u8]) {
         let dest = self.output.join(out_rel);
-        let result = dest.parent().map_or(Ok(()), fs::create_dir_all).and_then(|()| fs::write(&dest, bytes));
+        let result = self.make_parent(&dest).and_then(|()| fs::write(&dest, bytes));
         match result {
             Ok(()) => self.outcome.rendered.push(Rendered {
                 path: out_rel.to_string(),
@@ -224,6 +229,18 @@ impl Job<'_> {
                 .diagnostics
                 .push(Diagnostic::error(format!("cannot write {out_rel}: {e}")).at(template, None, None)),
         }
+    }
+}
+
+impl Job<'_> {
+    fn make_parent(&mut self, dest: &Path) -> std::io::Result<()> {
+        let Some(parent) = dest.parent() else { return Ok(()) };
+        if self.made_dirs.contains(parent) {
+            return Ok(());
+        }
+        fs::create_dir_all(parent)?;
+        self.made_dirs.insert(parent.to_path_buf());
+        Ok(())
     }
 }
 
@@ -250,8 +267,21 @@ pub fn diagnostic(e: &Error) -> Diagnostic {
     d
 }
 
-/// The entries of `dir`, sorted by name; a missing directory has none.
-fn sorted_entries(dir: &Path, diagnostics: &mut Vec<Diagnostic>, rel: &str) -> Vec<PathBuf> {
+/// Reads a file of at most [`MAX_TEMPLATE_BYTES`]. Avoids `fs::read`'s
+/// size probes (two more system calls, each a trip through the sandbox).
+fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::with_capacity(8 << 10);
+    fs::File::open(path)?.take(MAX_TEMPLATE_BYTES + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > MAX_TEMPLATE_BYTES {
+        return Err(std::io::Error::other(format!("template is larger than {MAX_TEMPLATE_BYTES} bytes")));
+    }
+    Ok(buf)
+}
+
+/// The entries of `dir` with their types (as the directory listing gives
+/// them, symlinks not followed), sorted by name; a missing directory has none.
+fn sorted_entries(dir: &Path, diagnostics: &mut Vec<Diagnostic>, rel: &str) -> Vec<(PathBuf, fs::FileType)> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
@@ -261,7 +291,8 @@ fn sorted_entries(dir: &Path, diagnostics: &mut Vec<Diagnostic>, rel: &str) -> V
             return Vec::new();
         }
     };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
+    let mut paths: Vec<(PathBuf, fs::FileType)> =
+        entries.filter_map(|e| e.ok().and_then(|e| Some((e.path(), e.file_type().ok()?)))).collect();
+    paths.sort_by(|a, b| a.0.cmp(&b.0));
     paths
 }

@@ -499,6 +499,10 @@ impl<'a> Exec<'a> {
                 if self.opts.missing_key == MissingKey::Error {
                     return Err(self.fail(pos, node, format!("nil data; no entry for key {name:?}")));
                 }
+                // In `.A.B` with A missing, A stays the key to blame.
+                if self.last_missing.is_none() {
+                    self.last_missing = Some((name.to_string(), pos));
+                }
                 Ok(Value::Null)
             }
             Value::Map(m) => {

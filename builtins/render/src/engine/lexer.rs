@@ -4,11 +4,25 @@
 
 use super::error::ParseError;
 
-/// What a token is.
-#[derive(Debug, Clone, PartialEq)]
+/// A byte range of the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    /// The spanned text.
+    pub fn of(self, src: &str) -> &str {
+        &src[self.start..self.end]
+    }
+}
+
+/// What a token is. Words are spans of the source, so tokens are `Copy`.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Tok {
     /// Plain text between actions, already trimmed.
-    Text(String),
+    Text(Span),
     LeftDelim,
     RightDelim,
     /// Whitespace inside an action; it separates arguments.
@@ -17,15 +31,15 @@ pub enum Tok {
     /// A character constant, already decoded.
     Char(char),
     /// A number literal, as written.
-    Number(String),
-    /// A string literal, already unquoted.
-    Str(String),
-    Identifier(String),
+    Number(Span),
+    /// A string literal: index of its unquoted value in [`Lexed::strings`].
+    Str(usize),
+    Identifier(Span),
     Keyword(Keyword),
     /// `.Name` (the name without the dot).
-    Field(String),
+    Field(Span),
     /// `$name` or `$` (with the dollar).
-    Variable(String),
+    Variable(Span),
     Dot,
     Nil,
     Declare,
@@ -54,15 +68,24 @@ pub enum Keyword {
 }
 
 /// A token and the byte offset where it starts.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Token {
     pub tok: Tok,
     pub pos: usize,
 }
 
+/// The tokens of a source and the decoded values of its string literals.
+#[derive(Debug)]
+pub struct Lexed {
+    pub tokens: Vec<Token>,
+    pub strings: Vec<String>,
+}
+
 /// Lexes `src` with the given delimiters.
-pub fn lex(src: &str, left: &str, right: &str) -> Result<Vec<Token>, ParseError> {
-    Lexer { src, left, right, pos: 0, tokens: Vec::new(), paren_depth: 0 }.run()
+pub fn lex(src: &str, left: &str, right: &str) -> Result<Lexed, ParseError> {
+    let mut lexer = Lexer { src, left, right, pos: 0, tokens: Vec::new(), strings: Vec::new(), paren_depth: 0 };
+    lexer.run()?;
+    Ok(Lexed { tokens: lexer.tokens, strings: lexer.strings })
 }
 
 struct Lexer<'a> {
@@ -71,6 +94,7 @@ struct Lexer<'a> {
     right: &'a str,
     pos: usize,
     tokens: Vec<Token>,
+    strings: Vec<String>,
     paren_depth: usize,
 }
 
@@ -99,7 +123,13 @@ impl<'a> Lexer<'a> {
         self.tokens.push(Token { tok, pos });
     }
 
-    fn run(mut self) -> Result<Vec<Token>, ParseError> {
+    /// The span of `s`, which must be a slice of the source.
+    fn span(&self, s: &str) -> Span {
+        let start = s.as_ptr() as usize - self.src.as_ptr() as usize;
+        Span { start, end: start + s.len() }
+    }
+
+    fn run(&mut self) -> Result<(), ParseError> {
         let mut trim_next_text = false;
         loop {
             let text_start = self.pos;
@@ -109,10 +139,10 @@ impl<'a> Lexer<'a> {
                     text = text.trim_start_matches(is_space);
                 }
                 if !text.is_empty() {
-                    self.push(Tok::Text(text.to_string()), text_start);
+                    self.push(Tok::Text(self.span(text)), text_start);
                 }
                 self.push(Tok::Eof, self.src.len());
-                return Ok(self.tokens);
+                return Ok(());
             };
             let delim_pos = self.pos + found;
             let after = &self.src[delim_pos + self.left.len()..];
@@ -125,7 +155,7 @@ impl<'a> Lexer<'a> {
                 text = text.trim_end_matches(is_space);
             }
             if !text.is_empty() {
-                self.push(Tok::Text(text.to_string()), text_start);
+                self.push(Tok::Text(self.span(text)), text_start);
             }
             self.pos = delim_pos + self.left.len();
             if left_trim {
@@ -219,9 +249,9 @@ impl<'a> Lexer<'a> {
                 '\'' => self.char_constant(start)?,
                 '$' => {
                     self.pos += 1;
-                    let name = self.alnum_run();
+                    self.alnum_run();
                     self.check_terminator()?;
-                    self.push(Tok::Variable(format!("${name}")), start);
+                    self.push(Tok::Variable(Span { start, end: self.pos }), start);
                 }
                 '.' => {
                     if rest[1..].starts_with(|c: char| c.is_ascii_digit()) {
@@ -233,8 +263,9 @@ impl<'a> Lexer<'a> {
                             self.check_terminator()?;
                             self.push(Tok::Dot, start);
                         } else {
+                            let span = self.span(name);
                             self.check_terminator()?;
-                            self.push(Tok::Field(name.to_string()), start);
+                            self.push(Tok::Field(span), start);
                         }
                     }
                 }
@@ -254,6 +285,7 @@ impl<'a> Lexer<'a> {
                 }
                 c if is_alnum(c) => {
                     let word = self.alnum_run();
+                    let span = self.span(word);
                     self.check_terminator()?;
                     let tok = match word {
                         "true" => Tok::Bool(true),
@@ -269,7 +301,7 @@ impl<'a> Lexer<'a> {
                         "range" => Tok::Keyword(Keyword::Range),
                         "template" => Tok::Keyword(Keyword::Template),
                         "with" => Tok::Keyword(Keyword::With),
-                        _ => Tok::Identifier(word.to_string()),
+                        _ => Tok::Identifier(span),
                     };
                     self.push(tok, start);
                 }
@@ -359,13 +391,13 @@ impl<'a> Lexer<'a> {
             }
             return Err(self.err(start, "complex numbers are not supported"));
         }
-        let text = &self.src[self.pos..i];
+        let span = Span { start: self.pos, end: i };
         self.pos = i;
         if self.peek().is_some_and(is_alnum) {
             let bad_end = self.pos + self.peek().map_or(0, char::len_utf8);
             return Err(self.err(start, format!("bad number syntax: {:?}", &self.src[start..bad_end])));
         }
-        self.push(Tok::Number(text.to_string()), start);
+        self.push(Tok::Number(span), start);
         Ok(())
     }
 
@@ -391,7 +423,8 @@ impl<'a> Lexer<'a> {
         };
         let value = unquote(&rest[..end]).map_err(|e| self.err(start, e))?;
         self.pos = start + 1 + end + 1;
-        self.push(Tok::Str(value), start);
+        self.strings.push(value);
+        self.push(Tok::Str(self.strings.len() - 1), start);
         Ok(())
     }
 
@@ -402,7 +435,8 @@ impl<'a> Lexer<'a> {
         };
         self.pos = start + 1 + end + 1;
         // Go drops carriage returns from raw strings.
-        self.push(Tok::Str(rest[..end].replace('\r', "")), start);
+        self.strings.push(rest[..end].replace('\r', ""));
+        self.push(Tok::Str(self.strings.len() - 1), start);
         Ok(())
     }
 
@@ -517,33 +551,39 @@ fn unquote_with(body: &str, quote: char) -> Result<String, String> {
 mod tests {
     use super::*;
 
-    fn toks(src: &str) -> Vec<Tok> {
-        lex(src, "{{", "}}").unwrap().into_iter().map(|t| t.tok).collect()
+    /// Tokens with their text, for readable assertions.
+    fn toks(src: &str) -> Vec<String> {
+        let lexed = lex(src, "{{", "}}").unwrap();
+        lexed
+            .tokens
+            .iter()
+            .map(|t| match t.tok {
+                Tok::Text(s) => format!("text {:?}", s.of(src)),
+                Tok::Field(s) => format!("field {}", s.of(src)),
+                Tok::Number(s) => format!("number {}", s.of(src)),
+                Tok::Str(i) => format!("string {:?}", lexed.strings[i]),
+                other => format!("{other:?}"),
+            })
+            .collect()
     }
 
     #[test]
     fn trims_around_markers() {
         assert_eq!(
             toks("a \n{{- .X -}}\n b"),
-            vec![
-                Tok::Text("a".into()),
-                Tok::LeftDelim,
-                Tok::Field("X".into()),
-                Tok::RightDelim,
-                Tok::Text("b".into()),
-                Tok::Eof
-            ]
+            ["text \"a\"", "LeftDelim", "field X", "RightDelim", "text \"b\"", "Eof"]
         );
     }
 
     #[test]
     fn negative_number_is_not_a_trim_marker() {
-        assert_eq!(toks("{{-3}}"), vec![Tok::LeftDelim, Tok::Number("-3".into()), Tok::RightDelim, Tok::Eof]);
+        assert_eq!(toks("{{-3}}"), ["LeftDelim", "number -3", "RightDelim", "Eof"]);
+        assert_eq!(toks("{{`a\r\nb`}}"), ["LeftDelim", "string \"a\\nb\"", "RightDelim", "Eof"]);
     }
 
     #[test]
     fn comments_vanish() {
-        assert_eq!(toks("x {{- /* hi */ -}} y"), vec![Tok::Text("x".into()), Tok::Text("y".into()), Tok::Eof]);
+        assert_eq!(toks("x {{- /* hi */ -}} y"), ["text \"x\"", "text \"y\"", "Eof"]);
     }
 
     #[test]

@@ -41,7 +41,8 @@ use ast::Tree;
 #[derive(Clone)]
 pub struct Templates {
     trees: HashMap<String, Rc<Tree>>,
-    funcs: HashMap<String, Func>,
+    /// Shared until changed: sets made by [`Templates::new`] cost no copying.
+    funcs: Rc<HashMap<String, Func>>,
     delims: (String, String),
 }
 
@@ -55,16 +56,26 @@ impl Templates {
     /// An empty set with Go's builtins, sealer's `b64enc`/`b64dec` and the
     /// sprig subset.
     pub fn new() -> Templates {
-        let mut t = Templates::go_only();
-        for (name, func) in sprig::functions() {
-            t.funcs.insert(name.to_string(), func);
+        thread_local! {
+            static FULL: Templates = {
+                let mut t = Templates::go_only();
+                let funcs = Rc::make_mut(&mut t.funcs);
+                for (name, func) in sprig::functions() {
+                    funcs.insert(name.to_string(), func);
+                }
+                t
+            };
         }
-        t
+        FULL.with(Templates::clone)
     }
 
     /// An empty set with only Go's builtin functions.
     pub fn go_only() -> Templates {
-        let funcs = funcs::builtins().into_iter().map(|(n, f)| (n.to_string(), f)).collect();
+        thread_local! {
+            static GO: Rc<HashMap<String, Func>> =
+                Rc::new(funcs::builtins().into_iter().map(|(n, f)| (n.to_string(), f)).collect());
+        }
+        let funcs = GO.with(Rc::clone);
         Templates { trees: HashMap::new(), funcs, delims: ("{{".into(), "}}".into()) }
     }
 
@@ -77,7 +88,7 @@ impl Templates {
     /// Adds or replaces a function. Functions must be added before parsing
     /// templates that call them.
     pub fn add_func(&mut self, name: &str, func: Func) -> &mut Templates {
-        self.funcs.insert(name.to_string(), func);
+        Rc::make_mut(&mut self.funcs).insert(name.to_string(), func);
         self
     }
 

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use super::ast::{Arg, Command, Control, Node, Pipe, Source, Tree};
 use super::error::ParseError;
-use super::lexer::{Keyword, Tok, Token, lex};
+use super::lexer::{Keyword, Span, Tok, Token, lex};
 use super::printf::quote_go;
 use super::value::Value;
 
@@ -26,9 +26,10 @@ pub fn parse(
 ) -> Result<Vec<Tree>, ParseError> {
     let source = Rc::new(Source { name: name.to_string(), text: text.to_string() });
     let result = (|| {
-        let tokens = lex(text, delims.0, delims.1)?;
+        let lexed = lex(text, delims.0, delims.1)?;
         let mut p = Parser {
-            tokens,
+            tokens: lexed.tokens,
+            strings: lexed.strings,
             i: 0,
             src: &source,
             vars: vec!["$".to_string()],
@@ -50,6 +51,7 @@ pub fn parse(
 
 struct Parser<'a> {
     tokens: Vec<Token>,
+    strings: Vec<String>,
     i: usize,
     src: &'a Rc<Source>,
     vars: Vec<String>,
@@ -77,8 +79,13 @@ impl Parser<'_> {
         &self.tokens[self.i.min(self.tokens.len() - 1)]
     }
 
+    /// The source text of a span, owned.
+    fn text(&self, span: Span) -> String {
+        span.of(&self.src.text).to_string()
+    }
+
     fn next(&mut self) -> Token {
-        let t = self.peek().clone();
+        let t = *self.peek();
         if self.i < self.tokens.len() - 1 {
             self.i += 1;
         }
@@ -101,20 +108,21 @@ impl Parser<'_> {
         self.peek()
     }
 
-    fn describe(tok: &Tok) -> String {
-        match tok {
+    fn describe(&self, tok: &Tok) -> String {
+        let src = &self.src.text;
+        match *tok {
             Tok::Text(_) => "text".into(),
             Tok::LeftDelim => "<left delim>".into(),
             Tok::RightDelim => "<right delim>".into(),
             Tok::Space => "space".into(),
             Tok::Bool(b) => format!("{b:?}"),
             Tok::Char(c) => format!("{:?}", c),
-            Tok::Number(n) => format!("number {n:?}"),
-            Tok::Str(s) => format!("string {}", quote_go(s)),
-            Tok::Identifier(s) => format!("{s:?}"),
+            Tok::Number(n) => format!("number {:?}", n.of(src)),
+            Tok::Str(i) => format!("string {}", quote_go(&self.strings[i])),
+            Tok::Identifier(s) => format!("{:?}", s.of(src)),
             Tok::Keyword(k) => format!("<{}>", format!("{k:?}").to_lowercase()),
-            Tok::Field(f) => format!("\".{f}\""),
-            Tok::Variable(v) => format!("{v:?}"),
+            Tok::Field(f) => format!("\".{}\"", f.of(src)),
+            Tok::Variable(v) => format!("{:?}", v.of(src)),
             Tok::Dot => "\".\"".into(),
             Tok::Nil => "nil".into(),
             Tok::Declare => "\":=\"".into(),
@@ -128,7 +136,7 @@ impl Parser<'_> {
     }
 
     fn unexpected<T>(&self, t: &Token, context: &str) -> PResult<T> {
-        self.err(t.pos, format!("unexpected {} in {context}", Self::describe(&t.tok)))
+        self.err(t.pos, format!("unexpected {} in {context}", self.describe(&t.tok)))
     }
 
     fn enter(&mut self, pos: usize) -> PResult<()> {
@@ -199,7 +207,7 @@ impl Parser<'_> {
 
     fn template_name(&self, tok: &Token, context: &str) -> PResult<String> {
         match &tok.tok {
-            Tok::Str(s) => Ok(s.clone()),
+            Tok::Str(i) => Ok(self.strings[*i].clone()),
             _ => self.unexpected(tok, context),
         }
     }
@@ -223,7 +231,7 @@ impl Parser<'_> {
     fn text_or_action(&mut self) -> PResult<Item> {
         let t = self.next_non_space();
         match t.tok {
-            Tok::Text(s) => Ok(Item::Node(Node::Text(s))),
+            Tok::Text(s) => Ok(Item::Node(Node::Text(self.text(s)))),
             Tok::LeftDelim => self.action(),
             _ => self.unexpected(&t, "input"),
         }
@@ -267,7 +275,7 @@ impl Parser<'_> {
     fn loop_control(&mut self, pos: usize, word: &str) -> PResult<()> {
         let t = self.next_non_space();
         if t.tok != Tok::RightDelim {
-            return self.err(t.pos, format!("unexpected {} in {{{{{word}}}}}", Self::describe(&t.tok)));
+            return self.err(t.pos, format!("unexpected {} in {{{{{word}}}}}", self.describe(&t.tok)));
         }
         if self.range_depth == 0 {
             return self.err(pos, format!("{{{{{word}}}}} outside {{{{range}}}}"));
@@ -276,7 +284,7 @@ impl Parser<'_> {
     }
 
     fn else_control(&mut self, pos: usize) -> PResult<Item> {
-        let peek = self.peek_non_space().tok.clone();
+        let peek = self.peek_non_space().tok;
         if matches!(peek, Tok::Keyword(Keyword::If) | Tok::Keyword(Keyword::With)) {
             // `else if`/`else with`: leave the keyword for the enclosing control.
             return Ok(Item::Else(pos));
@@ -314,7 +322,7 @@ impl Parser<'_> {
                 else_list = Some(vec![node]);
             } else {
                 if matches!(self.peek_non_space().tok, Tok::Keyword(Keyword::If) | Tok::Keyword(Keyword::With)) {
-                    let t = self.peek().clone();
+                    let t = *self.peek();
                     return self.unexpected(&t, context);
                 }
                 let (list, end) = self.item_list()?;
@@ -369,11 +377,12 @@ impl Parser<'_> {
         // Declarations: `$x :=`, `$x =`, `$i, $v :=`.
         loop {
             let save = self.i;
-            let Tok::Variable(name) = self.peek_non_space().tok.clone() else { break };
+            let Tok::Variable(name) = self.peek_non_space().tok else { break };
+            let name = self.text(name);
             let vpos = self.peek().pos;
             self.next();
-            let after_var = self.peek().tok.clone();
-            match self.peek_non_space().tok.clone() {
+            let after_var = self.peek().tok;
+            match self.peek_non_space().tok {
                 Tok::Assign | Tok::Declare => {
                     pipe.is_assign = self.peek().tok == Tok::Assign;
                     self.next();
@@ -471,8 +480,8 @@ impl Parser<'_> {
         }
         let chain_pos = self.peek().pos;
         let mut fields = Vec::new();
-        while let Tok::Field(f) = &self.peek().tok {
-            fields.push(f.clone());
+        while let Tok::Field(f) = self.peek().tok {
+            fields.push(self.text(f));
             self.next();
         }
         Ok(Some(match node {
@@ -496,6 +505,7 @@ impl Parser<'_> {
         let pos = t.pos;
         Ok(Some(match t.tok {
             Tok::Identifier(name) => {
+                let name = self.text(name);
                 if !(self.has_func)(&name) {
                     return self.err(pos, format!("function {name:?} not defined"));
                 }
@@ -504,12 +514,13 @@ impl Parser<'_> {
             Tok::Dot => Arg::Dot(pos),
             Tok::Nil => Arg::Nil(pos),
             Tok::Variable(name) => {
+                let name = self.text(name);
                 if !self.vars.contains(&name) {
                     return self.err(pos, format!("undefined variable {name:?}"));
                 }
                 Arg::Variable { pos, name, idents: Vec::new() }
             }
-            Tok::Field(f) => Arg::Field { pos, idents: vec![f] },
+            Tok::Field(f) => Arg::Field { pos, idents: vec![self.text(f)] },
             Tok::Bool(b) => Arg::Bool(pos, b),
             Tok::Char(c) => {
                 let end = self.tokens[self.i].pos;
@@ -517,6 +528,7 @@ impl Parser<'_> {
                 Arg::Number { pos, text, value: Ok(Value::Int(c as i64)) }
             }
             Tok::Number(text) => {
+                let text = self.text(text);
                 let value = number_value(&text);
                 if let Err(e) = &value
                     && e.starts_with("illegal")
@@ -531,10 +543,10 @@ impl Parser<'_> {
                 self.depth -= 1;
                 Arg::Pipe(Box::new(p))
             }
-            Tok::Str(value) => {
+            Tok::Str(i) => {
                 let end = self.tokens[self.i].pos;
                 let quoted = self.src.text[pos..end].trim_end().to_string();
-                Arg::Str { pos, quoted, value }
+                Arg::Str { pos, quoted, value: self.strings[i].clone() }
             }
             _ => {
                 self.i -= 1;
