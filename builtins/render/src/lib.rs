@@ -1,3 +1,4 @@
+#![deny(missing_docs)]
 //! The `render` builtin: renders sealer-style `*.tmpl` files with Go
 //! `text/template` semantics.
 //!

@@ -55,6 +55,7 @@ pub const MAX_TEMPLATE_BYTES: u64 = 16 << 20;
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Config {
+    /// What a missing key does (`missingKey`).
     #[serde(default)]
     pub missing_key: MissingKeyMode,
     /// Per-application values (APPENV), layered over the env for
@@ -100,7 +101,9 @@ pub struct Rendered {
 /// What rendering a tree produced.
 #[derive(Debug, Default)]
 pub struct Outcome {
+    /// The outputs written, in walk order.
     pub rendered: Vec<Rendered>,
+    /// Every failure (errors) and skipped entry (warnings), located.
     pub diagnostics: Vec<Diagnostic>,
 }
 

@@ -18,8 +18,11 @@ pub fn line_col(src: &str, pos: usize) -> (u32, u32) {
 pub struct ParseError {
     /// The name the source was parsed under (a file path for the render step).
     pub name: String,
+    /// Line of the error, from 1.
     pub line: u32,
+    /// Column of the error, from 1, in characters.
     pub column: u32,
+    /// What is wrong, without the location.
     pub message: String,
 }
 
@@ -59,9 +62,13 @@ pub struct ExecError {
     pub name: String,
     /// The template (file or `define`d name) executing when it failed.
     pub template: String,
+    /// Line of the failing node, from 1.
     pub line: u32,
+    /// Column of the failing node, from 1, in characters.
     pub column: u32,
+    /// What went wrong, with Go's context (`executing "T" at <node>: ...`).
     pub message: String,
+    /// The class of failure.
     pub kind: ExecErrorKind,
 }
 
@@ -76,7 +83,9 @@ impl std::error::Error for ExecError {}
 /// Either kind of template error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
+    /// The source could not be parsed.
     Parse(ParseError),
+    /// Execution failed.
     Exec(ExecError),
 }
 

@@ -52,7 +52,9 @@ impl Default for Limits {
 /// How to execute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Options {
+    /// What a missing key does.
     pub missing_key: MissingKey,
+    /// Bounds on the execution.
     pub limits: Limits,
 }
 

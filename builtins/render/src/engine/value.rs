@@ -25,13 +25,19 @@ pub enum Value {
     /// Go's nil, and what a missing map key evaluates to.
     #[default]
     Null,
+    /// Go's `bool`.
     Bool(bool),
+    /// Go's `int` (64-bit); number literals without `.`/exponent.
     Int(i64),
+    /// Go's `float64`.
     Float(f64),
+    /// Go's `string`.
     String(String),
+    /// A list (`[]interface{}`).
     List(Rc<Vec<Value>>),
     /// Keys iterate in sorted order, as Go's `range` and `fmt` print maps.
     Map(Rc<BTreeMap<String, Value>>),
+    /// A function value, for `call`.
     Func(NativeFn),
 }
 
