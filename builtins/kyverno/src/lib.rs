@@ -1,5 +1,6 @@
 //! The `kyverno` builtin: a Kyverno-compatible policy engine.
 pub mod anchor;
+pub mod apply;
 pub mod autogen;
 pub mod conditions;
 pub mod context;
@@ -18,6 +19,7 @@ pub mod quantity;
 pub mod resource;
 pub mod response;
 pub mod rule_validate;
+pub mod step;
 pub mod testfile;
 pub mod timeutil;
 pub mod validate;

@@ -8,6 +8,7 @@ use crate::anchor::{self, AnchorKind};
 
 /// `spec.validationFailureAction` / `validate.failureAction`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FailureAction {
     Enforce,
     Audit,

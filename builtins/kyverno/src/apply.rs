@@ -1,0 +1,96 @@
+//! `apply`: policies over resources, one row per rule response, with the
+//! failure action that decides whether a failure blocks.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::engine::{Engine, EvalOptions, PreparedPolicy};
+use crate::policy::FailureAction;
+use crate::resource::Resource;
+use crate::response::RuleStatus;
+
+/// One rule's result on one resource.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyRow {
+    pub policy: String,
+    pub rule: String,
+    /// `Kind/namespace/name`.
+    pub resource: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// The file and document index the resource came from.
+    pub file: String,
+    pub document: usize,
+    pub status: RuleStatus,
+    pub message: String,
+    pub failure_action: FailureAction,
+}
+
+/// Counts of apply rows by status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ApplySummary {
+    pub pass: usize,
+    pub fail: usize,
+    pub warn: usize,
+    pub error: usize,
+    pub skip: usize,
+    pub unsupported: usize,
+}
+
+/// Evaluates every policy on every resource. With `audit_warn`, failures
+/// of Audit rules are reported as `warn`.
+pub fn apply(
+    engine: &Engine,
+    policies: &[PreparedPolicy],
+    resources: &[Resource],
+    opts: &EvalOptions<'_>,
+    audit_warn: bool,
+) -> Vec<ApplyRow> {
+    let mut rows = Vec::new();
+    for resource in resources {
+        for prepared in policies {
+            for resp in engine.evaluate(prepared, resource, opts) {
+                let rule =
+                    prepared.rules.iter().find(|r| crate::policy::rule_name(r) == resp.rule).unwrap_or(&Value::Null);
+                let action = prepared.policy.failure_action(rule);
+                let status = if audit_warn && action == FailureAction::Audit && resp.status == RuleStatus::Fail {
+                    RuleStatus::Warn
+                } else {
+                    resp.status
+                };
+                rows.push(ApplyRow {
+                    policy: prepared.policy.name.clone(),
+                    rule: resp.rule,
+                    resource: resource.display(),
+                    kind: resource.kind().to_string(),
+                    namespace: resource.namespace().to_string(),
+                    name: resource.name().to_string(),
+                    file: resource.file.clone(),
+                    document: resource.document,
+                    status,
+                    message: resp.message,
+                    failure_action: action,
+                });
+            }
+        }
+    }
+    rows
+}
+
+/// Totals of `rows`.
+pub fn summarize(rows: &[ApplyRow]) -> ApplySummary {
+    let mut s = ApplySummary::default();
+    for r in rows {
+        match r.status {
+            RuleStatus::Pass => s.pass += 1,
+            RuleStatus::Fail => s.fail += 1,
+            RuleStatus::Warn => s.warn += 1,
+            RuleStatus::Error => s.error += 1,
+            RuleStatus::Skip => s.skip += 1,
+            RuleStatus::Unsupported => s.unsupported += 1,
+        }
+    }
+    s
+}

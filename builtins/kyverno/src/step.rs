@@ -1,0 +1,190 @@
+//! The step contract glue: reads the config of a sealbox request, runs
+//! `test` or `apply` over files under the input root, and builds the
+//! Response (results in `data`, failures as Diagnostics).
+
+use std::path::{Component, Path, PathBuf};
+
+use sealbox_guest::{Diagnostic, Request, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::apply;
+use crate::engine::{Engine, EvalOptions};
+use crate::jmes::Clock;
+use crate::loader::{self, LoadedPolicies};
+use crate::policy::FailureAction;
+use crate::resource::Resource;
+use crate::response::RuleStatus;
+use crate::testfile::{self, RowOutcome};
+use crate::values::Values;
+
+/// The step's `config`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "mode", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Config {
+    /// Run every `kyverno-test.yaml` under `paths`.
+    Test {
+        paths: Vec<String>,
+        /// Rows with no response fail unless they expect `skip`.
+        #[serde(default)]
+        strict: bool,
+    },
+    /// Evaluate `policies` over `resources`.
+    Apply {
+        policies: Vec<String>,
+        #[serde(default)]
+        resources: Vec<String>,
+        /// A values file path, or the values document inline.
+        #[serde(default)]
+        values: Option<Value>,
+        #[serde(default, rename = "auditWarn")]
+        audit_warn: bool,
+    },
+}
+
+/// Resolves `rel` under `root`, refusing absolute paths and `..`.
+fn resolve(root: &Path, rel: &str) -> Result<PathBuf, String> {
+    let p = Path::new(rel);
+    if p.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
+        return Err(format!("path {rel:?} must be relative to the input root and must not contain `..`"));
+    }
+    Ok(root.join(p))
+}
+
+fn display(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root).unwrap_or(p).to_string_lossy().replace('\\', "/")
+}
+
+/// Runs the step for `req` with its input tree at `root` (`/in` in the sandbox).
+pub fn run(req: &Request, root: &Path) -> Response {
+    let config: Config = match serde_json::from_value(req.config.clone()) {
+        Ok(c) => c,
+        Err(e) => return Response::failure(format!("kyverno: invalid config: {e}")),
+    };
+    let epoch = i64::try_from(req.image.source_date_epoch).unwrap_or(i64::MAX);
+    let engine = Engine::new(Clock { now: epoch, seed: req.image.source_date_epoch });
+    let result = match config {
+        Config::Test { paths, strict } => run_test(&engine, root, &paths, strict),
+        Config::Apply { policies, resources, values, audit_warn } => {
+            run_apply(&engine, root, &policies, &resources, values.as_ref(), audit_warn)
+        }
+    };
+    result.unwrap_or_else(|e| Response::failure(format!("kyverno: {e}")))
+}
+
+fn run_test(engine: &Engine, root: &Path, paths: &[String], strict: bool) -> Result<Response, String> {
+    let roots = paths.iter().map(|p| resolve(root, p)).collect::<Result<Vec<_>, _>>()?;
+    let files = testfile::find_test_files(&roots)?;
+    let show = |p: &Path| display(root, p);
+    let reports: Vec<_> = files.iter().map(|f| testfile::run_test_file(engine, f, &show)).collect();
+    let mut diags = Vec::new();
+    for r in &reports {
+        if let Some(e) = &r.error {
+            diags.push(Diagnostic::error(e.clone()).at(r.test_file.clone(), None, None));
+        }
+        for row in &r.rows {
+            let failed = row.outcome == RowOutcome::Fail
+                || (strict && row.outcome == RowOutcome::Excluded && !row.expected.eq_ignore_ascii_case("skip"));
+            if failed {
+                let mut d = Diagnostic::error(format!(
+                    "{} {}: expected {}, got {}{}",
+                    row.kind,
+                    row.resource,
+                    row.expected,
+                    if row.actual.is_empty() { "no response" } else { &row.actual },
+                    if row.reason.is_empty() { String::new() } else { format!(" ({})", row.reason) }
+                ))
+                .at(row.test_file.clone(), None, None);
+                d.rule = Some(format!("{}/{}", row.policy, row.rule));
+                diags.push(d);
+            }
+        }
+    }
+    let summary = testfile::summarize(&reports);
+    let data = json!({"mode": "test", "summary": summary, "files": reports});
+    Ok(Response { data, ..Response::success() }.with_diagnostics(diags))
+}
+
+fn load_values(root: &Path, v: Option<&Value>) -> Result<Option<Values>, String> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(path)) => {
+            let file = resolve(root, path)?;
+            let text = loader::read_text(&file)?;
+            let docs = loader::documents(&display(root, &file), &text)?;
+            let doc = docs.first().ok_or_else(|| format!("{path}: empty values file"))?;
+            Values::from_document(doc).map(Some).map_err(|e| format!("{path}: {e}"))
+        }
+        Some(inline) => Values::from_document(inline).map(Some),
+    }
+}
+
+fn run_apply(
+    engine: &Engine,
+    root: &Path,
+    policy_paths: &[String],
+    resource_paths: &[String],
+    values: Option<&Value>,
+    audit_warn: bool,
+) -> Result<Response, String> {
+    let mut loaded = LoadedPolicies::default();
+    for p in policy_paths {
+        for file in loader::yaml_files(&resolve(root, p)?)? {
+            let shown = display(root, &file);
+            let docs = loader::documents(&shown, &loader::read_text(&file)?)?;
+            loader::collect_policies(&mut loaded, &shown, &docs)?;
+        }
+    }
+    let mut resources: Vec<Resource> = Vec::new();
+    for r in resource_paths {
+        for file in loader::yaml_files(&resolve(root, r)?)? {
+            let shown = display(root, &file);
+            let docs = loader::documents(&shown, &loader::read_text(&file)?)?;
+            loader::collect_resources(&mut resources, &shown, docs)?;
+        }
+    }
+    let values = load_values(root, values)?;
+    let mut diags = Vec::new();
+    for (name, kind, file) in &loaded.unsupported {
+        diags.push(
+            Diagnostic::warning(format!("policy {name}: {kind} policies are not supported yet; not evaluated")).at(
+                file.clone(),
+                None,
+                None,
+            ),
+        );
+    }
+    for p in &loaded.policies {
+        if let Some(reason) = &p.invalid {
+            diags.push(Diagnostic::error(format!("policy {} is invalid: {reason}", p.name)).at(
+                p.file.clone(),
+                None,
+                None,
+            ));
+        }
+    }
+    let prepared = loader::prepare(loaded.policies);
+    let opts = EvalOptions { values: values.as_ref(), user: None, operation: None };
+    let rows = apply::apply(engine, &prepared, &resources, &opts, audit_warn);
+    for row in &rows {
+        let message = format!(
+            "policy {} rule {}: {} ({} document {}): {}",
+            row.policy, row.rule, row.resource, row.file, row.document, row.message
+        );
+        let diag = match (row.status, row.failure_action) {
+            (RuleStatus::Fail, FailureAction::Enforce) | (RuleStatus::Error, _) => Some(Diagnostic::error(message)),
+            (RuleStatus::Fail, FailureAction::Audit) | (RuleStatus::Warn, _) | (RuleStatus::Unsupported, _) => {
+                Some(Diagnostic::warning(message))
+            }
+            _ => None,
+        };
+        if let Some(mut d) = diag {
+            d.file = Some(row.file.clone());
+            d.rule = Some(format!("{}/{}", row.policy, row.rule));
+            diags.push(d);
+        }
+    }
+    let summary = apply::summarize(&rows);
+    let data = json!({"mode": "apply", "summary": summary, "results": rows});
+    Ok(Response { data, ..Response::success() }.with_diagnostics(diags))
+}

@@ -1,0 +1,96 @@
+//! The repository's own `kyverno-test.yaml` fixtures (tests/fixtures), one
+//! directory per feature, run through the test runner. Every row of the
+//! feature fixtures must pass; the `outcomes` fixture pins the rows that
+//! must not pass silently.
+
+use std::path::{Path, PathBuf};
+
+use sealbox_kyverno::engine::Engine;
+use sealbox_kyverno::jmes::Clock;
+use sealbox_kyverno::testfile::{self, RowOutcome, TestFileReport};
+
+fn fixture(name: &str) -> TestFileReport {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let engine = Engine::new(Clock { now: 1_700_000_000, seed: 1 });
+    let file = root.join(name).join("kyverno-test.yaml");
+    let show = |p: &Path| p.strip_prefix(&root).unwrap_or(p).display().to_string();
+    testfile::run_test_file(&engine, &file, &show)
+}
+
+fn assert_all_pass(name: &str, expected_rows: usize) {
+    let report = fixture(name);
+    assert_eq!(report.error, None, "{name}: test file failed to load");
+    let bad: Vec<String> = report
+        .rows
+        .iter()
+        .filter(|r| r.outcome != RowOutcome::Pass)
+        .map(|r| {
+            format!(
+                "{}/{} {}: expected {}, got [{}] {:?} {}",
+                r.policy, r.rule, r.resource, r.expected, r.actual, r.outcome, r.reason
+            )
+        })
+        .collect();
+    assert!(bad.is_empty(), "{name}:\n{}", bad.join("\n"));
+    assert_eq!(report.rows.len(), expected_rows, "{name}: row count");
+}
+
+#[test]
+fn pattern_and_anchors() {
+    assert_all_pass("pattern", 21);
+}
+
+#[test]
+fn deny_and_preconditions() {
+    assert_all_pass("conditions", 14);
+}
+
+#[test]
+fn foreach_loops() {
+    assert_all_pass("foreach", 9);
+}
+
+#[test]
+fn autogen_rules() {
+    assert_all_pass("autogen", 7);
+}
+
+#[test]
+fn variables_context_and_functions() {
+    assert_all_pass("variables", 8);
+}
+
+#[test]
+fn match_exclude_apply_one_and_scoring() {
+    assert_all_pass("match", 9);
+}
+
+#[test]
+fn rows_that_must_not_pass_silently() {
+    let report = fixture("outcomes");
+    assert_eq!(report.error, None);
+    let outcome = |policy: &str, rule: &str, resource: &str| {
+        report
+            .rows
+            .iter()
+            .find(|r| r.policy == policy && r.rule == rule && r.resource == resource)
+            .map(|r| (r.outcome, r.reason.clone()))
+            .unwrap_or_else(|| panic!("no row {policy}/{rule}/{resource}"))
+    };
+    assert_eq!(outcome("mixed", "only-services", "pod").0, RowOutcome::Excluded, "rule does not match Pods");
+    assert_eq!(outcome("mixed", "no-such-rule", "pod").0, RowOutcome::Excluded, "unknown rule");
+    assert_eq!(outcome("mixed", "only-services", "no-such-pod").0, RowOutcome::Excluded, "unknown resource");
+    let (o, why) = outcome("mixed", "add-label", "pod");
+    assert_eq!(o, RowOutcome::Unsupported);
+    assert!(why.contains("mutate"), "{why}");
+    let (o, why) = outcome("mixed", "remote-data", "pod");
+    assert_eq!(o, RowOutcome::Unsupported);
+    assert!(why.contains("apiCall"), "{why}");
+    let (o, why) = outcome("cel-policy", "", "pod");
+    assert_eq!(o, RowOutcome::Unsupported);
+    assert!(why.contains("ValidatingPolicy"), "{why}");
+    assert_eq!(outcome("broken", "adds-in-validate", "pod").0, RowOutcome::Pass, "invalid policy rows are skips");
+    let (o, why) = outcome("not-loaded", "x", "pod");
+    assert_eq!(o, RowOutcome::Fail);
+    assert!(why.contains("not found"), "{why}");
+}
