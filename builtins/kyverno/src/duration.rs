@@ -20,7 +20,7 @@ pub fn parse(s: &str) -> Option<f64> {
         if num.is_empty() || num == "." || num.matches('.').count() > 1 {
             return None;
         }
-        let value: f64 = if num.ends_with('.') { num[..num.len() - 1].parse().ok()? } else { num.parse().ok()? };
+        let value: f64 = num.strip_suffix('.').unwrap_or(num).parse().ok()?;
         rest = &rest[num_len..];
         let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let unit = &rest[..unit_len];

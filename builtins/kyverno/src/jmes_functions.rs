@@ -42,7 +42,7 @@ fn register(
     );
 }
 
-fn s<'a>(args: &'a Args, i: usize) -> Result<&'a str, String> {
+fn s(args: &Args, i: usize) -> Result<&str, String> {
     args[i].as_str().ok_or_else(|| format!("argument {} must be a string, got {}", i + 1, args[i]))
 }
 

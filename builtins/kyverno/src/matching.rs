@@ -92,11 +92,8 @@ fn filter_matches(filter: &Value, resource: &Resource, req: &RequestInfo<'_>, ex
     }
     if user_parts {
         match req.user {
-            Some(user) => {
-                if !user_info_matches(filter, user) {
-                    return Ok(false);
-                }
-            }
+            Some(user) if !user_info_matches(filter, user) => return Ok(false),
+            Some(_) => {}
             // Offline requests carry no user: match ignores these parts,
             // exclude never matches on them.
             None if exclude => return Ok(false),
@@ -207,7 +204,7 @@ fn kind_matches(sel: &str, resource: &Resource) -> bool {
 
 /// A Kubernetes LabelSelector (matchLabels with wildcards, matchExpressions).
 pub fn label_selector_matches(sel: &Value, labels: &Map<String, Value>) -> Result<bool, String> {
-    let label = |k: &str| labels.get(k).map(|v| crate::gofmt::sprint(v));
+    let label = |k: &str| labels.get(k).map(crate::gofmt::sprint);
     if let Some(Value::Object(ml)) = sel.get("matchLabels") {
         for (k, v) in ml {
             let want = crate::gofmt::sprint(v);

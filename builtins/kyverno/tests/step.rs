@@ -1,0 +1,196 @@
+//! The step entry point end to end (natively): config in, Response out,
+//! over input trees written to a temporary directory.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use sealbox_guest::{Request, Response, Severity, Status};
+use serde_json::{Value, json};
+
+struct Tree(PathBuf);
+
+impl Tree {
+    fn new(files: &[(&str, &str)]) -> Tree {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "sealbox-kyverno-step-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (path, text) in files {
+            let p = dir.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        Tree(dir)
+    }
+
+    fn run(&self, config: Value) -> Response {
+        let req = Request { api_version: sealbox_guest::API_VERSION.into(), config, ..Request::default() };
+        sealbox_kyverno::step::run(&req, &self.0)
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const POLICY: &str = r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: no-latest
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: require-tag
+    match:
+      any:
+      - resources:
+          kinds: [Pod]
+    validate:
+      message: "latest tag is not allowed"
+      pattern:
+        spec:
+          containers:
+          - image: "!*:latest"
+  - name: audit-team
+    match:
+      any:
+      - resources:
+          kinds: [Pod]
+    validate:
+      failureAction: Audit
+      pattern:
+        metadata:
+          labels:
+            team: "?*"
+"#;
+
+const PODS: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: ok, labels: {team: a}}
+spec:
+  containers: [{name: c, image: "nginx:1.25"}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: bad, namespace: web}
+spec:
+  containers: [{name: c, image: "nginx:latest"}]
+"#;
+
+#[test]
+fn apply_reports_enforce_failures_as_errors_and_audit_as_warnings() {
+    let tree = Tree::new(&[("policies/p.yaml", POLICY), ("manifests/pods.yaml", PODS)]);
+    let resp = tree.run(json!({"mode": "apply", "policies": ["policies"], "resources": ["manifests/pods.yaml"]}));
+    assert_eq!(resp.status, Status::Failure);
+    let errors: Vec<_> = resp.diagnostics.iter().filter(|d| d.severity == Severity::Error).collect();
+    assert_eq!(errors.len(), 1, "{:?}", resp.diagnostics);
+    let e = errors[0];
+    assert_eq!(e.rule.as_deref(), Some("no-latest/require-tag"));
+    assert_eq!(e.file.as_deref(), Some("manifests/pods.yaml"));
+    assert!(e.message.contains("Pod/web/bad") && e.message.contains("document 1"), "{}", e.message);
+    let warnings: Vec<_> = resp.diagnostics.iter().filter(|d| d.severity == Severity::Warning).collect();
+    assert_eq!(warnings.len(), 1);
+    assert_eq!(warnings[0].rule.as_deref(), Some("no-latest/audit-team"));
+    assert_eq!(resp.data["summary"], json!({"pass": 2, "fail": 2, "warn": 0, "error": 0, "skip": 0, "unsupported": 0}));
+    let statuses: Vec<&str> =
+        resp.data["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["pass", "pass", "fail", "fail"]);
+}
+
+#[test]
+fn audit_warn_turns_audit_failures_into_warn() {
+    let tree = Tree::new(&[("p.yaml", POLICY), ("pods.yaml", PODS)]);
+    let resp =
+        tree.run(json!({"mode": "apply", "policies": ["p.yaml"], "resources": ["pods.yaml"], "auditWarn": true}));
+    assert_eq!(resp.data["summary"]["warn"], 1);
+    assert_eq!(resp.data["summary"]["fail"], 1);
+}
+
+#[test]
+fn malformed_yaml_names_file_and_document() {
+    let tree = Tree::new(&[("p.yaml", POLICY), ("bad.yaml", "kind: Pod\n---\nmetadata: [unclosed\n")]);
+    let resp = tree.run(json!({"mode": "apply", "policies": ["p.yaml"], "resources": ["bad.yaml"]}));
+    assert_eq!(resp.status, Status::Failure);
+    let msg = &resp.diagnostics[0].message;
+    assert!(msg.contains("bad.yaml: document 1"), "{msg}");
+}
+
+#[test]
+fn a_resource_that_is_not_an_object_is_refused() {
+    let tree = Tree::new(&[("p.yaml", POLICY), ("list.yaml", "- a\n- b\n")]);
+    let resp = tree.run(json!({"mode": "apply", "policies": ["p.yaml"], "resources": ["list.yaml"]}));
+    assert_eq!(resp.status, Status::Failure);
+    assert!(resp.diagnostics[0].message.contains("list.yaml: document 0: a resource must be an object"));
+}
+
+#[test]
+fn ten_thousand_documents() {
+    let doc = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {team: a}}\nspec:\n  containers: [{name: c, image: \"nginx:1\"}]\n---\n";
+    let stream = doc.repeat(10_000);
+    let tree = Tree::new(&[("p.yaml", POLICY), ("many.yaml", &stream)]);
+    let resp = tree.run(json!({"mode": "apply", "policies": ["p.yaml"], "resources": ["many.yaml"]}));
+    assert_eq!(resp.status, Status::Success, "{:?}", resp.diagnostics.first());
+    assert_eq!(resp.data["summary"]["pass"], 20_000);
+}
+
+#[test]
+fn paths_may_not_leave_the_input_root() {
+    let tree = Tree::new(&[("p.yaml", POLICY)]);
+    let resp = tree.run(json!({"mode": "apply", "policies": ["../p.yaml"], "resources": []}));
+    assert_eq!(resp.status, Status::Failure);
+    assert!(resp.diagnostics[0].message.contains("must not contain `..`"));
+    let resp = tree.run(json!({"mode": "bogus"}));
+    assert_eq!(resp.status, Status::Failure);
+    assert!(resp.diagnostics[0].message.contains("invalid config"));
+}
+
+#[test]
+fn self_referencing_variables_terminate() {
+    let policy = r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: loop}
+spec:
+  rules:
+  - name: r
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      deny:
+        conditions:
+          all:
+          - {key: "{{ x }}", operator: Equals, value: never}
+"#;
+    // The values file makes `x` expand to itself; substitution must stop.
+    let values = json!({"policies": [{"name": "loop", "rules": [{"name": "r", "values": {"x": "{{x}}"}}]}]});
+    let tree = Tree::new(&[("p.yaml", policy), ("pods.yaml", PODS)]);
+    let resp = tree.run(json!({"mode": "apply", "policies": ["p.yaml"], "resources": ["pods.yaml"], "values": values}));
+    let statuses: Vec<&str> =
+        resp.data["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["pass", "pass"]);
+}
+
+#[test]
+fn test_mode_counts_rows_and_strict_fails_excluded_rows() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let req = |config: Value| Request { api_version: sealbox_guest::API_VERSION.into(), config, ..Request::default() };
+    let resp = sealbox_kyverno::step::run(&req(json!({"mode": "test", "paths": ["pattern", "outcomes"]})), &fixtures);
+    // outcomes has a row naming a policy the test does not load: a failure.
+    assert_eq!(resp.status, Status::Failure);
+    assert_eq!(resp.data["summary"]["pass"], 22);
+    assert_eq!(resp.data["summary"]["excluded"], 3);
+    let errors_lenient = resp.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let strict =
+        sealbox_kyverno::step::run(&req(json!({"mode": "test", "paths": ["outcomes"], "strict": true})), &fixtures);
+    let errors_strict = strict.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    assert_eq!(errors_lenient, 1);
+    assert_eq!(errors_strict, 4, "{:?}", strict.diagnostics);
+    let ok = sealbox_kyverno::step::run(&req(json!({"mode": "test", "paths": ["pattern"]})), &fixtures);
+    assert_eq!(ok.status, Status::Success);
+}
