@@ -912,3 +912,52 @@ fn deep_and_wide_app_directories() {
     assert_eq!(files[0], "/f0000.yaml");
     assert!(files[2000].ends_with("level-59-with-a-longish-name/z.yaml"), "{}", files[2000]);
 }
+
+/// Re-expresses sealer's `build/kubefile/parser/parse_test.go` cases: a kube app from a single
+/// YAML path, a helm chart directory (with extra files beside the chart's three), CMDS, and
+/// ENV with APPENV given twice (the later value wins).
+#[test]
+fn sealer_parser_unit_cases() {
+    let ctx = Context::new(&[
+        ("test/kube-nginx-deployment/deployment.yaml", "kind: Deployment\n"),
+        ("test/github-app/Chart.yaml", "name: github-app\n"),
+        ("test/github-app/values.yaml", "replicas: 1\n"),
+        ("test/github-app/README.md", "# chart\n"),
+        ("test/github-app/templates/_helpers.tpl", ""),
+        ("test/github-app/templates/deployment.yaml", ""),
+    ]);
+    let plan = plan_ok(
+        &ctx,
+        "\nFROM scratch\nAPP nginx local://./test/kube-nginx-deployment/deployment.yaml\nLAUNCH [\"nginx\"]\n",
+    );
+    let app = &plan.extension.applications[0];
+    assert_eq!((app.app_type.as_str(), app.files.as_slice()), ("kube", ["deployment.yaml".to_owned()].as_slice()));
+    assert_eq!(
+        layer(&plan.steps[0]).entries,
+        [entry(
+            "test/kube-nginx-deployment/deployment.yaml",
+            EntryKind::File,
+            "application/apps/nginx/deployment.yaml"
+        )]
+    );
+
+    let plan = plan_ok(&ctx, "FROM scratch\nAPP github-app local://./test/github-app\nLAUNCH github-app\n");
+    let app = &plan.extension.applications[0];
+    assert_eq!((app.app_type.as_str(), app.files.as_slice()), ("helm", ["github-app".to_owned()].as_slice()));
+    assert_eq!(plan.extension.launch.app_names, ["github-app"]);
+
+    let plan = plan_ok(&ctx, "FROM scratch\nCMDS [\"kubectl apply -f abc.yaml\", \"kubectl apply -f bcd.yaml\"]\n");
+    assert_eq!(plan.extension.launch.cmds, ["kubectl apply -f abc.yaml", "kubectl apply -f bcd.yaml"]);
+    assert!(plan.steps.is_empty());
+
+    let plan = plan_ok(
+        &ctx,
+        "FROM scratch \nAPP app1 local://test/kube-nginx-deployment/deployment.yaml\nENV globalKey=globalValue\n\
+         APPENV app1 key1=value1 key2=value2\nAPPENV app1 key1=value3 key2=value3\nLAUNCH [\"app1\"]",
+    );
+    assert_eq!(plan.extension.env, BTreeMap::from([("globalKey".into(), "globalValue".into())]));
+    assert_eq!(
+        plan.extension.applications[0].env,
+        BTreeMap::from([("key1".into(), "value3".into()), ("key2".into(), "value3".into())])
+    );
+}
