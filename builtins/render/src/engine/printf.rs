@@ -98,11 +98,15 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
     out
 }
 
+/// Widths and precisions are capped so a template cannot ask for a
+/// gigabyte of padding in one verb (Go refuses values above 1e6).
+const MAX_WIDTH: usize = 1_000_000;
+
 fn read_num(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, args: &[Value], argi: &mut usize) -> Option<usize> {
     if chars.peek() == Some(&'*') {
         chars.next();
         let v = match args.get(*argi) {
-            Some(Value::Int(i)) if *i >= 0 => Some(*i as usize),
+            Some(Value::Int(i)) if *i >= 0 => Some((*i as usize).min(MAX_WIDTH)),
             _ => None,
         };
         *argi += 1;
@@ -110,7 +114,7 @@ fn read_num(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, args: &[Value]
     }
     let mut n: Option<usize> = None;
     while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
-        n = Some(n.unwrap_or(0).saturating_mul(10).saturating_add(d as usize).min(1 << 20));
+        n = Some(n.unwrap_or(0).saturating_mul(10).saturating_add(d as usize).min(MAX_WIDTH));
         chars.next();
     }
     n

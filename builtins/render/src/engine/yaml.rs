@@ -36,10 +36,16 @@ fn write_list(out: &mut String, v: &Value, indent: usize) {
         out.push_str(&" ".repeat(indent));
         out.push('-');
         match item {
+            // The first key or item goes on the dash's line, the rest align with it.
             Value::Map(m) if !m.is_empty() => {
-                // The first key goes on the dash's line, the rest align with it.
                 let mut inner = String::new();
                 write_map(&mut inner, item, indent + 2);
+                out.push(' ');
+                out.push_str(&inner[indent + 2..]);
+            }
+            Value::List(l) if !l.is_empty() => {
+                let mut inner = String::new();
+                write_list(&mut inner, item, indent + 2);
                 out.push(' ');
                 out.push_str(&inner[indent + 2..]);
             }
@@ -124,22 +130,50 @@ fn resolves_to_non_string(s: &str) -> bool {
         || (t.contains(['e', 'E']) && t.parse::<f64>().is_ok())
 }
 
+/// Whether go-yaml's emitter would refuse the plain style (it then
+/// single-quotes): indicators at the start, `: ` or ` #` inside, or
+/// surrounding spaces.
 fn needs_single_quotes(s: &str) -> bool {
-    let first = s.chars().next().unwrap_or(' ');
-    s.starts_with(' ')
-        || s.ends_with(' ')
-        || "-?:,[]{}#&*!|>'\"%@`".contains(first)
+    let mut chars = s.chars();
+    let first = chars.next().unwrap_or(' ');
+    let second_is_blank = chars.next().is_none_or(|c| c == ' ' || c == '\t');
+    s.starts_with([' ', '\t'])
+        || s.ends_with([' ', '\t'])
+        || "#,[]{}&*!|>'\"%@`".contains(first)
+        || ("-?:".contains(first) && second_is_blank)
         || s.contains(": ")
+        || s.contains(":\t")
         || s.contains(" #")
         || s.ends_with(':')
-        || s.contains('\t')
+}
+
+/// YAML 1.1 sexagesimal numbers (`1:20`), which go-yaml double-quotes.
+fn is_base60(s: &str) -> bool {
+    let t = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let mut parts = t.split(':');
+    let Some(head) = parts.next() else { return false };
+    let mut rest: Vec<&str> = parts.collect();
+    if rest.is_empty() || head.is_empty() || !head.starts_with(|c: char| c.is_ascii_digit()) {
+        return false;
+    }
+    if !head.chars().all(|c| c.is_ascii_digit() || c == '_') {
+        return false;
+    }
+    let last = rest.pop().unwrap_or_default();
+    let (last_int, frac) = last.split_once('.').unwrap_or((last, ""));
+    let sixty = |p: &str| match p.as_bytes() {
+        [d] => d.is_ascii_digit(),
+        [a, b] => (b'0'..=b'5').contains(a) && b.is_ascii_digit(),
+        _ => false,
+    };
+    rest.iter().all(|p| sixty(p)) && sixty(last_int) && frac.chars().all(|c| c.is_ascii_digit() || c == '_')
 }
 
 fn plain_or_quoted(s: &str) -> String {
     if s.chars().any(|c| c.is_control() && c != '\n') {
         return super::printf::quote_go(s);
     }
-    if resolves_to_non_string(s) {
+    if resolves_to_non_string(s) || is_base60(s) {
         return format!("\"{s}\"");
     }
     if needs_single_quotes(s) {
@@ -168,7 +202,7 @@ mod tests {
         ]);
         assert_eq!(
             to_yaml(&v),
-            "args:\n- '-v'\n- \"true\"\nempty: {}\nlabels:\n  app: web\n  tier: \"\"\nname: web\nports:\n- name: http\n  port: 80\n"
+            "args:\n- -v\n- \"true\"\nempty: {}\nlabels:\n  app: web\n  tier: \"\"\nname: web\nports:\n- name: http\n  port: 80\n"
         );
     }
 
@@ -177,6 +211,15 @@ mod tests {
         assert_eq!(plain_or_quoted("10.96.0.0/12"), "10.96.0.0/12");
         assert_eq!(plain_or_quoted("1.5"), "\"1.5\"");
         assert_eq!(plain_or_quoted("a: b"), "'a: b'");
+        assert_eq!(plain_or_quoted("-v"), "-v");
+        assert_eq!(plain_or_quoted("- v"), "'- v'");
+        assert_eq!(plain_or_quoted("-"), "'-'");
+        assert_eq!(plain_or_quoted("*.example.com"), "'*.example.com'");
+        assert_eq!(plain_or_quoted("1:20"), "\"1:20\"");
+        assert_eq!(plain_or_quoted("10:30:00"), "\"10:30:00\"");
+        assert_eq!(plain_or_quoted("nginx:1.25"), "nginx:1.25");
+        assert_eq!(plain_or_quoted("0x1F"), "\"0x1F\"");
+        assert_eq!(to_yaml(&Value::list(vec![Value::list(vec!["a".into(), "b".into()])])), "- - a\n  - b\n");
         assert_eq!(to_yaml(&m(vec![("s", "a\nb".into())])), "s: |-\n  a\n  b\n");
     }
 }
