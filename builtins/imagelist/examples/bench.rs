@@ -3,8 +3,11 @@
 //! with its aliased, conditional and archived sub-charts).
 //!
 //! ```text
-//! cargo run --release -p sealbox-imagelist --example bench [-- MANIFESTS CHARTS RUNS]
+//! cargo run --release -p sealbox-imagelist --example bench [-- MANIFESTS CHARTS RUNS [DIR]]
 //! ```
+//!
+//! With DIR, the tree is built there and kept (to time the wasm step over
+//! it with `sealbox module run`), instead of in a temporary directory.
 
 use std::fs;
 use std::path::Path;
@@ -63,20 +66,28 @@ fn pack_chart(dir: &Path, name: &str) -> std::io::Result<Vec<u8>> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse()).collect::<Result<_, _>>()?;
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<usize> = raw.iter().take(3).map(|a| a.parse()).collect::<Result<_, _>>()?;
     let manifests = args.first().copied().unwrap_or(5000);
     let charts = args.get(1).copied().unwrap_or(20);
     let runs = args.get(2).copied().unwrap_or(5).max(1);
 
-    let root = tempfile::tempdir()?;
+    let temp = tempfile::tempdir()?;
+    let root = match raw.get(3) {
+        Some(dir) => {
+            fs::create_dir_all(dir)?;
+            Path::new(dir).to_path_buf()
+        }
+        None => temp.path().to_path_buf(),
+    };
     for i in 0..manifests {
-        let dir = root.path().join(format!("manifests/gen/d{:02}", i % 50));
+        let dir = root.as_path().join(format!("manifests/gen/d{:02}", i % 50));
         fs::create_dir_all(&dir)?;
         fs::write(dir.join(format!("m{i:05}.yaml")), manifest(i))?;
     }
     let tgz = pack_chart(&Path::new(FIXTURES).join("db-chart"), "db")?;
     for c in 0..charts {
-        let dest = root.path().join(format!("charts/webapp-{c:02}"));
+        let dest = root.as_path().join(format!("charts/webapp-{c:02}"));
         copy_dir(&Path::new(FIXTURES).join("context/charts/webapp"), &dest)?;
         fs::write(dest.join("charts/db-0.1.0.tgz"), &tgz)?;
     }
@@ -85,7 +96,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut images = 0;
     for _ in 0..runs {
         let start = Instant::now();
-        let outcome = collect(root.path(), &Config::default(), &Platform::default());
+        let outcome = collect(root.as_path(), &Config::default(), &Platform::default());
         times.push(start.elapsed());
         if outcome.failed() {
             return Err(format!("step failed: {:?}", outcome.diagnostics.first()).into());

@@ -431,6 +431,15 @@ mod tests {
     }
 
     #[test]
+    fn a_corrupt_chart_archive_is_a_located_error() {
+        let tree = TempTree::new(&[("charts/bad-1.0.0.tgz", "not gzip at all")]);
+        let out = collect(tree.path(), &Config::default(), &Platform::default());
+        let error = out.diagnostics.iter().find(|d| d.severity == Severity::Error).expect("error");
+        assert_eq!(error.file.as_deref(), Some("charts/bad-1.0.0.tgz"));
+        assert!(error.message.contains("cannot read chart archive"), "{error:?}");
+    }
+
+    #[test]
     fn app_charts_render_with_the_app_name_as_release() {
         let tree = TempTree::new(&[
             ("application/apps/shop/Chart.yaml", "apiVersion: v2\nname: shop\nversion: 0.1.0\n"),

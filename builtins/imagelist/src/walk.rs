@@ -3,7 +3,8 @@
 //!
 //! - `manifests/**`: YAML (`.yaml`, `.yml`) and `.tmpl` files, and the image
 //!   list `manifests/imageList`;
-//! - `charts/**`: Helm charts (a directory with a `Chart.yaml`);
+//! - `charts/**`: Helm charts (a directory with a `Chart.yaml`, or a
+//!   packaged `.tgz`);
 //! - `application/apps/<app>/`: a Helm chart when the directory has a
 //!   `Chart.yaml`, else its YAML files and any charts below it, all recorded
 //!   with the application's name.
@@ -97,10 +98,17 @@ fn walk_tree(root: &Path, dir: &Path, app: Option<String>, yaml: bool, out: &mut
             walk_tree(root, path, app.clone(), yaml, out)?;
             continue;
         }
-        if !meta.is_file() || !yaml {
+        if !meta.is_file() {
             continue;
         }
         let rel = relative(root, path);
+        if !yaml {
+            // Under charts/, packaged charts count too (`helm package` output).
+            if name.ends_with(".tgz") {
+                out.push(Source { path: rel, kind: SourceKind::Chart, app: app.clone() });
+            }
+            continue;
+        }
         let kind = if name == "imageList" && rel == "manifests/imageList" {
             SourceKind::ImageList
         } else if name.ends_with(".yaml") || name.ends_with(".yml") {
@@ -162,6 +170,7 @@ mod tests {
             ("charts/one/Chart.yaml", "name: one"),
             ("charts/one/charts/sub/Chart.yaml", "name: sub"),
             ("charts/loose.yaml", "a: 1"),
+            ("charts/packaged-1.0.0.tgz", "gz"),
             ("application/apps/web/Chart.yaml", "name: web"),
             ("application/apps/kube/b.yaml", "a: 1"),
             ("application/apps/kube/a.yaml", "a: 1"),
@@ -179,6 +188,7 @@ mod tests {
                 ("manifests/raw.yaml.tmpl".into(), UnrenderedTemplate, None),
                 ("manifests/sub/x.yml".into(), Yaml, None),
                 ("charts/one".into(), Chart, None),
+                ("charts/packaged-1.0.0.tgz".into(), Chart, None),
                 ("application/apps/kube/a.yaml".into(), Yaml, Some("kube".into())),
                 ("application/apps/kube/b.yaml".into(), Yaml, Some("kube".into())),
                 ("application/apps/web".into(), Chart, Some("web".into())),

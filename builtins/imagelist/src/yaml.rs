@@ -117,11 +117,22 @@ enum Frame {
     Map(Vec<(Node, Node)>, Option<Node>, usize, u32),
 }
 
+/// Deepest nesting accepted; deeper documents are refused rather than risk
+/// the (small, in wasm) stack of the code that walks them.
+pub const MAX_DEPTH: usize = 256;
+/// Most nodes a stream may expand to, aliases counted in full, so that an
+/// alias bomb ("billion laughs") is refused instead of exhausting memory.
+pub const MAX_NODES: usize = 1_000_000;
+
 #[derive(Default)]
 struct Loader {
     docs: Vec<Node>,
     stack: Vec<Frame>,
-    anchors: BTreeMap<usize, Node>,
+    /// Node count of each open container's subtree, parallel to `stack`.
+    sizes: Vec<usize>,
+    /// Anchored nodes and their node counts.
+    anchors: BTreeMap<usize, (Node, usize)>,
+    total: usize,
     error: Option<YamlError>,
 }
 
@@ -131,33 +142,38 @@ impl MarkedEventReceiver for Loader {
             return;
         }
         let line = to_u32(mark.line());
+        let fail = |message: &str| Some(YamlError { message: message.into(), line, column: to_u32(mark.col()) });
         match ev {
-            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq(Vec::new(), anchor, line)),
-            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map(Vec::new(), None, anchor, line)),
+            Event::SequenceStart(..) | Event::MappingStart(..) if self.stack.len() >= MAX_DEPTH => {
+                self.error = fail("nesting is too deep");
+            }
+            Event::SequenceStart(anchor, _) => self.open(Frame::Seq(Vec::new(), anchor, line)),
+            Event::MappingStart(anchor, _) => self.open(Frame::Map(Vec::new(), None, anchor, line)),
             Event::SequenceEnd | Event::MappingEnd => {
+                let size = self.sizes.pop().unwrap_or(1);
                 let (node, anchor) = match self.stack.pop() {
                     Some(Frame::Seq(items, anchor, line)) => (Node { value: Value::Seq(items), line }, anchor),
                     Some(Frame::Map(entries, _, anchor, line)) => (Node { value: Value::Map(entries), line }, anchor),
                     None => return,
                 };
-                self.insert(node, anchor);
+                self.insert(node, anchor, size);
             }
             Event::Scalar(text, style, anchor, _tag) => {
+                self.total += 1;
                 let node = Node { value: Value::Scalar { text, plain: style == TScalarStyle::Plain }, line };
-                self.insert(node, anchor);
+                self.insert(node, anchor, 1);
             }
             Event::Alias(id) => match self.anchors.get(&id) {
-                Some(node) => {
-                    let node = Node { line, ..node.clone() };
-                    self.insert(node, 0);
+                Some((node, size)) => {
+                    let (node, size) = (Node { line, ..node.clone() }, *size);
+                    self.total = self.total.saturating_add(size);
+                    if self.total > MAX_NODES {
+                        self.error = fail("aliases expand to too many nodes");
+                        return;
+                    }
+                    self.insert(node, 0, size);
                 }
-                None => {
-                    self.error = Some(YamlError {
-                        message: "alias to an unknown anchor".into(),
-                        line,
-                        column: to_u32(mark.col()),
-                    })
-                }
+                None => self.error = fail("alias to an unknown anchor"),
             },
             Event::DocumentEnd | Event::DocumentStart | Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
         }
@@ -165,9 +181,18 @@ impl MarkedEventReceiver for Loader {
 }
 
 impl Loader {
-    fn insert(&mut self, node: Node, anchor: usize) {
+    fn open(&mut self, frame: Frame) {
+        self.total += 1;
+        self.stack.push(frame);
+        self.sizes.push(1);
+    }
+
+    fn insert(&mut self, node: Node, anchor: usize, size: usize) {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), size));
+        }
+        if let Some(parent) = self.sizes.last_mut() {
+            *parent = parent.saturating_add(size);
         }
         match self.stack.last_mut() {
             None => {
@@ -211,6 +236,25 @@ mod tests {
     fn resolves_aliases() {
         let docs = load_documents("a: &img nginx:1\nb: *img\n").expect("valid yaml");
         assert_eq!(docs[0].get("b").and_then(Node::as_str), Some("nginx:1"));
+    }
+
+    #[test]
+    fn refuses_alias_bombs_and_deep_nesting() {
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            bomb.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let err = load_documents(&bomb).expect_err("10^9 nodes");
+        assert!(err.message.contains("too many nodes"), "{err}");
+        let nested = |depth: usize| {
+            (0..depth).map(|i| format!("{}- \n", "  ".repeat(i))).collect::<String>() + &"  ".repeat(depth) + "x"
+        };
+        let err = load_documents(&nested(MAX_DEPTH + 1)).expect_err("too deep");
+        assert!(err.message.contains("too deep"), "{err}");
+        assert!(load_documents(&nested(MAX_DEPTH - 1)).is_ok());
+        // Deep flow collections are refused by the scanner itself.
+        assert!(load_documents(&"[".repeat(100_000)).is_err());
     }
 
     #[test]
