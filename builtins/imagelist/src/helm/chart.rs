@@ -34,6 +34,16 @@ pub struct Chart {
     pub subcharts: Vec<Chart>,
 }
 
+impl Chart {
+    /// Whether `Chart.yaml` says `type: library`.
+    pub fn is_library(&self) -> bool {
+        match &self.metadata {
+            Value::Map(m) => m.get("Type").and_then(Value::as_str) == Some("library"),
+            _ => false,
+        }
+    }
+}
+
 /// One file of a chart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChartFile {

@@ -45,7 +45,12 @@ pub fn render(chart: &Chart, release: &str) -> Result<Vec<RenderedManifest>, Cha
     let mut paths: HashMap<String, String> = HashMap::new();
     let mut order: Vec<(usize, &str, String)> = Vec::new();
     for (i, unit) in units.iter().enumerate() {
+        let library = unit.chart.is_library();
         for file in &unit.chart.templates {
+            // Helm loads only the partials of a library chart: it has no manifests of its own.
+            if library && !file.name.rsplit('/').next().unwrap_or_default().starts_with('_') {
+                continue;
+            }
             let name = format!("{}/{}", unit.prefix, file.name);
             paths.insert(name.clone(), format!("{}/{}", unit.chart.source, file.name));
             order.push((i, file.name.as_str(), name));
@@ -301,4 +306,90 @@ fn capabilities() -> Value {
             Value::map(BTreeMap::from([("Version".to_string(), Value::String(HELM_VERSION.into()))])),
         ),
     ]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::helm::chart::load_dir;
+    use crate::testutil::TempTree;
+
+    fn render_tree(files: &[(&str, &str)]) -> Result<Vec<(String, String)>, ChartError> {
+        let tree = TempTree::new(files);
+        let chart = load_dir(&tree.path().join("top"), "top")?;
+        Ok(render(&chart, "rel")?.into_iter().map(|m| (m.name, m.text)).collect())
+    }
+
+    #[test]
+    fn library_charts_lend_definitions_but_render_nothing() {
+        let out = render_tree(&[
+            ("top/Chart.yaml", "apiVersion: v2\nname: top\nversion: 1.0.0\ndependencies: [{name: common}]\n"),
+            ("top/templates/pod.yaml", "image: {{ include \"common.image\" . }}\n"),
+            ("top/values.yaml", "image: {repository: app, tag: \"2\"}\n"),
+            ("top/charts/common/Chart.yaml", "apiVersion: v2\nname: common\nversion: 1.0.0\ntype: library\n"),
+            (
+                "top/charts/common/templates/_images.tpl",
+                "{{- define \"common.image\" -}}{{ .Values.image.repository }}:{{ .Values.image.tag }}{{- end -}}",
+            ),
+            ("top/charts/common/templates/broken.yaml", "{{ this would not parse"),
+        ])
+        .expect("renders");
+        assert_eq!(out, [("top/templates/pod.yaml".to_string(), "image: app:2\n".to_string())]);
+    }
+
+    #[test]
+    fn conditions_and_tags_switch_subcharts() {
+        let chart_yaml = "apiVersion: v2\nname: top\nversion: 1.0.0\ndependencies:\n\
+            - {name: a, condition: \"a.enabled,global.a.enabled\"}\n\
+            - {name: b, tags: [extras]}\n\
+            - {name: c, condition: c.enabled, tags: [extras]}\n";
+        let files = |values: &'static str| {
+            vec![
+                ("top/Chart.yaml", chart_yaml),
+                ("top/values.yaml", values),
+                ("top/charts/a/Chart.yaml", "apiVersion: v2\nname: a\nversion: 1.0.0\n"),
+                ("top/charts/a/values.yaml", "enabled: false\n"),
+                ("top/charts/a/templates/x.yaml", "a: 1\n"),
+                ("top/charts/b/Chart.yaml", "apiVersion: v2\nname: b\nversion: 1.0.0\n"),
+                ("top/charts/b/templates/x.yaml", "b: 1\n"),
+                ("top/charts/c/Chart.yaml", "apiVersion: v2\nname: c\nversion: 1.0.0\n"),
+                ("top/charts/c/templates/x.yaml", "c: 1\n"),
+            ]
+        };
+        let names = |values: &'static str| -> Vec<String> {
+            render_tree(&files(values)).expect("renders").into_iter().map(|(n, _)| n).collect()
+        };
+        // a's own default switches it off; untagged values leave b and c on.
+        assert_eq!(names("{}\n"), ["top/charts/b/templates/x.yaml", "top/charts/c/templates/x.yaml"]);
+        // The first condition path holding a boolean wins; a false tag turns b off, c's condition overrides tags.
+        assert_eq!(
+            names("a: {enabled: true}\nglobal: {a: {enabled: false}}\ntags: {extras: false}\nc: {enabled: true}\n"),
+            ["top/charts/a/templates/x.yaml", "top/charts/c/templates/x.yaml"]
+        );
+    }
+
+    #[test]
+    fn values_print_as_helm_prints_them() {
+        let out = render_tree(&[
+            ("top/Chart.yaml", "apiVersion: v2\nname: top\nversion: 1.0.0\nappVersion: 1.10\n"),
+            ("top/values.yaml", "big: 1000000\nport: 8080\nratio: 0.5\non: yes\n"),
+            (
+                "top/templates/x.yaml",
+                "v: {{ .Values.big }} {{ .Values.port }} {{ .Values.ratio }} {{ .Values.on }} {{ .Chart.AppVersion }} {{ .Values.missing }}\n",
+            ),
+        ])
+        .expect("renders");
+        assert_eq!(out[0].1, "v: 1e+06 8080 0.5 true 1.10 \n");
+    }
+
+    #[test]
+    fn missing_dependencies_fail_like_helm() {
+        let err = render_tree(&[
+            ("top/Chart.yaml", "apiVersion: v2\nname: top\nversion: 1.0.0\ndependencies: [{name: gone}]\n"),
+            ("top/templates/x.yaml", "a: 1\n"),
+        ])
+        .expect_err("missing dependency");
+        assert_eq!(err.file.as_deref(), Some("top/Chart.yaml"));
+        assert!(err.message.contains("\"gone\""), "{}", err.message);
+    }
 }
