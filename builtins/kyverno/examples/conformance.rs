@@ -58,6 +58,15 @@ fn main() {
                         row.test_file, row.policy, row.rule, row.resource, row.expected, row.class
                     ));
                 }
+                if row.outcome == RowOutcome::Unsupported
+                    && args.iter().any(|a| a == "--list-unsupported")
+                    && !matches!(row.class, FeatureClass::Cel | FeatureClass::Mutate)
+                {
+                    failures.push(format!(
+                        "UNSUPPORTED {} | {} | {} | {}",
+                        row.test_file, row.policy, row.rule, row.reason
+                    ));
+                }
                 if row.outcome == RowOutcome::Fail {
                     any_fail = true;
                     failures.push(format!(

@@ -139,7 +139,7 @@ impl Engine {
                 out.push(RuleResponse::new(name, RuleStatus::Skip, format!("Invalid policy: {reason}")));
                 continue;
             }
-            let resp = self.evaluate_rule(policy, rule, &base, &operation, opts);
+            let resp = self.evaluate_rule(policy, rule, &base, &operation, resource.name(), opts);
             let Some(resp) = resp else { continue };
             let applied = matches!(resp.status, RuleStatus::Pass | RuleStatus::Fail);
             out.push(resp);
@@ -156,6 +156,7 @@ impl Engine {
         rule: &Value,
         base: &EvalContext,
         operation: &str,
+        resource_name: &str,
         opts: &EvalOptions<'_>,
     ) -> Option<RuleResponse> {
         let name = rule_name(rule);
@@ -165,9 +166,14 @@ impl Engine {
         let validate = rule.get("validate")?;
         let rule_values = opts.values.and_then(|v| v.rule_values(&policy.name, name));
         let empty = Map::new();
+        let resource_values = opts.values.and_then(|v| v.resource_values(&policy.name, resource_name));
         let supplied = |entry: &str| {
-            rule_values.is_some_and(|r| r.values.contains_key(entry))
-                || opts.values.is_some_and(|v| v.global.contains_key(entry))
+            let names = |m: &Map<String, Value>| {
+                m.keys().any(|k| k == entry || k.strip_prefix(entry).is_some_and(|rest| rest.starts_with('.')))
+            };
+            rule_values.is_some_and(|r| names(&r.values))
+                || opts.values.is_some_and(|v| names(&v.global))
+                || resource_values.is_some_and(names)
         };
         let checker = Checker {
             jmes: &self.jmes,
