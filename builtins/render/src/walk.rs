@@ -173,7 +173,13 @@ impl Job<'_> {
     fn render_dir(&mut self, rel: &str, data: &Value) {
         let dir = self.input.join(rel);
         for (entry, kind) in sorted_entries(&dir, &mut self.outcome.diagnostics, rel) {
-            let Some(name) = entry.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
+            let Some(os_name) = entry.file_name() else { continue };
+            let Some(name) = os_name.to_str().map(str::to_string) else {
+                if os_name.to_string_lossy().ends_with(".tmpl") {
+                    let shown = format!("{rel}/{}", os_name.to_string_lossy());
+                    let d = Diagnostic::warning("template name is not UTF-8, not rendered").at(shown, None, None);
+                    self.outcome.diagnostics.push(d);
+                }
                 continue;
             };
             let rel_path = format!("{rel}/{name}");

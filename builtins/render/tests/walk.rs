@@ -205,3 +205,30 @@ fn huge_outputs_stop_at_the_limit() {
     assert!(outcome.diagnostics[0].message.contains("output exceeds the limit"), "{}", outcome.diagnostics[0].message);
     assert!(!out.path().join("etc/big").exists());
 }
+
+#[test]
+fn odd_entries_are_reported_not_rendered() {
+    use std::os::unix::ffi::OsStrExt;
+    let input = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    write(input.path(), "etc/ok.tmpl", "ok");
+    fs::write(input.path().join("etc").join(std::ffi::OsStr::from_bytes(b"bad\xff.tmpl")), "x").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", input.path().join("etc/link.tmpl")).unwrap();
+    write(input.path(), "etc/.tmpl", "nameless");
+    let outcome = render_tree(input.path(), out.path(), &BTreeMap::new(), &Config::default(), &[]);
+    let got: Vec<(Severity, String, String)> =
+        outcome.diagnostics.iter().map(|d| (d.severity, d.file.clone().unwrap(), d.message.clone())).collect();
+    assert_eq!(
+        got,
+        [
+            (Severity::Warning, "etc/.tmpl".to_string(), "template named only `.tmpl`, skipped".to_string()),
+            (
+                Severity::Warning,
+                "etc/bad\u{FFFD}.tmpl".to_string(),
+                "template name is not UTF-8, not rendered".to_string()
+            ),
+            (Severity::Warning, "etc/link.tmpl".to_string(), "symlinked template not rendered".to_string()),
+        ]
+    );
+    assert_eq!(tree(out.path()), BTreeMap::from([("etc/ok".to_string(), "ok".to_string())]));
+}
