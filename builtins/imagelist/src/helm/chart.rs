@@ -182,7 +182,16 @@ fn from_files(files: Vec<ChartFile>, source: &str) -> Result<Chart, ChartError> 
                 None if rest.ends_with(".tgz") => sub_archives.push(file),
                 None => {}
             }
-        } else {
+        } else if !matches!(
+            file.name.as_str(),
+            "Chart.yaml"
+                | "Chart.lock"
+                | "values.yaml"
+                | "values.schema.json"
+                | "requirements.yaml"
+                | "requirements.lock"
+        ) {
+            // Helm keeps these out of `.Files`.
             other.push(file);
         }
     }

@@ -154,6 +154,10 @@ fn instances(chart: &Chart) -> Vec<(&Chart, String, Option<&Dependency>)> {
 /// `global` over its own) under `<name>`.
 fn coalesce_tree(chart: &Chart, given: &Value) -> Value {
     let mut values = coalesce(given, &chart.values);
+    // Helm gives every chart a `global` map, so `.Values.global.x` always resolves.
+    if !matches!(get(&values, "global"), Some(Value::Map(_))) {
+        values = with_key(&values, "global", Value::map(BTreeMap::new()));
+    }
     let parent_global = get(&values, "global").cloned();
     for (sub, name, _) in instances(chart) {
         let mut sub_given = get(&values, &name).cloned().unwrap_or_else(|| Value::map(BTreeMap::new()));
@@ -380,6 +384,21 @@ mod tests {
         ])
         .expect("renders");
         assert_eq!(out[0].1, "v: 1e+06 8080 0.5 true 1.10 \n");
+    }
+
+    #[test]
+    fn every_chart_has_a_global_map_and_files_exclude_chart_metadata() {
+        let out = render_tree(&[
+            ("top/Chart.yaml", "apiVersion: v2\nname: top\nversion: 1.0.0\n"),
+            ("top/files/a.txt", "A"),
+            (
+                "top/templates/x.yaml",
+                "g: {{ hasKey .Values.global \"x\" }}\nv: {{ .Files.Get \"values.yaml\" | quote }}\na: {{ .Files.Get \"files/a.txt\" }}\n",
+            ),
+            ("top/values.yaml", "k: 1\n"),
+        ])
+        .expect("renders");
+        assert_eq!(out[0].1, "g: false\nv: \"\"\na: A\n");
     }
 
     #[test]
