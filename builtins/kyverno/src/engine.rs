@@ -28,6 +28,8 @@ pub struct EvalOptions<'a> {
     pub user: Option<&'a UserInfo>,
     /// The request operation, overriding values files (a test row's `operation`).
     pub operation: Option<&'a str>,
+    /// `PolicyException` documents; a matching one turns a rule into a skip.
+    pub exceptions: &'a [Value],
 }
 
 /// A policy with its rules already expanded by autogen.
@@ -139,7 +141,7 @@ impl Engine {
                 out.push(RuleResponse::new(name, RuleStatus::Skip, format!("Invalid policy: {reason}")));
                 continue;
             }
-            let resp = self.evaluate_rule(policy, rule, &base, &operation, resource.name(), opts);
+            let resp = self.evaluate_rule(policy, rule, &base, &operation, resource, opts);
             let Some(resp) = resp else { continue };
             let applied = matches!(resp.status, RuleStatus::Pass | RuleStatus::Fail);
             out.push(resp);
@@ -156,9 +158,10 @@ impl Engine {
         rule: &Value,
         base: &EvalContext,
         operation: &str,
-        resource_name: &str,
+        resource: &Resource,
         opts: &EvalOptions<'_>,
     ) -> Option<RuleResponse> {
+        let resource_name = resource.name();
         let name = rule_name(rule);
         if let Some(reason) = unsupported_feature(rule) {
             return Some(RuleResponse::new(name, RuleStatus::Unsupported, reason));
@@ -214,6 +217,13 @@ impl Engine {
                 Ok(_) => {}
             }
         }
+        if let Some(exception) = self.matching_exception(policy, name, resource, ctx, &checker, opts) {
+            return Some(RuleResponse::new(
+                name,
+                RuleStatus::Skip,
+                format!("rule skipped due to policy exception {exception}"),
+            ));
+        }
         let checks = Checks::from_block(validate);
         let mut resp = checker.run(ctx, &checks, None, 0)?;
         // `policies.kyverno.io/scored: "false"` turns failures into warnings.
@@ -232,6 +242,50 @@ impl Engine {
 
 fn value_operation(values: Option<&Map<String, Value>>) -> Option<&str> {
     values.and_then(|m| m.get("request.operation")).and_then(Value::as_str)
+}
+
+impl Engine {
+    /// The name of a `PolicyException` that exempts `resource` from `rule` of `policy`.
+    fn matching_exception(
+        &self,
+        policy: &Policy,
+        rule: &str,
+        resource: &Resource,
+        ctx: &EvalContext,
+        checker: &Checker<'_>,
+        opts: &EvalOptions<'_>,
+    ) -> Option<String> {
+        let operation = ctx.root().pointer("/request/operation").and_then(Value::as_str).unwrap_or("CREATE");
+        let req = RequestInfo { operation, user: opts.user, namespace_labels: None };
+        for exception in opts.exceptions {
+            let spec = exception.get("spec")?;
+            let names_rule = spec.get("exceptions").and_then(Value::as_array).is_some_and(|list| {
+                list.iter().any(|e| {
+                    let pname = e.get("policyName").and_then(Value::as_str).unwrap_or("");
+                    let pname = pname.rsplit('/').next().unwrap_or(pname);
+                    let rules = e.get("ruleNames").and_then(Value::as_array);
+                    crate::wildcard::matches(pname, &policy.name)
+                        && rules.is_some_and(|r| {
+                            r.iter().filter_map(Value::as_str).any(|n| crate::wildcard::matches(n, rule))
+                        })
+                })
+            });
+            if !names_rule {
+                continue;
+            }
+            let as_rule = json!({"name": "exception", "match": spec.get("match").cloned().unwrap_or(Value::Null)});
+            if !matching::rule_applies(&as_rule, resource, &req).unwrap_or(false) {
+                continue;
+            }
+            if let Some(conds) = spec.get("conditions")
+                && !checker.conditions(ctx, conds).is_ok_and(|r| r.passed)
+            {
+                continue;
+            }
+            return Some(exception.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string());
+        }
+        None
+    }
 }
 
 /// The context every rule starts from: `request.*`, user info and `images`.

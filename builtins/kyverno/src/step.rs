@@ -39,6 +39,9 @@ pub enum Config {
         values: Option<Value>,
         #[serde(default, rename = "auditWarn")]
         audit_warn: bool,
+        /// Files or directories holding `PolicyException` documents.
+        #[serde(default)]
+        exceptions: Vec<String>,
     },
 }
 
@@ -65,8 +68,8 @@ pub fn run(req: &Request, root: &Path) -> Response {
     let engine = Engine::new(Clock { now: epoch, seed: req.image.source_date_epoch });
     let result = match config {
         Config::Test { paths, strict } => run_test(&engine, root, &paths, strict),
-        Config::Apply { policies, resources, values, audit_warn } => {
-            run_apply(&engine, root, &policies, &resources, values.as_ref(), audit_warn)
+        Config::Apply { policies, resources, values, audit_warn, exceptions } => {
+            run_apply(&engine, root, &ApplyInputs { policies, resources, values, audit_warn, exceptions })
         }
     };
     result.unwrap_or_else(|e| Response::failure(format!("kyverno: {e}")))
@@ -119,31 +122,42 @@ fn load_values(root: &Path, v: Option<&Value>) -> Result<Option<Values>, String>
     }
 }
 
-fn run_apply(
-    engine: &Engine,
-    root: &Path,
-    policy_paths: &[String],
-    resource_paths: &[String],
-    values: Option<&Value>,
+struct ApplyInputs {
+    policies: Vec<String>,
+    resources: Vec<String>,
+    values: Option<Value>,
     audit_warn: bool,
-) -> Result<Response, String> {
-    let mut loaded = LoadedPolicies::default();
-    for p in policy_paths {
+    exceptions: Vec<String>,
+}
+
+fn load_docs(root: &Path, paths: &[String]) -> Result<Vec<(String, Vec<Value>)>, String> {
+    let mut out = Vec::new();
+    for p in paths {
         for file in loader::yaml_files(&resolve(root, p)?)? {
             let shown = display(root, &file);
             let docs = loader::documents(&shown, &loader::read_text(&file)?)?;
-            loader::collect_policies(&mut loaded, &shown, &docs)?;
+            out.push((shown, docs));
         }
+    }
+    Ok(out)
+}
+
+fn run_apply(engine: &Engine, root: &Path, inputs: &ApplyInputs) -> Result<Response, String> {
+    let mut loaded = LoadedPolicies::default();
+    for (shown, docs) in load_docs(root, &inputs.policies)? {
+        loader::collect_policies(&mut loaded, &shown, &docs)?;
     }
     let mut resources: Vec<Resource> = Vec::new();
-    for r in resource_paths {
-        for file in loader::yaml_files(&resolve(root, r)?)? {
-            let shown = display(root, &file);
-            let docs = loader::documents(&shown, &loader::read_text(&file)?)?;
-            loader::collect_resources(&mut resources, &shown, docs)?;
-        }
+    for (shown, docs) in load_docs(root, &inputs.resources)? {
+        loader::collect_resources(&mut resources, &shown, docs)?;
     }
-    let values = load_values(root, values)?;
+    let exceptions: Vec<Value> = load_docs(root, &inputs.exceptions)?
+        .into_iter()
+        .flat_map(|(_, docs)| docs)
+        .filter(|d| d.get("kind").and_then(Value::as_str) == Some("PolicyException"))
+        .collect();
+    let values = load_values(root, inputs.values.as_ref())?;
+    let audit_warn = inputs.audit_warn;
     let mut diags = Vec::new();
     for (name, kind, file) in &loaded.unsupported {
         diags.push(
@@ -164,7 +178,7 @@ fn run_apply(
         }
     }
     let prepared = loader::prepare(loaded.policies);
-    let opts = EvalOptions { values: values.as_ref(), user: None, operation: None };
+    let opts = EvalOptions { values: values.as_ref(), user: None, operation: None, exceptions: &exceptions };
     let rows = apply::apply(engine, &prepared, &resources, &opts, audit_warn);
     for row in &rows {
         let message = format!(

@@ -139,6 +139,7 @@ struct LoadedTest {
     resources: Vec<Resource>,
     values: Option<Values>,
     user: Option<UserInfo>,
+    exceptions: Vec<Value>,
     unsupported_reason: Option<String>,
 }
 
@@ -189,7 +190,16 @@ fn load_test(doc: &Value, dir: &Path, display: &dyn Fn(&Path) -> String) -> Resu
         }
         None => None,
     };
-    let unsupported_reason = ["exceptions", "apiCallResponses", "globalContextEntries", "clusterResources", "context"]
+    let mut exceptions = Vec::new();
+    for e in list_ci(doc, "exceptions") {
+        for file in loader::yaml_files(&dir.join(&e))? {
+            let text = loader::read_text(&file)?;
+            let docs = loader::documents(&display(&file), &text)?;
+            exceptions
+                .extend(docs.into_iter().filter(|d| d.get("kind").and_then(Value::as_str) == Some("PolicyException")));
+        }
+    }
+    let unsupported_reason = ["apiCallResponses", "globalContextEntries", "clusterResources", "context"]
         .iter()
         .find(|k| get_ci(doc, k).is_some_and(|v| !v.is_null()))
         .map(|k| format!("the test uses `{k}`, which this engine does not support yet"));
@@ -200,6 +210,7 @@ fn load_test(doc: &Value, dir: &Path, display: &dyn Fn(&Path) -> String) -> Resu
         resources,
         values,
         user,
+        exceptions,
         unsupported_reason,
     })
 }
@@ -256,6 +267,7 @@ pub fn run_test_file(engine: &Engine, path: &Path, display: &dyn Fn(&Path) -> St
                 values: test.values.as_ref(),
                 user: test.user.as_ref(),
                 operation: operations.get(r.name()).map(String::as_str),
+                exceptions: &test.exceptions,
             };
             test.policies.iter().map(|p| (p.policy.name.as_str(), engine.evaluate(p, r, &opts))).collect()
         })

@@ -66,6 +66,11 @@ fn match_exclude_apply_one_and_scoring() {
 }
 
 #[test]
+fn policy_exceptions() {
+    assert_all_pass("exceptions", 3);
+}
+
+#[test]
 fn rows_that_must_not_pass_silently() {
     let report = fixture("outcomes");
     assert_eq!(report.error, None);
