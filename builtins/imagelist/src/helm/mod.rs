@@ -11,7 +11,15 @@
 //! Rendering uses the chart's default values, release name `release-name`
 //! (the application's name for charts under `application/apps/`), namespace
 //! `default`, Kubernetes [`render::KUBE_VERSION`]; `lookup` returns an empty
-//! map, as without a cluster.
+//! map, as without a cluster. As in Helm, partials (`_*`) and `NOTES.txt`
+//! produce no manifest, library charts only lend their definitions, `crds/`
+//! is not rendered, and a dependency missing from `charts/` is an error.
+//!
+//! Known differences from Helm: template values are immutable, so `set`,
+//! `unset` and `merge` return the changed map instead of changing it in
+//! place (charts that rely on the side effect through another variable see
+//! the old map); random, clock and certificate functions return fixed
+//! values; `.helmignore` and `values.schema.json` are not applied.
 
 pub mod chart;
 pub mod files;

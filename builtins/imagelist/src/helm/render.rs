@@ -402,6 +402,47 @@ mod tests {
     }
 
     #[test]
+    fn library_image_helpers_in_the_style_of_popular_charts() {
+        // Modelled on the image helpers of widely used chart libraries (such as
+        // bitnami/charts' `common`): a registry from globals or the image map,
+        // a digest preferred over the tag, the values passed through `dict`.
+        let helper = r#"{{- define "lib.image" -}}
+{{- $registry := default .imageRoot.registry ((.global).imageRegistry) -}}
+{{- $separator := ":" -}}
+{{- $termination := .imageRoot.tag | toString -}}
+{{- if .imageRoot.digest }}
+    {{- $separator = "@" -}}
+    {{- $termination = .imageRoot.digest | toString -}}
+{{- end -}}
+{{- if $registry }}
+    {{- printf "%s/%s%s%s" $registry .imageRoot.repository $separator $termination -}}
+{{- else -}}
+    {{- printf "%s%s%s" .imageRoot.repository $separator $termination -}}
+{{- end -}}
+{{- end -}}"#;
+        let pod = r#"containers:
+  - image: {{ include "lib.image" (dict "imageRoot" .Values.image "global" .Values.global) }}
+  - image: {{ include "lib.image" (dict "imageRoot" .Values.sidecar "global" .Values.global) }}
+  - image: {{ include "lib.image" (dict "imageRoot" .Values.metrics) }}
+"#;
+        let values = "image: {registry: docker.io, repository: bitnami/nginx, tag: 1.25.3}\n\
+            sidecar: {registry: docker.io, repository: bitnami/git, tag: \"2.43\", digest: \"sha256:abc\"}\n\
+            metrics: {registry: \"\", repository: nginx/exporter, tag: 1.0}\n\
+            global: {imageRegistry: mirror.local}\n";
+        let out = render_tree(&[
+            ("top/Chart.yaml", "apiVersion: v2\nname: top\nversion: 1.0.0\n"),
+            ("top/values.yaml", values),
+            ("top/templates/_lib.tpl", helper),
+            ("top/templates/pod.yaml", pod),
+        ])
+        .expect("renders");
+        assert_eq!(
+            out[0].1,
+            "containers:\n  - image: mirror.local/bitnami/nginx:1.25.3\n  - image: mirror.local/bitnami/git@sha256:abc\n  - image: nginx/exporter:1\n"
+        );
+    }
+
+    #[test]
     fn missing_dependencies_fail_like_helm() {
         let err = render_tree(&[
             ("top/Chart.yaml", "apiVersion: v2\nname: top\nversion: 1.0.0\ndependencies: [{name: gone}]\n"),
