@@ -178,7 +178,7 @@ impl Walker<'_> {
                     path.push(format!("[{i}]"));
                     match &item.value {
                         Value::Scalar { .. } => self.candidate_node(item, path),
-                        _ => self.walk(item, path, false),
+                        _ => self.image_field("image", item, path),
                     }
                     path.pop();
                 }
@@ -190,10 +190,7 @@ impl Walker<'_> {
                     for (k, v) in entries {
                         let Some(k) = k.key_text() else { continue };
                         path.push(k.to_string());
-                        match &v.value {
-                            Value::Scalar { .. } => self.candidate_node(v, path),
-                            _ => self.walk(v, path, false),
-                        }
+                        self.image_field("image", v, path);
                         path.pop();
                     }
                 } else {
@@ -368,10 +365,11 @@ spec:
   configReloaderImage: "quay.io/prometheus-operator/prometheus-config-reloader:v0.66.0"
   images:
     thanos: quay.io/thanos/thanos:v0.31.0
+    proxy: {repository: quay.io/oauth2-proxy/oauth2-proxy, tag: v7.5.1}
   sidecars:
     - image: {registry: ghcr.io, repository: acme/sidecar, tag: 1.20}
   extra:
-    images: [docker.io/library/redis:7, "string"]
+    images: [docker.io/library/redis:7, "string", {repository: docker.io/library/memcached, tag: "1.6"}]
   useCustomImage: true
 status:
   image: not/this:either
@@ -384,11 +382,13 @@ status:
                 "quay.io/prometheus/prometheus:v2.45.0",
                 "quay.io/prometheus-operator/prometheus-config-reloader:v0.66.0",
                 "quay.io/thanos/thanos:v0.31.0",
+                "quay.io/oauth2-proxy/oauth2-proxy:v7.5.1",
                 "ghcr.io/acme/sidecar:1.20",
                 "docker.io/library/redis:7",
+                "docker.io/library/memcached:1.6",
             ]
         );
-        assert_eq!(out.found[3].field, "Prometheus/k8s spec.sidecars[0].image");
+        assert_eq!(out.found[4].field, "Prometheus/k8s spec.sidecars[0].image");
         let reasons: Vec<_> = out.skipped.iter().map(|s| (s.raw.as_str(), s.field.as_str())).collect();
         assert_eq!(
             reasons,
