@@ -426,7 +426,7 @@ impl<'a> Exec<'a> {
     fn eval_command(&mut self, dot: &Value, cmd: &'a Command, fin: Option<Value>) -> XResult<Value> {
         let first = &cmd.args[0];
         match first {
-            Arg::Field { idents, .. } => self.eval_field_chain(dot, dot.clone(), first, idents, &cmd.args, fin),
+            Arg::Field { idents, .. } => self.eval_field_chain(dot.clone(), first, idents, &cmd.args, fin),
             Arg::Chain { .. } => self.eval_chain(dot, first, &cmd.args, fin),
             Arg::Identifier(pos, name) => self.eval_function(dot, *pos, name, cmd, &cmd.args, fin),
             Arg::Pipe(p) => {
@@ -439,7 +439,7 @@ impl<'a> Exec<'a> {
                     self.not_a_function(&cmd.args, &fin)?;
                     return Ok(v);
                 }
-                self.eval_field_chain(dot, v, first, idents, &cmd.args, fin)
+                self.eval_field_chain(v, first, idents, &cmd.args, fin)
             }
             _ => {
                 self.not_a_function(&cmd.args, &fin)?;
@@ -466,19 +466,17 @@ impl<'a> Exec<'a> {
             return Err(self.fail(*pos, chain, format!("indirection through explicit nil in {chain}")));
         }
         let receiver = self.eval_arg(dot, node)?;
-        self.eval_field_chain(dot, receiver, chain, fields, args, fin)
+        self.eval_field_chain(receiver, chain, fields, args, fin)
     }
 
     fn eval_field_chain(
         &mut self,
-        dot: &Value,
         receiver: Value,
         node: &Arg,
         idents: &[String],
         args: &'a [Arg],
         fin: Option<Value>,
     ) -> XResult<Value> {
-        let _ = dot;
         let n = idents.len();
         let mut recv = receiver;
         for ident in &idents[..n - 1] {
@@ -597,14 +595,14 @@ impl<'a> Exec<'a> {
             Arg::Dot(_) => Ok(dot.clone()),
             Arg::Nil(_) => Ok(Value::Null),
             Arg::Field { idents, .. } => {
-                self.eval_field_chain(dot, dot.clone(), arg, idents, std::slice::from_ref(arg), None)
+                self.eval_field_chain(dot.clone(), arg, idents, std::slice::from_ref(arg), None)
             }
             Arg::Variable { pos, name, idents } => {
                 let v = self.var_value(name, *pos)?;
                 if idents.is_empty() {
                     return Ok(v);
                 }
-                self.eval_field_chain(dot, v, arg, idents, std::slice::from_ref(arg), None)
+                self.eval_field_chain(v, arg, idents, std::slice::from_ref(arg), None)
             }
             Arg::Pipe(p) => self.nested_pipeline(dot, p),
             Arg::Identifier(pos, name) => self.eval_function(dot, *pos, name, arg, std::slice::from_ref(arg), None),

@@ -308,7 +308,7 @@ impl Parser<'_> {
             self.range_depth -= 1;
         }
         let mut else_list = None;
-        if let ListEnd::Else(else_pos) = end {
+        if let ListEnd::Else(_) = end {
             let chained = match (&self.peek_non_space().tok, context) {
                 (Tok::Keyword(Keyword::If), "if") => Some("if"),
                 (Tok::Keyword(Keyword::With), "with") => Some("with"),
@@ -329,7 +329,6 @@ impl Parser<'_> {
                 if let ListEnd::Else(p) = end {
                     return self.err(p, "expected end; found {{else}}");
                 }
-                let _ = else_pos;
                 else_list = Some(list);
             }
         }
