@@ -52,6 +52,22 @@ pub struct SkippedValue {
     pub origin: Origin,
 }
 
+/// One manifest a chart rendered to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RenderedChartManifest {
+    /// The chart, as a path under the input root.
+    pub chart: String,
+    /// The application the chart belongs to, if any.
+    #[serde(rename = "appName", skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
+    /// Helm's template name (`chart/templates/x.yaml`).
+    pub name: String,
+    /// The template's path under the input root.
+    pub template: String,
+    /// The rendered YAML.
+    pub manifest: String,
+}
+
 /// Everything the step found.
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {
@@ -65,6 +81,9 @@ pub struct Outcome {
     pub diagnostics: Vec<Diagnostic>,
     /// Whether the input had a `manifests/imageList` of its own.
     pub had_image_list: bool,
+    /// Every rendered chart manifest, when the configuration asks for them
+    /// (`renderedCharts`), so that policies can check what charts deploy.
+    pub rendered: Vec<RenderedChartManifest>,
 }
 
 impl Outcome {
@@ -79,7 +98,8 @@ impl Outcome {
     }
 
     /// The response's `data`: `images` (the annotation value), `imageList`
-    /// (the file text), `floating`, and `skipped` when `verbose`.
+    /// (the file text), `floating`, `skipped` when `verbose`, and
+    /// `renderedCharts` when manifests were kept.
     pub fn data(&self, verbose: bool) -> serde_json::Value {
         let mut data = serde_json::json!({
             "images": self.images,
@@ -88,6 +108,11 @@ impl Outcome {
         });
         if verbose && let Some(map) = data.as_object_mut() {
             map.insert("skipped".into(), serde_json::json!(self.skipped));
+        }
+        if !self.rendered.is_empty()
+            && let Some(map) = data.as_object_mut()
+        {
+            map.insert("renderedCharts".into(), serde_json::json!(self.rendered));
         }
         data
     }
@@ -172,6 +197,15 @@ impl Collector<'_> {
                 }
             };
         for manifest in rendered {
+            if self.config.rendered_charts {
+                self.outcome.rendered.push(RenderedChartManifest {
+                    chart: source.path.clone(),
+                    app_name: source.app.clone(),
+                    name: manifest.name.clone(),
+                    template: manifest.template.clone(),
+                    manifest: manifest.text.clone(),
+                });
+            }
             match extract_yaml(&manifest.text) {
                 Ok(extraction) => self.take(extraction, &manifest.template, &source.app),
                 Err(e) => {
@@ -450,6 +484,14 @@ mod tests {
         ]);
         let out = collect(tree.path(), &Config::default(), &Platform::default());
         assert_eq!(images(&out), [("registry.local/shop:1".into(), Some("shop".into()))]);
+        assert!(out.data(false).get("renderedCharts").is_none());
+        let kept = collect(tree.path(), &Config { rendered_charts: true, ..Config::default() }, &Platform::default());
+        let rendered = &kept.data(false)["renderedCharts"][0];
+        assert_eq!(rendered["chart"], "application/apps/shop");
+        assert_eq!(rendered["appName"], "shop");
+        assert_eq!(rendered["name"], "shop/templates/pod.yaml");
+        assert_eq!(rendered["template"], "application/apps/shop/templates/pod.yaml");
+        assert!(rendered["manifest"].as_str().is_some_and(|m| m.contains("registry.local/shop:1")));
     }
 
     #[test]

@@ -6,7 +6,8 @@ use serde::Deserialize;
 ///
 /// ```json
 /// {"extraImages": ["nginx:1.25"], "ignoredImages": ["busybox"],
-///  "requireDigests": false, "verbose": false, "ignoreChartErrors": false}
+///  "requireDigests": false, "verbose": false, "ignoreChartErrors": false,
+///  "renderedCharts": false}
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -28,6 +29,10 @@ pub struct Config {
     /// Turn chart rendering failures into warnings (`--ignore-chart-errors`).
     #[serde(default)]
     pub ignore_chart_errors: bool,
+    /// Return every rendered chart manifest in the response's
+    /// `renderedCharts`, for policy steps to check.
+    #[serde(default)]
+    pub rendered_charts: bool,
 }
 
 impl Config {

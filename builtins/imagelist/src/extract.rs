@@ -10,9 +10,9 @@
 //! 2. **Image fields of custom resources.** In documents whose `apiVersion` is
 //!    not a built-in Kubernetes group, fields named `image`, `images`, or
 //!    ending in `Image`/`-image`/`_image` contribute their value when it is an
-//!    image reference: a string; a list of strings; for `images`, a map whose
-//!    values are strings; or a `{repository, tag}` map (`registry` and
-//!    `digest` honoured, a `tag` starting with `sha256:` taken as a digest).
+//!    image reference: a string; a `{repository, tag}` map (`registry` and
+//!    `digest` honoured, a `tag` starting with `sha256:` taken as a digest);
+//!    a list of those; for `images`, also a map whose values are those.
 //!    The map form is accepted because it is how operators and Helm values
 //!    spell images; it is safe because the composed string must still parse
 //!    as a reference. `metadata`, `status`, labels and annotations are not

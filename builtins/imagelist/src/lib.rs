@@ -14,7 +14,8 @@
 //! ```json
 //! {"extraImages": ["nginx:1.25", "…contents of --image-list FILE…"],
 //!  "ignoredImages": ["…contents of --ignored-image-list FILE…"],
-//!  "requireDigests": false, "verbose": false, "ignoreChartErrors": false}
+//!  "requireDigests": false, "verbose": false, "ignoreChartErrors": false,
+//!  "renderedCharts": false}
 //! ```
 //!
 //! # Results
@@ -31,7 +32,11 @@
 //!   ```
 //!   `images` is exactly the value of sealer's `sealer.image.container.images`
 //!   manifest annotation (set it only when the list is not empty); `skipped`
-//!   is present only with `verbose`.
+//!   is present only with `verbose`. With `renderedCharts`, the data also
+//!   holds `renderedCharts: [{"chart", "appName"?, "name", "template",
+//!   "manifest"}]`: every manifest the charts rendered to, so that the build
+//!   can hand them to policy steps (the issue asks that policies see rendered
+//!   chart manifests); nothing of it is written to `/out`.
 //! - Diagnostics: a warning (rule `imagelist/floating-tag`) for each image
 //!   whose tag is `latest` or missing; with `requireDigests`, an error (rule
 //!   `imagelist/require-digests`) for each image without a digest; errors
