@@ -154,7 +154,7 @@ impl Collector<'_> {
             SourceKind::Yaml | SourceKind::UnrenderedTemplate => {
                 let Some(text) = self.read(&source.path) else { return };
                 match extract_yaml(&text) {
-                    Ok(extraction) => self.take(extraction, &source.path, &source.app),
+                    Ok(extraction) => self.take(extraction, &source.path, &source.app, false),
                     Err(e) if source.kind == SourceKind::UnrenderedTemplate => self.outcome.diagnostics.push(
                         Diagnostic::warning(format!(
                             "unrendered template is not YAML, images in it are not listed: {}",
@@ -207,7 +207,7 @@ impl Collector<'_> {
                 });
             }
             match extract_yaml(&manifest.text) {
-                Ok(extraction) => self.take(extraction, &manifest.template, &source.app),
+                Ok(extraction) => self.take(extraction, &manifest.template, &source.app, true),
                 Err(e) => {
                     let message = format!(
                         "chart {} rendered invalid YAML in {}: line {} of the output: {}",
@@ -243,30 +243,35 @@ impl Collector<'_> {
         }
     }
 
-    fn take(&mut self, extraction: Extraction, file: &str, app: &Option<String>) {
+    /// Records what one YAML stream yielded. For a chart's rendered output,
+    /// lines are lines of the output, not of `file` (the template), so they
+    /// go into the field description instead of the location.
+    fn take(&mut self, extraction: Extraction, file: &str, app: &Option<String>, rendered: bool) {
+        let place = |line: u32, field: String| {
+            if rendered { (None, format!("{field} (line {line} of the rendered output)")) } else { (Some(line), field) }
+        };
         for found in extraction.found {
-            let origin = Origin { file: file.to_string(), line: Some(found.line) };
+            let (line, _) = place(found.line, String::new());
+            let origin = Origin { file: file.to_string(), line };
             self.occurrences.push(Occurrence { reference: found.reference, app: app.clone(), origin });
         }
         for skipped in extraction.skipped {
+            let (line, field) = place(skipped.line, skipped.field);
             if self.config.verbose {
                 self.outcome.diagnostics.push(
                     Diagnostic {
                         severity: Severity::Info,
                         rule: Some("imagelist/skipped".into()),
-                        ..Diagnostic::error(format!(
-                            "{:?} at {} is not an image: {}",
-                            skipped.raw, skipped.field, skipped.reason
-                        ))
+                        ..Diagnostic::error(format!("{:?} at {field} is not an image: {}", skipped.raw, skipped.reason))
                     }
-                    .at(file, Some(skipped.line), None),
+                    .at(file, line, None),
                 );
             }
             self.outcome.skipped.push(SkippedValue {
                 value: skipped.raw,
                 reason: skipped.reason,
-                field: skipped.field,
-                origin: Origin { file: file.to_string(), line: Some(skipped.line) },
+                field,
+                origin: Origin { file: file.to_string(), line },
             });
         }
     }
@@ -479,11 +484,18 @@ mod tests {
             ("application/apps/shop/Chart.yaml", "apiVersion: v2\nname: shop\nversion: 0.1.0\n"),
             (
                 "application/apps/shop/templates/pod.yaml",
-                "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - image: registry.local/{{ .Release.Name }}:1\n",
+                "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - image: registry.local/{{ .Release.Name }}:1\n    - image: \"{{ \"{{\" }} .Values.leftover }}\"\n",
             ),
         ]);
         let out = collect(tree.path(), &Config::default(), &Platform::default());
         assert_eq!(images(&out), [("registry.local/shop:1".into(), Some("shop".into()))]);
+        assert_eq!(out.floating.len(), 0);
+        let skipped = &out.skipped[0];
+        assert_eq!(
+            (skipped.origin.file.as_str(), skipped.origin.line),
+            ("application/apps/shop/templates/pod.yaml", None)
+        );
+        assert_eq!(skipped.field, "Pod spec.containers[1].image (line 6 of the rendered output)");
         assert!(out.data(false).get("renderedCharts").is_none());
         let kept = collect(tree.path(), &Config { rendered_charts: true, ..Config::default() }, &Platform::default());
         let rendered = &kept.data(false)["renderedCharts"][0];
