@@ -45,6 +45,8 @@ struct Spec {
 pub fn sprintf(format: &str, args: &[Value]) -> String {
     let mut out = String::new();
     let mut argi = 0;
+    // After an explicit `%[n]` index, unused arguments are not reported.
+    let mut reordered = false;
     let mut chars = format.chars().peekable();
     while let Some(c) = chars.next() {
         if c != '%' {
@@ -63,17 +65,24 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             }
             chars.next();
         }
+        let mut bad_index = !arg_index(&mut chars, args.len(), &mut argi, &mut reordered);
         spec.width = read_num(&mut chars, args, &mut argi);
         if chars.peek() == Some(&'.') {
             chars.next();
+            bad_index |= !arg_index(&mut chars, args.len(), &mut argi, &mut reordered);
             spec.prec = Some(read_num(&mut chars, args, &mut argi).unwrap_or(0));
         }
+        bad_index |= !arg_index(&mut chars, args.len(), &mut argi, &mut reordered);
         let Some(verb) = chars.next() else {
             out.push_str("%!(NOVERB)");
             break;
         };
         if verb == '%' {
             out.push('%');
+            continue;
+        }
+        if bad_index {
+            out.push_str(&format!("%!{verb}(BADINDEX)"));
             continue;
         }
         let Some(arg) = args.get(argi) else {
@@ -83,7 +92,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         argi += 1;
         format_one(&mut out, verb, spec, arg);
     }
-    if argi < args.len() {
+    if !reordered && argi < args.len() {
         out.push_str("%!(EXTRA ");
         for (i, a) in args[argi..].iter().enumerate() {
             if i > 0 {
@@ -96,6 +105,33 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         out.push(')');
     }
     out
+}
+
+/// Reads an explicit argument index `[n]` if one follows; returns false
+/// when it is malformed or out of range.
+fn arg_index(
+    chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+    len: usize,
+    argi: &mut usize,
+    reordered: &mut bool,
+) -> bool {
+    if chars.peek() != Some(&'[') {
+        return true;
+    }
+    chars.next();
+    *reordered = true;
+    let mut n = 0usize;
+    let mut digits = 0;
+    while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+        n = n.saturating_mul(10).saturating_add(d as usize);
+        digits += 1;
+        chars.next();
+    }
+    if chars.next() != Some(']') || digits == 0 || n == 0 || n > len {
+        return false;
+    }
+    *argi = n - 1;
+    true
 }
 
 /// Widths and precisions are capped so a template cannot ask for a
@@ -283,6 +319,8 @@ fn format_int(out: &mut String, verb: char, spec: Spec, i: i64, arg: &Value) {
 fn format_float(out: &mut String, verb: char, spec: Spec, f: f64, arg: &Value) {
     let body = match verb {
         'v' | 'g' => format_float_g(f, spec.prec, false),
+        'x' => format_float_x(f, spec.prec, false),
+        'X' => format_float_x(f, spec.prec, true),
         'G' => format_float_g(f, spec.prec, true),
         'e' => format_float_e(f, spec.prec.unwrap_or(6), false),
         'E' => format_float_e(f, spec.prec.unwrap_or(6), true),
@@ -403,6 +441,63 @@ fn push_fixed(s: &mut String, digits: &str, dp: i32, frac: usize) {
             s.push(if idx < 0 { '0' } else { *d.get(idx as usize).unwrap_or(&b'0') as char });
         }
     }
+}
+
+/// `strconv.FormatFloat(f, 'x', prec, 64)`: `-0x1.8p+01`.
+fn format_float_x(f: f64, prec: Option<usize>, upper: bool) -> String {
+    if !f.is_finite() {
+        return special_float(f);
+    }
+    let sign = if f.is_sign_negative() { "-" } else { "" };
+    let bits = f.to_bits();
+    let mut exp = ((bits >> 52) & 0x7ff) as i32;
+    let mut mant = bits & ((1u64 << 52) - 1);
+    if f == 0.0 {
+        exp = 0;
+    } else if exp == 0 {
+        // Subnormal: shift until the leading 1 reaches bit 52.
+        exp = -1022;
+        while mant & (1u64 << 52) == 0 {
+            mant <<= 1;
+            exp -= 1;
+        }
+        mant &= (1u64 << 52) - 1;
+    } else {
+        exp -= 1023;
+    }
+    let lead = if f == 0.0 { 0 } else { 1 };
+    let mut full = (lead << 52) | mant;
+    if let Some(p) = prec.filter(|&p| p < 13) {
+        // Round to p hex digits, half to even, carrying into the exponent.
+        let shift = 4 * (13 - p as u32);
+        let rem = full & ((1u64 << shift) - 1);
+        let half = 1u64 << (shift - 1);
+        full >>= shift;
+        if rem > half || (rem == half && full & 1 == 1) {
+            full += 1;
+        }
+        if full >> (4 * p as u32) > 1 {
+            full >>= 1;
+            exp += 1;
+        }
+        full <<= shift;
+    }
+    let mut digits = format!("{:013x}", full & ((1u64 << 52) - 1));
+    match prec {
+        Some(p) => digits.truncate(p.min(13)),
+        None => digits.truncate(digits.trim_end_matches('0').len()),
+    }
+    if let Some(p) = prec.filter(|&p| p > 13) {
+        digits.extend(std::iter::repeat_n('0', p - 13));
+    }
+    let mut s = format!("{sign}0x{}", full >> 52);
+    if !digits.is_empty() {
+        s.push('.');
+        s.push_str(&digits);
+    }
+    s.push('p');
+    push_exp(&mut s, exp);
+    if upper { s.to_uppercase() } else { s }
 }
 
 fn format_float_e(f: f64, prec: usize, upper: bool) -> String {
@@ -531,6 +626,13 @@ mod tests {
             "3.5 1e+08 1e-05 1.23e+03 100000"
         );
         assert_eq!(
+            f(
+                "%x %X %x %.1x %x %x",
+                &[1.0.into(), 3.0.into(), (-0.1).into(), 1.96875.into(), 0.0.into(), 5e-324.into()]
+            ),
+            "0x1p+00 0X1.8P+01 -0x1.999999999999ap-04 0x1.0p+01 0x0p+00 0x1p-1074"
+        );
+        assert_eq!(
             f("%v %T %T", &[Value::list(vec![1i64.into(), "a".into()]), 1.0.into(), Value::Null]),
             "[1 a] float64 <nil>"
         );
@@ -544,6 +646,9 @@ mod tests {
         assert_eq!(f("%s", &[Value::Null]), "%!s(<nil>)");
         assert_eq!(f("%z", &[1i64.into()]), "%!z(int=1)");
         assert_eq!(f("100%%", &[]), "100%");
+        assert_eq!(f("%[2]d %[1]d", &[1i64.into(), 2i64.into()]), "2 1");
+        assert_eq!(f("%[3]d", &[1i64.into()]), "%!d(BADINDEX)");
+        assert_eq!(f("%[2]s %s", &["a".into(), "b".into(), "c".into()]), "b c");
     }
 
     #[test]
