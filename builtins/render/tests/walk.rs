@@ -77,6 +77,7 @@ fn renders_the_fixture_tree_exactly() {
     assert_eq!(
         modes,
         [
+            ("etc/containerd.service".to_string(), 0o644),
             ("etc/daemon.json".to_string(), 0o600),
             ("etc/kubeadm.yml".to_string(), 0o644),
             ("manifests/registry.yaml".to_string(), 0o644),
