@@ -443,6 +443,35 @@ mod tests {
     }
 
     #[test]
+    fn parent_values_override_subchart_defaults() {
+        // The case of sealer's build/layerutils/charts test (images
+        // nginx:apps_release, nginx:app1_release, nginx:app2_test),
+        // re-expressed: the parent sets app1's tag, app2 keeps its own.
+        let pod = "image: {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}\n";
+        let out = render_tree(&[
+            ("top/Chart.yaml", "apiVersion: v2\nname: apps\nversion: 0.1.0\n"),
+            ("top/values.yaml", "image: {repository: nginx, tag: apps_release}\napp1:\n  image: {tag: app1_release}\n"),
+            ("top/templates/pod.yaml", pod),
+            ("top/charts/app1/Chart.yaml", "apiVersion: v2\nname: app1\nversion: 0.1.0\n"),
+            ("top/charts/app1/values.yaml", "image: {repository: nginx, tag: \"\"}\n"),
+            ("top/charts/app1/templates/pod.yaml", pod),
+            ("top/charts/app2/Chart.yaml", "apiVersion: v2\nname: app2\nversion: 0.1.0\n"),
+            ("top/charts/app2/values.yaml", "image: {repository: nginx, tag: app2_test}\n"),
+            ("top/charts/app2/templates/pod.yaml", pod),
+        ])
+        .expect("renders");
+        let texts: Vec<(&str, &str)> = out.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+        assert_eq!(
+            texts,
+            [
+                ("apps/charts/app1/templates/pod.yaml", "image: nginx:app1_release\n"),
+                ("apps/charts/app2/templates/pod.yaml", "image: nginx:app2_test\n"),
+                ("apps/templates/pod.yaml", "image: nginx:apps_release\n"),
+            ]
+        );
+    }
+
+    #[test]
     fn missing_dependencies_fail_like_helm() {
         let err = render_tree(&[
             ("top/Chart.yaml", "apiVersion: v2\nname: top\nversion: 1.0.0\ndependencies: [{name: gone}]\n"),
