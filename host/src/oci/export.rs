@@ -85,8 +85,12 @@ pub fn export(
     target: &ExportTarget,
 ) -> Result<()> {
     match target {
-        ExportTarget::OciDir { dir, reference } => export_oci_dir(store.layout(), desc, reference.as_deref().or(name), dir),
-        ExportTarget::OciArchive(file) => write_atomically(file, |out| write_oci_archive(store.layout(), desc, name, out)),
+        ExportTarget::OciDir { dir, reference } => {
+            export_oci_dir(store.layout(), desc, reference.as_deref().or(name), dir)
+        }
+        ExportTarget::OciArchive(file) => {
+            write_atomically(file, |out| write_oci_archive(store.layout(), desc, name, out))
+        }
         ExportTarget::DockerArchive(file) => {
             write_atomically(file, |out| write_docker_archive(store.layout(), desc, name, platform, out))
         }
@@ -212,7 +216,8 @@ pub fn write_docker_archive(
             Some(parent) => Digest::of(format!("{parent} {diff_id}").as_bytes()),
         };
         let parent_hex = chain.as_ref().map(|p| p.hex().to_string());
-        let legacy = LegacyLayerJson { id: id.hex(), parent: parent_hex.as_deref(), created: config.created.as_deref() };
+        let legacy =
+            LegacyLayerJson { id: id.hex(), parent: parent_hex.as_deref(), created: config.created.as_deref() };
         tar.dir(&format!("{}/", id.hex()))?;
         tar.file(&format!("{}/VERSION", id.hex()), b"1.0")?;
         tar.file(&format!("{}/json", id.hex()), &spec::to_canonical_json(&legacy))?;
@@ -403,7 +408,10 @@ mod tests {
             ExportTarget::OciDir { dir: "d".into(), reference: Some("app:v1".into()) }
         );
         assert_eq!("oci-archive:x.tar".parse::<ExportTarget>().unwrap(), ExportTarget::OciArchive("x.tar".into()));
-        assert_eq!("docker-archive:/t/x.tar".parse::<ExportTarget>().unwrap(), ExportTarget::DockerArchive("/t/x.tar".into()));
+        assert_eq!(
+            "docker-archive:/t/x.tar".parse::<ExportTarget>().unwrap(),
+            ExportTarget::DockerArchive("/t/x.tar".into())
+        );
         for bad in ["oci:", "oci-archive:", "docker-archive:", "tar:x", "x.tar", "oci:d:bad name"] {
             assert!(bad.parse::<ExportTarget>().is_err(), "{bad}");
         }
@@ -422,7 +430,13 @@ mod tests {
         let bundle = dir.path().join("bundle");
         let Some(out) = run_tool(
             "umoci",
-            &["unpack", "--rootless", "--image", &format!("{}:example.com/app:v1", root.display()), bundle.to_str().unwrap()],
+            &[
+                "unpack",
+                "--rootless",
+                "--image",
+                &format!("{}:example.com/app:v1", root.display()),
+                bundle.to_str().unwrap(),
+            ],
         ) else {
             return;
         };
@@ -447,7 +461,8 @@ mod tests {
         let out = dir.path().join("out/layout");
         export(&store, &gz, Some("app:gz"), None, &format!("oci:{}", out.display()).parse().unwrap()).unwrap();
         assert!(!out.join(".sealbox").exists(), "bookkeeping leaked into a fresh export");
-        let siblings: Vec<_> = std::fs::read_dir(dir.path().join("out")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let siblings: Vec<_> =
+            std::fs::read_dir(dir.path().join("out")).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(siblings, ["layout"]);
         let layout = Layout::open(&out).unwrap();
         assert_eq!(layout.resolve("app:gz").unwrap().digest, gz.digest);
@@ -491,7 +506,8 @@ mod tests {
         let idx: Index = serde_json::from_slice(&entries[1].1).unwrap();
         assert_eq!(idx.manifests[0].digest, index.digest);
         assert_eq!(idx.manifests[0].ref_name(), Some("multi:v1"));
-        if let Some(out) = run_tool("skopeo", &["inspect", "--raw", &format!("oci-archive:{}:multi:v1", file.display())])
+        if let Some(out) =
+            run_tool("skopeo", &["inspect", "--raw", &format!("oci-archive:{}:multi:v1", file.display())])
         {
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             let raw: Index = serde_json::from_slice(&out.stdout).unwrap();

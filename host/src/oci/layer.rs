@@ -180,7 +180,8 @@ impl LayerWriter {
                 worker.send(GzJob { data, dict, last }).is_ok()
             }
             Some(Engine::Ordered { chunks, .. }) => {
-                (data.is_empty() || chunks.send(Chunk::Data(data)).is_ok()) && (!last || chunks.send(Chunk::End).is_ok())
+                (data.is_empty() || chunks.send(Chunk::Data(data)).is_ok())
+                    && (!last || chunks.send(Chunk::End).is_ok())
             }
             None => false,
         };
@@ -366,7 +367,13 @@ fn ordered_sink(
     };
     let uncompressed_size = diff.len();
     let (digest, size) = blob.commit()?;
-    Ok(LayerDescriptor { media_type: compression.media_type(), digest, size, diff_id: diff.finish(), uncompressed_size })
+    Ok(LayerDescriptor {
+        media_type: compression.media_type(),
+        digest,
+        size,
+        diff_id: diff.finish(),
+        uncompressed_size,
+    })
 }
 
 /// Copies chunks into `out` until the end marker; `Ok(Err(_))` when the
@@ -412,17 +419,25 @@ mod tests {
         while out.len() < len {
             state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             let r = (state >> 33) as u32;
-            if r % 3 == 0 {
+            if r.is_multiple_of(3) {
                 out.push(r as u8);
             } else {
-                out.extend_from_slice(["kube", "let ", "conf", "ig\n", "apiVersion: v1\n"][(r % 5) as usize].as_bytes());
+                out.extend_from_slice(
+                    ["kube", "let ", "conf", "ig\n", "apiVersion: v1\n"][(r % 5) as usize].as_bytes(),
+                );
             }
         }
         out.truncate(len);
         out
     }
 
-    fn write_layer(store: &Store, compression: Compression, threads: usize, data: &[u8], split: usize) -> LayerDescriptor {
+    fn write_layer(
+        store: &Store,
+        compression: Compression,
+        threads: usize,
+        data: &[u8],
+        split: usize,
+    ) -> LayerDescriptor {
         let mut w = LayerWriter::with_threads(store, compression, threads).unwrap();
         for piece in data.chunks(split.max(1)) {
             w.write_all(piece).unwrap();

@@ -33,7 +33,8 @@ impl Layout {
         struct OciLayout {
             image_layout_version: String,
         }
-        let parsed: OciLayout = serde_json::from_slice(&bytes).map_err(|e| Error::json(marker.display().to_string(), e))?;
+        let parsed: OciLayout =
+            serde_json::from_slice(&bytes).map_err(|e| Error::json(marker.display().to_string(), e))?;
         if !parsed.image_layout_version.starts_with("1.") {
             return Err(Error::Invalid(format!(
                 "{}: unsupported image layout version {:?}",
@@ -101,7 +102,10 @@ impl Layout {
         self.open_blob(desc)?.take(desc.size + 1).read_to_end(&mut bytes).at("read", &path)?;
         let actual = Digest::of(&bytes);
         if actual != desc.digest || bytes.len() as u64 != desc.size {
-            return Err(Error::Corrupt { digest: desc.digest.to_string(), detail: format!("content hashes to {actual}") });
+            return Err(Error::Corrupt {
+                digest: desc.digest.to_string(),
+                detail: format!("content hashes to {actual}"),
+            });
         }
         Ok(bytes)
     }
@@ -119,7 +123,10 @@ impl Layout {
         std::io::copy(&mut self.open_blob(desc)?, &mut hasher).at("read", &path)?;
         let actual = hasher.finish();
         if actual != desc.digest {
-            return Err(Error::Corrupt { digest: desc.digest.to_string(), detail: format!("content hashes to {actual}") });
+            return Err(Error::Corrupt {
+                digest: desc.digest.to_string(),
+                detail: format!("content hashes to {actual}"),
+            });
         }
         Ok(())
     }

@@ -16,9 +16,9 @@ pub mod store;
 mod testutil;
 
 pub use digest::Digest;
-pub use layer::{LayerDescriptor, LayerWriter};
 pub use error::{Error, Result};
 pub use export::{ExportTarget, export};
+pub use layer::{LayerDescriptor, LayerWriter};
 pub use layout::Layout;
 pub use spec::{Compression, Descriptor, ImageConfig, Index, Manifest, Platform};
 pub use store::Store;

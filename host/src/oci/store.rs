@@ -383,19 +383,15 @@ impl Store {
     /// entries sorted by name then digest.
     fn update_index<R>(&self, change: impl FnOnce(&mut Index) -> Result<R>) -> Result<R> {
         let lock_path = self.inner.state_dir.join("index.lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .at("open", &lock_path)?;
+        let lock =
+            OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).at("open", &lock_path)?;
         lock.lock().at("lock", &lock_path)?;
         let index_path = self.root().join("index.json");
         let mut index = if index_path.exists() { self.layout().index()? } else { Index::default() };
         let result = change(&mut index)?;
-        index.manifests.sort_by(|a, b| {
-            (a.ref_name().unwrap_or(""), &a.digest).cmp(&(b.ref_name().unwrap_or(""), &b.digest))
-        });
+        index
+            .manifests
+            .sort_by(|a, b| (a.ref_name().unwrap_or(""), &a.digest).cmp(&(b.ref_name().unwrap_or(""), &b.digest)));
         self.write_atomic(&index_path, &spec::to_canonical_json(&index))?;
         Ok(result)
     }
@@ -627,7 +623,9 @@ pub struct GcReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oci::spec::{ImageConfig, MEDIA_TYPE_CONFIG, MEDIA_TYPE_LAYER_TAR, MEDIA_TYPE_MANIFEST, Manifest, Platform};
+    use crate::oci::spec::{
+        ImageConfig, MEDIA_TYPE_CONFIG, MEDIA_TYPE_LAYER_TAR, MEDIA_TYPE_MANIFEST, Manifest, Platform,
+    };
 
     /// A one-layer image in `store`; returns its manifest descriptor.
     fn small_image(store: &Store, seed: &str) -> Descriptor {

@@ -40,7 +40,11 @@ pub fn fixture_image(store: &Store, platform: &Platform, compression: Compressio
     let mut config = ImageConfig::new(platform);
     config.created = Some(rfc3339(0));
     config.rootfs.diff_ids.push(layer.diff_id.clone());
-    config.history.push(History { created: Some(rfc3339(0)), created_by: Some("COPY . .".into()), ..Default::default() });
+    config.history.push(History {
+        created: Some(rfc3339(0)),
+        created_by: Some("COPY . .".into()),
+        ..Default::default()
+    });
     let config = store.put_json(MEDIA_TYPE_CONFIG, &config).unwrap();
     let mut manifest = Manifest::new(config, vec![layer.descriptor()]);
     manifest.annotations.insert("sealer.image.extension".into(), r#"{"schemaVersion":"v1alpha1"}"#.into());
