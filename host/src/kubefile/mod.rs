@@ -3,11 +3,26 @@
 //! and the resulting [`Plan`] is what the build pipeline runs.
 //!
 //! ```text
-//! let kubefile = kubefile::parse("Kubefile", &bytes)?;
-//! let plan = kubefile::plan("Kubefile", &kubefile, &context_dir, &options, &mut resolve_base)?;
-//! for step in &plan.steps { /* Layer: copy entries and pack; Metadata: history only */ }
-//! let annotation = plan.extension.to_json();
+//! let kubefile = kubefile::parse("Kubefile", &bytes)?;             // once
+//! for platform in platforms {                                      // ${ARCH} differs per platform
+//!     let options = PlanOptions { build_args, image_type, ..PlanOptions::new(platform) };
+//!     let plan = kubefile::plan("Kubefile", &kubefile, &context_dir, &options, &mut resolve_base)?;
+//!     for step in &plan.steps {
+//!         match step {
+//!             Step::Layer(layer) => { /* stage layer.entries, pack, history: layer.created_by(diff_id_hex) */ }
+//!             Step::Metadata(meta) => { /* history: meta.created_by, empty_layer: true */ }
+//!             Step::Module(module) => { /* RUN --module: not run yet */ }
+//!         }
+//!     }
+//!     // config: plan.config (env, labels, author); annotation: plan.extension.to_json()
+//! }
 //! ```
+//!
+//! The planner resolves every source through the context `Dir` and refuses
+//! paths that leave it, so [`CopyEntry::source`] is a context-relative path
+//! with no symlinks left to follow. The context may still change before the
+//! pipeline copies it; the pipeline reads it inside the sandbox, which holds
+//! only the context, so a swapped-in symlink cannot reach outside either.
 //!
 //! Every error reads `KUBEFILE:LINE: cause`, naming the Kubefile as the user gave it.
 
