@@ -131,7 +131,12 @@ pub struct Response {
 impl Response {
     /// A successful response with no diagnostics.
     pub fn success() -> Self {
-        Response { api_version: API_VERSION.into(), status: Status::Success, diagnostics: vec![], data: serde_json::Value::Null }
+        Response {
+            api_version: API_VERSION.into(),
+            status: Status::Success,
+            diagnostics: vec![],
+            data: serde_json::Value::Null,
+        }
     }
 
     /// A failed response carrying one error diagnostic.
@@ -190,7 +195,14 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An error diagnostic with no location.
     pub fn error(message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Error, message: message.into(), file: None, line: None, column: None, rule: None }
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            file: None,
+            line: None,
+            column: None,
+            rule: None,
+        }
     }
 
     /// A warning diagnostic with no location.

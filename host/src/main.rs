@@ -1,1 +1,5 @@
-fn main() {}
+//! The `sealbox` command.
+
+fn main() -> std::process::ExitCode {
+    sealbox::cli::main()
+}

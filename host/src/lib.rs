@@ -1,0 +1,14 @@
+//! sealbox: builds sealer-style cluster images in which every build step runs
+//! as a capability-restricted WASI module.
+//!
+//! Data flows one way: [`kubefile`] parses a Kubefile into a plan, the
+//! pipeline runs each step of it in the [`sandbox`] over a staged tree, the
+//! host checks what the step wrote, and [`oci`] stores the resulting layers
+//! and image.
+
+pub mod builtins;
+pub mod cli;
+pub mod kubefile;
+pub mod oci;
+pub mod sandbox;
+pub mod tree;

@@ -1,0 +1,179 @@
+//! The sandbox: how one step module runs.
+//!
+//! A [`Sandbox`] owns the wasmtime engine, the linkers and the precompiled
+//! module cache. [`Sandbox::load`] turns a wasm file into a ready-to-run
+//! [`Module`]; [`Sandbox::run`] runs it once, in a fresh store, over one
+//! [`Step`]: the input tree at `/in` (read-only), an empty `/out`, the
+//! request on stdin, and nothing else — no sockets, no host environment, a
+//! fixed clock, seeded randomness, and hard limits on time, memory and
+//! output. Which modules run, and with what grants, is the pipeline's
+//! business, not this module's.
+
+mod binary;
+mod cache;
+mod determinism;
+mod engine;
+mod error;
+mod limits;
+mod pipes;
+mod run;
+
+pub use binary::{BinaryError, BinaryKind, ModuleBinary, sha256_digest, with_metadata};
+pub use cache::ModuleCache;
+pub use error::{StepError, StepFailure};
+pub use limits::{Bytes, Limits, Seconds, parse_duration, parse_size};
+pub use pipes::{SharedWriter, escape_for_terminal};
+pub use run::{Step, StepOutcome};
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use sealbox_guest::ModuleMetadata;
+use wasmtime::Engine;
+
+use run::{ComponentState, CoreState};
+
+/// Runs step modules. Cheap to clone; clones share the engine and cache.
+#[derive(Clone)]
+pub struct Sandbox {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    core_linker: wasmtime::Linker<CoreState>,
+    component_linker: wasmtime::component::Linker<ComponentState>,
+    cache: Option<ModuleCache>,
+    _ticker: engine::Ticker,
+}
+
+/// A compiled module, pre-linked and ready to instantiate.
+#[derive(Clone)]
+pub struct Module {
+    /// The name used in messages: the metadata's name, else the caller's.
+    pub name: String,
+    pub digest: String,
+    pub kind: BinaryKind,
+    pub metadata: Option<ModuleMetadata>,
+    /// How long compiling (or loading from the cache) took.
+    pub load_time: Duration,
+    /// Whether the module came from the precompiled cache.
+    pub cached: bool,
+    pre: run::Pre,
+}
+
+impl Sandbox {
+    /// A sandbox whose precompiled cache lives under `cache_root` (no
+    /// cache when `None`).
+    pub fn new(cache_root: Option<&Path>) -> Result<Self> {
+        let engine = engine::build_engine()?;
+        let mut core_linker = wasmtime::Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut core_linker, |s: &mut CoreState| &mut s.wasi)
+            .map_err(anyhow::Error::from)
+            .context("linking WASI preview 1")?;
+        let mut component_linker = wasmtime::component::Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut component_linker)
+            .map_err(anyhow::Error::from)
+            .context("linking WASI preview 2")?;
+        let cache = match cache_root {
+            Some(root) => Some(ModuleCache::open(root, &engine)?),
+            None => None,
+        };
+        let ticker = engine::Ticker::start(&engine);
+        Ok(Sandbox { inner: Arc::new(Inner { engine, core_linker, component_linker, cache, _ticker: ticker }) })
+    }
+
+    /// Compiles `binary` (or loads it from the precompiled cache) and links
+    /// it. `fallback_name` names the module when it carries no metadata.
+    pub fn load(&self, binary: &ModuleBinary, fallback_name: &str) -> Result<Module> {
+        let name = binary.metadata.as_ref().map(|m| m.name.clone()).unwrap_or_else(|| fallback_name.to_string());
+        let started = Instant::now();
+        let (pre, cached) =
+            match binary.kind {
+                BinaryKind::Core => {
+                    let (m, cached) = self.compile(
+                        binary,
+                        |e, b| wasmtime::Module::new(e, b),
+                        |e, p| {
+                            // SAFETY: the cache only holds files this engine wrote
+                            // into a directory private to this user (see cache.rs).
+                            unsafe { wasmtime::Module::deserialize_file(e, p) }
+                        },
+                        |e, b| e.precompile_module(b),
+                    )?;
+                    let pre =
+                        self.inner.core_linker.instantiate_pre(&m).map_err(anyhow::Error::from).with_context(|| {
+                            format!("module {name}: linking (it may import something other than WASI)")
+                        })?;
+                    (run::Pre::Core(pre), cached)
+                }
+                BinaryKind::Component => {
+                    let (c, cached) = self.compile(
+                        binary,
+                        |e, b| wasmtime::component::Component::new(e, b),
+                        |e, p| {
+                            // SAFETY: as above.
+                            unsafe { wasmtime::component::Component::deserialize_file(e, p) }
+                        },
+                        |e, b| e.precompile_component(b),
+                    )?;
+                    let pre =
+                        self.inner.component_linker.instantiate_pre(&c).map_err(anyhow::Error::from).with_context(
+                            || format!("module {name}: linking (it may import something other than WASI)"),
+                        )?;
+                    let pre = wasmtime_wasi::p2::bindings::sync::CommandPre::new(pre)
+                        .map_err(anyhow::Error::from)
+                        .with_context(|| {
+                            format!("module {name}: not a WASI command component (no wasi:cli/run export)")
+                        })?;
+                    (run::Pre::Component(pre), cached)
+                }
+            };
+        Ok(Module {
+            name,
+            digest: binary.digest.clone(),
+            kind: binary.kind,
+            metadata: binary.metadata.clone(),
+            load_time: started.elapsed(),
+            cached,
+            pre,
+        })
+    }
+
+    fn compile<T>(
+        &self,
+        binary: &ModuleBinary,
+        fresh: impl Fn(&Engine, &[u8]) -> wasmtime::Result<T>,
+        from_file: impl Fn(&Engine, &Path) -> wasmtime::Result<T>,
+        precompile: impl Fn(&Engine, &[u8]) -> wasmtime::Result<Vec<u8>>,
+    ) -> Result<(T, bool)> {
+        let engine = &self.inner.engine;
+        let compile_err = |e: wasmtime::Error| anyhow::anyhow!("compiling: {e}");
+        let Some(cache) = &self.inner.cache else {
+            return Ok((fresh(engine, &binary.bytes).map_err(compile_err)?, false));
+        };
+        let path = cache.path_for(&binary.digest);
+        if path.is_file()
+            && let Ok(m) = from_file(engine, &path)
+        {
+            return Ok((m, true));
+        }
+        // Missing, stale (another wasmtime) or damaged: compile again.
+        let bytes = precompile(engine, &binary.bytes).map_err(compile_err)?;
+        let path = cache.store(&binary.digest, &bytes)?;
+        Ok((from_file(engine, &path).map_err(|e| anyhow::anyhow!("loading {}: {e}", path.display()))?, false))
+    }
+
+    /// Runs `module` once over `step`. The host survives whatever the
+    /// module does; every way the step can go wrong is a [`StepFailure`].
+    pub fn run(&self, module: &Module, step: Step) -> Result<StepOutcome, StepFailure> {
+        run::run(self.inner.clone(), module.clone(), step)
+    }
+
+    /// The engine, for benchmarks and inspection.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what building and testing sealbox needs on a Debian machine with
+# rustup: the wasm targets, rustfmt and clippy, and skopeo and umoci (the
+# tests check images with them). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+toolchain=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
+if ! rustup run "$toolchain" rustc --version >/dev/null 2>&1; then
+    # A machine whose stable toolchain is this very release needs no
+    # download: point the pinned name at it.
+    if rustc +stable --version 2>/dev/null | grep -q "^rustc $toolchain "; then
+        ln -sfn "$(rustup +stable toolchain list -v | awk '/^stable/ {print $NF; exit}')" \
+            "${RUSTUP_HOME:-$HOME/.rustup}/toolchains/$toolchain-$(rustc +stable -vV | sed -n 's/^host: //p')"
+    else
+        rustup toolchain install "$toolchain" --profile minimal
+    fi
+fi
+rustup target add --toolchain "$toolchain" wasm32-wasip1 wasm32-wasip2
+rustup component add --toolchain "$toolchain" rustfmt clippy
+
+need=()
+for tool in skopeo umoci; do
+    command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+echo "setup: $(rustc --version); skopeo $(skopeo --version | awk '{print $3}'); umoci $(umoci --version | awk '{print $3}')"

@@ -1,0 +1,4 @@
+//! Answers with something that is not a response.
+fn main() {
+    println!("{{\"this is\": not json");
+}
