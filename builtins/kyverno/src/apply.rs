@@ -50,8 +50,9 @@ pub fn apply(
 ) -> Vec<ApplyRow> {
     let mut rows = Vec::new();
     for resource in resources {
-        for prepared in policies {
-            for resp in engine.evaluate(prepared, resource, opts) {
+        let all = engine.evaluate_all(policies, resource, opts);
+        for (prepared, responses) in policies.iter().zip(all) {
+            for resp in responses {
                 let rule =
                     prepared.rules.iter().find(|r| crate::policy::rule_name(r) == resp.rule).unwrap_or(&Value::Null);
                 let action = prepared.policy.failure_action(rule);

@@ -2,6 +2,8 @@
 //! rule is matched, its context and preconditions evaluated, and its
 //! validate checks run, giving Kyverno's pass/fail/skip/error per rule.
 
+use std::cell::OnceCell;
+
 use serde_json::{Map, Value, json};
 
 use crate::context::EvalContext;
@@ -89,6 +91,28 @@ impl Engine {
         resource: &Resource,
         opts: &EvalOptions<'_>,
     ) -> Vec<RuleResponse> {
+        self.evaluate_shared(prepared, resource, opts, &OnceCell::new())
+    }
+
+    /// Evaluates every policy on `resource`, sharing the request context
+    /// between policies that have no per-resource values.
+    pub fn evaluate_all(
+        &self,
+        policies: &[PreparedPolicy],
+        resource: &Resource,
+        opts: &EvalOptions<'_>,
+    ) -> Vec<Vec<RuleResponse>> {
+        let shared = OnceCell::new();
+        policies.iter().map(|p| self.evaluate_shared(p, resource, opts, &shared)).collect()
+    }
+
+    fn evaluate_shared(
+        &self,
+        prepared: &PreparedPolicy,
+        resource: &Resource,
+        opts: &EvalOptions<'_>,
+        shared: &OnceCell<EvalContext>,
+    ) -> Vec<RuleResponse> {
         let policy = &prepared.policy;
         // Offline, a namespaced resource without a namespace lives in "default".
         if let Some(ns) = &policy.namespace
@@ -110,20 +134,35 @@ impl Engine {
             .unwrap_or(resource.namespace())
             .to_string();
         let ns_labels = opts.values.and_then(|v| v.namespace_labels.get(resource.namespace()));
-        let mut base = base_context(resource, &operation, &namespace, opts.user);
-        if let Some(g) = global {
-            base.set_all(g);
-        }
-        if let Some(rv) = resource_values {
-            base.set_all(rv);
-        }
-        base.set("request.operation", Value::String(operation.clone()));
+        let build_base = || {
+            let mut base = base_context(resource, &operation, &namespace, opts.user);
+            if let Some(g) = global {
+                base.set_all(g);
+            }
+            if let Some(rv) = resource_values {
+                base.set_all(rv);
+            }
+            base.set("request.operation", Value::String(operation.clone()));
+            base
+        };
+        // The context is built on the first matching rule; most policies
+        // match few of the resources they see.
+        let mut base: Option<EvalContext> = None;
+        // Without per-resource values the context depends on the resource only.
+        let shareable = resource_values.is_none() && namespace == resource.namespace();
         // Values may rewrite parts of request.object; matching then sees the rewritten resource.
-        let rewritten = base
-            .root()
-            .pointer("/request/object")
-            .filter(|o| o.is_object() && **o != resource.value)
-            .map(|o| Resource { value: o.clone(), file: resource.file.clone(), document: resource.document });
+        let rewrites_object =
+            [global, resource_values].into_iter().flatten().any(|m| m.keys().any(|k| k.starts_with("request.object")));
+        let mut rewritten = None;
+        if rewrites_object {
+            let b = build_base();
+            rewritten = b.root().pointer("/request/object").filter(|o| o.is_object()).map(|o| Resource {
+                value: o.clone(),
+                file: resource.file.clone(),
+                document: resource.document,
+            });
+            base = Some(b);
+        }
         let resource = rewritten.as_ref().unwrap_or(resource);
         let req = RequestInfo { operation: &operation, user: opts.user, namespace_labels: ns_labels };
         let mut out = Vec::new();
@@ -141,7 +180,12 @@ impl Engine {
                 out.push(RuleResponse::new(name, RuleStatus::Skip, format!("Invalid policy: {reason}")));
                 continue;
             }
-            let resp = self.evaluate_rule(policy, rule, &base, &operation, resource, opts);
+            let base = if shareable && base.is_none() {
+                shared.get_or_init(build_base)
+            } else {
+                base.get_or_insert_with(build_base)
+            };
+            let resp = self.evaluate_rule(policy, rule, base, &operation, resource, opts);
             let Some(resp) = resp else { continue };
             let applied = matches!(resp.status, RuleStatus::Pass | RuleStatus::Fail);
             out.push(resp);

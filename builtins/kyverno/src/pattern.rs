@@ -86,7 +86,10 @@ pub fn parse_operator(cond: &str) -> (Op, &str) {
 
 fn validate_condition(value: &Value, cond: &str) -> bool {
     let (op, operand) = parse_operator(cond);
-    if op == Op::Equal {
+    // Ranges look like `1-10` or `1Gi!-2Gi`: a digit or sign first and a dash inside.
+    let maybe_range = cond.as_bytes().first().is_some_and(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'|'))
+        && cond[1..].contains('-');
+    if op == Op::Equal && maybe_range {
         let (not_in, in_range) = range_regexes();
         if let Some(c) = not_in.captures(cond) {
             return compare(value, Op::Less, &c[1]) || compare(value, Op::More, &c[2]);

@@ -2,6 +2,8 @@
 //! `foreach`, evaluated in a rule's context, with context entries and
 //! conditions shared by rules and foreach elements.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use crate::conditions::{self, BlockResult};
@@ -125,6 +127,15 @@ impl Checker<'_> {
         }
     }
 
+    /// `v` with variables substituted, borrowed when it has none.
+    fn substituted<'v>(&self, ctx: &EvalContext, v: &'v Value) -> Result<Cow<'v, Value>, crate::variables::SubstError> {
+        if crate::variables::tree_has_variables(v) {
+            self.subst(ctx).value(v).map(Cow::Owned)
+        } else {
+            Ok(Cow::Borrowed(v))
+        }
+    }
+
     /// `validate.message` with its variables substituted.
     pub fn message(&self, ctx: &EvalContext) -> String {
         match self.subst(ctx).string(self.message) {
@@ -178,10 +189,10 @@ impl Checker<'_> {
                 Ok(_) => RuleResponse::new(rule, RuleStatus::Pass, self.message(ctx)),
             });
         }
-        let object = ctx.root().get("request").and_then(|r| r.get("object")).cloned().unwrap_or(Value::Null);
-        let resource = target.unwrap_or(&object);
+        let object = ctx.root().get("request").and_then(|r| r.get("object")).unwrap_or(&Value::Null);
+        let resource = target.unwrap_or(object);
         if let Some(pattern) = checks.pattern {
-            let pattern = match self.subst(ctx).value(pattern) {
+            let pattern = match self.substituted(ctx, pattern) {
                 Ok(p) => p,
                 Err(e) => {
                     return Some(RuleResponse::new(
@@ -204,7 +215,7 @@ impl Checker<'_> {
             let mut failed = Vec::new();
             let mut skipped = Vec::new();
             for (i, p) in patterns.iter().enumerate() {
-                let p = match self.subst(ctx).value(p) {
+                let p = match self.substituted(ctx, p) {
                     Ok(p) => p,
                     Err(e) => {
                         return Some(RuleResponse::new(

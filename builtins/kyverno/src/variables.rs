@@ -23,6 +23,16 @@ pub fn has_variables(s: &str) -> bool {
     var_regex().is_match(s)
 }
 
+/// Whether any key or string in `v` holds a `{{ }}` variable.
+pub fn tree_has_variables(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains("{{"),
+        Value::Array(a) => a.iter().any(tree_has_variables),
+        Value::Object(m) => m.iter().any(|(k, v)| k.contains("{{") || tree_has_variables(v)),
+        _ => false,
+    }
+}
+
 /// Why a substitution failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubstError {
