@@ -12,12 +12,20 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use sealbox_render::engine::{FuncCtx, MissingKey, Options, Templates, Value, to_yaml};
+use sealbox_render::engine::{FuncCtx, Templates, Value, to_yaml};
 use sha2::Digest;
 
 use super::files::{as_config, as_secrets, glob};
 use super::semver::semver_compare;
 use super::values::{coalesce, parse_values};
+
+/// How deeply `tpl` calls may nest.
+pub const MAX_TPL_DEPTH: usize = 4;
+
+const TPL_TOO_DEEP: &str = "tpl calls nested too deeply";
+
+/// The largest string `repeat` builds.
+const MAX_REPEAT_BYTES: usize = 16 << 20;
 
 /// The template set `tpl` parses into; filled once every chart template is
 /// parsed.
@@ -33,15 +41,29 @@ pub fn register(set: &mut Templates, tpl_set: TplSet) {
             ctx.execute_template(name, &data).map(Value::String)
         }),
     );
+    // Each `tpl` runs a fresh execution with its own limits, so nesting is
+    // bounded here: a value that `tpl`s itself must not recurse forever.
+    let depth = Rc::new(std::cell::Cell::new(0usize));
     set.add_fn("tpl", move |args| {
         let text = str_arg(args, 0, "tpl")?;
         let data = args.get(1).cloned().unwrap_or_default();
+        if depth.get() >= MAX_TPL_DEPTH {
+            return Err(format!("{TPL_TOO_DEEP} ({MAX_TPL_DEPTH})"));
+        }
         let mut set = tpl_set.borrow().clone().ok_or("tpl called before the chart was loaded")?;
         let name = template_name(&data).unwrap_or_else(|| "tpl".to_string());
         set.parse(&name, text).map_err(|e| e.to_string())?;
-        let opts = Options { missing_key: MissingKey::GoDefault, ..Options::default() };
-        let out = set.execute(&name, &data, &opts).map_err(|e| e.to_string())?;
-        Ok(Value::String(out.replace("<no value>", "")))
+        let mut opts = super::render::options();
+        opts.limits.max_depth = super::render::MAX_TPL_TEMPLATE_DEPTH;
+        depth.set(depth.get() + 1);
+        let out = set.execute(&name, &data, &opts);
+        depth.set(depth.get() - 1);
+        match out {
+            Ok(text) => Ok(Value::String(text.replace("<no value>", ""))),
+            // Only the innermost cause of a runaway tpl chain is worth reading.
+            Err(e) if e.message.contains(TPL_TOO_DEEP) => Err(e.message.clone()),
+            Err(e) => Err(e.to_string()),
+        }
     });
     set.add_fn("lookup", |_| Ok(Value::map(BTreeMap::new())));
     set.add_fn("fail", |args| Err(str_arg(args, 0, "fail").unwrap_or("fail").to_string()));
@@ -259,7 +281,12 @@ fn add_string_functions(set: &mut Templates) {
         Ok(Value::String(if start < end { s[start..end].iter().collect() } else { String::new() }))
     });
     set.add_fn("repeat", |args| {
-        Ok(Value::String(str_arg(args, 1, "repeat")?.repeat(int_arg(args, 0)?.clamp(0, 1 << 16) as usize)))
+        let s = str_arg(args, 1, "repeat")?;
+        let n = int_arg(args, 0)?.max(0) as usize;
+        if n.saturating_mul(s.len()) > MAX_REPEAT_BYTES {
+            return Err(format!("repeat: result larger than {MAX_REPEAT_BYTES} bytes"));
+        }
+        Ok(Value::String(s.repeat(n)))
     });
     set.add_fn("cat", |args| {
         let parts: Vec<String> = args.iter().filter(|v| !matches!(v, Value::Null)).map(Value::to_go_string).collect();

@@ -21,6 +21,25 @@ pub const KUBE_VERSION: &str = "v1.30.0";
 /// The Helm version `.Capabilities.HelmVersion` reports.
 pub const HELM_VERSION: &str = "v3.15.0";
 
+/// How deeply templates may nest (`include`, `template`, control
+/// structures). Helm allows 1000 `include` levels, but each level costs guest
+/// stack, and the sandbox gives a step a 1 MiB stack; this bound keeps a
+/// runaway recursion an error instead of a stack overflow.
+pub const MAX_TEMPLATE_DEPTH: usize = 200;
+
+/// How deeply a `tpl` string may nest templates; with at most
+/// [`super::funcs::MAX_TPL_DEPTH`] nested `tpl`s the total stays within
+/// twice [`MAX_TEMPLATE_DEPTH`].
+pub const MAX_TPL_TEMPLATE_DEPTH: usize = 50;
+
+/// Execution options for chart templates: Helm's `missingkey=zero` (printed
+/// `<no value>` is removed afterwards) and the depth bound.
+pub fn options() -> Options {
+    let mut opts = Options { missing_key: MissingKey::GoDefault, ..Options::default() };
+    opts.limits.max_depth = MAX_TEMPLATE_DEPTH;
+    opts
+}
+
 /// One chart instance to render: the chart, its template-name prefix
 /// (`top/charts/sub`) and its scoped values.
 struct Unit<'c> {
@@ -71,7 +90,7 @@ pub fn render(chart: &Chart, release: &str) -> Result<Vec<RenderedManifest>, Cha
 
     let capabilities = capabilities();
     let release = release_value(release);
-    let opts = Options { missing_key: MissingKey::GoDefault, ..Options::default() };
+    let opts = options();
     let mut out = Vec::new();
     let mut names: Vec<&(usize, &str, String)> = order.iter().collect();
     names.sort_by(|a, b| a.2.cmp(&b.2));
@@ -129,8 +148,22 @@ fn locate(e: Error, paths: &HashMap<String, String>) -> ChartError {
     ChartError {
         file: Some(paths.get(name).cloned().unwrap_or_else(|| name.to_string())),
         line: Some(line),
-        message: format!("{} (column {column})", e.message()),
+        message: format!("{} (column {column})", shorten(e.message())),
     }
+}
+
+/// Errors of deep `include` chains repeat every level; keep the outer call
+/// and the innermost cause.
+fn shorten(message: &str) -> String {
+    const HEAD: usize = 300;
+    const TAIL: usize = 500;
+    if message.len() <= HEAD + TAIL + 40 {
+        return message.to_string();
+    }
+    let head_end = (0..=HEAD).rev().find(|i| message.is_char_boundary(*i)).unwrap_or(0);
+    let tail_start =
+        (message.len() - TAIL..message.len()).find(|i| message.is_char_boundary(*i)).unwrap_or(message.len());
+    format!("{} … {}", &message[..head_end], &message[tail_start..])
 }
 
 /// The sub-charts of `chart` with the name each is used under and its
@@ -469,6 +502,42 @@ mod tests {
                 ("apps/templates/pod.yaml", "image: nginx:apps_release\n"),
             ]
         );
+    }
+
+    #[test]
+    fn self_referencing_tpl_is_stopped() {
+        let err = render_tree(&[
+            ("top/Chart.yaml", "apiVersion: v2\nname: top\nversion: 1.0.0\n"),
+            ("top/values.yaml", "loop: \"{{ tpl .Values.loop . }}\"\n"),
+            ("top/templates/x.yaml", "a: {{ tpl .Values.loop . }}\n"),
+        ])
+        .expect_err("endless tpl");
+        assert!(err.message.contains("nested too deeply"), "{}", err.message);
+        assert_eq!(err.file.as_deref(), Some("top/templates/x.yaml"));
+    }
+
+    #[test]
+    fn endless_include_recursion_is_a_short_error() {
+        // Unoptimised test builds use far more stack per template level than
+        // the optimised wasm step, so this one gets room.
+        let err = std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn(|| {
+                render_tree(&[
+                    ("top/Chart.yaml", "apiVersion: v2\nname: top\nversion: 1.0.0\n"),
+                    (
+                        "top/templates/x.yaml",
+                        "{{- define \"r\" -}}{{ include \"r\" . }}{{- end -}}\na: {{ include \"r\" . }}\n",
+                    ),
+                ])
+            })
+            .expect("spawn")
+            .join()
+            .expect("no panic")
+            .expect_err("endless include");
+        assert!(err.message.contains("maximum template depth"), "{}", err.message);
+        assert!(err.message.len() < 1000, "{} bytes", err.message.len());
+        assert_eq!((err.file.as_deref(), err.line), (Some("top/templates/x.yaml"), Some(2)));
     }
 
     #[test]
