@@ -1,4 +1,64 @@
-//! The `kyverno` builtin: a Kyverno-compatible policy engine.
+//! The `kyverno` builtin: a Kyverno-compatible policy engine for
+//! `kyverno.io/v1` ClusterPolicy and Policy `validate` rules, run as a
+//! sandboxed policy step and natively testable.
+//!
+//! # What it evaluates
+//!
+//! `pattern` and `anyPattern` with every anchor (`()`, `=()`, `X()`, `^()`,
+//! `<()`; `+()` makes the policy invalid, as in Kyverno), wildcards, scalar
+//! operators, ranges, quantities and durations; `deny.conditions` and
+//! `preconditions` with every operator; `{{ }}` variables through JMESPath
+//! with Kyverno's custom functions (time and `random` read the build's
+//! fixed clock: `image.sourceDateEpoch`); `context` variable entries and
+//! values-file mocks for external ones; match/exclude in all forms;
+//! `foreach` (nested, `elementScope`); autogen for Pod controllers and
+//! CronJob; `applyRules: One`; failure actions; PolicyExceptions.
+//! Anything else (CEL, mutate, generate, verifyImages, podSecurity, an
+//! unmocked apiCall/configMap/imageRegistry entry, ...) is reported with
+//! status `unsupported`, naming the policy, rule and field; never passed.
+//!
+//! Module map: [`yaml`] (Kubernetes YAML), [`policy`], [`resource`],
+//! [`matching`], [`pattern`] and [`validate`] (pattern tree and anchors),
+//! [`conditions`], [`jmes`] and [`jmes_functions`], [`variables`],
+//! [`context`], [`foreach`], [`autogen`], [`rule_validate`] (the validate
+//! handler), [`engine`] (the rule loop), [`testfile`] (the `kyverno test`
+//! runner), [`apply`], [`step`] (the sealbox step glue).
+//!
+//! # Step config (`Request.config`)
+//!
+//! Paths are relative to the input root (`/in`); `..` and absolute paths
+//! are refused.
+//!
+//! ```json
+//! {"mode": "test", "paths": ["policies"], "strict": false}
+//! {"mode": "apply", "policies": ["pol.yaml", "policies/"], "resources": ["manifests/"],
+//!  "values": "values.yaml", "auditWarn": false, "exceptions": ["exceptions/"]}
+//! ```
+//!
+//! `values` is a values-file path or the values document inline.
+//!
+//! # Response
+//!
+//! `test`: `data = {"mode": "test", "summary": {pass, fail, excluded,
+//! unsupported, errors}, "files": [{test_file, test, rows: [{test_file,
+//! test, policy, rule, resource, kind, expected, actual, outcome, reason,
+//! class}], error?}]}`. `outcome` is `pass`, `fail`, `excluded` (the policy
+//! gave no response for that resource) or `unsupported`. Every failed row,
+//! and with `strict` every excluded row not expecting `skip`, is an error
+//! Diagnostic (file = test file, rule = `policy/rule`); test files that
+//! cannot be loaded are error Diagnostics too.
+//!
+//! `apply`: `data = {"mode": "apply", "summary": {pass, fail, warn, error,
+//! skip, unsupported}, "results": [{policy, rule, resource, kind,
+//! namespace, name, file, document, status, message, failureAction}]}`.
+//! Diagnostics: Enforce failures and errors are errors (status Failure);
+//! Audit failures, warnings and unsupported rules are warnings. Each names
+//! policy and rule (`rule` = `policy/rule`), file, document index and
+//! resource (`Kind/namespace/name`).
+//!
+//! Bad input (malformed YAML, a resource that is not an object, an unknown
+//! config) gives a failed Response whose message names the file and the
+//! document index.
 pub mod anchor;
 pub mod apply;
 pub mod autogen;
