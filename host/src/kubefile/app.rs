@@ -36,11 +36,15 @@ impl AppType {
 pub(crate) struct Source<'a> {
     pub name: &'a OsStr,
     pub resolved: &'a Resolved,
+    /// Whether the source was written with a trailing `/`: sealer then lists a directory's files
+    /// without the leading `/` (`a.yaml`, not `/a.yaml`).
+    pub trailing_slash: bool,
 }
 
 /// The detected type (`None`: not detected, APPCMDS needed) and the launch files, as sealer gives them:
 /// `[name]` for helm; otherwise each file source's name and, for a directory source, `/` followed by
-/// each file's path inside it; a shell app lists its first source only.
+/// each file's path inside it (no `/` if the source was written ending in `/`); a shell app lists its
+/// first source only.
 pub(crate) fn detect(
     ctx: &Dir,
     app: &str,
@@ -54,9 +58,10 @@ pub(crate) fn detect(
     let (mut shell, mut kube, mut unknown) = (false, false, false);
     for source in sources {
         let listed = if source.resolved.kind == Kind::Dir {
+            let lead = if source.trailing_slash { "" } else { "/" };
             context::walk_files(ctx, &source.resolved.path)?
                 .into_iter()
-                .map(|p| Path::new("/").join(p))
+                .map(|p| Path::new(lead).join(p))
                 .collect::<Vec<_>>()
         } else {
             vec![source.name.into()]

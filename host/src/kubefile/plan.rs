@@ -812,6 +812,7 @@ impl Planner<'_> {
             return Err(self.err(ins.line, ErrorKind::AppName { instruction, name: name.clone() }));
         }
         let mut found = Vec::new();
+        let mut slashes = Vec::new();
         for source in sources {
             if is_remote(source) {
                 let instead = "refer to it as local://PATH";
@@ -822,11 +823,17 @@ impl Planner<'_> {
                 return Err(self.err(ins.line, ErrorKind::AppSourceScheme { instruction, given: source.clone() }));
             };
             let path = self.expand(ins, path)?;
-            found.extend(self.find(ins, &path)?);
+            let matched = self.find(ins, &path)?;
+            slashes.extend(std::iter::repeat_n(path.ends_with('/'), matched.len()));
+            found.extend(matched);
         }
         let destination = format!("{APP_ROOT}/{name}/");
         let entries = self.place(ins, &found, &destination, false)?;
-        let sources: Vec<Source<'_>> = found.iter().map(|(n, r)| Source { name: n, resolved: r }).collect();
+        let sources: Vec<Source<'_>> = found
+            .iter()
+            .zip(&slashes)
+            .map(|((name, resolved), &trailing_slash)| Source { name, resolved, trailing_slash })
+            .collect();
         let (app_type, files) = app::detect(self.ctx, name, &sources).map_err(|e| match e {
             ContextError::Io(path, cause) => self.err(
                 ins.line,

@@ -594,6 +594,14 @@ fn app_types_and_files() {
 }
 
 #[test]
+fn app_dir_written_with_a_slash_lists_files_as_sealer_does() {
+    let ctx = Context::new(&[("yamls/a.yaml", ""), ("yamls/sub/b.yaml", "")]);
+    let plan = plan_ok(&ctx, "FROM scratch\nAPP web local://yamls/\nAPP web2 local://./yamls");
+    assert_eq!(plan.extension.applications[0].files, ["a.yaml", "sub/b.yaml"]);
+    assert_eq!(plan.extension.applications[1].files, ["/a.yaml", "/sub/b.yaml"]);
+}
+
+#[test]
 fn app_sources_are_substituted_and_redefinition_keeps_place() {
     let ctx = Context::new(&[("amd64/a.yaml", ""), ("b.sh", "")]);
     let plan = plan_ok(
