@@ -46,5 +46,5 @@ pub use extension::{
 pub use parser::{Instruction, Keyword, Kubefile, parse};
 pub use plan::{
     BaseImage, BaseRef, BaseResolver, CopyEntry, EntryKind, ImageConfig, ImageType, LayerStep, MetadataStep,
-    ModuleStep, Plan, PlanOptions, Platform, Step, plan,
+    ModuleStep, Plan, PlanOptions, Platform, Step, parse_platform, plan,
 };

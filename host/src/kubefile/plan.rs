@@ -23,42 +23,21 @@ use super::extension::{
 };
 use super::parser::{Instruction, Keyword, Kubefile};
 
-/// A target platform, `os/architecture[/variant]`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Platform {
-    /// `linux`.
-    pub os: String,
-    /// `amd64`, `arm64`, ...: the value of `${ARCH}`.
-    pub architecture: String,
-    /// `v8`, `v7`, ... if any.
-    pub variant: Option<String>,
-}
+pub use sealbox_guest::Platform;
 
-impl Platform {
-    /// Parses `os/arch[/variant]`; `None` if it has another shape or an empty part.
-    pub fn parse(text: &str) -> Option<Platform> {
-        let parts: Vec<&str> = text.split('/').collect();
-        if parts.iter().any(|p| p.is_empty()) {
-            return None;
-        }
-        match parts.as_slice() {
-            [os, arch] => Some(Platform { os: (*os).into(), architecture: (*arch).into(), variant: None }),
-            [os, arch, variant] => {
-                Some(Platform { os: (*os).into(), architecture: (*arch).into(), variant: Some((*variant).into()) })
-            }
-            _ => None,
-        }
+/// Parses a platform written `os/architecture[/variant]` (as `--platform` takes it); `None` if it has
+/// another shape or an empty part.
+pub fn parse_platform(text: &str) -> Option<Platform> {
+    let parts: Vec<&str> = text.split('/').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return None;
     }
-}
-
-impl std::fmt::Display for Platform {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
-        if let Some(variant) = &self.variant {
-            write!(f, "/{variant}")?;
-        }
-        Ok(())
-    }
+    let (os, architecture, variant) = match parts.as_slice() {
+        [os, arch] => (os, arch, None),
+        [os, arch, variant] => (os, arch, Some((*variant).to_owned())),
+        _ => return None,
+    };
+    Some(Platform { os: (*os).to_owned(), architecture: (*architecture).to_owned(), variant })
 }
 
 /// The sealer image type (`--type`).

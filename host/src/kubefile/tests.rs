@@ -44,7 +44,7 @@ impl Context {
 }
 
 fn amd64() -> PlanOptions {
-    PlanOptions::new(Platform::parse("linux/amd64").unwrap())
+    PlanOptions::new(parse_platform("linux/amd64").unwrap())
 }
 
 fn plan_with(ctx: &Context, text: &str, options: &PlanOptions, base: BaseImage) -> Result<Plan> {
@@ -356,8 +356,8 @@ fn copy_wildcards_and_arch_per_platform() {
     ]);
     let text = "FROM scratch\nCOPY ${ARCH}/bin bin\nCOPY m/*.y*ml manifests/\nCOPY $ARCH/* .";
     let amd = plan_ok(&ctx, text);
-    let arm = plan_with(&ctx, text, &PlanOptions::new(Platform::parse("linux/arm64").unwrap()), BaseImage::default())
-        .unwrap();
+    let arm =
+        plan_with(&ctx, text, &PlanOptions::new(parse_platform("linux/arm64").unwrap()), BaseImage::default()).unwrap();
     assert_eq!(layer(&amd.steps[0]).entries, [entry("amd64/bin", EntryKind::Dir, "bin")]);
     assert_eq!(layer(&arm.steps[0]).entries, [entry("arm64/bin", EntryKind::Dir, "bin")]);
     assert_eq!(
@@ -848,6 +848,17 @@ fn sealer_basefs_shape() {
         extension_without_client(&plan),
         r#"{"schemaVersion":"v1alpha1","type":"kube-installer","applications":[{"name":"calico","type":"shell","files":["calico.sh"],"version":"v1"}],"launch":{"app_names":["calico"]}}"#
     );
+}
+
+#[test]
+fn platforms_parse() {
+    let p = parse_platform("linux/arm64/v8").unwrap();
+    assert_eq!((p.os.as_str(), p.architecture.as_str(), p.variant.as_deref()), ("linux", "arm64", Some("v8")));
+    assert_eq!(p.to_string(), "linux/arm64/v8");
+    assert_eq!(parse_platform("linux/amd64").unwrap().variant, None);
+    for bad in ["linux", "linux/", "/amd64", "a/b/c/d", ""] {
+        assert_eq!(parse_platform(bad), None, "{bad}");
+    }
 }
 
 #[test]
