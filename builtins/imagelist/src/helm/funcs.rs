@@ -9,10 +9,10 @@
 //! rely on the mutation through another variable see the unchanged map.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
-use sealbox_render::engine::{FuncCtx, Templates, Value, to_yaml};
+use sealbox_render::engine::{Func, FuncCtx, Templates, Value, to_yaml};
 use sha2::Digest;
 
 use super::files::{as_config, as_secrets, glob};
@@ -31,8 +31,33 @@ const MAX_REPEAT_BYTES: usize = 16 << 20;
 /// parsed.
 pub type TplSet = Rc<RefCell<Option<Templates>>>;
 
+/// Adds functions to a template set, remembering them so that aliases can
+/// share them.
+struct Registry<'t> {
+    set: &'t mut Templates,
+    funcs: HashMap<&'static str, Func>,
+}
+
+impl Registry<'_> {
+    fn add_func(&mut self, name: &'static str, func: Func) {
+        self.funcs.insert(name, func.clone());
+        self.set.add_func(name, func);
+    }
+
+    fn add_fn(&mut self, name: &'static str, f: impl Fn(&[Value]) -> Result<Value, String> + 'static) {
+        self.add_func(name, Rc::new(move |_ctx: &mut FuncCtx<'_, '_>, args: &[Value]| f(args)));
+    }
+
+    fn alias(&mut self, alias: &'static str, name: &str) {
+        if let Some(func) = self.funcs.get(name).cloned() {
+            self.add_func(alias, func);
+        }
+    }
+}
+
 /// Adds the Helm and extra sprig functions to `set`.
 pub fn register(set: &mut Templates, tpl_set: TplSet) {
+    let set = &mut Registry { set, funcs: HashMap::new() };
     set.add_func(
         "include",
         Rc::new(|ctx: &mut FuncCtx<'_, '_>, args: &[Value]| {
@@ -102,15 +127,64 @@ pub fn register(set: &mut Templates, tpl_set: TplSet) {
     set.add_fn("sha256sum", |args| {
         Ok(Value::String(hex(&sha2::Sha256::digest(str_arg(args, 0, "sha256sum")?.as_bytes()))))
     });
+    set.add_fn("sha1sum", |args| {
+        use sha1::Digest as _;
+        Ok(Value::String(hex(&sha1::Sha1::digest(str_arg(args, 0, "sha1sum")?.as_bytes()))))
+    });
+    set.add_fn("adler32sum", |args| Ok(Value::String(adler32(str_arg(args, 0, "adler32sum")?.as_bytes()).to_string())));
+    set.add_fn("fromJsonArray", |args| {
+        Ok(match serde_json::from_str::<serde_json::Value>(str_arg(args, 0, "fromJsonArray")?) {
+            Ok(v @ serde_json::Value::Array(_)) => Value::from(&v),
+            Ok(_) => Value::list(Vec::new()),
+            Err(e) => Value::list(vec![Value::String(e.to_string())]),
+        })
+    });
+    set.add_fn("mustFromJson", |args| {
+        serde_json::from_str::<serde_json::Value>(str_arg(args, 0, "mustFromJson")?)
+            .map(|v| Value::from(&v))
+            .map_err(|e| e.to_string())
+    });
+    set.add_fn("deepEqual", |args| Ok(Value::Bool(args.first() == args.get(1))));
+    set.add_fn("getHostByName", |_| Ok(Value::String(String::new())));
     add_map_functions(set);
     add_list_functions(set);
     add_string_functions(set);
     add_number_functions(set);
     add_placeholder_functions(set);
     add_files_functions(set);
+    // sprig's must* variants differ only in how they fail, and these fail loudly already.
+    for (alias, name) in [
+        ("mustFirst", "first"),
+        ("mustLast", "last"),
+        ("mustRest", "rest"),
+        ("mustInitial", "initial"),
+        ("mustPrepend", "prepend"),
+        ("mustUniq", "uniq"),
+        ("mustWithout", "without"),
+        ("mustHas", "has"),
+        ("mustCompact", "compact"),
+        ("mustReverse", "reverse"),
+        ("mustChunk", "chunk"),
+        ("mustRegexMatch", "regexMatch"),
+        ("mustRegexFind", "regexFind"),
+        ("mustRegexFindAll", "regexFindAll"),
+        ("mustRegexSplit", "regexSplit"),
+        ("mustRegexReplaceAll", "regexReplaceAll"),
+        ("mustRegexReplaceAllLiteral", "regexReplaceAllLiteral"),
+        ("mustFromYaml", "fromYaml"),
+        ("trimall", "trimAll"),
+        ("unixEpoch", "now"),
+        ("dateInZone", "date"),
+        ("htmlDate", "date"),
+        ("toDate", "date"),
+        ("dateModify", "now"),
+        ("randInt", "int"),
+    ] {
+        set.alias(alias, name);
+    }
 }
 
-fn add_map_functions(set: &mut Templates) {
+fn add_map_functions(set: &mut Registry<'_>) {
     set.add_fn("hasKey", |args| Ok(Value::Bool(map_arg(args, 0)?.contains_key(str_arg(args, 1, "hasKey")?))));
     set.add_fn("get", |args| {
         Ok(map_arg(args, 0)?.get(str_arg(args, 1, "get")?).cloned().unwrap_or(Value::String(String::new())))
@@ -190,7 +264,7 @@ fn merge(args: &[Value], overwrite: bool) -> Result<Value, String> {
     Ok(out)
 }
 
-fn add_list_functions(set: &mut Templates) {
+fn add_list_functions(set: &mut Registry<'_>) {
     set.add_fn("first", |args| Ok(list_arg(args, 0)?.first().cloned().unwrap_or_default()));
     set.add_fn("last", |args| Ok(list_arg(args, 0)?.last().cloned().unwrap_or_default()));
     set.add_fn("rest", |args| Ok(Value::list(list_arg(args, 0)?.iter().skip(1).cloned().collect())));
@@ -255,12 +329,39 @@ fn add_list_functions(set: &mut Templates) {
         }
         Ok(Value::list(out))
     });
+    set.add_fn("seq", |args| {
+        let ints: Vec<i64> = args.iter().map(to_int).collect();
+        let (start, step, end) = match ints.as_slice() {
+            [end] => (1, if *end >= 1 { 1 } else { -1 }, *end),
+            [start, end] => (*start, if end >= start { 1 } else { -1 }, *end),
+            [start, step, end] => (*start, *step, *end),
+            _ => return Err("seq: wrong number of arguments".into()),
+        };
+        if step == 0 || (step > 0 && start > end) || (step < 0 && start < end) {
+            return Ok(Value::String(String::new()));
+        }
+        let mut out = Vec::new();
+        let mut i = start;
+        while (step > 0 && i <= end) || (step < 0 && i >= end) {
+            out.push(i.to_string());
+            if out.len() > 100_000 {
+                return Err("seq: too many items".into());
+            }
+            i += step;
+        }
+        Ok(Value::String(out.join(" ")))
+    });
+    set.add_fn("chunk", |args| {
+        let size = int_arg(args, 0)?.max(1) as usize;
+        Ok(Value::list(list_arg(args, 1)?.chunks(size).map(|c| Value::list(c.to_vec())).collect()))
+    });
+    set.add_fn("shuffle", |args| Ok(Value::String(str_arg(args, 0, "shuffle")?.to_string())));
     set.add_fn("toStrings", |args| {
         Ok(Value::list(list_arg(args, 0)?.iter().map(|v| Value::String(v.to_go_string())).collect()))
     });
 }
 
-fn add_string_functions(set: &mut Templates) {
+fn add_string_functions(set: &mut Registry<'_>) {
     set.add_fn("trunc", |args| {
         let n = int_arg(args, 0)?;
         let s: Vec<char> = str_arg(args, 1, "trunc")?.chars().collect();
@@ -312,6 +413,69 @@ fn add_string_functions(set: &mut Templates) {
             format!("{}...", s.chars().take(n - 3).collect::<String>())
         }))
     });
+    set.add_fn("splitn", |args| {
+        let sep = str_arg(args, 0, "splitn")?;
+        let n = int_arg(args, 1)?.max(0) as usize;
+        let s = str_arg(args, 2, "splitn")?;
+        let parts: Vec<&str> = if sep.is_empty() { vec![s] } else { s.splitn(n.max(1), sep).collect() };
+        Ok(Value::map(
+            parts.into_iter().enumerate().map(|(i, p)| (format!("_{i}"), Value::String(p.to_string()))).collect(),
+        ))
+    });
+    set.add_fn("swapcase", |args| {
+        Ok(Value::String(
+            str_arg(args, 0, "swapcase")?
+                .chars()
+                .map(
+                    |c| {
+                        if c.is_uppercase() { c.to_lowercase().collect::<String>() } else { c.to_uppercase().collect() }
+                    },
+                )
+                .collect(),
+        ))
+    });
+    set.add_fn("untitle", |args| {
+        let mut out = String::new();
+        let mut start = true;
+        for c in str_arg(args, 0, "untitle")?.chars() {
+            if start {
+                out.extend(c.to_lowercase());
+            } else {
+                out.push(c);
+            }
+            start = c.is_whitespace();
+        }
+        Ok(Value::String(out))
+    });
+    set.add_fn("initials", |args| {
+        Ok(Value::String(str_arg(args, 0, "initials")?.split_whitespace().filter_map(|w| w.chars().next()).collect()))
+    });
+    set.add_fn("plural", |args| {
+        let (one, many) = (str_arg(args, 0, "plural")?, str_arg(args, 1, "plural")?);
+        Ok(Value::String(if int_arg(args, 2)? == 1 { one } else { many }.to_string()))
+    });
+    set.add_fn("wrap", |args| {
+        let width = int_arg(args, 0)?.max(1) as usize;
+        Ok(Value::String(wrap(str_arg(args, 1, "wrap")?, width)))
+    });
+    set.add_fn("regexSplit", |args| {
+        let re = regex(str_arg(args, 0, "regexSplit")?)?;
+        let s = str_arg(args, 1, "regexSplit")?;
+        let n = int_arg(args, 2)?;
+        let parts: Vec<Value> = if n < 0 {
+            re.split(s).map(|p| Value::String(p.to_string())).collect()
+        } else {
+            re.splitn(s, n as usize).map(|p| Value::String(p.to_string())).collect()
+        };
+        Ok(Value::list(parts))
+    });
+    set.add_fn("regexFindAll", |args| {
+        let re = regex(str_arg(args, 0, "regexFindAll")?)?;
+        let s = str_arg(args, 1, "regexFindAll")?;
+        let n = int_arg(args, 2)?;
+        let limit = if n < 0 { usize::MAX } else { n as usize };
+        Ok(Value::list(re.find_iter(s).take(limit).map(|m| Value::String(m.as_str().to_string())).collect()))
+    });
     set.add_fn("regexMatch", |args| {
         Ok(Value::Bool(regex(str_arg(args, 0, "regexMatch")?)?.is_match(str_arg(args, 1, "regexMatch")?)))
     });
@@ -343,7 +507,7 @@ fn add_string_functions(set: &mut Templates) {
     });
 }
 
-fn add_number_functions(set: &mut Templates) {
+fn add_number_functions(set: &mut Registry<'_>) {
     set.add_fn("int", |args| Ok(Value::Int(to_int(one(args, "int")?))));
     set.add_fn("int64", |args| Ok(Value::Int(to_int(one(args, "int64")?))));
     set.add_fn("atoi", |args| Ok(Value::Int(str_arg(args, 0, "atoi")?.trim().parse().unwrap_or(0))));
@@ -370,6 +534,31 @@ fn add_number_functions(set: &mut Templates) {
     });
     set.add_fn("max", |args| Ok(Value::Int(args.iter().map(to_int).max().unwrap_or(0))));
     set.add_fn("min", |args| Ok(Value::Int(args.iter().map(to_int).min().unwrap_or(0))));
+    let float_fold = |name: &'static str, op: fn(f64, f64) -> f64| {
+        move |args: &[Value]| -> Result<Value, String> {
+            let mut nums = args.iter().map(to_float);
+            let first = nums.next().ok_or_else(|| format!("{name}: missing arguments"))?;
+            Ok(Value::Float(nums.fold(first, op)))
+        }
+    };
+    set.add_fn("addf", float_fold("addf", |a, b| a + b));
+    set.add_fn("subf", float_fold("subf", |a, b| a - b));
+    set.add_fn("mulf", float_fold("mulf", |a, b| a * b));
+    set.add_fn("divf", float_fold("divf", |a, b| a / b));
+    set.add_fn("maxf", float_fold("maxf", f64::max));
+    set.add_fn("minf", float_fold("minf", f64::min));
+    set.add_fn("add1f", |args| Ok(Value::Float(to_float(one(args, "add1f")?) + 1.0)));
+    set.add_fn("floor", |args| Ok(Value::Float(to_float(one(args, "floor")?).floor())));
+    set.add_fn("ceil", |args| Ok(Value::Float(to_float(one(args, "ceil")?).ceil())));
+    set.add_fn("round", |args| {
+        let v = to_float(one(args, "round")?);
+        let places = args.get(1).map(to_int).unwrap_or(0).clamp(0, 15) as i32;
+        let scale = 10f64.powi(places);
+        Ok(Value::Float((v * scale).round() / scale))
+    });
+    set.add_fn("toDecimal", |args| {
+        Ok(Value::Int(i64::from_str_radix(&one(args, "toDecimal")?.to_go_string(), 8).unwrap_or(0)))
+    });
     set.add_fn("kindOf", |args| Ok(Value::String(kind_of(one(args, "kindOf")?).into())));
     set.add_fn("kindIs", |args| {
         Ok(Value::Bool(str_arg(args, 0, "kindIs")? == kind_of(args.get(1).unwrap_or(&Value::Null))))
@@ -382,7 +571,7 @@ fn add_number_functions(set: &mut Templates) {
 
 /// Sprig functions whose real results are random, time-dependent or key
 /// material: fixed stand-ins, so rendering stays reproducible.
-fn add_placeholder_functions(set: &mut Templates) {
+fn add_placeholder_functions(set: &mut Registry<'_>) {
     for name in ["randAlphaNum", "randAlpha", "randNumeric", "randAscii"] {
         set.add_fn(name, |args| Ok(Value::String("x".repeat(int_arg(args, 0).unwrap_or(0).clamp(0, 4096) as usize))));
     }
@@ -401,7 +590,7 @@ fn add_placeholder_functions(set: &mut Templates) {
 }
 
 /// `.Files` methods, reached through the rewrite in [`super::methods`].
-fn add_files_functions(set: &mut Templates) {
+fn add_files_functions(set: &mut Registry<'_>) {
     set.add_fn("helmFilesGet", |args| {
         Ok(map_arg(args, 0)?.get(str_arg(args, 1, "Files.Get")?).cloned().unwrap_or(Value::String(String::new())))
     });
@@ -529,10 +718,107 @@ fn separate(s: &str, sep: char) -> String {
     out
 }
 
+/// sprig's `toFloat64` (via cast): numbers convert, strings parse, else 0.
+fn to_float(v: &Value) -> f64 {
+    match v {
+        Value::Int(i) => *i as f64,
+        Value::Float(f) => *f,
+        Value::String(s) => s.trim().parse().unwrap_or(0.0),
+        Value::Bool(b) => f64::from(u8::from(*b)),
+        _ => 0.0,
+    }
+}
+
+/// Word-wraps `s` at `width` columns, breaking only at spaces (sprig's `wrap`).
+fn wrap(s: &str, width: usize) -> String {
+    let mut out = String::new();
+    for (i, line) in s.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let mut col = 0;
+        for (j, word) in line.split(' ').enumerate() {
+            if j > 0 {
+                if col + 1 + word.chars().count() > width {
+                    out.push('\n');
+                    col = 0;
+                } else {
+                    out.push(' ');
+                    col += 1;
+                }
+            }
+            out.push_str(word);
+            col += word.chars().count();
+        }
+    }
+    out
+}
+
+fn adler32(data: &[u8]) -> u32 {
+    let (mut a, mut b) = (1u32, 0u32);
+    for byte in data {
+        a = (a + u32::from(*byte)) % 65521;
+        b = (b + a) % 65521;
+    }
+    (b << 16) | a
+}
+
 fn regex(pattern: &str) -> Result<regex::Regex, String> {
     regex::Regex::new(pattern).map_err(|e| format!("invalid regex {pattern:?}: {e}"))
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sealbox_render::engine::Options;
+
+    fn run(template: &str) -> Result<String, String> {
+        let mut set = Templates::new();
+        register(&mut set, Rc::new(RefCell::new(None)));
+        set.parse("t", template).map_err(|e| e.to_string())?;
+        set.execute("t", &Value::map(BTreeMap::new()), &Options::default()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn sprig_functions_charts_use() {
+        let cases = [
+            (r#"{{ "abcdef" | trunc 3 }}|{{ "abcdef" | trunc -2 }}"#, "abc|ef"),
+            (r#"{{ hasKey (dict "a" 1) "a" }}|{{ hasKey (dict "a" 1) "b" }}"#, "true|false"),
+            (r#"{{ $m := merge (dict "a" 1) (dict "a" 2 "b" 3) }}{{ $m.a }}{{ $m.b }}"#, "13"),
+            (r#"{{ $m := mergeOverwrite (dict "a" 1) (dict "a" 2) }}{{ $m.a }}"#, "2"),
+            (r#"{{ semverCompare ">=1.19-0" "v1.30.0" }}"#, "true"),
+            (r#"{{ list 3 1 2 | sortAlpha | join "," }}"#, "1,2,3"),
+            (
+                r#"{{ "a-b_c" | camelcase }}|{{ "FooBar" | snakecase }}|{{ "FooBar" | kebabcase }}"#,
+                "ABC|foo_bar|foo-bar",
+            ),
+            (
+                r#"{{ add 1 2 3 }}|{{ sub 5 2 }}|{{ mul 2 3 }}|{{ div 7 2 }}|{{ mod 7 2 }}|{{ max 1 5 3 }}"#,
+                "6|3|6|3|1|5",
+            ),
+            (r#"{{ "hello" | sha256sum }}"#, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"),
+            (r#"{{ "hello" | sha1sum }}"#, "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d"),
+            (r#"{{ "hello" | adler32sum }}"#, "103547413"),
+            (r#"{{ regexReplaceAll "a(x*)b" "-ab-axxb-" "${1}W" }}"#, "-W-xxW-"),
+            (r#"{{ (fromYaml "a: {b: 1}").a.b }}|{{ (fromYaml ": bad: [").Error | empty | not }}"#, "1|true"),
+            (r#"{{ (fromJson `{"a": [1, 2]}`).a | len }}"#, "2"),
+            (r#"{{ dig "a" "b" "none" (dict "a" (dict "b" "found")) }}|{{ dig "x" "y" "none" (dict) }}"#, "found|none"),
+            (r#"{{ seq 3 }}|{{ seq 2 4 }}|{{ until 3 | len }}"#, "1 2 3|2 3 4|3"),
+            (r#"{{ splitn "." 2 "a.b.c" | toJson }}"#, r#"{"_0":"a","_1":"b.c"}"#),
+            (r#"{{ "a b c" | wrap 3 }}"#, "a b\nc"),
+            (r#"{{ 1.5 | addf 1 }}|{{ round 2.345 2 }}|{{ floor 1.7 }}"#, "2.5|2.35|1"),
+            (r#"{{ lookup "v1" "Secret" "ns" "name" | len }}"#, "0"),
+            (r#"{{ list "a" "b" | mustLast }}|{{ trimall "-" "--x--" }}"#, "b|x"),
+            (r#"{{ kindIs "map" (dict) }}|{{ typeOf (list) }}|{{ kindOf 1.5 }}"#, "true|[]interface {}|float64"),
+        ];
+        for (template, want) in cases {
+            assert_eq!(run(template).as_deref(), Ok(want), "{template}");
+        }
+        assert!(run(r#"{{ fail "stop here" }}"#).is_err_and(|e| e.contains("stop here")));
+        assert!(run(r#"{{ repeat 100000000 "xxxxxxxxxx" }}"#).is_err());
+    }
 }
