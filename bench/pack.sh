@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Packing benchmark: `sealbox build` of FROM scratch / COPY rootfs . against
+# the tools a user would pick instead, timed in the same run, printed as a
+# table with the ratios the project's goals are stated in.
+#
+# usage: bench/pack.sh [TREE_DIR]
+#
+# Without TREE_DIR, a tree is made with ../shared/bench/mktree.py (about
+# 40,000 files, 470 MB) in a fresh scratch directory. Environment:
+#   SEALBOX   the binary (default target/release/sealbox)
+#   MKTREE    the tree generator (default ../shared/bench/mktree.py)
+#   SCALE     mktree scale (default 1.0)
+#   REPEAT    runs per measurement, the median is reported (default 1)
+#   SCRATCH   where to work (default a new directory under ${TMPDIR:-/tmp})
+#   KEEP=1    keep the scratch directory
+#
+# Pitfalls (../shared/reference/packing-baselines.md): creating many files
+# right after deleting a big tree can be several times slower on these
+# machines, so every output goes to a fresh directory and nothing is
+# deleted between measurements; compare ratios from one run, not absolute
+# figures across runs.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+SEALBOX=${SEALBOX:-$repo/target/release/sealbox}
+MKTREE=${MKTREE:-$repo/../shared/bench/mktree.py}
+SCALE=${SCALE:-1.0}
+REPEAT=${REPEAT:-1}
+SCRATCH=${SCRATCH:-$(mktemp -d "${TMPDIR:-/tmp}/sealbox-bench.XXXXXX")}
+mkdir -p "$SCRATCH"
+if [ "${KEEP:-0}" != 1 ]; then
+    trap 'rm -rf "$SCRATCH"' EXIT
+fi
+
+have() { command -v "$1" >/dev/null 2>&1; }
+now() { date +%s.%N; }
+calc() { awk "BEGIN { print $* }"; }
+fresh() { mktemp -d "$SCRATCH/$1.XXXXXX"; }
+
+# The build context: a Kubefile and the tree as rootfs/.
+ctx=$SCRATCH/ctx
+mkdir -p "$ctx"
+if [ $# -ge 1 ]; then
+    src=$(cd "$1" && pwd)
+    # Hard links when possible: no copy of the data, same file names.
+    cp -al "$src" "$ctx/rootfs" 2>/dev/null || cp -a "$src" "$ctx/rootfs"
+else
+    [ -f "$MKTREE" ] || { echo "no tree generator at $MKTREE; pass a TREE_DIR" >&2; exit 2; }
+    echo "making the tree (scale $SCALE) in $ctx/rootfs" >&2
+    python3 "$MKTREE" "$ctx/rootfs" --scale "$SCALE" >/dev/null
+fi
+printf 'FROM scratch\nCOPY rootfs .\n' >"$ctx/Kubefile"
+tree=$ctx/rootfs
+
+TAR=(tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - -C "$tree" .)
+# Warm the page cache so the first measurement is not penalised.
+tar_bytes=$("${TAR[@]}" | wc -c)
+files=$(find "$tree" -type f | wc -l)
+echo "tree: $files files, $tar_bytes bytes as tar; $(nproc) cores; $(date -u +%FT%TZ)" >&2
+
+# measure NAME CMD...: runs CMD REPEAT times, records the median seconds.
+declare -A secs size
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+measure() {
+    local name=$1; shift
+    local runs=()
+    for _ in $(seq "$REPEAT"); do
+        local t0 t1
+        t0=$(now)
+        "$@" >/dev/null
+        t1=$(now)
+        runs+=("$(calc "$t1 - $t0")")
+    done
+    secs[$name]=$(printf '%s\n' "${runs[@]}" | median)
+    printf '  %-28s %8.2f s\n' "$name" "${secs[$name]}" >&2
+}
+
+pipe_gzip() { "${TAR[@]}" | gzip -n -6 | sha256sum; }
+pipe_zstd() { "${TAR[@]}" | zstd -q -3 -T0 | sha256sum; }
+pipe_none() { "${TAR[@]}" | sha256sum; }
+
+echo "measuring (median of $REPEAT):" >&2
+measure "tar | gzip -n -6" pipe_gzip
+measure "tar | zstd -3 -T0" pipe_zstd
+measure "tar | sha256sum" pipe_none
+
+if have umoci; then
+    umoci_run() {
+        local d
+        d=$(fresh umoci)
+        umoci init --layout "$d/layout"
+        umoci new --image "$d/layout:bench"
+        "${TAR[@]}" >"$d/layer.tar"
+        umoci raw add-layer --image "$d/layout:bench" "$d/layer.tar"
+        # The layer is the largest blob.
+        find "$d/layout/blobs" -type f -printf '%s\n' | sort -n | tail -1 >"$SCRATCH/umoci.size"
+    }
+    measure "tar + umoci raw add-layer" umoci_run
+    size[tar + umoci raw add-layer]=$(cat "$SCRATCH/umoci.size")
+fi
+
+if have buildah; then
+    printf 'FROM scratch\nCOPY rootfs /\n' >"$ctx/Containerfile"
+    buildah_run() {
+        local d
+        d=$(fresh buildah)
+        buildah --root "$d/root" --runroot "$d/run" --storage-driver vfs build --timestamp 0 --layers=false \
+            -f "$ctx/Containerfile" -t bench "$ctx" >/dev/null 2>&1
+    }
+    measure "buildah build (gzip)" buildah_run
+fi
+
+if [ -x "$SEALBOX" ]; then
+    for c in gzip zstd none; do
+        sealbox_run() {
+            local d
+            d=$(fresh "store-$c")
+            echo "$d" >"$SCRATCH/last-store"
+            "$SEALBOX" build -f "$ctx/Kubefile" --compression "$c" --root "$d" --no-cache -t "bench:$c" "$ctx"
+        }
+        measure "sealbox build --compression $c" sealbox_run
+        store=$(cat "$SCRATCH/last-store")
+        size[sealbox build --compression $c]=$(find "$store/blobs" -type f -printf '%s\n' | sort -n | tail -1)
+    done
+    # An unchanged rebuild, with the cache.
+    cached=$(fresh store-cached)
+    "$SEALBOX" build -f "$ctx/Kubefile" --root "$cached" -t bench:cached "$ctx" >/dev/null
+    measure "sealbox rebuild (cached)" "$SEALBOX" build -f "$ctx/Kubefile" --root "$cached" -t bench:cached "$ctx"
+else
+    echo "  (no sealbox binary at $SEALBOX: cargo build --release first)" >&2
+fi
+
+mb() { calc "$tar_bytes / ${secs[$1]} / 1000000"; }
+echo
+echo "| route | seconds | MB/s | layer bytes |"
+echo "|---|---|---|---|"
+for name in "tar | gzip -n -6" "tar | zstd -3 -T0" "tar | sha256sum" "tar + umoci raw add-layer" \
+    "buildah build (gzip)" "sealbox build --compression gzip" "sealbox build --compression zstd" \
+    "sealbox build --compression none" "sealbox rebuild (cached)"; do
+    [ -n "${secs[$name]:-}" ] || continue
+    printf '| %s | %.2f | %.0f | %s |\n' "${name//|/\\|}" "${secs[$name]}" "$(mb "$name")" "${size[$name]:--}"
+done
+
+ratio() { # NAME_A NAME_B: how many times faster A is than B
+    [ -n "${secs[$1]:-}" ] && [ -n "${secs[$2]:-}" ] || return 0
+    printf '%.2f' "$(calc "${secs[$2]} / ${secs[$1]}")"
+}
+echo
+echo "ratios (speed, higher is faster; goals in brackets):"
+g="sealbox build --compression gzip"
+r=$(ratio "$g" "tar | gzip -n -6"); [ -n "$r" ] && echo "  gzip vs tar | gzip -n -6:        ${r}x  [>= 2]"
+r=$(ratio "$g" "tar + umoci raw add-layer"); [ -n "$r" ] && echo "  gzip vs tar + umoci:             ${r}x  [>= 1]"
+r=$(ratio "$g" "buildah build (gzip)"); [ -n "$r" ] && echo "  gzip vs buildah:                 ${r}x"
+if [ -n "${size[$g]:-}" ] && [ -n "${size[tar + umoci raw add-layer]:-}" ]; then
+    printf '  gzip layer size vs umoci:        %.3f  [<= 1.05]\n' \
+        "$(calc "${size[$g]} / ${size[tar + umoci raw add-layer]}")"
+fi
+r=$(ratio "sealbox build --compression zstd" "tar | zstd -3 -T0"); [ -n "$r" ] && echo "  zstd vs tar | zstd -3 -T0:       ${r}x  [>= 0.8]"
+r=$(ratio "sealbox build --compression none" "tar | sha256sum"); [ -n "$r" ] && echo "  none vs tar | sha256sum:         ${r}x  [>= 0.8]"
+if [ -n "${secs[sealbox rebuild (cached)]:-}" ]; then
+    printf '  cached rebuild / first build:    %.3f  [< 0.10]\n' \
+        "$(calc "${secs[sealbox rebuild (cached)]} / ${secs[$g]}")"
+fi
