@@ -6,7 +6,10 @@
 //!    `initContainers` or `ephemeralContainers` list contributes the `image`
 //!    of every entry. This covers Pod, Deployment, StatefulSet, DaemonSet,
 //!    ReplicaSet, Job, CronJob, ReplicationController and any custom resource
-//!    that embeds a pod template, at whatever depth it sits.
+//!    that embeds a pod template, at whatever depth it sits. A container's
+//!    environment variables named `RELATED_IMAGE_*` or `*_IMAGE` (how
+//!    operators are told which images to start) count too when their value
+//!    has a registry, path, tag or digest.
 //! 2. **Image fields of custom resources.** In documents whose `apiVersion` is
 //!    not a built-in Kubernetes group, fields named `image`, `images`, or
 //!    ending in `Image`/`-image`/`_image` contribute their value when it is an
@@ -160,6 +163,10 @@ impl Walker<'_> {
                     path.push(key.to_string());
                     if key == "image" {
                         self.candidate_node(v, path);
+                    } else if key == "env"
+                        && let Value::Seq(vars) = &v.value
+                    {
+                        self.image_env(vars, path);
                     } else {
                         self.walk(v, path, false);
                     }
@@ -167,6 +174,29 @@ impl Walker<'_> {
                 }
             }
             path.pop();
+        }
+    }
+
+    /// Operators name the images they start in environment variables
+    /// (`RELATED_IMAGE_*` by the Operator Lifecycle Manager's convention,
+    /// often `*_IMAGE`). Such a value counts when it names a registry, path,
+    /// tag or digest, so that flags like `USE_IMAGE=true` are not images.
+    fn image_env(&mut self, vars: &[Node], path: &mut Vec<String>) {
+        for (i, var) in vars.iter().enumerate() {
+            let Some(name) = var.get("name").and_then(Node::as_str) else { continue };
+            if !(name.starts_with("RELATED_IMAGE_") || name.ends_with("_IMAGE")) {
+                continue;
+            }
+            let Some(value) = var.get("value") else { continue };
+            let Some(text) = value.as_str() else { continue };
+            path.push(format!("[{i}]"));
+            path.push("value".into());
+            if text.contains(['/', ':', '@']) {
+                self.candidate(text, value.line, path);
+            } else {
+                self.skip(text, value.line, path, format!("{name} holds no registry, path or tag"));
+            }
+            path.truncate(path.len() - 2);
         }
     }
 
@@ -394,6 +424,40 @@ status:
             reasons,
             [("string", "Prometheus/k8s spec.extra.images[1]"), ("true", "Prometheus/k8s spec.useCustomImage")]
         );
+    }
+
+    #[test]
+    fn operator_image_variables_count() {
+        let src = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: operator}
+spec:
+  template:
+    spec:
+      containers:
+        - name: manager
+          image: quay.io/acme/operator:v1.2.0
+          env:
+            - {name: RELATED_IMAGE_DB, value: "quay.io/acme/db:15@sha256:86e0e091d0da6bde2456dbb48306f3956bbeb2eae1b5b9a43045843f69fe4aaa"}
+            - {name: AGENT_IMAGE, value: quay.io/acme/agent:v1.2.0}
+            - {name: USE_IMAGE, value: "true"}
+            - {name: LOG_LEVEL, value: quay.io/not/an-image-var:1}
+            - {name: SIDECAR_IMAGE, valueFrom: {configMapKeyRef: {name: x, key: y}}}
+"#;
+        let out = extract_yaml(src).expect("valid yaml");
+        let found: Vec<_> = out.found.iter().map(|f| f.reference.normalized()).collect();
+        assert_eq!(
+            found,
+            [
+                "quay.io/acme/operator:v1.2.0",
+                "quay.io/acme/db:15@sha256:86e0e091d0da6bde2456dbb48306f3956bbeb2eae1b5b9a43045843f69fe4aaa",
+                "quay.io/acme/agent:v1.2.0",
+            ]
+        );
+        assert_eq!(out.found[2].field, "Deployment/operator spec.template.spec.containers[0].env[1].value");
+        assert_eq!(out.skipped.len(), 1);
+        assert_eq!(out.skipped[0].raw, "true");
     }
 
     #[test]
