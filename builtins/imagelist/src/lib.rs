@@ -6,7 +6,7 @@
 //! `application/apps/<app>/` (recording the app's name), and Helm charts under
 //! `charts/` and in apps, rendered like `helm template` ([`helm`]). Images
 //! are found by YAML structure ([`extract`]), never by matching lines, and a
-//! value counts only if it parses as a reference ([`reference`]) and is not a
+//! value counts only if it parses as a reference ([`mod@reference`]) and is not a
 //! template leftover or placeholder.
 //!
 //! # Configuration (the request's `config`)
