@@ -158,7 +158,12 @@ fn pack_with_chunk(
             (FileKind::File, None, _) => {
                 header.kind = EntryType::File;
                 header.size = entry.size;
-                w.file(&header, &root.join(&entry.path), &entry.path, &mut buf, chunk)?;
+                // The content may live elsewhere under /in than where it
+                // goes in the layer (`COPY rootfs/ .` maps `rootfs/x` to `x`).
+                let source = entry.source.as_deref().unwrap_or(&entry.path);
+                check_relative(source)
+                    .map_err(|why| err(format!("invalid source path {source:?} in the file list: {why}")))?;
+                w.file(&header, &root.join(source), source, &mut buf, chunk)?;
                 seen_files.insert(entry.path.as_str());
             }
         }
