@@ -9,11 +9,15 @@
 //! The work runs on threads so it overlaps with the producer: the caller
 //! only copies bytes into 1 MiB chunks.
 //!
-//! - gzip: chunks are deflated in parallel, each primed with the previous
-//!   chunk's last 32 KiB as dictionary and ended with a sync flush, then
-//!   joined in order into one gzip member (the scheme of pigz). The bytes
-//!   depend only on the input, the chunk size and the level, never on the
-//!   number of threads or on how the caller split its writes.
+//! - gzip: each 1 MiB chunk is compressed in parallel by libdeflate into
+//!   its own gzip member, and the members are joined in order: a valid gzip
+//!   stream (RFC 1952 §2.2) that every gzip reader in the container world
+//!   (Go's compress/gzip, pigz, GNU gzip, flate2's `MultiGzDecoder`) reads
+//!   whole. libdeflate is about three times faster than zlib at the same
+//!   ratio, and independent members need no dictionary hand-over between
+//!   threads. The bytes depend only on the input, the chunk size and the
+//!   level, never on the number of threads or on how the caller split its
+//!   writes. Members have no name, mtime 0 and OS "unknown".
 //! - zstd: one frame from libzstd's multithreaded mode, whose output does
 //!   not depend on the number of workers (a test checks this).
 //! - none: the tar stream itself; digest and diff_id coincide.
@@ -25,8 +29,6 @@ use std::io::{self, Read, Write};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use flate2::{Compress, FlushCompress, Status};
-
 use super::digest::{Digest, Hasher};
 use super::error::{Error, Result};
 use super::layout::Layout;
@@ -35,18 +37,13 @@ use super::store::{BlobWriter, Store};
 
 /// Bytes of tar stream per compression job.
 const CHUNK: usize = 1 << 20;
-/// Deflate's window: how much of the previous chunk primes the next.
-const DICT: usize = 32 << 10;
-/// The deflate level of gzip layers.
-pub const GZIP_LEVEL: u32 = 6;
+/// The libdeflate level of gzip layers: on a cluster-image-like tree it
+/// compresses better than `gzip -6` at several times its speed.
+pub const GZIP_LEVEL: i32 = 5;
 /// The zstd level of zstd layers.
 pub const ZSTD_LEVEL: i32 = 3;
 /// Chunks queued per worker before the producer waits.
 const QUEUE: usize = 2;
-
-/// A gzip header without name or timestamp, OS "unknown", as `gzip -n` and
-/// flate2 write it.
-const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 
 /// What a finished layer is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,8 +72,6 @@ impl LayerDescriptor {
 pub struct LayerWriter {
     compression: Compression,
     buf: Vec<u8>,
-    /// The last [`DICT`] bytes of the previous chunk (gzip only).
-    tail: Vec<u8>,
     seq: usize,
     engine: Option<Engine>,
 }
@@ -88,14 +83,12 @@ enum Engine {
 
 struct GzJob {
     data: Vec<u8>,
-    dict: Vec<u8>,
     last: bool,
 }
 
 struct GzDone {
     data: Vec<u8>,
-    deflated: Vec<u8>,
-    crc: flate2::Crc,
+    member: Vec<u8>,
     last: bool,
 }
 
@@ -138,7 +131,7 @@ impl LayerWriter {
                 Engine::Ordered { chunks: tx, sink }
             }
         };
-        Ok(LayerWriter { compression, buf: Vec::with_capacity(CHUNK), tail: vec![], seq: 0, engine: Some(engine) })
+        Ok(LayerWriter { compression, buf: Vec::with_capacity(CHUNK), seq: 0, engine: Some(engine) })
     }
 
     /// The layer's compression.
@@ -173,11 +166,9 @@ impl LayerWriter {
         let data = std::mem::replace(&mut self.buf, if last { vec![] } else { Vec::with_capacity(CHUNK) });
         let sent = match &self.engine {
             Some(Engine::Gzip { jobs, .. }) => {
-                let keep = data.len().saturating_sub(DICT);
-                let dict = std::mem::replace(&mut self.tail, data[keep..].to_vec());
                 let worker = &jobs[self.seq % jobs.len()];
                 self.seq += 1;
-                worker.send(GzJob { data, dict, last }).is_ok()
+                worker.send(GzJob { data, last }).is_ok()
             }
             Some(Engine::Ordered { chunks, .. }) => {
                 (data.is_empty() || chunks.send(Chunk::Data(data)).is_ok())
@@ -270,68 +261,42 @@ fn aborted() -> Error {
     Error::Invalid("layer stream ended without finish".into())
 }
 
-/// Deflates jobs until the job channel closes or the sink goes away.
+/// Compresses jobs until the job channel closes or the sink goes away.
 fn gzip_worker(jobs: Receiver<GzJob>, done: SyncSender<io::Result<GzDone>>) {
     for job in jobs {
-        let result = deflate_chunk(&job);
-        let result = result.map(|deflated| {
-            let mut crc = flate2::Crc::new();
-            crc.update(&job.data);
-            GzDone { data: job.data, deflated, crc, last: job.last }
-        });
+        let result = gzip_member(&job.data).map(|member| GzDone { data: job.data, member, last: job.last });
         if done.send(result).is_err() {
             return;
         }
     }
 }
 
-/// Raw deflate of one chunk: primed with `dict`, ended by a sync flush (or,
-/// for the last chunk, by the final block).
-fn deflate_chunk(job: &GzJob) -> io::Result<Vec<u8>> {
-    // A fresh encoder per chunk: a reset one keeps state that changes the
-    // output (seen with zlib-rs), which would make it depend on how chunks
-    // fall to threads.
-    let mut z = Compress::new(flate2::Compression::new(GZIP_LEVEL), false);
-    if !job.dict.is_empty() {
-        z.set_dictionary(&job.dict).map_err(io::Error::other)?;
-    }
-    let flush = if job.last { FlushCompress::Finish } else { FlushCompress::Sync };
-    let mut out = Vec::with_capacity(job.data.len() + job.data.len() / 64 + 64);
-    loop {
-        let consumed = z.total_in() as usize;
-        let status = z.compress_vec(&job.data[consumed..], &mut out, flush).map_err(io::Error::other)?;
-        let all_in = z.total_in() as usize == job.data.len();
-        // A flush is complete only when it did not fill the output buffer.
-        let done = match status {
-            Status::StreamEnd => true,
-            _ => !job.last && all_in && out.len() < out.capacity(),
-        };
-        if done {
-            return Ok(out);
-        }
-        out.reserve(out.capacity().max(64 << 10));
-    }
+/// One gzip member holding `data`. A fresh compressor per chunk, so no
+/// state can carry over between chunks and make the output depend on which
+/// thread got which chunk.
+fn gzip_member(data: &[u8]) -> io::Result<Vec<u8>> {
+    let level = libdeflater::CompressionLvl::new(GZIP_LEVEL)
+        .map_err(|e| io::Error::other(format!("invalid gzip level {GZIP_LEVEL}: {e:?}")))?;
+    let mut compressor = libdeflater::Compressor::new(level);
+    let mut out = vec![0; compressor.gzip_compress_bound(data.len())];
+    let n = compressor.gzip_compress(data, &mut out).map_err(|e| io::Error::other(format!("gzip: {e}")))?;
+    out.truncate(n);
+    Ok(out)
 }
 
-/// Joins deflated chunks in order into one gzip member in the blob.
+/// Writes gzip members in order into the blob, hashing the input chunks.
 fn gzip_sink(results: Vec<Receiver<io::Result<GzDone>>>, mut blob: BlobWriter) -> Result<LayerDescriptor> {
     let io_err = |e: io::Error| Error::Invalid(format!("cannot write gzip layer: {e}"));
-    blob.write_all(&GZIP_HEADER).map_err(io_err)?;
     let mut diff = Hasher::new();
-    let mut crc = flate2::Crc::new();
     for seq in 0.. {
         let done = results[seq % results.len()].recv().map_err(|_| aborted())?.map_err(io_err)?;
         diff.update(&done.data);
-        crc.combine(&done.crc);
-        blob.write_all(&done.deflated).map_err(io_err)?;
+        blob.write_all(&done.member).map_err(io_err)?;
         if done.last {
             break;
         }
     }
     let uncompressed_size = diff.len();
-    blob.write_all(&crc.sum().to_le_bytes()).map_err(io_err)?;
-    // ISIZE is the length modulo 2^32 (RFC 1952).
-    blob.write_all(&(uncompressed_size as u32).to_le_bytes()).map_err(io_err)?;
     let (digest, size) = blob.commit()?;
     Ok(LayerDescriptor {
         media_type: Compression::Gzip.media_type(),
@@ -475,18 +440,24 @@ mod tests {
     }
 
     #[test]
-    fn gzip_is_one_member_with_a_fixed_header() {
+    fn gzip_members_have_a_fixed_header_and_cover_the_stream() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let data = sample(2 * CHUNK + 7);
         let layer = write_layer(&store, Compression::Gzip, 3, &data, 4096);
         let blob = std::fs::read(store.layout().blob_path(&layer.digest)).unwrap();
-        assert_eq!(blob[..10], GZIP_HEADER);
-        // A single-member decoder must see the whole stream.
-        let mut out = vec![];
-        flate2::read::GzDecoder::new(&blob[..]).read_to_end(&mut out).unwrap();
-        assert_eq!(out, data);
-        assert_eq!(blob[blob.len() - 4..], (data.len() as u32).to_le_bytes());
+        // No name, mtime 0, OS unknown.
+        assert_eq!(blob[..4], [0x1f, 0x8b, 8, 0]);
+        assert_eq!(blob[4..8], [0, 0, 0, 0]);
+        assert_eq!(blob[9], 0xff);
+        // One member per chunk: a single-member decoder sees the first chunk.
+        let mut first = vec![];
+        flate2::read::GzDecoder::new(&blob[..]).read_to_end(&mut first).unwrap();
+        assert_eq!(first, data[..CHUNK]);
+        let mut all = vec![];
+        flate2::read::MultiGzDecoder::new(&blob[..]).read_to_end(&mut all).unwrap();
+        assert_eq!(all, data);
+        assert_eq!(blob[blob.len() - 4..], 7u32.to_le_bytes());
     }
 
     #[test]
@@ -520,7 +491,7 @@ mod tests {
         assert_eq!(
             got,
             [
-                "sha256:cb6db6fe664f4288d3b46c8ef3dbc0ac5d62d9dc7b6bc4a04d89cd52c58d7e90",
+                "sha256:3962efe5f69028e3fab887c3120ebc9431bfb0f6d7beb26e8953f84f89889190",
                 "sha256:4d539aa05440ca06d9cb1c2572e2b668f7f870811d93912fa0208f773a51ac92",
                 "sha256:82dd4c3614839763fc04b1ff39245ce9885fe9b065025dbaa653cf8a981ad967",
             ]
