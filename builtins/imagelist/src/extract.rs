@@ -427,6 +427,12 @@ status:
     }
 
     #[test]
+    fn reads_byte_order_marks_and_crlf_line_ends() {
+        let src = "\u{feff}apiVersion: v1\r\nkind: Pod\r\nspec:\r\n  containers:\r\n    - image: nginx:1.25\r\n";
+        assert_eq!(images(src), ["docker.io/library/nginx:1.25"]);
+    }
+
+    #[test]
     fn operator_image_variables_count() {
         let src = r#"
 apiVersion: apps/v1
