@@ -83,6 +83,9 @@ impl Jmes {
         if let Some(ast) = self.cache.borrow().get(expr) {
             return Ok(ast.clone());
         }
+        if let Some(e) = too_nested(expr) {
+            return Err(JmesError::Other(e));
+        }
         let ast =
             jmespath::parse(expr).map_err(|e| JmesError::Other(format!("invalid JMESPath {expr:?}: {}", e.reason)))?;
         let ast = Rc::new(guard_null(ast));
@@ -93,6 +96,36 @@ impl Jmes {
         cache.insert(expr.to_string(), ast.clone());
         Ok(ast)
     }
+}
+
+/// Deepest bracket nesting accepted; the parser recurses per level.
+const MAX_NESTING: usize = 64;
+/// Most `.`, `|` and `&` links accepted in one expression.
+const MAX_LINKS: usize = 512;
+
+/// Refuses expressions whose nesting would exhaust the parser's stack.
+fn too_nested(expr: &str) -> Option<String> {
+    let mut depth = 0usize;
+    let mut deepest = 0usize;
+    // Chains (`a.b.c`, `a | b`) nest the syntax tree too.
+    let mut links = 0usize;
+    let mut quote: Option<char> = None;
+    for c in expr.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"' | '`') => quote = Some(c),
+            (None, '(' | '[' | '{') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (None, ')' | ']' | '}') => depth = depth.saturating_sub(1),
+            (None, '.' | '|' | '&') => links += 1,
+            _ => {}
+        }
+    }
+    (deepest > MAX_NESTING || links > MAX_LINKS || expr.len() > 64 * 1024)
+        .then(|| format!("JMESPath expression is too deeply nested or too long ({} bytes)", expr.len()))
 }
 
 /// Rewrites `lhs.f(...)` (and `lhs.[..]`, `lhs.{..}`) so a null `lhs`
@@ -243,5 +276,9 @@ mod tests {
         assert_eq!(j.search("length(request.object.spec.b || '')", &data), Ok(json!(0)));
         assert_eq!(j.search("request.object.metadata.values(@)", &data), Ok(Value::Null));
         assert_eq!(j.search("request.object.spec.c.values(@) || `[]`", &data), Ok(json!([])));
+        let deep = format!("{}a{}", "(".repeat(10_000), ")".repeat(10_000));
+        assert!(matches!(j.search(&deep, &data), Err(JmesError::Other(m)) if m.contains("nested")));
+        let long = vec!["a"; 20_000].join(".");
+        assert!(matches!(j.search(&long, &data), Err(JmesError::Other(m)) if m.contains("nested")));
     }
 }
