@@ -845,6 +845,63 @@ mod tests {
         assert!(store.gc(&[]).is_ok());
     }
 
+    /// Run as a child process by `a_killed_build_leaves_a_consistent_store`:
+    /// builds and tags images in a loop until killed.
+    fn keep_building(root: &Path) -> ! {
+        use crate::oci::layer::LayerWriter;
+        use crate::oci::spec::Compression;
+        let store = Store::open(root).unwrap();
+        let chunk: Vec<u8> = (0..1u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        for i in 0.. {
+            let mut w = LayerWriter::new(&store, Compression::Gzip).unwrap();
+            for _ in 0..8 {
+                w.write_all(&chunk).unwrap();
+            }
+            w.write_all(format!("{i}").as_bytes()).unwrap();
+            let layer = w.finish().unwrap();
+            let mut config = ImageConfig::new(&Platform::new("linux", "amd64", None));
+            config.rootfs.diff_ids.push(layer.diff_id.clone());
+            let config = store.put_json(MEDIA_TYPE_CONFIG, &config).unwrap();
+            let manifest =
+                store.put_json(MEDIA_TYPE_MANIFEST, &Manifest::new(config, vec![layer.descriptor()])).unwrap();
+            store.tag(&format!("img:{}", i % 3), &manifest).unwrap();
+        }
+        unreachable!()
+    }
+
+    #[test]
+    fn a_killed_build_leaves_a_consistent_store() {
+        const CHILD: &str = "SEALBOX_OCI_TEST_BUILD_ROOT";
+        if let Some(root) = std::env::var_os(CHILD) {
+            keep_building(Path::new(&root));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let exe = std::env::current_exe().unwrap();
+        for delay_ms in [150, 400, 900, 1300] {
+            let mut child = std::process::Command::new(&exe)
+                .args(["--exact", "oci::store::tests::a_killed_build_leaves_a_consistent_store", "--nocapture"])
+                .env(CHILD, dir.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+            child.kill().unwrap(); // SIGKILL: no destructor runs
+            child.wait().unwrap();
+            let store = Store::open(dir.path()).unwrap(); // alone: cleans temp files
+            assert!(tmp_entries(dir.path()).is_empty());
+            let report = store.fsck(false).unwrap();
+            assert!(report.is_ok(), "after a kill at {delay_ms} ms: {:?}", report.issues);
+            for (name, desc) in store.images().unwrap() {
+                let (_, manifest) = store.layout().manifest_for(&desc, None).unwrap();
+                assert_eq!(manifest.layers.len(), 1, "{name}");
+            }
+        }
+        // The children got far enough to name images, so the checks above
+        // looked at real content.
+        assert!(!Store::open(dir.path()).unwrap().images().unwrap().is_empty());
+    }
+
     #[test]
     fn import_copies_and_verifies_the_closure() {
         let src_dir = tempfile::tempdir().unwrap();
