@@ -30,12 +30,15 @@
 //! are refused.
 //!
 //! ```json
-//! {"mode": "test", "paths": ["policies"], "strict": false}
+//! {"mode": "test", "paths": ["policies"], "strict": false, "output": "table"}
 //! {"mode": "apply", "policies": ["pol.yaml", "policies/"], "resources": ["manifests/"],
-//!  "values": "values.yaml", "auditWarn": false, "exceptions": ["exceptions/"]}
+//!  "values": "values.yaml", "auditWarn": false, "exceptions": ["exceptions/"], "output": "sarif"}
 //! ```
 //!
-//! `values` is a values-file path or the values document inline.
+//! `values` is a values-file path or the values document inline. `output`
+//! (optional) also renders the results into `data.rendered`: `table` for
+//! `test`; `table`, `json`, `sarif`, `junit` or `policy-report` for `apply`
+//! (see [`report`]), so the host only prints it.
 //!
 //! # Response
 //!
@@ -76,6 +79,7 @@ pub mod matching;
 pub mod pattern;
 pub mod policy;
 pub mod quantity;
+pub mod report;
 pub mod resource;
 pub mod response;
 pub mod rule_validate;

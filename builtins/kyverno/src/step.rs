@@ -13,6 +13,7 @@ use crate::engine::{Engine, EvalOptions};
 use crate::jmes::Clock;
 use crate::loader::{self, LoadedPolicies};
 use crate::policy::FailureAction;
+use crate::report;
 use crate::resource::Resource;
 use crate::response::RuleStatus;
 use crate::testfile::{self, RowOutcome};
@@ -28,6 +29,9 @@ pub enum Config {
         /// Rows with no response fail unless they expect `skip`.
         #[serde(default)]
         strict: bool,
+        /// Also render a table into `data.rendered` (`table`; `json` adds nothing).
+        #[serde(default)]
+        output: Option<String>,
     },
     /// Evaluate `policies` over `resources`.
     Apply {
@@ -42,6 +46,9 @@ pub enum Config {
         /// Files or directories holding `PolicyException` documents.
         #[serde(default)]
         exceptions: Vec<String>,
+        /// Render the rows into `data.rendered` in this format.
+        #[serde(default)]
+        output: Option<report::Format>,
     },
 }
 
@@ -67,15 +74,17 @@ pub fn run(req: &Request, root: &Path) -> Response {
     let epoch = i64::try_from(req.image.source_date_epoch).unwrap_or(i64::MAX);
     let engine = Engine::new(Clock { now: epoch, seed: req.image.source_date_epoch });
     let result = match config {
-        Config::Test { paths, strict } => run_test(&engine, root, &paths, strict),
-        Config::Apply { policies, resources, values, audit_warn, exceptions } => {
-            run_apply(&engine, root, &ApplyInputs { policies, resources, values, audit_warn, exceptions })
+        Config::Test { paths, strict, output } => {
+            run_test(&engine, root, &paths, strict, output.as_deref() == Some("table"))
+        }
+        Config::Apply { policies, resources, values, audit_warn, exceptions, output } => {
+            run_apply(&engine, root, &ApplyInputs { policies, resources, values, audit_warn, exceptions, output })
         }
     };
     result.unwrap_or_else(|e| Response::failure(format!("kyverno: {e}")))
 }
 
-fn run_test(engine: &Engine, root: &Path, paths: &[String], strict: bool) -> Result<Response, String> {
+fn run_test(engine: &Engine, root: &Path, paths: &[String], strict: bool, table: bool) -> Result<Response, String> {
     let roots = paths.iter().map(|p| resolve(root, p)).collect::<Result<Vec<_>, _>>()?;
     let files = testfile::find_test_files(&roots)?;
     let show = |p: &Path| display(root, p);
@@ -104,7 +113,10 @@ fn run_test(engine: &Engine, root: &Path, paths: &[String], strict: bool) -> Res
         }
     }
     let summary = testfile::summarize(&reports);
-    let data = json!({"mode": "test", "summary": summary, "files": reports});
+    let mut data = json!({"mode": "test", "summary": summary, "files": reports});
+    if table {
+        data["rendered"] = Value::String(report::test_table(&reports));
+    }
     Ok(Response { data, ..Response::success() }.with_diagnostics(diags))
 }
 
@@ -128,6 +140,7 @@ struct ApplyInputs {
     values: Option<Value>,
     audit_warn: bool,
     exceptions: Vec<String>,
+    output: Option<report::Format>,
 }
 
 fn load_docs(root: &Path, paths: &[String]) -> Result<Vec<(String, Vec<Value>)>, String> {
@@ -199,6 +212,9 @@ fn run_apply(engine: &Engine, root: &Path, inputs: &ApplyInputs) -> Result<Respo
         }
     }
     let summary = apply::summarize(&rows);
-    let data = json!({"mode": "apply", "summary": summary, "results": rows});
+    let mut data = json!({"mode": "apply", "summary": summary, "results": rows});
+    if let Some(format) = inputs.output {
+        data["rendered"] = Value::String(report::apply_output(&rows, format));
+    }
     Ok(Response { data, ..Response::success() }.with_diagnostics(diags))
 }

@@ -105,6 +105,36 @@ fn apply_reports_enforce_failures_as_errors_and_audit_as_warnings() {
 }
 
 #[test]
+fn rendered_outputs() {
+    let tree = Tree::new(&[("p.yaml", POLICY), ("pods.yaml", PODS)]);
+    let run = |format: &str| {
+        let resp =
+            tree.run(json!({"mode": "apply", "policies": ["p.yaml"], "resources": ["pods.yaml"], "output": format}));
+        resp.data["rendered"].as_str().unwrap_or_default().to_string()
+    };
+    let table = run("table");
+    assert!(table.contains("no-latest/require-tag  Pod/web/bad"), "{table}");
+    let sarif: Value = serde_json::from_str(&run("sarif")).unwrap();
+    assert_eq!(
+        sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "pods.yaml"
+    );
+    assert!(run("junit").starts_with("<?xml"));
+    let report: Value = serde_json::from_str(&run("policy-report")).unwrap();
+    assert_eq!(report["kind"], "ClusterPolicyReport");
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let req = Request {
+        api_version: sealbox_guest::API_VERSION.into(),
+        config: json!({"mode": "test", "paths": ["autogen"], "output": "table"}),
+        ..Request::default()
+    };
+    let resp = sealbox_kyverno::step::run(&req, &fixtures);
+    let text = resp.data["rendered"].as_str().unwrap();
+    assert!(text.contains("Test autogen (autogen/kyverno-test.yaml)"), "{text}");
+    assert!(text.ends_with("Total: 7 pass, 0 fail, 0 excluded, 0 unsupported, 0 test files with errors\n"), "{text}");
+}
+
+#[test]
 fn audit_warn_turns_audit_failures_into_warn() {
     let tree = Tree::new(&[("p.yaml", POLICY), ("pods.yaml", PODS)]);
     let resp =
