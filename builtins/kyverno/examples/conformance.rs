@@ -5,7 +5,6 @@
 //! Usage: `cargo run --release --example conformance -p sealbox-kyverno [-- --failures FILE] [--strict-exit]`
 //! The data root is `$SEALBOX_SHARED/kyverno` (default `../shared` next to the repository).
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -42,16 +41,8 @@ fn main() {
         let reports: Vec<TestFileReport> =
             files.iter().map(|f| testfile::run_test_file(&engine, f, &display)).collect();
         let elapsed = started.elapsed();
-        let mut by_class: BTreeMap<FeatureClass, [usize; 4]> = BTreeMap::new();
         for r in &reports {
             for row in &r.rows {
-                let slot = match row.outcome {
-                    RowOutcome::Pass => 0,
-                    RowOutcome::Fail => 1,
-                    RowOutcome::Excluded => 2,
-                    RowOutcome::Unsupported => 3,
-                };
-                by_class.entry(row.class).or_default()[slot] += 1;
                 if row.outcome == RowOutcome::Excluded && args.iter().any(|a| a == "--list-excluded") {
                     failures.push(format!(
                         "EXCLUDED {} | {} | {} | {} | expected {} | {:?}",
@@ -79,16 +70,8 @@ fn main() {
                 failures.push(format!("{} | FILE ERROR | {e}", r.test_file));
             }
         }
-        let s = testfile::summarize(&reports);
         println!("== {set}: {} test files in {:.2}s", files.len(), elapsed.as_secs_f64());
-        println!("{:<36} {:>6} {:>6} {:>9} {:>12}", "class", "pass", "fail", "excluded", "unsupported");
-        for (class, [p, f, e, u]) in &by_class {
-            println!("{:<36} {p:>6} {f:>6} {e:>9} {u:>12}", class.label());
-        }
-        println!(
-            "{:<36} {:>6} {:>6} {:>9} {:>12}   (test files that failed to load: {})",
-            "total", s.pass, s.fail, s.excluded, s.unsupported, s.errors
-        );
+        print!("{}", testfile::render_scoreboard(&reports));
     }
     if let Some(path) = failures_file {
         let mut f = std::fs::File::create(&path).expect("create failures file");

@@ -59,6 +59,35 @@ impl EvalContext {
     }
 }
 
+/// Test-supplied stand-ins for cluster lookups: `apiCallResponses` and
+/// `globalContextEntries` of a Kyverno test file.
+#[derive(Debug, Clone, Default)]
+pub struct Mocks {
+    /// `{url | urlPath, method?, response: {body}}` entries.
+    pub api_calls: Vec<Value>,
+    /// Global context entry values by name.
+    pub global: std::collections::BTreeMap<String, Value>,
+}
+
+impl Mocks {
+    /// The mocked body for an `apiCall` context entry (after substitution).
+    pub fn api_call(&self, call: &Value) -> Option<&Value> {
+        let url = call.pointer("/service/url").and_then(Value::as_str);
+        let path = call.get("urlPath").and_then(Value::as_str);
+        let method = call.get("method").and_then(Value::as_str).unwrap_or("GET");
+        self.api_calls
+            .iter()
+            .find(|m| {
+                let m_method = m.get("method").and_then(Value::as_str).unwrap_or(method);
+                let m_url = m.get("url").and_then(Value::as_str);
+                let m_path = m.get("urlPath").and_then(Value::as_str);
+                m_method.eq_ignore_ascii_case(method)
+                    && ((url.is_some() && m_url == url) || (path.is_some() && m_path == path))
+            })
+            .map(|m| m.pointer("/response/body").unwrap_or(&Value::Null))
+    }
+}
+
 /// Splits a dotted path, keeping `"quoted.segments"` whole.
 fn split_path(path: &str) -> Vec<String> {
     let mut parts = Vec::new();

@@ -6,7 +6,7 @@ use std::cell::OnceCell;
 
 use serde_json::{Map, Value, json};
 
-use crate::context::EvalContext;
+use crate::context::{EvalContext, Mocks};
 use crate::images;
 use crate::jmes::{Clock, Jmes};
 use crate::matching::{self, RequestInfo, UserInfo};
@@ -15,6 +15,8 @@ use crate::resource::Resource;
 use crate::response::{RuleResponse, RuleStatus};
 use crate::rule_validate::{Checker, Checks};
 use crate::values::Values;
+
+static NO_MOCKS: Mocks = Mocks { api_calls: Vec::new(), global: std::collections::BTreeMap::new() };
 
 const SCORED: &str = "policies.kyverno.io/scored";
 
@@ -32,6 +34,8 @@ pub struct EvalOptions<'a> {
     pub operation: Option<&'a str>,
     /// `PolicyException` documents; a matching one turns a rule into a skip.
     pub exceptions: &'a [Value],
+    /// Stand-ins for apiCall and globalReference context entries.
+    pub mocks: Option<&'a Mocks>,
 }
 
 /// A policy with its rules already expanded by autogen.
@@ -229,6 +233,7 @@ impl Engine {
             delete: operation == "DELETE",
             foreach_values: rule_values.map(|r| &r.foreach_values).unwrap_or(&empty),
             supplied: &supplied,
+            mocks: opts.mocks.unwrap_or(&NO_MOCKS),
         };
         let entries = rule.get("context").and_then(Value::as_array);
         let mut owned;

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use serde_json::{Map, Value};
 
 use crate::conditions::{self, BlockResult};
-use crate::context::EvalContext;
+use crate::context::{EvalContext, Mocks};
 use crate::foreach;
 use crate::jmes::Jmes;
 use crate::response::{RuleResponse, RuleStatus};
@@ -50,6 +50,8 @@ pub struct Checker<'a> {
     pub foreach_values: &'a Map<String, Value>,
     /// Names whose values a values file supplies (mocks for external context entries).
     pub supplied: &'a dyn Fn(&str) -> bool,
+    /// Test-supplied responses for apiCall and globalReference entries.
+    pub mocks: &'a Mocks,
 }
 
 impl Checker<'_> {
@@ -70,6 +72,17 @@ impl Checker<'_> {
             let name = entry.get("name").and_then(Value::as_str).unwrap_or("");
             if let Some(kind) = EXTERNAL_CONTEXT.iter().find(|k| entry.get(**k).is_some()) {
                 if (self.supplied)(name) {
+                    continue;
+                }
+                if let Some(value) = self.mocked(ctx, kind, entry) {
+                    let value = value.map_err(|e| {
+                        RuleResponse::new(
+                            self.rule,
+                            RuleStatus::Error,
+                            format!("failed to load context entry {name:?}: {e}"),
+                        )
+                    })?;
+                    ctx.set(name, value);
                     continue;
                 }
                 return Err(RuleResponse::new(
@@ -93,6 +106,26 @@ impl Checker<'_> {
             ctx.set(name, value);
         }
         Ok(())
+    }
+
+    /// The value of an external context entry from the test's mocks, with
+    /// the entry's `jmesPath` and `default` applied; `None` when unmocked.
+    fn mocked(&self, ctx: &EvalContext, kind: &str, entry: &Value) -> Option<Result<Value, String>> {
+        let spec = entry.get(kind)?;
+        let spec = self.subst(ctx).value(spec).ok()?;
+        let raw = match kind {
+            "apiCall" => self.mocks.api_call(&spec)?.clone(),
+            "globalReference" => self.mocks.global.get(spec.get("name")?.as_str()?)?.clone(),
+            _ => return None,
+        };
+        let result = match spec.get("jmesPath").and_then(Value::as_str).filter(|p| !p.is_empty()) {
+            Some(path) => self.jmes.search(path, &raw).map_err(|e| e.to_string()),
+            None => Ok(raw),
+        };
+        Some(match (result, entry.get(kind).and_then(|s| s.get("default"))) {
+            (Ok(Value::Null), Some(d)) | (Err(_), Some(d)) => Ok(d.clone()),
+            (r, _) => r,
+        })
     }
 
     fn load_variable(&self, ctx: &EvalContext, var: &Value) -> Result<Value, String> {

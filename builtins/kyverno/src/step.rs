@@ -191,7 +191,8 @@ fn run_apply(engine: &Engine, root: &Path, inputs: &ApplyInputs) -> Result<Respo
         }
     }
     let prepared = loader::prepare(loaded.policies);
-    let opts = EvalOptions { values: values.as_ref(), user: None, operation: None, exceptions: &exceptions };
+    let opts =
+        EvalOptions { values: values.as_ref(), user: None, operation: None, exceptions: &exceptions, mocks: None };
     let rows = apply::apply(engine, &prepared, &resources, &opts, audit_warn);
     for row in &rows {
         let message = format!(

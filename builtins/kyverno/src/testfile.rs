@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::context::Mocks;
 use crate::engine::{Engine, EvalOptions, PreparedPolicy};
 use crate::loader::{self, LoadedPolicies};
 use crate::matching::UserInfo;
@@ -140,6 +141,7 @@ struct LoadedTest {
     values: Option<Values>,
     user: Option<UserInfo>,
     exceptions: Vec<Value>,
+    mocks: Mocks,
     unsupported_reason: Option<String>,
 }
 
@@ -199,7 +201,17 @@ fn load_test(doc: &Value, dir: &Path, display: &dyn Fn(&Path) -> String) -> Resu
                 .extend(docs.into_iter().filter(|d| d.get("kind").and_then(Value::as_str) == Some("PolicyException")));
         }
     }
-    let unsupported_reason = ["apiCallResponses", "globalContextEntries", "clusterResources", "context"]
+    let mut mocks = Mocks::default();
+    if let Some(Value::Array(calls)) = get_ci(doc, "apiCallResponses") {
+        mocks.api_calls = calls.clone();
+    }
+    if let Some(Value::Array(entries)) = get_ci(doc, "globalContextEntries") {
+        for e in entries {
+            let name = str_ci(e, "name").unwrap_or("").to_string();
+            mocks.global.insert(name, global_entry_value(e, dir, display)?);
+        }
+    }
+    let unsupported_reason = ["clusterResources", "context"]
         .iter()
         .find(|k| get_ci(doc, k).is_some_and(|v| !v.is_null()))
         .map(|k| format!("the test uses `{k}`, which this engine does not support yet"));
@@ -211,8 +223,36 @@ fn load_test(doc: &Value, dir: &Path, display: &dyn Fn(&Path) -> String) -> Resu
         values,
         user,
         exceptions,
+        mocks,
         unsupported_reason,
     })
+}
+
+/// The value of a mocked global context entry: its `data` (plus its
+/// projections by name), or its `resources` / `resourceFiles` as a list.
+fn global_entry_value(e: &Value, dir: &Path, display: &dyn Fn(&Path) -> String) -> Result<Value, String> {
+    if let Some(data) = get_ci(e, "data") {
+        let mut value = data.clone();
+        if let (Value::Object(m), Some(Value::Array(projections))) = (&mut value, get_ci(e, "projections")) {
+            let jmes = crate::jmes::Jmes::new(crate::jmes::Clock::default());
+            for p in projections {
+                let (Some(name), Some(path)) = (str_ci(p, "name"), str_ci(p, "path")) else { continue };
+                let projected = jmes.search(path, data).map_err(|err| format!("projection {name}: {err}"))?;
+                m.insert(name.to_string(), projected);
+            }
+        }
+        return Ok(value);
+    }
+    let mut items: Vec<Value> = match get_ci(e, "resources") {
+        Some(Value::Array(r)) => r.clone(),
+        _ => Vec::new(),
+    };
+    for f in list_ci(e, "resourceFiles") {
+        let file = dir.join(f);
+        let text = loader::read_text(&file)?;
+        items.extend(loader::documents(&display(&file), &text)?);
+    }
+    Ok(Value::Array(items))
 }
 
 fn parse_user_info(doc: &Value) -> UserInfo {
@@ -268,6 +308,7 @@ pub fn run_test_file(engine: &Engine, path: &Path, display: &dyn Fn(&Path) -> St
                 user: test.user.as_ref(),
                 operation: operations.get(r.name()).map(String::as_str),
                 exceptions: &test.exceptions,
+                mocks: Some(&test.mocks),
             };
             test.policies.iter().map(|p| (p.policy.name.as_str(), engine.evaluate(p, r, &opts))).collect()
         })
@@ -416,6 +457,37 @@ fn classify(test: &LoadedTest, policy: &str, rule: &str, row: &Value) -> Feature
         return FeatureClass::Pattern;
     }
     FeatureClass::Other
+}
+
+/// Rows per feature class: `[pass, fail, excluded, unsupported]`.
+pub fn scoreboard(reports: &[TestFileReport]) -> BTreeMap<FeatureClass, [usize; 4]> {
+    let mut by_class: BTreeMap<FeatureClass, [usize; 4]> = BTreeMap::new();
+    for row in reports.iter().flat_map(|r| &r.rows) {
+        let slot = match row.outcome {
+            RowOutcome::Pass => 0,
+            RowOutcome::Fail => 1,
+            RowOutcome::Excluded => 2,
+            RowOutcome::Unsupported => 3,
+        };
+        by_class.entry(row.class).or_default()[slot] += 1;
+    }
+    by_class
+}
+
+/// The scoreboard as a text table with a total line.
+pub fn render_scoreboard(reports: &[TestFileReport]) -> String {
+    use std::fmt::Write;
+    let mut out = format!("{:<36} {:>6} {:>6} {:>9} {:>12}\n", "class", "pass", "fail", "excluded", "unsupported");
+    for (class, [p, f, e, u]) in scoreboard(reports) {
+        let _ = writeln!(out, "{:<36} {p:>6} {f:>6} {e:>9} {u:>12}", class.label());
+    }
+    let s = summarize(reports);
+    let _ = writeln!(
+        out,
+        "{:<36} {:>6} {:>6} {:>9} {:>12}   (test files that failed to load: {})",
+        "total", s.pass, s.fail, s.excluded, s.unsupported, s.errors
+    );
+    out
 }
 
 /// Totals over result rows.

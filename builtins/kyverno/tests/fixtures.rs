@@ -71,6 +71,11 @@ fn policy_exceptions() {
 }
 
 #[test]
+fn mocked_external_context() {
+    assert_all_pass("mocks", 4);
+}
+
+#[test]
 fn rows_that_must_not_pass_silently() {
     let report = fixture("outcomes");
     assert_eq!(report.error, None);
