@@ -115,6 +115,14 @@ fn is_image_key(key: &str) -> bool {
     key == "image" || key == "images" || key.ends_with("Image") || key.ends_with("-image") || key.ends_with("_image")
 }
 
+/// One step of a field path, borrowed from the document so that walking
+/// allocates nothing until a value is recorded.
+#[derive(Clone, Copy)]
+enum Seg<'n> {
+    Key(&'n str),
+    Index(usize),
+}
+
 struct Walker<'a> {
     object: String,
     custom: bool,
@@ -122,7 +130,7 @@ struct Walker<'a> {
 }
 
 impl Walker<'_> {
-    fn walk(&mut self, node: &Node, path: &mut Vec<String>, top: bool) {
+    fn walk<'n>(&mut self, node: &'n Node, path: &mut Vec<Seg<'n>>, top: bool) {
         match &node.value {
             Value::Map(entries) => {
                 for (k, v) in entries {
@@ -130,7 +138,7 @@ impl Walker<'_> {
                     if (top && matches!(key, "metadata" | "status")) || matches!(key, "labels" | "annotations") {
                         continue;
                     }
-                    path.push(key.to_string());
+                    path.push(Seg::Key(key));
                     if POD_CONTAINER_LISTS.contains(&key)
                         && let Value::Seq(items) = &v.value
                     {
@@ -145,7 +153,7 @@ impl Walker<'_> {
             }
             Value::Seq(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    path.push(format!("[{i}]"));
+                    path.push(Seg::Index(i));
                     self.walk(item, path, false);
                     path.pop();
                 }
@@ -154,13 +162,13 @@ impl Walker<'_> {
         }
     }
 
-    fn containers(&mut self, items: &[Node], path: &mut Vec<String>) {
+    fn containers<'n>(&mut self, items: &'n [Node], path: &mut Vec<Seg<'n>>) {
         for (i, item) in items.iter().enumerate() {
-            path.push(format!("[{i}]"));
+            path.push(Seg::Index(i));
             if let Value::Map(entries) = &item.value {
                 for (k, v) in entries {
                     let Some(key) = k.key_text() else { continue };
-                    path.push(key.to_string());
+                    path.push(Seg::Key(key));
                     if key == "image" {
                         self.candidate_node(v, path);
                     } else if key == "env"
@@ -181,7 +189,7 @@ impl Walker<'_> {
     /// (`RELATED_IMAGE_*` by the Operator Lifecycle Manager's convention,
     /// often `*_IMAGE`). Such a value counts when it names a registry, path,
     /// tag or digest, so that flags like `USE_IMAGE=true` are not images.
-    fn image_env(&mut self, vars: &[Node], path: &mut Vec<String>) {
+    fn image_env<'n>(&mut self, vars: &'n [Node], path: &mut Vec<Seg<'n>>) {
         for (i, var) in vars.iter().enumerate() {
             let Some(name) = var.get("name").and_then(Node::as_str) else { continue };
             if !(name.starts_with("RELATED_IMAGE_") || name.ends_with("_IMAGE")) {
@@ -189,8 +197,8 @@ impl Walker<'_> {
             }
             let Some(value) = var.get("value") else { continue };
             let Some(text) = value.as_str() else { continue };
-            path.push(format!("[{i}]"));
-            path.push("value".into());
+            path.push(Seg::Index(i));
+            path.push(Seg::Key("value"));
             if text.contains(['/', ':', '@']) {
                 self.candidate(text, value.line, path);
             } else {
@@ -200,12 +208,12 @@ impl Walker<'_> {
         }
     }
 
-    fn image_field(&mut self, key: &str, node: &Node, path: &mut Vec<String>) {
+    fn image_field<'n>(&mut self, key: &str, node: &'n Node, path: &mut Vec<Seg<'n>>) {
         match &node.value {
             Value::Scalar { .. } => self.candidate_node(node, path),
             Value::Seq(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    path.push(format!("[{i}]"));
+                    path.push(Seg::Index(i));
                     match &item.value {
                         Value::Scalar { .. } => self.candidate_node(item, path),
                         _ => self.image_field("image", item, path),
@@ -219,7 +227,7 @@ impl Walker<'_> {
                 } else if key == "images" {
                     for (k, v) in entries {
                         let Some(k) = k.key_text() else { continue };
-                        path.push(k.to_string());
+                        path.push(Seg::Key(k));
                         self.image_field("image", v, path);
                         path.pop();
                     }
@@ -230,7 +238,7 @@ impl Walker<'_> {
         }
     }
 
-    fn candidate_node(&mut self, node: &Node, path: &[String]) {
+    fn candidate_node(&mut self, node: &Node, path: &[Seg<'_>]) {
         match &node.value {
             Value::Scalar { text, plain } if *plain && is_plain_non_string(text) => {
                 if !node.is_null() {
@@ -246,7 +254,7 @@ impl Walker<'_> {
         }
     }
 
-    fn candidate(&mut self, raw: &str, line: u32, path: &[String]) {
+    fn candidate(&mut self, raw: &str, line: u32, path: &[Seg<'_>]) {
         match classify(raw) {
             Ok(reference) => {
                 self.out.found.push(Found { reference, raw: raw.to_string(), field: self.field(path), line })
@@ -255,18 +263,27 @@ impl Walker<'_> {
         }
     }
 
-    fn skip(&mut self, raw: &str, line: u32, path: &[String], reason: String) {
+    fn skip(&mut self, raw: &str, line: u32, path: &[Seg<'_>], reason: String) {
         let field = self.field(path);
         self.out.skipped.push(Skipped { raw: raw.to_string(), field, line, reason });
     }
 
-    fn field(&self, path: &[String]) -> String {
+    fn field(&self, path: &[Seg<'_>]) -> String {
         let mut s = self.object.clone();
-        for (i, p) in path.iter().enumerate() {
-            if i > 0 && !p.starts_with('[') {
-                s.push('.');
+        for (i, seg) in path.iter().enumerate() {
+            match seg {
+                Seg::Key(k) => {
+                    if i > 0 {
+                        s.push('.');
+                    }
+                    s.push_str(k);
+                }
+                Seg::Index(n) => {
+                    s.push('[');
+                    s.push_str(&n.to_string());
+                    s.push(']');
+                }
             }
-            s.push_str(p);
         }
         s
     }
