@@ -980,3 +980,104 @@ fn sealer_parser_unit_cases() {
         BTreeMap::from([("key1".into(), "value3".into()), ("key2".into(), "value3".into())])
     );
 }
+
+/// Pseudo-random Kubefiles built from the syntax's pieces (fixed seed, so the run is repeatable):
+/// parsing and planning either succeed or return an error, and never panic.
+#[test]
+fn arbitrary_kubefiles_never_panic() {
+    let ctx = Context::new(&[("d/a.yaml", ""), ("d/sub/", ""), ("x.sh", "")]);
+    ctx.symlink("../..", "d/up");
+    let keywords = [
+        "FROM",
+        "COPY",
+        "ADD",
+        "APP",
+        "APPENV",
+        "APPCMDS",
+        "LAUNCH",
+        "CMDS",
+        "CMD",
+        "ENV",
+        "ARG",
+        "LABEL",
+        "KUBEVERSION",
+        "CNI",
+        "CSI",
+        "RUN",
+        "MAINTAINER",
+        "copy",
+    ];
+    let pieces = [
+        "scratch",
+        "local://d",
+        "local://x.sh",
+        "d",
+        "x.sh",
+        "*",
+        "d/*",
+        "[",
+        "]",
+        "\"",
+        "'",
+        "$",
+        "${",
+        "}",
+        "${A:-",
+        ":?",
+        "=",
+        "A=1",
+        "\\",
+        "`",
+        " ",
+        "--from=x",
+        "--module=m@",
+        "--platform=",
+        "#",
+        "# escape=`",
+        "..",
+        "/",
+        "d/up",
+        "[\"a\"]",
+        "[1]",
+        "{",
+        "é",
+        "\r",
+        "\t",
+        "mixed",
+        "oci:",
+        "@sha256:",
+        "\n",
+    ];
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let mut options = amd64();
+    options.build_args.insert("A".into(), "x=y".into());
+    let (mut parsed, mut planned) = (0, 0);
+    for _ in 0..20_000 {
+        let mut text = String::from(if next(3) == 0 { "" } else { "FROM scratch\n" });
+        for _ in 0..next(30) {
+            if next(4) == 0 {
+                text.push('\n');
+                text.push_str(keywords[next(keywords.len())]);
+                text.push(' ');
+            }
+            text.push_str(pieces[next(pieces.len())]);
+            if next(2) == 0 {
+                text.push(' ');
+            }
+        }
+        let Ok(kubefile) = parse("Kubefile", text.as_bytes()) else { continue };
+        parsed += 1;
+        let mut resolve = |_: &BaseRef, _: Option<&str>| Err("no base images here".to_owned());
+        if plan("Kubefile", &kubefile, &ctx.dir, &options, &mut resolve).is_ok() {
+            planned += 1;
+        }
+    }
+    // The generator must reach the planner, and some inputs must plan, for the test to mean anything.
+    assert!(parsed > 1000 && planned > 100, "parsed {parsed}, planned {planned}");
+}
