@@ -111,6 +111,10 @@ pub struct FileEntry {
     /// name's path, so packers can keep the link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hardlink: Option<String>,
+    /// Where under `/in` the content is read from, when that differs from
+    /// `path` (a layer listing maps context paths to image paths).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// One response, written as JSON on the module's stdout (or, for packers

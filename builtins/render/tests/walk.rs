@@ -64,6 +64,7 @@ fn renders_the_fixture_tree_exactly() {
         size: 0,
         link: None,
         hardlink: None,
+        source: None,
     }];
     let outcome = render_tree(&fixture("rootfs"), out.path(), &env(), &config(), &files);
     assert!(outcome.diagnostics.is_empty(), "{:?}", outcome.diagnostics);

@@ -1,6 +1,8 @@
 //! The command-line interface: argument parsing and the exit-code contract
 //! (0 success, 1 the work failed, 2 the invocation was wrong).
 
+mod build;
+mod images;
 mod module;
 
 use std::process::ExitCode;
@@ -18,9 +20,55 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Build a cluster image from a Kubefile and a build context.
+    Build(Box<build::BuildArgs>),
+    /// List the images in the local store.
+    Images(images::ImagesArgs),
+    /// Show an image's manifest, config, sealer extension and container
+    /// images, as sealer's inspect does.
+    Inspect(images::InspectArgs),
+    /// Write an image to an archive or OCI layout.
+    Save(images::SaveArgs),
+    /// Remove images from the local store (and blobs nothing else uses).
+    Rmi(images::RmiArgs),
+    /// Check every blob in the local store against its digest.
+    Fsck(images::FsckArgs),
     /// Run, inspect and annotate step modules.
     #[command(subcommand)]
     Module(module::ModuleCommand),
+}
+
+/// Where images and compiled modules are kept; shared by every command
+/// that touches the store.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreArgs {
+    /// The local image store (an OCI image layout). Default: $SEALBOX_ROOT,
+    /// else the XDG data dir (~/.local/share/sealbox).
+    #[arg(long, env = "SEALBOX_ROOT", value_name = "DIR", global = true)]
+    root: Option<std::path::PathBuf>,
+    /// Where compiled modules are cached. Default: $SEALBOX_CACHE, else the
+    /// XDG cache dir (~/.cache/sealbox).
+    #[arg(long, env = "SEALBOX_CACHE", value_name = "DIR", global = true)]
+    cache: Option<std::path::PathBuf>,
+}
+
+impl StoreArgs {
+    /// Opens (creating) the store.
+    pub fn open_store(&self) -> anyhow::Result<crate::oci::Store> {
+        let root = match &self.root {
+            Some(r) => r.clone(),
+            None => dirs::data_dir()
+                .map(|d| d.join("sealbox"))
+                .ok_or_else(|| UsageError("no home directory: give --root or set SEALBOX_ROOT".into()))?,
+        };
+        crate::oci::Store::open(&root).map_err(|e| anyhow::anyhow!("opening the store {}: {e}", root.display()))
+    }
+
+    /// A sandbox with the precompiled-module cache.
+    pub fn sandbox(&self) -> anyhow::Result<crate::sandbox::Sandbox> {
+        let cache = self.cache.clone().or_else(crate::sandbox::ModuleCache::default_root);
+        crate::sandbox::Sandbox::new(cache.as_deref())
+    }
 }
 
 /// A wrong invocation: exit status 2, and a message that says what to fix.
@@ -42,6 +90,12 @@ pub struct Failed {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Build(args) => build::run(*args),
+        Command::Images(args) => images::images(args),
+        Command::Inspect(args) => images::inspect(args),
+        Command::Save(args) => images::save(args),
+        Command::Rmi(args) => images::rmi(args),
+        Command::Fsck(args) => images::fsck(args),
         Command::Module(cmd) => module::run(cmd),
     };
     match result {
@@ -49,6 +103,12 @@ pub fn main() -> ExitCode {
         Err(e) => {
             if let Some(usage) = e.downcast_ref::<UsageError>() {
                 eprintln!("error: {usage}");
+                return ExitCode::from(2);
+            }
+            // A Kubefile that does not parse or plan is a wrong invocation
+            // too: the user must fix their input, nothing ran.
+            if let Some(kubefile) = e.downcast_ref::<crate::kubefile::Error>() {
+                eprintln!("error: {kubefile}");
                 return ExitCode::from(2);
             }
             if let Some(failed) = e.downcast_ref::<Failed>() {

@@ -1,0 +1,3 @@
+#!/bin/bash
+set -euo pipefail
+kubeadm init --config etc/kubeadm.yml

@@ -1,0 +1,227 @@
+//! `sealbox build`: a Kubefile and a build context become an image.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+
+use super::{UsageError, parse_key_value};
+use crate::kubefile::{self, ImageType};
+use crate::oci::Compression;
+use crate::oci::export::{ExportTarget, export};
+use crate::pipeline::{self, BuildOptions};
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The build context: the directory COPY sources are relative to.
+    #[arg(default_value = ".")]
+    context: PathBuf,
+    /// The Kubefile (default: CONTEXT/Kubefile).
+    #[arg(short = 'f', long = "file", value_name = "KUBEFILE")]
+    file: Option<PathBuf>,
+    /// Name the image (repeatable), e.g. `-t my/cluster:v1`.
+    #[arg(short = 't', long = "tag", value_name = "NAME")]
+    tags: Vec<String>,
+    /// Platforms to build, comma separated (`linux/amd64,linux/arm64`); more
+    /// than one makes an image index.
+    #[arg(long, value_delimiter = ',', default_value = "linux/amd64")]
+    platform: Vec<String>,
+    /// Override an ARG (repeatable); the value may contain `=`.
+    #[arg(long = "build-arg", value_name = "K=V", value_parser = parse_key_value)]
+    build_args: Vec<(String, String)>,
+    /// Add an image label (repeatable).
+    #[arg(long = "label", value_name = "K=V", value_parser = parse_key_value)]
+    labels: Vec<(String, String)>,
+    /// Add a manifest annotation (repeatable).
+    #[arg(long = "annotation", value_name = "K=V", value_parser = parse_key_value)]
+    annotations: Vec<(String, String)>,
+    /// The sealer image type.
+    #[arg(long = "type", value_enum, default_value = "kube-installer")]
+    image_type: TypeArg,
+    /// Layer compression.
+    #[arg(long, value_enum, default_value = "gzip")]
+    compression: CompressionArg,
+    /// The build's "now", in seconds since the epoch: file times in layers,
+    /// `created` fields, the clock every step sees. Default: the
+    /// SOURCE_DATE_EPOCH environment variable, else 0.
+    #[arg(long, value_name = "SECONDS")]
+    source_date_epoch: Option<u64>,
+    /// Run every step again, even when its inputs are unchanged.
+    #[arg(long)]
+    no_cache: bool,
+    /// A value for `.tmpl` templates (repeatable), over the image's ENV.
+    #[arg(long = "env", value_name = "K=V", value_parser = parse_key_value)]
+    env: Vec<(String, String)>,
+    /// A file of `K=V` lines for templates (`#` comments allowed).
+    #[arg(long = "env-file", value_name = "FILE")]
+    env_file: Vec<PathBuf>,
+    /// What a template printing a missing key does: `default` fails the
+    /// build (naming file, line and key), `zero` prints `<no value>` as
+    /// sealer does, `error` fails on any use of a missing key.
+    #[arg(long = "missing-key", value_enum, default_value = "default")]
+    missing_key: MissingKey,
+    /// Kyverno policies (files or directories, repeatable) every manifest
+    /// must satisfy; an Enforce failure fails the build.
+    #[arg(long = "policy", value_name = "PATH")]
+    policies: Vec<PathBuf>,
+    /// A file of extra container images (one per line) the image needs.
+    #[arg(long = "image-list", value_name = "FILE")]
+    image_list: Option<PathBuf>,
+    /// A file of container images (one per line) to leave out of the list.
+    #[arg(long = "ignored-image-list", value_name = "FILE")]
+    ignored_image_list: Option<PathBuf>,
+    /// Fail the build if any container image is not pinned by digest.
+    #[arg(long)]
+    require_digests: bool,
+    /// Build even when a Helm chart cannot be rendered (its images are then
+    /// missing from the list).
+    #[arg(long)]
+    ignore_chart_errors: bool,
+    /// Also write the image to `oci:DIR[:REF]`, `oci-archive:FILE` or
+    /// `docker-archive:FILE` (repeatable).
+    #[arg(short = 'o', long = "output", value_name = "DEST")]
+    outputs: Vec<String>,
+    /// `text` prints a line per step and the digest last; `json` prints one
+    /// JSON object.
+    #[arg(long, value_enum, default_value = "text")]
+    format: super::module::Format,
+    #[command(flatten)]
+    common: super::StoreArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TypeArg {
+    KubeInstaller,
+    AppInstaller,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CompressionArg {
+    Gzip,
+    Zstd,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum MissingKey {
+    Default,
+    Zero,
+    Error,
+}
+
+pub fn run(args: BuildArgs) -> Result<()> {
+    let kubefile = args.file.clone().unwrap_or_else(|| args.context.join("Kubefile"));
+    if !args.context.is_dir() {
+        return Err(UsageError(format!("build context {}: not a directory", args.context.display())).into());
+    }
+    if !kubefile.is_file() {
+        return Err(UsageError(format!("{}: no such Kubefile (give one with -f)", kubefile.display())).into());
+    }
+    let mut platforms = Vec::new();
+    for p in &args.platform {
+        let parsed = kubefile::parse_platform(p.trim())
+            .ok_or_else(|| UsageError(format!("--platform {p:?}: expected OS/ARCH[/VARIANT], e.g. linux/arm64")))?;
+        if !platforms.contains(&parsed) {
+            platforms.push(parsed);
+        }
+    }
+    let outputs = args
+        .outputs
+        .iter()
+        .map(|o| o.parse::<ExportTarget>().map_err(|e| UsageError(format!("-o {o}: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    for t in &args.tags {
+        crate::oci::store::validate_ref_name(t).map_err(|e| UsageError(format!("-t {t}: {e}")))?;
+    }
+    let mut render_env = BTreeMap::new();
+    for f in &args.env_file {
+        render_env.extend(read_env_file(f)?);
+    }
+    render_env.extend(args.env.iter().cloned());
+    let read_list = |p: &Option<PathBuf>, flag: &str| -> Result<Vec<String>> {
+        match p {
+            Some(p) => Ok(std::fs::read_to_string(p)
+                .map_err(|e| UsageError(format!("{flag} {}: {e}", p.display())))?
+                .lines()
+                .map(str::to_string)
+                .collect()),
+            None => Ok(vec![]),
+        }
+    };
+    let source_date_epoch = match args.source_date_epoch {
+        Some(s) => s,
+        None => super::source_date_epoch()?,
+    };
+    let options = BuildOptions {
+        context: args.context.clone(),
+        kubefile,
+        tags: args.tags.clone(),
+        platforms,
+        build_args: args.build_args.iter().cloned().collect(),
+        labels: args.labels.iter().cloned().collect(),
+        annotations: args.annotations.iter().cloned().collect(),
+        image_type: match args.image_type {
+            TypeArg::KubeInstaller => ImageType::KubeInstaller,
+            TypeArg::AppInstaller => ImageType::AppInstaller,
+        },
+        compression: match args.compression {
+            CompressionArg::Gzip => Compression::Gzip,
+            CompressionArg::Zstd => Compression::Zstd,
+            CompressionArg::None => Compression::None,
+        },
+        source_date_epoch,
+        no_cache: args.no_cache,
+        render_env,
+        missing_key: match args.missing_key {
+            MissingKey::Default => "default",
+            MissingKey::Zero => "zero",
+            MissingKey::Error => "error",
+        }
+        .into(),
+        policies: args.policies.clone(),
+        extra_images: read_list(&args.image_list, "--image-list")?,
+        ignored_images: read_list(&args.ignored_image_list, "--ignored-image-list")?,
+        require_digests: args.require_digests,
+        ignore_chart_errors: args.ignore_chart_errors,
+    };
+    let store = args.common.open_store()?;
+    let sandbox = args.common.sandbox()?;
+    let json = matches!(args.format, super::module::Format::Json);
+    let tty = std::io::stderr().is_terminal();
+    let mut progress = |line: &str| {
+        if !json || tty {
+            eprintln!("{line}");
+        }
+    };
+    let outcome = pipeline::build(&sandbox, &store, &options, &mut progress)?;
+    for w in &outcome.warnings {
+        eprintln!("warning: {}", crate::sandbox::escape_for_terminal(w.as_bytes()));
+    }
+    for target in &outputs {
+        export(&store, &outcome.descriptor, args.tags.first().map(String::as_str), None, target)
+            .with_context(|| format!("writing the image to {target:?}"))?;
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        println!("{}", outcome.digest);
+    }
+    Ok(())
+}
+
+/// Reads `K=V` lines; blank lines and `#` comments are skipped.
+fn read_env_file(path: &PathBuf) -> Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(path).map_err(|e| UsageError(format!("--env-file {}: {e}", path.display())))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let kv = parse_key_value(line).map_err(|e| UsageError(format!("{}:{}: {e}", path.display(), i + 1)))?;
+        out.push(kv);
+    }
+    Ok(out)
+}

@@ -1,0 +1,137 @@
+//! What goes into a layer: the plan's copy entries resolved against the
+//! build context into a sorted listing of image paths, each with the
+//! context path its content comes from.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use cap_std::fs::Dir;
+use sealbox_guest::{FileEntry, FileKind};
+
+use crate::kubefile::{CopyEntry, EntryKind};
+use crate::tree::{self, WalkOptions};
+
+/// Mode of the parent directories a layer creates implicitly.
+const IMPLICIT_DIR_MODE: u32 = 0o755;
+
+/// Resolves `entries` (in order; later ones overwrite earlier ones) into
+/// the listing the packer receives: `path` is the path in the image,
+/// `source` the path in the context it is read from.
+pub fn layer_listing(ctx: &Dir, entries: &[CopyEntry]) -> Result<Vec<FileEntry>> {
+    let mut by_path: BTreeMap<String, FileEntry> = BTreeMap::new();
+    for entry in entries {
+        let source = path_str(&entry.source)?;
+        let target = path_str(&entry.target)?;
+        match entry.kind {
+            EntryKind::File => {
+                let meta = if source.is_empty() { None } else { Some(ctx.symlink_metadata(&source)) };
+                let meta = meta
+                    .transpose()
+                    .with_context(|| format!("reading {source} in the build context"))?
+                    .filter(|m| m.is_file());
+                let Some(meta) = meta else { bail!("{source}: not a regular file in the build context") };
+                use cap_std::fs::PermissionsExt;
+                let mut e = FileEntry {
+                    path: target.clone(),
+                    kind: FileKind::File,
+                    mode: meta.permissions().mode() & 0o7777,
+                    size: meta.len(),
+                    link: None,
+                    hardlink: None,
+                    source: None,
+                };
+                if source != target {
+                    e.source = Some(source);
+                }
+                by_path.insert(target, e);
+            }
+            EntryKind::Dir => {
+                let dir = if source.is_empty() {
+                    ctx.try_clone().context("opening the build context")?
+                } else {
+                    use cap_fs_ext::DirExt;
+                    ctx.open_dir_nofollow(&source).with_context(|| format!("opening {source} in the build context"))?
+                };
+                // Symlinks are copied as links, never followed, so where
+                // they point does not matter to the build; hard links
+                // within the directory stay hard links.
+                let walk = WalkOptions { list_escaping_symlinks: true, ..WalkOptions::default() };
+                let listed =
+                    tree::walk(&dir, &walk).with_context(|| format!("{} in the build context", shown(&source)))?;
+                if !target.is_empty() {
+                    by_path.entry(target.clone()).or_insert_with(|| implicit_dir(&target));
+                }
+                for mut e in listed {
+                    let from = join(&source, &e.path);
+                    e.path = join(&target, &e.path);
+                    e.hardlink = e.hardlink.map(|h| join(&target, &h));
+                    if from != e.path {
+                        e.source = Some(from);
+                    }
+                    by_path.insert(e.path.clone(), e);
+                }
+            }
+            EntryKind::Archive => {
+                bail!(
+                    "ADD of a local archive ({source}) is not supported yet: unpack it into the context and COPY the directory"
+                )
+            }
+        }
+    }
+    // Parents of every entry must exist in the layer, as buildah writes them.
+    let parents: Vec<String> = by_path
+        .keys()
+        .flat_map(|p| {
+            let mut out = Vec::new();
+            let mut cur = Path::new(p.as_str()).parent();
+            while let Some(d) = cur.filter(|d| !d.as_os_str().is_empty()) {
+                out.push(d.to_string_lossy().into_owned());
+                cur = d.parent();
+            }
+            out
+        })
+        .collect();
+    for p in parents {
+        by_path.entry(p.clone()).or_insert_with(|| implicit_dir(&p));
+    }
+    // A hard link whose first name was overwritten by a later entry has
+    // nothing left to link to: it becomes a plain file read from its own
+    // source.
+    let names: std::collections::BTreeSet<String> = by_path.keys().cloned().collect();
+    for e in by_path.values_mut() {
+        if e.hardlink.as_ref().is_some_and(|h| !names.contains(h)) {
+            e.hardlink = None;
+        }
+    }
+    Ok(by_path.into_values().collect())
+}
+
+fn implicit_dir(path: &str) -> FileEntry {
+    FileEntry {
+        path: path.to_string(),
+        kind: FileKind::Dir,
+        mode: IMPLICIT_DIR_MODE,
+        size: 0,
+        link: None,
+        hardlink: None,
+        source: None,
+    }
+}
+
+fn path_str(p: &Path) -> Result<String> {
+    let s = p.to_str().with_context(|| format!("{}: path is not valid UTF-8", p.display()))?;
+    Ok(s.trim_matches('/').to_string())
+}
+
+fn join(prefix: &str, rest: &str) -> String {
+    match (prefix.is_empty(), rest.is_empty()) {
+        (true, _) => rest.to_string(),
+        (_, true) => prefix.to_string(),
+        _ => format!("{prefix}/{rest}"),
+    }
+}
+
+fn shown(source: &str) -> &str {
+    if source.is_empty() { "." } else { source }
+}

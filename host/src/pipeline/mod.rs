@@ -1,0 +1,622 @@
+//! The build pipeline: which steps run, in what order, with what grants.
+//!
+//! For each platform, a Kubefile plan becomes an image like this:
+//!
+//! 1. every COPY/ADD/APP/CNI/CSI is resolved against the context into a
+//!    layer listing, and the parts the analysis steps read are copied into
+//!    a private analysis tree (base image layers first);
+//! 2. `render` renders the `.tmpl` files of the analysis tree;
+//! 3. `imagelist` finds the container images the image needs;
+//! 4. `kyverno` checks every manifest against the `--policy` policies;
+//! 5. `pack` turns each layer listing, and a last layer of rendered files
+//!    and the image list, into layer blobs;
+//! 6. the config and manifest are written to the store; several platforms
+//!    get an index.
+//!
+//! Every step runs in the sandbox; the host only lists, copies, hashes and
+//! compresses. The sandbox is how a module runs, the store how images are
+//! kept; this module only decides.
+
+mod base;
+mod cache;
+mod listing;
+mod staging;
+mod steps;
+
+pub use steps::StepReport;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow, bail};
+use cap_std::fs::Dir;
+use rayon::prelude::*;
+use sealbox_guest::{FileEntry, FileKind, ImageInfo};
+
+use crate::kubefile::{self, BaseRef, ImageType, Kubefile, Plan, PlanOptions, Platform};
+use crate::oci::spec::{self, ContainerConfig, History, ImageConfig, RootFs};
+use crate::oci::{Compression, Descriptor, Digest, Index, LayerDescriptor, LayerWriter, Manifest, Store};
+use crate::sandbox::{Limits, Sandbox, SharedWriter};
+use cache::{KeyBuilder, StepCache};
+use staging::AnalysisTree;
+use steps::{StepRequest, Steps};
+
+/// The manifest annotation listing the container images an image needs.
+pub const ANNOTATION_CONTAINER_IMAGES: &str = "sealer.image.container.images";
+
+/// Everything `sealbox build` was asked for.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// The build context directory.
+    pub context: PathBuf,
+    /// The Kubefile, as the user named it (used in messages).
+    pub kubefile: PathBuf,
+    pub tags: Vec<String>,
+    pub platforms: Vec<Platform>,
+    pub build_args: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub image_type: ImageType,
+    pub compression: Compression,
+    pub source_date_epoch: u64,
+    pub no_cache: bool,
+    /// Values given to templates on top of the image's ENV.
+    pub render_env: BTreeMap<String, String>,
+    /// `default`, `zero` or `error`.
+    pub missing_key: String,
+    /// Kyverno policy files or directories.
+    pub policies: Vec<PathBuf>,
+    pub extra_images: Vec<String>,
+    pub ignored_images: Vec<String>,
+    pub require_digests: bool,
+    pub ignore_chart_errors: bool,
+}
+
+/// What a build produced.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildOutcome {
+    /// The digest of the image: its manifest, or its index when several
+    /// platforms were built.
+    pub digest: String,
+    #[serde(skip)]
+    pub descriptor: Descriptor,
+    pub tags: Vec<String>,
+    pub platforms: Vec<PlatformOutcome>,
+    pub steps: Vec<StepReport>,
+    pub warnings: Vec<String>,
+}
+
+/// One platform's image.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformOutcome {
+    pub platform: String,
+    pub manifest: String,
+    pub layers: Vec<LayerReport>,
+    pub container_images: usize,
+}
+
+/// One layer of the result.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LayerReport {
+    pub digest: String,
+    pub diff_id: String,
+    pub size: u64,
+    pub media_type: String,
+    pub created_by: String,
+}
+
+/// A sink for progress lines (one per step).
+pub type Progress<'a> = dyn FnMut(&str) + 'a;
+
+/// Builds the image described by `options` into `store`.
+pub fn build(
+    sandbox: &Sandbox,
+    store: &Store,
+    options: &BuildOptions,
+    progress: &mut Progress<'_>,
+) -> Result<BuildOutcome> {
+    let kubefile_name = options.kubefile.display().to_string();
+    let bytes = std::fs::read(&options.kubefile).with_context(|| format!("reading {kubefile_name}"))?;
+    let parsed = kubefile::parse(&kubefile_name, &bytes)?;
+    let ctx = Dir::open_ambient_dir(&options.context, cap_std::ambient_authority())
+        .with_context(|| format!("opening build context {}", options.context.display()))?;
+    let work = tempfile::Builder::new().prefix("sealbox-build-").tempdir().context("creating a work directory")?;
+    let cache = StepCache::new(store.root(), !options.no_cache);
+
+    let mut reports = Vec::new();
+    let mut warnings = Vec::new();
+    let mut manifests = Vec::new();
+    let mut platforms = Vec::new();
+    for platform in &options.platforms {
+        let built = build_platform(sandbox, store, options, &parsed, &ctx, platform, work.path(), &cache, progress)
+            .with_context(
+                || if options.platforms.len() > 1 { format!("building {platform}") } else { String::new() },
+            )?;
+        reports.extend(built.steps);
+        warnings.extend(built.warnings);
+        platforms.push(built.outcome);
+        manifests.push(built.descriptor);
+    }
+
+    let descriptor = if manifests.len() == 1 {
+        manifests.remove(0)
+    } else {
+        store.put_json(spec::MEDIA_TYPE_INDEX, &Index::new(manifests))?
+    };
+    if options.tags.is_empty() {
+        store.add_unnamed(&descriptor)?;
+    }
+    for tag in &options.tags {
+        store.tag(tag, &descriptor).with_context(|| format!("tagging {tag}"))?;
+    }
+    Ok(BuildOutcome {
+        digest: descriptor.digest.to_string(),
+        descriptor,
+        tags: options.tags.clone(),
+        platforms,
+        steps: reports,
+        warnings,
+    })
+}
+
+struct PlatformBuild {
+    outcome: PlatformOutcome,
+    descriptor: Descriptor,
+    steps: Vec<StepReport>,
+    warnings: Vec<String>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_platform(
+    sandbox: &Sandbox,
+    store: &Store,
+    options: &BuildOptions,
+    parsed: &Kubefile,
+    ctx: &Dir,
+    platform: &Platform,
+    work: &Path,
+    cache: &StepCache,
+    progress: &mut Progress<'_>,
+) -> Result<PlatformBuild> {
+    let mut plan_options = PlanOptions::new(platform.clone());
+    plan_options.build_args = options.build_args.clone();
+    plan_options.image_type = options.image_type;
+    let mut base_image = None;
+    let plan: Plan = {
+        let mut resolve = |base: &BaseRef, _platform_flag: Option<&str>| -> std::result::Result<_, String> {
+            let b = base::resolve(store, base, platform).map_err(|e| format!("{e:#}"))?;
+            let info = b.info.clone();
+            base_image = Some(b);
+            Ok(info)
+        };
+        kubefile::plan(&options.kubefile.display().to_string(), parsed, ctx, &plan_options, &mut resolve)?
+    };
+    let mut warnings = plan.warnings.clone();
+    let sde = options.source_date_epoch;
+    let image_env: BTreeMap<String, String> = plan
+        .config
+        .env
+        .iter()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut labels = plan.config.labels.clone();
+    labels.extend(options.labels.clone());
+    let steps = Steps::new(
+        sandbox.clone(),
+        ImageInfo {
+            platform: platform.clone(),
+            source_date_epoch: sde,
+            env: image_env.clone(),
+            labels: labels.clone(),
+        },
+    );
+    let mut reports = Vec::new();
+
+    let platform_work = tempfile::Builder::new().prefix("platform-").tempdir_in(work)?.keep();
+    let analysis_root = platform_work.join("analysis");
+    std::fs::create_dir(&analysis_root)?;
+    let analysis = AnalysisTree::new(analysis_root.clone());
+
+    // Base image: its layers come first, and its files join the analysis.
+    let mut layers: Vec<(LayerDescriptor, String)> = Vec::new();
+    let mut history: Vec<History> = Vec::new();
+    if let Some(base) = &base_image {
+        base::stage_into(store, base, &analysis)?;
+        history.extend(base.config.history.iter().cloned());
+    }
+
+    // 1. Listings, and the analysis tree.
+    let mut listings = Vec::new();
+    for step in &plan.steps {
+        match step {
+            kubefile::Step::Layer(layer) => {
+                let listing = listing::layer_listing(ctx, &layer.entries)
+                    .with_context(|| format!("{}:{}", options.kubefile.display(), layer.line))?;
+                analysis.add_from_context(ctx, &listing)?;
+                listings.push((layer.clone(), listing));
+            }
+            kubefile::Step::Metadata(_) => {}
+            kubefile::Step::Module(m) => bail!(
+                "{}:{}: RUN --module is not supported by this sealbox yet; remove it or run the module with `sealbox module run`",
+                options.kubefile.display(),
+                m.line
+            ),
+        }
+    }
+
+    // 2. render, into the analysis tree and the last layer.
+    let last_layer = platform_work.join("last-layer");
+    std::fs::create_dir(&last_layer)?;
+    let started = Instant::now();
+    let render = steps.builtin("render")?;
+    let apps: BTreeMap<&str, &BTreeMap<String, String>> =
+        plan.extension.applications.iter().filter(|a| !a.env.is_empty()).map(|a| (a.name.as_str(), &a.env)).collect();
+    let files = list_tree(&analysis_root)?;
+    let mut req = StepRequest::new(serde_json::json!({"missingKey": options.missing_key, "apps": apps}));
+    req.env = options.render_env.clone();
+    req.files = files;
+    let (outcome, out) = steps.run("render", &render, &analysis_root, &platform_work, req, None)?;
+    warnings.extend(steps::warnings(&outcome.response));
+    let modes = rendered_modes(&outcome.response.data);
+    apply_output(&out, &outcome.output, &[&analysis_root, &last_layer], &modes)?;
+    let rendered = outcome.output.iter().filter(|e| e.kind == FileKind::File).count();
+    reports.push(report(progress, "render", &render.name, started, false, &format!("{rendered} templates")));
+
+    // 3. imagelist.
+    let started = Instant::now();
+    let imagelist = steps.builtin("imagelist")?;
+    let mut req = StepRequest::new(serde_json::json!({
+        "extraImages": options.extra_images,
+        "ignoredImages": options.ignored_images,
+        "requireDigests": options.require_digests,
+        "ignoreChartErrors": options.ignore_chart_errors,
+        "renderedCharts": !options.policies.is_empty(),
+    }));
+    req.files = list_tree(&analysis_root)?;
+    let (outcome, out) = steps.run("imagelist", &imagelist, &analysis_root, &platform_work, req, None)?;
+    warnings.extend(steps::warnings(&outcome.response));
+    apply_output(&out, &outcome.output, &[&analysis_root, &last_layer], &BTreeMap::new())?;
+    let images = outcome.response.data.get("images").cloned().unwrap_or(serde_json::Value::Array(vec![]));
+    let image_count = images.as_array().map_or(0, Vec::len);
+    reports.push(report(progress, "imagelist", &imagelist.name, started, false, &format!("{image_count} images")));
+
+    // 4. policies.
+    if !options.policies.is_empty() {
+        let started = Instant::now();
+        let charts =
+            outcome.response.data.get("renderedCharts").and_then(|c| c.as_array()).cloned().unwrap_or_default();
+        let (results, policy_warnings) = run_policies(&steps, options, &analysis, &platform_work, &charts)?;
+        warnings.extend(policy_warnings);
+        reports.push(report(progress, "policy", "kyverno", started, false, &results));
+    }
+
+    // 5. pack every layer, then the last one.
+    let mut layer_reports = Vec::new();
+    let pack = steps.builtin("pack")?;
+    let mut listing_iter = listings.into_iter();
+    for step in &plan.steps {
+        match step {
+            kubefile::Step::Layer(_) => {
+                let (layer, listing) = listing_iter.next().ok_or_else(|| anyhow!("layer listing out of step"))?;
+                let started = Instant::now();
+                let (desc, cached) =
+                    pack_layer(&steps, &pack, store, cache, options, ctx, &options.context, listing, &platform_work)?;
+                let created_by = layer.created_by(desc.diff_id.hex());
+                history.push(History {
+                    created: Some(spec::rfc3339(sde)),
+                    created_by: Some(created_by.clone()),
+                    ..History::default()
+                });
+                let what = format!("{}:{} {}", options.kubefile.display(), layer.line, layer.instruction.as_str());
+                reports.push(report(progress, &what, &pack.name, started, cached, &human_size(desc.size)));
+                layers.push((desc, created_by));
+            }
+            kubefile::Step::Metadata(m) => history.push(History {
+                created: Some(spec::rfc3339(sde)),
+                created_by: Some(m.created_by.clone()),
+                empty_layer: true,
+                ..History::default()
+            }),
+            kubefile::Step::Module(_) => {}
+        }
+    }
+    let last_dir = Dir::open_ambient_dir(&last_layer, cap_std::ambient_authority())?;
+    let last_listing = crate::tree::walk(&last_dir, &crate::tree::WalkOptions::default())?;
+    if last_listing.iter().any(|e| e.kind != FileKind::Dir) {
+        let started = Instant::now();
+        let (desc, cached) =
+            pack_layer(&steps, &pack, store, cache, options, &last_dir, &last_layer, last_listing, &platform_work)?;
+        let created_by = "sealbox: rendered templates and image list".to_string();
+        history.push(History {
+            created: Some(spec::rfc3339(sde)),
+            created_by: Some(created_by.clone()),
+            ..History::default()
+        });
+        reports.push(report(progress, "rendered files", &pack.name, started, cached, &human_size(desc.size)));
+        layers.push((desc, created_by));
+    }
+
+    // 6. config and manifest.
+    let mut all_layers: Vec<Descriptor> = Vec::new();
+    let mut diff_ids: Vec<Digest> = Vec::new();
+    if let Some(base) = &base_image {
+        all_layers.extend(base.manifest.layers.iter().cloned());
+        diff_ids.extend(base.config.rootfs.diff_ids.iter().cloned());
+    }
+    for (desc, created_by) in &layers {
+        all_layers.push(desc.descriptor());
+        diff_ids.push(desc.diff_id.clone());
+        layer_reports.push(LayerReport {
+            digest: desc.digest.to_string(),
+            diff_id: desc.diff_id.to_string(),
+            size: desc.size,
+            media_type: desc.media_type.to_string(),
+            created_by: created_by.clone(),
+        });
+    }
+    let config = ImageConfig {
+        created: Some(spec::rfc3339(sde)),
+        author: plan.config.author.clone(),
+        architecture: platform.architecture.clone(),
+        os: platform.os.clone(),
+        variant: platform.variant.clone(),
+        config: Some(ContainerConfig { env: plan.config.env.clone(), labels, ..ContainerConfig::default() }),
+        rootfs: RootFs { kind: "layers".into(), diff_ids },
+        history,
+    };
+    let config_desc = store.put_json(spec::MEDIA_TYPE_CONFIG, &config)?;
+    let mut manifest = Manifest::new(config_desc, all_layers);
+    manifest.annotations.insert(kubefile::ANNOTATION.to_string(), plan.extension.to_json());
+    if image_count > 0 {
+        manifest.annotations.insert(ANNOTATION_CONTAINER_IMAGES.to_string(), kubefile::to_go_json(&images));
+    }
+    manifest.annotations.extend(options.annotations.clone());
+    let mut descriptor = store.put_json(spec::MEDIA_TYPE_MANIFEST, &manifest)?;
+    descriptor.platform = Some(spec::Platform::new(&platform.os, &platform.architecture, platform.variant.as_deref()));
+    Ok(PlatformBuild {
+        outcome: PlatformOutcome {
+            platform: platform.to_string(),
+            manifest: descriptor.digest.to_string(),
+            layers: layer_reports,
+            container_images: image_count,
+        },
+        descriptor,
+        steps: reports,
+        warnings,
+    })
+}
+
+/// Packs one layer listing read from `source_dir`, or reuses the cached
+/// result for the same content.
+#[allow(clippy::too_many_arguments)]
+fn pack_layer(
+    steps: &Steps,
+    pack: &crate::sandbox::Module,
+    store: &Store,
+    cache: &StepCache,
+    options: &BuildOptions,
+    source: &Dir,
+    source_dir: &Path,
+    listing: Vec<FileEntry>,
+    work: &Path,
+) -> Result<(LayerDescriptor, bool)> {
+    let key = layer_key(&pack.digest, options, source, &listing)?;
+    if let Some(cached) = cache.get::<CachedLayer>(&key)
+        && let Some(desc) = cached.descriptor()
+        && store.layout().has_blob(&desc.digest)
+    {
+        return Ok((desc, true));
+    }
+    let writer = SharedWriter::new(LayerWriter::new(store, options.compression)?);
+    let mut req = StepRequest::new(serde_json::Value::Null);
+    req.files = listing;
+    req.limits = Limits { stdout: u64::MAX, timeout: std::time::Duration::from_secs(3600), ..Limits::default() };
+    let result = steps.run("pack", pack, source_dir, work, req, Some(Box::new(writer.clone())));
+    let (_outcome, _out) = result?;
+    let layer_writer = writer.into_inner().ok_or_else(|| anyhow!("the packer still holds the layer writer"))?;
+    let desc = layer_writer.finish()?;
+    cache.put(&key, &CachedLayer::from(&desc))?;
+    Ok((desc, false))
+}
+
+/// A pack result as the cache keeps it.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CachedLayer {
+    media_type: String,
+    digest: String,
+    size: u64,
+    diff_id: String,
+    uncompressed_size: u64,
+}
+
+impl CachedLayer {
+    fn descriptor(&self) -> Option<LayerDescriptor> {
+        let media_type = Compression::from_media_type(&self.media_type)?.media_type();
+        Some(LayerDescriptor {
+            media_type,
+            digest: Digest::parse(&self.digest).ok()?,
+            size: self.size,
+            diff_id: Digest::parse(&self.diff_id).ok()?,
+            uncompressed_size: self.uncompressed_size,
+        })
+    }
+}
+
+impl From<&LayerDescriptor> for CachedLayer {
+    fn from(d: &LayerDescriptor) -> Self {
+        CachedLayer {
+            media_type: d.media_type.to_string(),
+            digest: d.digest.to_string(),
+            size: d.size,
+            diff_id: d.diff_id.to_string(),
+            uncompressed_size: d.uncompressed_size,
+        }
+    }
+}
+
+/// The cache key of a pack step: the packer, the layer settings, and the
+/// listing with the SHA-256 of every file's content.
+fn layer_key(pack_digest: &str, options: &BuildOptions, source: &Dir, listing: &[FileEntry]) -> Result<String> {
+    let hashes: Vec<String> = listing
+        .par_iter()
+        .map(|e| -> Result<String> {
+            if e.kind != FileKind::File || e.hardlink.is_some() {
+                return Ok(String::new());
+            }
+            let from = e.source.as_deref().unwrap_or(&e.path);
+            let mut opts = cap_std::fs::OpenOptions::new();
+            opts.read(true);
+            use cap_fs_ext::OpenOptionsFollowExt;
+            opts.follow(cap_fs_ext::FollowSymlinks::No);
+            let mut f = source.open_with(from, &opts).with_context(|| format!("reading {from}"))?;
+            let mut h = crate::oci::digest::Hasher::new();
+            let mut buf = vec![0u8; 1 << 20];
+            let mut left = e.size;
+            while left > 0 {
+                let n = std::io::Read::read(&mut f, &mut buf[..(left.min(1 << 20) as usize)])
+                    .with_context(|| format!("reading {from}"))?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+                left -= n as u64;
+            }
+            Ok(h.finish().to_string())
+        })
+        .collect::<Result<_>>()?;
+    let mut key = KeyBuilder::new("pack")
+        .part(pack_digest)
+        .part(options.compression.to_string())
+        .part(options.source_date_epoch.to_le_bytes());
+    for (e, h) in listing.iter().zip(hashes) {
+        key = key.part(serde_json::to_vec(e)?).part(h);
+    }
+    Ok(key.finish())
+}
+
+/// Copies a step's checked output into each destination tree.
+fn apply_output(out: &Path, entries: &[FileEntry], dests: &[&Path], modes: &BTreeMap<String, u32>) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for e in entries {
+        for dest in dests {
+            let target = dest.join(&e.path);
+            match e.kind {
+                FileKind::Dir => std::fs::create_dir_all(&target)?,
+                FileKind::File => {
+                    if let Some(parent) = target.parent() {
+                        std::fs::create_dir_all(parent)?;
+                    }
+                    std::fs::copy(out.join(&e.path), &target).with_context(|| format!("copying {}", e.path))?;
+                    let mode = modes.get(&e.path).copied().unwrap_or(0o644);
+                    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode))?;
+                }
+                FileKind::Symlink => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The modes the render step reports for its outputs (`data.rendered`).
+fn rendered_modes(data: &serde_json::Value) -> BTreeMap<String, u32> {
+    data.get("rendered")
+        .and_then(|r| r.as_array())
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| Some((i.get("path")?.as_str()?.to_string(), i.get("mode")?.as_u64()? as u32)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn list_tree(root: &Path) -> Result<Vec<FileEntry>> {
+    let dir = Dir::open_ambient_dir(root, cap_std::ambient_authority())?;
+    Ok(crate::tree::walk(&dir, &crate::tree::WalkOptions::default())?)
+}
+
+/// Evaluates the `--policy` policies over the analysis tree's manifests.
+fn run_policies(
+    steps: &Steps,
+    options: &BuildOptions,
+    analysis: &AnalysisTree,
+    work: &Path,
+    charts: &[serde_json::Value],
+) -> Result<(String, Vec<String>)> {
+    // Policies are the operator's files; copy them into the tree so the
+    // step reads them through its one read-only mount.
+    let policy_root = ".sealbox/policies";
+    for (i, p) in options.policies.iter().enumerate() {
+        copy_policy(p, analysis, &format!("{policy_root}/{i}"))?;
+    }
+    for (i, c) in charts.iter().enumerate() {
+        if let Some(m) = c.get("manifest").and_then(|m| m.as_str()) {
+            analysis.write(&format!(".sealbox/charts/{i}.yaml"), &mut m.as_bytes())?;
+        }
+    }
+    let resources: Vec<&str> = ["manifests", "applications", "application/apps", "etc", ".sealbox/charts"]
+        .into_iter()
+        .filter(|d| analysis.root().join(d).is_dir())
+        .collect();
+    let kyverno = steps.builtin("kyverno")?;
+    let mut req = StepRequest::new(serde_json::json!({
+        "mode": "apply",
+        "policies": [policy_root],
+        "resources": resources,
+    }));
+    req.files = list_tree(analysis.root())?;
+    let (outcome, _) = steps.run("policy", &kyverno, analysis.root(), work, req, None)?;
+    let summary = outcome.response.data.get("summary").cloned().unwrap_or_default();
+    let count = |k: &str| summary.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+    let text = format!("{} pass, {} fail, {} warn", count("pass"), count("fail"), count("warn"));
+    Ok((text, steps::warnings(&outcome.response)))
+}
+
+fn copy_policy(path: &Path, analysis: &AnalysisTree, dest: &str) -> Result<()> {
+    let meta = std::fs::metadata(path).with_context(|| format!("--policy {}", path.display()))?;
+    if meta.is_file() {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("policy.yaml");
+        let mut f = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+        return analysis.write(&format!("{dest}/{name}"), &mut f);
+    }
+    let dir = Dir::open_ambient_dir(path, cap_std::ambient_authority())?;
+    for e in crate::tree::walk(&dir, &crate::tree::WalkOptions::default())? {
+        if e.kind == FileKind::File && (e.path.ends_with(".yaml") || e.path.ends_with(".yml")) {
+            let mut f = dir.open(&e.path).with_context(|| format!("reading {}/{}", path.display(), e.path))?;
+            analysis.write(&format!("{dest}/{}", e.path), &mut f)?;
+        }
+    }
+    Ok(())
+}
+
+fn report(
+    progress: &mut Progress<'_>,
+    name: &str,
+    module: &str,
+    started: Instant,
+    cached: bool,
+    what: &str,
+) -> StepReport {
+    let duration = started.elapsed();
+    let how = if cached { "cached".to_string() } else { format!("{:.2}s", duration.as_secs_f64()) };
+    progress(&format!("{name:<28} {module:<10} {how:>8}  {what}"));
+    StepReport { name: name.to_string(), module: module.to_string(), duration, cached }
+}
+
+/// `12.3 MiB`.
+pub fn human_size(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < units.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", units[i]) }
+}

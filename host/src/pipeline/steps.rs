@@ -1,0 +1,151 @@
+//! Running the builtin steps of a build in the sandbox, each with exactly
+//! the grants its job needs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use sealbox_guest::{API_VERSION, Diagnostic, FileEntry, ImageInfo, Request, Response, Severity, Status};
+
+use crate::sandbox::{Limits, Module, ModuleBinary, Sandbox, Step, StepOutcome};
+
+/// Runs builtin modules for one build; loads each module once.
+pub struct Steps {
+    sandbox: Sandbox,
+    loaded: Mutex<HashMap<&'static str, Module>>,
+    /// Image facts every request carries.
+    pub image: ImageInfo,
+}
+
+/// What one step did, for the build report.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepReport {
+    pub name: String,
+    pub module: String,
+    #[serde(serialize_with = "seconds")]
+    pub duration: Duration,
+    pub cached: bool,
+}
+
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+impl Steps {
+    pub fn new(sandbox: Sandbox, image: ImageInfo) -> Self {
+        Steps { sandbox, loaded: Mutex::new(HashMap::new()), image }
+    }
+
+    /// The builtin called `name`, compiled or from the cache.
+    pub fn builtin(&self, name: &'static str) -> Result<Module> {
+        let mut loaded = self.loaded.lock().map_err(|_| anyhow!("module table poisoned"))?;
+        if let Some(m) = loaded.get(name) {
+            return Ok(m.clone());
+        }
+        let bytes = crate::builtins::get(name).with_context(|| format!("no builtin module {name}"))?;
+        let binary = ModuleBinary::parse(bytes.to_vec()).with_context(|| format!("builtin {name}"))?;
+        let module = self.sandbox.load(&binary, name).with_context(|| format!("loading builtin {name}"))?;
+        loaded.insert(name, module.clone());
+        Ok(module)
+    }
+
+    /// Runs `module` over `input` with a fresh `/out` in `work`, and turns
+    /// every way it can fail into an error naming the step.
+    pub fn run(
+        &self,
+        step_name: &str,
+        module: &Module,
+        input: &Path,
+        work: &Path,
+        request: StepRequest,
+        stdout: Option<Box<dyn std::io::Write + Send>>,
+    ) -> Result<(StepOutcome, std::path::PathBuf)> {
+        let out = tempfile::Builder::new()
+            .prefix(&format!("{step_name}-out-"))
+            .tempdir_in(work)
+            .context("creating a step output directory")?
+            .keep();
+        let req = Request {
+            api_version: API_VERSION.into(),
+            step: step_name.into(),
+            config: request.config,
+            env: request.env,
+            image: self.image.clone(),
+            files: request.files,
+        };
+        let step = Step {
+            name: step_name.into(),
+            input: input.to_path_buf(),
+            output: Some(out.clone()),
+            request: req,
+            limits: request.limits,
+            stdout,
+        };
+        match self.sandbox.run(module, step) {
+            Ok(outcome) => {
+                if outcome.response.status == Status::Failure {
+                    bail!("{}", failure_message(step_name, &outcome.response));
+                }
+                Ok((outcome, out))
+            }
+            Err(failure) => {
+                let log = crate::sandbox::escape_for_terminal(&failure.stderr);
+                let tail: Vec<&str> = log.lines().rev().take(20).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                if tail.is_empty() {
+                    bail!("step {step_name}: {failure}")
+                }
+                bail!("step {step_name}: {failure}\n  its last output:\n    {}", tail.join("\n    "))
+            }
+        }
+    }
+}
+
+/// The parts of a request a pipeline step chooses.
+pub struct StepRequest {
+    pub config: serde_json::Value,
+    pub env: BTreeMap<String, String>,
+    pub files: Vec<FileEntry>,
+    pub limits: Limits,
+}
+
+impl StepRequest {
+    pub fn new(config: serde_json::Value) -> Self {
+        StepRequest { config, env: BTreeMap::new(), files: vec![], limits: Limits::default() }
+    }
+}
+
+/// `file:line:col: message` for one diagnostic, as compilers print them.
+pub fn format_diagnostic(d: &Diagnostic) -> String {
+    let mut loc = String::new();
+    if let Some(f) = &d.file {
+        loc.push_str(f);
+        if let Some(l) = d.line {
+            loc.push_str(&format!(":{l}"));
+            if let Some(c) = d.column {
+                loc.push_str(&format!(":{c}"));
+            }
+        }
+        loc.push_str(": ");
+    }
+    let rule = d.rule.as_deref().map(|r| format!(" [{r}]")).unwrap_or_default();
+    format!("{loc}{}{rule}", d.message)
+}
+
+fn failure_message(step: &str, response: &Response) -> String {
+    let errors: Vec<String> =
+        response.diagnostics.iter().filter(|d| d.severity == Severity::Error).map(format_diagnostic).collect();
+    if errors.is_empty() {
+        format!("step {step} failed (it gave no reason)")
+    } else {
+        format!("step {step} failed:\n  {}", errors.join("\n  "))
+    }
+}
+
+/// The warnings of a response, formatted.
+pub fn warnings(response: &Response) -> Vec<String> {
+    response.diagnostics.iter().filter(|d| d.severity == Severity::Warning).map(format_diagnostic).collect()
+}
