@@ -15,7 +15,7 @@ const ALL: [&str; 7] =
 
 fn kind_names(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(|k| parse_kind_selector(k).2).collect())
+        .map(|a| a.iter().filter_map(Value::as_str).map(|k| parse_kind_selector(k).2.to_string()).collect())
         .unwrap_or_default()
 }
 

@@ -143,7 +143,11 @@ fn range_value(value: &Value) -> Option<&str> {
     let re = RE.get_or_init(|| {
         Regex::new(r"^[-|\+]?\d+(?:\.\d+)?[A-Za-z]*!?-[-|\+]?\d+(?:\.\d+)?[A-Za-z]*$").expect("static regex")
     });
-    value.as_str().filter(|s| re.is_match(s))
+    value.as_str().filter(|s| {
+        s.as_bytes().first().is_some_and(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'|'))
+            && s[1..].contains('-')
+            && re.is_match(s)
+    })
 }
 
 /// The value side of the set operators as a list of strings: an array, a

@@ -32,7 +32,8 @@
 //! ```json
 //! {"mode": "test", "paths": ["policies"], "strict": false, "output": "table"}
 //! {"mode": "apply", "policies": ["pol.yaml", "policies/"], "resources": ["manifests/"],
-//!  "values": "values.yaml", "auditWarn": false, "exceptions": ["exceptions/"], "output": "sarif"}
+//!  "values": "values.yaml", "auditWarn": false, "exceptions": ["exceptions/"], "output": "sarif",
+//!  "includePasses": false}
 //! ```
 //!
 //! `values` is a values-file path or the values document inline. `output`
@@ -53,7 +54,8 @@
 //!
 //! `apply`: `data = {"mode": "apply", "summary": {pass, fail, warn, error,
 //! skip, unsupported}, "results": [{policy, rule, resource, kind,
-//! namespace, name, file, document, status, message, failureAction}]}`.
+//! namespace, name, file, document, status, message, failureAction}]}`;
+//! `results` lists every row that did not pass (all rows with `includePasses`).
 //! Diagnostics: Enforce failures and errors are errors (status Failure);
 //! Audit failures, warnings and unsupported rules are warnings. Each names
 //! policy and rule (`rule` = `policy/rule`), file, document index and

@@ -165,30 +165,27 @@ fn version_regex() -> &'static Regex {
 }
 
 /// Parses a kind selector into (group, version, kind, subresource).
-pub fn parse_kind_selector(sel: &str) -> (String, String, String, String) {
-    let parts: Vec<&str> = sel.split('/').collect();
-    let split_sub = |k: &str| -> (String, String) {
-        match k.split_once('.') {
-            Some((k, s)) => (k.to_string(), s.to_string()),
-            None => (k.to_string(), String::new()),
+pub fn parse_kind_selector(sel: &str) -> (&str, &str, &str, &str) {
+    fn split_sub(k: &str) -> (&str, &str) {
+        k.split_once('.').unwrap_or((k, ""))
+    }
+    let mut parts = sel.splitn(4, '/');
+    let (a, b, c, d) = (parts.next().unwrap_or(""), parts.next(), parts.next(), parts.next());
+    match (b, c, d) {
+        (None, _, _) => {
+            let (k, s) = split_sub(a);
+            ("*", "*", k, s)
         }
-    };
-    match parts.as_slice() {
-        [k] => {
-            let (k, s) = split_sub(k);
-            ("*".into(), "*".into(), k, s)
-        }
-        [a, b] if version_regex().is_match(a) => {
+        (Some(b), None, _) if version_regex().is_match(a) => {
             let (k, s) = split_sub(b);
-            ("*".into(), a.to_string(), k, s)
+            ("*", a, k, s)
         }
-        [a, b] => ("*".into(), "*".into(), a.to_string(), b.to_string()),
-        [g, v, k] => {
+        (Some(b), None, _) => ("*", "*", a, b),
+        (Some(v), Some(k), None) => {
             let (k, s) = split_sub(k);
-            (g.to_string(), v.to_string(), k, s)
+            (a, v, k, s)
         }
-        [g, v, k, s, ..] => (g.to_string(), v.to_string(), k.to_string(), s.to_string()),
-        [] => ("*".into(), "*".into(), String::new(), String::new()),
+        (Some(v), Some(k), Some(s)) => (a, v, k, s),
     }
 }
 
@@ -199,7 +196,7 @@ fn kind_matches(sel: &str, resource: &Resource) -> bool {
     if !sub.is_empty() && sub != "*" {
         return false;
     }
-    wildcard::matches(&g, rg) && wildcard::matches(&v, rv) && wildcard::matches(&k, resource.kind())
+    wildcard::matches(k, resource.kind()) && wildcard::matches(g, rg) && wildcard::matches(v, rv)
 }
 
 /// A Kubernetes LabelSelector (matchLabels with wildcards, matchExpressions).

@@ -49,6 +49,9 @@ pub enum Config {
         /// Render the rows into `data.rendered` in this format.
         #[serde(default)]
         output: Option<report::Format>,
+        /// List passing rows in `data.results` too (they are always counted).
+        #[serde(default, rename = "includePasses")]
+        include_passes: bool,
     },
 }
 
@@ -77,9 +80,11 @@ pub fn run(req: &Request, root: &Path) -> Response {
         Config::Test { paths, strict, output } => {
             run_test(&engine, root, &paths, strict, output.as_deref() == Some("table"))
         }
-        Config::Apply { policies, resources, values, audit_warn, exceptions, output } => {
-            run_apply(&engine, root, &ApplyInputs { policies, resources, values, audit_warn, exceptions, output })
-        }
+        Config::Apply { policies, resources, values, audit_warn, exceptions, output, include_passes } => run_apply(
+            &engine,
+            root,
+            &ApplyInputs { policies, resources, values, audit_warn, exceptions, output, include_passes },
+        ),
     };
     result.unwrap_or_else(|e| Response::failure(format!("kyverno: {e}")))
 }
@@ -141,6 +146,7 @@ struct ApplyInputs {
     audit_warn: bool,
     exceptions: Vec<String>,
     output: Option<report::Format>,
+    include_passes: bool,
 }
 
 fn load_docs(root: &Path, paths: &[String]) -> Result<Vec<(String, Vec<Value>)>, String> {
@@ -213,7 +219,9 @@ fn run_apply(engine: &Engine, root: &Path, inputs: &ApplyInputs) -> Result<Respo
         }
     }
     let summary = apply::summarize(&rows);
-    let mut data = json!({"mode": "apply", "summary": summary, "results": rows});
+    let listed: Vec<&apply::ApplyRow> =
+        rows.iter().filter(|r| inputs.include_passes || r.status != RuleStatus::Pass).collect();
+    let mut data = json!({"mode": "apply", "summary": summary, "results": listed});
     if let Some(format) = inputs.output {
         data["rendered"] = Value::String(report::apply_output(&rows, format));
     }

@@ -139,17 +139,14 @@ fn element(resource: &Value, pattern: &Value, path: &str, ac: &mut AnchorMap) ->
 fn validate_map(rmap: &Map<String, Value>, pmap: &Map<String, Value>, path: &str, ac: &mut AnchorMap) -> Walk {
     let expanded = expand_metadata_wildcards(pmap, rmap);
     let pmap = expanded.as_ref().unwrap_or(pmap);
-    let mut anchors: Vec<(&String, &Value)> = Vec::new();
-    let mut plain: Vec<(&String, &Value)> = Vec::new();
-    for (k, v) in pmap {
-        match anchor::parse(k).map(|a| a.kind) {
-            Some(AnchorKind::Condition | AnchorKind::Existence | AnchorKind::Equality | AnchorKind::Negation) => {
-                anchors.push((k, v))
-            }
-            _ => plain.push((k, v)),
-        }
-    }
-    anchors.sort_by(|a, b| a.0.cmp(b.0));
+    // Map keys iterate in sorted order, which is the order Kyverno sorts them into.
+    let is_anchor = |k: &str| {
+        matches!(
+            anchor::parse(k).map(|a| a.kind),
+            Some(AnchorKind::Condition | AnchorKind::Existence | AnchorKind::Equality | AnchorKind::Negation)
+        )
+    };
+    let anchors = pmap.iter().filter(|(k, _)| is_anchor(k));
     // An array below an anchor whose elements all skipped only skips this
     // map when no sibling anchor applied; an anchor at this level that did
     // not hold skips it, and later plain failures are then moot.
@@ -173,14 +170,14 @@ fn validate_map(rmap: &Map<String, Value>, pmap: &Map<String, Value>, path: &str
     if applied == 0 && !array_skips.is_empty() {
         return combine_skips(0, array_skips, path);
     }
-    plain.sort_by(|a, b| a.0.cmp(b.0));
     // Global anchors and keys hiding nested anchors go first so their
     // conditions decide before plain checks fail; pushing each to the front
     // reverses their sorted order, as Kyverno's list does.
-    let (front, back): (Vec<_>, Vec<_>) = plain
-        .into_iter()
-        .partition(|(k, v)| anchor::parse(k).is_some_and(|a| a.kind == AnchorKind::Global) || has_nested_anchors(v));
-    for (k, v) in front.into_iter().rev().chain(back) {
+    let front =
+        |k: &str, v: &Value| anchor::parse(k).is_some_and(|a| a.kind == AnchorKind::Global) || has_nested_anchors(v);
+    let first = pmap.iter().rev().filter(|(k, v)| !is_anchor(k) && front(k, v));
+    let rest = pmap.iter().filter(|(k, v)| !is_anchor(k) && !front(k, v));
+    for (k, v) in first.chain(rest) {
         handle(k, v, rmap, path, ac)?;
     }
     Ok(())

@@ -20,7 +20,7 @@ fn var_regex() -> &'static Regex {
 
 /// Whether `s` contains an unescaped `{{ }}` variable.
 pub fn has_variables(s: &str) -> bool {
-    var_regex().is_match(s)
+    s.contains("{{") && var_regex().is_match(s)
 }
 
 /// Whether any key or string in `v` holds a `{{ }}` variable.

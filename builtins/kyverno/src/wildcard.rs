@@ -9,6 +9,9 @@ pub fn matches(pattern: &str, text: &str) -> bool {
     if pattern.is_empty() {
         return text.is_empty();
     }
+    if !has_wildcard(pattern) {
+        return pattern == text;
+    }
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
     // Greedy two-pointer with backtracking to the last star: linear for

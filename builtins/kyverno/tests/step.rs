@@ -101,6 +101,12 @@ fn apply_reports_enforce_failures_as_errors_and_audit_as_warnings() {
     assert_eq!(resp.data["summary"], json!({"pass": 2, "fail": 2, "warn": 0, "error": 0, "skip": 0, "unsupported": 0}));
     let statuses: Vec<&str> =
         resp.data["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["fail", "fail"], "passing rows are counted, not listed");
+    let all = tree.run(
+        json!({"mode": "apply", "policies": ["policies"], "resources": ["manifests/pods.yaml"], "includePasses": true}),
+    );
+    let statuses: Vec<&str> =
+        all.data["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["pass", "pass", "fail", "fail"]);
 }
 
@@ -200,7 +206,9 @@ spec:
     // The values file makes `x` expand to itself; substitution must stop.
     let values = json!({"policies": [{"name": "loop", "rules": [{"name": "r", "values": {"x": "{{x}}"}}]}]});
     let tree = Tree::new(&[("p.yaml", policy), ("pods.yaml", PODS)]);
-    let resp = tree.run(json!({"mode": "apply", "policies": ["p.yaml"], "resources": ["pods.yaml"], "values": values}));
+    let resp = tree.run(
+        json!({"mode": "apply", "policies": ["p.yaml"], "resources": ["pods.yaml"], "values": values, "includePasses": true}),
+    );
     let statuses: Vec<&str> =
         resp.data["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["pass", "pass"]);
