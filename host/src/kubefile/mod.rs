@@ -33,6 +33,8 @@ mod expand;
 mod extension;
 mod parser;
 mod plan;
+mod planner;
+mod rootfs;
 
 #[cfg(test)]
 mod tests;
@@ -46,5 +48,6 @@ pub use extension::{
 pub use parser::{Instruction, Keyword, Kubefile, parse};
 pub use plan::{
     BaseImage, BaseRef, BaseResolver, CopyEntry, EntryKind, ImageConfig, ImageType, LayerStep, MetadataStep,
-    ModuleStep, Plan, PlanOptions, Platform, Step, parse_platform, plan,
+    ModuleStep, Plan, PlanOptions, Platform, Step, parse_platform,
 };
+pub use planner::plan;
