@@ -1,5 +1,6 @@
 //! End-to-end tests: each runs the real `sealbox` binary on real inputs and
 //! checks what it did.
 
+mod build;
 mod common;
 mod sandbox;

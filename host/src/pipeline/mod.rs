@@ -132,10 +132,9 @@ pub fn build(
     let mut manifests = Vec::new();
     let mut platforms = Vec::new();
     for platform in &options.platforms {
-        let built = build_platform(sandbox, store, options, &parsed, &ctx, platform, work.path(), &cache, progress)
-            .with_context(
-                || if options.platforms.len() > 1 { format!("building {platform}") } else { String::new() },
-            )?;
+        let built = build_platform(sandbox, store, options, &parsed, &ctx, platform, work.path(), &cache, progress);
+        let built =
+            if options.platforms.len() > 1 { built.with_context(|| format!("building {platform}"))? } else { built? };
         reports.extend(built.steps);
         warnings.extend(built.warnings);
         platforms.push(built.outcome);

@@ -1,0 +1,377 @@
+//! `sealbox build`, checked with the tools users check images with:
+//! skopeo and umoci.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::*;
+
+fn fixture(name: &str) -> PathBuf {
+    workspace().join("tests/fixtures").join(name)
+}
+
+/// A copy of a fixture in a temp dir, so tests can change it.
+fn copy_of(src: &Path) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let status = Command::new("cp").arg("-a").arg(format!("{}/.", src.display())).arg(tmp.path()).status().expect("cp");
+    assert!(status.success());
+    tmp
+}
+
+/// Runs `sealbox build` with its own store; returns (exit code, stdout, stderr).
+fn build(context: &Path, store: &Path, args: &[&str]) -> (i32, String, String) {
+    let (out, stdout, stderr) = run(sealbox().arg("build").arg(context).arg("--root").arg(store).args(args));
+    (out.status.code().unwrap_or(-1), stdout, stderr)
+}
+
+fn tool(cmd: &str) -> Option<Command> {
+    let found = Command::new("sh").arg("-c").arg(format!("command -v {cmd}")).output().ok()?.status.success();
+    if !found {
+        // CI installs skopeo and umoci (scripts/setup.sh); a developer
+        // machine without them must say so, not pass quietly.
+        panic!("{cmd} is not installed: run scripts/setup.sh");
+    }
+    Some(Command::new(cmd))
+}
+
+fn json(cmd: &mut Command) -> serde_json::Value {
+    let out = cmd.output().expect("running tool");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+#[test]
+fn cmds_context_gives_sealers_metadata_and_a_valid_oci_image() {
+    let store = tempfile::tempdir().expect("store");
+    let (code, stdout, stderr) = build(&fixture("cmds"), store.path(), &["-t", "cmds:v1"]);
+    assert_eq!(code, 0, "{stderr}");
+    let digest = stdout.lines().last().expect("digest line");
+    assert!(digest.starts_with("sha256:") && digest.len() == 71, "{stdout}");
+    assert!(stderr.contains("latest"), "the floating busybox tag is flagged: {stderr}");
+
+    let inspect =
+        json(tool("skopeo").expect("skopeo").args(["inspect"]).arg(format!("oci:{}:cmds:v1", store.path().display())));
+    assert_eq!(inspect["Digest"], digest);
+    let raw = json(
+        tool("skopeo")
+            .expect("skopeo")
+            .args(["inspect", "--raw"])
+            .arg(format!("oci:{}:cmds:v1", store.path().display())),
+    );
+    let ext: serde_json::Value =
+        serde_json::from_str(raw["annotations"]["sealer.image.extension"].as_str().expect("extension")).expect("json");
+    assert_eq!(ext["schemaVersion"], "v1alpha1");
+    assert_eq!(ext["type"], "kube-installer");
+    assert_eq!(ext["launch"], serde_json::json!({"cmds": ["kubectl apply -f manifests/app.yaml"]}));
+    assert!(ext.get("applications").is_none());
+    let images: serde_json::Value =
+        serde_json::from_str(raw["annotations"]["sealer.image.container.images"].as_str().expect("images"))
+            .expect("json");
+    assert_eq!(
+        images,
+        serde_json::json!([
+            {"image": "docker.io/library/busybox:latest", "platform": {"architecture": "amd64", "os": "linux"}},
+            {"image": "docker.io/library/nginx:alpine", "platform": {"architecture": "amd64", "os": "linux"}}
+        ])
+    );
+
+    // umoci checks every layer's diff_id while unpacking.
+    let bundle = tempfile::tempdir().expect("bundle");
+    let status = tool("umoci")
+        .expect("umoci")
+        .args(["unpack", "--image"])
+        .arg(format!("{}:cmds:v1", store.path().display()))
+        .arg(bundle.path().join("b"))
+        .output()
+        .expect("umoci");
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let rootfs = bundle.path().join("b/rootfs");
+    assert_eq!(
+        std::fs::read(rootfs.join("manifests/app.yaml")).expect("app"),
+        std::fs::read(fixture("cmds/app.yaml")).expect("src")
+    );
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("manifests/imageList")).expect("imageList"),
+        "docker.io/library/busybox:latest\ndocker.io/library/nginx:alpine\n"
+    );
+
+    // And a docker archive that `docker load` reads (converting to a
+    // Docker manifest necessarily changes the digest).
+    let archive = store.path().join("cmds.tar");
+    let out = tool("skopeo")
+        .expect("skopeo")
+        .args(["copy"])
+        .arg(format!("oci:{}:cmds:v1", store.path().display()))
+        .arg(format!("docker-archive:{}:cmds:v1", archive.display()))
+        .output()
+        .expect("skopeo copy");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn appcmds_context_detects_app_types_and_launch() {
+    let store = tempfile::tempdir().expect("store");
+    let (code, _, stderr) = build(&fixture("appcmds"), store.path(), &["-t", "apps"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (out, stdout, _) = run(sealbox().args(["inspect", "apps", "--root"]).arg(store.path()));
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    let ext = &v["imageExtension"];
+    assert_eq!(
+        ext["applications"],
+        serde_json::json!([
+            {"name": "yamlapp", "type": "kube", "files": ["/a.yaml", "/b.yaml", "/c.yaml"], "version": "v1"},
+            {"name": "shellapp", "type": "shell", "files": ["/a.sh", "/b.sh", "/c.sh"], "version": "v1"},
+            {"name": "mixedapp", "version": "v1", "cmds": ["kubectl apply -f app.yaml"]}
+        ])
+    );
+    assert_eq!(ext["launch"], serde_json::json!({"app_names": ["mixedapp", "shellapp"]}));
+    assert_eq!(
+        v["containerImageList"],
+        serde_json::json!([{"image": "docker.io/library/nginx:alpine", "appName": "mixedapp", "platform": {"architecture": "amd64", "os": "linux"}}])
+    );
+}
+
+#[test]
+fn same_inputs_give_the_same_digest_whatever_the_file_times_and_cache() {
+    let a = copy_of(&workspace().join("examples/cluster-app"));
+    let b = copy_of(&workspace().join("examples/cluster-app"));
+    // Different mtimes and a different order of creation in the copy.
+    let status = Command::new("find")
+        .arg(b.path())
+        .args(["-exec", "touch", "-d", "2001-02-03 04:05:06", "{}", "+"])
+        .status()
+        .expect("touch");
+    assert!(status.success());
+    let (s1, s2) = (tempfile::tempdir().expect("s1"), tempfile::tempdir().expect("s2"));
+    let (c1, d1, e1) = build(a.path(), s1.path(), &["-t", "x"]);
+    assert_eq!(c1, 0, "{e1}");
+    let (c2, d2, e2) = build(b.path(), s2.path(), &["-t", "x", "--no-cache"]);
+    assert_eq!(c2, 0, "{e2}");
+    assert_eq!(d1.lines().last(), d2.lines().last());
+    // An unchanged rebuild reuses every layer.
+    let (c3, d3, e3) = build(a.path(), s1.path(), &["-t", "x"]);
+    assert_eq!(c3, 0);
+    assert_eq!(d1, d3);
+    assert_eq!(e3.matches("cached").count(), 4, "{e3}");
+    // A different SOURCE_DATE_EPOCH is a different image.
+    let (_, d4, _) = build(a.path(), s1.path(), &["--source-date-epoch", "1700000000"]);
+    assert_ne!(d1.lines().last(), d4.lines().last());
+}
+
+#[test]
+fn zstd_and_uncompressed_layers_and_json_output() {
+    for compression in ["zstd", "none"] {
+        let store = tempfile::tempdir().expect("store");
+        let (code, stdout, stderr) =
+            build(&fixture("cmds"), store.path(), &["--compression", compression, "--format", "json", "-t", "c"]);
+        assert_eq!(code, 0, "{stderr}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+        let media = v["platforms"][0]["layers"][0]["mediaType"].as_str().expect("media type").to_string();
+        let want = if compression == "zstd" {
+            "application/vnd.oci.image.layer.v1.tar+zstd"
+        } else {
+            "application/vnd.oci.image.layer.v1.tar"
+        };
+        assert_eq!(media, want);
+        assert!(v["steps"].as_array().is_some_and(|s| s.len() >= 4));
+        let inspect =
+            json(tool("skopeo").expect("skopeo").args(["inspect"]).arg(format!("oci:{}:c", store.path().display())));
+        assert_eq!(inspect["Digest"], v["digest"]);
+    }
+}
+
+#[test]
+fn multi_platform_build_makes_an_index_with_arch_expanded() {
+    let store = tempfile::tempdir().expect("store");
+    let (code, stdout, stderr) =
+        build(&fixture("multiarch"), store.path(), &["--platform", "linux/amd64,linux/arm64", "-t", "multi"]);
+    assert_eq!(code, 0, "{stderr}");
+    let raw = json(
+        tool("skopeo").expect("skopeo").args(["inspect", "--raw"]).arg(format!("oci:{}:multi", store.path().display())),
+    );
+    assert_eq!(raw["mediaType"], "application/vnd.oci.image.index.v1+json");
+    let arches: Vec<&str> = raw["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .filter_map(|m| m["platform"]["architecture"].as_str())
+        .collect();
+    assert_eq!(arches, ["amd64", "arm64"]);
+    assert!(stdout.trim().starts_with("sha256:"));
+    for arch in ["amd64", "arm64"] {
+        let bundle = tempfile::tempdir().expect("bundle");
+        let out = Command::new("umoci")
+            .args(["unpack", "--platform"])
+            .arg(format!("linux/{arch}"))
+            .arg("--image")
+            .arg(format!("{}:multi", store.path().display()))
+            .arg(bundle.path().join("b"))
+            .output();
+        // Older umoci has no --platform; then check the config instead.
+        if let Ok(out) = out
+            && out.status.success()
+        {
+            let hello = std::fs::read_to_string(bundle.path().join("b/rootfs/bin/hello")).expect("hello");
+            assert!(hello.contains(arch));
+        }
+    }
+    let (out, stdout, _) =
+        run(sealbox().args(["inspect", "multi", "--platform", "linux/arm64", "--root"]).arg(store.path()));
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(v["ociv1"]["architecture"], "arm64");
+}
+
+#[test]
+fn exports_to_oci_dir_oci_archive_and_docker_archive() {
+    let store = tempfile::tempdir().expect("store");
+    let out = tempfile::tempdir().expect("out");
+    let oci = out.path().join("layout");
+    let oci_archive = out.path().join("image.oci.tar");
+    let docker = out.path().join("image.docker.tar");
+    let (code, stdout, stderr) = build(
+        &fixture("cmds"),
+        store.path(),
+        &[
+            "-t",
+            "exp:1",
+            "-o",
+            &format!("oci:{}:exp", oci.display()),
+            "-o",
+            &format!("oci-archive:{}", oci_archive.display()),
+            "-o",
+            &format!("docker-archive:{}", docker.display()),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let digest = stdout.lines().last().expect("digest");
+    for reference in [format!("oci:{}:exp", oci.display()), format!("oci-archive:{}", oci_archive.display())] {
+        let v = json(tool("skopeo").expect("skopeo").arg("inspect").arg(&reference));
+        assert_eq!(v["Digest"], digest, "{reference}");
+    }
+    let v = json(tool("skopeo").expect("skopeo").arg("inspect").arg(format!("docker-archive:{}", docker.display())));
+    assert_eq!(v["Os"], "linux");
+    // save writes the same image again.
+    let saved = out.path().join("saved.tar");
+    let (o, _, e) = run(sealbox().args(["save", "exp:1", "-o"]).arg(&saved).arg("--root").arg(store.path()));
+    assert!(o.status.success(), "{e}");
+    let v = json(tool("skopeo").expect("skopeo").arg("inspect").arg(format!("oci-archive:{}", saved.display())));
+    assert_eq!(v["Digest"], digest);
+}
+
+#[test]
+fn kubefile_errors_name_the_line_and_exit_2() {
+    let cases: &[(&str, &str)] = &[
+        ("FROM scratch\nRUN apt-get install -y curl\n", "Kubefile:2"),
+        ("FROM scratch\nFROBNICATE x\n", "Kubefile:2"),
+        ("FROM scratch\nCOPY ../secret .\n", "Kubefile:2"),
+        ("FROM scratch\nCOPY /etc/passwd .\n", "Kubefile:2"),
+        ("FROM scratch\nAPP a local://x\nAPPCMDS b [\"x\"]\n", "Kubefile:3"),
+        ("FROM scratch\nLAUNCH [\"a\"\n", "Kubefile:2"),
+        ("FROM scratch\nADD https://example.com/x.tar .\n", "Kubefile:2"),
+    ];
+    for (kubefile, want) in cases {
+        let ctx = tempfile::tempdir().expect("ctx");
+        std::fs::create_dir(ctx.path().join("x")).expect("x");
+        std::fs::write(ctx.path().join("x/a.yaml"), "a: 1\n").expect("a");
+        std::fs::write(ctx.path().join("Kubefile"), kubefile).expect("kubefile");
+        let store = tempfile::tempdir().expect("store");
+        let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "bad"]);
+        assert_eq!(code, 2, "{kubefile:?}: {stderr}");
+        assert!(stderr.contains(want), "{kubefile:?}: {stderr}");
+        let (_, listed, _) = run(sealbox().arg("images").arg("--json").arg("--root").arg(store.path()));
+        assert_eq!(listed.trim(), "[]", "a failed build leaves no image");
+    }
+}
+
+#[test]
+fn hostile_contexts_fail_cleanly_and_leave_no_image() {
+    let outside = tempfile::tempdir().expect("outside");
+    std::fs::write(outside.path().join("secret"), "host secret").expect("secret");
+    let setups: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
+        (
+            "symlink out of the context as a source",
+            Box::new(|ctx: &Path| {
+                std::os::unix::fs::symlink(outside.path().join("secret"), ctx.join("rootfs/link")).expect("link")
+            }),
+            "COPY rootfs/link .",
+        ),
+        (
+            "fifo in a copied directory",
+            Box::new(|ctx: &Path| {
+                let p = ctx.join("rootfs/fifo");
+                let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).expect("cstr");
+                // SAFETY: a plain mkfifo on a path we own.
+                assert_eq!(unsafe { libc_mkfifo(c.as_ptr(), 0o644) }, 0);
+            }),
+            "COPY rootfs .",
+        ),
+        (
+            "file name that is not UTF-8",
+            Box::new(|ctx: &Path| {
+                use std::os::unix::ffi::OsStrExt;
+                std::fs::write(ctx.join("rootfs").join(std::ffi::OsStr::from_bytes(b"bad\xffname")), "x")
+                    .expect("write");
+            }),
+            "COPY rootfs .",
+        ),
+    ];
+    for (what, setup, copy) in setups {
+        let ctx = tempfile::tempdir().expect("ctx");
+        std::fs::create_dir(ctx.path().join("rootfs")).expect("rootfs");
+        std::fs::write(ctx.path().join("rootfs/ok"), "ok").expect("ok");
+        setup(ctx.path());
+        std::fs::write(ctx.path().join("Kubefile"), format!("FROM scratch\n{copy}\n")).expect("kubefile");
+        let store = tempfile::tempdir().expect("store");
+        let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "bad"]);
+        assert_ne!(code, 0, "{what}: {stderr}");
+        assert!(stderr.lines().count() < 20 && !stderr.contains("panicked"), "{what}: {stderr}");
+        assert!(!stderr.contains("host secret"));
+        let (_, listed, _) = run(sealbox().arg("images").arg("--json").arg("--root").arg(store.path()));
+        assert_eq!(listed.trim(), "[]", "{what}: a failed build leaves no image");
+        let (o, _, e) = run(sealbox().arg("fsck").arg("--root").arg(store.path()));
+        assert!(o.status.success(), "{what}: {e}");
+    }
+}
+
+unsafe extern "C" {
+    #[link_name = "mkfifo"]
+    fn libc_mkfifo(path: *const std::ffi::c_char, mode: u32) -> i32;
+}
+
+#[test]
+fn template_with_a_missing_key_fails_the_build_with_its_location() {
+    let ctx = tempfile::tempdir().expect("ctx");
+    std::fs::create_dir_all(ctx.path().join("rootfs/etc")).expect("etc");
+    std::fs::write(ctx.path().join("rootfs/etc/kubeadm.yml.tmpl"), "a: 1\npodSubnet: {{ .PodCIDR }}\n").expect("tmpl");
+    std::fs::write(ctx.path().join("Kubefile"), "FROM scratch\nCOPY rootfs .\n").expect("kubefile");
+    let store = tempfile::tempdir().expect("store");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "t"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("etc/kubeadm.yml.tmpl:2:15: no value for key \"PodCIDR\""), "{stderr}");
+    // Given the value, it renders; with --missing-key=zero it renders as sealer would.
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "t", "--env", "PodCIDR=10.0.0.0/8"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "t", "--missing-key", "zero"]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn enforced_policy_failure_fails_the_build_and_names_the_resource() {
+    let ctx = copy_of(&workspace().join("examples/cluster-app"));
+    let deployment = ctx.path().join("apps/web/deployment.yaml");
+    let text = std::fs::read_to_string(&deployment).expect("deployment");
+    // Drop the web container's limits.
+    let cut = text.rfind("          resources:").expect("resources");
+    std::fs::write(&deployment, &text[..cut]).expect("write");
+    let store = tempfile::tempdir().expect("store");
+    let policies = workspace().join("examples/cluster-app/policies");
+    let (code, _, stderr) =
+        build(ctx.path(), store.path(), &["-t", "p", "--policy", policies.to_str().expect("utf-8")]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("require-limits"), "{stderr}");
+    assert!(stderr.contains("deployment.yaml"), "{stderr}");
+    let (_, listed, _) = run(sealbox().arg("images").arg("--json").arg("--root").arg(store.path()));
+    assert_eq!(listed.trim(), "[]");
+}
