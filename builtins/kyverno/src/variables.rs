@@ -2,9 +2,6 @@
 //! strings, replaced by their values (whole-string variables keep the
 //! value's JSON type; embedded ones are stringified).
 
-use std::sync::OnceLock;
-
-use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::context::EvalContext;
@@ -13,14 +10,41 @@ use crate::jmes::{Jmes, JmesError};
 /// Substitution passes allowed per string, so self-referencing values stop.
 const MAX_PASSES: usize = 32;
 
-fn var_regex() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"(^|[^\\])(\{\{(?:\{[^{}]*\}|[^{}])*\}\})").expect("static regex"))
+/// The byte range of the first unescaped `{{ ... }}` variable in `s`: what
+/// Kyverno's `(^|[^\\])(\{\{(?:\{[^{}]*\}|[^{}])*\}\})` matches, scanned by hand
+/// because this runs for every string of every evaluated rule.
+fn find_variable(s: &str) -> Option<std::ops::Range<usize>> {
+    let b = s.as_bytes();
+    let mut from = 0;
+    while let Some(off) = s.get(from..).and_then(|rest| rest.find("{{")) {
+        let start = from + off;
+        from = start + 1;
+        if start > 0 && b[start - 1] == b'\\' {
+            continue;
+        }
+        let mut j = start + 2;
+        while j < b.len() {
+            match b[j] {
+                b'}' if b.get(j + 1) == Some(&b'}') => return Some(start..j + 2),
+                b'}' => break,
+                b'{' => {
+                    // One level of inner braces, e.g. a JMESPath multi-select hash.
+                    let close = b[j + 1..].iter().position(|&c| c == b'{' || c == b'}').map(|p| j + 1 + p);
+                    match close {
+                        Some(k) if b[k] == b'}' => j = k + 1,
+                        _ => break,
+                    }
+                }
+                _ => j += 1,
+            }
+        }
+    }
+    None
 }
 
 /// Whether `s` contains an unescaped `{{ }}` variable.
 pub fn has_variables(s: &str) -> bool {
-    s.contains("{{") && var_regex().is_match(s)
+    s.contains("{{") && find_variable(s).is_some()
 }
 
 /// Whether any key or string in `v` holds a `{{ }}` variable.
@@ -106,9 +130,8 @@ impl Substituter<'_> {
         }
         let mut current = s.to_string();
         for _ in 0..MAX_PASSES {
-            let Some(caps) = var_regex().captures(&current) else { break };
-            let (Some(whole), Some(prefix)) = (caps.get(2), caps.get(1)) else { break };
-            let var_text = whole.as_str();
+            let Some(range) = find_variable(&current) else { break };
+            let var_text = &current[range.clone()];
             let mut inner = var_text[2..var_text.len() - 2].trim();
             let shallow = inner.starts_with('-');
             if shallow {
@@ -116,7 +139,7 @@ impl Substituter<'_> {
             }
             let value =
                 self.resolve(inner, path).map_err(|error| SubstError { variable: var_text.to_string(), error })?;
-            if prefix.start() == 0 && prefix.as_str().is_empty() && whole.end() == current.len() {
+            if range.start == 0 && range.end == current.len() {
                 return Ok(match value {
                     Value::String(text) if !shallow && has_variables(&text) && text != current => {
                         current = text;
@@ -130,7 +153,7 @@ impl Substituter<'_> {
                 Value::String(t) => t.clone(),
                 other => other.to_string(),
             };
-            current.replace_range(whole.range(), &text);
+            current.replace_range(range, &text);
         }
         Ok(Value::String(unescape(&current)))
     }
@@ -176,6 +199,9 @@ mod tests {
         assert_eq!(s.string("pod {{ request.object.metadata.name }}!"), Ok(json!("pod web!")));
         assert_eq!(s.string("{{ request.object.metadata.{{key}} }}"), Ok(json!("web")));
         assert_eq!(s.string("\\{{ literal }}"), Ok(json!("{{ literal }}")));
+        assert_eq!(find_variable("a {{ {x: y} }} b"), Some(2..14));
+        assert_eq!(find_variable("{x} }} {{"), None);
+        assert_eq!(find_variable("{{{a}}}"), Some(0..7));
         let err = s.string("{{ request.object.spec.x }}").unwrap_err();
         assert_eq!(err.error, JmesError::NotFound("spec".into()));
         let pat = json!({"metadata": {"name": "{{@}}"}});
