@@ -9,6 +9,7 @@ use std::path::Path;
 use cap_std::fs::Dir;
 
 use super::context::{self, ContextError, Kind, Resolved};
+use super::ignore::Ignore;
 
 /// An application type sealer knows how to launch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,11 +45,12 @@ pub(crate) struct Source<'a> {
 /// The detected type (`None`: not detected, APPCMDS needed) and the launch files, as sealer gives them:
 /// `[name]` for helm; otherwise each file source's name and, for a directory source, `/` followed by
 /// each file's path inside it (no `/` if the source was written ending in `/`); a shell app lists its
-/// first source only.
+/// first source only. Files the context's ignore file excludes are not copied, so not listed either.
 pub(crate) fn detect(
     ctx: &Dir,
     app: &str,
     sources: &[Source<'_>],
+    ignore: &Ignore,
 ) -> Result<(Option<AppType>, Vec<std::path::PathBuf>), ContextError> {
     if is_helm(ctx, sources)? {
         return Ok((Some(AppType::Helm), vec![app.into()]));
@@ -59,7 +61,7 @@ pub(crate) fn detect(
     for source in sources {
         let listed = if source.resolved.kind == Kind::Dir {
             let lead = if source.trailing_slash { "" } else { "/" };
-            context::walk_files(ctx, &source.resolved.path)?
+            context::walk_files(ctx, &source.resolved.path, &|path| !ignore.is_excluded(path))?
                 .into_iter()
                 .map(|p| Path::new(lead).join(p))
                 .collect::<Vec<_>>()

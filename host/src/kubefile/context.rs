@@ -314,9 +314,9 @@ fn class_char(p: &[char]) -> Option<(char, usize)> {
 }
 
 /// Every non-directory under a context directory, relative to it, in the order
-/// Go's `filepath.Walk` visits them (names sorted, depth first). Symlinks are
-/// listed, not followed.
-pub(crate) fn walk_files(ctx: &Dir, root: &Path) -> Result<Vec<PathBuf>, ContextError> {
+/// Go's `filepath.Walk` visits them (names sorted, depth first), those whose
+/// context path `keep` refuses left out. Symlinks are listed, not followed.
+pub(crate) fn walk_files(ctx: &Dir, root: &Path, keep: &dyn Fn(&Path) -> bool) -> Result<Vec<PathBuf>, ContextError> {
     let mut files = Vec::new();
     // Directories still being visited, each with its entries left to look at, sorted in reverse.
     let mut stack: Vec<(PathBuf, Vec<(OsString, bool)>)> = Vec::new();
@@ -333,7 +333,7 @@ pub(crate) fn walk_files(ctx: &Dir, root: &Path) -> Result<Vec<PathBuf>, Context
             let mut entries = list(ctx, &root.join(&relative))?;
             entries.sort_by(|a, b| b.0.cmp(&a.0));
             stack.push((relative, entries));
-        } else {
+        } else if keep(&root.join(&relative)) {
             files.push(relative);
         }
     }
@@ -450,11 +450,11 @@ mod tests {
     #[test]
     fn walk_lists_files_depth_first_in_name_order() {
         let (_tmp, ctx) = context();
-        let files = walk_files(&ctx, Path::new("sub")).unwrap();
+        let files = walk_files(&ctx, Path::new("sub"), &|_| true).unwrap();
         assert_eq!(files, vec![PathBuf::from("c.sh"), PathBuf::from("deep/d.sh")]);
-        let all = walk_files(&ctx, Path::new("")).unwrap();
+        let all = walk_files(&ctx, Path::new(""), &|p| p != Path::new("loop")).unwrap();
         let names: Vec<_> = all.iter().map(|p| p.to_string_lossy().into_owned()).collect();
-        assert_eq!(names, ["a.yaml", "abs", "b.yml", "inside", "loop", "sub/c.sh", "sub/deep/d.sh", "up"]);
+        assert_eq!(names, ["a.yaml", "abs", "b.yml", "inside", "sub/c.sh", "sub/deep/d.sh", "up"]);
     }
 
     #[test]

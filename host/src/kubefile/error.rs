@@ -131,6 +131,24 @@ pub enum ErrorKind {
         /// The source as written.
         given: String,
     },
+    /// A source the context's ignore file excludes.
+    #[error("{instruction} source {given:?} is excluded by the build context's {file}")]
+    ExcludedSource {
+        /// The instruction, upper case.
+        instruction: &'static str,
+        /// The source as written.
+        given: String,
+        /// `.containerignore` or `.dockerignore`.
+        file: String,
+    },
+    /// The context's ignore file cannot be read or has a malformed pattern.
+    #[error("cannot use the build context's {file}: {cause}")]
+    IgnoreFile {
+        /// `.containerignore` or `.dockerignore`.
+        file: &'static str,
+        /// What is wrong.
+        cause: String,
+    },
     /// A wildcard source that matches nothing.
     #[error("{instruction} source {given:?} matches no file in the build context")]
     NoMatch {

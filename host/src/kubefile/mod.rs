@@ -31,6 +31,7 @@ mod context;
 mod error;
 mod expand;
 mod extension;
+mod ignore;
 mod parser;
 mod plan;
 mod planner;
@@ -45,6 +46,7 @@ pub use extension::{
     ANNOTATION, APP_ROOT, Application, BuildClient, ImageExtension, LABEL_CNI_PREFIX, LABEL_CSI_PREFIX,
     LABEL_KUBE_VERSION, Launch, SCHEMA_VERSION, to_go_json,
 };
+pub use ignore::{IGNORE_FILES, Ignore};
 pub use parser::{Instruction, Keyword, Kubefile, parse};
 pub use plan::{
     BaseImage, BaseRef, BaseResolver, CopyEntry, EntryKind, ImageConfig, ImageType, LayerStep, MetadataStep,

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::extension::{Application, BuildClient, ImageExtension};
+use super::ignore::Ignore;
 use super::parser::Keyword;
 
 pub use sealbox_guest::Platform;
@@ -131,6 +132,11 @@ pub struct Plan {
     pub config: ImageConfig,
     /// The `sealer.image.extension` annotation.
     pub extension: ImageExtension,
+    /// The context's `.containerignore`/`.dockerignore`: paths it excludes are left out of every
+    /// layer. Sources named directly are checked by the planner; the pipeline must leave out excluded
+    /// paths found inside [`EntryKind::Dir`] sources (still looking inside excluded directories when
+    /// [`Ignore::has_exceptions`]).
+    pub ignore: Ignore,
     /// Things worth telling the user that do not stop the build (unused build args).
     pub warnings: Vec<String>,
 }

@@ -21,6 +21,7 @@ use super::extension::{
     APP_ROOT, Application, ImageExtension, LABEL_CNI_PREFIX, LABEL_CSI_PREFIX, LABEL_KUBE_VERSION, Launch,
     SCHEMA_VERSION,
 };
+use super::ignore::Ignore;
 use super::parser::{Instruction, Keyword, Kubefile};
 use super::plan::{
     BaseImage, BaseRef, BaseResolver, CopyEntry, EntryKind, ImageConfig, LayerStep, MetadataStep, ModuleStep, Plan,
@@ -37,9 +38,15 @@ pub fn plan(
     options: &PlanOptions,
     resolve_base: &mut BaseResolver<'_>,
 ) -> Result<Plan> {
+    let ignore = Ignore::load(ctx).map_err(|e| Error {
+        file: file.to_owned(),
+        line: kubefile.instructions.first().map_or(1, |i| i.line),
+        kind: ErrorKind::IgnoreFile { file: e.file, cause: e.cause },
+    })?;
     let mut planner = Planner {
         file,
         ctx,
+        ignore,
         options,
         escape: kubefile.escape,
         from: None,
@@ -72,6 +79,7 @@ struct AppEntry {
 struct Planner<'a> {
     file: &'a str,
     ctx: &'a Dir,
+    ignore: Ignore,
     options: &'a PlanOptions,
     escape: char,
     from: Option<(BaseRef, Option<String>)>,
@@ -168,6 +176,7 @@ impl Planner<'_> {
                 author: self.author,
             },
             extension,
+            ignore: self.ignore,
             warnings,
         })
     }
@@ -447,12 +456,24 @@ impl Planner<'_> {
             )
         };
         let parts = context::normalize(source).map_err(fail)?;
-        let found = if context::has_wildcards(source) {
+        let found: Vec<_> = if context::has_wildcards(source) {
             // Each match lands under its name as matched, not the name a symlink resolves to.
             let matches = context::glob(self.ctx, &parts).map_err(fail)?;
-            matches.into_iter().map(|(path, r)| (path.file_name().map(OsString::from).unwrap_or_default(), r)).collect()
+            let kept: Vec<_> = matches
+                .into_iter()
+                .filter(|(path, _)| !self.ignore.is_excluded(path))
+                .map(|(path, r)| (path.file_name().map(OsString::from).unwrap_or_default(), r))
+                .collect();
+            if kept.is_empty() {
+                return Err(fail(ContextError::NoMatch));
+            }
+            kept
         } else {
             let path: PathBuf = parts.iter().collect();
+            if self.ignore.is_excluded(&path) {
+                let (given, file) = (source.to_owned(), self.ignore.file.clone().unwrap_or_default());
+                return Err(self.err(ins.line, ErrorKind::ExcludedSource { instruction, given, file }));
+            }
             let resolved = context::resolve(self.ctx, &path).map_err(fail)?;
             vec![(parts.last().map(OsString::from).unwrap_or_default(), resolved)]
         };
@@ -588,7 +609,7 @@ impl Planner<'_> {
             .zip(&slashes)
             .map(|((name, resolved), &trailing_slash)| Source { name, resolved, trailing_slash })
             .collect();
-        let (app_type, files) = app::detect(self.ctx, name, &sources).map_err(|e| match e {
+        let (app_type, files) = app::detect(self.ctx, name, &sources, &self.ignore).map_err(|e| match e {
             ContextError::Io(path, cause) => self.err(
                 ins.line,
                 ErrorKind::Context { path: path.to_string_lossy().into_owned(), cause: cause.to_string() },

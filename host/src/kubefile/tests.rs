@@ -1081,3 +1081,44 @@ fn arbitrary_kubefiles_never_panic() {
     // The generator must reach the planner, and some inputs must plan, for the test to mean anything.
     assert!(parsed > 1000 && planned > 100, "parsed {parsed}, planned {planned}");
 }
+
+#[test]
+fn the_context_ignore_file_leaves_paths_out() {
+    let ctx = Context::new(&[
+        (".dockerignore", "# build junk\n*.bak\nsecrets\napp/*.md\n"),
+        ("a.yaml", ""),
+        ("a.yaml.bak", ""),
+        ("secrets/key", ""),
+        ("app/x.yaml", ""),
+        ("app/README.md", ""),
+    ]);
+    let plan = plan_ok(&ctx, "FROM scratch\nCOPY a.yaml* manifests/\nAPP web local://app\nCOPY . all/");
+    assert_eq!(plan.ignore.file.as_deref(), Some(".dockerignore"));
+    assert_eq!(layer(&plan.steps[0]).entries, [entry("a.yaml", EntryKind::File, "manifests/a.yaml")]);
+    // The README is not copied, so the app is all YAML.
+    assert_eq!(plan.extension.applications[0].app_type, "kube");
+    assert_eq!(plan.extension.applications[0].files, ["/x.yaml"]);
+    // Inside a copied directory the pipeline leaves excluded paths out, asking the plan.
+    assert!(plan.ignore.is_excluded(Path::new("secrets/key")));
+    assert!(!plan.ignore.is_excluded(Path::new("a.yaml")));
+    assert_eq!(
+        plan_err(&ctx, "FROM scratch\nCOPY secrets/key k"),
+        "Kubefile:2: COPY source \"secrets/key\" is excluded by the build context's .dockerignore"
+    );
+    assert_eq!(
+        plan_err(&ctx, "FROM scratch\nCOPY *.bak k/"),
+        "Kubefile:2: COPY source \"*.bak\" matches no file in the build context"
+    );
+}
+
+#[test]
+fn containerignore_wins_and_bad_patterns_are_reported() {
+    let ctx = Context::new(&[(".containerignore", "b\n"), (".dockerignore", "a\n"), ("a", ""), ("b", "")]);
+    let plan = plan_ok(&ctx, "FROM scratch\nCOPY a x");
+    assert_eq!(plan.ignore.file.as_deref(), Some(".containerignore"));
+    let ctx = Context::new(&[(".dockerignore", "ok\n!\n")]);
+    assert_eq!(
+        plan_err(&ctx, "\nFROM scratch"),
+        "Kubefile:2: cannot use the build context's .dockerignore: illegal exclusion pattern \"!\""
+    );
+}

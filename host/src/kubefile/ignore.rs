@@ -1,0 +1,318 @@
+//! The build context's ignore file: buildah, which sealer builds with, reads
+//! `.containerignore` or else `.dockerignore` at the context root and leaves
+//! the paths it excludes out of every COPY and ADD (`pkg/parse`
+//! `ContainerIgnoreFile`; patterns as moby's `patternmatcher`): `*` and `?`
+//! within one path component, `**` across components, `[...]` classes, `\`
+//! escapes, `!` re-includes, and a pattern that matches a directory excludes
+//! everything under it.
+
+use std::io::Read;
+use std::path::{Component, Path};
+
+use cap_std::fs::Dir;
+
+/// Names of the ignore files, in the order buildah looks for them.
+pub const IGNORE_FILES: [&str; 2] = [".containerignore", ".dockerignore"];
+
+/// The exclusion patterns of a build context, in file order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ignore {
+    /// The file the patterns came from, if any.
+    pub file: Option<String>,
+    patterns: Vec<Pattern>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Pattern {
+    exclusion: bool,
+    tokens: Vec<Token>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    Char(char),
+    /// `*`: any run of characters other than `/`.
+    Star,
+    /// `?`: one character other than `/`.
+    Any,
+    /// `[...]`: one character in (or, negated, not in) the ranges.
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
+    /// `**` before more pattern: nothing, or anything ending in `/`.
+    Dirs,
+    /// `**` at the end: anything.
+    Rest,
+}
+
+/// Why an ignore file could not be used.
+#[derive(Debug)]
+pub(crate) struct IgnoreError {
+    pub file: &'static str,
+    pub cause: String,
+}
+
+impl Ignore {
+    /// Reads `.containerignore`, or else `.dockerignore`, from the context root; no patterns if neither
+    /// is there.
+    pub(crate) fn load(ctx: &Dir) -> Result<Ignore, IgnoreError> {
+        for file in IGNORE_FILES {
+            let mut text = String::new();
+            match ctx.open(file) {
+                Ok(f) => {
+                    // An ignore file is a few lines; a bound keeps a hostile one from filling memory.
+                    f.take(1 << 20)
+                        .read_to_string(&mut text)
+                        .map_err(|e| IgnoreError { file, cause: e.to_string() })?;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(IgnoreError { file, cause: e.to_string() }),
+            }
+            let mut ignore = Ignore::parse(&text).map_err(|cause| IgnoreError { file, cause })?;
+            ignore.file = Some(file.to_owned());
+            return Ok(ignore);
+        }
+        Ok(Ignore::default())
+    }
+
+    /// Parses ignore-file text: one pattern a line, `#` comments, blank lines skipped.
+    pub fn parse(text: &str) -> Result<Ignore, String> {
+        let mut patterns = Vec::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (exclusion, pattern) = match line.strip_prefix('!') {
+                Some(rest) => (true, rest.trim()),
+                None => (false, line),
+            };
+            if pattern.is_empty() {
+                return Err(format!("illegal exclusion pattern {line:?}"));
+            }
+            let cleaned = clean(pattern);
+            let tokens = compile(&cleaned).map_err(|e| format!("pattern {line:?}: {e}"))?;
+            patterns.push(Pattern { exclusion, tokens });
+        }
+        Ok(Ignore { file: None, patterns })
+    }
+
+    /// Whether there are no patterns.
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// Whether a `!` pattern may re-include something under an excluded directory, so a copy must still
+    /// look inside excluded directories.
+    pub fn has_exceptions(&self) -> bool {
+        self.patterns.iter().any(|p| p.exclusion)
+    }
+
+    /// Whether a context path (relative to the context root) is left out of copies.
+    pub fn is_excluded(&self, path: &Path) -> bool {
+        if self.patterns.is_empty() {
+            return false;
+        }
+        let mut parts: Vec<String> = Vec::new();
+        for c in path.components() {
+            if let Component::Normal(name) = c {
+                parts.push(name.to_string_lossy().into_owned());
+            }
+        }
+        if parts.is_empty() {
+            return false;
+        }
+        let file = parts.join("/");
+        let mut matched = false;
+        for pattern in &self.patterns {
+            // An exclusion only matters once something matched; an inclusion only until then.
+            if pattern.exclusion != matched {
+                continue;
+            }
+            let mut hit = matches(&pattern.tokens, &file);
+            // A pattern matching a parent directory covers everything inside it.
+            for depth in 1..parts.len() {
+                if hit {
+                    break;
+                }
+                hit = matches(&pattern.tokens, &parts[..depth].join("/"));
+            }
+            if hit {
+                matched = !pattern.exclusion;
+            }
+        }
+        matched
+    }
+}
+
+/// Go's `filepath.Clean`, then without a leading `/`.
+fn clean(pattern: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in pattern.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|p| *p != "..") {
+                    parts.pop();
+                } else if !pattern.starts_with('/') {
+                    parts.push("..");
+                }
+            }
+            p => parts.push(p),
+        }
+    }
+    if parts.is_empty() { ".".to_owned() } else { parts.join("/") }
+}
+
+fn compile(pattern: &str) -> Result<Vec<Token>, String> {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        i += 1;
+        match c {
+            '*' if chars.get(i) == Some(&'*') => {
+                i += 1;
+                if chars.get(i) == Some(&'/') {
+                    i += 1;
+                }
+                tokens.push(if i >= chars.len() { Token::Rest } else { Token::Dirs });
+            }
+            '*' => tokens.push(Token::Star),
+            '?' => tokens.push(Token::Any),
+            '\\' => match chars.get(i) {
+                Some(&escaped) => {
+                    i += 1;
+                    tokens.push(Token::Char(escaped));
+                }
+                // A trailing `\` stands for itself.
+                None => tokens.push(Token::Char('\\')),
+            },
+            '[' => {
+                let negated = chars.get(i) == Some(&'^');
+                if negated {
+                    i += 1;
+                }
+                let mut ranges = Vec::new();
+                let mut first = true;
+                loop {
+                    let Some(&c) = chars.get(i) else { return Err("unterminated [".into()) };
+                    i += 1;
+                    if c == ']' && !first {
+                        break;
+                    }
+                    first = false;
+                    let lo = if c == '\\' {
+                        let e = *chars.get(i).ok_or("unterminated [")?;
+                        i += 1;
+                        e
+                    } else {
+                        c
+                    };
+                    if chars.get(i) == Some(&'-') && chars.get(i + 1).is_some_and(|&n| n != ']') {
+                        let hi = chars[i + 1];
+                        i += 2;
+                        ranges.push((lo, hi));
+                    } else {
+                        ranges.push((lo, lo));
+                    }
+                }
+                tokens.push(Token::Class { negated, ranges });
+            }
+            c => tokens.push(Token::Char(c)),
+        }
+    }
+    Ok(tokens)
+}
+
+/// Whether the tokens match all of `text` (dynamic programming, so no pattern can take exponential time).
+fn matches(tokens: &[Token], text: &str) -> bool {
+    let s: Vec<char> = text.chars().collect();
+    // ok[i][j]: tokens[i..] match s[j..].
+    let mut ok = vec![vec![false; s.len() + 1]; tokens.len() + 1];
+    ok[tokens.len()][s.len()] = true;
+    for i in (0..tokens.len()).rev() {
+        for j in (0..=s.len()).rev() {
+            ok[i][j] = match &tokens[i] {
+                Token::Char(c) => s.get(j) == Some(c) && ok[i + 1][j + 1],
+                Token::Any => s.get(j).is_some_and(|&c| c != '/') && ok[i + 1][j + 1],
+                Token::Class { negated, ranges } => {
+                    s.get(j).is_some_and(|&c| {
+                        let inside = ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi);
+                        inside != *negated
+                    }) && ok[i + 1][j + 1]
+                }
+                Token::Star => ok[i + 1][j] || (s.get(j).is_some_and(|&c| c != '/') && ok[i][j + 1]),
+                Token::Rest => true,
+                // Nothing, or any text up to and including a `/`.
+                Token::Dirs => ok[i + 1][j] || (j..s.len()).any(|k| s[k] == '/' && ok[i + 1][k + 1]),
+            };
+        }
+    }
+    ok[0][0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn excluded(patterns: &str, path: &str) -> bool {
+        Ignore::parse(patterns).unwrap().is_excluded(Path::new(path))
+    }
+
+    #[test]
+    fn plain_names_and_directories() {
+        assert!(excluded("secret", "secret"));
+        assert!(excluded("secret", "secret/key"));
+        assert!(!excluded("secret", "a/secret"));
+        assert!(excluded("/a/b/", "a/b/c"));
+        assert!(excluded("./a/../b", "b"));
+        assert!(!excluded("# comment\n\n", "x"));
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(excluded("*.md", "README.md"));
+        assert!(!excluded("*.md", "docs/README.md"));
+        assert!(excluded("*/*.md", "docs/README.md"));
+        assert!(excluded("**/*.md", "docs/x/README.md"));
+        assert!(excluded("**/*.md", "README.md"));
+        assert!(excluded("docs/**", "docs/x/y"));
+        assert!(excluded("a/**/b", "a/b"));
+        assert!(excluded("a/**/b", "a/x/y/b"));
+        assert!(excluded("file?.txt", "file1.txt"));
+        assert!(!excluded("file?.txt", "file10.txt"));
+        assert!(excluded("[a-c]x", "bx"));
+        assert!(!excluded("[^a-c]x", "bx"));
+        assert!(excluded("\\*", "*"));
+        assert!(!excluded("\\*", "a"));
+    }
+
+    #[test]
+    fn exceptions_re_include() {
+        let rules = "*.md\n!README.md\nREADME-secret.md";
+        assert!(excluded(rules, "CHANGES.md"));
+        assert!(!excluded(rules, "README.md"));
+        assert!(excluded(rules, "README-secret.md"));
+        let rules = "docs\n!docs/keep";
+        assert!(excluded(rules, "docs/drop"));
+        assert!(!excluded(rules, "docs/keep"));
+        assert!(!excluded(rules, "docs/keep/inner"));
+        assert!(Ignore::parse(rules).unwrap().has_exceptions());
+    }
+
+    #[test]
+    fn bad_patterns() {
+        assert_eq!(Ignore::parse("!").unwrap_err(), "illegal exclusion pattern \"!\"");
+        assert_eq!(Ignore::parse("a[b").unwrap_err(), "pattern \"a[b\": unterminated [");
+    }
+
+    #[test]
+    fn long_patterns_stay_fast() {
+        let pattern = "*a".repeat(40);
+        let text = "a".repeat(200) + "b";
+        assert!(!excluded(&pattern, &text));
+    }
+}
