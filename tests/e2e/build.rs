@@ -289,7 +289,8 @@ fn kubefile_errors_name_the_line_and_exit_2() {
 fn hostile_contexts_fail_cleanly_and_leave_no_image() {
     let outside = tempfile::tempdir().expect("outside");
     std::fs::write(outside.path().join("secret"), "host secret").expect("secret");
-    let setups: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
+    type Setup<'a> = Box<dyn Fn(&Path) + 'a>;
+    let setups: Vec<(&str, Setup, &str)> = vec![
         (
             "symlink out of the context as a source",
             Box::new(|ctx: &Path| {

@@ -70,7 +70,7 @@ pub fn images(args: ImagesArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
-    println!("{:<48} {:<20} {}", "NAME", "DIGEST", "TYPE");
+    println!("{:<48} {:<20} TYPE", "NAME", "DIGEST");
     for (name, d) in images {
         let kind = if spec::is_index(&d.media_type) { "index" } else { "image" };
         let short: String = d.digest.to_string().chars().take(19).collect();
