@@ -21,6 +21,10 @@ pub struct Anchor<'a> {
 
 /// Parses `key` as an anchor; `None` for plain keys.
 pub fn parse(key: &str) -> Option<Anchor<'_>> {
+    // Most keys are plain; only keys ending in `)` (before spaces) can be anchors.
+    if !key.ends_with(')') && !key.ends_with(char::is_whitespace) {
+        return None;
+    }
     let k = key.trim();
     let (kind, rest) = match k.as_bytes().first()? {
         b'(' => (AnchorKind::Condition, k),

@@ -48,11 +48,31 @@ pub fn apply(
     opts: &EvalOptions<'_>,
     audit_warn: bool,
 ) -> Vec<ApplyRow> {
+    apply_counted(engine, policies, resources, opts, audit_warn, true).0
+}
+
+/// Like [`apply`], returning the totals and keeping passing rows only when
+/// `keep_passes` (large builds pass far more rules than they fail).
+pub fn apply_counted(
+    engine: &Engine,
+    policies: &[PreparedPolicy],
+    resources: &[Resource],
+    opts: &EvalOptions<'_>,
+    audit_warn: bool,
+    keep_passes: bool,
+) -> (Vec<ApplyRow>, ApplySummary) {
     let mut rows = Vec::new();
+    let mut summary = ApplySummary::default();
     for resource in resources {
         let all = engine.evaluate_all(policies, resource, opts);
         for (prepared, responses) in policies.iter().zip(all) {
             for resp in responses {
+                if resp.status == RuleStatus::Pass {
+                    summary.pass += 1;
+                    if !keep_passes {
+                        continue;
+                    }
+                }
                 let rule =
                     prepared.rules.iter().find(|r| crate::policy::rule_name(r) == resp.rule).unwrap_or(&Value::Null);
                 let action = prepared.policy.failure_action(rule);
@@ -61,6 +81,14 @@ pub fn apply(
                 } else {
                     resp.status
                 };
+                match status {
+                    RuleStatus::Pass => {}
+                    RuleStatus::Fail => summary.fail += 1,
+                    RuleStatus::Warn => summary.warn += 1,
+                    RuleStatus::Error => summary.error += 1,
+                    RuleStatus::Skip => summary.skip += 1,
+                    RuleStatus::Unsupported => summary.unsupported += 1,
+                }
                 rows.push(ApplyRow {
                     policy: prepared.policy.name.clone(),
                     rule: resp.rule,
@@ -77,7 +105,7 @@ pub fn apply(
             }
         }
     }
-    rows
+    (rows, summary)
 }
 
 /// Totals of `rows`.

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use serde_json::{Value, json};
 
-use crate::apply::{ApplyRow, summarize};
+use crate::apply::{ApplyRow, ApplySummary, summarize};
 use crate::response::RuleStatus;
 use crate::testfile::{RowOutcome, TestFileReport, summarize as summarize_tests};
 
@@ -97,9 +97,9 @@ pub fn test_table(reports: &[TestFileReport]) -> String {
 }
 
 /// Renders `apply` rows in `format`.
-pub fn apply_output(rows: &[ApplyRow], format: Format) -> String {
+pub fn apply_output(rows: &[ApplyRow], summary: &ApplySummary, format: Format) -> String {
     match format {
-        Format::Table => apply_table(rows),
+        Format::Table => apply_table(rows, summary),
         Format::Json => pretty(&json!(rows)),
         Format::Sarif => pretty(&sarif(rows)),
         Format::Junit => junit(rows),
@@ -113,7 +113,7 @@ fn pretty(v: &Value) -> String {
     s
 }
 
-fn apply_table(rows: &[ApplyRow]) -> String {
+fn apply_table(rows: &[ApplyRow], s: &ApplySummary) -> String {
     let shown: Vec<Vec<String>> = rows
         .iter()
         .filter(|r| r.status != RuleStatus::Pass)
@@ -132,7 +132,6 @@ fn apply_table(rows: &[ApplyRow]) -> String {
     } else {
         columns(&["POLICY/RULE", "RESOURCE", "FILE#DOC", "RESULT", "MESSAGE"], &shown) + "\n"
     };
-    let s = summarize(rows);
     let _ = writeln!(
         out,
         "pass: {}, fail: {}, warn: {}, error: {}, skip: {}, unsupported: {}",
@@ -294,16 +293,17 @@ mod tests {
     #[test]
     fn formats() {
         let rows = vec![row(RuleStatus::Pass, "ok"), row(RuleStatus::Fail, "bad <tag> & \"quote\"")];
-        let table = apply_output(&rows, Format::Table);
+        let summary = summarize(&rows);
+        let table = apply_output(&rows, &summary, Format::Table);
         assert!(
             table.contains("p/r") && table.ends_with("pass: 1, fail: 1, warn: 0, error: 0, skip: 0, unsupported: 0\n")
         );
-        let sarif: Value = serde_json::from_str(&apply_output(&rows, Format::Sarif)).unwrap();
+        let sarif: Value = serde_json::from_str(&apply_output(&rows, &summary, Format::Sarif)).unwrap();
         assert_eq!(sarif["runs"][0]["results"].as_array().map(Vec::len), Some(1));
         assert_eq!(sarif["runs"][0]["results"][0]["level"], "error");
-        let junit = apply_output(&rows, Format::Junit);
+        let junit = apply_output(&rows, &summary, Format::Junit);
         assert!(junit.contains("failures=\"1\"") && junit.contains("bad &lt;tag&gt; &amp; &quot;quote&quot;"));
-        let report: Value = serde_json::from_str(&apply_output(&rows, Format::PolicyReport)).unwrap();
+        let report: Value = serde_json::from_str(&apply_output(&rows, &summary, Format::PolicyReport)).unwrap();
         assert_eq!(report["summary"]["fail"], 1);
         assert_eq!(report["results"][1]["resources"][0]["namespace"], "ns");
     }

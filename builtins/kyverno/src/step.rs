@@ -199,16 +199,21 @@ fn run_apply(engine: &Engine, root: &Path, inputs: &ApplyInputs) -> Result<Respo
     let prepared = loader::prepare(loaded.policies);
     let opts =
         EvalOptions { values: values.as_ref(), user: None, operation: None, exceptions: &exceptions, mocks: None };
-    let rows = apply::apply(engine, &prepared, &resources, &opts, audit_warn);
+    // Reports that list every result need the passing rows too.
+    let keep_passes = inputs.include_passes
+        || matches!(inputs.output, Some(report::Format::Junit | report::Format::PolicyReport | report::Format::Json));
+    let (rows, summary) = apply::apply_counted(engine, &prepared, &resources, &opts, audit_warn, keep_passes);
     for row in &rows {
-        let message = format!(
-            "policy {} rule {}: {} ({} document {}): {}",
-            row.policy, row.rule, row.resource, row.file, row.document, row.message
-        );
+        let message = || {
+            format!(
+                "policy {} rule {}: {} ({} document {}): {}",
+                row.policy, row.rule, row.resource, row.file, row.document, row.message
+            )
+        };
         let diag = match (row.status, row.failure_action) {
-            (RuleStatus::Fail, FailureAction::Enforce) | (RuleStatus::Error, _) => Some(Diagnostic::error(message)),
+            (RuleStatus::Fail, FailureAction::Enforce) | (RuleStatus::Error, _) => Some(Diagnostic::error(message())),
             (RuleStatus::Fail, FailureAction::Audit) | (RuleStatus::Warn, _) | (RuleStatus::Unsupported, _) => {
-                Some(Diagnostic::warning(message))
+                Some(Diagnostic::warning(message()))
             }
             _ => None,
         };
@@ -218,12 +223,11 @@ fn run_apply(engine: &Engine, root: &Path, inputs: &ApplyInputs) -> Result<Respo
             diags.push(d);
         }
     }
-    let summary = apply::summarize(&rows);
     let listed: Vec<&apply::ApplyRow> =
         rows.iter().filter(|r| inputs.include_passes || r.status != RuleStatus::Pass).collect();
     let mut data = json!({"mode": "apply", "summary": summary, "results": listed});
     if let Some(format) = inputs.output {
-        data["rendered"] = Value::String(report::apply_output(&rows, format));
+        data["rendered"] = Value::String(report::apply_output(&rows, &summary, format));
     }
     Ok(Response { data, ..Response::success() }.with_diagnostics(diags))
 }

@@ -42,17 +42,23 @@ fn find_variable(s: &str) -> Option<std::ops::Range<usize>> {
     None
 }
 
+/// Whether `s` contains `{{` (a byte scan; cheaper than a substring search on short strings).
+fn has_open(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.iter().enumerate().any(|(i, &c)| c == b'{' && b.get(i + 1) == Some(&b'{'))
+}
+
 /// Whether `s` contains an unescaped `{{ }}` variable.
 pub fn has_variables(s: &str) -> bool {
-    s.contains("{{") && find_variable(s).is_some()
+    has_open(s) && find_variable(s).is_some()
 }
 
 /// Whether any key or string in `v` holds a `{{ }}` variable.
 pub fn tree_has_variables(v: &Value) -> bool {
     match v {
-        Value::String(s) => s.contains("{{"),
+        Value::String(s) => has_open(s),
         Value::Array(a) => a.iter().any(tree_has_variables),
-        Value::Object(m) => m.iter().any(|(k, v)| k.contains("{{") || tree_has_variables(v)),
+        Value::Object(m) => m.iter().any(|(k, v)| has_open(k) || tree_has_variables(v)),
         _ => false,
     }
 }
@@ -125,7 +131,7 @@ impl Substituter<'_> {
     }
 
     fn string_at(&self, s: &str, path: &[String]) -> Result<Value, SubstError> {
-        if !s.contains("{{") {
+        if !has_open(s) {
             return Ok(Value::String(s.to_string()));
         }
         let mut current = s.to_string();
