@@ -68,7 +68,11 @@ measure() {
     for _ in $(seq "$REPEAT"); do
         local t0 t1
         t0=$(now)
-        "$@" >/dev/null
+        if ! "$@" >/dev/null 2>"$SCRATCH/stderr"; then
+            printf '  %-28s FAILED:\n' "$name" >&2
+            sed 's/^/    /' "$SCRATCH/stderr" | tail -5 >&2
+            return 0
+        fi
         t1=$(now)
         runs+=("$(calc "$t1 - $t0")")
     done
@@ -97,7 +101,7 @@ if have umoci; then
         find "$d/layout/blobs" -type f -printf '%s\n' | sort -n | tail -1 >"$SCRATCH/umoci.size"
     }
     measure "tar + umoci raw add-layer" umoci_run
-    size[tar + umoci raw add-layer]=$(cat "$SCRATCH/umoci.size")
+    if [ -f "$SCRATCH/umoci.size" ]; then size[tar + umoci raw add-layer]=$(cat "$SCRATCH/umoci.size"); fi
 fi
 
 if have buildah; then
@@ -121,11 +125,13 @@ if [ -x "$SEALBOX" ]; then
         }
         measure "sealbox build --compression $c" sealbox_run
         store=$(cat "$SCRATCH/last-store")
-        size[sealbox build --compression $c]=$(find "$store/blobs" -type f -printf '%s\n' | sort -n | tail -1)
+        if [ -n "${secs[sealbox build --compression $c]:-}" ]; then
+            size[sealbox build --compression $c]=$(find "$store/blobs" -type f -printf '%s\n' | sort -n | tail -1)
+        fi
     done
     # An unchanged rebuild, with the cache.
     cached=$(fresh store-cached)
-    "$SEALBOX" build -f "$ctx/Kubefile" --root "$cached" -t bench:cached "$ctx" >/dev/null
+    "$SEALBOX" build -f "$ctx/Kubefile" --root "$cached" -t bench:cached "$ctx" >/dev/null 2>&1 || true
     measure "sealbox rebuild (cached)" "$SEALBOX" build -f "$ctx/Kubefile" --root "$cached" -t bench:cached "$ctx"
 else
     echo "  (no sealbox binary at $SEALBOX: cargo build --release first)" >&2
