@@ -75,7 +75,7 @@ pub fn apply_counted(
                 }
                 let rule =
                     prepared.rules.iter().find(|r| crate::policy::rule_name(r) == resp.rule).unwrap_or(&Value::Null);
-                let action = prepared.policy.failure_action(rule);
+                let action = prepared.policy.failure_action(rule, resource.namespace());
                 let status = if audit_warn && action == FailureAction::Audit && resp.status == RuleStatus::Fail {
                     RuleStatus::Warn
                 } else {

@@ -92,8 +92,23 @@ impl Policy {
         self.spec.get("applyRules").and_then(Value::as_str) == Some("One")
     }
 
-    /// The failure action of `rule`: its own `validate.failureAction`, else the policy's.
-    pub fn failure_action(&self, rule: &Value) -> FailureAction {
+    /// The failure action of `rule` for a resource in `namespace`: a
+    /// matching override (`validate.failureActionOverrides`, else
+    /// `spec.validationFailureActionOverrides`), else the rule's
+    /// `validate.failureAction`, else the policy's.
+    pub fn failure_action(&self, rule: &Value, namespace: &str) -> FailureAction {
+        let overrides = rule
+            .pointer("/validate/failureActionOverrides")
+            .or_else(|| self.spec.get("validationFailureActionOverrides"))
+            .and_then(Value::as_array);
+        let matched = overrides.into_iter().flatten().find(|o| {
+            o.get("namespaces")
+                .and_then(Value::as_array)
+                .is_some_and(|nss| nss.iter().filter_map(Value::as_str).any(|n| crate::wildcard::matches(n, namespace)))
+        });
+        if let Some(action) = matched.and_then(|o| FailureAction::parse(o.get("action").and_then(Value::as_str))) {
+            return action;
+        }
         FailureAction::parse(rule.pointer("/validate/failureAction").and_then(Value::as_str))
             .or_else(|| FailureAction::parse(self.spec.get("validationFailureAction").and_then(Value::as_str)))
             .unwrap_or(FailureAction::Audit)
@@ -138,4 +153,27 @@ fn find_add_anchor(v: &Value, path: &str) -> Option<String> {
 /// The rule's name.
 pub fn rule_name(rule: &Value) -> &str {
     rule.get("name").and_then(Value::as_str).unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn failure_action_precedence() {
+        let doc = json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "p"},
+            "spec": {"validationFailureAction": "Audit",
+                     "validationFailureActionOverrides": [{"action": "Enforce", "namespaces": ["prod-*"]}],
+                     "rules": []}});
+        let p = Policy::from_document(&doc, "p.yaml", 0).unwrap();
+        let plain = json!({"name": "r"});
+        let enforcing = json!({"name": "r", "validate": {"failureAction": "Enforce"}});
+        assert_eq!(p.failure_action(&plain, "dev"), FailureAction::Audit);
+        assert_eq!(p.failure_action(&plain, "prod-eu"), FailureAction::Enforce);
+        assert_eq!(p.failure_action(&enforcing, "dev"), FailureAction::Enforce);
+        let rule_override = json!({"name": "r", "validate": {"failureAction": "Enforce",
+            "failureActionOverrides": [{"action": "Audit", "namespaces": ["dev"]}]}});
+        assert_eq!(p.failure_action(&rule_override, "dev"), FailureAction::Audit);
+    }
 }
