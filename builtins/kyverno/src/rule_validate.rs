@@ -100,10 +100,12 @@ impl Checker<'_> {
                     format!("context entry {name:?} has a kind this engine does not support"),
                 ));
             };
-            let value = self.load_variable(ctx, var).map_err(|e| {
-                RuleResponse::new(self.rule, RuleStatus::Error, format!("failed to load context entry {name:?}: {e}"))
-            })?;
-            ctx.set(name, value);
+            // Kyverno loads context entries lazily, when a variable first
+            // reads them: an entry that cannot be loaded only matters if it
+            // is used, and then reading it fails (as an unknown key here).
+            if let Ok(value) = self.load_variable(ctx, var) {
+                ctx.set(name, value);
+            }
         }
         Ok(())
     }

@@ -57,7 +57,7 @@ fn autogen_rules() {
 
 #[test]
 fn variables_context_and_functions() {
-    assert_all_pass("variables", 8);
+    assert_all_pass("variables", 10);
 }
 
 #[test]
