@@ -349,6 +349,10 @@ fn base_context(resource: &Resource, operation: &str, namespace: &str, user: Opt
         "namespace": namespace,
         "kind": {"kind": resource.kind()},
     });
+    // Without a userinfo file Kyverno's CLI still adds an empty request user.
+    request["userInfo"] = json!({});
+    request["roles"] = Value::Null;
+    request["clusterRoles"] = Value::Null;
     if let Some(u) = user {
         request["userInfo"] = json!({"username": u.username, "groups": u.groups});
         request["roles"] = json!(u.roles);
