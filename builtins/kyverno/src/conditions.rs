@@ -361,6 +361,26 @@ mod tests {
     }
 
     #[test]
+    fn set_operators_and_ranges() {
+        let op = |o: &str, k: Value, v: Value| evaluate_operator(o, &k, &v).unwrap();
+        assert!(op("In", json!("1.1.1.1"), json!(["1*"])));
+        assert!(!op("In", json!(["a", "z"]), json!(["a", "b"])));
+        assert!(op("NotIn", json!(["a", "z"]), json!(["a", "b"])));
+        assert!(op("AllIn", json!(["a", "b"]), json!(["a", "b", "c"])));
+        assert!(!op("AllIn", json!(["a", "x"]), json!(["a", "b"])));
+        assert!(op("AnyNotIn", json!(["a", "x"]), json!(["a", "b"])));
+        assert!(op("AllNotIn", json!(["x", "y"]), json!(["a*"])));
+        assert!(op("AnyIn", json!(5), json!("1-10")));
+        assert!(op("AllIn", json!([3, 2]), json!("1-10")));
+        assert!(!op("AnyIn", json!("a"), Value::Null), "unsupported value types never match");
+        assert!(op("DurationGreaterThan", json!("2h"), json!("90m")));
+        assert!(op("DurationLessThanOrEquals", json!(60), json!("1m")));
+        assert!(op("GreaterThanOrEquals", json!("1Ki"), json!("1024")));
+        assert!(op("Equals", json!({"a": [1]}), json!({"a": [1.0]})));
+        assert!(op("NotEquals", json!(1), json!("x")));
+    }
+
+    #[test]
     fn blocks_any_and_all() {
         let block = json!({"any": [{"key": 1, "operator": "Equals", "value": 2, "message": "no"},
                                    {"key": 1, "operator": "Equals", "value": 1, "message": "yes"}],

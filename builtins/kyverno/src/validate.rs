@@ -403,3 +403,79 @@ pub fn go_value(v: &Value) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn status(resource: Value, pattern: Value) -> &'static str {
+        match match_pattern(&resource, &pattern) {
+            Outcome::Pass => "pass",
+            Outcome::Skip(_) => "skip",
+            Outcome::Fail { .. } => "fail",
+            Outcome::Error(_) => "error",
+        }
+    }
+
+    #[test]
+    fn condition_anchors_skip_and_gate() {
+        let pattern = json!({"spec": {"containers": [{"(image)": "*:latest", "imagePullPolicy": "Always"}]}});
+        let pod =
+            |image: &str, policy: &str| json!({"spec": {"containers": [{"image": image, "imagePullPolicy": policy}]}});
+        assert_eq!(status(pod("nginx:1", "IfNotPresent"), pattern.clone()), "skip");
+        assert_eq!(status(pod("nginx:latest", "IfNotPresent"), pattern.clone()), "fail");
+        assert_eq!(status(pod("nginx:latest", "Always"), pattern), "pass");
+    }
+
+    #[test]
+    fn negation_equality_existence_and_global() {
+        let no_host_path = json!({"spec": {"=(volumes)": [{"X(hostPath)": "null"}]}});
+        assert_eq!(status(json!({"spec": {"volumes": [{"hostPath": {}}]}}), no_host_path.clone()), "fail");
+        assert_eq!(status(json!({"spec": {"volumes": [{"emptyDir": {}}]}}), no_host_path.clone()), "pass");
+        assert_eq!(status(json!({"spec": {}}), no_host_path), "pass");
+        let exists = json!({"spec": {"^(containers)": [{"image": "trusted/*"}]}});
+        assert_eq!(
+            status(json!({"spec": {"containers": [{"image": "x"}, {"image": "trusted/a"}]}}), exists.clone()),
+            "pass"
+        );
+        assert_eq!(status(json!({"spec": {"containers": [{"image": "x"}]}}), exists), "fail");
+        let global = json!({"metadata": {"<(namespace)": "prod"}, "spec": {"priority": 1}});
+        assert_eq!(status(json!({"metadata": {"namespace": "dev"}, "spec": {}}), global.clone()), "skip");
+        assert_eq!(status(json!({"metadata": {"namespace": "prod"}, "spec": {"priority": 2}}), global), "fail");
+    }
+
+    #[test]
+    fn sibling_anchor_applied_beats_array_skip() {
+        // An =() anchor whose array elements all skip does not skip the map
+        // when a sibling anchor applied (Kyverno validate_test "test-46").
+        let pattern = json!({"spec": {
+            "=(initContainers)": [{"(name)": "!istio-init", "=(securityContext)": {"=(runAsUser)": ">0"}}],
+            "=(containers)": [{"=(securityContext)": {"=(runAsUser)": ">0"}}]}});
+        let resource = json!({"spec": {
+            "initContainers": [{"name": "istio-init", "securityContext": {"runAsUser": 0}}],
+            "containers": [{"securityContext": {"runAsUser": 1000}}]}});
+        assert_eq!(status(resource, pattern), "pass");
+    }
+
+    #[test]
+    fn missing_condition_key_is_an_error_and_star_needs_a_value() {
+        // Kyverno's quirk: a plain failure while some anchored key of the
+        // pattern never occurred in the resource is reported as an error.
+        let pattern = json!({"spec": {"X(hostPath)": "null", "name": "x"}});
+        assert_eq!(status(json!({"spec": {"name": "y"}}), pattern.clone()), "error");
+        assert_eq!(status(json!({"spec": {"name": "y", "hostPath": "/"}}), pattern), "fail");
+        let condition = json!({"spec": {"containers": [{"name": "x", "(image)": "a"}]}});
+        assert_eq!(status(json!({"spec": {"containers": [{"name": "y"}]}}), condition), "skip");
+        let star = json!({"metadata": {"labels": {"team": "*"}}});
+        assert_eq!(status(json!({"metadata": {"labels": {}}}), star.clone()), "fail");
+        assert_eq!(status(json!({"metadata": {"labels": {"team": "x"}}}), star), "pass");
+        let wildcard_key = json!({"metadata": {"labels": {"app.kubernetes.io/*": "?*"}}});
+        assert_eq!(
+            status(json!({"metadata": {"labels": {"app.kubernetes.io/name": "web"}}}), wildcard_key.clone()),
+            "pass"
+        );
+        assert_eq!(status(json!({"metadata": {"labels": {"other": "web"}}}), wildcard_key), "fail");
+        assert_eq!(status(json!({"a": 1}), json!({"a": []})), "fail");
+    }
+}
