@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use cap_std::fs::Dir;
 use sealbox_guest::{FileEntry, FileKind};
 
-use crate::kubefile::{CopyEntry, EntryKind};
+use crate::kubefile::{CopyEntry, EntryKind, Ignore};
 use crate::tree::{self, WalkOptions};
 
 /// Mode of the parent directories a layer creates implicitly.
@@ -17,8 +17,9 @@ const IMPLICIT_DIR_MODE: u32 = 0o755;
 
 /// Resolves `entries` (in order; later ones overwrite earlier ones) into
 /// the listing the packer receives: `path` is the path in the image,
-/// `source` the path in the context it is read from.
-pub fn layer_listing(ctx: &Dir, entries: &[CopyEntry]) -> Result<Vec<FileEntry>> {
+/// `source` the path in the context it is read from. Files the context's
+/// ignore file excludes stay out, as buildah leaves them out.
+pub fn layer_listing(ctx: &Dir, entries: &[CopyEntry], ignore: &Ignore) -> Result<Vec<FileEntry>> {
     let mut by_path: BTreeMap<String, FileEntry> = BTreeMap::new();
     for entry in entries {
         let source = path_str(&entry.source)?;
@@ -57,8 +58,9 @@ pub fn layer_listing(ctx: &Dir, entries: &[CopyEntry]) -> Result<Vec<FileEntry>>
                 // they point does not matter to the build; hard links
                 // within the directory stay hard links.
                 let walk = WalkOptions { list_escaping_symlinks: true, ..WalkOptions::default() };
-                let listed =
+                let mut listed =
                     tree::walk(&dir, &walk).with_context(|| format!("{} in the build context", shown(&source)))?;
+                listed.retain(|e| !ignore.is_excluded(&Path::new(&source).join(&e.path)));
                 if !target.is_empty() {
                     by_path.entry(target.clone()).or_insert_with(|| implicit_dir(&target));
                 }

@@ -234,7 +234,7 @@ fn build_platform(
     for step in &plan.steps {
         match step {
             kubefile::Step::Layer(layer) => {
-                let listing = listing::layer_listing(ctx, &layer.entries)
+                let listing = listing::layer_listing(ctx, &layer.entries, &plan.ignore)
                     .with_context(|| format!("{}:{}", options.kubefile.display(), layer.line))?;
                 analysis.add_from_context(ctx, &listing)?;
                 listings.push((layer.clone(), listing));
