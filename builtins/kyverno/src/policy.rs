@@ -123,13 +123,52 @@ fn check_rule(rule: &Value) -> Option<String> {
         return Some("a rule has no name".into());
     }
     if let Some(v) = rule.get("validate") {
-        let mut patterns: Vec<&Value> = v.get("pattern").into_iter().collect();
-        if let Some(Value::Array(any)) = v.get("anyPattern") {
-            patterns.extend(any);
+        let mut patterns: Vec<&Value> = v.get("pattern").filter(|p| !p.is_null()).into_iter().collect();
+        match v.get("anyPattern") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(any)) if !any.is_empty() => patterns.extend(any),
+            Some(_) => return Some(format!("rule {name}: anyPattern must be a non-empty list of patterns")),
         }
         for p in patterns {
+            if !p.is_object() {
+                return Some(format!("rule {name}: a validate pattern must be a map, got {p}"));
+            }
             if let Some(path) = find_add_anchor(p, "/") {
                 return Some(format!("rule {name}: `+()` anchor at {path} is not allowed in validate patterns"));
+            }
+        }
+        if let Some(conds) = v.pointer("/deny/conditions")
+            && let Some(e) = check_conditions(conds)
+        {
+            return Some(format!("rule {name}: deny.conditions: {e}"));
+        }
+    }
+    if let Some(e) = rule.get("preconditions").and_then(check_conditions) {
+        return Some(format!("rule {name}: preconditions: {e}"));
+    }
+    None
+}
+
+/// Checks the shape of a condition block and its operator names, as
+/// Kyverno's admission checks do.
+fn check_conditions(block: &Value) -> Option<String> {
+    let lists: Vec<&Value> = match block {
+        Value::Null => vec![],
+        Value::Array(_) => vec![block],
+        Value::Object(m) => {
+            if let Some(k) = m.keys().find(|k| *k != "any" && *k != "all") {
+                return Some(format!("unknown field {k:?} (expected any/all)"));
+            }
+            m.values().filter(|v| !v.is_null()).collect()
+        }
+        other => return Some(format!("must be a list or an any/all map, got {other}")),
+    };
+    for list in lists {
+        let Value::Array(items) = list else { return Some("any/all must be lists".into()) };
+        for c in items {
+            let op = c.get("operator").and_then(Value::as_str).unwrap_or("");
+            if let Err(e) = crate::conditions::evaluate_operator(op, &Value::Null, &Value::Null) {
+                return Some(e);
             }
         }
     }
@@ -159,6 +198,21 @@ pub fn rule_name(rule: &Value) -> &str {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn invalid_policies_are_recognised() {
+        let check = |validate: Value| {
+            let doc = json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "p"},
+                "spec": {"rules": [{"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]}, "validate": validate}]}});
+            Policy::from_document(&doc, "p.yaml", 0).unwrap().invalid
+        };
+        assert_eq!(check(json!({"pattern": {"spec": {}}})), None);
+        assert!(check(json!({"pattern": "text"})).unwrap().contains("must be a map"));
+        assert!(check(json!({"anyPattern": []})).unwrap().contains("non-empty"));
+        assert!(check(json!({"pattern": {"metadata": {"+(labels)": {}}}})).unwrap().contains("+()"));
+        let bad_op = json!({"deny": {"conditions": {"any": [{"key": 1, "operator": "Sorta", "value": 1}]}}});
+        assert!(check(bad_op).unwrap().contains("unknown condition operator"));
+    }
 
     #[test]
     fn failure_action_precedence() {
