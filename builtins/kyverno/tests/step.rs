@@ -177,6 +177,17 @@ fn ten_thousand_documents() {
 }
 
 #[test]
+fn invalid_policies_are_errors_naming_the_policy() {
+    let bad = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: bad}\nspec:\n  rules:\n  - name: r\n    match: {any: [{resources: {kinds: [Pod]}}]}\n    validate: {pattern: just-text}\n";
+    let tree = Tree::new(&[("bad.yaml", bad), ("pods.yaml", PODS)]);
+    let resp = tree.run(json!({"mode": "apply", "policies": ["bad.yaml"], "resources": ["pods.yaml"]}));
+    assert_eq!(resp.status, Status::Failure);
+    let d = &resp.diagnostics[0];
+    assert_eq!(d.file.as_deref(), Some("bad.yaml"));
+    assert!(d.message.contains("policy bad is invalid") && d.message.contains("must be a map"), "{}", d.message);
+}
+
+#[test]
 fn paths_may_not_leave_the_input_root() {
     let tree = Tree::new(&[("p.yaml", POLICY)]);
     let resp = tree.run(json!({"mode": "apply", "policies": ["../p.yaml"], "resources": []}));
