@@ -33,10 +33,13 @@
 //! {"mode": "test", "paths": ["policies"], "strict": false, "output": "table"}
 //! {"mode": "apply", "policies": ["pol.yaml", "policies/"], "resources": ["manifests/"],
 //!  "values": "values.yaml", "auditWarn": false, "exceptions": ["exceptions/"], "output": "sarif",
-//!  "includePasses": false}
+//!  "includePasses": false, "skipInvalid": false}
 //! ```
 //!
-//! `values` is a values-file path or the values document inline. `output`
+//! `values` is a values-file path or the values document inline.
+//! `skipInvalid` turns resource files that do not parse, and documents that
+//! are not Kubernetes objects, into warnings instead of errors (for a
+//! build's `etc/`, which may hold other YAML). `output`
 //! (optional) also renders the results into `data.rendered`: `table` for
 //! `test`; `table`, `json`, `sarif`, `junit` or `policy-report` for `apply`
 //! (see [`report`]), so the host only prints it.

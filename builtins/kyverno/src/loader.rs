@@ -68,7 +68,16 @@ pub fn collect_policies(out: &mut LoadedPolicies, file: &str, docs: &[Value]) ->
 
 /// Resources of a document stream; `List` documents are flattened.
 pub fn collect_resources(out: &mut Vec<Resource>, file: &str, docs: Vec<Value>) -> Result<(), String> {
-    for (i, doc) in docs.into_iter().enumerate() {
+    collect_indexed_resources(out, file, docs.into_iter().enumerate())
+}
+
+/// Like [`collect_resources`] for documents carrying their index in the file.
+pub fn collect_indexed_resources(
+    out: &mut Vec<Resource>,
+    file: &str,
+    docs: impl IntoIterator<Item = (usize, Value)>,
+) -> Result<(), String> {
+    for (i, doc) in docs {
         if !doc.is_object() {
             return Err(format!("{file}: document {i}: a resource must be an object, got {}", short(&doc)));
         }

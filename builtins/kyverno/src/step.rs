@@ -52,6 +52,11 @@ pub enum Config {
         /// List passing rows in `data.results` too (they are always counted).
         #[serde(default, rename = "includePasses")]
         include_passes: bool,
+        /// Skip, with a warning, resource files that do not parse and
+        /// documents that are not Kubernetes objects (a build's `etc/` may
+        /// hold other YAML); otherwise they are errors.
+        #[serde(default, rename = "skipInvalid")]
+        skip_invalid: bool,
     },
 }
 
@@ -80,11 +85,22 @@ pub fn run(req: &Request, root: &Path) -> Response {
         Config::Test { paths, strict, output } => {
             run_test(&engine, root, &paths, strict, output.as_deref() == Some("table"))
         }
-        Config::Apply { policies, resources, values, audit_warn, exceptions, output, include_passes } => run_apply(
-            &engine,
-            root,
-            &ApplyInputs { policies, resources, values, audit_warn, exceptions, output, include_passes },
-        ),
+        Config::Apply { policies, resources, values, audit_warn, exceptions, output, include_passes, skip_invalid } => {
+            run_apply(
+                &engine,
+                root,
+                &ApplyInputs {
+                    policies,
+                    resources,
+                    values,
+                    audit_warn,
+                    exceptions,
+                    output,
+                    include_passes,
+                    skip_invalid,
+                },
+            )
+        }
     };
     result.unwrap_or_else(|e| Response::failure(format!("kyverno: {e}")))
 }
@@ -147,6 +163,7 @@ struct ApplyInputs {
     exceptions: Vec<String>,
     output: Option<report::Format>,
     include_passes: bool,
+    skip_invalid: bool,
 }
 
 fn load_docs(root: &Path, paths: &[String]) -> Result<Vec<(String, Vec<Value>)>, String> {
@@ -161,14 +178,59 @@ fn load_docs(root: &Path, paths: &[String]) -> Result<Vec<(String, Vec<Value>)>,
     Ok(out)
 }
 
+/// Loads resources, turning unparseable files and documents that are not
+/// Kubernetes objects into warnings.
+fn load_resources_leniently(
+    root: &Path,
+    paths: &[String],
+    resources: &mut Vec<Resource>,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<(), String> {
+    for p in paths {
+        for file in loader::yaml_files(&resolve(root, p)?)? {
+            let shown = display(root, &file);
+            let docs = match loader::read_text(&file).and_then(|t| loader::documents(&shown, &t)) {
+                Ok(d) => d,
+                Err(e) => {
+                    warnings.push(Diagnostic::warning(format!("skipped: {e}")).at(shown, None, None));
+                    continue;
+                }
+            };
+            let mut keep = Vec::new();
+            for (i, doc) in docs.into_iter().enumerate() {
+                let is_object = doc.get("apiVersion").is_some_and(Value::is_string)
+                    && doc.get("kind").is_some_and(Value::is_string);
+                if is_object {
+                    keep.push((i, doc));
+                } else {
+                    warnings.push(
+                        Diagnostic::warning(format!("{shown}: document {i}: skipped, not a Kubernetes object")).at(
+                            shown.clone(),
+                            None,
+                            None,
+                        ),
+                    );
+                }
+            }
+            loader::collect_indexed_resources(resources, &shown, keep)?;
+        }
+    }
+    Ok(())
+}
+
 fn run_apply(engine: &Engine, root: &Path, inputs: &ApplyInputs) -> Result<Response, String> {
     let mut loaded = LoadedPolicies::default();
     for (shown, docs) in load_docs(root, &inputs.policies)? {
         loader::collect_policies(&mut loaded, &shown, &docs)?;
     }
     let mut resources: Vec<Resource> = Vec::new();
-    for (shown, docs) in load_docs(root, &inputs.resources)? {
-        loader::collect_resources(&mut resources, &shown, docs)?;
+    let mut skipped = Vec::new();
+    if inputs.skip_invalid {
+        load_resources_leniently(root, &inputs.resources, &mut resources, &mut skipped)?;
+    } else {
+        for (shown, docs) in load_docs(root, &inputs.resources)? {
+            loader::collect_resources(&mut resources, &shown, docs)?;
+        }
     }
     let exceptions: Vec<Value> = load_docs(root, &inputs.exceptions)?
         .into_iter()
@@ -177,7 +239,7 @@ fn run_apply(engine: &Engine, root: &Path, inputs: &ApplyInputs) -> Result<Respo
         .collect();
     let values = load_values(root, inputs.values.as_ref())?;
     let audit_warn = inputs.audit_warn;
-    let mut diags = Vec::new();
+    let mut diags = skipped;
     for (name, kind, file) in &loaded.unsupported {
         diags.push(
             Diagnostic::warning(format!("policy {name}: {kind} policies are not supported yet; not evaluated")).at(

@@ -159,6 +159,25 @@ fn malformed_yaml_names_file_and_document() {
 }
 
 #[test]
+fn skip_invalid_turns_stray_yaml_into_warnings() {
+    let stray = "- just\n- a list\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: late}\nspec:\n  containers: [{name: c, image: \"x:latest\"}]\n";
+    let tree = Tree::new(&[("p.yaml", POLICY), ("etc/list.yaml", stray), ("etc/broken.yaml", "a: [\n")]);
+    let resp = tree.run(json!({"mode": "apply", "policies": ["p.yaml"], "resources": ["etc"], "skipInvalid": true}));
+    let warnings: Vec<&str> = resp
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Warning && d.message.contains("skipped"))
+        .map(|d| d.message.as_str())
+        .collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings.iter().any(|w| w.contains("etc/list.yaml: document 0")));
+    // The kept Pod keeps its own document index.
+    let fail = resp.data["results"].as_array().unwrap().iter().find(|r| r["rule"] == "require-tag").unwrap();
+    assert_eq!(fail["document"], 1);
+    assert_eq!(fail["file"], "etc/list.yaml");
+}
+
+#[test]
 fn a_resource_that_is_not_an_object_is_refused() {
     let tree = Tree::new(&[("p.yaml", POLICY), ("list.yaml", "- a\n- b\n")]);
     let resp = tree.run(json!({"mode": "apply", "policies": ["p.yaml"], "resources": ["list.yaml"]}));
