@@ -190,7 +190,10 @@ pub fn write_docker_archive(
     platform: Option<&Platform>,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let (_, manifest) = from.manifest_for(desc, platform)?;
+    let (_, manifest) = match platform {
+        Some(p) => from.manifest_for(desc, Some(p))?,
+        None => first_manifest(from, desc)?,
+    };
     let config_bytes = from.read_blob(&manifest.config)?;
     let config: ImageConfig = serde_json::from_slice(&config_bytes)
         .map_err(|e| Error::json(format!("config {}", manifest.config.digest), e))?;
@@ -252,6 +255,18 @@ pub fn write_docker_archive(
         tar.file("repositories", &spec::to_canonical_json(&repositories))?;
     }
     tar.finish()
+}
+
+/// The manifest of an image, or the first manifest of an index (the first
+/// platform built), for outputs that hold one image.
+fn first_manifest(from: &Layout, desc: &Descriptor) -> Result<(Descriptor, spec::Manifest)> {
+    if spec::is_index(&desc.media_type) {
+        let index: Index = from.read_json(desc)?;
+        let first = index.manifests.into_iter().find(|d| spec::is_manifest(&d.media_type));
+        let first = first.ok_or_else(|| Error::Invalid(format!("image index {} holds no image", desc.digest)))?;
+        return from.manifest_for(&first, None);
+    }
+    from.manifest_for(desc, None)
 }
 
 /// Splits an image name into docker's repository and tag (`latest` when
@@ -522,10 +537,19 @@ mod tests {
         let index = fixture_index(&store, &[amd64(), arm64()]);
         let file = dir.path().join("docker.tar");
         let target = ExportTarget::DockerArchive(file.clone());
-        // Two platforms, none chosen: refused, nothing written.
-        assert!(export(&store, &index, Some("app"), None, &target).is_err());
-        assert!(!file.exists());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // Two platforms, none chosen: the first one.
+        export(&store, &index, Some("app"), None, &target).unwrap();
+        let entries: BTreeMap<String, Vec<u8>> = untar(&std::fs::read(&file).unwrap()).into_iter().collect();
+        let manifest: serde_json::Value = serde_json::from_slice(&entries["manifest.json"]).unwrap();
+        let config: ImageConfig = serde_json::from_slice(&entries[manifest[0]["Config"].as_str().unwrap()]).unwrap();
+        assert_eq!(config.architecture, "amd64");
+        assert_eq!(manifest[0]["RepoTags"], serde_json::json!(["app:latest"]));
+        // A platform the index lacks: refused, the previous file untouched.
+        let before = std::fs::read(&file).unwrap();
+        let s390x = Platform::new("linux", "s390x", None);
+        assert!(export(&store, &index, Some("app"), Some(&s390x), &target).is_err());
+        assert_eq!(std::fs::read(&file).unwrap(), before);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
 
         export(&store, &index, Some("example.com/team/app"), Some(&arm64()), &target).unwrap();
         let entries: BTreeMap<String, Vec<u8>> = untar(&std::fs::read(&file).unwrap()).into_iter().collect();
