@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use rayon::prelude::*;
 use serde::Serialize;
 use tempfile::NamedTempFile;
 
@@ -210,19 +211,27 @@ impl Store {
         let _exclusive = if repair { Some(self.exclusive()?) } else { None };
         let mut report = FsckReport::default();
         let blob_dir = self.layout().blob_dir();
-        for (digest, path) in self.list_blobs(&mut report.stray)? {
-            let mut hasher = Hasher::new();
-            let read = File::open(&path).and_then(|mut f| io::copy(&mut f, &mut hasher));
-            match read {
-                Ok(len) => {
-                    report.blobs += 1;
-                    report.bytes += len;
-                    if hasher.finish() != digest {
-                        report.issues.push(FsckIssue::Corrupt { digest });
+        // Hash blobs in parallel: fsck of a big store is bound by sha256.
+        let blobs = self.list_blobs(&mut report.stray)?;
+        let hashed: Vec<Option<(Digest, u64, bool)>> = blobs
+            .into_par_iter()
+            .map(|(digest, path)| {
+                let mut hasher = Hasher::new();
+                match File::open(&path).and_then(|mut f| io::copy(&mut f, &mut hasher)) {
+                    Ok(len) => {
+                        let intact = hasher.finish() == digest;
+                        Ok(Some((digest, len, intact)))
                     }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None), // gc'd meanwhile
+                    Err(e) => Err(Error::io("read", &path, e)),
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {} // gc'd meanwhile
-                Err(e) => return Err(Error::io("read", &path, e)),
+            })
+            .collect::<Result<_>>()?;
+        for (digest, len, intact) in hashed.into_iter().flatten() {
+            report.blobs += 1;
+            report.bytes += len;
+            if !intact {
+                report.issues.push(FsckIssue::Corrupt { digest });
             }
         }
         let corrupt: BTreeSet<Digest> = report.issues.iter().map(|i| i.digest().clone()).collect();
