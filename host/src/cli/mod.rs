@@ -4,6 +4,7 @@
 mod build;
 mod images;
 mod module;
+mod policy;
 
 use std::process::ExitCode;
 
@@ -36,6 +37,10 @@ enum Command {
     /// Run, inspect and annotate step modules.
     #[command(subcommand)]
     Module(module::ModuleCommand),
+    /// Test and apply Kyverno policies offline (the Kyverno CLI's `test` and
+    /// `apply`), in the sandbox.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 /// Where images and compiled modules are kept; shared by every command
@@ -97,6 +102,7 @@ pub fn main() -> ExitCode {
         Command::Rmi(args) => images::rmi(args),
         Command::Fsck(args) => images::fsck(args),
         Command::Module(cmd) => module::run(cmd),
+        Command::Policy(cmd) => policy::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

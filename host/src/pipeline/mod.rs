@@ -23,7 +23,7 @@ mod listing;
 mod staging;
 mod steps;
 
-pub use steps::StepReport;
+pub use steps::{StepReport, format_diagnostic};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,252 @@
+//! `sealbox policy test|apply`: Kyverno policies, offline, in the sandbox.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use sealbox_guest::{API_VERSION, ImageInfo, Request, Response, Status};
+
+use super::{Failed, StoreArgs, UsageError};
+use crate::sandbox::{Limits, ModuleBinary, Sandbox, Step};
+use crate::tree::{self, WalkOptions};
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Run Kyverno test files (`kyverno-test.yaml`) found under each DIR.
+    ///
+    /// Prints a table per test and a total; exits 1 if any row fails. A row
+    /// whose policy gave no response for its resource is shown as
+    /// `excluded`, never as a pass (Kyverno passes such rows silently).
+    /// Files a test names must lie inside the DIR given.
+    Test(TestArgs),
+    /// Evaluate policies against resources (files, directories, multi-document
+    /// YAML, or `-` for stdin, e.g. `helm template . | sealbox policy apply -p pol.yaml -`).
+    Apply(ApplyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Directories to search for kyverno-test.yaml files.
+    #[arg(required = true)]
+    dirs: Vec<PathBuf>,
+    /// `table` for people, `json` for one JSON object per result row.
+    #[arg(long, short = 'o', value_enum, default_value = "table")]
+    output: TestOutput,
+    /// Make `excluded` rows failures unless they expect `skip`.
+    #[arg(long)]
+    strict: bool,
+    #[command(flatten)]
+    common: StoreArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TestOutput {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Policy files or directories (repeatable).
+    #[arg(short = 'p', long = "policy", required = true)]
+    policies: Vec<PathBuf>,
+    /// Resource files or directories (repeatable); `-` reads stdin.
+    #[arg(short = 'r', long = "resource")]
+    resources: Vec<PathBuf>,
+    /// Resources given without -r (`-` for stdin).
+    #[arg(value_name = "RESOURCE")]
+    more: Vec<PathBuf>,
+    /// A values file (Kyverno's `Values` format) for variables.
+    #[arg(long)]
+    values: Option<PathBuf>,
+    /// Report Audit failures as warnings.
+    #[arg(long)]
+    audit_warn: bool,
+    #[arg(long, short = 'o', value_enum, default_value = "table")]
+    output: ApplyOutput,
+    #[command(flatten)]
+    common: StoreArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ApplyOutput {
+    Table,
+    Json,
+    Sarif,
+    Junit,
+    PolicyReport,
+}
+
+pub fn run(cmd: PolicyCommand) -> Result<()> {
+    match cmd {
+        PolicyCommand::Test(args) => test(args),
+        PolicyCommand::Apply(args) => apply(args),
+    }
+}
+
+/// Runs the kyverno builtin once over `input` with `config`.
+fn run_kyverno(common: &StoreArgs, input: &Path, config: serde_json::Value) -> Result<Response> {
+    let sandbox: Sandbox = common.sandbox()?;
+    let bytes = crate::builtins::get("kyverno").context("the kyverno builtin is missing")?;
+    let binary = ModuleBinary::parse(bytes.to_vec())?;
+    let module = sandbox.load(&binary, "kyverno")?;
+    let dir = cap_std::fs::Dir::open_ambient_dir(input, cap_std::ambient_authority())
+        .with_context(|| format!("opening {}", input.display()))?;
+    let walk = WalkOptions { list_escaping_symlinks: true, ..WalkOptions::default() };
+    let files = tree::walk(&dir, &walk).map_err(|e| UsageError(format!("{}: {e}", input.display())))?;
+    let out = tempfile::tempdir().context("creating a scratch directory")?;
+    let request = Request {
+        api_version: API_VERSION.into(),
+        step: "policy".into(),
+        config,
+        env: Default::default(),
+        image: ImageInfo { source_date_epoch: super::source_date_epoch()?, ..ImageInfo::default() },
+        files,
+    };
+    let limits = Limits { timeout: std::time::Duration::from_secs(600), stdout: 1 << 30, ..Limits::default() };
+    let step = Step {
+        name: "policy".into(),
+        input: input.to_path_buf(),
+        output: Some(out.path().into()),
+        request,
+        limits,
+        stdout: None,
+    };
+    match sandbox.run(&module, step) {
+        Ok(outcome) => {
+            super::module::relay_stderr(&outcome.stderr, outcome.stderr_truncated);
+            Ok(outcome.response)
+        }
+        Err(failure) => {
+            super::module::relay_stderr(&failure.stderr, false);
+            Err(Failed { message: failure.to_string(), printed: false }.into())
+        }
+    }
+}
+
+fn test(args: TestArgs) -> Result<()> {
+    let mut failed = false;
+    let mut totals = [0u64; 5];
+    for dir in &args.dirs {
+        if !dir.is_dir() {
+            return Err(UsageError(format!("{}: not a directory", dir.display())).into());
+        }
+        let config = serde_json::json!({"mode": "test", "paths": ["."], "strict": args.strict, "output": "table"});
+        let response = run_kyverno(&args.common, dir, config)?;
+        failed |= response.status == Status::Failure;
+        match args.output {
+            TestOutput::Table => {
+                if let Some(t) = response.data.get("rendered").and_then(|r| r.as_str()) {
+                    println!("{}", crate::sandbox::escape_for_terminal(t.as_bytes()));
+                }
+            }
+            TestOutput::Json => {
+                for file in response.data.get("files").and_then(|f| f.as_array()).into_iter().flatten() {
+                    for row in file.get("rows").and_then(|r| r.as_array()).into_iter().flatten() {
+                        println!("{}", serde_json::to_string(row)?);
+                    }
+                }
+            }
+        }
+        let summary = response.data.get("summary").cloned().unwrap_or_default();
+        for (i, k) in ["pass", "fail", "excluded", "unsupported", "errors"].iter().enumerate() {
+            totals[i] += summary.get(*k).and_then(|v| v.as_u64()).unwrap_or(0);
+        }
+        for d in &response.diagnostics {
+            if d.severity == sealbox_guest::Severity::Error && d.rule.is_none() {
+                eprintln!("error: {}", crate::pipeline::format_diagnostic(d));
+            }
+        }
+    }
+    if matches!(args.output, TestOutput::Table) && args.dirs.len() > 1 {
+        println!(
+            "Total: {} pass, {} fail, {} excluded, {} unsupported, {} errors",
+            totals[0], totals[1], totals[2], totals[3], totals[4]
+        );
+    }
+    if failed {
+        return Err(Failed { message: format!("{} rows failed", totals[1] + totals[4]), printed: true }.into());
+    }
+    Ok(())
+}
+
+fn apply(args: ApplyArgs) -> Result<()> {
+    let stage = tempfile::tempdir().context("creating a staging directory")?;
+    let root = stage.path();
+    for (i, p) in args.policies.iter().enumerate() {
+        copy_in(p, &root.join(format!("policies/{i}")))?;
+    }
+    let mut resources: Vec<&PathBuf> = args.resources.iter().chain(args.more.iter()).collect();
+    if resources.is_empty() {
+        return Err(UsageError("no resources: give -r FILE or DIR, or `-` to read stdin".into()).into());
+    }
+    resources.dedup();
+    for (i, r) in resources.iter().enumerate() {
+        if r.as_os_str() == "-" {
+            let mut text = Vec::new();
+            std::io::stdin().read_to_end(&mut text).context("reading resources from stdin")?;
+            std::fs::create_dir_all(root.join(format!("resources/{i}")))?;
+            std::fs::write(root.join(format!("resources/{i}/stdin.yaml")), text)?;
+        } else {
+            copy_in(r, &root.join(format!("resources/{i}")))?;
+        }
+    }
+    let mut config = serde_json::json!({
+        "mode": "apply",
+        "policies": ["policies"],
+        "resources": ["resources"],
+        "auditWarn": args.audit_warn,
+        "output": match args.output {
+            ApplyOutput::Table => "table",
+            ApplyOutput::Json => "json",
+            ApplyOutput::Sarif => "sarif",
+            ApplyOutput::Junit => "junit",
+            ApplyOutput::PolicyReport => "policy-report",
+        },
+    });
+    if let Some(values) = &args.values {
+        std::fs::copy(values, root.join("values.yaml"))
+            .map_err(|e| UsageError(format!("--values {}: {e}", values.display())))?;
+        config["values"] = "values.yaml".into();
+    }
+    let response = run_kyverno(&args.common, root, config)?;
+    if let Some(t) = response.data.get("rendered").and_then(|r| r.as_str()) {
+        println!("{}", crate::sandbox::escape_for_terminal(t.as_bytes()));
+    }
+    for d in &response.diagnostics {
+        if d.rule.is_none() {
+            eprintln!("{:?}: {}", d.severity, crate::pipeline::format_diagnostic(d));
+        }
+    }
+    if response.status == Status::Failure {
+        return Err(Failed { message: "policy violations (fail or error results)".into(), printed: true }.into());
+    }
+    Ok(())
+}
+
+/// Copies a file, or a directory's YAML files, under `dest`.
+fn copy_in(src: &Path, dest: &Path) -> Result<()> {
+    std::fs::create_dir_all(dest)?;
+    let meta = std::fs::metadata(src).map_err(|e| UsageError(format!("{}: {e}", src.display())))?;
+    if meta.is_file() {
+        let name = src.file_name().map(|n| n.to_owned()).unwrap_or_else(|| "input.yaml".into());
+        std::fs::copy(src, dest.join(name)).with_context(|| format!("reading {}", src.display()))?;
+        return Ok(());
+    }
+    let dir = cap_std::fs::Dir::open_ambient_dir(src, cap_std::ambient_authority())?;
+    for e in tree::walk(&dir, &WalkOptions::default()).map_err(|e| UsageError(format!("{}: {e}", src.display())))? {
+        if e.kind == sealbox_guest::FileKind::File
+            && (e.path.ends_with(".yaml") || e.path.ends_with(".yml") || e.path.ends_with(".json"))
+        {
+            let to = dest.join(&e.path);
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let mut from = dir.open(&e.path).with_context(|| format!("reading {}/{}", src.display(), e.path))?;
+            let mut f = std::fs::File::create(&to)?;
+            std::io::copy(&mut from, &mut f)?;
+        }
+    }
+    Ok(())
+}
