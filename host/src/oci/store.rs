@@ -208,7 +208,7 @@ impl Store {
     /// and manifest parseable. With `repair`, removes corrupt blobs (waiting
     /// for other processes to close the store first).
     pub fn fsck(&self, repair: bool) -> Result<FsckReport> {
-        let _exclusive = if repair { Some(self.exclusive()?) } else { None };
+        let _exclusive = if repair { Some(self.exclusive(true)?) } else { None };
         let mut report = FsckReport::default();
         let blob_dir = self.layout().blob_dir();
         // Hash blobs in parallel: fsck of a big store is bound by sha256.
@@ -294,7 +294,21 @@ impl Store {
     /// Waits until no other process has the store open; refuses while this
     /// process is writing a blob.
     pub fn gc(&self, keep: &[Digest]) -> Result<GcReport> {
-        let _exclusive = self.exclusive()?;
+        let _exclusive = self.exclusive(true)?;
+        self.gc_locked(keep)
+    }
+
+    /// Like [`Store::gc`], but returns `Ok(None)` at once instead of waiting
+    /// when another process has the store open (a build is running).
+    pub fn try_gc(&self, keep: &[Digest]) -> Result<Option<GcReport>> {
+        match self.exclusive(false) {
+            Ok(_exclusive) => self.gc_locked(keep).map(Some),
+            Err(Error::Busy(_)) if self.inner.active_writers.load(Ordering::SeqCst) == 0 => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn gc_locked(&self, keep: &[Digest]) -> Result<GcReport> {
         let mut live: BTreeSet<Digest> = keep.iter().cloned().collect();
         for top in self.layout().index()?.manifests {
             self.mark_live(&top, &mut live);
@@ -346,17 +360,26 @@ impl Store {
     }
 
     /// Takes the store lock exclusively until the guard drops, then goes
-    /// back to shared.
-    fn exclusive(&self) -> Result<ExclusiveGuard<'_>> {
+    /// back to shared. Without `wait`, fails with [`Error::Busy`] when
+    /// another process has the store open.
+    fn exclusive(&self, wait: bool) -> Result<ExclusiveGuard<'_>> {
         if self.inner.active_writers.load(Ordering::SeqCst) > 0 {
             return Err(Error::Busy("the store has blobs being written by this process".into()));
         }
         let path = self.inner.state_dir.join("lock");
         self.inner.lock.unlock().at("unlock", &path)?;
-        if let Err(e) = self.inner.lock.lock() {
+        let locked = if wait {
+            self.inner.lock.lock().map_err(|e| Error::io("lock", &path, e))
+        } else {
+            self.inner.lock.try_lock().map_err(|e| match e {
+                std::fs::TryLockError::WouldBlock => Error::Busy("another process is using the store".into()),
+                std::fs::TryLockError::Error(e) => Error::io("lock", &path, e),
+            })
+        };
+        if let Err(e) = locked {
             // Keep the promise that an open store holds its shared lock.
             let _ = self.inner.lock.lock_shared();
-            return Err(Error::io("lock", &path, e));
+            return Err(e);
         }
         Ok(ExclusiveGuard { store: self })
     }
@@ -842,6 +865,21 @@ mod tests {
         // The store is usable (shared lock back) after gc.
         store.put_blob("x", b"after gc").unwrap();
         let _other = Store::open(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn try_gc_does_not_wait_for_other_users() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.put_blob("x", b"garbage").unwrap();
+        let other = Store::open(dir.path()).unwrap(); // a running build
+        assert_eq!(store.try_gc(&[]).unwrap(), None);
+        assert!(store.layout().has_blob(&Digest::of(b"garbage")));
+        drop(other);
+        let report = store.try_gc(&[]).unwrap().unwrap();
+        assert_eq!(report.removed, vec![Digest::of(b"garbage")]);
+        // Still usable, still shared: another handle can open it.
+        let _again = Store::open(dir.path()).unwrap();
     }
 
     #[test]
