@@ -65,7 +65,6 @@ pub fn unsupported_feature(rule: &Value) -> Option<String> {
     let v = rule.get("validate")?;
     for (k, what) in [
         ("cel", "validate.cel (CEL)"),
-        ("podSecurity", "validate.podSecurity"),
         ("manifests", "validate.manifests (signed manifests)"),
         ("assert", "validate.assert"),
     ] {

@@ -12,16 +12,19 @@
 //! fixed clock: `image.sourceDateEpoch`); `context` variable entries and
 //! values-file mocks for external ones; match/exclude in all forms;
 //! `foreach` (nested, `elementScope`); autogen for Pod controllers and
-//! CronJob; `applyRules: One`; failure actions; PolicyExceptions.
-//! Anything else (CEL, mutate, generate, verifyImages, podSecurity, an
-//! unmocked apiCall/configMap/imageRegistry entry, ...) is reported with
+//! CronJob; `applyRules: One`; failure actions and their overrides;
+//! PolicyExceptions; `podSecurity` (Pod Security Standards, exclusions by
+//! control and image); test mocks (`apiCallResponses`,
+//! `globalContextEntries`). Anything else (CEL, mutate, generate,
+//! verifyImages, an unmocked apiCall/configMap/imageRegistry entry, ...)
+//! is reported with
 //! status `unsupported`, naming the policy, rule and field; never passed.
 //!
 //! Module map: [`yaml`] (Kubernetes YAML), [`policy`], [`resource`],
 //! [`matching`], [`pattern`] and [`validate`] (pattern tree and anchors),
 //! [`conditions`], [`jmes`] and [`jmes_functions`], [`variables`],
-//! [`context`], [`foreach`], [`autogen`], [`rule_validate`] (the validate
-//! handler), [`engine`] (the rule loop), [`testfile`] (the `kyverno test`
+//! [`context`], [`foreach`], [`autogen`], [`pss`] (Pod Security
+//! Standards), [`rule_validate`] (the validate handler), [`engine`] (the rule loop), [`testfile`] (the `kyverno test`
 //! runner), [`apply`], [`step`] (the sealbox step glue).
 //!
 //! # Step config (`Request.config`)
@@ -83,6 +86,7 @@ pub mod loader;
 pub mod matching;
 pub mod pattern;
 pub mod policy;
+pub mod pss;
 pub mod quantity;
 pub mod report;
 pub mod resource;

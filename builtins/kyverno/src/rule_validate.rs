@@ -24,6 +24,7 @@ pub struct Checks<'a> {
     pub pattern: Option<&'a Value>,
     pub any_pattern: Option<&'a [Value]>,
     pub foreach: Option<&'a [Value]>,
+    pub pod_security: Option<&'a Value>,
 }
 
 impl<'a> Checks<'a> {
@@ -35,6 +36,7 @@ impl<'a> Checks<'a> {
             pattern: present("pattern"),
             any_pattern: present("anyPattern").and_then(Value::as_array).map(Vec::as_slice),
             foreach: present("foreach").and_then(Value::as_array).map(Vec::as_slice),
+            pod_security: present("podSecurity"),
         }
     }
 }
@@ -171,6 +173,36 @@ impl Checker<'_> {
         }
     }
 
+    fn pod_security(&self, ps: &Value, resource: &Value) -> RuleResponse {
+        let rule = self.rule;
+        let level = ps.get("level").and_then(Value::as_str).unwrap_or("baseline");
+        if !matches!(level, "privileged" | "baseline" | "restricted") {
+            return RuleResponse::new(rule, RuleStatus::Error, format!("unknown podSecurity level {level:?}"));
+        }
+        let Some((spec, meta)) = crate::pss::pod_template(resource) else {
+            return RuleResponse::new(rule, RuleStatus::Error, "podSecurity: the resource has no pod spec");
+        };
+        let exclude = ps.get("exclude").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+        let version = ps.get("version").and_then(Value::as_str).unwrap_or("latest");
+        match crate::pss::apply_exclusions(crate::pss::violations(level, spec, meta), exclude) {
+            Err(e) => RuleResponse::new(rule, RuleStatus::Unsupported, e),
+            Ok(v) if v.is_empty() => {
+                RuleResponse::new(rule, RuleStatus::Pass, format!("validation rule '{rule}' passed."))
+            }
+            Ok(v) => {
+                let details: Vec<String> = v.iter().map(|x| format!("{}: {}", x.control, x.detail)).collect();
+                RuleResponse::new(
+                    rule,
+                    RuleStatus::Fail,
+                    format!(
+                        "Validation rule '{rule}' failed. It violates PodSecurity \"{level}:{version}\": {}",
+                        details.join("; ")
+                    ),
+                )
+            }
+        }
+    }
+
     /// `validate.message` with its variables substituted.
     pub fn message(&self, ctx: &EvalContext) -> String {
         match self.subst(ctx).string(self.message) {
@@ -287,6 +319,9 @@ impl Checker<'_> {
         }
         if let Some(entries) = checks.foreach {
             return foreach::validate_foreach(self, ctx, entries, nesting);
+        }
+        if let Some(ps) = checks.pod_security {
+            return Some(self.pod_security(ps, resource));
         }
         None
     }

@@ -74,7 +74,7 @@ impl FeatureClass {
             FeatureClass::Cel => "CEL",
             FeatureClass::Mutate => "mutate",
             FeatureClass::ExternalContext => "external context",
-            FeatureClass::Other => "other (generate, verifyImages, ...)",
+            FeatureClass::Other => "other (podSecurity, generate, verifyImages)",
         }
     }
 }

@@ -71,6 +71,11 @@ fn policy_exceptions() {
 }
 
 #[test]
+fn pod_security_standards() {
+    assert_all_pass("pod-security", 6);
+}
+
+#[test]
 fn mocked_external_context() {
     assert_all_pass("mocks", 4);
 }
