@@ -20,12 +20,14 @@
 //! is reported with
 //! status `unsupported`, naming the policy, rule and field; never passed.
 //!
-//! Module map: [`yaml`] (Kubernetes YAML), [`policy`], [`resource`],
-//! [`matching`], [`pattern`] and [`validate`] (pattern tree and anchors),
-//! [`conditions`], [`jmes`] and [`jmes_functions`], [`variables`],
-//! [`context`], [`foreach`], [`autogen`], [`pss`] (Pod Security
-//! Standards), [`rule_validate`] (the validate handler), [`engine`] (the rule loop), [`testfile`] (the `kyverno test`
-//! runner), [`apply`], [`step`] (the sealbox step glue).
+//! Module map: [`yaml`] (Kubernetes YAML), [`loader`], [`policy`],
+//! [`resource`], [`values`], [`matching`], [`pattern`] and [`validate`]
+//! (pattern tree and anchors), [`conditions`], [`jmes`] and
+//! [`jmes_functions`], [`variables`], [`context`], [`images`], [`foreach`],
+//! [`autogen`], [`pss`] (Pod Security Standards), [`rule_validate`] (the
+//! validate handler), [`engine`] (the rule loop), [`testfile`] (the
+//! `kyverno test` runner), [`apply`], [`report`] (output formats), [`step`]
+//! (the sealbox step glue).
 //!
 //! # Step config (`Request.config`)
 //!
