@@ -53,7 +53,7 @@ fn main() {
                        "spec": {"replicas": 2, "template": {"metadata": {"labels": {"app": "api"}},
                                 "spec": {"hostNetwork": i % 5 == 0, "containers": [{"name": "c", "image": "ghcr.io/acme/api:1"}]}}}})
             };
-            Resource { value, file: "generated.yaml".into(), document: i }
+            Resource { value, file: "generated.yaml".into(), document: i, line: 0 }
         })
         .collect();
     let engine = Engine::new(Clock { now: 1_700_000_000, seed: 1 });

@@ -23,6 +23,8 @@ pub struct ApplyRow {
     /// The file and document index the resource came from.
     pub file: String,
     pub document: usize,
+    /// The 1-based line the resource's document starts on.
+    pub line: usize,
     pub status: RuleStatus,
     pub message: String,
     pub failure_action: FailureAction,
@@ -98,6 +100,7 @@ pub fn apply_counted(
                     name: resource.name().to_string(),
                     file: resource.file.clone(),
                     document: resource.document,
+                    line: resource.line,
                     status,
                     message: resp.message,
                     failure_action: action,

@@ -160,6 +160,7 @@ impl Engine {
         if rewrites_object {
             let b = build_base();
             rewritten = b.root().pointer("/request/object").filter(|o| o.is_object()).map(|o| Resource {
+                line: resource.line,
                 value: o.clone(),
                 file: resource.file.clone(),
                 document: resource.document,

@@ -62,12 +62,12 @@
 //!
 //! `apply`: `data = {"mode": "apply", "summary": {pass, fail, warn, error,
 //! skip, unsupported}, "results": [{policy, rule, resource, kind,
-//! namespace, name, file, document, status, message, failureAction}]}`;
+//! namespace, name, file, document, line, status, message, failureAction}]}`;
 //! `results` lists every row that did not pass (all rows with `includePasses`).
 //! Diagnostics: Enforce failures and errors are errors (status Failure);
 //! Audit failures, warnings and unsupported rules are warnings. Each names
 //! policy and rule (`rule` = `policy/rule`), file, document index and
-//! resource (`Kind/namespace/name`).
+//! resource (`Kind/namespace/name`); `line` is where the document starts.
 //!
 //! Bad input (malformed YAML, a resource that is not an object, an unknown
 //! config) gives a failed Response whose message names the file and the

@@ -23,6 +23,11 @@ pub fn documents(file: &str, text: &str) -> Result<Vec<Value>, String> {
     yaml::load_documents(file, text).map_err(|e| e.to_string())
 }
 
+/// Decodes `text` (named `file`) into documents with their stream index and line.
+pub fn located_documents(file: &str, text: &str) -> Result<Vec<yaml::Document>, String> {
+    yaml::load_located(file, text).map_err(|e| e.to_string())
+}
+
 /// Every YAML/JSON file under `path` (itself when it is a file), sorted.
 pub fn yaml_files(path: &Path) -> Result<Vec<PathBuf>, String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -67,17 +72,8 @@ pub fn collect_policies(out: &mut LoadedPolicies, file: &str, docs: &[Value]) ->
 }
 
 /// Resources of a document stream; `List` documents are flattened.
-pub fn collect_resources(out: &mut Vec<Resource>, file: &str, docs: Vec<Value>) -> Result<(), String> {
-    collect_indexed_resources(out, file, docs.into_iter().enumerate())
-}
-
-/// Like [`collect_resources`] for documents carrying their index in the file.
-pub fn collect_indexed_resources(
-    out: &mut Vec<Resource>,
-    file: &str,
-    docs: impl IntoIterator<Item = (usize, Value)>,
-) -> Result<(), String> {
-    for (i, doc) in docs {
+pub fn collect_resources(out: &mut Vec<Resource>, file: &str, docs: Vec<yaml::Document>) -> Result<(), String> {
+    for yaml::Document { index: i, line, value: doc } in docs {
         if !doc.is_object() {
             return Err(format!("{file}: document {i}: a resource must be an object, got {}", short(&doc)));
         }
@@ -89,12 +85,12 @@ pub fn collect_indexed_resources(
                     if !item.is_object() {
                         return Err(format!("{file}: document {i}: a List item must be an object"));
                     }
-                    out.push(Resource { value: item.clone(), file: file.to_string(), document: i });
+                    out.push(Resource { value: item.clone(), file: file.to_string(), document: i, line });
                 }
             }
             continue;
         }
-        out.push(Resource { value: doc, file: file.to_string(), document: i });
+        out.push(Resource { value: doc, file: file.to_string(), document: i, line });
     }
     Ok(())
 }

@@ -282,7 +282,7 @@ mod tests {
     use serde_json::json;
 
     fn res(v: Value) -> Resource {
-        Resource { value: v, file: "t".into(), document: 0 }
+        Resource { value: v, file: "t".into(), document: 0, line: 0 }
     }
 
     #[test]

@@ -157,7 +157,7 @@ fn sarif(rows: &[ApplyRow]) -> Value {
                 "level": level,
                 "message": {"text": format!("{}: {}", r.resource, r.message)},
                 "locations": [{
-                    "physicalLocation": {"artifactLocation": {"uri": r.file}},
+                    "physicalLocation": {"artifactLocation": {"uri": r.file}, "region": {"startLine": r.line.max(1)}},
                     "logicalLocations": [{"fullyQualifiedName": r.resource, "kind": "resource"}],
                 }],
             }))
@@ -284,6 +284,7 @@ mod tests {
             name: "a".into(),
             file: "m.yaml".into(),
             document: 0,
+            line: 1,
             status,
             message: message.into(),
             failure_action: FailureAction::Enforce,

@@ -8,7 +8,10 @@ use serde_json::{Map, Value};
 pub struct Resource {
     pub value: Value,
     pub file: String,
+    /// The document's index in its file's YAML stream.
     pub document: usize,
+    /// The 1-based line the document starts on (0 when unknown).
+    pub line: usize,
 }
 
 impl Resource {

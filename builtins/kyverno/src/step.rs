@@ -167,11 +167,18 @@ struct ApplyInputs {
 }
 
 fn load_docs(root: &Path, paths: &[String]) -> Result<Vec<(String, Vec<Value>)>, String> {
+    Ok(load_located(root, paths)?
+        .into_iter()
+        .map(|(shown, docs)| (shown, docs.into_iter().map(|d| d.value).collect()))
+        .collect())
+}
+
+fn load_located(root: &Path, paths: &[String]) -> Result<Vec<(String, Vec<crate::yaml::Document>)>, String> {
     let mut out = Vec::new();
     for p in paths {
         for file in loader::yaml_files(&resolve(root, p)?)? {
             let shown = display(root, &file);
-            let docs = loader::documents(&shown, &loader::read_text(&file)?)?;
+            let docs = loader::located_documents(&shown, &loader::read_text(&file)?)?;
             out.push((shown, docs));
         }
     }
@@ -189,7 +196,7 @@ fn load_resources_leniently(
     for p in paths {
         for file in loader::yaml_files(&resolve(root, p)?)? {
             let shown = display(root, &file);
-            let docs = match loader::read_text(&file).and_then(|t| loader::documents(&shown, &t)) {
+            let docs = match loader::read_text(&file).and_then(|t| loader::located_documents(&shown, &t)) {
                 Ok(d) => d,
                 Err(e) => {
                     warnings.push(Diagnostic::warning(format!("skipped: {e}")).at(shown, None, None));
@@ -197,22 +204,17 @@ fn load_resources_leniently(
                 }
             };
             let mut keep = Vec::new();
-            for (i, doc) in docs.into_iter().enumerate() {
-                let is_object = doc.get("apiVersion").is_some_and(Value::is_string)
-                    && doc.get("kind").is_some_and(Value::is_string);
+            for doc in docs {
+                let is_object = doc.value.get("apiVersion").is_some_and(Value::is_string)
+                    && doc.value.get("kind").is_some_and(Value::is_string);
                 if is_object {
-                    keep.push((i, doc));
+                    keep.push(doc);
                 } else {
-                    warnings.push(
-                        Diagnostic::warning(format!("{shown}: document {i}: skipped, not a Kubernetes object")).at(
-                            shown.clone(),
-                            None,
-                            None,
-                        ),
-                    );
+                    let msg = format!("{shown}: document {}: skipped, not a Kubernetes object", doc.index);
+                    warnings.push(Diagnostic::warning(msg).at(shown.clone(), u32::try_from(doc.line).ok(), None));
                 }
             }
-            loader::collect_indexed_resources(resources, &shown, keep)?;
+            loader::collect_resources(resources, &shown, keep)?;
         }
     }
     Ok(())
@@ -228,7 +230,7 @@ fn run_apply(engine: &Engine, root: &Path, inputs: &ApplyInputs) -> Result<Respo
     if inputs.skip_invalid {
         load_resources_leniently(root, &inputs.resources, &mut resources, &mut skipped)?;
     } else {
-        for (shown, docs) in load_docs(root, &inputs.resources)? {
+        for (shown, docs) in load_located(root, &inputs.resources)? {
             loader::collect_resources(&mut resources, &shown, docs)?;
         }
     }
@@ -281,6 +283,7 @@ fn run_apply(engine: &Engine, root: &Path, inputs: &ApplyInputs) -> Result<Respo
         };
         if let Some(mut d) = diag {
             d.file = Some(row.file.clone());
+            d.line = u32::try_from(row.line).ok().filter(|l| *l > 0);
             d.rule = Some(format!("{}/{}", row.policy, row.rule));
             diags.push(d);
         }

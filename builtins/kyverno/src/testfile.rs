@@ -168,7 +168,7 @@ fn load_test(doc: &Value, dir: &Path, display: &dyn Fn(&Path) -> String) -> Resu
         for file in loader::yaml_files(&dir.join(&r))? {
             let text = loader::read_text(&file)?;
             let shown = display(&file);
-            let docs = loader::documents(&shown, &text)?;
+            let docs = loader::located_documents(&shown, &text)?;
             loader::collect_resources(&mut resources, &shown, docs)?;
         }
     }

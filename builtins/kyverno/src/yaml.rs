@@ -38,6 +38,21 @@ const MAX_DEPTH: usize = 256;
 /// Decodes every document of `text` (named `file` in errors) into JSON
 /// values. Empty documents (a bare `---`) are dropped, as kubectl does.
 pub fn load_documents(file: &str, text: &str) -> Result<Vec<Value>, YamlError> {
+    Ok(load_located(file, text)?.into_iter().map(|d| d.value).collect())
+}
+
+/// One non-empty document of a stream with where it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// Its index in the stream, counting empty documents too.
+    pub index: usize,
+    /// The 1-based line its content starts on.
+    pub line: usize,
+    pub value: Value,
+}
+
+/// Like [`load_documents`], keeping each document's stream index and line.
+pub fn load_located(file: &str, text: &str) -> Result<Vec<Document>, YamlError> {
     let mut loader = Loader { file, parser: Parser::new_from_str(text), document: 0, anchors: HashMap::new() };
     loader.stream()
 }
@@ -70,7 +85,7 @@ impl Loader<'_> {
         }
     }
 
-    fn stream(&mut self) -> Result<Vec<Value>, YamlError> {
+    fn stream(&mut self) -> Result<Vec<Document>, YamlError> {
         let mut docs = Vec::new();
         loop {
             let (ev, mark) = self.next()?;
@@ -80,9 +95,10 @@ impl Loader<'_> {
                 Event::DocumentStart => {
                     self.anchors.clear();
                     let (ev, mark) = self.next()?;
+                    let line = mark.line();
                     let value = self.node(ev, mark, 0)?;
                     if !value.is_null() {
-                        docs.push(value);
+                        docs.push(Document { index: self.document, line, value });
                     }
                     self.document += 1;
                 }
@@ -343,6 +359,13 @@ mod tests {
             docs,
             vec![json!({"a": true, "b": 493, "c": "1", "d": 1, "e": null}), json!({"x": [1, 2.5, false]})]
         );
+    }
+
+    #[test]
+    fn documents_keep_stream_index_and_line() {
+        let docs = load_located("f.yaml", "a: 1\n---\n---\n# note\nb: 2\n").unwrap();
+        let found: Vec<(usize, usize)> = docs.iter().map(|d| (d.index, d.line)).collect();
+        assert_eq!(found, [(0, 1), (2, 5)]);
     }
 
     #[test]

@@ -94,6 +94,7 @@ fn apply_reports_enforce_failures_as_errors_and_audit_as_warnings() {
     let e = errors[0];
     assert_eq!(e.rule.as_deref(), Some("no-latest/require-tag"));
     assert_eq!(e.file.as_deref(), Some("manifests/pods.yaml"));
+    assert_eq!(e.line, Some(8), "the line the bad Pod's document starts on");
     assert!(e.message.contains("Pod/web/bad") && e.message.contains("document 1"), "{}", e.message);
     let warnings: Vec<_> = resp.diagnostics.iter().filter(|d| d.severity == Severity::Warning).collect();
     assert_eq!(warnings.len(), 1);
