@@ -10,5 +10,6 @@ pub mod builtins;
 pub mod cli;
 pub mod kubefile;
 pub mod oci;
+pub mod pipeline;
 pub mod sandbox;
 pub mod tree;

@@ -178,7 +178,7 @@ impl Walker<'_> {
 }
 
 fn entry(path: String, kind: FileKind, mode: u32, size: u64) -> FileEntry {
-    FileEntry { path, kind, mode, size, link: None, hardlink: None }
+    FileEntry { path, kind, mode, size, link: None, hardlink: None, source: None }
 }
 
 fn join(prefix: &str, name: &str) -> String {

@@ -2,5 +2,6 @@
 //! checks what it did.
 
 mod build;
+mod cli;
 mod common;
 mod sandbox;

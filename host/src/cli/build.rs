@@ -61,7 +61,7 @@ pub struct BuildArgs {
     /// build (naming file, line and key), `zero` prints `<no value>` as
     /// sealer does, `error` fails on any use of a missing key.
     #[arg(long = "missing-key", value_enum, default_value = "default")]
-    missing_key: MissingKey,
+    missing_key: super::render::MissingKey,
     /// Kyverno policies (files or directories, repeatable) every manifest
     /// must satisfy; an Enforce failure fails the build.
     #[arg(long = "policy", value_name = "PATH")]
@@ -104,13 +104,6 @@ enum CompressionArg {
     None,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum MissingKey {
-    Default,
-    Zero,
-    Error,
-}
-
 pub fn run(args: BuildArgs) -> Result<()> {
     let kubefile = args.file.clone().unwrap_or_else(|| args.context.join("Kubefile"));
     if !args.context.is_dir() {
@@ -137,7 +130,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
     }
     let mut render_env = BTreeMap::new();
     for f in &args.env_file {
-        render_env.extend(read_env_file(f)?);
+        render_env.extend(super::read_env_file(f)?);
     }
     render_env.extend(args.env.iter().cloned());
     let read_list = |p: &Option<PathBuf>, flag: &str| -> Result<Vec<String>> {
@@ -174,12 +167,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
         source_date_epoch,
         no_cache: args.no_cache,
         render_env,
-        missing_key: match args.missing_key {
-            MissingKey::Default => "default",
-            MissingKey::Zero => "zero",
-            MissingKey::Error => "error",
-        }
-        .into(),
+        missing_key: args.missing_key.as_str().into(),
         policies: args.policies.clone(),
         extra_images: read_list(&args.image_list, "--image-list")?,
         ignored_images: read_list(&args.ignored_image_list, "--ignored-image-list")?,
@@ -209,19 +197,4 @@ pub fn run(args: BuildArgs) -> Result<()> {
         println!("{}", outcome.digest);
     }
     Ok(())
-}
-
-/// Reads `K=V` lines; blank lines and `#` comments are skipped.
-fn read_env_file(path: &PathBuf) -> Result<Vec<(String, String)>> {
-    let text = std::fs::read_to_string(path).map_err(|e| UsageError(format!("--env-file {}: {e}", path.display())))?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let kv = parse_key_value(line).map_err(|e| UsageError(format!("{}:{}: {e}", path.display(), i + 1)))?;
-        out.push(kv);
-    }
-    Ok(out)
 }

@@ -5,6 +5,7 @@ mod build;
 mod images;
 mod module;
 mod policy;
+mod render;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,9 @@ pub struct Cli {
 enum Command {
     /// Build a cluster image from a Kubefile and a build context.
     Build(Box<build::BuildArgs>),
+    /// Render a rootfs's `.tmpl` files with Go text/template semantics, as
+    /// a build does (in place by default, like sealer at deploy time).
+    Render(render::RenderArgs),
     /// List the images in the local store.
     Images(images::ImagesArgs),
     /// Show an image's manifest, config, sealer extension and container
@@ -96,6 +100,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Build(args) => build::run(*args),
+        Command::Render(args) => render::run(args),
         Command::Images(args) => images::images(args),
         Command::Inspect(args) => images::inspect(args),
         Command::Save(args) => images::save(args),
@@ -146,4 +151,18 @@ pub fn source_date_epoch() -> Result<u64, UsageError> {
         }
         _ => Ok(0),
     }
+}
+
+/// Reads `K=V` lines; blank lines and `#` comments are skipped.
+pub fn read_env_file(path: &std::path::Path) -> anyhow::Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(path).map_err(|e| UsageError(format!("--env-file {}: {e}", path.display())))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        out.push(parse_key_value(line).map_err(|e| UsageError(format!("{}:{}: {e}", path.display(), i + 1)))?);
+    }
+    Ok(out)
 }

@@ -252,19 +252,19 @@ fn build_platform(
     let last_layer = platform_work.join("last-layer");
     std::fs::create_dir(&last_layer)?;
     let started = Instant::now();
-    let render = steps.builtin("render")?;
-    let apps: BTreeMap<&str, &BTreeMap<String, String>> =
-        plan.extension.applications.iter().filter(|a| !a.env.is_empty()).map(|a| (a.name.as_str(), &a.env)).collect();
-    let files = list_tree(&analysis_root)?;
-    let mut req = StepRequest::new(serde_json::json!({"missingKey": options.missing_key, "apps": apps}));
-    req.env = options.render_env.clone();
-    req.files = files;
-    let (outcome, out) = steps.run("render", &render, &analysis_root, &platform_work, req, None)?;
-    warnings.extend(steps::warnings(&outcome.response));
-    let modes = rendered_modes(&outcome.response.data);
-    apply_output(&out, &outcome.output, &[&analysis_root, &last_layer], &modes)?;
-    let rendered = outcome.output.iter().filter(|e| e.kind == FileKind::File).count();
-    reports.push(report(progress, "render", &render.name, started, false, &format!("{rendered} templates")));
+    let apps: BTreeMap<String, BTreeMap<String, String>> = plan
+        .extension
+        .applications
+        .iter()
+        .filter(|a| !a.env.is_empty())
+        .map(|a| (a.name.clone(), a.env.clone()))
+        .collect();
+    let render_config =
+        RenderConfig { env: options.render_env.clone(), missing_key: options.missing_key.clone(), apps };
+    let (rendered, render_warnings) =
+        run_render(&steps, &analysis_root, &platform_work, &[&analysis_root, &last_layer], &render_config)?;
+    warnings.extend(render_warnings);
+    reports.push(report(progress, "render", "render", started, false, &format!("{rendered} templates")));
 
     // 3. imagelist.
     let started = Instant::now();
@@ -535,6 +535,52 @@ fn rendered_modes(data: &serde_json::Value) -> BTreeMap<String, u32> {
         .unwrap_or_default()
 }
 
+/// What templates are rendered with.
+#[derive(Debug, Clone, Default)]
+pub struct RenderConfig {
+    /// Values over the image's ENV (`--env`, `--env-file`).
+    pub env: BTreeMap<String, String>,
+    /// `default`, `zero` or `error`.
+    pub missing_key: String,
+    /// Per-application values (APPENV).
+    pub apps: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// Runs the render step over `input` and copies the rendered files, with
+/// their templates' modes, into each of `dests`. Returns how many files
+/// were rendered and the step's warnings.
+fn run_render(
+    steps: &Steps,
+    input: &Path,
+    work: &Path,
+    dests: &[&Path],
+    config: &RenderConfig,
+) -> Result<(usize, Vec<String>)> {
+    let render = steps.builtin("render")?;
+    let mut req = StepRequest::new(serde_json::json!({"missingKey": config.missing_key, "apps": config.apps}));
+    req.env = config.env.clone();
+    req.files = list_tree(input)?;
+    let (outcome, out) = steps.run("render", &render, input, work, req, None)?;
+    let modes = rendered_modes(&outcome.response.data);
+    apply_output(&out, &outcome.output, dests, &modes)?;
+    let rendered = outcome.output.iter().filter(|e| e.kind == FileKind::File).count();
+    Ok((rendered, steps::warnings(&outcome.response)))
+}
+
+/// `sealbox render`: renders the templates of a rootfs directory, as a
+/// build does, writing the results into `dest` (which may be `dir` itself).
+pub fn render_directory(
+    sandbox: &Sandbox,
+    dir: &Path,
+    dest: &Path,
+    config: &RenderConfig,
+    source_date_epoch: u64,
+) -> Result<(usize, Vec<String>)> {
+    let work = tempfile::Builder::new().prefix("sealbox-render-").tempdir().context("creating a work directory")?;
+    let steps = Steps::new(sandbox.clone(), ImageInfo { source_date_epoch, ..ImageInfo::default() });
+    run_render(&steps, dir, work.path(), &[dest], config)
+}
+
 fn list_tree(root: &Path) -> Result<Vec<FileEntry>> {
     let dir = Dir::open_ambient_dir(root, cap_std::ambient_authority())?;
     Ok(crate::tree::walk(&dir, &crate::tree::WalkOptions::default())?)
@@ -568,6 +614,9 @@ fn run_policies(
         "mode": "apply",
         "policies": [policy_root],
         "resources": resources,
+        // Stray YAML under etc/ or raw chart templates are not resources;
+        // the step warns about them instead of failing the build.
+        "skipInvalid": true,
     }));
     req.files = list_tree(analysis.root())?;
     let (outcome, _) = steps.run("policy", &kyverno, analysis.root(), work, req, None)?;

@@ -1,0 +1,104 @@
+//! `sealbox render` and `sealbox policy test|apply`.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use crate::common::*;
+
+#[test]
+fn render_in_place_and_into_another_directory() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::create_dir_all(dir.path().join("etc")).expect("etc");
+    std::fs::write(
+        dir.path().join("etc/a.conf.tmpl"),
+        "cidr={{ .PodCIDR }} reg={{ or .RegistryURL \"sea.hub:5000\" }}\n",
+    )
+    .expect("tmpl");
+    let (out, _, stderr) = run(sealbox().arg("render").arg(dir.path()).args(["--env", "PodCIDR=10.0.0.0/8"]));
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("etc/a.conf")).expect("rendered"),
+        "cidr=10.0.0.0/8 reg=sea.hub:5000\n"
+    );
+    assert!(dir.path().join("etc/a.conf.tmpl").exists(), "the template is kept");
+
+    let other = tempfile::tempdir().expect("other");
+    let env_file = other.path().join("env");
+    std::fs::write(&env_file, "# cluster values\nPodCIDR=192.168.0.0/16\nRegistryURL=reg.local:5000\n").expect("env");
+    let (out, _, stderr) = run(sealbox()
+        .arg("render")
+        .arg(dir.path())
+        .arg("--env-file")
+        .arg(&env_file)
+        .arg("-o")
+        .arg(other.path().join("o")));
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(other.path().join("o/etc/a.conf")).expect("rendered"),
+        "cidr=192.168.0.0/16 reg=reg.local:5000\n"
+    );
+
+    let (out, _, stderr) = run(sealbox().arg("render").arg(dir.path()));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("etc/a.conf.tmpl:1:9: no value for key \"PodCIDR\""), "{stderr}");
+    let (out, _, stderr) = run(sealbox().arg("render").arg(dir.path()).args(["--missing-key", "zero"]));
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("etc/a.conf")).expect("rendered"),
+        "cidr=<no value> reg=sea.hub:5000\n"
+    );
+}
+
+#[test]
+fn policy_test_runs_kyverno_test_files() {
+    let fixtures = workspace().join("builtins/kyverno/tests/fixtures/pattern");
+    let (out, stdout, stderr) = run(sealbox().args(["policy", "test"]).arg(&fixtures));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("Total:") && stdout.contains(" 0 fail"), "{stdout}");
+    let (out, stdout, _) = run(sealbox().args(["policy", "test", "--output", "json"]).arg(&fixtures));
+    assert!(out.status.success());
+    let rows: Vec<serde_json::Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).expect("a JSON row per line")).collect();
+    assert!(!rows.is_empty());
+    for r in &rows {
+        for field in ["policy", "rule", "resource", "expected", "actual", "outcome"] {
+            assert!(r.get(field).is_some(), "row lacks {field}: {r}");
+        }
+    }
+}
+
+#[test]
+fn policy_apply_reads_stdin_and_fails_on_enforce_violations() {
+    let policies = workspace().join("examples/cluster-app/policies");
+    let bad = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: nolimits\nspec:\n  containers:\n    - name: c\n      image: nginx:1.25\n";
+    let mut child = sealbox()
+        .args(["policy", "apply", "-p"])
+        .arg(&policies)
+        .args(["--output", "json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child.stdin.take().expect("stdin").write_all(bad.as_bytes()).expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("require-limits") && stdout.contains("nolimits"), "{stdout}");
+
+    let (out, stdout, stderr) = run(sealbox()
+        .args(["policy", "apply", "-p"])
+        .arg(&policies)
+        .arg("-r")
+        .arg(workspace().join("examples/cluster-app/apps/web")));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for format in ["sarif", "junit", "policy-report"] {
+        let (out, stdout, _) = run(sealbox()
+            .args(["policy", "apply", "--output", format, "-p"])
+            .arg(&policies)
+            .arg("-r")
+            .arg(workspace().join("examples/cluster-app/apps/web")));
+        assert!(out.status.success(), "{format}");
+        assert!(!stdout.trim().is_empty(), "{format} output is empty");
+    }
+}
