@@ -21,27 +21,21 @@ pub use contract::*;
 
 use std::io::{Read, Write};
 
-/// Reads the request from stdin, calls `step`, writes its response to
-/// stdout and exits: 0 when a response was written, 1 when `step` returned
-/// an error (which is printed to stderr).
-pub fn run<F>(step: F) -> !
+/// Reads the request from stdin, calls `step` and writes its response to
+/// stdout. Returns normally when a response was written (exit status 0);
+/// exits with status 1 when `step` returned an error, which is printed to
+/// stderr.
+pub fn run<F>(step: F)
 where
     F: FnOnce(Request) -> Result<Response, Box<dyn std::error::Error>>,
 {
-    let code = match read_request().and_then(step) {
-        Ok(response) => match write_response(&mut std::io::stdout().lock(), &response) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("writing response: {e}");
-                1
-            }
-        },
-        Err(e) => {
-            eprintln!("{e}");
-            1
-        }
-    };
-    std::process::exit(code)
+    let written = read_request()
+        .and_then(step)
+        .and_then(|response| write_response(&mut std::io::stdout().lock(), &response).map_err(Into::into));
+    if let Err(e) = written {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
 }
 
 /// Reads and checks the request on stdin.

@@ -75,6 +75,10 @@ pub struct BuildArgs {
     /// Fail the build if any container image is not pinned by digest.
     #[arg(long)]
     require_digests: bool,
+    /// Also show every value the image search looked at and did not take as
+    /// an image, and why.
+    #[arg(long, short = 'v')]
+    verbose: bool,
     /// Build even when a Helm chart cannot be rendered (its images are then
     /// missing from the list).
     #[arg(long)]
@@ -173,6 +177,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
         ignored_images: read_list(&args.ignored_image_list, "--ignored-image-list")?,
         require_digests: args.require_digests,
         ignore_chart_errors: args.ignore_chart_errors,
+        verbose: args.verbose,
     };
     let store = args.common.open_store()?;
     let sandbox = args.common.sandbox()?;
@@ -186,6 +191,9 @@ pub fn run(args: BuildArgs) -> Result<()> {
     let outcome = pipeline::build(&sandbox, &store, &options, &mut progress)?;
     for w in &outcome.warnings {
         eprintln!("warning: {}", crate::sandbox::escape_for_terminal(w.as_bytes()));
+    }
+    for n in &outcome.notes {
+        eprintln!("note: {}", crate::sandbox::escape_for_terminal(n.as_bytes()));
     }
     for target in &outputs {
         export(&store, &outcome.descriptor, args.tags.first().map(String::as_str), None, target)

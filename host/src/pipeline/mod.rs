@@ -71,6 +71,8 @@ pub struct BuildOptions {
     pub ignored_images: Vec<String>,
     pub require_digests: bool,
     pub ignore_chart_errors: bool,
+    /// Report what the image search skipped, and why.
+    pub verbose: bool,
 }
 
 /// What a build produced.
@@ -86,6 +88,9 @@ pub struct BuildOutcome {
     pub platforms: Vec<PlatformOutcome>,
     pub steps: Vec<StepReport>,
     pub warnings: Vec<String>,
+    /// Informational findings (`--verbose`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// One platform's image.
@@ -129,6 +134,7 @@ pub fn build(
 
     let mut reports = Vec::new();
     let mut warnings = Vec::new();
+    let mut notes = Vec::new();
     let mut manifests = Vec::new();
     let mut platforms = Vec::new();
     for platform in &options.platforms {
@@ -137,6 +143,7 @@ pub fn build(
             if options.platforms.len() > 1 { built.with_context(|| format!("building {platform}"))? } else { built? };
         reports.extend(built.steps);
         warnings.extend(built.warnings);
+        notes.extend(built.notes);
         platforms.push(built.outcome);
         manifests.push(built.descriptor);
     }
@@ -159,6 +166,7 @@ pub fn build(
         platforms,
         steps: reports,
         warnings,
+        notes,
     })
 }
 
@@ -167,6 +175,7 @@ struct PlatformBuild {
     descriptor: Descriptor,
     steps: Vec<StepReport>,
     warnings: Vec<String>,
+    notes: Vec<String>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -274,11 +283,13 @@ fn build_platform(
         "ignoredImages": options.ignored_images,
         "requireDigests": options.require_digests,
         "ignoreChartErrors": options.ignore_chart_errors,
+        "verbose": options.verbose,
         "renderedCharts": !options.policies.is_empty(),
     }));
     req.files = list_tree(&analysis_root)?;
     let (outcome, out) = steps.run("imagelist", &imagelist, &analysis_root, &platform_work, req, None)?;
     warnings.extend(steps::warnings(&outcome.response));
+    let notes = steps::notes(&outcome.response);
     apply_output(&out, &outcome.output, &[&analysis_root, &last_layer], &BTreeMap::new())?;
     let images = outcome.response.data.get("images").cloned().unwrap_or(serde_json::Value::Array(vec![]));
     let image_count = images.as_array().map_or(0, Vec::len);
@@ -387,6 +398,7 @@ fn build_platform(
         descriptor,
         steps: reports,
         warnings,
+        notes,
     })
 }
 

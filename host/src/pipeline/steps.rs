@@ -149,3 +149,8 @@ fn failure_message(step: &str, response: &Response) -> String {
 pub fn warnings(response: &Response) -> Vec<String> {
     response.diagnostics.iter().filter(|d| d.severity == Severity::Warning).map(format_diagnostic).collect()
 }
+
+/// The informational diagnostics of a response, formatted.
+pub fn notes(response: &Response) -> Vec<String> {
+    response.diagnostics.iter().filter(|d| d.severity == Severity::Info).map(format_diagnostic).collect()
+}

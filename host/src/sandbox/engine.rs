@@ -40,6 +40,8 @@ fn config(pooling: bool) -> Config {
         .wasm_threads(false)
         .wasm_shared_everything_threads(false)
         .max_wasm_stack(MAX_WASM_STACK)
+        // A trap deep in a recursion would otherwise walk every frame.
+        .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(32))
         .memory_init_cow(true)
         .parallel_compilation(true);
     if pooling {
