@@ -227,26 +227,16 @@ fn apply(args: ApplyArgs) -> Result<()> {
 
 /// Copies a file, or a directory's YAML files, under `dest`.
 fn copy_in(src: &Path, dest: &Path) -> Result<()> {
-    std::fs::create_dir_all(dest)?;
-    let meta = std::fs::metadata(src).map_err(|e| UsageError(format!("{}: {e}", src.display())))?;
-    if meta.is_file() {
-        let name = src.file_name().map(|n| n.to_owned()).unwrap_or_else(|| "input.yaml".into());
-        std::fs::copy(src, dest.join(name)).with_context(|| format!("reading {}", src.display()))?;
-        return Ok(());
+    if !src.exists() {
+        return Err(UsageError(format!("{}: no such file or directory", src.display())).into());
     }
-    let dir = cap_std::fs::Dir::open_ambient_dir(src, cap_std::ambient_authority())?;
-    for e in tree::walk(&dir, &WalkOptions::default()).map_err(|e| UsageError(format!("{}: {e}", src.display())))? {
-        if e.kind == sealbox_guest::FileKind::File
-            && (e.path.ends_with(".yaml") || e.path.ends_with(".yml") || e.path.ends_with(".json"))
-        {
-            let to = dest.join(&e.path);
-            if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            let mut from = dir.open(&e.path).with_context(|| format!("reading {}/{}", src.display(), e.path))?;
-            let mut f = std::fs::File::create(&to)?;
-            std::io::copy(&mut from, &mut f)?;
+    crate::pipeline::for_each_yaml(src, &mut |rel, content| {
+        let to = dest.join(rel);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
         }
-    }
-    Ok(())
+        let mut f = std::fs::File::create(&to).with_context(|| format!("writing {}", to.display()))?;
+        std::io::copy(content, &mut f).with_context(|| format!("writing {}", to.display()))?;
+        Ok(())
+    })
 }

@@ -639,17 +639,28 @@ fn run_policies(
 }
 
 fn copy_policy(path: &Path, analysis: &AnalysisTree, dest: &str) -> Result<()> {
-    let meta = std::fs::metadata(path).with_context(|| format!("--policy {}", path.display()))?;
+    for_each_yaml(path, &mut |rel, content| analysis.write(&format!("{dest}/{rel}"), content))
+}
+
+/// Calls `each` with every YAML or JSON document file of `path` — the file
+/// itself, or every such file under the directory, read without following
+/// links — and its path relative to `path` (its name, for a file).
+pub fn for_each_yaml(path: &Path, each: &mut dyn FnMut(&str, &mut dyn std::io::Read) -> Result<()>) -> Result<()> {
+    let meta = std::fs::metadata(path).with_context(|| format!("{}", path.display()))?;
     if meta.is_file() {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("policy.yaml");
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("input.yaml");
         let mut f = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
-        return analysis.write(&format!("{dest}/{name}"), &mut f);
+        return each(name, &mut f);
     }
-    let dir = Dir::open_ambient_dir(path, cap_std::ambient_authority())?;
-    for e in crate::tree::walk(&dir, &crate::tree::WalkOptions::default())? {
-        if e.kind == FileKind::File && (e.path.ends_with(".yaml") || e.path.ends_with(".yml")) {
+    let dir = Dir::open_ambient_dir(path, cap_std::ambient_authority())
+        .with_context(|| format!("opening {}", path.display()))?;
+    let entries =
+        crate::tree::walk(&dir, &crate::tree::WalkOptions::default()).with_context(|| format!("{}", path.display()))?;
+    for e in entries {
+        let is_doc = [".yaml", ".yml", ".json"].iter().any(|ext| e.path.ends_with(ext));
+        if e.kind == FileKind::File && is_doc {
             let mut f = dir.open(&e.path).with_context(|| format!("reading {}/{}", path.display(), e.path))?;
-            analysis.write(&format!("{dest}/{}", e.path), &mut f)?;
+            each(&e.path, &mut f)?;
         }
     }
     Ok(())
