@@ -376,3 +376,57 @@ fn enforced_policy_failure_fails_the_build_and_names_the_resource() {
     let (_, listed, _) = run(sealbox().arg("images").arg("--json").arg("--root").arg(store.path()));
     assert_eq!(listed.trim(), "[]");
 }
+
+/// The files a single-layer image's layer holds, as GNU tar lists them.
+fn layer_paths(store: &Path, name: &str) -> Vec<String> {
+    let raw =
+        json(tool("skopeo").expect("skopeo").args(["inspect", "--raw"]).arg(format!("oci:{}:{name}", store.display())));
+    let digest = raw["layers"][0]["digest"].as_str().expect("layer").trim_start_matches("sha256:").to_string();
+    let out = Command::new("tar").arg("-tzf").arg(store.join("blobs/sha256").join(digest)).output().expect("tar");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
+#[test]
+fn a_hundred_thousand_empty_files_and_very_long_paths_pack_correctly() {
+    let ctx = tempfile::tempdir().expect("ctx");
+    let rootfs = ctx.path().join("rootfs");
+    for d in 0..100 {
+        let dir = rootfs.join(format!("d{d:03}"));
+        std::fs::create_dir_all(&dir).expect("dir");
+        for f in 0..1000 {
+            std::fs::File::create(dir.join(format!("f{f:04}"))).expect("file");
+        }
+    }
+    // A path of about 3,000 bytes: needs PAX headers in the tar.
+    let mut deep = rootfs.clone();
+    for i in 0..14 {
+        deep.push(format!("{i:02}{}", "x".repeat(200)));
+    }
+    std::fs::create_dir_all(&deep).expect("deep");
+    std::fs::write(deep.join("leaf.txt"), "deep").expect("leaf");
+    std::fs::write(ctx.path().join("Kubefile"), "FROM scratch\nCOPY rootfs .\n").expect("kubefile");
+    let store = tempfile::tempdir().expect("store");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "many"]);
+    assert_eq!(code, 0, "{stderr}");
+    let paths = layer_paths(store.path(), "many");
+    assert_eq!(paths.iter().filter(|p| p.contains("/f")).count(), 100_000);
+    let leaf = paths.iter().find(|p| p.ends_with("leaf.txt")).expect("the deep file is in the layer");
+    assert!(leaf.len() > 2800, "{leaf}");
+}
+
+#[test]
+fn ignore_file_keeps_files_out_of_copied_directories() {
+    let ctx = tempfile::tempdir().expect("ctx");
+    std::fs::create_dir_all(ctx.path().join("rootfs/etc")).expect("etc");
+    std::fs::write(ctx.path().join("rootfs/etc/keep.conf"), "k").expect("keep");
+    std::fs::write(ctx.path().join("rootfs/etc/secret.key"), "s").expect("secret");
+    std::fs::write(ctx.path().join(".dockerignore"), "**/*.key\n").expect("ignore");
+    std::fs::write(ctx.path().join("Kubefile"), "FROM scratch\nCOPY rootfs .\n").expect("kubefile");
+    let store = tempfile::tempdir().expect("store");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "ign"]);
+    assert_eq!(code, 0, "{stderr}");
+    let paths = layer_paths(store.path(), "ign");
+    assert!(paths.iter().any(|p| p.ends_with("etc/keep.conf")), "{paths:?}");
+    assert!(!paths.iter().any(|p| p.ends_with("secret.key")), "{paths:?}");
+}
