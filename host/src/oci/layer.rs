@@ -265,25 +265,47 @@ fn aborted() -> Error {
 
 /// Compresses jobs until the job channel closes or the sink goes away.
 fn gzip_worker(jobs: Receiver<GzJob>, done: SyncSender<io::Result<GzDone>>) {
+    let mut encoder = GzipEncoder::new();
     for job in jobs {
-        let result = gzip_member(&job.data).map(|member| GzDone { data: job.data, member, last: job.last });
+        let result = encoder.member(&job.data).map(|member| GzDone { data: job.data, member, last: job.last });
         if done.send(result).is_err() {
             return;
         }
     }
 }
 
-/// One gzip member holding `data`. A fresh compressor per chunk, so no
-/// state can carry over between chunks and make the output depend on which
-/// thread got which chunk.
-fn gzip_member(data: &[u8]) -> io::Result<Vec<u8>> {
-    let level = libdeflater::CompressionLvl::new(GZIP_LEVEL)
-        .map_err(|e| io::Error::other(format!("invalid gzip level {GZIP_LEVEL}: {e:?}")))?;
-    let mut compressor = libdeflater::Compressor::new(level);
-    let mut out = vec![0; compressor.gzip_compress_bound(data.len())];
-    let n = compressor.gzip_compress(data, &mut out).map_err(|e| io::Error::other(format!("gzip: {e}")))?;
-    out.truncate(n);
-    Ok(out)
+/// A libdeflate compressor and its scratch buffer, reused across chunks.
+/// libdeflate's API is one-shot: each call starts from a clean state, so
+/// reuse cannot make a member depend on earlier chunks (the thread-count
+/// tests would see it).
+struct GzipEncoder {
+    compressor: Option<libdeflater::Compressor>,
+    scratch: Vec<u8>,
+}
+
+impl GzipEncoder {
+    fn new() -> GzipEncoder {
+        GzipEncoder { compressor: None, scratch: vec![] }
+    }
+
+    /// One gzip member holding `data`.
+    fn member(&mut self, data: &[u8]) -> io::Result<Vec<u8>> {
+        let compressor = match &mut self.compressor {
+            Some(c) => c,
+            None => {
+                let level = libdeflater::CompressionLvl::new(GZIP_LEVEL)
+                    .map_err(|e| io::Error::other(format!("invalid gzip level {GZIP_LEVEL}: {e:?}")))?;
+                self.compressor.insert(libdeflater::Compressor::new(level))
+            }
+        };
+        let bound = compressor.gzip_compress_bound(data.len());
+        if self.scratch.len() < bound {
+            self.scratch.resize(bound, 0);
+        }
+        let n =
+            compressor.gzip_compress(data, &mut self.scratch).map_err(|e| io::Error::other(format!("gzip: {e}")))?;
+        Ok(self.scratch[..n].to_vec())
+    }
 }
 
 /// Writes gzip members in order into the blob, hashing the input chunks.
