@@ -17,6 +17,7 @@ mod error;
 mod limits;
 mod pipes;
 mod run;
+mod workers;
 
 pub use binary::{BinaryError, BinaryKind, ModuleBinary, sha256_digest, with_metadata};
 pub use cache::ModuleCache;
@@ -46,6 +47,7 @@ struct Inner {
     core_linker: wasmtime::Linker<CoreState>,
     component_linker: wasmtime::component::Linker<ComponentState>,
     cache: Option<ModuleCache>,
+    workers: workers::Workers,
     _ticker: engine::Ticker,
 }
 
@@ -82,7 +84,16 @@ impl Sandbox {
             None => None,
         };
         let ticker = engine::Ticker::start(&engine);
-        Ok(Sandbox { inner: Arc::new(Inner { engine, core_linker, component_linker, cache, _ticker: ticker }) })
+        Ok(Sandbox {
+            inner: Arc::new(Inner {
+                engine,
+                core_linker,
+                component_linker,
+                cache,
+                workers: workers::Workers::default(),
+                _ticker: ticker,
+            }),
+        })
     }
 
     /// Compiles `binary` (or loads it from the precompiled cache) and links

@@ -4,8 +4,6 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use sealbox_guest::{API_VERSION, FileEntry, Request, Response};
@@ -18,6 +16,7 @@ use super::engine::EPOCH_TICK;
 use super::error::{StepError, StepFailure};
 use super::limits::Limits;
 use super::pipes::{OutputPipe, Overflow, SharedBuffer};
+use super::workers::Finished;
 use super::{Inner, Module};
 use crate::tree::{self, Hardlinks, TreeError, WalkOptions};
 
@@ -109,23 +108,12 @@ impl ResourceLimiter for StepLimiter {
 pub(super) fn run(inner: Arc<Inner>, module: Module, step: Step) -> Result<StepOutcome, StepFailure> {
     let timeout = step.limits.timeout;
     let name = module.name.clone();
-    let (tx, rx) = mpsc::sync_channel(1);
-    // The step runs on its own thread so that a module blocked inside a
-    // host call (which epochs cannot interrupt) still cannot hold the
-    // build past its deadline.
-    let spawned = thread::Builder::new().name(format!("step-{}", step.name)).spawn(move || {
-        let _ = tx.send(run_here(&inner, &module, step));
-    });
-    if let Err(e) = spawned {
-        return Err(StepFailure {
-            module: name,
-            cause: StepError::Host(format!("starting step thread: {e}")),
-            stderr: vec![],
-        });
-    }
-    match rx.recv_timeout(timeout + GRACE) {
-        Ok(result) => result,
-        Err(_) => Err(StepFailure { module: name, cause: StepError::TimedOut(timeout), stderr: vec![] }),
+    let runner = inner.clone();
+    let fail = |cause| StepFailure { module: name.clone(), cause, stderr: vec![] };
+    match inner.workers.run(timeout + GRACE, move || run_here(&runner, &module, step)) {
+        Ok(Finished::Done(result)) => result,
+        Ok(Finished::TimedOut) => Err(fail(StepError::TimedOut(timeout))),
+        Err(e) => Err(fail(StepError::Host(format!("running the step thread: {e}")))),
     }
 }
 
