@@ -5,7 +5,7 @@ use std::path::{Component, Path};
 
 use anyhow::{Context, Result, bail};
 
-use super::staging::{self, AnalysisTree};
+use super::staging::AnalysisTree;
 use crate::kubefile::{self, BaseImage, BaseRef, ImageExtension, Platform};
 use crate::oci::layout::Layout;
 use crate::oci::spec::{self, ImageConfig};
@@ -96,7 +96,7 @@ fn stage_layer(layout: &Layout, layer: &Descriptor, analysis: &AnalysisTree) -> 
             }
             continue;
         }
-        if entry.header().entry_type().is_file() && staging::wanted(&path) {
+        if entry.header().entry_type().is_file() && analysis.wants(&path) {
             analysis.write(&path, &mut entry)?;
         }
     }

@@ -19,9 +19,11 @@
 
 mod base;
 mod cache;
+mod grants;
 mod listing;
 mod staging;
 mod steps;
+mod transform;
 
 pub use steps::{StepReport, format_diagnostic};
 
@@ -29,7 +31,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use cap_std::fs::Dir;
 use rayon::prelude::*;
 use sealbox_guest::{FileEntry, FileKind, ImageInfo};
@@ -38,7 +40,8 @@ use crate::kubefile::{self, BaseRef, ImageType, Kubefile, Plan, PlanOptions, Pla
 use crate::oci::spec::{self, ContainerConfig, History, ImageConfig, RootFs};
 use crate::oci::{Compression, Descriptor, Digest, Index, LayerDescriptor, LayerWriter, Manifest, Store};
 use crate::sandbox::{Limits, Sandbox, SharedWriter};
-use cache::{KeyBuilder, StepCache};
+use cache::{HashMemo, KeyBuilder, StepCache};
+use grants::Grant;
 use staging::AnalysisTree;
 use steps::{StepRequest, Steps};
 
@@ -153,6 +156,7 @@ pub fn build(
     } else {
         store.put_json(spec::MEDIA_TYPE_INDEX, &Index::new(manifests))?
     };
+    cache.save()?;
     if options.tags.is_empty() {
         store.add_unnamed(&descriptor)?;
     }
@@ -238,22 +242,44 @@ fn build_platform(
         history.extend(base.config.history.iter().cloned());
     }
 
-    // 1. Listings, and the analysis tree.
+    // 1. Listings, the analysis tree, and the transform modules, each over
+    //    the rootfs as the layers before it left it.
+    let rootfs = stage_rootfs(store, &plan, base_image.as_ref(), &platform_work)?;
+    let grant = Grant::transform(options.render_env.clone());
     let mut listings = Vec::new();
+    let mut transforms = Vec::new();
     for step in &plan.steps {
         match step {
             kubefile::Step::Layer(layer) => {
                 let listing = listing::layer_listing(ctx, &layer.entries, &plan.ignore)
                     .with_context(|| format!("{}:{}", options.kubefile.display(), layer.line))?;
                 analysis.add_from_context(ctx, &listing)?;
+                if let Some(rootfs) = &rootfs {
+                    rootfs.add_from_context(ctx, &listing)?;
+                }
                 listings.push((layer.clone(), listing));
             }
             kubefile::Step::Metadata(_) => {}
-            kubefile::Step::Module(m) => bail!(
-                "{}:{}: RUN --module is not supported by this sealbox yet; remove it or run the module with `sealbox module run`",
-                options.kubefile.display(),
-                m.line
-            ),
+            kubefile::Step::Module(m) => {
+                let rootfs = rootfs.as_ref().ok_or_else(|| anyhow!("no staged rootfs for RUN --module"))?;
+                let started = Instant::now();
+                let at = format!("{}:{}", options.kubefile.display(), m.line);
+                let binary = transform::load(ctx, m, &at)?;
+                let output = transform::run(&steps, &binary, m, &at, rootfs, &platform_work, &grant)?;
+                let out = Dir::open_ambient_dir(&output.dir, cap_std::ambient_authority())?;
+                rootfs.add_from_context(&out, &output.listing)?;
+                analysis.add_from_context(&out, &output.listing)?;
+                let files = output.listing.iter().filter(|e| e.kind != FileKind::Dir).count();
+                reports.push(report(
+                    progress,
+                    &format!("{at} RUN"),
+                    &output.module,
+                    started,
+                    false,
+                    &format!("{files} files"),
+                ));
+                transforms.push(output);
+            }
         }
     }
 
@@ -309,6 +335,7 @@ fn build_platform(
     let mut layer_reports = Vec::new();
     let pack = steps.builtin("pack")?;
     let mut listing_iter = listings.into_iter();
+    let mut transform_iter = transforms.into_iter();
     for step in &plan.steps {
         match step {
             kubefile::Step::Layer(_) => {
@@ -332,7 +359,36 @@ fn build_platform(
                 empty_layer: true,
                 ..History::default()
             }),
-            kubefile::Step::Module(_) => {}
+            kubefile::Step::Module(m) => {
+                let output = transform_iter.next().ok_or_else(|| anyhow!("transform output out of step"))?;
+                let mut entry = History { created: Some(spec::rfc3339(sde)), ..History::default() };
+                if output.listing.is_empty() {
+                    // Nothing written: a history entry without a layer, as
+                    // for ENV or LABEL.
+                    entry.created_by = Some(m.created_by.clone());
+                    entry.empty_layer = true;
+                    history.push(entry);
+                    continue;
+                }
+                let started = Instant::now();
+                let out = Dir::open_ambient_dir(&output.dir, cap_std::ambient_authority())?;
+                let (desc, cached) = pack_layer(
+                    &steps,
+                    &pack,
+                    store,
+                    cache,
+                    options,
+                    &out,
+                    &output.dir,
+                    output.listing,
+                    &platform_work,
+                )?;
+                entry.created_by = Some(m.created_by.clone());
+                history.push(entry);
+                let what = format!("{}:{} RUN", options.kubefile.display(), m.line);
+                reports.push(report(progress, &what, &pack.name, started, cached, &human_size(desc.size)));
+                layers.push((desc, m.created_by.clone()));
+            }
         }
     }
     let last_dir = Dir::open_ambient_dir(&last_layer, cap_std::ambient_authority())?;
@@ -402,6 +458,22 @@ fn build_platform(
     })
 }
 
+/// A private copy of every file of the base image, for the transform
+/// modules to read; `None` when the plan runs none (copying a rootfs costs
+/// more than the rest of most builds).
+fn stage_rootfs(store: &Store, plan: &Plan, base: Option<&base::Base>, work: &Path) -> Result<Option<AnalysisTree>> {
+    if !plan.steps.iter().any(|s| matches!(s, kubefile::Step::Module(_))) {
+        return Ok(None);
+    }
+    let root = work.join("rootfs");
+    std::fs::create_dir(&root).with_context(|| format!("creating {}", root.display()))?;
+    let tree = AnalysisTree::whole(root);
+    if let Some(base) = base {
+        base::stage_into(store, base, &tree)?;
+    }
+    Ok(Some(tree))
+}
+
 /// Packs one layer listing read from `source_dir`, or reuses the cached
 /// result for the same content.
 #[allow(clippy::too_many_arguments)]
@@ -416,8 +488,9 @@ fn pack_layer(
     listing: Vec<FileEntry>,
     work: &Path,
 ) -> Result<(LayerDescriptor, bool)> {
-    let key = layer_key(&pack.digest, options, source, &listing)?;
-    if let Some(cached) = cache.get::<CachedLayer>(&key)
+    let key = if options.no_cache { None } else { Some(layer_key(&pack.digest, options, cache.memo(), source, &listing)?) };
+    if let Some(key) = &key
+        && let Some(cached) = cache.get::<CachedLayer>(key)
         && let Some(desc) = cached.descriptor()
         && store.layout().has_blob(&desc.digest)
     {
@@ -431,7 +504,9 @@ fn pack_layer(
     let (_outcome, _out) = result?;
     let layer_writer = writer.into_inner().ok_or_else(|| anyhow!("the packer still holds the layer writer"))?;
     let desc = layer_writer.finish()?;
-    cache.put(&key, &CachedLayer::from(&desc))?;
+    if let Some(key) = &key {
+        cache.put(key, &CachedLayer::from(&desc))?;
+    }
     Ok((desc, false))
 }
 
@@ -473,7 +548,13 @@ impl From<&LayerDescriptor> for CachedLayer {
 
 /// The cache key of a pack step: the packer, the layer settings, and the
 /// listing with the SHA-256 of every file's content.
-fn layer_key(pack_digest: &str, options: &BuildOptions, source: &Dir, listing: &[FileEntry]) -> Result<String> {
+fn layer_key(
+    pack_digest: &str,
+    options: &BuildOptions,
+    memo: &HashMemo,
+    source: &Dir,
+    listing: &[FileEntry],
+) -> Result<String> {
     let hashes: Vec<String> = listing
         .par_iter()
         .map(|e| -> Result<String> {
@@ -481,24 +562,8 @@ fn layer_key(pack_digest: &str, options: &BuildOptions, source: &Dir, listing: &
                 return Ok(String::new());
             }
             let from = e.source.as_deref().unwrap_or(&e.path);
-            let mut opts = cap_std::fs::OpenOptions::new();
-            opts.read(true);
-            use cap_fs_ext::OpenOptionsFollowExt;
-            opts.follow(cap_fs_ext::FollowSymlinks::No);
-            let mut f = source.open_with(from, &opts).with_context(|| format!("reading {from}"))?;
-            let mut h = crate::oci::digest::Hasher::new();
-            let mut buf = vec![0u8; 1 << 20];
-            let mut left = e.size;
-            while left > 0 {
-                let n = std::io::Read::read(&mut f, &mut buf[..(left.min(1 << 20) as usize)])
-                    .with_context(|| format!("reading {from}"))?;
-                if n == 0 {
-                    break;
-                }
-                h.update(&buf[..n]);
-                left -= n as u64;
-            }
-            Ok(h.finish().to_string())
+            let meta = source.symlink_metadata(from).with_context(|| format!("reading {from}"))?;
+            memo.digest(&meta, || content_digest(source, from, e.size))
         })
         .collect::<Result<_>>()?;
     let mut key = KeyBuilder::new("pack")
@@ -509,6 +574,18 @@ fn layer_key(pack_digest: &str, options: &BuildOptions, source: &Dir, listing: &
         key = key.part(serde_json::to_vec(e)?).part(h);
     }
     Ok(key.finish())
+}
+
+/// The SHA-256 of the first `size` bytes of `path` under `dir`, read
+/// without following links.
+fn content_digest(dir: &Dir, path: &str, size: u64) -> Result<String> {
+    use cap_fs_ext::OpenOptionsFollowExt;
+    let mut opts = cap_std::fs::OpenOptions::new();
+    opts.read(true).follow(cap_fs_ext::FollowSymlinks::No);
+    let f = dir.open_with(path, &opts).with_context(|| format!("reading {path}"))?;
+    let mut h = crate::oci::digest::Hasher::new();
+    std::io::copy(&mut std::io::Read::take(f, size), &mut h).with_context(|| format!("reading {path}"))?;
+    Ok(h.finish().to_string())
 }
 
 /// Copies a step's checked output into each destination tree.

@@ -32,24 +32,38 @@ pub fn wanted(path: &str) -> bool {
     }
 }
 
-/// A staging directory for the analysis tree.
+/// A staging directory for the analysis tree, or for a whole rootfs.
 pub struct AnalysisTree {
     root: PathBuf,
+    /// Which image paths the tree keeps.
+    wants: fn(&str) -> bool,
 }
 
 impl AnalysisTree {
-    /// An empty tree in `root` (which must exist and be empty).
+    /// An empty analysis tree in `root` (which must exist and be empty).
     pub fn new(root: PathBuf) -> AnalysisTree {
-        AnalysisTree { root }
+        AnalysisTree { root, wants: wanted }
+    }
+
+    /// An empty tree in `root` that keeps every file: the staged rootfs a
+    /// transform module reads.
+    pub fn whole(root: PathBuf) -> AnalysisTree {
+        AnalysisTree { root, wants: |_| true }
+    }
+
+    /// Whether the tree keeps the file at image path `path`.
+    pub fn wants(&self, path: &str) -> bool {
+        (self.wants)(path)
     }
 
     pub fn root(&self) -> &Path {
         &self.root
     }
 
-    /// Copies the wanted files of a layer listing from the context.
+    /// Copies the wanted files of a layer listing from `ctx` (the build
+    /// context, or a step's output directory).
     pub fn add_from_context(&self, ctx: &Dir, listing: &[FileEntry]) -> Result<()> {
-        for e in listing.iter().filter(|e| e.kind == FileKind::File && wanted(&e.path)) {
+        for e in listing.iter().filter(|e| e.kind == FileKind::File && self.wants(&e.path)) {
             let source = e.source.as_deref().unwrap_or(&e.path);
             let mut opts = OpenOptions::new();
             opts.read(true).follow(FollowSymlinks::No);

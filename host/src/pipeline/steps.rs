@@ -52,6 +52,12 @@ impl Steps {
         Ok(module)
     }
 
+    /// Compiles a third-party module (or loads it from the precompiled
+    /// cache); `fallback_name` names it when it carries no metadata.
+    pub fn load(&self, binary: &ModuleBinary, fallback_name: &str) -> Result<Module> {
+        self.sandbox.load(binary, fallback_name)
+    }
+
     /// Runs `module` over `input` with a fresh `/out` in `work`, and turns
     /// every way it can fail into an error naming the step.
     pub fn run(

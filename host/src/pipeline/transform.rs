@@ -1,0 +1,122 @@
+//! `RUN --module=PATH[@sha256:HEX] ARGS...`: a third-party transform module
+//! run over the image rootfs built so far, its `/out` a layer of its own.
+//!
+//! The module is read from the build context (never from outside it),
+//! checked against its pin, its kind and the step's grant before it runs,
+//! and sees a private staged copy of the rootfs, never the context itself.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use cap_std::fs::Dir;
+use sealbox_guest::{FileEntry, FileKind, ModuleKind};
+
+use super::grants::{self, Grant};
+use super::staging::AnalysisTree;
+use super::steps::{StepRequest, Steps};
+use crate::kubefile::ModuleStep;
+use crate::sandbox::ModuleBinary;
+
+/// What a transform module left in its `/out`: the files of its layer.
+pub struct TransformOutput {
+    /// The module's name (from its metadata).
+    pub module: String,
+    /// The `/out` directory the layer is packed from.
+    pub dir: PathBuf,
+    /// The layer listing: the checked output, with modes the host chose.
+    pub listing: Vec<FileEntry>,
+}
+
+/// Reads the module of `step` from the build context and checks that it is
+/// the pinned one and a transform. `at` is `Kubefile:line`, for messages.
+pub fn load(ctx: &Dir, step: &ModuleStep, at: &str) -> Result<ModuleBinary> {
+    let path = step.module.as_str();
+    if Path::new(path).is_absolute() {
+        bail!("{at}: module {path}: a module path is relative to the build context");
+    }
+    // Resolved by cap-std inside the context: `..` or a symlink leading out
+    // of it is an error, not a file of the host.
+    let bytes = ctx.read(path).with_context(|| format!("{at}: reading module {path} in the build context"))?;
+    let binary = ModuleBinary::parse(bytes).with_context(|| format!("{at}: module {path}"))?;
+    if let Some(pin) = &step.digest
+        && *pin != binary.digest
+    {
+        bail!("{at}: module {path} does not match its pin:\n  pinned:  {pin}\n  actual:  {}", binary.digest);
+    }
+    match binary.metadata.as_ref().map(|m| m.kind) {
+        Some(ModuleKind::Transform) => Ok(binary),
+        Some(kind) => bail!(
+            "{at}: module {path} is a {} module; RUN --module runs only transform modules",
+            format!("{kind:?}").to_lowercase()
+        ),
+        None => {
+            bail!("{at}: module {path} has no `sealbox.module` metadata; RUN --module needs a module of kind transform")
+        }
+    }
+}
+
+/// Runs `binary` as the transform step `step` over the staged `rootfs`,
+/// with exactly `grant`. Refuses the module, naming the capability, when
+/// its metadata asks for more than the grant, before it runs.
+pub fn run(
+    steps: &Steps,
+    binary: &ModuleBinary,
+    step: &ModuleStep,
+    at: &str,
+    rootfs: &AnalysisTree,
+    work: &Path,
+    grant: &Grant,
+) -> Result<TransformOutput> {
+    grants::check(binary.metadata.as_ref(), grant)
+        .map_err(|refusal| anyhow::anyhow!("{at}: module {} refused before it ran: {refusal}", step.module))?;
+    let capabilities = binary.metadata.as_ref().map(|m| m.capabilities.clone()).unwrap_or_default();
+    let module = steps.load(binary, &step.module).with_context(|| format!("{at}: loading module {}", step.module))?;
+    let mut req = StepRequest::new(serde_json::json!({ "args": step.args }));
+    req.env = grant.env_for(&capabilities);
+    req.files = super::list_tree(rootfs.root())?;
+    req.limits = grant.limits;
+    let (outcome, dir) = steps.run("run", &module, rootfs.root(), work, req, None).with_context(|| at.to_string())?;
+    let listing = layer_listing(&outcome.output, &super::list_tree(rootfs.root())?);
+    Ok(TransformOutput { module: module.name, dir, listing })
+}
+
+/// The layer listing of a transform's output. WASI cannot set modes, so the
+/// host chooses them: a file the module rewrote keeps the mode it had in
+/// the rootfs, a new file gets 0644 and a directory 0755, whatever the
+/// umask made of them on disk.
+fn layer_listing(output: &[FileEntry], rootfs: &[FileEntry]) -> Vec<FileEntry> {
+    let before: BTreeMap<&str, u32> = rootfs.iter().map(|e| (e.path.as_str(), e.mode)).collect();
+    output
+        .iter()
+        .map(|e| {
+            let mode = match e.kind {
+                FileKind::Dir => 0o755,
+                FileKind::File => before.get(e.path.as_str()).copied().unwrap_or(0o644),
+                FileKind::Symlink => 0o777,
+            };
+            FileEntry { mode, ..e.clone() }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, kind: FileKind, mode: u32) -> FileEntry {
+        FileEntry { path: path.into(), kind, mode, size: 0, link: None, hardlink: None, source: None }
+    }
+
+    #[test]
+    fn output_modes_come_from_the_rootfs_not_the_umask() {
+        let rootfs = [entry("bin/run.sh", FileKind::File, 0o755), entry("manifests/a.yaml", FileKind::File, 0o600)];
+        let output = [
+            entry("bin", FileKind::Dir, 0o700),
+            entry("bin/run.sh", FileKind::File, 0o600),
+            entry("manifests/new.yaml", FileKind::File, 0o666),
+        ];
+        let modes: Vec<u32> = layer_listing(&output, &rootfs).iter().map(|e| e.mode).collect();
+        assert_eq!(modes, [0o755, 0o755, 0o644]);
+    }
+}
