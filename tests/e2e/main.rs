@@ -4,4 +4,5 @@
 mod build;
 mod cli;
 mod common;
+mod modules;
 mod sandbox;

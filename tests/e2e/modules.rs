@@ -1,0 +1,208 @@
+//! `RUN --module` in a Kubefile: a third-party transform module read from
+//! the build context, pinned, checked against its grant, and run over the
+//! rootfs so far, its output a layer of its own.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::Digest as _;
+
+use crate::common::*;
+
+/// A build context with one manifest under `rootfs/manifests`, the test
+/// modules `modules` under `modules/`, and `kubefile`.
+fn context(modules: &[&str], kubefile: &str) -> tempfile::TempDir {
+    let ctx = tempfile::tempdir().expect("ctx");
+    let manifests = ctx.path().join("rootfs/manifests");
+    std::fs::create_dir_all(&manifests).expect("manifests");
+    std::fs::write(manifests.join("cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n")
+        .expect("manifest");
+    std::fs::create_dir(ctx.path().join("modules")).expect("modules dir");
+    for m in modules {
+        std::fs::copy(p1(m), ctx.path().join(format!("modules/{m}.wasm"))).expect("copying module");
+    }
+    std::fs::write(ctx.path().join("Kubefile"), kubefile).expect("kubefile");
+    ctx
+}
+
+/// Runs `sealbox build` with its own store; returns (exit code, stdout, stderr).
+fn build(context: &Path, store: &Path, args: &[&str]) -> (i32, String, String) {
+    let (out, stdout, stderr) = run(sealbox().arg("build").arg(context).arg("--root").arg(store).args(args));
+    (out.status.code().unwrap_or(-1), stdout, stderr)
+}
+
+fn digest_of(path: &Path) -> String {
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(std::fs::read(path).expect("module"))))
+}
+
+/// The image manifest of the tag `name` in `store`, read from the layout.
+fn manifest(store: &Path, name: &str) -> serde_json::Value {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join("index.json")).expect("index.json")).expect("index");
+    let desc = index["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == name)
+        .unwrap_or_else(|| panic!("no tag {name} in {index}"));
+    blob_json(store, desc["digest"].as_str().expect("digest"))
+}
+
+fn blob_path(store: &Path, digest: &str) -> PathBuf {
+    store.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))
+}
+
+fn blob_json(store: &Path, digest: &str) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(blob_path(store, digest)).expect("blob")).expect("blob JSON")
+}
+
+/// The digest of layer `i` of the image tagged `name`.
+fn layer(store: &Path, name: &str, i: usize) -> String {
+    manifest(store, name)["layers"][i]["digest"].as_str().expect("layer digest").to_string()
+}
+
+/// The paths of a layer blob, as GNU tar lists them.
+fn layer_paths(store: &Path, digest: &str) -> Vec<String> {
+    let out = Command::new("tar").arg("-tzf").arg(blob_path(store, digest)).output().expect("tar");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
+/// The content of `path` in a layer blob.
+fn layer_file(store: &Path, digest: &str, path: &str) -> String {
+    let out = Command::new("tar").arg("-xzOf").arg(blob_path(store, digest)).arg(path).output().expect("tar");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+const LABELER: &str = "FROM scratch\nCOPY rootfs .\nRUN --module=modules/labeler.wasm team=platform\n";
+
+#[test]
+fn run_module_output_is_a_layer_of_its_own() {
+    let ctx = context(&["labeler"], LABELER);
+    let store = tempfile::tempdir().expect("store");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "labelled"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("Kubefile:3 RUN") && stderr.contains("labeler"), "{stderr}");
+
+    let manifest = manifest(store.path(), "labelled");
+    assert_eq!(manifest["layers"].as_array().expect("layers").len(), 2, "{manifest}");
+    let copied = layer(store.path(), "labelled", 0);
+    let transformed = layer(store.path(), "labelled", 1);
+    assert_eq!(layer_paths(store.path(), &transformed), ["manifests/", "manifests/cm.yaml"]);
+    assert_eq!(
+        layer_file(store.path(), &transformed, "manifests/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels:\n    team: \"platform\"\n  name: settings\n"
+    );
+    // The layer below is the COPY, untouched.
+    assert!(!layer_file(store.path(), &copied, "manifests/cm.yaml").contains("team"));
+
+    let config = blob_json(store.path(), manifest["config"]["digest"].as_str().expect("config"));
+    let history = config["history"].as_array().expect("history");
+    let last = history.last().expect("history entry");
+    let created_by = last["created_by"].as_str().expect("created_by");
+    assert!(created_by.contains("RUN --module=modules/labeler.wasm team=platform"), "{created_by}");
+    assert_eq!(last.get("empty_layer"), None, "{last}");
+    assert_eq!(config["rootfs"]["diff_ids"].as_array().expect("diff_ids").len(), 2);
+    // The module is read from the context, not copied into the image.
+    assert!(!layer_paths(store.path(), &copied).iter().any(|p| p.contains("labeler")));
+}
+
+#[test]
+fn a_module_matching_its_pin_runs_and_a_wrong_pin_fails_showing_both_digests() {
+    let ctx = context(&["labeler"], "");
+    let actual = digest_of(&ctx.path().join("modules/labeler.wasm"));
+    let store = tempfile::tempdir().expect("store");
+
+    let pinned = format!("FROM scratch\nCOPY rootfs .\nRUN --module=modules/labeler.wasm@{actual} team=a\n");
+    std::fs::write(ctx.path().join("Kubefile"), pinned).expect("kubefile");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "pinned"]);
+    assert_eq!(code, 0, "{stderr}");
+
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let mispinned = format!("FROM scratch\nCOPY rootfs .\nRUN --module=modules/labeler.wasm@{wrong} team=a\n");
+    std::fs::write(ctx.path().join("Kubefile"), mispinned).expect("kubefile");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "mispinned"]);
+    assert_ne!(code, 0, "a wrong pin must fail the build");
+    assert!(stderr.contains("Kubefile:3"), "{stderr}");
+    assert!(stderr.contains(&format!("pinned:  {wrong}")), "{stderr}");
+    assert!(stderr.contains(&format!("actual:  {actual}")), "{stderr}");
+    assert!(!stderr.contains("RUN labeler"), "the module must not run: {stderr}");
+}
+
+#[test]
+fn a_module_asking_for_an_ungranted_env_value_is_refused_before_it_runs() {
+    let kubefile = "FROM scratch\nCOPY rootfs .\nRUN --module=modules/envlabel.wasm\n";
+    let ctx = context(&["envlabel"], kubefile);
+    let store = tempfile::tempdir().expect("store");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "refused"]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.contains("Kubefile:3: module modules/envlabel.wasm refused before it ran"), "{stderr}");
+    assert!(stderr.contains("CLUSTER_NAME") && stderr.contains("capability `env`"), "{stderr}");
+
+    // Granted with --env, it runs, and sees only the value it asked for.
+    let args = ["-t", "granted", "--env", "CLUSTER_NAME=prod", "--env", "OTHER=not-for-the-module"];
+    let (code, _, stderr) = build(ctx.path(), store.path(), &args);
+    assert_eq!(code, 0, "{stderr}");
+    let transformed = layer(store.path(), "granted", 1);
+    assert_eq!(layer_file(store.path(), &transformed, "etc/cluster-env"), "CLUSTER_NAME=prod\n");
+}
+
+#[test]
+fn a_module_that_writes_outside_out_is_refused() {
+    let kubefile = "FROM scratch\nCOPY rootfs .\nRUN --module=modules/outwriter.wasm in\n";
+    let ctx = context(&["outwriter"], kubefile);
+    let before = snapshot(ctx.path());
+    let store = tempfile::tempdir().expect("store");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "evil"]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.contains("writing /in/manifests/evil.yaml"), "{stderr}");
+    assert_eq!(snapshot(ctx.path()), before, "the module changed the build context");
+
+    let kubefile = "FROM scratch\nCOPY rootfs .\nRUN --module=modules/outwriter.wasm link\n";
+    std::fs::write(ctx.path().join("Kubefile"), kubefile).expect("kubefile");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "evil"]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.contains("tried to write outside /out: passwd"), "{stderr}");
+    let index = std::fs::read_to_string(store.path().join("index.json")).unwrap_or_default();
+    assert!(!index.contains("evil"), "a refused build must not tag an image: {index}");
+}
+
+#[test]
+fn only_a_transform_module_from_inside_the_context_runs() {
+    let outside = tempfile::tempdir().expect("outside");
+    std::fs::copy(p1("labeler"), outside.path().join("labeler.wasm")).expect("copy");
+    let ctx = context(&["noop"], "");
+    std::os::unix::fs::symlink(outside.path().join("labeler.wasm"), ctx.path().join("modules/link.wasm"))
+        .expect("symlink");
+    let store = tempfile::tempdir().expect("store");
+    let escape = format!("../{}/labeler.wasm", outside.path().file_name().expect("name").to_string_lossy());
+    let absolute = outside.path().join("labeler.wasm").display().to_string();
+    for (module, error) in [
+        ("modules/noop.wasm", "is a policy module; RUN --module runs only transform modules"),
+        (escape.as_str(), "reading module"),
+        ("modules/link.wasm", "reading module modules/link.wasm in the build context"),
+        (absolute.as_str(), "relative to the build context"),
+    ] {
+        let kubefile = format!("FROM scratch\nCOPY rootfs .\nRUN --module={module} team=a\n");
+        std::fs::write(ctx.path().join("Kubefile"), kubefile).expect("kubefile");
+        let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "x"]);
+        assert_ne!(code, 0, "{module}: {stderr}");
+        assert!(stderr.contains("Kubefile:3") && stderr.contains(error), "{module}: {stderr}");
+    }
+}
+
+#[test]
+fn the_same_build_with_a_module_twice_gives_the_same_digest() {
+    let ctx = context(&["labeler"], LABELER);
+    let digests: Vec<String> = (0..2)
+        .map(|_| {
+            let store = tempfile::tempdir().expect("store");
+            let (code, stdout, stderr) = build(ctx.path(), store.path(), &["-t", "again", "--no-cache"]);
+            assert_eq!(code, 0, "{stderr}");
+            stdout.lines().last().expect("digest line").to_string()
+        })
+        .collect();
+    assert!(digests[0].starts_with("sha256:"), "{digests:?}");
+    assert_eq!(digests[0], digests[1]);
+}
