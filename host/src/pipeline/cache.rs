@@ -38,14 +38,28 @@ impl KeyBuilder {
 }
 
 /// The cache directory (`<store>/.sealbox/steps`), or nothing when caching
-/// is off.
+/// is off, with the memo of file digests its keys are computed from.
 pub struct StepCache {
     dir: Option<PathBuf>,
+    memo: HashMemo,
 }
 
 impl StepCache {
     pub fn new(store_root: &Path, enabled: bool) -> Self {
-        StepCache { dir: enabled.then(|| store_root.join(".sealbox").join("steps")) }
+        StepCache {
+            dir: enabled.then(|| store_root.join(".sealbox").join("steps")),
+            memo: HashMemo::load(store_root, enabled),
+        }
+    }
+
+    /// The file digest memo.
+    pub fn memo(&self) -> &HashMemo {
+        &self.memo
+    }
+
+    /// Saves what the cache learnt during this build.
+    pub fn save(&self) -> Result<()> {
+        self.memo.save()
     }
 
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
@@ -61,5 +75,68 @@ impl StepCache {
         serde_json::to_writer(&mut tmp, value)?;
         tmp.persist(dir.join(format!("{key}.json"))).context("saving a step cache entry")?;
         Ok(())
+    }
+}
+
+/// Remembers the content digest of files by their stat fingerprint, as
+/// git's index does, so an unchanged file is not read again just to
+/// compute a cache key. Keys stay content digests; only the reading is
+/// saved. A file counts as unchanged when its device, inode, size, mtime
+/// and ctime (which no user can set) are all the same.
+pub struct HashMemo {
+    path: Option<PathBuf>,
+    entries: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
+    dirty: std::sync::atomic::AtomicBool,
+}
+
+impl HashMemo {
+    /// Loads the memo of the store at `store_root` (empty when caching is
+    /// off or the file is missing or damaged).
+    pub fn load(store_root: &Path, enabled: bool) -> Self {
+        let path = enabled.then(|| store_root.join(".sealbox").join("hash-memo.json"));
+        let entries = path
+            .as_ref()
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        HashMemo { path, entries: std::sync::Mutex::new(entries), dirty: Default::default() }
+    }
+
+    /// The digest of the file described by `meta`, from the memo when its
+    /// fingerprint is unchanged, else from `compute` (and remembered).
+    pub fn digest(&self, meta: &cap_std::fs::Metadata, compute: impl FnOnce() -> Result<String>) -> Result<String> {
+        use cap_std::fs::MetadataExt;
+        let id = format!("{}:{}", meta.dev(), meta.ino());
+        let fingerprint =
+            format!("{}:{}.{}:{}.{}", meta.len(), meta.mtime(), meta.mtime_nsec(), meta.ctime(), meta.ctime_nsec());
+        if let Some((fp, digest)) = self.lock().get(&id)
+            && *fp == fingerprint
+        {
+            return Ok(digest.clone());
+        }
+        let digest = compute()?;
+        if self.path.is_some() {
+            self.lock().insert(id, (fingerprint, digest.clone()));
+            self.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(digest)
+    }
+
+    /// Writes the memo back if it changed.
+    pub fn save(&self) -> Result<()> {
+        let Some(path) = &self.path else { return Ok(()) };
+        if !self.dirty.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing in {}", dir.display()))?;
+        serde_json::to_writer(&mut tmp, &*self.lock())?;
+        tmp.persist(path).context("saving the file digest memo")?;
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (String, String)>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

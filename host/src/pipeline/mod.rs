@@ -488,7 +488,8 @@ fn pack_layer(
     listing: Vec<FileEntry>,
     work: &Path,
 ) -> Result<(LayerDescriptor, bool)> {
-    let key = if options.no_cache { None } else { Some(layer_key(&pack.digest, options, cache.memo(), source, &listing)?) };
+    let key =
+        if options.no_cache { None } else { Some(layer_key(&pack.digest, options, cache.memo(), source, &listing)?) };
     if let Some(key) = &key
         && let Some(cached) = cache.get::<CachedLayer>(key)
         && let Some(desc) = cached.descriptor()

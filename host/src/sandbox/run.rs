@@ -24,7 +24,7 @@ use crate::tree::{self, Hardlinks, TreeError, WalkOptions};
 pub const STREAM_RESPONSE_FILE: &str = "response.json";
 
 /// Largest number of bytes the guest may move to the host in one call.
-const HOSTCALL_FUEL: usize = 16 << 20;
+const HOSTCALL_FUEL: usize = 128 << 20;
 /// Largest number of handles a component may hold at once.
 const MAX_HANDLES: usize = 100_000;
 /// How long past its deadline the host waits for a step stuck in a host
