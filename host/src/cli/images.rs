@@ -143,10 +143,16 @@ pub fn rmi(args: RmiArgs) -> Result<()> {
         let removed = store.remove(name).map_err(|e| UsageError(format!("{name}: {e}")))?;
         println!("removed {name} ({})", removed.digest);
     }
-    // Blobs no other image uses go now; step-cache entries that pointed at
-    // them simply miss next time.
-    let report = store.gc(&[])?;
-    eprintln!("freed {} blobs, {}", report.removed.len(), crate::pipeline::human_size(report.bytes));
+    // Blobs that neither an image nor the step cache uses go now, unless
+    // another sealbox has the store open (a build may be writing blobs it
+    // has not named yet).
+    let keep = crate::pipeline::cached_blobs(store.root());
+    match store.try_gc(&keep)? {
+        Some(report) => {
+            eprintln!("freed {} blobs, {}", report.removed.len(), crate::pipeline::human_size(report.bytes))
+        }
+        None => eprintln!("the store is in use; unused blobs stay until the next rmi"),
+    }
     Ok(())
 }
 

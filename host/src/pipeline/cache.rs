@@ -52,6 +52,18 @@ impl StepCache {
         }
     }
 
+    /// The blob digests cached step results point at, so garbage
+    /// collection can keep them.
+    pub fn blobs(store_root: &Path) -> Vec<crate::oci::Digest> {
+        let dir = store_root.join(".sealbox").join("steps");
+        let Ok(entries) = std::fs::read_dir(dir) else { return vec![] };
+        entries
+            .filter_map(|e| std::fs::read(e.ok()?.path()).ok())
+            .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .filter_map(|v| crate::oci::Digest::parse(v.get("digest")?.as_str()?).ok())
+            .collect()
+    }
+
     /// The file digest memo.
     pub fn memo(&self) -> &HashMemo {
         &self.memo

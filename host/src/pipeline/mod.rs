@@ -117,6 +117,12 @@ pub struct LayerReport {
     pub created_by: String,
 }
 
+/// The blobs the step cache refers to; `rmi` keeps them so that a later
+/// build can still reuse its cached layers.
+pub fn cached_blobs(store_root: &Path) -> Vec<Digest> {
+    StepCache::blobs(store_root)
+}
+
 /// A sink for progress lines (one per step).
 pub type Progress<'a> = dyn FnMut(&str) + 'a;
 
