@@ -206,3 +206,73 @@ fn the_same_build_with_a_module_twice_gives_the_same_digest() {
     assert!(digests[0].starts_with("sha256:"), "{digests:?}");
     assert_eq!(digests[0], digests[1]);
 }
+
+#[test]
+fn the_steps_after_a_module_see_its_output() {
+    // A Kyverno policy requiring the label the module adds: the build passes
+    // only when the policy step reads the module's output, not the COPY.
+    let policies = tempfile::tempdir().expect("policies");
+    let policy = policies.path().join("team.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: require-team-label\nspec:\n  \
+         validationFailureAction: Enforce\n  rules:\n  - name: team\n    match:\n      any:\n      - resources:\n          \
+         kinds: [ConfigMap]\n    validate:\n      message: a team label is required\n      pattern:\n        \
+         metadata:\n          labels:\n            team: \"?*\"\n",
+    )
+    .expect("policy");
+    let policy = policy.to_str().expect("utf-8");
+    let store = tempfile::tempdir().expect("store");
+
+    let unlabelled = context(&["labeler"], "FROM scratch\nCOPY rootfs .\n");
+    let (code, _, stderr) = build(unlabelled.path(), store.path(), &["-t", "bare", "--policy", policy]);
+    assert_ne!(code, 0, "the policy must fail without the module: {stderr}");
+    assert!(stderr.contains("require-team-label"), "{stderr}");
+
+    let labelled = context(&["labeler"], LABELER);
+    let (code, _, stderr) = build(labelled.path(), store.path(), &["-t", "labelled", "--policy", policy]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn build_lock_records_module_digests_and_a_locked_build_runs_exactly_those() {
+    let ctx = context(&["labeler", "envlabel"], LABELER);
+    let module = ctx.path().join("modules/labeler.wasm");
+    let lock_path = ctx.path().join("sealbox.lock");
+    let store = tempfile::tempdir().expect("store");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "locked", "--lock"]);
+    assert_eq!(code, 0, "{stderr}");
+    let lock: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&lock_path).expect("sealbox.lock written")).expect("lock JSON");
+    assert_eq!(lock, serde_json::json!({"lockVersion": 1, "modules": {"modules/labeler.wasm": digest_of(&module)}}));
+
+    // With the lock present, the same module builds.
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "locked"]);
+    assert_eq!(code, 0, "{stderr}");
+
+    // A module not in the lock is refused.
+    let two = format!("{LABELER}RUN --module=modules/envlabel.wasm\n");
+    std::fs::write(ctx.path().join("Kubefile"), &two).expect("kubefile");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "locked", "--env", "CLUSTER_NAME=a"]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.contains("module modules/envlabel.wasm is not in sealbox.lock"), "{stderr}");
+    std::fs::write(ctx.path().join("Kubefile"), LABELER).expect("kubefile");
+
+    // A changed module is refused, showing both digests.
+    let old = digest_of(&module);
+    std::fs::copy(p1("outwriter"), &module).expect("swap module");
+    let new = digest_of(&module);
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "locked"]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.contains("module modules/labeler.wasm does not match sealbox.lock"), "{stderr}");
+    assert!(stderr.contains(&format!("locked:  {old}")) && stderr.contains(&format!("actual:  {new}")), "{stderr}");
+
+    // --lock records the modules the build ran now, replacing the old lock.
+    std::fs::copy(p1("labeler"), &module).expect("restore module");
+    std::fs::write(ctx.path().join("Kubefile"), &two).expect("kubefile");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "locked", "--lock", "--env", "CLUSTER_NAME=a"]);
+    assert_eq!(code, 0, "{stderr}");
+    let lock: serde_json::Value = serde_json::from_slice(&std::fs::read(&lock_path).expect("lock")).expect("lock JSON");
+    assert_eq!(lock["modules"].as_object().expect("modules").len(), 2, "{lock}");
+    assert_eq!(lock["modules"]["modules/envlabel.wasm"], digest_of(&ctx.path().join("modules/envlabel.wasm")));
+}

@@ -51,6 +51,11 @@ pub struct BuildArgs {
     /// Run every step again, even when its inputs are unchanged.
     #[arg(long)]
     no_cache: bool,
+    /// Write `sealbox.lock` beside the Kubefile with the digest of every
+    /// `RUN --module` module the build ran. Without it, an existing lock
+    /// file is obeyed: each module must be in it, with that digest.
+    #[arg(long)]
+    lock: bool,
     /// A value for `.tmpl` templates (repeatable), over the image's ENV.
     #[arg(long = "env", value_name = "K=V", value_parser = parse_key_value)]
     env: Vec<(String, String)>,
@@ -151,6 +156,8 @@ pub fn run(args: BuildArgs) -> Result<()> {
         Some(s) => s,
         None => super::source_date_epoch()?,
     };
+    let lock_path = pipeline::Lock::path_for(&kubefile);
+    let lock = if args.lock { None } else { pipeline::Lock::read(&lock_path)? };
     let options = BuildOptions {
         context: args.context.clone(),
         kubefile,
@@ -178,6 +185,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
         require_digests: args.require_digests,
         ignore_chart_errors: args.ignore_chart_errors,
         verbose: args.verbose,
+        lock,
     };
     let store = args.common.open_store()?;
     let sandbox = args.common.sandbox()?;
@@ -194,6 +202,9 @@ pub fn run(args: BuildArgs) -> Result<()> {
     }
     for n in &outcome.notes {
         eprintln!("note: {}", crate::sandbox::escape_for_terminal(n.as_bytes()));
+    }
+    if args.lock {
+        pipeline::Lock::new(outcome.modules.clone()).write(&lock_path)?;
     }
     for target in &outputs {
         export(&store, &outcome.descriptor, args.tags.first().map(String::as_str), None, target)

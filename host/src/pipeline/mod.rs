@@ -21,10 +21,12 @@ mod base;
 mod cache;
 mod grants;
 mod listing;
+mod lock;
 mod staging;
 mod steps;
 mod transform;
 
+pub use lock::{LOCK_FILE, Lock};
 pub use steps::{StepReport, format_diagnostic};
 
 use std::collections::BTreeMap;
@@ -76,6 +78,9 @@ pub struct BuildOptions {
     pub ignore_chart_errors: bool,
     /// Report what the image search skipped, and why.
     pub verbose: bool,
+    /// The lock every `RUN --module` must match; `None` when there is no
+    /// `sealbox.lock` or the build writes a new one.
+    pub lock: Option<Lock>,
 }
 
 /// What a build produced.
@@ -94,6 +99,9 @@ pub struct BuildOutcome {
     /// Informational findings (`--verbose`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The digest of every `RUN --module` module, by its Kubefile path.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub modules: BTreeMap<String, String>,
 }
 
 /// One platform's image.
@@ -144,6 +152,7 @@ pub fn build(
     let mut reports = Vec::new();
     let mut warnings = Vec::new();
     let mut notes = Vec::new();
+    let mut modules = BTreeMap::new();
     let mut manifests = Vec::new();
     let mut platforms = Vec::new();
     for platform in &options.platforms {
@@ -153,6 +162,7 @@ pub fn build(
         reports.extend(built.steps);
         warnings.extend(built.warnings);
         notes.extend(built.notes);
+        modules.extend(built.modules);
         platforms.push(built.outcome);
         manifests.push(built.descriptor);
     }
@@ -177,6 +187,7 @@ pub fn build(
         steps: reports,
         warnings,
         notes,
+        modules,
     })
 }
 
@@ -186,6 +197,8 @@ struct PlatformBuild {
     steps: Vec<StepReport>,
     warnings: Vec<String>,
     notes: Vec<String>,
+    /// Module path to digest, for `sealbox.lock`.
+    modules: BTreeMap<String, String>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -254,6 +267,7 @@ fn build_platform(
     let grant = Grant::transform(options.render_env.clone());
     let mut listings = Vec::new();
     let mut transforms = Vec::new();
+    let mut modules = BTreeMap::new();
     for step in &plan.steps {
         match step {
             kubefile::Step::Layer(layer) => {
@@ -270,7 +284,8 @@ fn build_platform(
                 let rootfs = rootfs.as_ref().ok_or_else(|| anyhow!("no staged rootfs for RUN --module"))?;
                 let started = Instant::now();
                 let at = format!("{}:{}", options.kubefile.display(), m.line);
-                let binary = transform::load(ctx, m, &at)?;
+                let binary = transform::load(ctx, m, options.lock.as_ref(), &at)?;
+                modules.insert(m.module.clone(), binary.digest.clone());
                 let output = transform::run(&steps, &binary, m, &at, rootfs, &platform_work, &grant)?;
                 let out = Dir::open_ambient_dir(&output.dir, cap_std::ambient_authority())?;
                 rootfs.add_from_context(&out, &output.listing)?;
@@ -461,6 +476,7 @@ fn build_platform(
         steps: reports,
         warnings,
         notes,
+        modules,
     })
 }
 

@@ -13,6 +13,7 @@ use cap_std::fs::Dir;
 use sealbox_guest::{FileEntry, FileKind, ModuleKind};
 
 use super::grants::{self, Grant};
+use super::lock::Lock;
 use super::staging::AnalysisTree;
 use super::steps::{StepRequest, Steps};
 use crate::kubefile::ModuleStep;
@@ -29,8 +30,9 @@ pub struct TransformOutput {
 }
 
 /// Reads the module of `step` from the build context and checks that it is
-/// the pinned one and a transform. `at` is `Kubefile:line`, for messages.
-pub fn load(ctx: &Dir, step: &ModuleStep, at: &str) -> Result<ModuleBinary> {
+/// the pinned one, the locked one when there is a `lock`, and a transform.
+/// `at` is `Kubefile:line`, for messages.
+pub fn load(ctx: &Dir, step: &ModuleStep, lock: Option<&Lock>, at: &str) -> Result<ModuleBinary> {
     let path = step.module.as_str();
     if Path::new(path).is_absolute() {
         bail!("{at}: module {path}: a module path is relative to the build context");
@@ -43,6 +45,9 @@ pub fn load(ctx: &Dir, step: &ModuleStep, at: &str) -> Result<ModuleBinary> {
         && *pin != binary.digest
     {
         bail!("{at}: module {path} does not match its pin:\n  pinned:  {pin}\n  actual:  {}", binary.digest);
+    }
+    if let Some(lock) = lock {
+        lock.check(path, &binary.digest).map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
     }
     match binary.metadata.as_ref().map(|m| m.kind) {
         Some(ModuleKind::Transform) => Ok(binary),
