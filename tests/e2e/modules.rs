@@ -80,6 +80,10 @@ const LABELER: &str = "FROM scratch\nCOPY rootfs .\nRUN --module=modules/labeler
 #[test]
 fn run_module_output_is_a_layer_of_its_own() {
     let ctx = context(&["labeler"], LABELER);
+    // A mode the umask would not give: the rewritten file keeps it.
+    use std::os::unix::fs::PermissionsExt;
+    let cm = ctx.path().join("rootfs/manifests/cm.yaml");
+    std::fs::set_permissions(&cm, std::fs::Permissions::from_mode(0o750)).expect("chmod");
     let store = tempfile::tempdir().expect("store");
     let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "labelled"]);
     assert_eq!(code, 0, "{stderr}");
@@ -94,6 +98,9 @@ fn run_module_output_is_a_layer_of_its_own() {
         layer_file(store.path(), &transformed, "manifests/cm.yaml"),
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels:\n    team: \"platform\"\n  name: settings\n"
     );
+    let verbose = Command::new("tar").arg("-tvzf").arg(blob_path(store.path(), &transformed)).output().expect("tar");
+    let verbose = String::from_utf8_lossy(&verbose.stdout).into_owned();
+    assert!(verbose.lines().any(|l| l.starts_with("-rwxr-x--- ") && l.ends_with("manifests/cm.yaml")), "{verbose}");
     // The layer below is the COPY, untouched.
     assert!(!layer_file(store.path(), &copied, "manifests/cm.yaml").contains("team"));
 
@@ -275,4 +282,24 @@ fn build_lock_records_module_digests_and_a_locked_build_runs_exactly_those() {
     let lock: serde_json::Value = serde_json::from_slice(&std::fs::read(&lock_path).expect("lock")).expect("lock JSON");
     assert_eq!(lock["modules"].as_object().expect("modules").len(), 2, "{lock}");
     assert_eq!(lock["modules"]["modules/envlabel.wasm"], digest_of(&ctx.path().join("modules/envlabel.wasm")));
+}
+
+#[test]
+fn a_module_reads_the_base_image_layers_too() {
+    let store = tempfile::tempdir().expect("store");
+    let base = context(&[], "FROM scratch\nCOPY rootfs .\n");
+    let (code, _, stderr) = build(base.path(), store.path(), &["-t", "base:v1"]);
+    assert_eq!(code, 0, "{stderr}");
+
+    let ctx = tempfile::tempdir().expect("ctx");
+    std::fs::create_dir(ctx.path().join("modules")).expect("modules");
+    std::fs::copy(p1("labeler"), ctx.path().join("modules/labeler.wasm")).expect("module");
+    std::fs::write(ctx.path().join("Kubefile"), "FROM base:v1\nRUN --module=modules/labeler.wasm team=base\n")
+        .expect("kubefile");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "derived"]);
+    assert_eq!(code, 0, "{stderr}");
+    let layers = manifest(store.path(), "derived")["layers"].as_array().expect("layers").len();
+    assert_eq!(layers, 2, "the base layer and the module's");
+    let transformed = layer(store.path(), "derived", 1);
+    assert!(layer_file(store.path(), &transformed, "manifests/cm.yaml").contains("    team: \"base\"\n"));
 }

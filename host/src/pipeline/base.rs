@@ -97,7 +97,9 @@ fn stage_layer(layout: &Layout, layer: &Descriptor, analysis: &AnalysisTree) -> 
             continue;
         }
         if entry.header().entry_type().is_file() && analysis.wants(&path) {
+            let mode = entry.header().mode()?;
             analysis.write(&path, &mut entry)?;
+            analysis.set_mode(&path, mode)?;
         }
     }
     Ok(())

@@ -37,18 +37,21 @@ pub struct AnalysisTree {
     root: PathBuf,
     /// Which image paths the tree keeps.
     wants: fn(&str) -> bool,
+    /// Whether files keep their image modes (a whole rootfs, whose reader
+    /// may rewrite an executable) or get what the umask gives.
+    keeps_modes: bool,
 }
 
 impl AnalysisTree {
     /// An empty analysis tree in `root` (which must exist and be empty).
     pub fn new(root: PathBuf) -> AnalysisTree {
-        AnalysisTree { root, wants: wanted }
+        AnalysisTree { root, wants: wanted, keeps_modes: false }
     }
 
-    /// An empty tree in `root` that keeps every file: the staged rootfs a
-    /// transform module reads.
+    /// An empty tree in `root` that keeps every file and directory, with
+    /// their modes: the staged rootfs a transform module reads.
     pub fn whole(root: PathBuf) -> AnalysisTree {
-        AnalysisTree { root, wants: |_| true }
+        AnalysisTree { root, wants: |_| true, keeps_modes: true }
     }
 
     /// Whether the tree keeps the file at image path `path`.
@@ -63,6 +66,16 @@ impl AnalysisTree {
     /// Copies the wanted files of a layer listing from `ctx` (the build
     /// context, or a step's output directory).
     pub fn add_from_context(&self, ctx: &Dir, listing: &[FileEntry]) -> Result<()> {
+        if self.keeps_modes {
+            // Empty directories are part of a rootfs too.
+            for e in listing.iter().filter(|e| e.kind == FileKind::Dir) {
+                let dest = self.host_path(&e.path)?;
+                if !fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
+                    self.prepare_parent(&dest)?;
+                    fs::create_dir(&dest).with_context(|| format!("creating {}", dest.display()))?;
+                }
+            }
+        }
         for e in listing.iter().filter(|e| e.kind == FileKind::File && self.wants(&e.path)) {
             let source = e.source.as_deref().unwrap_or(&e.path);
             let mut opts = OpenOptions::new();
@@ -76,8 +89,22 @@ impl AnalysisTree {
             // a file growing while we read cannot make the tree unbounded.
             io::copy(&mut io::Read::take(&mut from, e.size), &mut to)
                 .with_context(|| format!("copying {source} from the build context"))?;
+            self.set_mode(&e.path, e.mode)?;
         }
         Ok(())
+    }
+
+    /// Gives the file at `path` its image mode, in a tree that keeps modes.
+    /// The owner keeps read and write, so the host can stage over it, and
+    /// set-id bits are dropped: this is a host file.
+    pub fn set_mode(&self, path: &str, mode: u32) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        if !self.keeps_modes {
+            return Ok(());
+        }
+        let dest = self.host_path(path)?;
+        fs::set_permissions(&dest, fs::Permissions::from_mode((mode & 0o777) | 0o600))
+            .with_context(|| format!("setting the mode of {}", dest.display()))
     }
 
     /// Writes one file (a base layer's, or a step's output).

@@ -79,10 +79,16 @@ pub fn run(
     let module = steps.load(binary, &step.module).with_context(|| format!("{at}: loading module {}", step.module))?;
     let mut req = StepRequest::new(serde_json::json!({ "args": step.args }));
     req.env = grant.env_for(&capabilities);
-    req.files = super::list_tree(rootfs.root())?;
+    // Directories were made with the umask's mode; the module sees the
+    // same listing on every machine.
+    let files: Vec<FileEntry> = super::list_tree(rootfs.root())?
+        .into_iter()
+        .map(|e| if e.kind == FileKind::Dir { FileEntry { mode: 0o755, ..e } } else { e })
+        .collect();
+    req.files = files.clone();
     req.limits = grant.limits;
     let (outcome, dir) = steps.run("run", &module, rootfs.root(), work, req, None).with_context(|| at.to_string())?;
-    let listing = layer_listing(&outcome.output, &super::list_tree(rootfs.root())?);
+    let listing = layer_listing(&outcome.output, &files);
     Ok(TransformOutput { module: module.name, dir, listing })
 }
 
