@@ -49,6 +49,10 @@ pub fn load(ctx: &Dir, step: &ModuleStep, lock: Option<&Lock>, at: &str) -> Resu
     if let Some(lock) = lock {
         lock.check(path, &binary.digest).map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
     }
+    if let Some(needs) = binary.metadata.as_ref().and_then(|m| m.min_host_version.as_deref()) {
+        check_host_version(needs, env!("CARGO_PKG_VERSION"))
+            .map_err(|e| anyhow::anyhow!("{at}: module {path}: {e}"))?;
+    }
     match binary.metadata.as_ref().map(|m| m.kind) {
         Some(ModuleKind::Transform) => Ok(binary),
         Some(kind) => bail!(
@@ -59,6 +63,18 @@ pub fn load(ctx: &Dir, step: &ModuleStep, lock: Option<&Lock>, at: &str) -> Resu
             bail!("{at}: module {path} has no `sealbox.module` metadata; RUN --module needs a module of kind transform")
         }
     }
+}
+
+/// Checks that this sealbox (`host`) is at least the `minHostVersion` a
+/// module declares.
+fn check_host_version(needs: &str, host: &str) -> Result<(), String> {
+    let needs_version =
+        semver::Version::parse(needs).map_err(|e| format!("its minHostVersion {needs:?} is not a version: {e}"))?;
+    let host_version = semver::Version::parse(host).map_err(|e| format!("sealbox version {host:?}: {e}"))?;
+    if host_version < needs_version {
+        return Err(format!("it needs sealbox {needs} or newer; this is sealbox {host}"));
+    }
+    Ok(())
 }
 
 /// Runs `binary` as the transform step `step` over the staged `rootfs`,
@@ -117,6 +133,15 @@ mod tests {
 
     fn entry(path: &str, kind: FileKind, mode: u32) -> FileEntry {
         FileEntry { path: path.into(), kind, mode, size: 0, link: None, hardlink: None, source: None }
+    }
+
+    #[test]
+    fn a_module_needing_a_newer_sealbox_is_refused() {
+        assert_eq!(check_host_version("0.1.0", "0.1.0"), Ok(()));
+        assert_eq!(check_host_version("0.1.0", "0.2.0"), Ok(()));
+        let newer = check_host_version("1.2.0", "0.9.9").unwrap_err();
+        assert!(newer.contains("needs sealbox 1.2.0 or newer; this is sealbox 0.9.9"), "{newer}");
+        assert!(check_host_version("one", "0.1.0").unwrap_err().contains("not a version"));
     }
 
     #[test]
