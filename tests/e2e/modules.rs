@@ -219,15 +219,7 @@ fn the_steps_after_a_module_see_its_output() {
     // A Kyverno policy requiring the label the module adds: the build passes
     // only when the policy step reads the module's output, not the COPY.
     let policies = tempfile::tempdir().expect("policies");
-    let policy = policies.path().join("team.yaml");
-    std::fs::write(
-        &policy,
-        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: require-team-label\nspec:\n  \
-         validationFailureAction: Enforce\n  rules:\n  - name: team\n    match:\n      any:\n      - resources:\n          \
-         kinds: [ConfigMap]\n    validate:\n      message: a team label is required\n      pattern:\n        \
-         metadata:\n          labels:\n            team: \"?*\"\n",
-    )
-    .expect("policy");
+    let policy = team_policy(policies.path());
     let policy = policy.to_str().expect("utf-8");
     let store = tempfile::tempdir().expect("store");
 
@@ -239,6 +231,64 @@ fn the_steps_after_a_module_see_its_output() {
     let labelled = context(&["labeler"], LABELER);
     let (code, _, stderr) = build(labelled.path(), store.path(), &["-t", "labelled", "--policy", policy]);
     assert_eq!(code, 0, "{stderr}");
+}
+
+/// Writes a Kyverno policy requiring a `team` label on ConfigMaps into
+/// `dir`; returns its path.
+fn team_policy(dir: &Path) -> PathBuf {
+    let policy = dir.join("team.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: require-team-label\nspec:\n  \
+         validationFailureAction: Enforce\n  rules:\n  - name: team\n    match:\n      any:\n      - resources:\n          \
+         kinds: [ConfigMap]\n    validate:\n      message: a team label is required\n      pattern:\n        \
+         metadata:\n          labels:\n            team: \"?*\"\n",
+    )
+    .expect("policy");
+    policy
+}
+
+/// The progress line of the `RUN --module` step at Kubefile line `line`.
+fn run_line(stderr: &str, line: usize) -> String {
+    let name = format!("Kubefile:{line} RUN ");
+    stderr
+        .lines()
+        .find(|l| l.contains(&name) && !l.contains(" pack "))
+        .unwrap_or_else(|| panic!("no progress line for the module at line {line}: {stderr}"))
+        .to_string()
+}
+
+#[test]
+fn an_unchanged_module_step_is_cached_and_a_changed_one_runs_again() {
+    let policies = tempfile::tempdir().expect("policies");
+    let policy = team_policy(policies.path());
+    let policy = policy.to_str().expect("utf-8");
+    let ctx = context(&["labeler"], LABELER);
+    let store = tempfile::tempdir().expect("store");
+    let args = ["-t", "c", "--policy", policy];
+
+    let (code, first, stderr) = build(ctx.path(), store.path(), &args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!run_line(&stderr, 3).contains("cached"), "{stderr}");
+
+    // The cached output still reaches the later steps: the policy passes.
+    let (code, second, stderr) = build(ctx.path(), store.path(), &args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(run_line(&stderr, 3).contains(" cached "), "{stderr}");
+    assert_eq!(first.lines().last(), second.lines().last(), "same image from the cache");
+
+    // Another argument, or another rootfs, runs the module again.
+    std::fs::write(ctx.path().join("Kubefile"), LABELER.replace("team=platform", "team=infra")).expect("kubefile");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!run_line(&stderr, 3).contains("cached"), "{stderr}");
+    assert!(layer_file(store.path(), &layer(store.path(), "c", 1), "manifests/cm.yaml").contains("team: \"infra\""));
+    std::fs::write(ctx.path().join("rootfs/manifests/more.yaml"), "kind: ConfigMap\nmetadata:\n  name: more\n")
+        .expect("manifest");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!run_line(&stderr, 3).contains("cached"), "{stderr}");
+    assert_eq!(layer_paths(store.path(), &layer(store.path(), "c", 1)).len(), 3, "manifests/, cm.yaml, more.yaml");
 }
 
 #[test]

@@ -4,12 +4,14 @@
 //!
 //! 1. every COPY/ADD/APP/CNI/CSI is resolved against the context into a
 //!    layer listing, and the parts the analysis steps read are copied into
-//!    a private analysis tree (base image layers first);
+//!    a private analysis tree (base image layers first); a `RUN --module`
+//!    runs its transform module over a staged copy of the rootfs so far,
+//!    within the step's grant, and its output joins the analysis tree;
 //! 2. `render` renders the `.tmpl` files of the analysis tree;
 //! 3. `imagelist` finds the container images the image needs;
 //! 4. `kyverno` checks every manifest against the `--policy` policies;
-//! 5. `pack` turns each layer listing, and a last layer of rendered files
-//!    and the image list, into layer blobs;
+//! 5. `pack` turns each layer listing, each transform's output, and a last
+//!    layer of rendered files and the image list, into layer blobs;
 //! 6. the config and manifest are written to the store; several platforms
 //!    get an index.
 //!
@@ -286,19 +288,21 @@ fn build_platform(
                 let at = format!("{}:{}", options.kubefile.display(), m.line);
                 let binary = transform::load(ctx, m, options.lock.as_ref(), &at)?;
                 modules.insert(m.module.clone(), binary.digest.clone());
-                let output = transform::run(&steps, &binary, m, &at, rootfs, &platform_work, &grant)?;
+                let runner = transform::Runner {
+                    steps: &steps,
+                    rootfs,
+                    work: &platform_work,
+                    grant: &grant,
+                    store,
+                    cache: (!options.no_cache).then_some(cache),
+                };
+                let output = runner.run(&binary, m, &at)?;
                 let out = Dir::open_ambient_dir(&output.dir, cap_std::ambient_authority())?;
                 rootfs.add_from_context(&out, &output.listing)?;
                 analysis.add_from_context(&out, &output.listing)?;
                 let files = output.listing.iter().filter(|e| e.kind != FileKind::Dir).count();
-                reports.push(report(
-                    progress,
-                    &format!("{at} RUN"),
-                    &output.module,
-                    started,
-                    false,
-                    &format!("{files} files"),
-                ));
+                let what = format!("{files} files");
+                reports.push(report(progress, &format!("{at} RUN"), &output.module, started, output.cached, &what));
                 transforms.push(output);
             }
         }
@@ -401,9 +405,10 @@ fn build_platform(
                     options,
                     &out,
                     &output.dir,
-                    output.listing,
+                    output.listing.clone(),
                     &platform_work,
                 )?;
+                transform::remember(cache, &output, &desc)?;
                 entry.created_by = Some(m.created_by.clone());
                 history.push(entry);
                 let what = format!("{}:{} RUN", options.kubefile.display(), m.line);

@@ -6,17 +6,21 @@
 //! and sees a private staged copy of the rootfs, never the context itself.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use cap_std::fs::Dir;
+use rayon::prelude::*;
 use sealbox_guest::{FileEntry, FileKind, ModuleKind};
 
+use super::cache::{KeyBuilder, StepCache};
 use super::grants::{self, Grant};
 use super::lock::Lock;
 use super::staging::AnalysisTree;
 use super::steps::{StepRequest, Steps};
+use super::{CachedLayer, content_digest};
 use crate::kubefile::ModuleStep;
+use crate::oci::{LayerDescriptor, Store};
 use crate::sandbox::ModuleBinary;
 
 /// What a transform module left in its `/out`: the files of its layer.
@@ -27,6 +31,21 @@ pub struct TransformOutput {
     pub dir: PathBuf,
     /// The layer listing: the checked output, with modes the host chose.
     pub listing: Vec<FileEntry>,
+    /// Whether the output came from the step cache instead of a run.
+    pub cached: bool,
+    /// The cache key to remember the packed output under, after a run.
+    pub cache_key: Option<String>,
+}
+
+/// Where transform modules run: one build's steps, its staged rootfs and
+/// work directory, the grant, and the step cache (`None` with `--no-cache`).
+pub struct Runner<'a> {
+    pub steps: &'a Steps,
+    pub rootfs: &'a AnalysisTree,
+    pub work: &'a Path,
+    pub grant: &'a Grant,
+    pub store: &'a Store,
+    pub cache: Option<&'a StepCache>,
 }
 
 /// Reads the module of `step` from the build context and checks that it is
@@ -77,35 +96,137 @@ fn check_host_version(needs: &str, host: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs `binary` as the transform step `step` over the staged `rootfs`,
-/// with exactly `grant`. Refuses the module, naming the capability, when
-/// its metadata asks for more than the grant, before it runs.
-pub fn run(
-    steps: &Steps,
-    binary: &ModuleBinary,
-    step: &ModuleStep,
-    at: &str,
-    rootfs: &AnalysisTree,
-    work: &Path,
-    grant: &Grant,
-) -> Result<TransformOutput> {
-    grants::check(binary.metadata.as_ref(), grant)
-        .map_err(|refusal| anyhow::anyhow!("{at}: module {} refused before it ran: {refusal}", step.module))?;
-    let capabilities = binary.metadata.as_ref().map(|m| m.capabilities.clone()).unwrap_or_default();
-    let module = steps.load(binary, &step.module).with_context(|| format!("{at}: loading module {}", step.module))?;
-    let mut req = StepRequest::new(serde_json::json!({ "args": step.args }));
-    req.env = grant.env_for(&capabilities);
-    // Directories were made with the umask's mode; the module sees the
-    // same listing on every machine.
-    let files: Vec<FileEntry> = super::list_tree(rootfs.root())?
-        .into_iter()
-        .map(|e| if e.kind == FileKind::Dir { FileEntry { mode: 0o755, ..e } } else { e })
-        .collect();
-    req.files = files.clone();
-    req.limits = grant.limits;
-    let (outcome, dir) = steps.run("run", &module, rootfs.root(), work, req, None).with_context(|| at.to_string())?;
-    let listing = layer_listing(&outcome.output, &files);
-    Ok(TransformOutput { module: module.name, dir, listing })
+impl Runner<'_> {
+    /// Runs `binary` as the transform step `step` over the staged rootfs,
+    /// with exactly the grant, or takes its output from the cache when the
+    /// module, its arguments, env, image facts and the whole rootfs are
+    /// unchanged. Refuses the module, naming the capability, when its
+    /// metadata asks for more than the grant, before it runs.
+    pub fn run(&self, binary: &ModuleBinary, step: &ModuleStep, at: &str) -> Result<TransformOutput> {
+        grants::check(binary.metadata.as_ref(), self.grant)
+            .map_err(|refusal| anyhow!("{at}: module {} refused before it ran: {refusal}", step.module))?;
+        let capabilities = binary.metadata.as_ref().map(|m| m.capabilities.clone()).unwrap_or_default();
+        let env = self.grant.env_for(&capabilities);
+        let name = binary.metadata.as_ref().map_or_else(|| step.module.clone(), |m| m.name.clone());
+        let root = self.rootfs.root();
+        // Directories were made with the umask's mode; the module sees the
+        // same listing on every machine.
+        let files: Vec<FileEntry> = super::list_tree(root)?
+            .into_iter()
+            .map(|e| if e.kind == FileKind::Dir { FileEntry { mode: 0o755, ..e } } else { e })
+            .collect();
+        let key = match self.cache {
+            Some(_) => Some(self.key(binary, step, &env, &files)?),
+            None => None,
+        };
+        if let Some(key) = &key
+            && let Some((dir, listing)) = self.cached(key)
+        {
+            return Ok(TransformOutput { module: name, dir, listing, cached: true, cache_key: None });
+        }
+        let module =
+            self.steps.load(binary, &step.module).with_context(|| format!("{at}: loading module {}", step.module))?;
+        let mut req = StepRequest::new(serde_json::json!({ "args": step.args }));
+        req.env = env;
+        req.files = files.clone();
+        req.limits = self.grant.limits;
+        let (outcome, dir) =
+            self.steps.run("run", &module, root, self.work, req, None).with_context(|| at.to_string())?;
+        let listing = layer_listing(&outcome.output, &files);
+        Ok(TransformOutput { module: module.name, dir, listing, cached: false, cache_key: key })
+    }
+
+    /// The cache key of a run: everything its output can depend on.
+    fn key(
+        &self,
+        binary: &ModuleBinary,
+        step: &ModuleStep,
+        env: &BTreeMap<String, String>,
+        files: &[FileEntry],
+    ) -> Result<String> {
+        let root = Dir::open_ambient_dir(self.rootfs.root(), cap_std::ambient_authority())?;
+        let hashes: Vec<String> = files
+            .par_iter()
+            .map(|e| if e.kind == FileKind::File { content_digest(&root, &e.path, e.size) } else { Ok(String::new()) })
+            .collect::<Result<_>>()?;
+        let mut key = KeyBuilder::new("transform")
+            .part(&binary.digest)
+            .part(serde_json::to_vec(&step.args)?)
+            .part(serde_json::to_vec(env)?)
+            .part(serde_json::to_vec(&self.steps.image)?);
+        for (e, h) in files.iter().zip(hashes) {
+            key = key.part(serde_json::to_vec(e)?).part(h);
+        }
+        Ok(key.finish())
+    }
+
+    /// The output of an earlier run with the same key, unpacked from its
+    /// layer into a fresh directory. Anything missing or damaged is a miss:
+    /// the module then runs again.
+    fn cached(&self, key: &str) -> Option<(PathBuf, Vec<FileEntry>)> {
+        let hit: CachedTransform = self.cache?.get(key)?;
+        let desc = hit.layer.descriptor()?;
+        if !self.store.layout().has_blob(&desc.digest) {
+            return None;
+        }
+        let dir = tempfile::Builder::new().prefix("run-cached-").tempdir_in(self.work).ok()?.keep();
+        unpack(self.store, &desc, &dir).ok()?;
+        Some((dir, hit.listing))
+    }
+}
+
+/// Remembers the layer a run's output was packed into, under the run's key.
+pub fn remember(cache: &StepCache, output: &TransformOutput, layer: &LayerDescriptor) -> Result<()> {
+    if let Some(key) = &output.cache_key {
+        cache.put(key, &CachedTransform { layer: CachedLayer::from(layer), listing: output.listing.clone() })?;
+    }
+    Ok(())
+}
+
+/// A transform's result as the step cache keeps it: the layer its output
+/// was packed into (its top-level `digest` keeps the blob from garbage
+/// collection) and the layer listing.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedTransform {
+    #[serde(flatten)]
+    layer: CachedLayer,
+    listing: Vec<FileEntry>,
+}
+
+/// Unpacks one of our own transform layers into `dest`: plain relative
+/// paths, directories, files and symlinks that stay inside; anything else
+/// is an error.
+fn unpack(store: &Store, layer: &LayerDescriptor, dest: &Path) -> Result<()> {
+    let reader = crate::oci::layer::open_uncompressed(store.layout(), &layer.descriptor())?;
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.into_owned();
+        if path.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
+            bail!("layer {}: {} is not a plain relative path", layer.digest, path.display());
+        }
+        let target = dest.join(&path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        match entry.header().entry_type() {
+            tar::EntryType::Directory => std::fs::create_dir_all(&target)?,
+            tar::EntryType::Regular => {
+                let mut to = std::fs::File::create(&target)?;
+                std::io::copy(&mut entry, &mut to)?;
+            }
+            tar::EntryType::Symlink => {
+                let link = entry.link_name()?.ok_or_else(|| anyhow!("{}: symlink without a target", path.display()))?;
+                let (from, to) = (path.to_string_lossy(), link.to_string_lossy());
+                if !crate::tree::stays_inside(&from, &to) {
+                    bail!("layer {}: {from} links out of the tree", layer.digest);
+                }
+                std::os::unix::fs::symlink(link.as_ref(), &target)?;
+            }
+            other => bail!("layer {}: {} has an unexpected type {other:?}", layer.digest, path.display()),
+        }
+    }
+    Ok(())
 }
 
 /// The layer listing of a transform's output. WASI cannot set modes, so the
