@@ -353,3 +353,16 @@ fn a_module_reads_the_base_image_layers_too() {
     let transformed = layer(store.path(), "derived", 1);
     assert!(layer_file(store.path(), &transformed, "manifests/cm.yaml").contains("    team: \"base\"\n"));
 }
+
+#[test]
+fn a_module_asking_for_more_memory_than_the_step_grants_is_refused() {
+    let ctx = context(&["bigmem"], "FROM scratch\nCOPY rootfs .\nRUN --module=modules/bigmem.wasm\n");
+    let store = tempfile::tempdir().expect("store");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "big"]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.contains("Kubefile:3: module modules/bigmem.wasm refused before it ran"), "{stderr}");
+    assert!(
+        stderr.contains("4096 MiB of memory (capability `memoryMib`), above this step's limit of 1024 MiB"),
+        "{stderr}"
+    );
+}
