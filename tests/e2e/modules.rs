@@ -366,3 +366,26 @@ fn a_module_asking_for_more_memory_than_the_step_grants_is_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_module_sees_the_rootfs_so_far_with_its_directories_and_links_and_nothing_later() {
+    let kubefile =
+        "FROM scratch\nCOPY rootfs .\nCOPY extra manifests/extra\nRUN --module=modules/lister.wasm\nCOPY late late\n";
+    let ctx = context(&["lister"], kubefile);
+    std::fs::create_dir_all(ctx.path().join("extra/empty")).expect("empty dir");
+    std::os::unix::fs::symlink("../cm.yaml", ctx.path().join("extra/cm-link.yaml")).expect("link");
+    std::fs::create_dir(ctx.path().join("late")).expect("late");
+    std::fs::write(ctx.path().join("late/after.txt"), "after\n").expect("late file");
+    let store = tempfile::tempdir().expect("store");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "listed"]);
+    assert_eq!(code, 0, "{stderr}");
+    let listing = layer_file(store.path(), &layer(store.path(), "listed", 2), "listing.txt");
+    let cm_size = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n".len();
+    assert_eq!(
+        listing,
+        format!(
+            "dir manifests\nfile manifests/cm.yaml\ndir manifests/extra\n\
+             link manifests/extra/cm-link.yaml -> ../cm.yaml ({cm_size} bytes)\ndir manifests/extra/empty\n"
+        )
+    );
+}

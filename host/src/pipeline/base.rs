@@ -96,6 +96,12 @@ fn stage_layer(layout: &Layout, layer: &Descriptor, analysis: &AnalysisTree) -> 
             }
             continue;
         }
+        if entry.header().entry_type().is_symlink()
+            && let Some(target) = entry.link_name()?
+        {
+            analysis.symlink(&path, &target.to_string_lossy())?;
+            continue;
+        }
         if entry.header().entry_type().is_file() && analysis.wants(&path) {
             let mode = entry.header().mode()?;
             analysis.write(&path, &mut entry)?;

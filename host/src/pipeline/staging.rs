@@ -67,12 +67,18 @@ impl AnalysisTree {
     /// context, or a step's output directory).
     pub fn add_from_context(&self, ctx: &Dir, listing: &[FileEntry]) -> Result<()> {
         if self.keeps_modes {
-            // Empty directories are part of a rootfs too.
-            for e in listing.iter().filter(|e| e.kind == FileKind::Dir) {
-                let dest = self.host_path(&e.path)?;
-                if !fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
-                    self.prepare_parent(&dest)?;
-                    fs::create_dir(&dest).with_context(|| format!("creating {}", dest.display()))?;
+            // Empty directories and symlinks are part of a rootfs too.
+            for e in listing {
+                match (e.kind, &e.link) {
+                    (FileKind::Dir, _) => {
+                        let dest = self.host_path(&e.path)?;
+                        if !fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
+                            self.prepare_parent(&dest)?;
+                            fs::create_dir(&dest).with_context(|| format!("creating {}", dest.display()))?;
+                        }
+                    }
+                    (FileKind::Symlink, Some(target)) => self.symlink(&e.path, target)?,
+                    _ => {}
                 }
             }
         }
@@ -116,6 +122,21 @@ impl AnalysisTree {
         Ok(())
     }
 
+    /// Makes `path` a symlink to `target`, in a tree that keeps a whole
+    /// rootfs; a link that would lead out of the tree is left out, as the
+    /// sandbox would refuse to follow it anyway.
+    pub fn symlink(&self, path: &str, target: &str) -> Result<()> {
+        if !self.keeps_modes || !crate::tree::stays_inside(path, target) {
+            return Ok(());
+        }
+        let dest = self.host_path(path)?;
+        self.prepare_parent(&dest)?;
+        if fs::symlink_metadata(&dest).is_ok() {
+            fs::remove_file(&dest).with_context(|| format!("replacing {}", dest.display()))?;
+        }
+        std::os::unix::fs::symlink(target, &dest).with_context(|| format!("linking {}", dest.display()))
+    }
+
     /// Removes one path (a whiteout in a base layer).
     pub fn remove(&self, path: &str) -> Result<()> {
         let dest = self.host_path(path)?;
@@ -151,8 +172,14 @@ impl AnalysisTree {
                 }
             }
         }
-        if fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) {
-            fs::remove_dir_all(dest).with_context(|| format!("replacing {}", dest.display()))?;
+        match fs::symlink_metadata(dest) {
+            Ok(m) if m.is_dir() => fs::remove_dir_all(dest).with_context(|| format!("replacing {}", dest.display()))?,
+            // A later layer's file replaces a link; writing through it would
+            // change the link's target instead.
+            Ok(m) if m.file_type().is_symlink() => {
+                fs::remove_file(dest).with_context(|| format!("replacing {}", dest.display()))?
+            }
+            _ => {}
         }
         fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))
     }
@@ -160,7 +187,24 @@ impl AnalysisTree {
 
 #[cfg(test)]
 mod tests {
-    use super::wanted;
+    use super::{AnalysisTree, wanted};
+
+    #[test]
+    fn a_whole_tree_replaces_a_link_instead_of_writing_through_it_and_drops_escaping_links() {
+        let dir = tempfile::tempdir().expect("dir");
+        let tree = AnalysisTree::whole(dir.path().to_path_buf());
+        tree.write("a.txt", &mut "target".as_bytes()).expect("a");
+        tree.symlink("b.txt", "a.txt").expect("link");
+        assert_eq!(std::fs::read_to_string(dir.path().join("b.txt")).expect("through the link"), "target");
+        tree.write("b.txt", &mut "later".as_bytes()).expect("b");
+        assert_eq!(std::fs::read_to_string(dir.path().join("a.txt")).expect("a"), "target");
+        assert!(!std::fs::symlink_metadata(dir.path().join("b.txt")).expect("b").file_type().is_symlink());
+        tree.symlink("c", "../../etc/passwd").expect("escaping link");
+        assert!(std::fs::symlink_metadata(dir.path().join("c")).is_err(), "an escaping link is left out");
+        let analysis = AnalysisTree::new(dir.path().join("x"));
+        analysis.symlink("d", "a.txt").expect("no-op");
+        assert!(std::fs::symlink_metadata(dir.path().join("x/d")).is_err(), "the analysis tree keeps no links");
+    }
 
     #[test]
     fn analysis_tree_takes_what_the_analysis_steps_read() {
