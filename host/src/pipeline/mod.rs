@@ -326,7 +326,7 @@ fn build_platform(
     warnings.extend(render_warnings);
     reports.push(report(progress, "render", "render", started, false, &format!("{rendered} templates")));
 
-    // 3. imagelist.
+    // 3. imagelist, reused from the cache when the analysis tree is unchanged.
     let started = Instant::now();
     let imagelist = steps.builtin("imagelist")?;
     let mut req = StepRequest::new(serde_json::json!({
@@ -338,19 +338,39 @@ fn build_platform(
         "renderedCharts": !options.policies.is_empty(),
     }));
     req.files = list_tree(&analysis_root)?;
-    let (outcome, out) = steps.run("imagelist", &imagelist, &analysis_root, &platform_work, req, None)?;
-    warnings.extend(steps::warnings(&outcome.response));
-    let notes = steps::notes(&outcome.response);
-    apply_output(&out, &outcome.output, &[&analysis_root, &last_layer], &BTreeMap::new())?;
-    let images = outcome.response.data.get("images").cloned().unwrap_or(serde_json::Value::Array(vec![]));
+    let key = if options.no_cache {
+        None
+    } else {
+        Some(tree_key("imagelist", &imagelist.digest, &req.config, &steps.image, &analysis_root, &req.files)?)
+    };
+    let hit = key.as_deref().and_then(|k| cache.get::<CachedOutput>(k));
+    let cached = hit.is_some();
+    let response = match hit {
+        Some(hit) => {
+            hit.write_into(&[&analysis_root, &last_layer])?;
+            hit.response
+        }
+        None => {
+            let (outcome, out) = steps.run("imagelist", &imagelist, &analysis_root, &platform_work, req, None)?;
+            apply_output(&out, &outcome.output, &[&analysis_root, &last_layer], &BTreeMap::new())?;
+            if let Some(key) = &key
+                && let Some(entry) = CachedOutput::capture(&out, &outcome.output, &outcome.response)?
+            {
+                cache.put(key, &entry)?;
+            }
+            outcome.response
+        }
+    };
+    warnings.extend(steps::warnings(&response));
+    let notes = steps::notes(&response);
+    let images = response.data.get("images").cloned().unwrap_or(serde_json::Value::Array(vec![]));
     let image_count = images.as_array().map_or(0, Vec::len);
-    reports.push(report(progress, "imagelist", &imagelist.name, started, false, &format!("{image_count} images")));
+    reports.push(report(progress, "imagelist", &imagelist.name, started, cached, &format!("{image_count} images")));
 
     // 4. policies.
     if !options.policies.is_empty() {
         let started = Instant::now();
-        let charts =
-            outcome.response.data.get("renderedCharts").and_then(|c| c.as_array()).cloned().unwrap_or_default();
+        let charts = response.data.get("renderedCharts").and_then(|c| c.as_array()).cloned().unwrap_or_default();
         let (results, policy_warnings) = run_policies(&steps, options, &analysis, &platform_work, &charts)?;
         warnings.extend(policy_warnings);
         reports.push(report(progress, "policy", "kyverno", started, false, &results));
@@ -602,6 +622,77 @@ fn layer_key(
         key = key.part(serde_json::to_vec(e)?).part(h);
     }
     Ok(key.finish())
+}
+
+/// The cache key of an analysis step: the module, its config, the image
+/// facts, and the analysis tree it reads, content included.
+fn tree_key(
+    step: &str,
+    module_digest: &str,
+    config: &serde_json::Value,
+    image: &ImageInfo,
+    root: &Path,
+    files: &[FileEntry],
+) -> Result<String> {
+    let dir = Dir::open_ambient_dir(root, cap_std::ambient_authority())?;
+    let hashes: Vec<String> = files
+        .par_iter()
+        .map(|e| if e.kind == FileKind::File { content_digest(&dir, &e.path, e.size) } else { Ok(String::new()) })
+        .collect::<Result<_>>()?;
+    let mut key =
+        KeyBuilder::new(step).part(module_digest).part(serde_json::to_vec(config)?).part(serde_json::to_vec(image)?);
+    for (e, h) in files.iter().zip(hashes) {
+        key = key.part(serde_json::to_vec(e)?).part(h);
+    }
+    Ok(key.finish())
+}
+
+/// An analysis step's response and the (small) files it wrote, as the
+/// cache keeps them.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedOutput {
+    response: sealbox_guest::Response,
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+impl CachedOutput {
+    /// Largest output worth keeping in a cache entry.
+    const MAX_BYTES: u64 = 1 << 20;
+
+    /// Captures a step's regular-file output, or `None` if it is too large
+    /// or holds anything but files and directories.
+    fn capture(out: &Path, entries: &[FileEntry], response: &sealbox_guest::Response) -> Result<Option<Self>> {
+        let total: u64 = entries.iter().map(|e| e.size).sum();
+        if total > Self::MAX_BYTES || entries.iter().any(|e| e.kind == FileKind::Symlink) {
+            return Ok(None);
+        }
+        let mut files = BTreeMap::new();
+        for e in entries.iter().filter(|e| e.kind == FileKind::File) {
+            files.insert(
+                e.path.clone(),
+                std::fs::read(out.join(&e.path)).with_context(|| format!("reading {}", e.path))?,
+            );
+        }
+        Ok(Some(CachedOutput { response: response.clone(), files }))
+    }
+
+    /// Writes the captured files into each tree, as the step's output would
+    /// have been.
+    fn write_into(&self, dests: &[&Path]) -> Result<()> {
+        for (path, content) in &self.files {
+            if Path::new(path).components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+                anyhow::bail!("cached output path {path:?} is not a plain relative path");
+            }
+            for dest in dests {
+                let target = dest.join(path);
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::write(&target, content).with_context(|| format!("writing {}", target.display()))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The SHA-256 of the first `size` bytes of `path` under `dir`, read
