@@ -185,6 +185,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
         require_digests: args.require_digests,
         ignore_chart_errors: args.ignore_chart_errors,
         verbose: args.verbose,
+        progress_bar: std::io::stderr().is_terminal() && matches!(args.format, super::module::Format::Text),
         lock,
     };
     let store = args.common.open_store()?;

@@ -24,6 +24,7 @@ mod cache;
 mod grants;
 mod listing;
 mod lock;
+mod progress;
 mod staging;
 mod steps;
 mod transform;
@@ -80,6 +81,8 @@ pub struct BuildOptions {
     pub ignore_chart_errors: bool,
     /// Report what the image search skipped, and why.
     pub verbose: bool,
+    /// Draw a progress bar on stderr during long pack steps.
+    pub progress_bar: bool,
     /// The lock every `RUN --module` must match; `None` when there is no
     /// `sealbox.lock` or the build writes a new one.
     pub lock: Option<Lock>,
@@ -544,14 +547,18 @@ fn pack_layer(
     {
         return Ok((desc, true));
     }
-    let writer = SharedWriter::new(LayerWriter::new(store, options.compression)?);
+    // The tar stream is about the files' bytes plus a block per entry.
+    let expected: u64 = listing.iter().map(|e| e.size + 512).sum();
+    let bar = progress::Bar::new("packing".into(), expected, options.progress_bar);
+    let writer = SharedWriter::new(bar.counting(LayerWriter::new(store, options.compression)?));
     let mut req = StepRequest::new(serde_json::Value::Null);
     req.files = listing;
     req.limits = Limits { stdout: u64::MAX, timeout: std::time::Duration::from_secs(3600), ..Limits::default() };
     let result = steps.run("pack", pack, source_dir, work, req, Some(Box::new(writer.clone())));
     let (_outcome, _out) = result?;
+    drop(bar);
     let layer_writer = writer.into_inner().ok_or_else(|| anyhow!("the packer still holds the layer writer"))?;
-    let desc = layer_writer.finish()?;
+    let desc = layer_writer.inner.finish()?;
     if let Some(key) = &key {
         cache.put(key, &CachedLayer::from(&desc))?;
     }
