@@ -401,26 +401,26 @@ impl<'a> Lexer<'a> {
         Ok(())
     }
 
-    fn quote(&mut self, start: usize) -> Result<(), ParseError> {
-        let rest = &self.src[start + 1..];
-        let mut end = None;
-        let mut chars = rest.char_indices();
+    /// The offset, after the opening `delim` at `start`, of the closing
+    /// `delim`: backslash escapes are skipped, and a newline or the end of
+    /// input before it is an "unterminated {what}" error.
+    fn scan_quoted(&self, start: usize, delim: char, what: &str) -> Result<usize, ParseError> {
+        let unterminated = || self.err(start, format!("unterminated {what}"));
+        let mut chars = self.src[start + 1..].char_indices();
         while let Some((i, c)) = chars.next() {
             match c {
-                '\\' if chars.next().is_none_or(|(_, c)| c == '\n') => {
-                    return Err(self.err(start, "unterminated quoted string"));
-                }
-                '\n' => return Err(self.err(start, "unterminated quoted string")),
-                '"' => {
-                    end = Some(i);
-                    break;
-                }
+                '\\' if chars.next().is_none_or(|(_, c)| c == '\n') => return Err(unterminated()),
+                '\n' => return Err(unterminated()),
+                c if c == delim => return Ok(i),
                 _ => {}
             }
         }
-        let Some(end) = end else {
-            return Err(self.err(start, "unterminated quoted string"));
-        };
+        Err(unterminated())
+    }
+
+    fn quote(&mut self, start: usize) -> Result<(), ParseError> {
+        let rest = &self.src[start + 1..];
+        let end = self.scan_quoted(start, '"', "quoted string")?;
         let value = unquote(&rest[..end]).map_err(|e| self.err(start, e))?;
         self.pos = start + 1 + end + 1;
         self.strings.push(value);
@@ -442,24 +442,7 @@ impl<'a> Lexer<'a> {
 
     fn char_constant(&mut self, start: usize) -> Result<(), ParseError> {
         let rest = &self.src[start + 1..];
-        let mut end = None;
-        let mut chars = rest.char_indices();
-        while let Some((i, c)) = chars.next() {
-            match c {
-                '\\' if chars.next().is_none_or(|(_, c)| c == '\n') => {
-                    return Err(self.err(start, "unterminated character constant"));
-                }
-                '\n' => return Err(self.err(start, "unterminated character constant")),
-                '\'' => {
-                    end = Some(i);
-                    break;
-                }
-                _ => {}
-            }
-        }
-        let Some(end) = end else {
-            return Err(self.err(start, "unterminated character constant"));
-        };
+        let end = self.scan_quoted(start, '\'', "character constant")?;
         let body = &rest[..end];
         let decoded = unquote_with(body, '\'').map_err(|e| self.err(start, e))?;
         let mut cs = decoded.chars();
