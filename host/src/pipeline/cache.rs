@@ -152,3 +152,55 @@ impl HashMemo {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn keys_separate_their_parts() {
+        let a = KeyBuilder::new("pack").part("ab").part("c").finish();
+        let b = KeyBuilder::new("pack").part("a").part("bc").finish();
+        let c = KeyBuilder::new("render").part("ab").part("c").finish();
+        assert_ne!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a, KeyBuilder::new("pack").part("ab").part("c").finish());
+    }
+
+    #[test]
+    fn memo_rereads_only_changed_files_and_survives_a_reload() {
+        let store = tempfile::tempdir().unwrap();
+        let files = tempfile::tempdir().unwrap();
+        std::fs::write(files.path().join("f"), "one").unwrap();
+        let dir = cap_std::fs::Dir::open_ambient_dir(files.path(), cap_std::ambient_authority()).unwrap();
+        let reads = Cell::new(0);
+        let digest_of = |memo: &HashMemo| {
+            let meta = dir.symlink_metadata("f").unwrap();
+            memo.digest(&meta, || {
+                reads.set(reads.get() + 1);
+                Ok(String::from_utf8(dir.read("f").unwrap()).unwrap())
+            })
+            .unwrap()
+        };
+        let memo = HashMemo::load(store.path(), true);
+        assert_eq!(digest_of(&memo), "one");
+        assert_eq!(digest_of(&memo), "one");
+        assert_eq!(reads.get(), 1, "an unchanged file is not read again");
+        memo.save().unwrap();
+
+        let reloaded = HashMemo::load(store.path(), true);
+        assert_eq!(digest_of(&reloaded), "one");
+        assert_eq!(reads.get(), 1, "the memo survives a reload");
+
+        // Rewriting the file changes its ctime, whatever its mtime says.
+        std::fs::write(files.path().join("f"), "two").unwrap();
+        assert_eq!(digest_of(&reloaded), "two");
+        assert_eq!(reads.get(), 2);
+
+        let off = HashMemo::load(store.path(), false);
+        digest_of(&off);
+        digest_of(&off);
+        assert_eq!(reads.get(), 4, "with caching off nothing is remembered");
+    }
+}
