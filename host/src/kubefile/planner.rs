@@ -421,11 +421,7 @@ impl Planner<'_> {
             found.extend(self.find(ins, &source)?);
         }
         let entries = self.place(ins, &found, &dest_expanded, add)?;
-        let summary = match found.as_slice() {
-            [(_, one)] if one.kind == Kind::Dir => "dir",
-            [_] => "file",
-            _ => "multi",
-        };
+        let summary = copy_summary(&found);
         self.steps.push(Step::Layer(LayerStep {
             line: ins.line,
             instruction: ins.keyword,
@@ -647,11 +643,7 @@ impl Planner<'_> {
                 line: ins.line,
             }),
         }
-        let summary = match found.as_slice() {
-            [(_, one)] if one.kind == Kind::Dir => "dir",
-            [_] => "file",
-            _ => "multi",
-        };
+        let summary = copy_summary(&found);
         self.steps.push(Step::Layer(LayerStep {
             line: ins.line,
             instruction: ins.keyword,
@@ -771,6 +763,16 @@ impl Planner<'_> {
             )),
             None => Ok(()),
         }
+    }
+}
+
+/// How buildah's history names a copy's sources: one directory, one file,
+/// or several.
+fn copy_summary(found: &[(OsString, Resolved)]) -> &'static str {
+    match found {
+        [(_, one)] if one.kind == Kind::Dir => "dir",
+        [_] => "file",
+        _ => "multi",
     }
 }
 
