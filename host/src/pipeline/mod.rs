@@ -631,8 +631,9 @@ fn layer_key(
     Ok(key.finish())
 }
 
-/// The cache key of an analysis step: the module, its config, the image
-/// facts, and the analysis tree it reads, content included.
+/// The cache key of a step that reads a tree the host staged (the image
+/// search, a `RUN --module` transform): the module, its config, the image
+/// facts, and the tree, content included.
 fn tree_key(
     step: &str,
     module_digest: &str,

@@ -10,15 +10,14 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use cap_std::fs::Dir;
-use rayon::prelude::*;
 use sealbox_guest::{FileEntry, FileKind, ModuleKind};
 
-use super::cache::{KeyBuilder, StepCache};
+use super::cache::StepCache;
 use super::grants::{self, Grant};
 use super::lock::Lock;
 use super::staging::AnalysisTree;
 use super::steps::{StepRequest, Steps};
-use super::{CachedLayer, content_digest};
+use super::{CachedLayer, tree_key};
 use crate::kubefile::ModuleStep;
 use crate::oci::{LayerDescriptor, Store};
 use crate::sandbox::ModuleBinary;
@@ -144,20 +143,8 @@ impl Runner<'_> {
         env: &BTreeMap<String, String>,
         files: &[FileEntry],
     ) -> Result<String> {
-        let root = Dir::open_ambient_dir(self.rootfs.root(), cap_std::ambient_authority())?;
-        let hashes: Vec<String> = files
-            .par_iter()
-            .map(|e| if e.kind == FileKind::File { content_digest(&root, &e.path, e.size) } else { Ok(String::new()) })
-            .collect::<Result<_>>()?;
-        let mut key = KeyBuilder::new("transform")
-            .part(&binary.digest)
-            .part(serde_json::to_vec(&step.args)?)
-            .part(serde_json::to_vec(env)?)
-            .part(serde_json::to_vec(&self.steps.image)?);
-        for (e, h) in files.iter().zip(hashes) {
-            key = key.part(serde_json::to_vec(e)?).part(h);
-        }
-        Ok(key.finish())
+        let config = serde_json::json!({"args": step.args, "env": env});
+        tree_key("transform", &binary.digest, &config, &self.steps.image, self.rootfs.root(), files)
     }
 
     /// The output of an earlier run with the same key, unpacked from its
