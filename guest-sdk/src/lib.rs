@@ -16,8 +16,13 @@
 //! ```
 
 pub mod contract;
+pub mod policy;
+pub mod transform;
+pub mod yaml;
 
 pub use contract::*;
+pub use policy::{Resource, Verdict, policy};
+pub use transform::{Input, Output, transform};
 
 use std::io::{Read, Write};
 

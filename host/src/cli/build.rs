@@ -92,12 +92,46 @@ pub struct BuildArgs {
     /// `docker-archive:FILE` (repeatable).
     #[arg(short = 'o', long = "output", value_name = "DEST")]
     outputs: Vec<String>,
+    /// The pipeline file of extra steps (default: `sealbox.yaml` beside the
+    /// Kubefile, when there is one).
+    #[arg(long, value_name = "FILE")]
+    pipeline: Option<PathBuf>,
+    /// Also write the policy findings (Kyverno and pipeline policy steps) to
+    /// FILE as SARIF 2.1.0 (`sarif:FILE`) or JSON (`json:FILE`), whether or
+    /// not the build passes.
+    #[arg(long, value_name = "FORMAT:FILE", value_parser = parse_report)]
+    report: Option<(ReportFormat, PathBuf)>,
     /// `text` prints a line per step and the digest last; `json` prints one
     /// JSON object.
     #[arg(long, value_enum, default_value = "text")]
     format: super::module::Format,
     #[command(flatten)]
     common: super::StoreArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReportFormat {
+    Sarif,
+    Json,
+}
+
+fn parse_report(s: &str) -> Result<(ReportFormat, PathBuf), String> {
+    match s.split_once(':') {
+        Some(("sarif", f)) if !f.is_empty() => Ok((ReportFormat::Sarif, f.into())),
+        Some(("json", f)) if !f.is_empty() => Ok((ReportFormat::Json, f.into())),
+        _ => Err(format!("{s:?}: expected sarif:FILE or json:FILE")),
+    }
+}
+
+/// Writes the policy findings to the `--report` file.
+fn write_report(report: &(ReportFormat, PathBuf), verdicts: &[pipeline::Verdict]) -> Result<()> {
+    let value = match report.0 {
+        ReportFormat::Sarif => pipeline::sarif(verdicts),
+        ReportFormat::Json => serde_json::json!({ "verdicts": verdicts }),
+    };
+    let mut text = serde_json::to_string_pretty(&value)?;
+    text.push('\n');
+    std::fs::write(&report.1, text).with_context(|| format!("writing --report {}", report.1.display()))
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -158,6 +192,9 @@ pub fn run(args: BuildArgs) -> Result<()> {
     };
     let lock_path = pipeline::Lock::path_for(&kubefile);
     let lock = if args.lock { None } else { pipeline::Lock::read(&lock_path)? };
+    // A pipeline file that does not parse is the user's to fix: exit 2.
+    let pipeline_file =
+        pipeline::Pipeline::find(args.pipeline.as_deref(), &kubefile).map_err(|e| UsageError(e.to_string()))?;
     let options = BuildOptions {
         context: args.context.clone(),
         kubefile,
@@ -187,6 +224,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
         verbose: args.verbose,
         progress_bar: std::io::stderr().is_terminal() && matches!(args.format, super::module::Format::Text),
         lock,
+        pipeline: pipeline_file,
     };
     let store = args.common.open_store()?;
     let sandbox = args.common.sandbox()?;
@@ -197,7 +235,29 @@ pub fn run(args: BuildArgs) -> Result<()> {
             eprintln!("{line}");
         }
     };
-    let outcome = pipeline::build(&sandbox, &store, &options, &mut progress)?;
+    let built = pipeline::build(&sandbox, &store, &options, &mut progress);
+    let verdicts = match &built {
+        Ok(outcome) => Some(outcome.verdicts.as_slice()),
+        Err(e) => e.downcast_ref::<pipeline::PolicyFailure>().map(|f| f.verdicts.as_slice()),
+    };
+    if let (Some(report), Some(verdicts)) = (&args.report, verdicts) {
+        write_report(report, verdicts)?;
+    }
+    let outcome = match built {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            if let Some(failure) = e.downcast_ref::<pipeline::PolicyFailure>() {
+                for v in failure.verdicts.iter().filter(|v| !v.fails_build()) {
+                    eprintln!("warning: {}", crate::sandbox::escape_for_terminal(v.to_text().as_bytes()));
+                }
+                if json {
+                    let report = serde_json::json!({"error": failure.to_string(), "verdicts": failure.verdicts});
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                }
+            }
+            return Err(e);
+        }
+    };
     for w in &outcome.warnings {
         eprintln!("warning: {}", crate::sandbox::escape_for_terminal(w.as_bytes()));
     }

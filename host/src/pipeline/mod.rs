@@ -25,13 +25,18 @@ mod grants;
 mod listing;
 mod lock;
 mod progress;
+mod pipeline_file;
 mod staging;
+mod stages;
 mod steps;
 mod transform;
 
+mod verdicts;
 pub use lock::{LOCK_FILE, Lock};
 pub use steps::{StepReport, format_diagnostic};
+pub use pipeline_file::{PIPELINE_FILE, Pipeline};
 
+pub use verdicts::{PolicyFailure, Verdict, sarif};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -87,6 +92,8 @@ pub struct BuildOptions {
     /// `sealbox.lock` or the build writes a new one.
     pub lock: Option<Lock>,
 }
+    /// The pipeline file's steps (`sealbox.yaml` or `--pipeline`).
+    pub pipeline: Option<Pipeline>,
 
 /// What a build produced.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -108,6 +115,9 @@ pub struct BuildOutcome {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub modules: BTreeMap<String, String>,
 }
+    /// Every policy finding (Kyverno and pipeline policy steps).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub verdicts: Vec<Verdict>,
 
 /// One platform's image.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -159,6 +169,7 @@ pub fn build(
     let mut notes = Vec::new();
     let mut modules = BTreeMap::new();
     let mut manifests = Vec::new();
+    let mut verdicts = Vec::new();
     let mut platforms = Vec::new();
     for platform in &options.platforms {
         let built = build_platform(sandbox, store, options, &parsed, &ctx, platform, work.path(), &cache, progress);
@@ -169,6 +180,7 @@ pub fn build(
         notes.extend(built.notes);
         modules.extend(built.modules);
         platforms.push(built.outcome);
+        verdicts.extend(built.verdicts);
         manifests.push(built.descriptor);
     }
 
@@ -194,6 +206,7 @@ pub fn build(
         notes,
         modules,
     })
+        verdicts,
 }
 
 struct PlatformBuild {
@@ -205,6 +218,7 @@ struct PlatformBuild {
     /// Module path to digest, for `sealbox.lock`.
     modules: BTreeMap<String, String>,
 }
+    verdicts: Vec<Verdict>,
 
 #[allow(clippy::too_many_arguments)]
 fn build_platform(
@@ -268,7 +282,8 @@ fn build_platform(
 
     // 1. Listings, the analysis tree, and the transform modules, each over
     //    the rootfs as the layers before it left it.
-    let rootfs = stage_rootfs(store, &plan, base_image.as_ref(), &platform_work)?;
+    let pipeline_steps = options.pipeline.as_ref().is_some_and(|p| !p.steps.is_empty());
+    let rootfs = stage_rootfs(store, &plan, base_image.as_ref(), &platform_work, pipeline_steps)?;
     let grant = Grant::transform(options.render_env.clone());
     let mut listings = Vec::new();
     let mut transforms = Vec::new();
@@ -324,9 +339,24 @@ fn build_platform(
         .collect();
     let render_config =
         RenderConfig { env: options.render_env.clone(), missing_key: options.missing_key.clone(), apps };
+    let stage_runner = rootfs.as_ref().zip(options.pipeline.as_ref()).map(|(rootfs, pipeline)| stages::StageRunner {
+        pipeline,
+        steps: &steps,
+        rootfs,
+        also_into: vec![&analysis],
+        work: &platform_work,
+        lock: options.lock.as_ref(),
+        cache: (!options.no_cache).then_some(cache),
+    });
+    let mut piped = stages::StageResults::default();
+    let early_outputs =
+        stages::run_stage(stage_runner.as_ref(), pipeline_file::Stage::AfterCopy, progress, &mut piped)?;
     let (rendered, render_warnings) =
-        run_render(&steps, &analysis_root, &platform_work, &[&analysis_root, &last_layer], &render_config)?;
+        run_render(&steps, &analysis_root, &platform_work, &render_dests, &render_config)?;
     warnings.extend(render_warnings);
+    // Pipeline steps after rendering read the rendered rootfs.
+    let mut render_dests: Vec<&Path> = vec![&analysis_root, &last_layer];
+    render_dests.extend(rootfs.as_ref().filter(|_| pipeline_steps).map(|r| r.root()));
     reports.push(report(progress, "render", "render", started, false, &format!("{rendered} templates")));
 
     // 3. imagelist, reused from the cache when the analysis tree is unchanged.
@@ -350,12 +380,12 @@ fn build_platform(
     let cached = hit.is_some();
     let response = match hit {
         Some(hit) => {
-            hit.write_into(&[&analysis_root, &last_layer])?;
+            hit.write_into(&render_dests)?;
             hit.response
         }
         None => {
             let (outcome, out) = steps.run("imagelist", &imagelist, &analysis_root, &platform_work, req, None)?;
-            apply_output(&out, &outcome.output, &[&analysis_root, &last_layer], &BTreeMap::new())?;
+            apply_output(&out, &outcome.output, &render_dests, &BTreeMap::new())?;
             if let Some(key) = &key
                 && let Some(entry) = CachedOutput::capture(&out, &outcome.output, &outcome.response)?
             {
@@ -374,7 +404,7 @@ fn build_platform(
     if !options.policies.is_empty() {
         let started = Instant::now();
         let charts = response.data.get("renderedCharts").and_then(|c| c.as_array()).cloned().unwrap_or_default();
-        let (results, policy_warnings) = run_policies(&steps, options, &analysis, &platform_work, &charts)?;
+        let (results, policy_warnings, kyverno) = run_policies(&steps, options, &analysis, &platform_work, &charts)?;
         warnings.extend(policy_warnings);
         reports.push(report(progress, "policy", "kyverno", started, false, &results));
     }
@@ -389,8 +419,18 @@ fn build_platform(
             kubefile::Step::Layer(_) => {
                 let (layer, listing) = listing_iter.next().ok_or_else(|| anyhow!("layer listing out of step"))?;
                 let started = Instant::now();
+        piped.verdicts.extend(kyverno);
                 let (desc, cached) =
                     pack_layer(&steps, &pack, store, cache, options, ctx, &options.context, listing, &platform_work)?;
+    verdicts::enforce(&piped.verdicts)?;
+    let mut late_outputs =
+        stages::run_stage(stage_runner.as_ref(), pipeline_file::Stage::AfterRender, progress, &mut piped)?;
+    late_outputs.extend(stages::run_stage(
+        stage_runner.as_ref(),
+        pipeline_file::Stage::BeforePack,
+        progress,
+        &mut piped,
+    )?);
                 let created_by = layer.created_by(desc.diff_id.hex());
                 history.push(History {
                     created: Some(spec::rfc3339(sde)),
@@ -460,6 +500,10 @@ fn build_platform(
     let mut all_layers: Vec<Descriptor> = Vec::new();
     let mut diff_ids: Vec<Digest> = Vec::new();
     if let Some(base) = &base_image {
+    // The pipeline's transforms: after-copy ones under the rendered files,
+    // later ones over them.
+    let packer = stages::LayerPacker { steps: &steps, pack: &pack, store, cache, options, work: &platform_work };
+    packer.pack_all(early_outputs, progress, &mut history, &mut reports, &mut layers)?;
         all_layers.extend(base.manifest.layers.iter().cloned());
         diff_ids.extend(base.config.rootfs.diff_ids.iter().cloned());
     }
@@ -475,6 +519,10 @@ fn build_platform(
         });
     }
     let config = ImageConfig {
+    packer.pack_all(late_outputs, progress, &mut history, &mut reports, &mut layers)?;
+    reports.extend(piped.reports);
+    warnings.extend(piped.warnings);
+    modules.extend(piped.modules);
         created: Some(spec::rfc3339(sde)),
         author: plan.config.author.clone(),
         architecture: platform.architecture.clone(),
@@ -511,8 +559,14 @@ fn build_platform(
 /// A private copy of every file of the base image, for the transform
 /// modules to read; `None` when the plan runs none (copying a rootfs costs
 /// more than the rest of most builds).
-fn stage_rootfs(store: &Store, plan: &Plan, base: Option<&base::Base>, work: &Path) -> Result<Option<AnalysisTree>> {
-    if !plan.steps.iter().any(|s| matches!(s, kubefile::Step::Module(_))) {
+fn stage_rootfs(
+    store: &Store,
+    plan: &Plan,
+    base: Option<&base::Base>,
+    work: &Path,
+    pipeline_steps: bool,
+) -> Result<Option<AnalysisTree>> {
+    if !pipeline_steps && !plan.steps.iter().any(|s| matches!(s, kubefile::Step::Module(_))) {
         return Ok(None);
     }
     let root = work.join("rootfs");
@@ -525,6 +579,7 @@ fn stage_rootfs(store: &Store, plan: &Plan, base: Option<&base::Base>, work: &Pa
 }
 
 /// Packs one layer listing read from `source_dir`, or reuses the cached
+        verdicts: piped.verdicts,
 /// result for the same content.
 #[allow(clippy::too_many_arguments)]
 fn pack_layer(
@@ -809,7 +864,7 @@ fn run_policies(
     analysis: &AnalysisTree,
     work: &Path,
     charts: &[serde_json::Value],
-) -> Result<(String, Vec<String>)> {
+) -> Result<(String, Vec<String>, Vec<Verdict>)> {
     // Policies are the operator's files; copy them into the tree so the
     // step reads them through its one read-only mount.
     let policy_root = ".sealbox/policies";
@@ -835,11 +890,17 @@ fn run_policies(
         "skipInvalid": true,
     }));
     req.files = list_tree(analysis.root())?;
-    let (outcome, _) = steps.run("policy", &kyverno, analysis.root(), work, req, None)?;
+    let (outcome, _) = steps.run_unchecked("policy", &kyverno, analysis.root(), work, req, None)?;
+    let found = verdicts::from_kyverno(&outcome.response);
+    // A failure that is no rule's (a policy that does not load) is the
+    // step's own, not a finding.
+    if outcome.response.status == sealbox_guest::Status::Failure && !found.iter().any(Verdict::fails_build) {
+        anyhow::bail!("{}", steps::failure_message("policy", &outcome.response));
+    }
     let summary = outcome.response.data.get("summary").cloned().unwrap_or_default();
     let count = |k: &str| summary.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
     let text = format!("{} pass, {} fail, {} warn", count("pass"), count("fail"), count("warn"));
-    Ok((text, steps::warnings(&outcome.response)))
+    Ok((text, steps::warnings(&outcome.response), found))
 }
 
 fn copy_policy(path: &Path, analysis: &AnalysisTree, dest: &str) -> Result<()> {

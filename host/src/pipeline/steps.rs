@@ -69,6 +69,24 @@ impl Steps {
         request: StepRequest,
         stdout: Option<Box<dyn std::io::Write + Send>>,
     ) -> Result<(StepOutcome, std::path::PathBuf)> {
+        let (outcome, out) = self.run_unchecked(step_name, module, input, work, request, stdout)?;
+        if outcome.response.status == Status::Failure {
+            bail!("{}", failure_message(step_name, &outcome.response));
+        }
+        Ok((outcome, out))
+    }
+
+    /// Like [`Steps::run`], but a response with status `failure` is
+    /// returned, not an error: a policy's verdict is the caller's to judge.
+    pub fn run_unchecked(
+        &self,
+        step_name: &str,
+        module: &Module,
+        input: &Path,
+        work: &Path,
+        request: StepRequest,
+        stdout: Option<Box<dyn std::io::Write + Send>>,
+    ) -> Result<(StepOutcome, std::path::PathBuf)> {
         let out = tempfile::Builder::new()
             .prefix(&format!("{step_name}-out-"))
             .tempdir_in(work)
@@ -91,12 +109,7 @@ impl Steps {
             stdout,
         };
         match self.sandbox.run(module, step) {
-            Ok(outcome) => {
-                if outcome.response.status == Status::Failure {
-                    bail!("{}", failure_message(step_name, &outcome.response));
-                }
-                Ok((outcome, out))
-            }
+            Ok(outcome) => Ok((outcome, out)),
             Err(failure) => {
                 let log = crate::sandbox::escape_for_terminal(&failure.stderr);
                 let tail: Vec<&str> = log.lines().rev().take(20).collect();
@@ -141,7 +154,7 @@ pub fn format_diagnostic(d: &Diagnostic) -> String {
     format!("{loc}{}{rule}", d.message)
 }
 
-fn failure_message(step: &str, response: &Response) -> String {
+pub(super) fn failure_message(step: &str, response: &Response) -> String {
     let errors: Vec<String> =
         response.diagnostics.iter().filter(|d| d.severity == Severity::Error).map(format_diagnostic).collect();
     if errors.is_empty() {

@@ -85,7 +85,7 @@ pub fn load(ctx: &Dir, step: &ModuleStep, lock: Option<&Lock>, at: &str) -> Resu
 
 /// Checks that this sealbox (`host`) is at least the `minHostVersion` a
 /// module declares.
-fn check_host_version(needs: &str, host: &str) -> Result<(), String> {
+pub(super) fn check_host_version(needs: &str, host: &str) -> Result<(), String> {
     let needs_version =
         semver::Version::parse(needs).map_err(|e| format!("its minHostVersion {needs:?} is not a version: {e}"))?;
     let host_version = semver::Version::parse(host).map_err(|e| format!("sealbox version {host:?}: {e}"))?;

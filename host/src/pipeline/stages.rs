@@ -1,0 +1,383 @@
+//! Running the pipeline file's steps at their stage: each module read
+//! through cap-std from the pipeline file's directory, checked against its
+//! pin, the lock, its declared kind and its grant before it runs, then run
+//! once over the granted sub-tree of the staged rootfs.
+//!
+//! A policy step's verdict joins the build's report; its `/out` is thrown
+//! away. A transform step's `/out` is mapped to the granted sub-path and
+//! becomes a layer of its own, so it cannot write anywhere else.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow, bail};
+use cap_std::fs::Dir;
+use sealbox_guest::{FileEntry, FileKind, ModuleKind, Response};
+
+use super::cache::StepCache;
+use super::grants::{self, Grant};
+use super::lock::Lock;
+use super::pipeline_file::{ModuleRef, Pipeline, PipelineStep, Stage};
+use super::staging::AnalysisTree;
+use super::steps::{StepReport, StepRequest, Steps};
+use super::verdicts::{self, Verdict};
+use super::{CachedOutput, Progress, tree_key};
+use crate::sandbox::{Limits, ModuleBinary};
+
+const MIB: u64 = 1024 * 1024;
+
+/// What one stage's transform step wrote, ready to be packed as a layer.
+pub struct StageOutput {
+    /// `sealbox.yaml: step NAME`, the layer's history entry.
+    pub created_by: String,
+    /// The directory holding the files (under the granted sub-path's names).
+    pub dir: PathBuf,
+    /// The layer listing: image paths, each read from `source` under `dir`.
+    pub listing: Vec<FileEntry>,
+}
+
+/// The results of one stage.
+#[derive(Default)]
+pub struct StageResults {
+    pub verdicts: Vec<Verdict>,
+    pub outputs: Vec<StageOutput>,
+    pub reports: Vec<StepReport>,
+    /// Warnings of the steps (a policy's Audit findings among them).
+    pub warnings: Vec<String>,
+    /// Module path to digest, for `sealbox.lock`.
+    pub modules: BTreeMap<String, String>,
+}
+
+/// The pipeline steps of one build and platform.
+pub struct StageRunner<'a> {
+    pub pipeline: &'a Pipeline,
+    pub steps: &'a Steps,
+    /// The staged rootfs every step reads (a sub-path of it).
+    pub rootfs: &'a AnalysisTree,
+    /// Trees that also receive a transform's output (the analysis tree).
+    pub also_into: Vec<&'a AnalysisTree>,
+    pub work: &'a Path,
+    pub lock: Option<&'a Lock>,
+    pub cache: Option<&'a StepCache>,
+}
+
+impl StageRunner<'_> {
+    /// Runs every step of `stage` in file order, applying each transform's
+    /// output before the next step runs.
+    pub fn run(&self, stage: Stage, progress: &mut Progress<'_>) -> Result<StageResults> {
+        let mut results = StageResults::default();
+        for step in self.pipeline.at(stage) {
+            let started = Instant::now();
+            let at = format!("{}:{}: step {}", self.pipeline.file, step.line, step.name);
+            let binary = self.load(step).with_context(|| at.clone())?;
+            if let ModuleRef::File(path) = &step.module {
+                results.modules.insert(path.clone(), binary.digest.clone());
+            }
+            let ran = self.run_step(step, &binary).with_context(|| at.clone())?;
+            let what = match step.kind {
+                ModuleKind::Policy => {
+                    let found = verdicts::from_response(
+                        &step.name,
+                        &step.module.to_string(),
+                        &step.grants.tree,
+                        step.failure_action,
+                        &ran.response,
+                    );
+                    let errors = found.iter().filter(|v| v.severity == sealbox_guest::Severity::Error).count();
+                    for v in &found {
+                        if !v.fails_build() {
+                            results.warnings.push(v.to_text());
+                        }
+                    }
+                    results.verdicts.extend(found);
+                    format!("{errors} failed ({:?})", step.failure_action)
+                }
+                _ => {
+                    results.warnings.extend(super::steps::warnings(&ran.response));
+                    let files =
+                        ran.output.as_ref().map_or(0, |o| o.listing.iter().filter(|e| e.kind != FileKind::Dir).count());
+                    if let Some(output) = ran.output {
+                        let dir = Dir::open_ambient_dir(&output.dir, cap_std::ambient_authority())?;
+                        self.rootfs.add_from_context(&dir, &output.listing)?;
+                        for tree in &self.also_into {
+                            tree.add_from_context(&dir, &output.listing)?;
+                        }
+                        if !output.listing.is_empty() {
+                            results.outputs.push(output);
+                        }
+                    }
+                    format!("{files} files")
+                }
+            };
+            let name = format!("{} {}", stage.as_str(), step.name);
+            let module = ran.module_name;
+            results.reports.push(super::report(progress, &name, &module, started, ran.cached, &what));
+        }
+        Ok(results)
+    }
+
+    /// Reads the step's module and checks its pin, the lock, its kind and
+    /// the host version it needs.
+    fn load(&self, step: &PipelineStep) -> Result<ModuleBinary> {
+        let binary = match &step.module {
+            ModuleRef::File(path) => {
+                let dir = Dir::open_ambient_dir(&self.pipeline.dir, cap_std::ambient_authority())
+                    .with_context(|| format!("opening {}", self.pipeline.dir.display()))?;
+                // Resolved by cap-std: a symlink leading out of the pipeline
+                // file's directory is an error, not a host file.
+                let bytes = dir.read(path).with_context(|| format!("reading module {path}"))?;
+                ModuleBinary::parse(bytes).with_context(|| format!("module {path}"))?
+            }
+            ModuleRef::Builtin(name) => {
+                let bytes = crate::builtins::get(name).ok_or_else(|| anyhow!("no builtin module {name}"))?;
+                ModuleBinary::parse(bytes.to_vec()).with_context(|| format!("builtin:{name}"))?
+            }
+        };
+        let shown = step.module.to_string();
+        if let Some(pin) = &step.digest
+            && *pin != binary.digest
+        {
+            bail!("module {shown} does not match its pin:\n  pinned:  {pin}\n  actual:  {}", binary.digest);
+        }
+        if let (Some(lock), ModuleRef::File(path)) = (self.lock, &step.module) {
+            lock.check(path, &binary.digest).map_err(|e| anyhow!("{e}"))?;
+        }
+        if let Some(meta) = &binary.metadata {
+            if meta.kind != step.kind {
+                bail!(
+                    "module {shown} is a {} module; the step declares kind {}",
+                    kind_name(meta.kind),
+                    kind_name(step.kind)
+                );
+            }
+            if let Some(needs) = meta.min_host_version.as_deref() {
+                super::transform::check_host_version(needs, env!("CARGO_PKG_VERSION"))
+                    .map_err(|e| anyhow!("module {shown}: {e}"))?;
+            }
+        }
+        Ok(binary)
+    }
+
+    /// The grant of a step: its env, output only for a transform, and its
+    /// limits over the sandbox defaults.
+    fn grant(step: &PipelineStep) -> Grant {
+        let mut limits = Limits::default();
+        if let Some(t) = step.grants.timeout {
+            limits.timeout = t;
+        }
+        if let Some(m) = step.grants.memory_mib {
+            limits.memory = m * MIB;
+        }
+        Grant { env: step.grants.env.clone(), write_output: step.kind == ModuleKind::Transform, limits }
+    }
+
+    /// The directory the step sees as `/in`: its granted sub-path of the
+    /// rootfs, which must be a real directory (no link on the way).
+    fn input(&self, tree: &str) -> Result<PathBuf> {
+        let mut dir = self.rootfs.root().to_path_buf();
+        if tree == "." {
+            return Ok(dir);
+        }
+        for c in Path::new(tree).components() {
+            let Component::Normal(name) = c else { bail!("grants.tree {tree:?} is not a plain relative path") };
+            dir.push(name);
+            let meta = std::fs::symlink_metadata(&dir);
+            if !meta.is_ok_and(|m| m.is_dir()) {
+                bail!("grants.tree {tree:?}: the image has no directory {tree} (or it is a link)");
+            }
+        }
+        Ok(dir)
+    }
+
+    fn run_step(&self, step: &PipelineStep, binary: &ModuleBinary) -> Result<Ran> {
+        let grant = Self::grant(step);
+        let shown = step.module.to_string();
+        grants::check(binary.metadata.as_ref(), &grant)
+            .map_err(|refusal| anyhow!("module {shown} refused before it ran: {refusal}"))?;
+        let capabilities = binary.metadata.as_ref().map(|m| m.capabilities.clone()).unwrap_or_default();
+        let env = grant.env_for(&capabilities);
+        let module_name = binary.metadata.as_ref().map_or_else(|| shown.clone(), |m| m.name.clone());
+        let input = self.input(&step.grants.tree)?;
+        let files: Vec<FileEntry> = super::list_tree(&input)?
+            .into_iter()
+            .map(|e| if e.kind == FileKind::Dir { FileEntry { mode: 0o755, ..e } } else { e })
+            .collect();
+        let key = match self.cache {
+            Some(_) => {
+                let config = serde_json::json!({
+                    "config": step.config, "env": env, "tree": step.grants.tree, "kind": kind_name(step.kind),
+                });
+                Some(tree_key("pipeline-step", &binary.digest, &config, &self.steps.image, &input, &files)?)
+            }
+            None => None,
+        };
+        if let (Some(key), Some(cache)) = (&key, self.cache)
+            && let Some(hit) = cache.get::<CachedOutput>(key)
+        {
+            let output = match step.kind {
+                ModuleKind::Transform => {
+                    let dir = tempfile::Builder::new().prefix("pipeline-cached-").tempdir_in(self.work)?.keep();
+                    hit.write_into(&[&dir])?;
+                    let written = super::list_tree(&dir)?;
+                    Some(self.output(step, dir, &written, &files))
+                }
+                _ => None,
+            };
+            return Ok(Ran { response: hit.response, output, module_name, cached: true });
+        }
+        let module = self.steps.load(binary, &shown).with_context(|| format!("loading module {shown}"))?;
+        let mut req = StepRequest::new(step.config.clone());
+        req.env = env;
+        req.files = files.clone();
+        req.limits = grant.limits;
+        let (outcome, out) = self
+            .steps
+            .run_unchecked(&step.name, &module, &input, self.work, req, None)
+            .with_context(|| format!("module {shown}"))?;
+        if step.kind == ModuleKind::Transform && outcome.response.status == sealbox_guest::Status::Failure {
+            bail!("{}", super::steps::failure_message(&format!("{} (module {shown})", step.name), &outcome.response));
+        }
+        if let (Some(key), Some(cache)) = (&key, self.cache) {
+            let written = if step.kind == ModuleKind::Transform { outcome.output.as_slice() } else { &[] };
+            if let Some(entry) = CachedOutput::capture(&out, written, &outcome.response)? {
+                cache.put(key, &entry)?;
+            }
+        }
+        let output = match step.kind {
+            ModuleKind::Transform => Some(self.output(step, out, &outcome.output, &files)),
+            _ => None,
+        };
+        Ok(Ran { response: outcome.response, output, module_name, cached: false })
+    }
+
+    /// A transform's `/out` as a layer: every path under the granted
+    /// sub-path (with that path's directories), read from `/out`. Modes
+    /// come from the rootfs for rewritten files, else 0644 and 0755.
+    fn output(&self, step: &PipelineStep, dir: PathBuf, written: &[FileEntry], before: &[FileEntry]) -> StageOutput {
+        let tree = step.grants.tree.as_str();
+        let prefix = |p: &str| if tree == "." { p.to_string() } else { format!("{tree}/{p}") };
+        let modes: BTreeMap<&str, u32> = before.iter().map(|e| (e.path.as_str(), e.mode)).collect();
+        let mut listing = Vec::new();
+        if tree != "." && !written.is_empty() {
+            let mut parent = String::new();
+            for part in tree.split('/') {
+                parent = if parent.is_empty() { part.to_string() } else { format!("{parent}/{part}") };
+                let mode = 0o755;
+                listing.push(FileEntry {
+                    path: parent.clone(),
+                    kind: FileKind::Dir,
+                    mode,
+                    size: 0,
+                    link: None,
+                    hardlink: None,
+                    source: None,
+                });
+            }
+        }
+        for e in written {
+            let mode = match e.kind {
+                FileKind::Dir => 0o755,
+                FileKind::File => modes.get(e.path.as_str()).copied().unwrap_or(0o644),
+                FileKind::Symlink => 0o777,
+            };
+            let source = (tree != ".").then(|| e.path.clone());
+            listing.push(FileEntry { path: prefix(&e.path), mode, source, ..e.clone() });
+        }
+        StageOutput { created_by: format!("{}: step {}", self.pipeline.file, step.name), dir, listing }
+    }
+}
+
+/// What running one step gave.
+struct Ran {
+    response: Response,
+    output: Option<StageOutput>,
+    module_name: String,
+    cached: bool,
+}
+
+fn kind_name(kind: ModuleKind) -> &'static str {
+    match kind {
+        ModuleKind::Policy => "policy",
+        ModuleKind::Transform => "transform",
+        ModuleKind::Packer => "packer",
+    }
+}
+
+/// Runs the steps of `stage` when the build has a pipeline, adding what
+/// they found to `results`, and fails the build when an Enforce policy
+/// failed (with every finding so far). Returns the transforms' outputs.
+pub fn run_stage(
+    runner: Option<&StageRunner<'_>>,
+    stage: Stage,
+    progress: &mut Progress<'_>,
+    results: &mut StageResults,
+) -> Result<Vec<StageOutput>> {
+    let Some(runner) = runner else { return Ok(vec![]) };
+    let done = runner.run(stage, progress)?;
+    results.reports.extend(done.reports);
+    results.warnings.extend(done.warnings);
+    results.modules.extend(done.modules);
+    results.verdicts.extend(done.verdicts);
+    verdicts::enforce(&results.verdicts)?;
+    Ok(done.outputs)
+}
+
+/// What packing a stage output needs.
+pub struct LayerPacker<'a> {
+    pub steps: &'a Steps,
+    pub pack: &'a crate::sandbox::Module,
+    pub store: &'a crate::oci::Store,
+    pub cache: &'a StepCache,
+    pub options: &'a super::BuildOptions,
+    pub work: &'a Path,
+}
+
+impl LayerPacker<'_> {
+    /// Packs a transform step's output as a layer: its descriptor, its
+    /// `created_by` and the step's report line.
+    pub fn pack(
+        &self,
+        output: StageOutput,
+        progress: &mut Progress<'_>,
+    ) -> Result<(crate::oci::LayerDescriptor, String, StepReport)> {
+        let started = Instant::now();
+        let dir = Dir::open_ambient_dir(&output.dir, cap_std::ambient_authority())?;
+        let (desc, cached) = super::pack_layer(
+            self.steps,
+            self.pack,
+            self.store,
+            self.cache,
+            self.options,
+            &dir,
+            &output.dir,
+            output.listing,
+            self.work,
+        )?;
+        let size = super::human_size(desc.size);
+        let report = super::report(progress, &output.created_by, &self.pack.name, started, cached, &size);
+        Ok((desc, output.created_by, report))
+    }
+
+    /// Packs each output as a layer, in order, adding its history entry,
+    /// report line and layer.
+    pub fn pack_all(
+        &self,
+        outputs: Vec<StageOutput>,
+        progress: &mut Progress<'_>,
+        history: &mut Vec<crate::oci::spec::History>,
+        reports: &mut Vec<StepReport>,
+        layers: &mut Vec<(crate::oci::LayerDescriptor, String)>,
+    ) -> Result<()> {
+        for output in outputs {
+            let (desc, created_by, report) = self.pack(output, progress)?;
+            let created = Some(crate::oci::spec::rfc3339(self.options.source_date_epoch));
+            let entry =
+                crate::oci::spec::History { created, created_by: Some(created_by.clone()), ..Default::default() };
+            history.push(entry);
+            reports.push(report);
+            layers.push((desc, created_by));
+        }
+        Ok(())
+    }
+}
