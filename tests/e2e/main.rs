@@ -1,6 +1,7 @@
 //! End-to-end tests: each runs the real `sealbox` binary on real inputs and
 //! checks what it did.
 
+mod add;
 mod build;
 mod cli;
 mod common;

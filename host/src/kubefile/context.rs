@@ -369,7 +369,22 @@ pub(crate) fn is_archive(ctx: &Dir, path: &Path) -> Result<bool, ContextError> {
         || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00])
         || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
     let tar = head.len() >= 262 && &head[257..262] == b"ustar";
-    Ok(compressed || tar)
+    Ok(compressed || tar || is_v7_tar_header(&head))
+}
+
+/// Whether `head` is a pre-POSIX (v7) tar header, which has no magic: a
+/// name and a checksum that matches the header's bytes.
+fn is_v7_tar_header(head: &[u8]) -> bool {
+    let Some(block) = head.get(..512) else { return false };
+    let field = &block[148..156];
+    let digits: String = field.iter().map(|&b| b as char).filter(|c| !matches!(c, ' ' | '\0')).collect();
+    let Ok(stored) = u32::from_str_radix(&digits, 8) else { return false };
+    let sum: u32 = block
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| if (148..156).contains(&i) { u32::from(b' ') } else { u32::from(b) })
+        .sum();
+    block[0] != 0 && !digits.is_empty() && sum == stored
 }
 
 #[cfg(test)]
@@ -467,5 +482,16 @@ mod tests {
         assert!(is_archive(&ctx, Path::new("x.tgz")).unwrap());
         assert!(is_archive(&ctx, Path::new("x.tar")).unwrap());
         assert!(!is_archive(&ctx, Path::new("a.yaml")).unwrap());
+        // A v7 header has no magic, only a checksum.
+        let mut v7 = tar::Header::new_old();
+        v7.set_path("etc/motd").unwrap();
+        v7.set_size(0);
+        v7.set_cksum();
+        std::fs::write(tmp.path().join("ctx/v7.tar"), v7.as_bytes()).unwrap();
+        assert!(is_archive(&ctx, Path::new("v7.tar")).unwrap());
+        let mut bad = v7.as_bytes().to_vec();
+        bad[0] ^= 1;
+        std::fs::write(tmp.path().join("ctx/bad.tar"), bad).unwrap();
+        assert!(!is_archive(&ctx, Path::new("bad.tar")).unwrap());
     }
 }

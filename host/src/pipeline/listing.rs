@@ -75,9 +75,8 @@ pub fn layer_listing(ctx: &Dir, entries: &[CopyEntry], ignore: &Ignore) -> Resul
                 }
             }
             EntryKind::Archive => {
-                bail!(
-                    "ADD of a local archive ({source}) is not supported yet: unpack it into the context and COPY the directory"
-                )
+                // pipeline::archive stages such layers; reaching here is a bug.
+                bail!("{source}: an archive is unpacked by the unpack step, not listed")
             }
         }
     }

@@ -19,24 +19,25 @@
 //! compresses. The sandbox is how a module runs, the store how images are
 //! kept; this module only decides.
 
+mod archive;
 mod base;
 mod cache;
 mod grants;
 mod listing;
 mod lock;
-mod progress;
 mod pipeline_file;
-mod staging;
+mod progress;
 mod stages;
+mod staging;
 mod steps;
 mod transform;
-
 mod verdicts;
-pub use lock::{LOCK_FILE, Lock};
-pub use steps::{StepReport, format_diagnostic};
-pub use pipeline_file::{PIPELINE_FILE, Pipeline};
 
+pub use lock::{LOCK_FILE, Lock};
+pub use pipeline_file::{PIPELINE_FILE, Pipeline};
+pub use steps::{StepReport, format_diagnostic};
 pub use verdicts::{PolicyFailure, Verdict, sarif};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -91,9 +92,9 @@ pub struct BuildOptions {
     /// The lock every `RUN --module` must match; `None` when there is no
     /// `sealbox.lock` or the build writes a new one.
     pub lock: Option<Lock>,
-}
     /// The pipeline file's steps (`sealbox.yaml` or `--pipeline`).
     pub pipeline: Option<Pipeline>,
+}
 
 /// What a build produced.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -114,10 +115,10 @@ pub struct BuildOutcome {
     /// The digest of every `RUN --module` module, by its Kubefile path.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub modules: BTreeMap<String, String>,
-}
     /// Every policy finding (Kyverno and pipeline policy steps).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub verdicts: Vec<Verdict>,
+}
 
 /// One platform's image.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -168,8 +169,8 @@ pub fn build(
     let mut warnings = Vec::new();
     let mut notes = Vec::new();
     let mut modules = BTreeMap::new();
-    let mut manifests = Vec::new();
     let mut verdicts = Vec::new();
+    let mut manifests = Vec::new();
     let mut platforms = Vec::new();
     for platform in &options.platforms {
         let built = build_platform(sandbox, store, options, &parsed, &ctx, platform, work.path(), &cache, progress);
@@ -179,8 +180,8 @@ pub fn build(
         warnings.extend(built.warnings);
         notes.extend(built.notes);
         modules.extend(built.modules);
-        platforms.push(built.outcome);
         verdicts.extend(built.verdicts);
+        platforms.push(built.outcome);
         manifests.push(built.descriptor);
     }
 
@@ -205,8 +206,8 @@ pub fn build(
         warnings,
         notes,
         modules,
-    })
         verdicts,
+    })
 }
 
 struct PlatformBuild {
@@ -217,8 +218,8 @@ struct PlatformBuild {
     notes: Vec<String>,
     /// Module path to digest, for `sealbox.lock`.
     modules: BTreeMap<String, String>,
-}
     verdicts: Vec<Verdict>,
+}
 
 #[allow(clippy::too_many_arguments)]
 fn build_platform(
@@ -291,13 +292,25 @@ fn build_platform(
     for step in &plan.steps {
         match step {
             kubefile::Step::Layer(layer) => {
-                let listing = listing::layer_listing(ctx, &layer.entries, &plan.ignore)
-                    .with_context(|| format!("{}:{}", options.kubefile.display(), layer.line))?;
-                analysis.add_from_context(ctx, &listing)?;
+                let at = format!("{}:{}", options.kubefile.display(), layer.line);
+                // An ADD of an archive is unpacked in the sandbox into a
+                // staging dir, which then stands in for the context.
+                let staged = archive::stage(&steps, ctx, &layer.entries, &plan.ignore, &platform_work)
+                    .with_context(|| at.clone())?;
+                let (listing, staged_dir) = match staged {
+                    Some(s) => (s.listing, Some(s.dir)),
+                    None => {
+                        (listing::layer_listing(ctx, &layer.entries, &plan.ignore).with_context(|| at.clone())?, None)
+                    }
+                };
+                let staged_ctx =
+                    staged_dir.as_ref().map(|d| Dir::open_ambient_dir(d, cap_std::ambient_authority())).transpose()?;
+                let source = staged_ctx.as_ref().unwrap_or(ctx);
+                analysis.add_from_context(source, &listing)?;
                 if let Some(rootfs) = &rootfs {
-                    rootfs.add_from_context(ctx, &listing)?;
+                    rootfs.add_from_context(source, &listing)?;
                 }
-                listings.push((layer.clone(), listing));
+                listings.push((layer.clone(), listing, staged_dir));
             }
             kubefile::Step::Metadata(_) => {}
             kubefile::Step::Module(m) => {
@@ -326,19 +339,6 @@ fn build_platform(
         }
     }
 
-    // 2. render, into the analysis tree and the last layer.
-    let last_layer = platform_work.join("last-layer");
-    std::fs::create_dir(&last_layer)?;
-    let started = Instant::now();
-    let apps: BTreeMap<String, BTreeMap<String, String>> = plan
-        .extension
-        .applications
-        .iter()
-        .filter(|a| !a.env.is_empty())
-        .map(|a| (a.name.clone(), a.env.clone()))
-        .collect();
-    let render_config =
-        RenderConfig { env: options.render_env.clone(), missing_key: options.missing_key.clone(), apps };
     let stage_runner = rootfs.as_ref().zip(options.pipeline.as_ref()).map(|(rootfs, pipeline)| stages::StageRunner {
         pipeline,
         steps: &steps,
@@ -351,12 +351,25 @@ fn build_platform(
     let mut piped = stages::StageResults::default();
     let early_outputs =
         stages::run_stage(stage_runner.as_ref(), pipeline_file::Stage::AfterCopy, progress, &mut piped)?;
-    let (rendered, render_warnings) =
-        run_render(&steps, &analysis_root, &platform_work, &render_dests, &render_config)?;
-    warnings.extend(render_warnings);
+    // 2. render, into the analysis tree and the last layer.
+    let last_layer = platform_work.join("last-layer");
+    std::fs::create_dir(&last_layer)?;
     // Pipeline steps after rendering read the rendered rootfs.
     let mut render_dests: Vec<&Path> = vec![&analysis_root, &last_layer];
     render_dests.extend(rootfs.as_ref().filter(|_| pipeline_steps).map(|r| r.root()));
+    let started = Instant::now();
+    let apps: BTreeMap<String, BTreeMap<String, String>> = plan
+        .extension
+        .applications
+        .iter()
+        .filter(|a| !a.env.is_empty())
+        .map(|a| (a.name.clone(), a.env.clone()))
+        .collect();
+    let render_config =
+        RenderConfig { env: options.render_env.clone(), missing_key: options.missing_key.clone(), apps };
+    let (rendered, render_warnings) =
+        run_render(&steps, &analysis_root, &platform_work, &render_dests, &render_config)?;
+    warnings.extend(render_warnings);
     reports.push(report(progress, "render", "render", started, false, &format!("{rendered} templates")));
 
     // 3. imagelist, reused from the cache when the analysis tree is unchanged.
@@ -406,22 +419,9 @@ fn build_platform(
         let charts = response.data.get("renderedCharts").and_then(|c| c.as_array()).cloned().unwrap_or_default();
         let (results, policy_warnings, kyverno) = run_policies(&steps, options, &analysis, &platform_work, &charts)?;
         warnings.extend(policy_warnings);
+        piped.verdicts.extend(kyverno);
         reports.push(report(progress, "policy", "kyverno", started, false, &results));
     }
-
-    // 5. pack every layer, then the last one.
-    let mut layer_reports = Vec::new();
-    let pack = steps.builtin("pack")?;
-    let mut listing_iter = listings.into_iter();
-    let mut transform_iter = transforms.into_iter();
-    for step in &plan.steps {
-        match step {
-            kubefile::Step::Layer(_) => {
-                let (layer, listing) = listing_iter.next().ok_or_else(|| anyhow!("layer listing out of step"))?;
-                let started = Instant::now();
-        piped.verdicts.extend(kyverno);
-                let (desc, cached) =
-                    pack_layer(&steps, &pack, store, cache, options, ctx, &options.context, listing, &platform_work)?;
     verdicts::enforce(&piped.verdicts)?;
     let mut late_outputs =
         stages::run_stage(stage_runner.as_ref(), pipeline_file::Stage::AfterRender, progress, &mut piped)?;
@@ -431,6 +431,26 @@ fn build_platform(
         progress,
         &mut piped,
     )?);
+
+    // 5. pack every layer, then the last one.
+    let mut layer_reports = Vec::new();
+    let pack = steps.builtin("pack")?;
+    let mut listing_iter = listings.into_iter();
+    let mut transform_iter = transforms.into_iter();
+    for step in &plan.steps {
+        match step {
+            kubefile::Step::Layer(_) => {
+                let (layer, listing, staged_dir) =
+                    listing_iter.next().ok_or_else(|| anyhow!("layer listing out of step"))?;
+                let started = Instant::now();
+                let staged_ctx =
+                    staged_dir.as_ref().map(|d| Dir::open_ambient_dir(d, cap_std::ambient_authority())).transpose()?;
+                let (source, source_dir) = match (&staged_ctx, &staged_dir) {
+                    (Some(c), Some(d)) => (c, d.as_path()),
+                    _ => (ctx, options.context.as_path()),
+                };
+                let (desc, cached) =
+                    pack_layer(&steps, &pack, store, cache, options, source, source_dir, listing, &platform_work)?;
                 let created_by = layer.created_by(desc.diff_id.hex());
                 history.push(History {
                     created: Some(spec::rfc3339(sde)),
@@ -480,6 +500,10 @@ fn build_platform(
             }
         }
     }
+    // The pipeline's transforms: after-copy ones under the rendered files,
+    // later ones over them.
+    let packer = stages::LayerPacker { steps: &steps, pack: &pack, store, cache, options, work: &platform_work };
+    packer.pack_all(early_outputs, progress, &mut history, &mut reports, &mut layers)?;
     let last_dir = Dir::open_ambient_dir(&last_layer, cap_std::ambient_authority())?;
     let last_listing = crate::tree::walk(&last_dir, &crate::tree::WalkOptions::default())?;
     if last_listing.iter().any(|e| e.kind != FileKind::Dir) {
@@ -495,15 +519,15 @@ fn build_platform(
         reports.push(report(progress, "rendered files", &pack.name, started, cached, &human_size(desc.size)));
         layers.push((desc, created_by));
     }
+    packer.pack_all(late_outputs, progress, &mut history, &mut reports, &mut layers)?;
+    reports.extend(piped.reports);
+    warnings.extend(piped.warnings);
+    modules.extend(piped.modules);
 
     // 6. config and manifest.
     let mut all_layers: Vec<Descriptor> = Vec::new();
     let mut diff_ids: Vec<Digest> = Vec::new();
     if let Some(base) = &base_image {
-    // The pipeline's transforms: after-copy ones under the rendered files,
-    // later ones over them.
-    let packer = stages::LayerPacker { steps: &steps, pack: &pack, store, cache, options, work: &platform_work };
-    packer.pack_all(early_outputs, progress, &mut history, &mut reports, &mut layers)?;
         all_layers.extend(base.manifest.layers.iter().cloned());
         diff_ids.extend(base.config.rootfs.diff_ids.iter().cloned());
     }
@@ -519,10 +543,6 @@ fn build_platform(
         });
     }
     let config = ImageConfig {
-    packer.pack_all(late_outputs, progress, &mut history, &mut reports, &mut layers)?;
-    reports.extend(piped.reports);
-    warnings.extend(piped.warnings);
-    modules.extend(piped.modules);
         created: Some(spec::rfc3339(sde)),
         author: plan.config.author.clone(),
         architecture: platform.architecture.clone(),
@@ -553,6 +573,7 @@ fn build_platform(
         warnings,
         notes,
         modules,
+        verdicts: piped.verdicts,
     })
 }
 
@@ -579,7 +600,6 @@ fn stage_rootfs(
 }
 
 /// Packs one layer listing read from `source_dir`, or reuses the cached
-        verdicts: piped.verdicts,
 /// result for the same content.
 #[allow(clippy::too_many_arguments)]
 fn pack_layer(
