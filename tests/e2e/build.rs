@@ -431,3 +431,57 @@ fn ignore_file_keeps_files_out_of_copied_directories() {
     assert!(paths.iter().any(|p| p.ends_with("etc/keep.conf")), "{paths:?}");
     assert!(!paths.iter().any(|p| p.ends_with("secret.key")), "{paths:?}");
 }
+
+/// A file that grows while the build reads it (a log being written into
+/// the context): the build either packs a consistent image or fails with
+/// a message naming the file, and never leaves a half-written image.
+#[test]
+fn a_file_growing_during_the_build_is_packed_whole_or_refused() {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let ctx = tempfile::tempdir().expect("ctx");
+    std::fs::create_dir(ctx.path().join("rootfs")).expect("rootfs");
+    let log = ctx.path().join("rootfs/app.log");
+    std::fs::write(&log, vec![b'x'; 8 << 20]).expect("log");
+    std::fs::write(ctx.path().join("Kubefile"), "FROM scratch\nCOPY rootfs .\n").expect("kubefile");
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stop, log) = (stop.clone(), log.clone());
+        std::thread::spawn(move || {
+            let mut f = std::fs::OpenOptions::new().append(true).open(&log).expect("open log");
+            let mut appended = 0u64;
+            while !stop.load(Ordering::Relaxed) && appended < 256 << 20 {
+                f.write_all(&[b'y'; 64 << 10]).expect("append");
+                appended += 64 << 10;
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+        })
+    };
+    let store = tempfile::tempdir().expect("store");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "growing:v1", "--no-cache"]);
+    stop.store(true, Ordering::Relaxed);
+    writer.join().expect("writer");
+    if code == 0 {
+        // umoci checks the layer's diff_id; the file is one of the sizes
+        // it had, made of the bytes written so far.
+        let bundle = tempfile::tempdir().expect("bundle");
+        let out = tool("umoci")
+            .expect("umoci")
+            .args(["unpack", "--image"])
+            .arg(format!("{}:growing:v1", store.path().display()))
+            .arg(bundle.path().join("b"))
+            .output()
+            .expect("umoci");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let packed = std::fs::read(bundle.path().join("b/rootfs/app.log")).expect("packed log");
+        assert!(packed.len() >= 8 << 20);
+        assert!(packed[..8 << 20].iter().all(|&b| b == b'x') && packed[8 << 20..].iter().all(|&b| b == b'y'));
+    } else {
+        assert!(stderr.contains("app.log") && stderr.contains("grew"), "{stderr}");
+        let (out, stdout, err) = run(sealbox().arg("images").arg("--root").arg(store.path()));
+        assert!(out.status.success(), "{err}");
+        assert!(!stdout.contains("growing"), "no image was tagged: {stdout}");
+    }
+    let (out, _, err) = run(sealbox().arg("fsck").arg("--root").arg(store.path()));
+    assert!(out.status.success(), "fsck: {err}");
+}
