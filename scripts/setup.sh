@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing sealbox needs on a Debian machine with
-# rustup: the wasm targets, rustfmt and clippy, and skopeo and umoci (the
-# tests check images with them). Safe to run again.
+# rustup: the wasm targets, rustfmt and clippy, skopeo and umoci (the tests
+# check images with them), and xz, bzip2 and zstd (ADD tests). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,9 +19,10 @@ fi
 rustup target add --toolchain "$toolchain" wasm32-wasip1 wasm32-wasip2
 rustup component add --toolchain "$toolchain" rustfmt clippy
 
+# TOOL:PACKAGE pairs; the archive tools make the ADD tests' archives.
 need=()
-for tool in skopeo umoci; do
-    command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
+for pair in skopeo:skopeo umoci:umoci xz:xz-utils bzip2:bzip2 zstd:zstd; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
     sudo=""
