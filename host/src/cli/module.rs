@@ -31,6 +31,9 @@ pub enum ModuleCommand {
     /// Add the `sealbox.module` metadata section to a module built by other
     /// tools (componentize-py, jco, TinyGo…).
     Annotate(AnnotateArgs),
+    /// Publish a module to a registry as a one-layer OCI artifact; prints
+    /// the `oci://REF@sha256:…` a Kubefile pins it with.
+    Push(super::module_push::PushArgs),
 }
 
 #[derive(Debug, Args)]
@@ -103,6 +106,10 @@ pub struct AnnotateArgs {
     /// The module writes files to /out that should be applied.
     #[arg(long)]
     write_output: bool,
+    /// The most linear memory the module needs, in MiB (a step must grant
+    /// at least this much).
+    #[arg(long, value_name = "MIB")]
+    memory_mib: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -117,6 +124,7 @@ pub fn run(cmd: ModuleCommand) -> Result<()> {
         ModuleCommand::Run(args) => run_module(args),
         ModuleCommand::Inspect(args) => inspect(args),
         ModuleCommand::Annotate(args) => annotate(args),
+        ModuleCommand::Push(args) => super::module_push::push(args),
     }
 }
 
@@ -300,15 +308,20 @@ fn annotate(args: AnnotateArgs) -> Result<()> {
             KindArg::Policy => ModuleKind::Policy,
             KindArg::Packer => ModuleKind::Packer,
         },
-        capabilities: Capabilities { env: args.env, write_output: args.write_output, memory_mib: None },
+        capabilities: Capabilities { env: args.env, write_output: args.write_output, memory_mib: args.memory_mib },
         min_host_version: Some(env!("CARGO_PKG_VERSION").to_string()),
     };
     ModuleBinary::parse(bytes.clone()).map_err(|e| UsageError(format!("{}: {e}", args.module.display())))?;
     let annotated =
         sandbox::with_metadata(&bytes, &metadata).map_err(|e| UsageError(format!("{}: {e}", args.module.display())))?;
-    let dest = args.output.unwrap_or(args.module);
+    let dest = args.output.unwrap_or_else(|| args.module.clone());
     let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(parent).with_context(|| format!("writing {}", dest.display()))?;
+    // A temporary file is created 0600; the module keeps the mode it had.
+    let mode = std::fs::metadata(&args.module)
+        .with_context(|| format!("reading module {}", args.module.display()))?
+        .permissions();
+    tmp.as_file().set_permissions(mode).with_context(|| format!("writing {}", dest.display()))?;
     tmp.write_all(&annotated)?;
     tmp.persist(&dest).with_context(|| format!("writing {}", dest.display()))?;
     println!("{}", sandbox::sha256_digest(&annotated));
