@@ -11,5 +11,6 @@ pub mod cli;
 pub mod kubefile;
 pub mod oci;
 pub mod pipeline;
+pub mod registry;
 pub mod sandbox;
 pub mod tree;

@@ -4,7 +4,9 @@
 mod build;
 mod images;
 mod module;
+mod module_push;
 mod policy;
+mod registry;
 mod render;
 
 use std::process::ExitCode;
@@ -45,6 +47,14 @@ enum Command {
     /// `apply`), in the sandbox.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Push an image from the local store to a registry.
+    Push(registry::PushArgs),
+    /// Pull an image from a registry into the local store.
+    Pull(registry::PullArgs),
+    /// Store credentials for a registry (docker config.json format, mode 0600).
+    Login(registry::LoginArgs),
+    /// Remove the stored credentials of a registry.
+    Logout(registry::LogoutArgs),
 }
 
 /// Where images and compiled modules are kept; shared by every command
@@ -108,6 +118,10 @@ pub fn main() -> ExitCode {
         Command::Fsck(args) => images::fsck(args),
         Command::Module(cmd) => module::run(cmd),
         Command::Policy(cmd) => policy::run(cmd),
+        Command::Push(args) => registry::push(args),
+        Command::Pull(args) => registry::pull(args),
+        Command::Login(args) => registry::login(args),
+        Command::Logout(args) => registry::logout(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,19 @@
+//! Talking to OCI distribution registries (distribution, Harbor, Zot, cloud
+//! registries): push and pull images, fetch modules published as OCI
+//! artifacts, share the step cache.
+//!
+//! [`reference`] parses image references, [`auth`] reads and writes
+//! credentials in docker's format, [`client`] makes the distribution API
+//! calls with retries, [`transfer`] copies images between the store and a
+//! registry digest for digest, [`module`] publishes and fetches modules.
+
+pub mod auth;
+pub mod client;
+pub mod module;
+pub mod reference;
+mod sources;
+pub mod transfer;
+
+pub use client::Options;
+pub use reference::Reference;
+pub use transfer::{TransferReport, pull, push};
