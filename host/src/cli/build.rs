@@ -106,6 +106,8 @@ pub struct BuildArgs {
     #[arg(long, value_enum, default_value = "text")]
     format: super::module::Format,
     #[command(flatten)]
+    registry: super::registry::RegistryArgs,
+    #[command(flatten)]
     common: super::StoreArgs,
 }
 
@@ -225,6 +227,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
         progress_bar: std::io::stderr().is_terminal() && matches!(args.format, super::module::Format::Text),
         lock,
         pipeline: pipeline_file,
+        registry: args.registry.options(),
     };
     let store = args.common.open_store()?;
     let sandbox = args.common.sandbox()?;

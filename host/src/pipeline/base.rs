@@ -10,6 +10,7 @@ use crate::kubefile::{self, BaseImage, BaseRef, ImageExtension, Platform};
 use crate::oci::layout::Layout;
 use crate::oci::spec::{self, ImageConfig};
 use crate::oci::{Descriptor, Manifest, Store};
+use crate::registry::{Options as RegistryOptions, Reference};
 
 /// A resolved base image, already in the store.
 #[derive(Debug, Clone)]
@@ -21,10 +22,12 @@ pub struct Base {
 }
 
 /// Finds the base image for `platform`, importing an `oci:DIR` base into
-/// the store first (verifying every blob's digest as it copies).
-pub fn resolve(store: &Store, base: &BaseRef, platform: &Platform) -> Result<Base> {
+/// the store first (verifying every blob's digest as it copies), and
+/// pulling a `REGISTRY/REPO[:TAG][@DIGEST]` base the store lacks.
+pub fn resolve(store: &Store, base: &BaseRef, platform: &Platform, registry: &RegistryOptions) -> Result<Base> {
     let desc = match base {
         BaseRef::Scratch => bail!("scratch has no base image"),
+        BaseRef::Store(name) if Reference::is_remote(name) => remote(store, name, registry)?,
         BaseRef::Store(name) => store
             .resolve(name)
             .with_context(|| format!("base image {name} is not in the local store (see `sealbox images`)"))?,
@@ -56,6 +59,22 @@ pub fn resolve(store: &Store, base: &BaseRef, platform: &Platform) -> Result<Bas
         directories: Default::default(),
     };
     Ok(Base { info, manifest, config })
+}
+
+/// The base image `name` in a registry: from the store when it holds that
+/// name (or, pinned, that digest), else pulled into it. A tag once pulled
+/// is not looked up again, so builds work offline and stay reproducible;
+/// `sealbox pull` refreshes it.
+fn remote(store: &Store, name: &str, registry: &RegistryOptions) -> Result<Descriptor> {
+    let reference = Reference::parse(name).with_context(|| format!("FROM {name}"))?;
+    if let Ok(desc) = store.resolve(name)
+        && reference.digest.as_ref().is_none_or(|d| *d == desc.digest)
+    {
+        return Ok(desc);
+    }
+    let (desc, _) = crate::registry::pull(store, &reference, registry)
+        .with_context(|| format!("pulling the base image {name}"))?;
+    Ok(desc)
 }
 
 /// Unpacks the base layers' analysable files into the analysis tree, in

@@ -94,6 +94,8 @@ pub struct BuildOptions {
     pub lock: Option<Lock>,
     /// The pipeline file's steps (`sealbox.yaml` or `--pipeline`).
     pub pipeline: Option<Pipeline>,
+    /// How to reach registries, for a `FROM` or a module in one.
+    pub registry: crate::registry::Options,
 }
 
 /// What a build produced.
@@ -239,7 +241,7 @@ fn build_platform(
     let mut base_image = None;
     let plan: Plan = {
         let mut resolve = |base: &BaseRef, _platform_flag: Option<&str>| -> std::result::Result<_, String> {
-            let b = base::resolve(store, base, platform).map_err(|e| format!("{e:#}"))?;
+            let b = base::resolve(store, base, platform, &options.registry).map_err(|e| format!("{e:#}"))?;
             let info = b.info.clone();
             base_image = Some(b);
             Ok(info)
@@ -317,7 +319,7 @@ fn build_platform(
                 let rootfs = rootfs.as_ref().ok_or_else(|| anyhow!("no staged rootfs for RUN --module"))?;
                 let started = Instant::now();
                 let at = format!("{}:{}", options.kubefile.display(), m.line);
-                let binary = transform::load(ctx, m, options.lock.as_ref(), &at)?;
+                let binary = transform::load(ctx, m, options.lock.as_ref(), &at, store, &options.registry)?;
                 modules.insert(m.module.clone(), binary.digest.clone());
                 let runner = transform::Runner {
                     steps: &steps,

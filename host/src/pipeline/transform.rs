@@ -50,14 +50,31 @@ pub struct Runner<'a> {
 /// Reads the module of `step` from the build context and checks that it is
 /// the pinned one, the locked one when there is a `lock`, and a transform.
 /// `at` is `Kubefile:line`, for messages.
-pub fn load(ctx: &Dir, step: &ModuleStep, lock: Option<&Lock>, at: &str) -> Result<ModuleBinary> {
+/// A module named `oci://REGISTRY/REPO[:TAG]@sha256:HEX` is fetched from
+/// the registry (or the store, once fetched) and must carry its pin.
+pub fn load(
+    ctx: &Dir,
+    step: &ModuleStep,
+    lock: Option<&Lock>,
+    at: &str,
+    store: &Store,
+    registry: &crate::registry::Options,
+) -> Result<ModuleBinary> {
     let path = step.module.as_str();
-    if Path::new(path).is_absolute() {
-        bail!("{at}: module {path}: a module path is relative to the build context");
-    }
-    // Resolved by cap-std inside the context: `..` or a symlink leading out
-    // of it is an error, not a file of the host.
-    let bytes = ctx.read(path).with_context(|| format!("{at}: reading module {path} in the build context"))?;
+    let bytes = if path.starts_with(crate::registry::module::SCHEME) {
+        let Some(pin) = &step.digest else {
+            bail!("{at}: module {path}: a module from a registry must be pinned: {path}@sha256:HEX");
+        };
+        crate::registry::module::fetch_module(path, pin, registry, Some(store))
+            .with_context(|| format!("{at}: fetching module {path}"))?
+    } else {
+        if Path::new(path).is_absolute() {
+            bail!("{at}: module {path}: a module path is relative to the build context");
+        }
+        // Resolved by cap-std inside the context: `..` or a symlink leading
+        // out of it is an error, not a file of the host.
+        ctx.read(path).with_context(|| format!("{at}: reading module {path} in the build context"))?
+    };
     let binary = ModuleBinary::parse(bytes).with_context(|| format!("{at}: module {path}"))?;
     if let Some(pin) = &step.digest
         && *pin != binary.digest
