@@ -32,3 +32,21 @@ if [ ${#need[@]} -gt 0 ]; then
     $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 echo "setup: $(rustc --version); skopeo $(skopeo --version | awk '{print $3}'); umoci $(umoci --version | awk '{print $3}')"
+
+# Toolchains for modules written in Python and JavaScript (examples/modules,
+# tests/e2e/languages.rs), at pinned versions, from PyPI and npm.
+componentize_py_version=0.25.1
+componentize_py="$(python3 -m site --user-base)/bin/componentize-py"
+if [ "$("$componentize_py" --version 2>/dev/null)" != "componentize-py $componentize_py_version" ]; then
+    python3 -m pip install --quiet --user --disable-pip-version-check "componentize-py==$componentize_py_version"
+fi
+for dir in examples/modules/js-*/; do
+    # `npm ci` again only when the lock file changed since the last one.
+    stamp="$dir/node_modules/.sealbox-lock-sha256"
+    lock=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$lock" ]; then
+        npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+        echo "$lock" >"$stamp"
+    fi
+done
+echo "setup: $("$componentize_py" --version); node $(node --version); $(ls -d examples/modules/js-*/ | wc -l) JavaScript example(s) installed"
