@@ -6,4 +6,5 @@ mod build;
 mod cli;
 mod common;
 mod modules;
+mod pipeline;
 mod sandbox;

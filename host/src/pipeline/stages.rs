@@ -305,22 +305,25 @@ fn kind_name(kind: ModuleKind) -> &'static str {
 }
 
 /// Runs the steps of `stage` when the build has a pipeline, adding what
-/// they found to `results`, and fails the build when an Enforce policy
-/// failed (with every finding so far). Returns the transforms' outputs.
+/// they found to `results`, then fails the build when an Enforce policy
+/// failed, in this stage or before (with every finding so far). Returns the transforms' outputs.
 pub fn run_stage(
     runner: Option<&StageRunner<'_>>,
     stage: Stage,
     progress: &mut Progress<'_>,
     results: &mut StageResults,
 ) -> Result<Vec<StageOutput>> {
-    let Some(runner) = runner else { return Ok(vec![]) };
-    let done = runner.run(stage, progress)?;
-    results.reports.extend(done.reports);
-    results.warnings.extend(done.warnings);
-    results.modules.extend(done.modules);
-    results.verdicts.extend(done.verdicts);
+    let mut outputs = vec![];
+    if let Some(runner) = runner {
+        let done = runner.run(stage, progress)?;
+        results.reports.extend(done.reports);
+        results.warnings.extend(done.warnings);
+        results.modules.extend(done.modules);
+        results.verdicts.extend(done.verdicts);
+        outputs = done.outputs;
+    }
     verdicts::enforce(&results.verdicts)?;
-    Ok(done.outputs)
+    Ok(outputs)
 }
 
 /// What packing a stage output needs.
