@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing sealbox needs on a Debian machine with
 # rustup: the wasm targets, rustfmt and clippy, skopeo and umoci (the tests
-# check images with them), and xz, bzip2 and zstd (ADD tests). Safe to run again.
+# check images with them), xz, bzip2 and zstd (ADD tests), and docker-registry
+# (the distribution server the registry tests start on 127.0.0.1). Safe to
+# run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +23,7 @@ rustup component add --toolchain "$toolchain" rustfmt clippy
 
 # TOOL:PACKAGE pairs; the archive tools make the ADD tests' archives.
 need=()
-for pair in skopeo:skopeo umoci:umoci xz:xz-utils bzip2:bzip2 zstd:zstd; do
+for pair in skopeo:skopeo umoci:umoci xz:xz-utils bzip2:bzip2 zstd:zstd docker-registry:docker-registry; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -31,7 +33,8 @@ if [ ${#need[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-echo "setup: $(rustc --version); skopeo $(skopeo --version | awk '{print $3}'); umoci $(umoci --version | awk '{print $3}')"
+echo "setup: $(rustc --version); skopeo $(skopeo --version | awk '{print $3}'); umoci $(umoci --version | awk '{print $3}');" \
+    "docker-registry $(docker-registry --version | awk '{print $3}')"
 
 # Toolchains for modules written in Python and JavaScript (examples/modules,
 # tests/e2e/languages.rs), at pinned versions, from PyPI and npm.

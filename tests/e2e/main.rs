@@ -7,4 +7,5 @@ mod cli;
 mod common;
 mod modules;
 mod pipeline;
+mod registry;
 mod sandbox;

@@ -72,8 +72,8 @@ fn remote(store: &Store, name: &str, registry: &RegistryOptions) -> Result<Descr
     {
         return Ok(desc);
     }
-    let (desc, _) = crate::registry::pull(store, &reference, registry)
-        .with_context(|| format!("pulling the base image {name}"))?;
+    let (desc, _) =
+        crate::registry::pull(store, &reference, registry).with_context(|| format!("pulling the base image {name}"))?;
     Ok(desc)
 }
 

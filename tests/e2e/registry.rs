@@ -1,0 +1,429 @@
+//! Registries: push, pull, login, `FROM` a remote base, modules as OCI
+//! artifacts, against a real registry (Debian's `docker-registry`, the
+//! distribution v2 server) that each test starts on 127.0.0.1 with a free
+//! port and a temporary storage directory.
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+/// The user and password of the htpasswd registry.
+const USER: &str = "sealbox";
+const PASSWORD: &str = "test-password-1";
+/// `htpasswd -Bbn sealbox test-password-1` (bcrypt), made once: the test
+/// needs no htpasswd tool.
+const HTPASSWD: &str = "sealbox:$2y$05$BNbHLFLpl3.r66NxpHs8ce2KNE4eIVDYPqb7Vpq6EucS9JoeTuJ72\n";
+
+/// A running registry; killed when dropped.
+struct Registry {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Registry {
+    /// Starts a plain-HTTP registry, with htpasswd auth when `auth`.
+    fn start(auth: bool) -> Registry {
+        let dir = tempfile::tempdir().expect("registry dir");
+        let port = free_port();
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    \
+             rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        );
+        if auth {
+            std::fs::write(dir.path().join("htpasswd"), HTPASSWD).expect("htpasswd");
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: sealbox-test\n    path: {}\n",
+                dir.path().join("htpasswd").display()
+            ));
+        }
+        std::fs::write(dir.path().join("config.yml"), config).expect("config");
+        let mut r = Registry { dir, port, child: None };
+        r.restart();
+        r
+    }
+
+    /// (Re)starts the server on the same port and storage.
+    fn restart(&mut self) {
+        let bin = registry_binary();
+        let log = std::fs::File::create(self.dir.path().join("registry.log")).expect("log");
+        let child = Command::new(&bin)
+            .arg("serve")
+            .arg(self.dir.path().join("config.yml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("the registry exited ({status}): {}", self.log());
+            }
+            assert!(Instant::now() < deadline, "the registry did not listen within 20s: {}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the server (SIGKILL), as a crash would.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().ok();
+            c.wait().ok();
+        }
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    fn storage(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The distribution server: Debian's `docker-registry` package. The tests
+/// fail (not skip) without it, naming the package.
+fn registry_binary() -> PathBuf {
+    for dir in std::env::var("PATH").unwrap_or_default().split(':').chain(["/usr/bin"]) {
+        let p = Path::new(dir).join("docker-registry");
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!(
+        "docker-registry is not installed: these tests need Debian's `docker-registry` package \
+         (apt-get install docker-registry; scripts/setup.sh installs it)"
+    );
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// `sealbox` with its own store.
+fn sb(store: &Path) -> Command {
+    let mut c = sealbox();
+    c.env("SEALBOX_ROOT", store);
+    // Never the developer's own credentials.
+    c.env("REGISTRY_AUTH_FILE", store.with_extension("auth.json"));
+    c.env("HOME", store.with_extension("home"));
+    c.env_remove("XDG_RUNTIME_DIR").env_remove("DOCKER_CONFIG").env_remove("XDG_CONFIG_HOME");
+    c
+}
+
+/// Runs and insists on success; returns trimmed stdout.
+fn ok(cmd: &mut Command) -> String {
+    let (out, stdout, stderr) = run(cmd);
+    assert!(out.status.success(), "{cmd:?} failed ({}):\n{stderr}", out.status);
+    stdout.trim().to_string()
+}
+
+/// Builds an image from files `files` (path, bytes) into `store` as `tag`.
+fn build_image(store: &Path, tag: &str, files: &[(&str, Vec<u8>)], extra: &[&str]) -> String {
+    let ctx = tempfile::tempdir().expect("ctx");
+    for (path, bytes) in files {
+        let p = ctx.path().join("files").join(path);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, bytes).expect("write");
+    }
+    std::fs::write(ctx.path().join("Kubefile"), "FROM scratch\nCOPY files /files\n").expect("Kubefile");
+    ok(sb(store).arg("build").arg(ctx.path()).args(["-t", tag]).args(extra))
+}
+
+/// Every blob digest in a store.
+fn blobs(store: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(store.join("blobs/sha256"))
+        .expect("blobs")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    out.sort();
+    out
+}
+
+/// Bytes that do not compress (a simple xorshift stream), so layers are big.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn push_then_pull_into_an_empty_store_keeps_every_digest() {
+    let reg = Registry::start(false);
+    let work = tempfile::tempdir().expect("work");
+    let a = work.path().join("a");
+    let digest = build_image(
+        &a,
+        "local/app:v1",
+        &[("x.txt", b"hello\n".to_vec()), ("y.bin", noise(4096, 1))],
+        &["--platform", "linux/amd64,linux/arm64"],
+    );
+    let dest = format!("{}/team/app:v1", reg.host());
+    let pushed = ok(sb(&a).args(["push", "local/app:v1", &dest, "--insecure"]));
+    assert_eq!(pushed, digest, "push prints the local digest");
+
+    // skopeo sees the same index, byte for byte.
+    let raw = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false", &format!("docker://{dest}")])
+        .output()
+        .expect("running skopeo (scripts/setup.sh installs it)");
+    assert!(raw.status.success(), "skopeo inspect: {}", String::from_utf8_lossy(&raw.stderr));
+    let raw_digest = format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&raw.stdout)));
+    assert_eq!(raw_digest, digest, "the registry serves the local index bytes");
+    let index: serde_json::Value = serde_json::from_slice(&raw.stdout).expect("index JSON");
+    assert_eq!(index["manifests"].as_array().expect("manifests").len(), 2, "both platforms: {index}");
+
+    // A second push sends nothing.
+    let (out, _, stderr) = run(sb(&a).args(["push", "local/app:v1", &dest, "--insecure"]));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("0 blobs (0 B) transferred"), "{stderr}");
+
+    // Pull into an empty store: same digest, same blobs, fsck clean.
+    let b = work.path().join("b");
+    let pulled = ok(sb(&b).args(["pull", &dest, "--insecure"]));
+    assert_eq!(pulled, digest);
+    assert_eq!(blobs(&b), blobs(&a), "the pulled store holds exactly the image's blobs");
+    ok(sb(&b).arg("fsck"));
+    let images = ok(sb(&b).arg("images"));
+    assert!(images.contains(&dest), "{images}");
+
+    // By digest too.
+    let by_digest = format!("{}/team/app@{digest}", reg.host());
+    let c = work.path().join("c");
+    assert_eq!(ok(sb(&c).args(["pull", &by_digest, "--insecure"])), digest);
+
+    // Another repository of the same registry: blobs are mounted, not sent.
+    let other = format!("{}/other/app:v1", reg.host());
+    let (out, _, stderr) = run(sb(&b).args(["push", &dest, &other, "--insecure"]));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("0 blobs (0 B) transferred") && !stderr.contains(" 0 mounted"), "{stderr}");
+}
+
+#[test]
+fn plain_http_needs_insecure_and_is_never_a_fallback() {
+    let reg = Registry::start(false);
+    let work = tempfile::tempdir().expect("work");
+    let a = work.path().join("a");
+    build_image(&a, "img", &[("f", b"x".to_vec())], &[]);
+    let started = Instant::now();
+    let (out, _, stderr) = run(sb(&a).args(["push", "img", &format!("{}/t/img:v1", reg.host())]));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--insecure"), "the error says how to reach a plain-HTTP registry: {stderr}");
+    assert!(started.elapsed() < Duration::from_secs(5), "a TLS failure is not retried");
+    assert!(!reg.storage().join("docker/registry/v2/repositories/t").exists(), "nothing reached the registry");
+
+    let (out, _, stderr) = run(sb(&a).args(["push", "img", "t/img:v1", "--insecure"]));
+    assert_eq!(out.status.code(), Some(2), "a destination without a registry is a usage error: {stderr}");
+}
+
+#[test]
+fn auth_required_login_stores_0600_credentials_and_a_wrong_password_is_named() {
+    let reg = Registry::start(true);
+    let work = tempfile::tempdir().expect("work");
+    let a = work.path().join("a");
+    let digest = build_image(&a, "img", &[("f", b"secret stuff".to_vec())], &[]);
+    let dest = format!("{}/team/img:v1", reg.host());
+
+    let (out, _, stderr) = run(sb(&a).args(["push", "img", &dest, "--insecure"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("requires authentication") && stderr.contains("sealbox login"), "{stderr}");
+
+    let auth_file = a.with_extension("auth.json");
+    let login = |password: &str| {
+        let mut child = sb(&a)
+            .args(["login", &reg.host(), "-u", USER, "--password-stdin", "--insecure"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("login");
+        child.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes()).expect("password");
+        let out = child.wait_with_output().expect("login");
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, stderr) = login("wrong-password");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("refused the credentials") && stderr.contains(USER), "{stderr}");
+    assert!(!auth_file.exists(), "a failed login stores nothing");
+
+    let (code, stderr) = login(PASSWORD);
+    assert_eq!(code, Some(0), "{stderr}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&auth_file).expect("auth file").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "credentials are private");
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&auth_file).expect("read")).expect("JSON");
+    assert!(doc["auths"][reg.host()]["auth"].is_string(), "docker config.json format: {doc}");
+
+    assert_eq!(ok(sb(&a).args(["push", "img", &dest, "--insecure"])), digest);
+    // Another store with the same credentials file pulls it.
+    let b = work.path().join("b");
+    let mut pull = sb(&b);
+    pull.env("REGISTRY_AUTH_FILE", &auth_file).args(["pull", &dest, "--insecure"]);
+    assert_eq!(ok(&mut pull), digest);
+    // Credentials found in docker's own config file work too.
+    let home = work.path().join("home");
+    std::fs::create_dir_all(home.join(".docker")).expect("docker dir");
+    std::fs::copy(&auth_file, home.join(".docker/config.json")).expect("copy");
+    let c = work.path().join("c");
+    let mut pull = sb(&c);
+    pull.env("HOME", &home).env_remove("REGISTRY_AUTH_FILE").args(["pull", &dest, "--insecure"]);
+    assert_eq!(ok(&mut pull), digest);
+
+    ok(sb(&a).args(["logout", &reg.host()]));
+    let (out, _, stderr) = run(sb(&a).args(["push", "img", &dest, "--insecure"]));
+    assert_eq!(out.status.code(), Some(1), "logged out: {stderr}");
+}
+
+#[test]
+fn a_registry_killed_mid_push_then_restarted_takes_the_next_push() {
+    let mut reg = Registry::start(false);
+    let work = tempfile::tempdir().expect("work");
+    let a = work.path().join("a");
+    let files: Vec<(String, Vec<u8>)> = (0..6).map(|i| (format!("big{i}.bin"), noise(6 << 20, i + 7))).collect();
+    let files: Vec<(&str, Vec<u8>)> = files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+    let digest = build_image(&a, "big", &files, &["--compression", "zstd"]);
+    let dest = format!("{}/team/big:v1", reg.host());
+
+    let mut push = sb(&a)
+        .args(["push", "big", &dest, "--insecure", "--jobs", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("push");
+    // Kill the registry once an upload is under way.
+    let uploads = reg.storage().join("docker/registry/v2/repositories/team/big/_uploads");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !uploads.exists() {
+        assert!(Instant::now() < deadline, "no upload started: {}", reg.log());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    reg.kill();
+    let out = push.wait_with_output().expect("push");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "the push fails when the registry dies: {stderr}");
+    assert!(stderr.contains(&reg.host()), "the error names the registry: {stderr}");
+
+    reg.restart();
+    assert_eq!(ok(sb(&a).args(["push", "big", &dest, "--insecure"])), digest);
+    let b = work.path().join("b");
+    assert_eq!(ok(sb(&b).args(["pull", &dest, "--insecure"])), digest);
+    ok(sb(&b).arg("fsck"));
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(b.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))).expect("manifest"),
+    )
+    .expect("manifest JSON");
+    assert_eq!(manifest["layers"][0]["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd", "{manifest}");
+}
+
+#[test]
+fn from_a_pushed_base_pulls_it_by_tag_and_by_digest() {
+    let reg = Registry::start(false);
+    let work = tempfile::tempdir().expect("work");
+    let a = work.path().join("a");
+    let base = build_image(&a, "base", &[("base.txt", b"from the base\n".to_vec())], &[]);
+    let base_ref = format!("{}/team/base:v1", reg.host());
+    ok(sb(&a).args(["push", "base", &base_ref, "--insecure"]));
+    let base_manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.join("blobs/sha256").join(&base[7..])).expect("manifest"))
+            .expect("JSON");
+    let base_layer = base_manifest["layers"][0]["digest"].as_str().expect("layer").to_string();
+
+    for from in [base_ref.clone(), format!("{}/team/base@{base}", reg.host())] {
+        let store = work.path().join(format!("s{}", from.len()));
+        let ctx = tempfile::tempdir().expect("ctx");
+        std::fs::create_dir(ctx.path().join("etc")).expect("etc");
+        std::fs::write(ctx.path().join("etc/child"), "child\n").expect("child");
+        std::fs::write(ctx.path().join("Kubefile"), format!("FROM {from}\nCOPY etc /etc\n")).expect("Kubefile");
+        let child = ok(sb(&store).arg("build").arg(ctx.path()).args(["-t", "child", "--insecure"]));
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(store.join("blobs/sha256").join(&child[7..])).expect("manifest"))
+                .expect("JSON");
+        assert_eq!(m["layers"][0]["digest"], base_layer.as_str(), "the base layer comes first: {m}");
+        assert_eq!(m["layers"].as_array().expect("layers").len(), 2);
+        let images = ok(sb(&store).arg("images"));
+        assert!(images.contains(&from), "the base is in the store under its reference: {images}");
+        ok(sb(&store).arg("fsck"));
+    }
+
+    // Without --insecure the build does not quietly use plain HTTP.
+    let store = work.path().join("strict");
+    let ctx = tempfile::tempdir().expect("ctx");
+    std::fs::write(ctx.path().join("Kubefile"), format!("FROM {base_ref}\n")).expect("Kubefile");
+    let (out, _, stderr) = run(sb(&store).arg("build").arg(ctx.path()));
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr.contains("--insecure"), "{stderr}");
+}
+
+#[test]
+fn a_module_pushed_as_an_artifact_runs_by_its_pin_and_a_wrong_pin_is_refused() {
+    let reg = Registry::start(false);
+    let work = tempfile::tempdir().expect("work");
+    let store = work.path().join("s");
+    let module = p1("labeler");
+    let dest = format!("{}/modules/labeler:v1", reg.host());
+    let pinned = ok(sb(&store).args(["module", "push"]).arg(&module).args([&dest, "--insecure"]));
+    let pin = format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(std::fs::read(&module).expect("module")))
+    );
+    assert_eq!(pinned, format!("oci://{dest}@{pin}"));
+
+    let raw = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false", &format!("docker://{dest}")])
+        .output()
+        .expect("skopeo");
+    let m: serde_json::Value = serde_json::from_slice(&raw.stdout).expect("manifest JSON");
+    assert_eq!(m["layers"].as_array().expect("layers").len(), 1, "{m}");
+    assert_eq!(m["layers"][0]["mediaType"], "application/vnd.wasm.content.layer.v1+wasm");
+    assert_eq!(m["layers"][0]["digest"], pin.as_str());
+    assert!(m["annotations"]["dev.sealbox.module"].as_str().expect("metadata").contains("\"kind\":\"transform\""));
+
+    let ctx = tempfile::tempdir().expect("ctx");
+    std::fs::create_dir_all(ctx.path().join("rootfs/manifests")).expect("dirs");
+    std::fs::write(
+        ctx.path().join("rootfs/manifests/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: s\n",
+    )
+    .expect("manifest");
+    let kubefile = |module: &str| format!("FROM scratch\nCOPY rootfs .\nRUN --module={module} team=platform\n");
+    std::fs::write(ctx.path().join("Kubefile"), kubefile(&pinned)).expect("Kubefile");
+    let (out, _, stderr) = run(sb(&store).arg("build").arg(ctx.path()).args(["-t", "m", "--insecure"]));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("Kubefile:3 RUN") && stderr.contains("labeler"), "{stderr}");
+
+    let wrong = format!("oci://{dest}@sha256:{}", "0".repeat(64));
+    std::fs::write(ctx.path().join("Kubefile"), kubefile(&wrong)).expect("Kubefile");
+    let (out, _, stderr) = run(sb(&work.path().join("t")).arg("build").arg(ctx.path()).args(["-t", "m", "--insecure"]));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&pin) && stderr.contains("update the pin"), "{stderr}");
+    assert!(!stderr.contains("Kubefile:3 RUN"), "nothing ran: {stderr}");
+
+    let unpinned = format!("oci://{dest}");
+    std::fs::write(ctx.path().join("Kubefile"), kubefile(&unpinned)).expect("Kubefile");
+    let (out, _, stderr) = run(sb(&work.path().join("u")).arg("build").arg(ctx.path()).args(["-t", "m", "--insecure"]));
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr.contains("must be pinned"), "{stderr}");
+}
