@@ -307,7 +307,7 @@ fn a_registry_killed_mid_push_then_restarted_takes_the_next_push() {
     let digest = build_image(&a, "big", &files, &["--compression", "zstd"]);
     let dest = format!("{}/team/big:v1", reg.host());
 
-    let mut push = sb(&a)
+    let push = sb(&a)
         .args(["push", "big", &dest, "--insecure", "--jobs", "1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
