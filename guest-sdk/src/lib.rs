@@ -15,6 +15,11 @@
 //! }
 //! ```
 
+/// The README's examples, compiled as doctests so they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeExamples;
+
 pub mod contract;
 pub mod policy;
 pub mod transform;
