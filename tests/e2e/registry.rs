@@ -427,3 +427,73 @@ fn a_module_pushed_as_an_artifact_runs_by_its_pin_and_a_wrong_pin_is_refused() {
     assert_ne!(out.status.code(), Some(0));
     assert!(stderr.contains("must be pinned"), "{stderr}");
 }
+
+/// The names of the steps a `build --format json` reports as cached, and
+/// of those it ran.
+fn cached_and_ran(json: &str) -> (Vec<String>, Vec<String>) {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let steps = v["steps"].as_array().expect("steps");
+    let names = |cached: bool| {
+        steps.iter().filter(|s| s["cached"] == cached).map(|s| s["name"].as_str().expect("name").to_string()).collect()
+    };
+    (names(true), names(false))
+}
+
+#[test]
+fn cache_to_then_cache_from_makes_a_rebuild_on_an_empty_store_reuse_every_cached_step() {
+    let reg = Registry::start(false);
+    let work = tempfile::tempdir().expect("work");
+    let ctx = tempfile::tempdir().expect("ctx");
+    std::fs::create_dir_all(ctx.path().join("rootfs/manifests")).expect("dirs");
+    std::fs::write(
+        ctx.path().join("rootfs/manifests/pod.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: nginx:1.25\n",
+    )
+    .expect("manifest");
+    std::fs::write(ctx.path().join("rootfs/big.bin"), noise(1 << 20, 3)).expect("big");
+    std::fs::create_dir(ctx.path().join("modules")).expect("modules");
+    std::fs::copy(p1("labeler"), ctx.path().join("modules/labeler.wasm")).expect("module");
+    std::fs::write(
+        ctx.path().join("Kubefile"),
+        "FROM scratch\nCOPY rootfs .\nRUN --module=modules/labeler.wasm team=platform\n",
+    )
+    .expect("Kubefile");
+    let cache = format!("{}/team/cache:main", reg.host());
+    let build = |store: &Path, extra: &[&str]| {
+        ok(sb(store).arg("build").arg(ctx.path()).args(["-t", "app", "--format", "json", "--insecure"]).args(extra))
+    };
+
+    // The first machine: nothing cached; it pushes its step results.
+    let a = work.path().join("a");
+    let first = build(&a, &["--cache-to", &cache]);
+    let (cached, ran) = cached_and_ran(&first);
+    assert!(cached.is_empty(), "a first build runs everything: {first}");
+    // The same machine again: what its local cache reuses.
+    let (locally_cached, _) = cached_and_ran(&build(&a, &[]));
+    assert!(locally_cached.iter().any(|n| n.contains("RUN")), "{locally_cached:?}");
+    assert!(locally_cached.iter().any(|n| n.contains("COPY")), "{locally_cached:?}");
+
+    // A second machine, empty store, seeded from the registry: it reuses
+    // exactly what the first machine's own rebuild did, and makes the
+    // same image.
+    let b = work.path().join("b");
+    let second = build(&b, &["--cache-from", &cache]);
+    let (cached_b, _) = cached_and_ran(&second);
+    assert_eq!(cached_b, locally_cached, "{second}");
+    let digest = |json: &str| serde_json::from_str::<serde_json::Value>(json).expect("json")["digest"].clone();
+    assert_eq!(digest(&second), digest(&first));
+    assert!(!ran.is_empty());
+    ok(sb(&b).arg("fsck"));
+
+    // Without the cache the second machine runs everything again.
+    let c = work.path().join("c");
+    let (cached_c, _) = cached_and_ran(&build(&c, &[]));
+    assert!(cached_c.is_empty(), "{cached_c:?}");
+
+    // A cache that is not there yet is a warning, not a failure.
+    let d = work.path().join("d");
+    let missing = format!("{}/team/cache:nothing", reg.host());
+    let (out, _, stderr) = run(sb(&d).arg("build").arg(ctx.path()).args(["--cache-from", &missing, "--insecure"]));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("warning: --cache-from"), "{stderr}");
+}

@@ -105,6 +105,14 @@ pub struct BuildArgs {
     /// JSON object.
     #[arg(long, value_enum, default_value = "text")]
     format: super::module::Format,
+    /// Seed the step cache from a registry cache (repeatable), as another
+    /// machine's `--cache-to` left it; a missing one is a warning.
+    #[arg(long = "cache-from", value_name = "REF")]
+    cache_from: Vec<String>,
+    /// Push the step results this build used or made to a registry cache,
+    /// `REGISTRY/REPOSITORY:TAG`, for other machines' `--cache-from`.
+    #[arg(long = "cache-to", value_name = "REF")]
+    cache_to: Option<String>,
     #[command(flatten)]
     registry: super::registry::RegistryArgs,
     #[command(flatten)]
@@ -156,6 +164,11 @@ pub fn run(args: BuildArgs) -> Result<()> {
     }
     if !kubefile.is_file() {
         return Err(UsageError(format!("{}: no such Kubefile (give one with -f)", kubefile.display())).into());
+    }
+    if args.no_cache && (args.cache_to.is_some() || !args.cache_from.is_empty()) {
+        return Err(
+            UsageError("--cache-from and --cache-to share the step cache, which --no-cache turns off".into()).into()
+        );
     }
     let mut platforms = Vec::new();
     for p in &args.platform {
@@ -228,6 +241,12 @@ pub fn run(args: BuildArgs) -> Result<()> {
         lock,
         pipeline: pipeline_file,
         registry: args.registry.options(),
+        cache_from: args
+            .cache_from
+            .iter()
+            .map(|r| super::registry::parse_reference("--cache-from", r))
+            .collect::<Result<_>>()?,
+        cache_to: args.cache_to.as_deref().map(|r| super::registry::parse_reference("--cache-to", r)).transpose()?,
     };
     let store = args.common.open_store()?;
     let sandbox = args.common.sandbox()?;

@@ -42,6 +42,8 @@ impl KeyBuilder {
 pub struct StepCache {
     dir: Option<PathBuf>,
     memo: HashMemo,
+    /// Keys this build read or wrote, for `--cache-to`.
+    touched: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl StepCache {
@@ -49,6 +51,7 @@ impl StepCache {
         StepCache {
             dir: enabled.then(|| store_root.join(".sealbox").join("steps")),
             memo: HashMemo::load(store_root, enabled),
+            touched: Default::default(),
         }
     }
 
@@ -77,7 +80,69 @@ impl StepCache {
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
         let path = self.dir.as_ref()?.join(format!("{key}.json"));
         let bytes = std::fs::read(path).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        let value = serde_json::from_slice(&bytes).ok()?;
+        self.touch(key);
+        Some(value)
+    }
+
+    /// Adds an entry made elsewhere (`--cache-from`), unless the key has
+    /// one already.
+    pub fn insert_foreign(&self, key: &str, entry: &serde_json::Value) -> Result<bool> {
+        let Some(dir) = &self.dir else { return Ok(false) };
+        if dir.join(format!("{key}.json")).exists() {
+            return Ok(false);
+        }
+        self.put(key, entry)?;
+        self.touched.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+        Ok(true)
+    }
+
+    /// The entries this build used or made, by key, for `--cache-to`.
+    pub fn touched_entries(&self) -> std::collections::BTreeMap<String, serde_json::Value> {
+        let Some(dir) = &self.dir else { return Default::default() };
+        let keys = self.touched.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        keys.into_iter()
+            .filter_map(|k| {
+                let bytes = std::fs::read(dir.join(format!("{k}.json"))).ok()?;
+                Some((k, serde_json::from_slice(&bytes).ok()?))
+            })
+            .collect()
+    }
+
+    /// Seeds this cache from the registry cache `from` (blobs verified);
+    /// returns how many entries were new here and how many it had.
+    pub fn import_remote(
+        &self,
+        store: &crate::oci::Store,
+        from: &crate::registry::Reference,
+        registry: &crate::registry::Options,
+    ) -> Result<(usize, usize)> {
+        let entries = crate::registry::cache::import(store, from, registry)?;
+        let mut new = 0;
+        for (key, entry) in &entries {
+            if self.insert_foreign(key, entry)? {
+                new += 1;
+            }
+        }
+        Ok((new, entries.len()))
+    }
+
+    /// Pushes the entries this build used or made to the registry cache
+    /// `to`; returns how many.
+    pub fn export_remote(
+        &self,
+        store: &crate::oci::Store,
+        to: &crate::registry::Reference,
+        registry: &crate::registry::Options,
+    ) -> Result<usize> {
+        let entries = self.touched_entries();
+        let n = entries.len();
+        crate::registry::cache::export(store, entries, to, registry)?;
+        Ok(n)
+    }
+
+    fn touch(&self, key: &str) {
+        self.touched.lock().unwrap_or_else(|p| p.into_inner()).insert(key.to_string());
     }
 
     pub fn put<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
@@ -86,6 +151,7 @@ impl StepCache {
         let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing in {}", dir.display()))?;
         serde_json::to_writer(&mut tmp, value)?;
         tmp.persist(dir.join(format!("{key}.json"))).context("saving a step cache entry")?;
+        self.touch(key);
         Ok(())
     }
 }

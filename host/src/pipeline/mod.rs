@@ -96,6 +96,10 @@ pub struct BuildOptions {
     pub pipeline: Option<Pipeline>,
     /// How to reach registries, for a `FROM` or a module in one.
     pub registry: crate::registry::Options,
+    /// Registry step caches to seed the local step cache from.
+    pub cache_from: Vec<crate::registry::Reference>,
+    /// Where to push the step-cache entries this build used or made.
+    pub cache_to: Option<crate::registry::Reference>,
 }
 
 /// What a build produced.
@@ -174,6 +178,13 @@ pub fn build(
     let mut verdicts = Vec::new();
     let mut manifests = Vec::new();
     let mut platforms = Vec::new();
+    for from in &options.cache_from {
+        // A missing or unreachable cache costs time, not the build.
+        match cache.import_remote(store, from, &options.registry) {
+            Ok((new, total)) => progress(&format!("cache-from {from}: {new} of {total} entries new here")),
+            Err(e) => warnings.push(format!("--cache-from {from}: {e:#}")),
+        }
+    }
     for platform in &options.platforms {
         let built = build_platform(sandbox, store, options, &parsed, &ctx, platform, work.path(), &cache, progress);
         let built =
@@ -193,6 +204,10 @@ pub fn build(
         store.put_json(spec::MEDIA_TYPE_INDEX, &Index::new(manifests))?
     };
     cache.save()?;
+    if let Some(to) = &options.cache_to {
+        let pushed = cache.export_remote(store, to, &options.registry).with_context(|| format!("--cache-to {to}"))?;
+        progress(&format!("cache-to {to}: {pushed} entries"));
+    }
     if options.tags.is_empty() {
         store.add_unnamed(&descriptor)?;
     }

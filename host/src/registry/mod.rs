@@ -8,6 +8,7 @@
 //! registry digest for digest, [`module`] publishes and fetches modules.
 
 pub mod auth;
+pub mod cache;
 pub mod client;
 pub mod module;
 pub mod reference;

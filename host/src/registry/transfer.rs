@@ -103,6 +103,14 @@ pub fn push(store: &Store, desc: &Descriptor, dest: &Reference, options: &Option
 /// manifest and blob against its digest, and names it `src` as written.
 /// Returns the top descriptor and what moved.
 pub fn pull(store: &Store, src: &Reference, options: &Options) -> Result<(Descriptor, TransferReport)> {
+    let (top, report) = fetch(store, src, options)?;
+    store.tag(&src.to_string(), &top).with_context(|| format!("naming the pulled image {src}"))?;
+    Ok((top, report))
+}
+
+/// Like [`pull`], but names nothing: the blobs land in the store, verified,
+/// for a caller that reads them (a cache or module artifact).
+pub fn fetch(store: &Store, src: &Reference, options: &Options) -> Result<(Descriptor, TransferReport)> {
     let client = Client::new(src, options, Access::Pull)?;
     client.ping()?;
     let mut blobs = Vec::new();
@@ -123,7 +131,6 @@ pub fn pull(store: &Store, src: &Reference, options: &Options) -> Result<(Descri
         r.bytes += blob.size;
         Ok(())
     })?;
-    store.tag(&src.to_string(), &top).with_context(|| format!("naming the pulled image {src}"))?;
     Sources::open(store.root()).record(blobs.iter().map(|b| &b.digest), src);
     let mut report = report.into_inner().unwrap_or_else(|p| p.into_inner());
     report.digest = top.digest.to_string();
