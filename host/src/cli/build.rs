@@ -252,8 +252,14 @@ pub fn run(args: BuildArgs) -> Result<()> {
     let sandbox = args.common.sandbox()?;
     let json = matches!(args.format, super::module::Format::Json);
     let tty = std::io::stderr().is_terminal();
+    let bar = options.progress_bar;
     let mut progress = |line: &str| {
         if !json || tty {
+            // Layers are packed while other steps run, so a pack step's bar
+            // may be on the current line: clear it first.
+            if bar {
+                eprint!("\r\x1b[2K");
+            }
             eprintln!("{line}");
         }
     };

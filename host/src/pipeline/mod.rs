@@ -26,6 +26,7 @@ mod grants;
 mod listing;
 mod lock;
 mod pipeline_file;
+mod plan_layers;
 mod progress;
 mod stages;
 mod staging;
@@ -327,7 +328,7 @@ fn build_platform(
                 if let Some(rootfs) = &rootfs {
                     rootfs.add_from_context(source, &listing)?;
                 }
-                listings.push((layer.clone(), listing, staged_dir));
+                listings.push(plan_layers::Listed { layer: layer.clone(), listing, staged: staged_dir });
             }
             kubefile::Step::Metadata(_) => {}
             kubefile::Step::Module(m) => {
@@ -356,166 +357,147 @@ fn build_platform(
         }
     }
 
-    let stage_runner = rootfs.as_ref().zip(options.pipeline.as_ref()).map(|(rootfs, pipeline)| stages::StageRunner {
-        pipeline,
-        steps: &steps,
-        rootfs,
-        also_into: vec![&analysis],
-        work: &platform_work,
-        lock: options.lock.as_ref(),
-        cache: (!options.no_cache).then_some(cache),
-    });
-    let mut piped = stages::StageResults::default();
-    let early_outputs =
-        stages::run_stage(stage_runner.as_ref(), pipeline_file::Stage::AfterCopy, progress, &mut piped)?;
-    // 2. render, into the analysis tree and the last layer.
     let last_layer = platform_work.join("last-layer");
     std::fs::create_dir(&last_layer)?;
-    // Pipeline steps after rendering read the rendered rootfs.
-    let mut render_dests: Vec<&Path> = vec![&analysis_root, &last_layer];
-    render_dests.extend(rootfs.as_ref().filter(|_| pipeline_steps).map(|r| r.root()));
-    let started = Instant::now();
-    let apps: BTreeMap<String, BTreeMap<String, String>> = plan
-        .extension
-        .applications
-        .iter()
-        .filter(|a| !a.env.is_empty())
-        .map(|a| (a.name.clone(), a.env.clone()))
-        .collect();
-    let render_config =
-        RenderConfig { env: options.render_env.clone(), missing_key: options.missing_key.clone(), apps };
-    let (rendered, render_warnings) =
-        run_render(&steps, &analysis_root, &platform_work, &render_dests, &render_config)?;
-    warnings.extend(render_warnings);
-    reports.push(report(progress, "render", "render", started, false, &format!("{rendered} templates")));
-
-    // 3. imagelist, reused from the cache when the analysis tree is unchanged.
-    let started = Instant::now();
-    let imagelist = steps.builtin("imagelist")?;
-    let mut req = StepRequest::new(serde_json::json!({
-        "extraImages": options.extra_images,
-        "ignoredImages": options.ignored_images,
-        "requireDigests": options.require_digests,
-        "ignoreChartErrors": options.ignore_chart_errors,
-        "verbose": options.verbose,
-        "renderedCharts": !options.policies.is_empty(),
-    }));
-    req.files = list_tree(&analysis_root)?;
-    let key = if options.no_cache {
-        None
-    } else {
-        Some(tree_key("imagelist", &imagelist.digest, &req.config, &steps.image, &analysis_root, &req.files)?)
-    };
-    let hit = key.as_deref().and_then(|k| cache.get::<CachedOutput>(k));
-    let cached = hit.is_some();
-    let response = match hit {
-        Some(hit) => {
-            hit.write_into(&render_dests)?;
-            hit.response
-        }
-        None => {
-            let (outcome, out) = steps.run("imagelist", &imagelist, &analysis_root, &platform_work, req, None)?;
-            apply_output(&out, &outcome.output, &render_dests, &BTreeMap::new())?;
-            if let Some(key) = &key
-                && let Some(entry) = CachedOutput::capture(&out, &outcome.output, &outcome.response)?
-            {
-                cache.put(key, &entry)?;
-            }
-            outcome.response
-        }
-    };
-    warnings.extend(steps::warnings(&response));
-    let notes = steps::notes(&response);
-    let images = response.data.get("images").cloned().unwrap_or(serde_json::Value::Array(vec![]));
-    let image_count = images.as_array().map_or(0, Vec::len);
-    reports.push(report(progress, "imagelist", &imagelist.name, started, cached, &format!("{image_count} images")));
-
-    // 4. policies.
-    if !options.policies.is_empty() {
-        let started = Instant::now();
-        let charts = response.data.get("renderedCharts").and_then(|c| c.as_array()).cloned().unwrap_or_default();
-        let (results, policy_warnings, kyverno) = run_policies(&steps, options, &analysis, &platform_work, &charts)?;
-        warnings.extend(policy_warnings);
-        piped.verdicts.extend(kyverno);
-        reports.push(report(progress, "policy", "kyverno", started, false, &results));
-    }
-    let mut late_outputs =
-        stages::run_stage(stage_runner.as_ref(), pipeline_file::Stage::AfterRender, progress, &mut piped)?;
-    late_outputs.extend(stages::run_stage(
-        stage_runner.as_ref(),
-        pipeline_file::Stage::BeforePack,
-        progress,
-        &mut piped,
-    )?);
-
-    // 5. pack every layer, then the last one.
-    let mut layer_reports = Vec::new();
+    // 2–4 run while the plan's layers are packed on a thread of their own
+    // (see plan_layers): they read only the analysis tree and the rootfs.
     let pack = steps.builtin("pack")?;
-    let mut listing_iter = listings.into_iter();
-    let mut transform_iter = transforms.into_iter();
-    for step in &plan.steps {
-        match step {
-            kubefile::Step::Layer(_) => {
-                let (layer, listing, staged_dir) =
-                    listing_iter.next().ok_or_else(|| anyhow!("layer listing out of step"))?;
-                let started = Instant::now();
-                let staged_ctx =
-                    staged_dir.as_ref().map(|d| Dir::open_ambient_dir(d, cap_std::ambient_authority())).transpose()?;
-                let (source, source_dir) = match (&staged_ctx, &staged_dir) {
-                    (Some(c), Some(d)) => (c, d.as_path()),
-                    _ => (ctx, options.context.as_path()),
-                };
-                let (desc, cached) =
-                    pack_layer(&steps, &pack, store, cache, options, source, source_dir, listing, &platform_work)?;
-                let created_by = layer.created_by(desc.diff_id.hex());
-                history.push(History {
-                    created: Some(spec::rfc3339(sde)),
-                    created_by: Some(created_by.clone()),
-                    ..History::default()
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let packer = plan_layers::PlanPacker {
+        steps: &steps,
+        pack: &pack,
+        store,
+        cache,
+        options,
+        ctx,
+        work: &platform_work,
+        cancel: &cancel,
+    };
+    let (analysed, packed) = std::thread::scope(|scope| {
+        let packing = std::thread::Builder::new()
+            .name("pack-layers".into())
+            .spawn_scoped(scope, || packer.pack(&plan.steps, listings, transforms));
+        let analysed = (|| -> Result<_> {
+            let stage_runner =
+                rootfs.as_ref().zip(options.pipeline.as_ref()).map(|(rootfs, pipeline)| stages::StageRunner {
+                    pipeline,
+                    steps: &steps,
+                    rootfs,
+                    also_into: vec![&analysis],
+                    work: &platform_work,
+                    lock: options.lock.as_ref(),
+                    cache: (!options.no_cache).then_some(cache),
                 });
-                let what = format!("{}:{} {}", options.kubefile.display(), layer.line, layer.instruction.as_str());
-                reports.push(report(progress, &what, &pack.name, started, cached, &human_size(desc.size)));
-                layers.push((desc, created_by));
-            }
-            kubefile::Step::Metadata(m) => history.push(History {
-                created: Some(spec::rfc3339(sde)),
-                created_by: Some(m.created_by.clone()),
-                empty_layer: true,
-                ..History::default()
-            }),
-            kubefile::Step::Module(m) => {
-                let output = transform_iter.next().ok_or_else(|| anyhow!("transform output out of step"))?;
-                let mut entry = History { created: Some(spec::rfc3339(sde)), ..History::default() };
-                if output.listing.is_empty() {
-                    // Nothing written: a history entry without a layer, as
-                    // for ENV or LABEL.
-                    entry.created_by = Some(m.created_by.clone());
-                    entry.empty_layer = true;
-                    history.push(entry);
-                    continue;
+            let mut piped = stages::StageResults::default();
+            let early_outputs =
+                stages::run_stage(stage_runner.as_ref(), pipeline_file::Stage::AfterCopy, progress, &mut piped)?;
+            // 2. render, into the analysis tree and the last layer.
+            // Pipeline steps after rendering read the rendered rootfs.
+            let mut render_dests: Vec<&Path> = vec![&analysis_root, &last_layer];
+            render_dests.extend(rootfs.as_ref().filter(|_| pipeline_steps).map(|r| r.root()));
+            let started = Instant::now();
+            let apps: BTreeMap<String, BTreeMap<String, String>> = plan
+                .extension
+                .applications
+                .iter()
+                .filter(|a| !a.env.is_empty())
+                .map(|a| (a.name.clone(), a.env.clone()))
+                .collect();
+            let render_config =
+                RenderConfig { env: options.render_env.clone(), missing_key: options.missing_key.clone(), apps };
+            let (rendered, render_warnings) =
+                run_render(&steps, &analysis_root, &platform_work, &render_dests, &render_config)?;
+            warnings.extend(render_warnings);
+            reports.push(report(progress, "render", "render", started, false, &format!("{rendered} templates")));
+
+            // 3. imagelist, reused from the cache when the analysis tree is unchanged.
+            let started = Instant::now();
+            let imagelist = steps.builtin("imagelist")?;
+            let mut req = StepRequest::new(serde_json::json!({
+                "extraImages": options.extra_images,
+                "ignoredImages": options.ignored_images,
+                "requireDigests": options.require_digests,
+                "ignoreChartErrors": options.ignore_chart_errors,
+                "verbose": options.verbose,
+                "renderedCharts": !options.policies.is_empty(),
+            }));
+            req.files = list_tree(&analysis_root)?;
+            let key = if options.no_cache {
+                None
+            } else {
+                Some(tree_key("imagelist", &imagelist.digest, &req.config, &steps.image, &analysis_root, &req.files)?)
+            };
+            let hit = key.as_deref().and_then(|k| cache.get::<CachedOutput>(k));
+            let cached = hit.is_some();
+            let response = match hit {
+                Some(hit) => {
+                    hit.write_into(&render_dests)?;
+                    hit.response
                 }
+                None => {
+                    let (outcome, out) =
+                        steps.run("imagelist", &imagelist, &analysis_root, &platform_work, req, None)?;
+                    apply_output(&out, &outcome.output, &render_dests, &BTreeMap::new())?;
+                    if let Some(key) = &key
+                        && let Some(entry) = CachedOutput::capture(&out, &outcome.output, &outcome.response)?
+                    {
+                        cache.put(key, &entry)?;
+                    }
+                    outcome.response
+                }
+            };
+            warnings.extend(steps::warnings(&response));
+            let notes = steps::notes(&response);
+            let images = response.data.get("images").cloned().unwrap_or(serde_json::Value::Array(vec![]));
+            let image_count = images.as_array().map_or(0, Vec::len);
+            reports.push(report(
+                progress,
+                "imagelist",
+                &imagelist.name,
+                started,
+                cached,
+                &format!("{image_count} images"),
+            ));
+
+            // 4. policies.
+            if !options.policies.is_empty() {
                 let started = Instant::now();
-                let out = Dir::open_ambient_dir(&output.dir, cap_std::ambient_authority())?;
-                let (desc, cached) = pack_layer(
-                    &steps,
-                    &pack,
-                    store,
-                    cache,
-                    options,
-                    &out,
-                    &output.dir,
-                    output.listing.clone(),
-                    &platform_work,
-                )?;
-                transform::remember(cache, &output, &desc)?;
-                entry.created_by = Some(m.created_by.clone());
-                history.push(entry);
-                let what = format!("{}:{} RUN", options.kubefile.display(), m.line);
-                reports.push(report(progress, &what, &pack.name, started, cached, &human_size(desc.size)));
-                layers.push((desc, m.created_by.clone()));
+                let charts =
+                    response.data.get("renderedCharts").and_then(|c| c.as_array()).cloned().unwrap_or_default();
+                let (results, policy_warnings, kyverno) =
+                    run_policies(&steps, options, &analysis, &platform_work, &charts)?;
+                warnings.extend(policy_warnings);
+                piped.verdicts.extend(kyverno);
+                reports.push(report(progress, "policy", "kyverno", started, false, &results));
             }
+            let mut late_outputs =
+                stages::run_stage(stage_runner.as_ref(), pipeline_file::Stage::AfterRender, progress, &mut piped)?;
+            late_outputs.extend(stages::run_stage(
+                stage_runner.as_ref(),
+                pipeline_file::Stage::BeforePack,
+                progress,
+                &mut piped,
+            )?);
+            Ok((piped, early_outputs, late_outputs, notes, images, image_count))
+        })();
+        if analysed.is_err() {
+            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
         }
+        let packed = match packing {
+            Ok(handle) => handle.join().unwrap_or_else(|_| Err(anyhow!("the packing thread panicked"))),
+            Err(e) => Err(anyhow!("cannot start the packing thread: {e}")),
+        };
+        (analysed, packed)
+    });
+    // The analysis error is the one to show: packing stops because of it.
+    let (piped, early_outputs, late_outputs, notes, images, image_count) = analysed?;
+    let packed = packed?;
+    history.extend(packed.history);
+    layers.extend(packed.layers);
+    for r in packed.reports {
+        reports.push(report_line(progress, &r.name, &r.module, r.duration, r.cached, &r.what));
     }
+    let mut layer_reports = Vec::new();
     // The pipeline's transforms: after-copy ones under the rendered files,
     // later ones over them.
     let packer = stages::LayerPacker { steps: &steps, pack: &pack, store, cache, options, work: &platform_work };
@@ -975,7 +957,18 @@ fn report(
     cached: bool,
     what: &str,
 ) -> StepReport {
-    let duration = started.elapsed();
+    report_line(progress, name, module, started.elapsed(), cached, what)
+}
+
+/// Prints one step's line and gives its report.
+fn report_line(
+    progress: &mut Progress<'_>,
+    name: &str,
+    module: &str,
+    duration: std::time::Duration,
+    cached: bool,
+    what: &str,
+) -> StepReport {
     let how = if cached { "cached".to_string() } else { format!("{:.2}s", duration.as_secs_f64()) };
     progress(&format!("{name:<28} {module:<10} {how:>8}  {what}"));
     StepReport { name: name.to_string(), module: module.to_string(), duration, cached }

@@ -1,0 +1,143 @@
+//! Packing the layers the plan itself makes: one per COPY/ADD/APP/CNI/CSI
+//! and one per `RUN --module` that wrote something, in Kubefile order,
+//! with the history entries of the metadata-only instructions between
+//! them.
+//!
+//! Everything these layers hold is fixed once the context is listed and
+//! the modules have run, before rendering and the image search. So the
+//! build packs them on a thread of their own while the analysis steps
+//! run: on a build dominated by packing, the analysis costs no wall time.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow, bail};
+use cap_std::fs::Dir;
+use sealbox_guest::FileEntry;
+
+use super::cache::StepCache;
+use super::steps::Steps;
+use super::transform::{self, TransformOutput};
+use super::{BuildOptions, human_size, pack_layer};
+use crate::kubefile::{self, LayerStep};
+use crate::oci::spec::{self, History};
+use crate::oci::{LayerDescriptor, Store};
+use crate::sandbox::Module;
+
+/// A Kubefile layer's listing, and the staging dir that replaces the
+/// context as its source (an ADD of an archive), if any.
+pub struct Listed {
+    pub layer: LayerStep,
+    pub listing: Vec<FileEntry>,
+    pub staged: Option<PathBuf>,
+}
+
+/// What packing the plan's layers produced, in plan order.
+pub struct PackedLayers {
+    pub history: Vec<History>,
+    pub layers: Vec<(LayerDescriptor, String)>,
+    pub reports: Vec<PackReport>,
+}
+
+/// One pack step, for the build's step lines.
+pub struct PackReport {
+    pub name: String,
+    pub module: String,
+    pub duration: Duration,
+    pub cached: bool,
+    pub what: String,
+}
+
+/// Packs the plan's layers; shared by reference with the packing thread.
+pub struct PlanPacker<'a> {
+    pub steps: &'a Steps,
+    pub pack: &'a Module,
+    pub store: &'a Store,
+    pub cache: &'a StepCache,
+    pub options: &'a BuildOptions,
+    pub ctx: &'a Dir,
+    pub work: &'a Path,
+    /// Set when the rest of the build failed: no further layer is started.
+    pub cancel: &'a AtomicBool,
+}
+
+impl PlanPacker<'_> {
+    /// Packs every layer of `plan_steps` from `listings` and `transforms`
+    /// (both in plan order).
+    pub fn pack(
+        &self,
+        plan_steps: &[kubefile::Step],
+        listings: Vec<Listed>,
+        transforms: Vec<TransformOutput>,
+    ) -> Result<PackedLayers> {
+        let sde = self.options.source_date_epoch;
+        let kubefile = self.options.kubefile.display();
+        let mut out = PackedLayers { history: Vec::new(), layers: Vec::new(), reports: Vec::new() };
+        let mut listings = listings.into_iter();
+        let mut transforms = transforms.into_iter();
+        let entry = || History { created: Some(spec::rfc3339(sde)), ..History::default() };
+        for step in plan_steps {
+            if self.cancel.load(Ordering::Relaxed) {
+                bail!("packing cancelled");
+            }
+            match step {
+                kubefile::Step::Layer(_) => {
+                    let Listed { layer, listing, staged } =
+                        listings.next().ok_or_else(|| anyhow!("layer listing out of step"))?;
+                    let started = Instant::now();
+                    let staged_ctx =
+                        staged.as_ref().map(|d| Dir::open_ambient_dir(d, cap_std::ambient_authority())).transpose()?;
+                    let (source, source_dir) = match (&staged_ctx, &staged) {
+                        (Some(c), Some(d)) => (c, d.as_path()),
+                        _ => (self.ctx, self.options.context.as_path()),
+                    };
+                    let (desc, cached) = self.pack_one(source, source_dir, listing)?;
+                    let created_by = layer.created_by(desc.diff_id.hex());
+                    out.history.push(History { created_by: Some(created_by.clone()), ..entry() });
+                    let name = format!("{kubefile}:{} {}", layer.line, layer.instruction.as_str());
+                    out.reports.push(self.report(name, started, cached, &desc));
+                    out.layers.push((desc, created_by));
+                }
+                kubefile::Step::Metadata(m) => {
+                    out.history.push(History { created_by: Some(m.created_by.clone()), empty_layer: true, ..entry() })
+                }
+                kubefile::Step::Module(m) => {
+                    let output = transforms.next().ok_or_else(|| anyhow!("transform output out of step"))?;
+                    if output.listing.is_empty() {
+                        // Nothing written: a history entry without a layer,
+                        // as for ENV or LABEL.
+                        out.history.push(History {
+                            created_by: Some(m.created_by.clone()),
+                            empty_layer: true,
+                            ..entry()
+                        });
+                        continue;
+                    }
+                    let started = Instant::now();
+                    let dir = Dir::open_ambient_dir(&output.dir, cap_std::ambient_authority())?;
+                    let (desc, cached) = self.pack_one(&dir, &output.dir, output.listing.clone())?;
+                    transform::remember(self.cache, &output, &desc)?;
+                    out.history.push(History { created_by: Some(m.created_by.clone()), ..entry() });
+                    out.reports.push(self.report(format!("{kubefile}:{} RUN", m.line), started, cached, &desc));
+                    out.layers.push((desc, m.created_by.clone()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn pack_one(&self, source: &Dir, source_dir: &Path, listing: Vec<FileEntry>) -> Result<(LayerDescriptor, bool)> {
+        pack_layer(self.steps, self.pack, self.store, self.cache, self.options, source, source_dir, listing, self.work)
+    }
+
+    fn report(&self, name: String, started: Instant, cached: bool, desc: &LayerDescriptor) -> PackReport {
+        PackReport {
+            name,
+            module: self.pack.name.clone(),
+            duration: started.elapsed(),
+            cached,
+            what: human_size(desc.size),
+        }
+    }
+}
