@@ -1,6 +1,6 @@
 // The transform itself, free of I/O: YAML text in, labelled YAML text out.
 
-import { isMap, parseAllDocuments } from 'yaml';
+import { isMap, parseAllDocuments, Scalar } from 'yaml';
 
 /** Why a file could not be labelled, with where in it (1-based). */
 export class YamlError extends Error {
@@ -42,7 +42,11 @@ export function labelManifests(text, key, value) {
     if (!isMap(doc.getIn(['metadata', 'labels']))) {
       doc.setIn(['metadata', 'labels'], doc.createNode({}));
     }
-    doc.setIn(['metadata', 'labels', key], value);
+    // Always quoted: Kubernetes reads YAML 1.1, where a bare `yes` or `on`
+    // is a boolean, and a label value must be a string.
+    const quoted = new Scalar(value);
+    quoted.type = Scalar.QUOTE_DOUBLE;
+    doc.setIn(['metadata', 'labels', key], quoted);
     changed = true;
   }
   return changed ? docs.map((doc) => doc.toString({ lineWidth: 0 })).join('') : null;

@@ -1,0 +1,330 @@
+//! Modules written in Python and JavaScript (`examples/modules/python-*`,
+//! `examples/modules/js-*`): each is built by its own build script with the
+//! toolchain `scripts/setup.sh` installs, annotated, and used in a real
+//! `sealbox build` — the policy through a pipeline file, the transform through
+//! `RUN --module` and a pipeline file.
+//!
+//! A missing toolchain fails these tests with the command that installs it.
+//! Built modules are cached under `target/e2e-examples/`, keyed by a digest of
+//! the example's sources, so only a changed example is rebuilt.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+use sha2::{Digest as _, Sha256};
+
+use crate::common::*;
+
+/// One example module: where it lives and what its build script makes.
+struct Example {
+    dir: &'static str,
+    module: &'static str,
+    /// What installs its toolchain, for the failure message.
+    install: &'static str,
+}
+
+const PYTHON_NO_LATEST: Example = Example {
+    dir: "examples/modules/python-no-latest",
+    module: "no-latest",
+    install: "bash scripts/setup.sh (or: python3 -m pip install --user componentize-py==0.25.1)",
+};
+
+const JS_ADD_LABEL: Example = Example {
+    dir: "examples/modules/js-add-label",
+    module: "add-label",
+    install: "bash scripts/setup.sh (or: npm ci --prefix examples/modules/js-add-label)",
+};
+
+/// The example's sources, hashed: every file but installed packages and build output.
+fn source_digest(dir: &Path) -> String {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("reading example dir") {
+            let entry = entry.expect("dir entry");
+            let name = entry.file_name();
+            if ["node_modules", "build", "__pycache__"].iter().any(|skip| name == *skip) {
+                continue;
+            }
+            let path = entry.path();
+            if entry.file_type().expect("file type").is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).expect("prefix").to_string_lossy().into_owned();
+                files.insert(rel, std::fs::read(&path).expect("reading example file"));
+            }
+        }
+    }
+    let mut hash = Sha256::new();
+    // The annotate step writes this sealbox's version into the module.
+    hash.update(env!("CARGO_PKG_VERSION"));
+    for (path, content) in &files {
+        hash.update((path.len() as u64).to_le_bytes());
+        hash.update(path);
+        hash.update((content.len() as u64).to_le_bytes());
+        hash.update(content);
+    }
+    hex::encode(hash.finalize())
+}
+
+/// The example's module, built by its build script (once per source digest).
+fn built(example: &Example) -> PathBuf {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace().join(example.dir);
+    let digest = source_digest(&dir);
+    let cache = target_dir().join("e2e-examples");
+    let module = cache.join(format!("{}-{}.wasm", example.module, &digest[..16]));
+    if module.exists() {
+        return module;
+    }
+    std::fs::create_dir_all(&cache).expect("creating example cache");
+    let partial = cache.join(format!("{}-{}.partial.wasm", example.module, &digest[..16]));
+    let started = std::time::Instant::now();
+    let out = Command::new("bash")
+        .arg(dir.join("build.sh"))
+        .arg(&partial)
+        .env("SEALBOX", env!("CARGO_BIN_EXE_sealbox"))
+        .output()
+        .expect("running bash");
+    assert!(
+        out.status.success(),
+        "building {} with its build.sh failed; is its toolchain installed? Install it with: {}\n{}{}",
+        example.dir,
+        example.install,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::rename(&partial, &module).expect("caching the built example");
+    eprintln!("built {} in {:.1}s", example.dir, started.elapsed().as_secs_f64());
+    module
+}
+
+fn digest_of(path: &Path) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(std::fs::read(path).expect("module"))))
+}
+
+/// A build context: `rootfs/` from `manifests` (path → content), the modules
+/// under `modules/`, the Kubefile and, when given, `sealbox.yaml`.
+fn context(
+    manifests: &[(&str, &str)],
+    modules: &[(&str, &Path)],
+    kubefile: &str,
+    pipeline: Option<&str>,
+) -> tempfile::TempDir {
+    let ctx = tempfile::tempdir().expect("ctx");
+    for (path, content) in manifests {
+        let dest = ctx.path().join("rootfs").join(path);
+        std::fs::create_dir_all(dest.parent().expect("parent")).expect("rootfs dirs");
+        std::fs::write(dest, content).expect("manifest");
+    }
+    std::fs::create_dir_all(ctx.path().join("modules")).expect("modules dir");
+    for (name, module) in modules {
+        std::fs::copy(module, ctx.path().join(format!("modules/{name}.wasm"))).expect("copying module");
+    }
+    std::fs::write(ctx.path().join("Kubefile"), kubefile).expect("kubefile");
+    if let Some(pipeline) = pipeline {
+        std::fs::write(ctx.path().join("sealbox.yaml"), pipeline).expect("pipeline");
+    }
+    ctx
+}
+
+/// Runs `sealbox build` with its own store; returns (exit code, stdout, stderr).
+fn build(context: &Path, store: &Path, args: &[&str]) -> (i32, String, String) {
+    let (out, stdout, stderr) = run(sealbox().arg("build").arg(context).arg("--root").arg(store).args(args));
+    (out.status.code().unwrap_or(-1), stdout, stderr)
+}
+
+fn blob(store: &Path, digest: &str) -> PathBuf {
+    store.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))
+}
+
+fn blob_json(store: &Path, digest: &str) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(blob(store, digest)).expect("blob")).expect("blob JSON")
+}
+
+/// The layer digests of the image tagged `tag`, bottom first; None when no
+/// such tag exists.
+fn layers(store: &Path, tag: &str) -> Option<Vec<String>> {
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(store.join("index.json")).ok()?).ok()?;
+    let desc =
+        index["manifests"].as_array()?.iter().find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag)?;
+    let manifest = blob_json(store, desc["digest"].as_str()?);
+    Some(manifest["layers"].as_array()?.iter().filter_map(|l| l["digest"].as_str().map(str::to_string)).collect())
+}
+
+/// The paths in a layer blob.
+fn layer_paths(store: &Path, digest: &str) -> Vec<String> {
+    let out = Command::new("tar").arg("-tzf").arg(blob(store, digest)).output().expect("tar");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
+/// `path` as the image tagged `tag` has it: from the topmost layer holding it.
+fn image_file(store: &Path, tag: &str, path: &str) -> String {
+    let layers = layers(store, tag).unwrap_or_else(|| panic!("no image {tag}"));
+    for layer in layers.iter().rev() {
+        if layer_paths(store, layer).iter().any(|p| p == path) {
+            let out = Command::new("tar").arg("-xzOf").arg(blob(store, layer)).arg(path).output().expect("tar");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            return String::from_utf8_lossy(&out.stdout).into_owned();
+        }
+    }
+    panic!("image {tag} has no {path}");
+}
+
+fn inspect(module: &Path) -> serde_json::Value {
+    let (out, stdout, stderr) = run(sealbox().args(["module", "inspect", "--format", "json"]).arg(module));
+    assert!(out.status.success(), "{stderr}");
+    serde_json::from_str(&stdout).expect("inspect JSON")
+}
+
+/// A pipeline file with one step per `(name, stage, module, kind, extra)`.
+fn pipeline(steps: &[(&str, &str, &Path, &str, &str)]) -> String {
+    let mut out = String::from("apiVersion: sealbox.io/v1\nkind: Pipeline\nsteps:\n");
+    for (name, stage, module, kind, extra) in steps {
+        out += &format!(
+            "  - name: {name}\n    stage: {stage}\n    module: modules/{name}.wasm\n    digest: {}\n    kind: {kind}\n{extra}",
+            digest_of(module)
+        );
+    }
+    out
+}
+
+const PINNED: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: nginx:1.27.2\n";
+
+const UNPINNED: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: tools\nspec:\n  containers:\n    - name: shell\n      image: busybox\n    - name: job\n      image: \"registry.local:5000/jobs/nightly:latest\"\n";
+
+const KUBEFILE: &str = "FROM scratch\nCOPY rootfs .\n";
+
+#[test]
+fn the_examples_carry_their_metadata_as_components() {
+    let policy = inspect(&built(&PYTHON_NO_LATEST));
+    assert_eq!(policy["kind"], "component", "{policy}");
+    assert_eq!(policy["metadata"]["name"], "no-latest", "{policy}");
+    assert_eq!(policy["metadata"]["kind"], "policy", "{policy}");
+    assert_eq!(policy["metadata"]["capabilities"]["memoryMib"], 128, "{policy}");
+    let transform = inspect(&built(&JS_ADD_LABEL));
+    assert_eq!(transform["kind"], "component", "{transform}");
+    assert_eq!(transform["metadata"]["name"], "add-label", "{transform}");
+    assert_eq!(transform["metadata"]["kind"], "transform", "{transform}");
+    assert_eq!(transform["metadata"]["capabilities"]["writeOutput"], true, "{transform}");
+    // Neither imports more than WASI: no HTTP, nothing of the toolchains' own.
+    for report in [&policy, &transform] {
+        let imports = report["imports"].as_array().expect("imports");
+        assert!(imports.iter().all(|i| i.as_str().is_some_and(|i| i.starts_with("wasi:"))), "{report}");
+        assert!(!imports.iter().any(|i| i.as_str().is_some_and(|i| i.starts_with("wasi:http"))), "{report}");
+    }
+}
+
+#[test]
+fn python_policy_passes_pinned_images_and_fails_latest_ones_with_file_and_line() {
+    let module = built(&PYTHON_NO_LATEST);
+    let step = pipeline(&[(
+        "no-latest",
+        "after-render",
+        &module,
+        "policy",
+        "    grants: {tree: manifests, timeout: 60s, memoryMib: 256}\n    failureAction: Enforce\n",
+    )]);
+    let store = tempfile::tempdir().expect("store");
+
+    let clean = context(&[("manifests/web.yaml", PINNED)], &[("no-latest", &module)], KUBEFILE, Some(&step));
+    let (code, _, stderr) = build(clean.path(), store.path(), &["-t", "clean"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("no-latest"), "the step must show in the progress: {stderr}");
+    assert_eq!(image_file(store.path(), "clean", "manifests/web.yaml"), PINNED);
+
+    let files = [("manifests/web.yaml", PINNED), ("manifests/tools.yaml", UNPINNED)];
+    let dirty = context(&files, &[("no-latest", &module)], KUBEFILE, Some(&step));
+    let (code, stdout, stderr) = build(dirty.path(), store.path(), &["-t", "dirty", "--format", "json"]);
+    assert_ne!(code, 0, "{stdout}\n{stderr}");
+    assert!(layers(store.path(), "dirty").is_none(), "a failed policy must not tag an image");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let found: Vec<_> = report["verdicts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no verdicts: {report}"))
+        .iter()
+        .map(|v| (v["file"].as_str().unwrap_or(""), v["line"].as_u64().unwrap_or(0), v["rule"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        found,
+        [("manifests/tools.yaml", 8, "no-latest"), ("manifests/tools.yaml", 10, "no-latest")],
+        "{report}"
+    );
+
+    // Audit: the same findings, reported, and the build goes on.
+    let audit = step.replace("failureAction: Enforce", "failureAction: Audit");
+    std::fs::write(dirty.path().join("sealbox.yaml"), audit).expect("pipeline");
+    let (code, _, stderr) = build(dirty.path(), store.path(), &["-t", "audited"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("busybox"), "{stderr}");
+    assert!(layers(store.path(), "audited").is_some());
+}
+
+#[test]
+fn js_transform_labels_every_manifest_in_its_own_layer() {
+    let module = built(&JS_ADD_LABEL);
+    let labelled =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: done\n  labels:\n    sealbox.io/scanned: \"yes\"\n";
+    let files = [("manifests/web.yaml", PINNED), ("manifests/done.yaml", labelled), ("etc/notes.txt", "notes\n")];
+    let kubefile = format!("{KUBEFILE}RUN --module=modules/add-label.wasm@{} value=yes\n", digest_of(&module));
+    let ctx = context(&files, &[("add-label", &module)], &kubefile, None);
+    let store = tempfile::tempdir().expect("store");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "labelled"]);
+    assert_eq!(code, 0, "{stderr}");
+
+    let first = layers(store.path(), "labelled").expect("image");
+    // The COPY layer has the file as it was; the transform's layer (the only
+    // other one with it) holds just the file it changed.
+    let with_web: Vec<_> =
+        first.iter().filter(|l| layer_paths(store.path(), l).iter().any(|p| p == "manifests/web.yaml")).collect();
+    assert_eq!(with_web.len(), 2, "{first:?}");
+    assert_eq!(layer_paths(store.path(), with_web[1]), ["manifests/", "manifests/web.yaml"]);
+    let web = image_file(store.path(), "labelled", "manifests/web.yaml");
+    assert_eq!(web, PINNED.replace("  name: web\n", "  name: web\n  labels:\n    sealbox.io/scanned: \"yes\"\n"));
+    assert_eq!(image_file(store.path(), "labelled", "manifests/done.yaml"), labelled);
+
+    // The same inputs give the same image.
+    let again = tempfile::tempdir().expect("store");
+    let (code, _, stderr) = build(ctx.path(), again.path(), &["-t", "labelled"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(layers(again.path(), "labelled").expect("image"), first);
+}
+
+#[test]
+fn js_transform_and_python_policy_run_together_from_a_pipeline_file() {
+    let policy = built(&PYTHON_NO_LATEST);
+    let transform = built(&JS_ADD_LABEL);
+    let steps = pipeline(&[
+        (
+            "add-label",
+            "after-copy",
+            &transform,
+            "transform",
+            "    config: {value: reviewed}\n    grants: {tree: manifests, memoryMib: 256}\n",
+        ),
+        ("no-latest", "after-render", &policy, "policy", "    grants: {tree: manifests, memoryMib: 256}\n"),
+    ]);
+    let modules = [("add-label", transform.as_path()), ("no-latest", policy.as_path())];
+    let ctx = context(&[("manifests/web.yaml", PINNED)], &modules, KUBEFILE, Some(&steps));
+    let store = tempfile::tempdir().expect("store");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "both"]);
+    assert_eq!(code, 0, "{stderr}");
+    let web = image_file(store.path(), "both", "manifests/web.yaml");
+    assert!(web.contains("    sealbox.io/scanned: \"reviewed\"\n"), "{web}");
+
+    // A transform granted less memory than its metadata asks for is refused
+    // before it runs, naming the capability.
+    let stingy = steps.replace(
+        "{tree: manifests, memoryMib: 256}\n  - name: no-latest",
+        "{tree: manifests, memoryMib: 64}\n  - name: no-latest",
+    );
+    assert_ne!(stingy, steps);
+    std::fs::write(ctx.path().join("sealbox.yaml"), stingy).expect("pipeline");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "stingy"]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.contains("memoryMib"), "{stderr}");
+}
