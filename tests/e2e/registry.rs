@@ -497,3 +497,186 @@ fn cache_to_then_cache_from_makes_a_rebuild_on_an_empty_store_reuse_every_cached
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("warning: --cache-from"), "{stderr}");
 }
+
+/// A minimal registry of our own for what a real one never does: it asks
+/// for a bearer token (from its own token endpoint, which wants basic
+/// auth), and serves the blob `tamper` with one byte changed.
+struct FakeRegistry {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FakeRegistry {
+    /// Serves `manifest` as `repo:v1` and `blobs` (digest to bytes).
+    fn start(manifest: Vec<u8>, blobs: Vec<(String, Vec<u8>)>, tamper: Option<String>) -> FakeRegistry {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        listener.set_nonblocking(true).expect("nonblocking");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline {
+                match listener.accept() {
+                    Ok((conn, _)) => {
+                        conn.set_nonblocking(false).ok();
+                        // A thread per connection: the client keeps
+                        // connections open and downloads in parallel.
+                        let (manifest, blobs, tamper) = (manifest.clone(), blobs.clone(), tamper.clone());
+                        std::thread::spawn(move || serve(conn, port, &manifest, &blobs, tamper.as_deref()));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        FakeRegistry { port, stop }
+    }
+}
+
+impl Drop for FakeRegistry {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Answers the requests of one connection (keep-alive) until it closes.
+fn serve(conn: TcpStream, port: u16, manifest: &[u8], blobs: &[(String, Vec<u8>)], tamper: Option<&str>) {
+    use std::io::{BufRead, BufReader, Read};
+    conn.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+    let mut out = conn;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let (method, path) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
+        let mut auth = String::new();
+        let mut length = 0usize;
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                break;
+            }
+            let lower = h.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("authorization:") {
+                auth = h[h.len() - v.len()..].trim().to_string();
+            }
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).ok();
+        let basic = format!("Basic {}", base64_encode(format!("{USER}:{PASSWORD}").as_bytes()));
+        let (status, headers, content): (&str, Vec<String>, Vec<u8>) = if path.starts_with("/token") {
+            if auth == basic {
+                ("200 OK", vec![], br#"{"token":"fake-token"}"#.to_vec())
+            } else {
+                ("401 Unauthorized", vec![], b"{}".to_vec())
+            }
+        } else if auth != "Bearer fake-token" {
+            let challenge = format!(
+                "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"fake\",scope=\"repository:repo:pull\""
+            );
+            ("401 Unauthorized", vec![challenge], b"{}".to_vec())
+        } else if path == "/v2/" {
+            ("200 OK", vec![], b"{}".to_vec())
+        } else if path == "/v2/repo/manifests/v1" {
+            ("200 OK", vec!["Content-Type: application/vnd.oci.image.manifest.v1+json".into()], manifest.to_vec())
+        } else if let Some((digest, bytes)) = blobs.iter().find(|(d, _)| path == format!("/v2/repo/blobs/{d}")) {
+            let mut bytes = bytes.clone();
+            if tamper == Some(digest.as_str()) {
+                bytes[0] ^= 1;
+            }
+            ("200 OK", vec![], bytes)
+        } else {
+            ("404 Not Found", vec![], b"{}".to_vec())
+        };
+        let mut head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n", content.len());
+        for h in headers {
+            head.push_str(&h);
+            head.push_str("\r\n");
+        }
+        head.push_str("\r\n");
+        if out.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        if method != "HEAD" && out.write_all(&content).is_err() {
+            return;
+        }
+    }
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn bearer_tokens_are_fetched_with_the_login_and_wrong_bytes_from_a_registry_are_refused() {
+    let work = tempfile::tempdir().expect("work");
+    let a = work.path().join("a");
+    let digest = build_image(&a, "img", &[("f", noise(10_000, 5))], &[]);
+    let read = |d: &str| std::fs::read(a.join("blobs/sha256").join(d.trim_start_matches("sha256:"))).expect("blob");
+    let manifest = read(&digest);
+    let m: serde_json::Value = serde_json::from_slice(&manifest).expect("manifest");
+    let layer = m["layers"][0]["digest"].as_str().expect("layer").to_string();
+    let config = m["config"]["digest"].as_str().expect("config").to_string();
+    let blobs = vec![(layer.clone(), read(&layer)), (config.clone(), read(&config))];
+
+    let auth_file = work.path().join("auth.json");
+    let login_as = |port: u16, password: &str| {
+        std::fs::write(
+            &auth_file,
+            format!(
+                r#"{{"auths":{{"127.0.0.1:{port}":{{"auth":"{}"}}}}}}"#,
+                base64_encode(format!("{USER}:{password}").as_bytes())
+            ),
+        )
+        .expect("auth file");
+    };
+    let pull = |port: u16, store: &Path| {
+        let mut cmd = sb(store);
+        cmd.env("REGISTRY_AUTH_FILE", &auth_file).args(["pull", &format!("127.0.0.1:{port}/repo:v1"), "--insecure"]);
+        run(&mut cmd)
+    };
+
+    // The token service refuses a wrong password, and says so.
+    let honest = FakeRegistry::start(manifest.clone(), blobs.clone(), None);
+    login_as(honest.port, "wrong");
+    let (out, _, stderr) = pull(honest.port, &work.path().join("b"));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("refused the credentials"), "{stderr}");
+
+    // With the right password the token flow works and the image arrives.
+    login_as(honest.port, PASSWORD);
+    let (out, stdout, stderr) = pull(honest.port, &work.path().join("c"));
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout.trim(), digest);
+
+    // A registry that changes one byte of the layer is caught by digest,
+    // and nothing of it is named in the store.
+    let liar = FakeRegistry::start(manifest, blobs, Some(layer.clone()));
+    login_as(liar.port, PASSWORD);
+    let d = work.path().join("d");
+    let (out, _, stderr) = pull(liar.port, &d);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("wrong bytes") && stderr.contains(&layer), "{stderr}");
+    assert!(!d.join("blobs/sha256").join(layer.trim_start_matches("sha256:")).exists(), "the bad blob is not kept");
+    let images = ok(sb(&d).arg("images"));
+    assert!(!images.contains("repo"), "{images}");
+}
