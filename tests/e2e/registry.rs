@@ -28,6 +28,11 @@ struct Registry {
 impl Registry {
     /// Starts a plain-HTTP registry, with htpasswd auth when `auth`.
     fn start(auth: bool) -> Registry {
+        Registry::start_with(auth, None)
+    }
+
+    /// Starts a registry; HTTPS with `tls` (certificate, key) when given.
+    fn start_with(auth: bool, tls: Option<(&Path, &Path)>) -> Registry {
         let dir = tempfile::tempdir().expect("registry dir");
         let port = free_port();
         let mut config = format!(
@@ -35,6 +40,9 @@ impl Registry {
              rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
             dir.path().join("data").display()
         );
+        if let Some((cert, key)) = tls {
+            config.push_str(&format!("  tls:\n    certificate: {}\n    key: {}\n", cert.display(), key.display()));
+        }
         if auth {
             std::fs::write(dir.path().join("htpasswd"), HTPASSWD).expect("htpasswd");
             config.push_str(&format!(
@@ -679,4 +687,89 @@ fn bearer_tokens_are_fetched_with_the_login_and_wrong_bytes_from_a_registry_are_
     assert!(!d.join("blobs/sha256").join(layer.trim_start_matches("sha256:")).exists(), "the bad blob is not kept");
     let images = ok(sb(&d).arg("images"));
     assert!(!images.contains("repo"), "{images}");
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it, made with
+/// openssl in `dir`: (ca.pem, server.pem, server.key).
+fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("running openssl (Debian's openssl package)");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec[..],
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=sealbox test CA",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign",
+            ][..],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[&["req"][..], &ec[..], &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"][..]]
+            .concat(),
+    );
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    (dir.join("ca.pem"), dir.join("server.pem"), dir.join("server.key"))
+}
+
+#[test]
+fn https_registry_needs_its_ca_or_tls_verify_false_and_insecure_is_plain_http_only() {
+    let work = tempfile::tempdir().expect("work");
+    let (ca, cert, key) = make_certs(work.path());
+    let reg = Registry::start_with(false, Some((&cert, &key)));
+    let a = work.path().join("a");
+    let digest = build_image(&a, "img", &[("f", b"over TLS".to_vec())], &[]);
+    let dest = format!("{}/team/img:v1", reg.host());
+
+    let (out, _, stderr) = run(sb(&a).args(["push", "img", &dest]));
+    assert_eq!(out.status.code(), Some(1), "an unknown CA is refused: {stderr}");
+    assert!(stderr.contains("--ca-file") && stderr.contains("--tls-verify=false"), "{stderr}");
+
+    let (out, _, stderr) = run(sb(&a).args(["push", "img", &dest, "--insecure"]));
+    assert_eq!(out.status.code(), Some(1), "plain HTTP to an HTTPS registry fails: {stderr}");
+
+    assert_eq!(ok(sb(&a).args(["push", "img", &dest, "--tls-verify=false"])), digest);
+    let b = work.path().join("b");
+    let mut pull = sb(&b);
+    pull.args(["pull", &dest, "--ca-file"]).arg(&ca);
+    assert_eq!(ok(&mut pull), digest);
 }
