@@ -3,8 +3,7 @@
 # rustup: the wasm targets, rustfmt and clippy, skopeo and umoci (the tests
 # check images with them), xz, bzip2 and zstd (ADD tests), and docker-registry
 # (the distribution server the registry tests start on 127.0.0.1) and openssl
-# (their TLS certificates). Safe to
-# run again.
+# (their TLS certificates). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
