@@ -512,16 +512,30 @@ fn cache_to_then_cache_from_makes_a_rebuild_on_an_empty_store_reuse_every_cached
 struct FakeRegistry {
     port: u16,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Range requests it answered with 206.
+    ranges: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// What the fake registry does wrong.
+#[derive(Clone, Default)]
+struct Faults {
+    /// This blob is served with one byte changed.
+    tamper: Option<String>,
+    /// The first download of this blob stops half-way (connection closed).
+    cut: Option<String>,
 }
 
 impl FakeRegistry {
     /// Serves `manifest` as `repo:v1` and `blobs` (digest to bytes).
-    fn start(manifest: Vec<u8>, blobs: Vec<(String, Vec<u8>)>, tamper: Option<String>) -> FakeRegistry {
+    fn start(manifest: Vec<u8>, blobs: Vec<(String, Vec<u8>)>, faults: Faults) -> FakeRegistry {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         listener.set_nonblocking(true).expect("nonblocking");
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stopped = stop.clone();
+        let ranges = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = ranges.clone();
+        let cut_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         std::thread::spawn(move || {
             let deadline = Instant::now() + Duration::from_secs(120);
             while !stopped.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline {
@@ -530,14 +544,15 @@ impl FakeRegistry {
                         conn.set_nonblocking(false).ok();
                         // A thread per connection: the client keeps
                         // connections open and downloads in parallel.
-                        let (manifest, blobs, tamper) = (manifest.clone(), blobs.clone(), tamper.clone());
-                        std::thread::spawn(move || serve(conn, port, &manifest, &blobs, tamper.as_deref()));
+                        let (manifest, blobs, faults) = (manifest.clone(), blobs.clone(), faults.clone());
+                        let (counted, cut_done) = (counted.clone(), cut_done.clone());
+                        std::thread::spawn(move || serve(conn, port, &manifest, &blobs, &faults, &counted, &cut_done));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
             }
         });
-        FakeRegistry { port, stop }
+        FakeRegistry { port, stop, ranges }
     }
 }
 
@@ -548,7 +563,15 @@ impl Drop for FakeRegistry {
 }
 
 /// Answers the requests of one connection (keep-alive) until it closes.
-fn serve(conn: TcpStream, port: u16, manifest: &[u8], blobs: &[(String, Vec<u8>)], tamper: Option<&str>) {
+fn serve(
+    conn: TcpStream,
+    port: u16,
+    manifest: &[u8],
+    blobs: &[(String, Vec<u8>)],
+    faults: &Faults,
+    ranges: &std::sync::atomic::AtomicUsize,
+    cut_done: &std::sync::atomic::AtomicBool,
+) {
     use std::io::{BufRead, BufReader, Read};
     conn.set_read_timeout(Some(Duration::from_secs(10))).ok();
     let mut reader = BufReader::new(conn.try_clone().expect("clone"));
@@ -562,6 +585,7 @@ fn serve(conn: TcpStream, port: u16, manifest: &[u8], blobs: &[(String, Vec<u8>)
         let (method, path) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
         let mut auth = String::new();
         let mut length = 0usize;
+        let mut range: Option<usize> = None;
         loop {
             let mut h = String::new();
             if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
@@ -570,6 +594,9 @@ fn serve(conn: TcpStream, port: u16, manifest: &[u8], blobs: &[(String, Vec<u8>)
             let lower = h.to_ascii_lowercase();
             if let Some(v) = lower.strip_prefix("authorization:") {
                 auth = h[h.len() - v.len()..].trim().to_string();
+            }
+            if let Some(v) = lower.strip_prefix("range:") {
+                range = v.trim().strip_prefix("bytes=").and_then(|r| r.trim_end_matches('-').parse().ok());
             }
             if let Some(v) = lower.strip_prefix("content-length:") {
                 length = v.trim().parse().unwrap_or(0);
@@ -595,10 +622,29 @@ fn serve(conn: TcpStream, port: u16, manifest: &[u8], blobs: &[(String, Vec<u8>)
             ("200 OK", vec!["Content-Type: application/vnd.oci.image.manifest.v1+json".into()], manifest.to_vec())
         } else if let Some((digest, bytes)) = blobs.iter().find(|(d, _)| path == format!("/v2/repo/blobs/{d}")) {
             let mut bytes = bytes.clone();
-            if tamper == Some(digest.as_str()) {
+            if faults.tamper.as_deref() == Some(digest.as_str()) {
                 bytes[0] ^= 1;
             }
-            ("200 OK", vec![], bytes)
+            if method == "GET"
+                && faults.cut.as_deref() == Some(digest.as_str())
+                && !cut_done.swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                // Promise the whole blob, send half, hang up.
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", bytes.len());
+                out.write_all(head.as_bytes()).ok();
+                out.write_all(&bytes[..bytes.len() / 2]).ok();
+                out.flush().ok();
+                return;
+            }
+            match range {
+                Some(from) if from < bytes.len() => {
+                    ranges.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let total = bytes.len();
+                    let header = format!("Content-Range: bytes {from}-{}/{total}", total - 1);
+                    ("206 Partial Content", vec![header], bytes[from..].to_vec())
+                }
+                _ => ("200 OK", vec![], bytes),
+            }
         } else {
             ("404 Not Found", vec![], b"{}".to_vec())
         };
@@ -635,7 +681,7 @@ fn base64_encode(bytes: &[u8]) -> String {
 }
 
 #[test]
-fn bearer_tokens_are_fetched_with_the_login_and_wrong_bytes_from_a_registry_are_refused() {
+fn bearer_tokens_work_wrong_bytes_are_refused_and_a_cut_download_resumes() {
     let work = tempfile::tempdir().expect("work");
     let a = work.path().join("a");
     let digest = build_image(&a, "img", &[("f", noise(10_000, 5))], &[]);
@@ -664,7 +710,7 @@ fn bearer_tokens_are_fetched_with_the_login_and_wrong_bytes_from_a_registry_are_
     };
 
     // The token service refuses a wrong password, and says so.
-    let honest = FakeRegistry::start(manifest.clone(), blobs.clone(), None);
+    let honest = FakeRegistry::start(manifest.clone(), blobs.clone(), Faults::default());
     login_as(honest.port, "wrong");
     let (out, _, stderr) = pull(honest.port, &work.path().join("b"));
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -678,7 +724,7 @@ fn bearer_tokens_are_fetched_with_the_login_and_wrong_bytes_from_a_registry_are_
 
     // A registry that changes one byte of the layer is caught by digest,
     // and nothing of it is named in the store.
-    let liar = FakeRegistry::start(manifest, blobs, Some(layer.clone()));
+    let liar = FakeRegistry::start(manifest.clone(), blobs.clone(), Faults { tamper: Some(layer.clone()), cut: None });
     login_as(liar.port, PASSWORD);
     let d = work.path().join("d");
     let (out, _, stderr) = pull(liar.port, &d);
@@ -687,6 +733,16 @@ fn bearer_tokens_are_fetched_with_the_login_and_wrong_bytes_from_a_registry_are_
     assert!(!d.join("blobs/sha256").join(layer.trim_start_matches("sha256:")).exists(), "the bad blob is not kept");
     let images = ok(sb(&d).arg("images"));
     assert!(!images.contains("repo"), "{images}");
+
+    // A download cut half-way resumes with a range request and completes.
+    let flaky = FakeRegistry::start(manifest, blobs, Faults { tamper: None, cut: Some(layer.clone()) });
+    login_as(flaky.port, PASSWORD);
+    let e = work.path().join("e");
+    let (out, stdout, stderr) = pull(flaky.port, &e);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout.trim(), digest);
+    assert_eq!(flaky.ranges.load(std::sync::atomic::Ordering::SeqCst), 1, "the rest came by a range request");
+    ok(sb(&e).arg("fsck"));
 }
 
 /// A CA and a server certificate for 127.0.0.1 signed by it, made with

@@ -228,11 +228,21 @@ impl Client {
     /// Starts downloading the blob `digest`: the body, for the caller to
     /// hash as it stores it. Retries the request, not the body.
     pub fn get_blob(&self, digest: &Digest) -> Result<impl Read + use<>> {
+        Ok(self.get_blob_from(digest, 0)?.0)
+    }
+
+    /// Like [`Client::get_blob`], from byte `offset` on when the registry
+    /// honours a range request; the flag says whether it did (otherwise the
+    /// body is the whole blob).
+    pub fn get_blob_from(&self, digest: &Digest, offset: u64) -> Result<(impl Read + use<>, bool)> {
         let url = format!("{}/v2/{}/blobs/{digest}", self.base, self.repository);
+        let range = [("range", format!("bytes={offset}-"))];
+        let headers: &[(&str, String)] = if offset > 0 { &range } else { &[] };
         self.retry(&format!("download blob {digest}"), || {
-            let resp = self.send("GET", &url, &[], &Payload::Empty)?;
+            let resp = self.send("GET", &url, headers, &Payload::Empty)?;
             match resp.status().as_u16() {
-                200 => Ok(resp.into_body().into_reader()),
+                200 => Ok((resp.into_body().into_reader(), false)),
+                206 if offset > 0 => Ok((resp.into_body().into_reader(), true)),
                 s => Err(status_failure(s, &format!("download blob {digest}"), resp)),
             }
         })

@@ -4,6 +4,7 @@
 //! becomes a store blob only if it hashes to its digest.
 
 use std::collections::BTreeSet;
+use std::io::Read as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -201,35 +202,44 @@ fn media_type_of(raw: &[u8], header_type: &str, desc: Option<&Descriptor>) -> Re
     Ok(if v.get("manifests").is_some() { spec::MEDIA_TYPE_INDEX } else { spec::MEDIA_TYPE_MANIFEST }.to_string())
 }
 
-/// Downloads one blob into the store, hashing as it writes; a broken
-/// connection starts it again (up to `attempts` times), wrong bytes fail.
+/// Downloads one blob into the store, hashing as it writes. A broken
+/// connection resumes where it stopped when the registry honours a range
+/// request, else starts again (up to `attempts` times); wrong bytes fail,
+/// and a registry that sends more than the descriptor's size is cut off.
 fn download(store: &Store, client: &Client, blob: &Descriptor, attempts: u32) -> Result<()> {
-    let mut last = None;
-    for _ in 0..attempts.max(1) {
-        let mut body = client.get_blob(&blob.digest)?;
-        let mut writer = store.blob_writer()?;
-        match std::io::copy(&mut body, &mut writer) {
-            Ok(_) => {}
+    let mut writer = store.blob_writer()?;
+    let mut failures = 0;
+    loop {
+        let offset = writer.len();
+        let (body, resumed) = client.get_blob_from(&blob.digest, offset)?;
+        if offset > 0 && !resumed {
+            writer = store.blob_writer()?;
+        }
+        let want = blob.size.saturating_sub(writer.len()) + 1;
+        match std::io::copy(&mut body.take(want), &mut writer) {
+            Ok(_) => break,
             Err(e) => {
-                last = Some(e);
+                failures += 1;
+                if failures >= attempts.max(1) {
+                    bail!("downloading blob {} ({} of {} bytes): {e}", blob.digest, writer.len(), blob.size);
+                }
                 std::thread::sleep(std::time::Duration::from_millis(250));
-                continue;
             }
         }
-        if writer.len() != blob.size {
-            bail!(
-                "the registry sent {} bytes for blob {}, its descriptor says {}: refusing them",
-                writer.len(),
-                blob.digest,
-                blob.size
-            );
-        }
-        writer
-            .commit_expecting(&blob.digest)
-            .map_err(|e| anyhow!("the registry sent wrong bytes for blob {}: {e}", blob.digest))?;
-        return Ok(());
     }
-    Err(anyhow!("downloading blob {}: {}", blob.digest, last.map(|e| e.to_string()).unwrap_or_default()))
+    if writer.len() != blob.size {
+        bail!(
+            "the registry sent {}{} bytes for blob {}, its descriptor says {}: refusing them",
+            if writer.len() > blob.size { "more than " } else { "" },
+            writer.len().min(blob.size),
+            blob.digest,
+            blob.size
+        );
+    }
+    writer
+        .commit_expecting(&blob.digest)
+        .map_err(|e| anyhow!("the registry sent wrong bytes for blob {}: {e}", blob.digest))?;
+    Ok(())
 }
 
 /// Runs `work(0..count)` on up to `jobs` threads; the first error wins.
