@@ -523,6 +523,8 @@ struct Faults {
     tamper: Option<String>,
     /// The first download of this blob stops half-way (connection closed).
     cut: Option<String>,
+    /// The manifest answers 503 this many times before it is served.
+    unavailable: usize,
 }
 
 impl FakeRegistry {
@@ -536,6 +538,7 @@ impl FakeRegistry {
         let ranges = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counted = ranges.clone();
         let cut_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let unavailable = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(faults.unavailable));
         std::thread::spawn(move || {
             let deadline = Instant::now() + Duration::from_secs(120);
             while !stopped.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline {
@@ -545,8 +548,8 @@ impl FakeRegistry {
                         // A thread per connection: the client keeps
                         // connections open and downloads in parallel.
                         let (manifest, blobs, faults) = (manifest.clone(), blobs.clone(), faults.clone());
-                        let (counted, cut_done) = (counted.clone(), cut_done.clone());
-                        std::thread::spawn(move || serve(conn, port, &manifest, &blobs, &faults, &counted, &cut_done));
+                        let state = (counted.clone(), cut_done.clone(), unavailable.clone());
+                        std::thread::spawn(move || serve(conn, port, &manifest, &blobs, &faults, &state));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
@@ -562,16 +565,16 @@ impl Drop for FakeRegistry {
     }
 }
 
+/// Range requests answered, whether the cut happened, 503s still to give.
+type FakeState = (
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+);
+
 /// Answers the requests of one connection (keep-alive) until it closes.
-fn serve(
-    conn: TcpStream,
-    port: u16,
-    manifest: &[u8],
-    blobs: &[(String, Vec<u8>)],
-    faults: &Faults,
-    ranges: &std::sync::atomic::AtomicUsize,
-    cut_done: &std::sync::atomic::AtomicBool,
-) {
+fn serve(conn: TcpStream, port: u16, manifest: &[u8], blobs: &[(String, Vec<u8>)], faults: &Faults, state: &FakeState) {
+    let (ranges, cut_done, unavailable) = state;
     use std::io::{BufRead, BufReader, Read};
     conn.set_read_timeout(Some(Duration::from_secs(10))).ok();
     let mut reader = BufReader::new(conn.try_clone().expect("clone"));
@@ -618,6 +621,14 @@ fn serve(
             ("401 Unauthorized", vec![challenge], b"{}".to_vec())
         } else if path == "/v2/" {
             ("200 OK", vec![], b"{}".to_vec())
+        } else if path == "/v2/repo/manifests/v1"
+            && unavailable
+                .fetch_update(std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst, |n| {
+                    n.checked_sub(1)
+                })
+                .is_ok()
+        {
+            ("503 Service Unavailable", vec![], b"{}".to_vec())
         } else if path == "/v2/repo/manifests/v1" {
             ("200 OK", vec!["Content-Type: application/vnd.oci.image.manifest.v1+json".into()], manifest.to_vec())
         } else if let Some((digest, bytes)) = blobs.iter().find(|(d, _)| path == format!("/v2/repo/blobs/{d}")) {
@@ -724,7 +735,11 @@ fn bearer_tokens_work_wrong_bytes_are_refused_and_a_cut_download_resumes() {
 
     // A registry that changes one byte of the layer is caught by digest,
     // and nothing of it is named in the store.
-    let liar = FakeRegistry::start(manifest.clone(), blobs.clone(), Faults { tamper: Some(layer.clone()), cut: None });
+    let liar = FakeRegistry::start(
+        manifest.clone(),
+        blobs.clone(),
+        Faults { tamper: Some(layer.clone()), ..Faults::default() },
+    );
     login_as(liar.port, PASSWORD);
     let d = work.path().join("d");
     let (out, _, stderr) = pull(liar.port, &d);
@@ -734,8 +749,10 @@ fn bearer_tokens_work_wrong_bytes_are_refused_and_a_cut_download_resumes() {
     let images = ok(sb(&d).arg("images"));
     assert!(!images.contains("repo"), "{images}");
 
-    // A download cut half-way resumes with a range request and completes.
-    let flaky = FakeRegistry::start(manifest, blobs, Faults { tamper: None, cut: Some(layer.clone()) });
+    // Two 503s are retried; a download cut half-way resumes with a range
+    // request; the pull completes.
+    let flaky =
+        FakeRegistry::start(manifest, blobs, Faults { cut: Some(layer.clone()), unavailable: 2, ..Faults::default() });
     login_as(flaky.port, PASSWORD);
     let e = work.path().join("e");
     let (out, stdout, stderr) = pull(flaky.port, &e);
@@ -743,6 +760,15 @@ fn bearer_tokens_work_wrong_bytes_are_refused_and_a_cut_download_resumes() {
     assert_eq!(stdout.trim(), digest);
     assert_eq!(flaky.ranges.load(std::sync::atomic::Ordering::SeqCst), 1, "the rest came by a range request");
     ok(sb(&e).arg("fsck"));
+
+    // A registry that stays unavailable: a bounded number of tries.
+    let down = FakeRegistry::start(b"{}".to_vec(), vec![], Faults { unavailable: 1000, ..Faults::default() });
+    login_as(down.port, PASSWORD);
+    let started = Instant::now();
+    let (out, _, stderr) = pull(down.port, &work.path().join("f"));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("HTTP 503") && stderr.contains("5 attempts"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(30), "retries are bounded");
 }
 
 /// A CA and a server certificate for 127.0.0.1 signed by it, made with
