@@ -216,7 +216,7 @@ fn download(store: &Store, client: &Client, blob: &Descriptor, attempts: u32) ->
             writer = store.blob_writer()?;
         }
         let want = blob.size.saturating_sub(writer.len()) + 1;
-        match std::io::copy(&mut body.take(want), &mut writer) {
+        match copy_large(&mut body.take(want), &mut writer) {
             Ok(_) => break,
             Err(e) => {
                 failures += 1;
@@ -240,6 +240,23 @@ fn download(store: &Store, client: &Client, blob: &Descriptor, attempts: u32) ->
         .commit_expecting(&blob.digest)
         .map_err(|e| anyhow!("the registry sent wrong bytes for blob {}: {e}", blob.digest))?;
     Ok(())
+}
+
+/// `io::copy` with a 1 MiB buffer: blobs are large, and std's 8 KiB
+/// chunks cost a hasher and buffer call each.
+fn copy_large(from: &mut impl std::io::Read, to: &mut impl std::io::Write) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0;
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        to.write_all(&buf[..n])?;
+        total += n as u64;
+    }
 }
 
 /// Runs `work(0..count)` on up to `jobs` threads; the first error wins.
