@@ -66,55 +66,69 @@ impl StageRunner<'_> {
     /// Runs every step of `stage` in file order, applying each transform's
     /// output before the next step runs.
     pub fn run(&self, stage: Stage, progress: &mut Progress<'_>) -> Result<StageResults> {
+        use rayon::prelude::*;
         let mut results = StageResults::default();
-        for step in self.pipeline.at(stage) {
-            let started = Instant::now();
-            let at = format!("{}:{}: step {}", self.pipeline.file, step.line, step.name);
-            let binary = self.load(step).with_context(|| at.clone())?;
-            if let ModuleRef::File(path) = &step.module {
-                results.modules.insert(path.clone(), binary.digest.clone());
+        let steps: Vec<&PipelineStep> = self.pipeline.at(stage).collect();
+        let mut next = 0;
+        while next < steps.len() {
+            // Consecutive policy steps only read the tree: they run at the
+            // same time. A transform changes it, so it runs alone.
+            let policies = steps[next..].iter().take_while(|s| s.kind == ModuleKind::Policy).count();
+            let batch = &steps[next..next + policies.max(1)];
+            next += batch.len();
+            let ran: Vec<Result<(String, Ran, std::time::Duration)>> = batch
+                .par_iter()
+                .map(|step| {
+                    let started = Instant::now();
+                    let at = format!("{}:{}: step {}", self.pipeline.file, step.line, step.name);
+                    let binary = self.load(step).with_context(|| at.clone())?;
+                    let ran = self.run_step(step, &binary).with_context(|| at.clone())?;
+                    Ok((binary.digest, ran, started.elapsed()))
+                })
+                .collect();
+            for (step, ran) in batch.iter().zip(ran) {
+                let (digest, ran, took) = ran?;
+                if let ModuleRef::File(path) = &step.module {
+                    results.modules.insert(path.clone(), digest);
+                }
+                let what = self.record(step, ran.response, ran.output, &mut results)?;
+                let name = format!("{} {}", stage.as_str(), step.name);
+                results.reports.push(super::report_line(progress, &name, &ran.module_name, took, ran.cached, &what));
             }
-            let ran = self.run_step(step, &binary).with_context(|| at.clone())?;
-            let what = match step.kind {
-                ModuleKind::Policy => {
-                    let found = verdicts::from_response(
-                        &step.name,
-                        &step.module.to_string(),
-                        &step.grants.tree,
-                        step.failure_action,
-                        &ran.response,
-                    );
-                    let errors = found.iter().filter(|v| v.severity == sealbox_guest::Severity::Error).count();
-                    for v in &found {
-                        if !v.fails_build() {
-                            results.warnings.push(v.to_text());
-                        }
-                    }
-                    results.verdicts.extend(found);
-                    format!("{errors} failed ({:?})", step.failure_action)
-                }
-                _ => {
-                    results.warnings.extend(super::steps::warnings(&ran.response));
-                    let files =
-                        ran.output.as_ref().map_or(0, |o| o.listing.iter().filter(|e| e.kind != FileKind::Dir).count());
-                    if let Some(output) = ran.output {
-                        let dir = Dir::open_ambient_dir(&output.dir, cap_std::ambient_authority())?;
-                        self.rootfs.add_from_context(&dir, &output.listing)?;
-                        for tree in &self.also_into {
-                            tree.add_from_context(&dir, &output.listing)?;
-                        }
-                        if !output.listing.is_empty() {
-                            results.outputs.push(output);
-                        }
-                    }
-                    format!("{files} files")
-                }
-            };
-            let name = format!("{} {}", stage.as_str(), step.name);
-            let module = ran.module_name;
-            results.reports.push(super::report(progress, &name, &module, started, ran.cached, &what));
         }
         Ok(results)
+    }
+
+    /// Adds what a step gave to `results`: a policy's verdicts, a
+    /// transform's output (applied to the trees later steps read). Returns
+    /// the summary for its report line.
+    fn record(
+        &self,
+        step: &PipelineStep,
+        response: Response,
+        output: Option<StageOutput>,
+        results: &mut StageResults,
+    ) -> Result<String> {
+        if step.kind == ModuleKind::Policy {
+            let module = step.module.to_string();
+            let found = verdicts::from_response(&step.name, &module, &step.grants.tree, step.failure_action, &response);
+            let errors = found.iter().filter(|v| v.severity == sealbox_guest::Severity::Error).count();
+            results.warnings.extend(found.iter().filter(|v| !v.fails_build()).map(Verdict::to_text));
+            results.verdicts.extend(found);
+            return Ok(format!("{errors} failed ({:?})", step.failure_action));
+        }
+        results.warnings.extend(super::steps::warnings(&response));
+        let Some(output) = output else { return Ok("0 files".into()) };
+        let files = output.listing.iter().filter(|e| e.kind != FileKind::Dir).count();
+        let dir = Dir::open_ambient_dir(&output.dir, cap_std::ambient_authority())?;
+        self.rootfs.add_from_context(&dir, &output.listing)?;
+        for tree in &self.also_into {
+            tree.add_from_context(&dir, &output.listing)?;
+        }
+        if !output.listing.is_empty() {
+            results.outputs.push(output);
+        }
+        Ok(format!("{files} files"))
     }
 
     /// Reads the step's module and checks its pin, the lock, its kind and
