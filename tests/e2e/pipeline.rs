@@ -308,9 +308,10 @@ fn a_step_sees_only_its_granted_sub_tree() {
 }
 
 #[test]
-fn a_policy_module_answering_garbage_or_nothing_fails_naming_step_and_module() {
-    let ctx = context(&[("garbage", p1("garbage")), ("silent", p1("silent"))], true);
-    for module in ["garbage", "silent"] {
+fn a_policy_module_answering_garbage_or_nothing_or_trapping_fails_naming_step_and_module() {
+    let modules = ["garbage", "silent", "deeprec", "exit3"];
+    let ctx = context(&modules.map(|m| (m, p1(m))), true);
+    for module in modules {
         write_pipeline(ctx.path(), &[step(ctx.path(), "judge", module, "after-render", "policy", "")]);
         let store = tempfile::tempdir().expect("store");
         let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "x"]);
