@@ -52,8 +52,9 @@ pub struct BuildArgs {
     #[arg(long)]
     no_cache: bool,
     /// Write `sealbox.lock` beside the Kubefile with the digest of every
-    /// `RUN --module` module the build ran. Without it, an existing lock
-    /// file is obeyed: each module must be in it, with that digest.
+    /// module the build ran (`RUN --module` and pipeline steps). Without
+    /// it, an existing lock file is obeyed: each module must be in it, with
+    /// that digest.
     #[arg(long)]
     lock: bool,
     /// A value for `.tmpl` templates (repeatable), over the image's ENV.
