@@ -267,7 +267,9 @@ fn parse_step(item: &Node) -> Result<PipelineStep, Fail<'_>> {
         "transform" => ModuleKind::Transform,
         other => return Err((kind_node, in_step(format!("kind {other:?} is not one of policy, transform")))),
     };
-    let config = item.get("config").map(Node::to_json).unwrap_or(serde_json::Value::Null);
+    // An empty object by default, so a module can read its config into a
+    // struct of optional fields without a special case.
+    let config = item.get("config").map_or_else(|| serde_json::json!({}), Node::to_json);
     let grants = match item.get("grants") {
         Some(g) => parse_grants(g).map_err(|(n, m)| (n, in_step(m)))?,
         None => StepGrants { tree: ".".into(), env: BTreeMap::new(), timeout: None, memory_mib: None },
@@ -412,6 +414,7 @@ mod tests {
             (ModuleRef::Builtin("render".into()), None, ".")
         );
         assert_eq!(t.failure_action, FailureAction::Enforce);
+        assert_eq!(t.config, serde_json::json!({}));
         assert_eq!(p.at(Stage::BeforePack).count(), 1);
     }
 
