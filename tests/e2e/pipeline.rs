@@ -323,22 +323,28 @@ fn a_policy_module_answering_garbage_or_nothing_or_trapping_fails_naming_step_an
 
 #[test]
 fn the_same_pipeline_twice_gives_byte_identical_images_and_a_rebuild_is_cached() {
-    let ctx = context(&[("stamp", p1("stamp")), limits()], true);
-    let stamp = step(
-        ctx.path(),
-        "stamp",
-        "stamp",
-        "after-copy",
-        "transform",
-        "    grants:\n      tree: manifests\n      env: {TEAM: platform, OTHER: x}\n",
-    );
-    let check = step(ctx.path(), "limits", "require-limits", "before-pack", "policy", "    config: {require: [cpu]}\n");
-    write_pipeline(ctx.path(), &[stamp, check]);
+    // Two contexts with the same content in different places.
+    let contexts = [0, 1].map(|_| {
+        let ctx = context(&[("stamp", p1("stamp")), limits()], true);
+        let stamp = step(
+            ctx.path(),
+            "stamp",
+            "stamp",
+            "after-copy",
+            "transform",
+            "    grants:\n      tree: manifests\n      env: {TEAM: platform, OTHER: x}\n",
+        );
+        let check =
+            step(ctx.path(), "limits", "require-limits", "before-pack", "policy", "    config: {require: [cpu]}\n");
+        write_pipeline(ctx.path(), &[stamp, check]);
+        ctx
+    });
+    let ctx = &contexts[0];
     let one = tempfile::tempdir().expect("store");
     let two = tempfile::tempdir().expect("store");
     let (code, first, stderr) = build(ctx.path(), one.path(), &["-t", "x", "--no-cache"]);
     assert_eq!(code, 0, "{stderr}");
-    let (code, second, stderr) = build(ctx.path(), two.path(), &["-t", "x", "--no-cache"]);
+    let (code, second, stderr) = build(contexts[1].path(), two.path(), &["-t", "x", "--no-cache"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(first, second, "same inputs, same image");
 

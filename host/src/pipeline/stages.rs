@@ -298,7 +298,12 @@ impl StageRunner<'_> {
             let source = (tree != ".").then(|| e.path.clone());
             listing.push(FileEntry { path: prefix(&e.path), mode, source, ..e.clone() });
         }
-        StageOutput { created_by: format!("{}: step {}", self.pipeline.file, step.name), dir, listing }
+        // The file's name only: a host path in the image history would make
+        // the image depend on where the context lies.
+        let file = Path::new(&self.pipeline.file)
+            .file_name()
+            .map_or(self.pipeline.file.clone(), |n| n.to_string_lossy().into_owned());
+        StageOutput { created_by: format!("{file}: step {}", step.name), dir, listing }
     }
 }
 
