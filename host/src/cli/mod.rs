@@ -8,6 +8,7 @@ mod module_push;
 mod policy;
 mod registry;
 mod render;
+mod scaffold;
 
 use std::process::ExitCode;
 

@@ -31,6 +31,9 @@ pub enum ModuleCommand {
     /// Add the `sealbox.module` metadata section to a module built by other
     /// tools (componentize-py, jco, TinyGo…).
     Annotate(AnnotateArgs),
+    /// Create a module project (Rust, Python or JavaScript) with fixtures
+    /// and a test script that runs it with `sealbox module run`.
+    New(super::scaffold::NewArgs),
     /// Publish a module to a registry as a one-layer OCI artifact; prints
     /// the `oci://REF@sha256:…` a Kubefile pins it with.
     Push(super::module_push::PushArgs),
@@ -124,6 +127,11 @@ pub fn run(cmd: ModuleCommand) -> Result<()> {
         ModuleCommand::Run(args) => run_module(args),
         ModuleCommand::Inspect(args) => inspect(args),
         ModuleCommand::Annotate(args) => annotate(args),
+        ModuleCommand::New(args) => {
+            let dir = super::scaffold::new_module(args)?;
+            println!("created {}; next: cd {} && ./test.sh", dir.display(), dir.display());
+            Ok(())
+        }
         ModuleCommand::Push(args) => super::module_push::push(args),
     }
 }
