@@ -13,10 +13,12 @@
 //!   its own gzip member, and the members are joined in order: a valid gzip
 //!   stream (RFC 1952 §2.2) that every gzip reader in the container world
 //!   (Go's compress/gzip, pigz, GNU gzip, flate2's `MultiGzDecoder`) reads
-//!   whole. libdeflate at level 5 compresses as well as `gzip -6` at about
-//!   three times the speed of zlib-rs at level 6 (measured on the benchmark
-//!   tree), and independent members need no dictionary hand-over between
-//!   threads. The bytes depend only on the input, the chunk size and the
+//!   whole. libdeflate's level 1 gives layers the size of umoci's and
+//!   buildah's (parallel gzip at its default level): +0.5% on the benchmark
+//!   tree, +1.7% on a tar of /usr/bin and shared libraries, where level 5
+//!   costs 30–70% more CPU for 1–6% less (docs/benchmarks.md). Users who
+//!   want smaller layers pick zstd, which is smaller and faster than both.
+//!   Independent members need no dictionary hand-over between threads. The bytes depend only on the input, the chunk size and the
 //!   level, never on the number of threads or on how the caller split its
 //!   writes. Members have no name, mtime 0 and OS "unknown".
 //! - zstd: one frame from libzstd's multithreaded mode, whose output does
@@ -38,10 +40,8 @@ use super::store::{BlobWriter, Store};
 
 /// Bytes of tar stream per compression job.
 const CHUNK: usize = 1 << 20;
-/// The libdeflate level of gzip layers: as small as `gzip -6` output on the
-/// benchmark tree and on large binaries; level 1 is faster but up to 9%
-/// larger on binaries.
-pub const GZIP_LEVEL: i32 = 5;
+/// The libdeflate level of gzip layers (see the module docs for why 1).
+pub const GZIP_LEVEL: i32 = 1;
 /// The zstd level of zstd layers.
 pub const ZSTD_LEVEL: i32 = 3;
 /// Chunks queued per worker before the producer waits.
@@ -345,12 +345,28 @@ fn ordered_sink(
             let mut enc = zstd::stream::write::Encoder::new(blob, ZSTD_LEVEL).map_err(io_err)?;
             enc.include_checksum(true).map_err(io_err)?;
             enc.multithread(threads as u32).map_err(io_err)?;
-            pump(&chunks, &mut diff, &mut enc).map_err(io_err)??;
+            pump(&chunks, Some(&mut diff), &mut enc).map_err(io_err)??;
             enc.finish().map_err(io_err)?
         }
-        _ => {
+        Compression::None => {
+            // The blob is the tar stream: its digest is the diff_id, so the
+            // stream is hashed once, by the blob writer.
             let mut blob = blob;
-            pump(&chunks, &mut diff, &mut blob).map_err(io_err)??;
+            pump(&chunks, None, &mut blob).map_err(io_err)??;
+            let uncompressed_size = blob.len();
+            let (digest, size) = blob.commit()?;
+            let diff_id = digest.clone();
+            return Ok(LayerDescriptor {
+                media_type: compression.media_type(),
+                digest,
+                size,
+                diff_id,
+                uncompressed_size,
+            });
+        }
+        Compression::Gzip => {
+            let mut blob = blob;
+            pump(&chunks, Some(&mut diff), &mut blob).map_err(io_err)??;
             blob
         }
     };
@@ -367,11 +383,13 @@ fn ordered_sink(
 
 /// Copies chunks into `out` until the end marker; `Ok(Err(_))` when the
 /// producer went away without one.
-fn pump(chunks: &Receiver<Chunk>, diff: &mut Hasher, out: &mut impl Write) -> io::Result<Result<()>> {
+fn pump(chunks: &Receiver<Chunk>, mut diff: Option<&mut Hasher>, out: &mut impl Write) -> io::Result<Result<()>> {
     loop {
         match chunks.recv() {
             Ok(Chunk::Data(data)) => {
-                diff.update(&data);
+                if let Some(diff) = diff.as_deref_mut() {
+                    diff.update(&data);
+                }
                 out.write_all(&data)?;
             }
             Ok(Chunk::End) => return Ok(Ok(())),
@@ -515,7 +533,7 @@ mod tests {
         assert_eq!(
             got,
             [
-                "sha256:3962efe5f69028e3fab887c3120ebc9431bfb0f6d7beb26e8953f84f89889190",
+                "sha256:b64b45b49f7c89d1d9f424bf24921a565888f3430afbf51b12699182d6065dc2",
                 "sha256:4d539aa05440ca06d9cb1c2572e2b668f7f870811d93912fa0208f773a51ac92",
                 "sha256:82dd4c3614839763fc04b1ff39245ce9885fe9b065025dbaa653cf8a981ad967",
             ]
