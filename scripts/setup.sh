@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing sealbox needs on a Debian machine with
 # rustup: the wasm targets, rustfmt and clippy, skopeo and umoci (the tests
-# check images with them), xz, bzip2 and zstd (ADD tests), and docker-registry
+# check images with them; podman loads docker archives), xz, bzip2 and zstd
+# (ADD tests), and docker-registry
 # (the distribution server the registry tests start on 127.0.0.1) and openssl
 # (their TLS certificates). Safe to run again.
 set -euo pipefail
@@ -23,7 +24,7 @@ rustup component add --toolchain "$toolchain" rustfmt clippy
 
 # TOOL:PACKAGE pairs; the archive tools make the ADD tests' archives.
 need=()
-for pair in skopeo:skopeo umoci:umoci xz:xz-utils bzip2:bzip2 zstd:zstd docker-registry:docker-registry openssl:openssl; do
+for pair in skopeo:skopeo umoci:umoci podman:podman xz:xz-utils bzip2:bzip2 zstd:zstd docker-registry:docker-registry openssl:openssl; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -253,6 +253,21 @@ fn exports_to_oci_dir_oci_archive_and_docker_archive() {
     }
     let v = json(tool("skopeo").expect("skopeo").arg("inspect").arg(format!("docker-archive:{}", docker.display())));
     assert_eq!(v["Os"], "linux");
+    // `podman load` takes the docker archive (no daemon needed), into a
+    // private storage root.
+    let podroot = tempfile::tempdir().expect("podman root");
+    let podman = |args: &[&str]| {
+        let mut cmd = tool("podman").expect("podman");
+        cmd.args(["--storage-driver", "vfs", "--root"]).arg(podroot.path().join("root"));
+        cmd.arg("--runroot").arg(podroot.path().join("run")).args(args);
+        cmd
+    };
+    let loaded = podman(&["load", "-i", &docker.display().to_string()]).output().expect("podman load");
+    assert!(loaded.status.success(), "podman load: {}", String::from_utf8_lossy(&loaded.stderr));
+    let inspect = json(&mut podman(&["image", "inspect", "exp:1"]));
+    let labels = &inspect[0]["Labels"];
+    assert!(inspect[0]["RootFS"]["Layers"].as_array().is_some_and(|l| !l.is_empty()), "{inspect}");
+    assert_eq!(inspect[0]["Os"], "linux", "{labels}");
     // save writes the same image again.
     let saved = out.path().join("saved.tar");
     let (o, _, e) = run(sealbox().args(["save", "exp:1", "-o"]).arg(&saved).arg("--root").arg(store.path()));
