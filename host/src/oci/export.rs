@@ -300,8 +300,12 @@ fn split_target(path: &Path) -> Result<(PathBuf, String)> {
 pub fn write_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
     let (parent, file_name) = split_target(path)?;
     std::fs::create_dir_all(&parent).at("create directory", &parent)?;
+    // An export is for others to read, like a file `cp` or skopeo writes:
+    // 0666 less the umask, not a temp file's 0600.
+    use std::os::unix::fs::PermissionsExt;
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{file_name}.sealbox-"))
+        .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(&parent)
         .at("create temp file in", &parent)?;
     let mut out = BufWriter::with_capacity(1 << 20, tmp.as_file().try_clone().at("open", tmp.path())?);
