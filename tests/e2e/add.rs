@@ -28,16 +28,6 @@ fn make_tree(root: &Path) {
     );
 }
 
-fn umoci_unpack(store: &Path, tag: &str, bundle: &Path) {
-    let out = Command::new("umoci")
-        .args(["unpack", "--image"])
-        .arg(format!("{}:{tag}", store.display()))
-        .arg(bundle)
-        .output()
-        .expect("umoci (run scripts/setup.sh)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
 /// Paths, kinds, modes, link targets and contents under `dir`.
 fn describe(dir: &Path) -> Vec<String> {
     snapshot(dir)
@@ -72,8 +62,7 @@ fn archives_in_every_compression_unpack_like_gnu_tar() {
     sh(&format!("tar -xpf {}/app.tar", ctx.path().display()), expected.path());
     let want = describe(&expected.path().join("app"));
     let bundle = tempfile::tempdir().expect("bundle");
-    umoci_unpack(store.path(), "add:v1", &bundle.path().join("b"));
-    let rootfs = bundle.path().join("b/rootfs");
+    let rootfs = umoci_unpack(store.path(), "add:v1", &bundle.path().join("b"));
     for kind in ["gz", "xz", "bz2", "zst", "plain"] {
         assert_eq!(describe(&rootfs.join("opt").join(kind).join("app")), want, "ADD of the {kind} archive");
     }

@@ -77,15 +77,7 @@ fn cmds_context_gives_sealers_metadata_and_a_valid_oci_image() {
 
     // umoci checks every layer's diff_id while unpacking.
     let bundle = tempfile::tempdir().expect("bundle");
-    let status = tool("umoci")
-        .expect("umoci")
-        .args(["unpack", "--image"])
-        .arg(format!("{}:cmds:v1", store.path().display()))
-        .arg(bundle.path().join("b"))
-        .output()
-        .expect("umoci");
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
-    let rootfs = bundle.path().join("b/rootfs");
+    let rootfs = umoci_unpack(store.path(), "cmds:v1", &bundle.path().join("b"));
     assert_eq!(
         std::fs::read(rootfs.join("manifests/app.yaml")).expect("app"),
         std::fs::read(fixture("cmds/app.yaml")).expect("src")
@@ -480,15 +472,8 @@ fn a_file_growing_during_the_build_is_packed_whole_or_refused() {
         // umoci checks the layer's diff_id; the file is one of the sizes
         // it had, made of the bytes written so far.
         let bundle = tempfile::tempdir().expect("bundle");
-        let out = tool("umoci")
-            .expect("umoci")
-            .args(["unpack", "--image"])
-            .arg(format!("{}:growing:v1", store.path().display()))
-            .arg(bundle.path().join("b"))
-            .output()
-            .expect("umoci");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let packed = std::fs::read(bundle.path().join("b/rootfs/app.log")).expect("packed log");
+        let rootfs = umoci_unpack(store.path(), "growing:v1", &bundle.path().join("b"));
+        let packed = std::fs::read(rootfs.join("app.log")).expect("packed log");
         assert!(packed.len() >= 8 << 20);
         assert!(packed[..8 << 20].iter().all(|&b| b == b'x') && packed[8 << 20..].iter().all(|&b| b == b'y'));
     } else {

@@ -97,3 +97,16 @@ pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// Unpacks the image tagged `tag` in the OCI layout `store` with umoci
+/// (which checks every layer's diff_id) and returns the bundle's rootfs.
+pub fn umoci_unpack(store: &Path, tag: &str, bundle: &Path) -> PathBuf {
+    let out = Command::new("umoci")
+        .args(["unpack", "--image"])
+        .arg(format!("{}:{tag}", store.display()))
+        .arg(bundle)
+        .output()
+        .expect("umoci is not installed: run scripts/setup.sh");
+    assert!(out.status.success(), "umoci unpack: {}", String::from_utf8_lossy(&out.stderr));
+    bundle.join("rootfs")
+}

@@ -14,13 +14,10 @@ use cap_fs_ext::{FollowSymlinks, OpenOptionsFollowExt};
 use cap_std::fs::{Dir, OpenOptions};
 use sealbox_guest::{FileEntry, FileKind};
 
-use super::listing;
+use super::listing::{self, implicit_dir};
 use super::steps::{StepRequest, Steps};
 use crate::kubefile::{CopyEntry, EntryKind, Ignore};
 use crate::sandbox::Limits;
-
-/// Mode of a directory an ADD creates implicitly (its destination's parents).
-const IMPLICIT_DIR_MODE: u32 = 0o755;
 
 /// The content of one `ADD` layer whose sources include an archive: every
 /// file staged under `dir` at its image path, and the layer's listing.
@@ -149,19 +146,8 @@ impl Layer {
 
     fn add_unpacked(&mut self, out: &Path, target: &str, unpacked: Vec<FileEntry>) -> Result<()> {
         let join = |p: &str| if target.is_empty() { p.to_string() } else { format!("{target}/{p}") };
-        if !target.is_empty() {
-            let dir = FileEntry {
-                path: target.to_string(),
-                kind: FileKind::Dir,
-                mode: IMPLICIT_DIR_MODE,
-                size: 0,
-                link: None,
-                hardlink: None,
-                source: None,
-            };
-            if !self.entries.get(target).is_some_and(|e| e.kind == FileKind::Dir) {
-                self.place(dir, |_| Ok(()))?;
-            }
+        if !target.is_empty() && !self.entries.get(target).is_some_and(|e| e.kind == FileKind::Dir) {
+            self.place(implicit_dir(target), |_| Ok(()))?;
         }
         for mut e in unpacked {
             let from = out.join(&e.path);
@@ -247,17 +233,5 @@ impl Layer {
             }
         }
         self.entries.into_values().collect()
-    }
-}
-
-fn implicit_dir(path: &str) -> FileEntry {
-    FileEntry {
-        path: path.to_string(),
-        kind: FileKind::Dir,
-        mode: IMPLICIT_DIR_MODE,
-        size: 0,
-        link: None,
-        hardlink: None,
-        source: None,
     }
 }

@@ -13,7 +13,7 @@ use crate::kubefile::{CopyEntry, EntryKind, Ignore};
 use crate::tree::{self, WalkOptions};
 
 /// Mode of the parent directories a layer creates implicitly.
-const IMPLICIT_DIR_MODE: u32 = 0o755;
+pub(super) const IMPLICIT_DIR_MODE: u32 = 0o755;
 
 /// Resolves `entries` (in order; later ones overwrite earlier ones) into
 /// the listing the packer receives: `path` is the path in the image,
@@ -108,7 +108,9 @@ pub fn layer_listing(ctx: &Dir, entries: &[CopyEntry], ignore: &Ignore) -> Resul
     Ok(by_path.into_values().collect())
 }
 
-fn implicit_dir(path: &str) -> FileEntry {
+/// A directory a layer holds without a source naming it (a parent of its
+/// entries), with the mode buildah gives such directories.
+pub(super) fn implicit_dir(path: &str) -> FileEntry {
     FileEntry {
         path: path.to_string(),
         kind: FileKind::Dir,
