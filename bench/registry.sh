@@ -8,8 +8,8 @@
 # Without TREE_DIR, a tree is made with ../shared/bench/mktree.py (about
 # 40,000 files, 470 MB) and built into an image with `sealbox build`
 # (FROM scratch / COPY rootfs .). Each tool pushes to a registry of its own
-# (a fresh storage directory), so neither finds the other's blobs; each pull
-# goes to an empty directory. Environment:
+# (a fresh storage directory and port for every run), so no push finds the
+# blobs already there; each pull goes to an empty directory. Environment:
 #   SEALBOX      the binary (default target/release/sealbox)
 #   MKTREE       the tree generator (default ../shared/bench/mktree.py)
 #   SCALE        mktree scale (default 1.0)
@@ -40,10 +40,12 @@ fresh() { mktemp -d "$SCRATCH/$1.XXXXXX"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # start_registry NAME: a registry on a free loopback port, storing in the
-# scratch directory; prints HOST:PORT.
-pids=()
+# scratch directory; prints HOST:PORT. It runs in a command substitution,
+# so its pid goes to a file for cleanup to find.
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for f in "$SCRATCH"/registry-*/pid; do
+        [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+    done
     if [ "${KEEP:-0}" != 1 ]; then rm -rf "$SCRATCH"; fi
 }
 trap cleanup EXIT
@@ -64,8 +66,8 @@ storage:
 http:
   addr: 127.0.0.1:$port
 EOF
-    docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
-    pids+=($!)
+    docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 </dev/null &
+    echo $! >"$dir/pid"
     for _ in $(seq 200); do
         if python3 -c "import socket; socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null; then
             echo "127.0.0.1:$port"
@@ -96,8 +98,13 @@ SEALBOX_ROOT=$store "$SEALBOX" build "$ctx" -t bench --compression "$COMPRESSION
 image_bytes=$(find "$store/blobs" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
 echo "image: $image_bytes bytes of blobs; $(nproc) cores; $(date -u +%FT%TZ)" >&2
 
-reg_sb=$(start_registry sealbox)
-reg_sk=$(start_registry skopeo)
+# A fresh pair of registries for every run: a registry (or a port) that
+# has seen the blobs lets either tool mount them instead of uploading.
+declare -A reg_sb reg_sk
+for i in $(seq "$REPEAT"); do
+    reg_sb[$i]=$(start_registry "sealbox-$i")
+    reg_sk[$i]=$(start_registry "skopeo-$i")
+done
 
 declare -A secs
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -121,10 +128,10 @@ measure() {
     printf '  %-34s %8.2f s\n' "$name" "${secs[$name]}" >&2
 }
 
-sb_push() { SEALBOX_ROOT=$store "$SEALBOX" push bench "$reg_sb/bench/img$1:v1" --insecure; }
-sk_push() { skopeo copy -q --dest-tls-verify=false "oci:$store:bench" "docker://$reg_sk/bench/img$1:v1"; }
-sb_pull() { SEALBOX_ROOT=$(fresh sb-pull) "$SEALBOX" pull "$reg_sb/bench/img$1:v1" --insecure; }
-sk_pull() { skopeo copy -q --src-tls-verify=false "docker://$reg_sk/bench/img$1:v1" "oci:$(fresh sk-pull):bench"; }
+sb_push() { SEALBOX_ROOT=$store "$SEALBOX" push bench "${reg_sb[$1]}/bench/img:v1" --insecure; }
+sk_push() { skopeo copy -q --dest-tls-verify=false "oci:$store:bench" "docker://${reg_sk[$1]}/bench/img:v1"; }
+sb_pull() { SEALBOX_ROOT=$(fresh sb-pull) "$SEALBOX" pull "${reg_sb[$1]}/bench/img:v1" --insecure; }
+sk_pull() { skopeo copy -q --src-tls-verify=false "docker://${reg_sk[$1]}/bench/img:v1" "oci:$(fresh sk-pull):bench"; }
 
 echo "measuring (median of $REPEAT):" >&2
 measure "sealbox push" sb_push
@@ -134,7 +141,7 @@ measure "skopeo copy docker:// -> oci:" sk_pull
 
 # The pushed image is the local one, digest for digest.
 local_digest=$(python3 -c "import json,sys; i=json.load(open('$store/index.json')); print([m['digest'] for m in i['manifests'] if m.get('annotations',{}).get('org.opencontainers.image.ref.name')=='bench'][0])")
-remote_digest=$(skopeo inspect --raw --tls-verify=false "docker://$reg_sb/bench/img1:v1" | sha256sum | awk '{print "sha256:"$1}')
+remote_digest=$(skopeo inspect --raw --tls-verify=false "docker://${reg_sb[1]}/bench/img:v1" | sha256sum | awk '{print "sha256:"$1}')
 echo "digest: local $local_digest, pushed $remote_digest" >&2
 [ "$local_digest" = "$remote_digest" ] || { echo "the pushed manifest differs from the local one" >&2; exit 1; }
 
