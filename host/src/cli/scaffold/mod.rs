@@ -195,8 +195,32 @@ fn variables(args: &NewArgs) -> Result<Vec<(&'static str, String)>> {
         ("out_note", if policy { String::new() } else { ", and `/out`, empty and writable".to_string() }),
         ("stage", if policy { "after-render" } else { "after-copy" }.to_string()),
         ("failure_action", if policy { "    failureAction: Enforce\n".to_string() } else { String::new() }),
+        ("toolchain_note", toolchain_note(args)),
         ("annotate_flags", if policy { "--memory-mib 128" } else { "--write-output --memory-mib 128" }.to_string()),
     ])
+}
+
+/// What the README says about where the toolchain or SDK comes from.
+fn toolchain_note(args: &NewArgs) -> String {
+    match (args.lang, &args.sdk) {
+        (Lang::Rust, Some(_)) => {
+            "\n`Cargo.toml` depends on the sealbox-guest crate by path (`--sdk`); point it elsewhere \
+             if the project moves.\n"
+                .to_string()
+        }
+        (Lang::Rust, None) => format!(
+            "\n`Cargo.toml` depends on sealbox-guest {}, the SDK release matching the sealbox that made this \
+             project. Where that release cannot be fetched, depend on a sealbox checkout's SDK instead: \
+             `sealbox-guest = {{ path = \"…/sealbox/guest-sdk\" }}` (or `sealbox module new --sdk DIR`).\n",
+            env!("CARGO_PKG_VERSION")
+        ),
+        (Lang::Python, _) => "\nThe module embeds CPython (about 18 MB); sealbox compiles it once and caches it. \
+             Builds are not byte-reproducible: pin the digest of the file you built.\n"
+            .to_string(),
+        (Lang::Js, _) => "\nThe module embeds the StarlingMonkey engine (about 13 MB); sealbox compiles it once and \
+             caches it. Builds are not byte-reproducible: pin the digest of the file you built.\n"
+            .to_string(),
+    }
 }
 
 /// `template` with every `{{key}}` replaced by its value.
