@@ -255,6 +255,20 @@ fn python_policy_passes_pinned_images_and_fails_latest_ones_with_file_and_line()
         "{report}"
     );
 
+    // Run by hand twice over the same tree, it answers byte for byte the same.
+    let answers: Vec<_> = (0..2)
+        .map(|i| {
+            let out = tempfile::tempdir().expect("out");
+            let mut cmd = sealbox();
+            cmd.args(["module", "run"]).arg(&module).arg("--in").arg(dirty.path().join("rootfs"));
+            let (status, stdout, stderr) = run(cmd.arg("--out").arg(out.path().join(i.to_string())));
+            assert_eq!(status.status.code(), Some(1), "{stdout}{stderr}");
+            stdout
+        })
+        .collect();
+    assert_eq!(answers[0], answers[1]);
+    assert!(answers[0].contains("\"line\": 8") && answers[0].contains("\"column\": 14"), "{}", answers[0]);
+
     // Audit: the same findings, reported, and the build goes on.
     let audit = step.replace("failureAction: Enforce", "failureAction: Audit");
     std::fs::write(dirty.path().join("sealbox.yaml"), audit).expect("pipeline");
