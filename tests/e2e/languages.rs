@@ -1,8 +1,8 @@
 //! Modules written in Python and JavaScript (`examples/modules/python-*`,
 //! `examples/modules/js-*`): each is built by its own build script with the
 //! toolchain `scripts/setup.sh` installs, annotated, and used in a real
-//! `sealbox build` — the policy through a pipeline file, the transform through
-//! `RUN --module` and a pipeline file.
+//! `sealbox build` — the policies through a pipeline file, the transform
+//! through `RUN --module` and a pipeline file.
 //!
 //! A missing toolchain fails these tests with the command that installs it.
 //! Built modules are cached under `target/e2e-examples/`, keyed by a digest of
@@ -35,6 +35,12 @@ const JS_ADD_LABEL: Example = Example {
     dir: "examples/modules/js-add-label",
     module: "add-label",
     install: "bash scripts/setup.sh (or: npm ci --prefix examples/modules/js-add-label)",
+};
+
+const JS_REQUIRE_LIMITS: Example = Example {
+    dir: "examples/modules/js-require-limits",
+    module: "require-limits",
+    install: "bash scripts/setup.sh (or: npm ci --prefix examples/modules/js-require-limits)",
 };
 
 /// The example's sources, hashed: every file but installed packages and build output.
@@ -276,6 +282,45 @@ fn python_policy_passes_pinned_images_and_fails_latest_ones_with_file_and_line()
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("busybox"), "{stderr}");
     assert!(layers(store.path(), "audited").is_some());
+}
+
+const LIMITED: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: limited\nspec:\n  containers:\n    - name: app\n      image: nginx:1.27.2\n      resources:\n        limits: {cpu: 100m, memory: 64Mi}\n";
+
+const UNLIMITED: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: nginx:1.27.2\n          resources:\n            limits: {memory: 64Mi}\n";
+
+#[test]
+fn js_policy_requires_limits_and_reports_each_container_with_its_line() {
+    let module = built(&JS_REQUIRE_LIMITS);
+    let report = inspect(&module);
+    assert_eq!(report["metadata"]["kind"], "policy", "{report}");
+    let step = pipeline(&[(
+        "require-limits",
+        "after-render",
+        &module,
+        "policy",
+        "    grants: {tree: manifests, memoryMib: 256}\n    failureAction: Enforce\n",
+    )]);
+    let store = tempfile::tempdir().expect("store");
+
+    let clean = context(&[("manifests/pod.yaml", LIMITED)], &[("require-limits", &module)], KUBEFILE, Some(&step));
+    let (code, _, stderr) = build(clean.path(), store.path(), &["-t", "limited"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(image_file(store.path(), "limited", "manifests/pod.yaml"), LIMITED);
+
+    let files = [("manifests/pod.yaml", LIMITED), ("manifests/web.yaml", UNLIMITED)];
+    let dirty = context(&files, &[("require-limits", &module)], KUBEFILE, Some(&step));
+    let (code, _, stderr) = build(dirty.path(), store.path(), &["-t", "unlimited"]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.contains("manifests/web.yaml:9"), "the finding is at the container's line: {stderr}");
+    assert!(stderr.contains("container web sets no cpu limit"), "{stderr}");
+    assert!(!stderr.contains("pod.yaml"), "{stderr}");
+    assert!(layers(store.path(), "unlimited").is_none(), "a failed policy must not tag an image");
+
+    // Config chooses the limits: memory alone is set, so requiring only it passes.
+    let memory_only = step.replace("    grants:", "    config: {require: [memory]}\n    grants:");
+    std::fs::write(dirty.path().join("sealbox.yaml"), memory_only).expect("pipeline");
+    let (code, _, stderr) = build(dirty.path(), store.path(), &["-t", "memory-only"]);
+    assert_eq!(code, 0, "{stderr}");
 }
 
 #[test]
