@@ -449,3 +449,38 @@ fn scaffolded_js_modules_build_and_pass_their_tests() {
     scaffold_and_test("js", "policy", install);
     scaffold_and_test("js", "transform", install);
 }
+
+#[test]
+fn annotate_takes_metadata_as_json_and_refuses_a_module_that_has_some() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    // The smallest component: magic, component-model version, layer 1.
+    let raw = tmp.path().join("raw.wasm");
+    std::fs::write(&raw, b"\0asm\x0d\0\x01\0").expect("component");
+    let annotated = tmp.path().join("annotated.wasm");
+    let json = r#"{"name":"from-json","version":"2.0.0","kind":"transform","capabilities":{"writeOutput":true,"memoryMib":64}}"#;
+    let (out, _, stderr) =
+        run(sealbox().args(["module", "annotate"]).arg(&raw).arg("-o").arg(&annotated).args(["--metadata", json]));
+    assert!(out.status.success(), "{stderr}");
+    let report = inspect(&annotated);
+    assert_eq!(report["kind"], "component", "{report}");
+    assert_eq!(report["metadata"]["name"], "from-json", "{report}");
+    assert_eq!(report["metadata"]["capabilities"]["memoryMib"], 64, "{report}");
+    assert_eq!(report["metadata"]["minHostVersion"], env!("CARGO_PKG_VERSION"), "{report}");
+
+    let (out, _, stderr) =
+        run(sealbox().args(["module", "annotate"]).arg(&raw).args(["--metadata", r#"{"name":"x"}"#]));
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--metadata") && stderr.contains("missing field"), "{stderr}");
+
+    // A built example already carries its metadata: a second section is refused.
+    let again = tmp.path().join("again.wasm");
+    let (out, _, stderr) = run(sealbox()
+        .args(["module", "annotate"])
+        .arg(built(&PYTHON_NO_LATEST))
+        .arg("-o")
+        .arg(&again)
+        .args(["--name", "twice", "--kind", "policy"]));
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("already carries `sealbox.module` metadata (name \"no-latest\")"), "{stderr}");
+    assert!(!again.exists());
+}

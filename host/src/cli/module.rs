@@ -97,12 +97,16 @@ pub struct AnnotateArgs {
     /// Where to write the annotated module (default: in place).
     #[arg(short, long)]
     output: Option<PathBuf>,
-    #[arg(long)]
-    name: String,
+    /// The whole metadata as JSON (`{"name":…,"version":…,"kind":…,
+    /// "capabilities":{…}}`), instead of the flags below.
+    #[arg(long, value_name = "JSON", conflicts_with_all = ["name", "kind", "env", "write_output", "memory_mib"])]
+    metadata: Option<String>,
+    #[arg(long, required_unless_present = "metadata")]
+    name: Option<String>,
     #[arg(long = "module-version", default_value = "0.1.0")]
     module_version: String,
-    #[arg(long, value_enum)]
-    kind: KindArg,
+    #[arg(long, value_enum, required_unless_present = "metadata")]
+    kind: Option<KindArg>,
     /// An environment value the module reads (repeatable).
     #[arg(long = "env", value_name = "NAME")]
     env: Vec<String>,
@@ -308,18 +312,37 @@ fn inspect(args: InspectArgs) -> Result<()> {
 fn annotate(args: AnnotateArgs) -> Result<()> {
     let bytes = std::fs::read(&args.module)
         .map_err(|e| UsageError(format!("reading module {}: {e}", args.module.display())))?;
-    let metadata = ModuleMetadata {
-        name: args.name,
-        version: args.module_version,
-        kind: match args.kind {
-            KindArg::Transform => ModuleKind::Transform,
-            KindArg::Policy => ModuleKind::Policy,
-            KindArg::Packer => ModuleKind::Packer,
+    let metadata = match (&args.metadata, args.name, args.kind) {
+        (Some(json), _, _) => {
+            let mut metadata: ModuleMetadata =
+                serde_json::from_str(json).map_err(|e| UsageError(format!("--metadata: {e}")))?;
+            metadata.min_host_version.get_or_insert_with(|| env!("CARGO_PKG_VERSION").to_string());
+            metadata
+        }
+        (None, Some(name), Some(kind)) => ModuleMetadata {
+            name,
+            version: args.module_version,
+            kind: match kind {
+                KindArg::Transform => ModuleKind::Transform,
+                KindArg::Policy => ModuleKind::Policy,
+                KindArg::Packer => ModuleKind::Packer,
+            },
+            capabilities: Capabilities { env: args.env, write_output: args.write_output, memory_mib: args.memory_mib },
+            min_host_version: Some(env!("CARGO_PKG_VERSION").to_string()),
         },
-        capabilities: Capabilities { env: args.env, write_output: args.write_output, memory_mib: args.memory_mib },
-        min_host_version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        _ => return Err(UsageError("give --metadata JSON, or --name and --kind".into()).into()),
     };
-    ModuleBinary::parse(bytes.clone()).map_err(|e| UsageError(format!("{}: {e}", args.module.display())))?;
+    let parsed =
+        ModuleBinary::parse(bytes.clone()).map_err(|e| UsageError(format!("{}: {e}", args.module.display())))?;
+    if let Some(existing) = parsed.metadata {
+        return Err(UsageError(format!(
+            "{}: already carries `sealbox.module` metadata (name {:?}); annotating it again would leave more than one \
+             `sealbox.module` section: annotate the module as it was built",
+            args.module.display(),
+            existing.name
+        ))
+        .into());
+    }
     let annotated =
         sandbox::with_metadata(&bytes, &metadata).map_err(|e| UsageError(format!("{}: {e}", args.module.display())))?;
     let dest = args.output.unwrap_or_else(|| args.module.clone());
