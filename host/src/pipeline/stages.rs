@@ -15,7 +15,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use cap_std::fs::Dir;
 use sealbox_guest::{FileEntry, FileKind, ModuleKind, Response};
 
-use super::cache::StepCache;
+use super::cache::{KeyBuilder, StepCache};
 use super::grants::{self, Grant};
 use super::lock::Lock;
 use super::pipeline_file::{ModuleRef, Pipeline, PipelineStep, Stage};
@@ -76,13 +76,27 @@ impl StageRunner<'_> {
             let policies = steps[next..].iter().take_while(|s| s.kind == ModuleKind::Policy).count();
             let batch = &steps[next..next + policies.max(1)];
             next += batch.len();
+            // Steps of a batch over the same sub-tree share its listing and
+            // content digest: the tree does not change within a batch.
+            let mut views: BTreeMap<&str, Result<TreeView, String>> = BTreeMap::new();
+            for step in batch {
+                let tree = step.grants.tree.as_str();
+                if !views.contains_key(tree) {
+                    views.insert(tree, self.view(tree).map_err(|e| format!("{e:#}")));
+                }
+            }
             let ran: Vec<Result<(String, Ran, std::time::Duration)>> = batch
                 .par_iter()
                 .map(|step| {
                     let started = Instant::now();
                     let at = format!("{}:{}: step {}", self.pipeline.file, step.line, step.name);
                     let binary = self.load(step).with_context(|| at.clone())?;
-                    let ran = self.run_step(step, &binary).with_context(|| at.clone())?;
+                    let view = match views.get(step.grants.tree.as_str()) {
+                        Some(Ok(view)) => view,
+                        Some(Err(e)) => bail!("{at}: {e}"),
+                        None => bail!("{at}: no view of {}", step.grants.tree),
+                    };
+                    let ran = self.run_step(step, &binary, view).with_context(|| at.clone())?;
                     Ok((binary.digest, ran, started.elapsed()))
                 })
                 .collect();
@@ -204,7 +218,24 @@ impl StageRunner<'_> {
         Ok(dir)
     }
 
-    fn run_step(&self, step: &PipelineStep, binary: &ModuleBinary) -> Result<Ran> {
+    /// The granted sub-tree's directory, listing and (with the cache on)
+    /// content digest.
+    fn view(&self, tree: &str) -> Result<TreeView> {
+        let input = self.input(tree)?;
+        let files: Vec<FileEntry> = super::list_tree(&input)?
+            .into_iter()
+            .map(|e| if e.kind == FileKind::Dir { FileEntry { mode: 0o755, ..e } } else { e })
+            .collect();
+        let digest = match self.cache {
+            Some(_) => {
+                Some(tree_key("pipeline-tree", "", &serde_json::Value::Null, &self.steps.image, &input, &files)?)
+            }
+            None => None,
+        };
+        Ok(TreeView { input, files, digest })
+    }
+
+    fn run_step(&self, step: &PipelineStep, binary: &ModuleBinary, view: &TreeView) -> Result<Ran> {
         let grant = Self::grant(step);
         let shown = step.module.to_string();
         grants::check(binary.metadata.as_ref(), &grant)
@@ -212,17 +243,14 @@ impl StageRunner<'_> {
         let capabilities = binary.metadata.as_ref().map(|m| m.capabilities.clone()).unwrap_or_default();
         let env = grant.env_for(&capabilities);
         let module_name = binary.metadata.as_ref().map_or_else(|| shown.clone(), |m| m.name.clone());
-        let input = self.input(&step.grants.tree)?;
-        let files: Vec<FileEntry> = super::list_tree(&input)?
-            .into_iter()
-            .map(|e| if e.kind == FileKind::Dir { FileEntry { mode: 0o755, ..e } } else { e })
-            .collect();
-        let key = match self.cache {
-            Some(_) => {
+        let (input, files) = (&view.input, &view.files);
+        let key = match &view.digest {
+            Some(tree) => {
                 let config = serde_json::json!({
                     "config": step.config, "env": env, "tree": step.grants.tree, "kind": kind_name(step.kind),
                 });
-                Some(tree_key("pipeline-step", &binary.digest, &config, &self.steps.image, &input, &files)?)
+                let key = KeyBuilder::new("pipeline-step").part(&binary.digest).part(serde_json::to_vec(&config)?);
+                Some(key.part(tree).finish())
             }
             None => None,
         };
@@ -234,7 +262,7 @@ impl StageRunner<'_> {
                     let dir = tempfile::Builder::new().prefix("pipeline-cached-").tempdir_in(self.work)?.keep();
                     hit.write_into(&[&dir])?;
                     let written = super::list_tree(&dir)?;
-                    Some(self.output(step, dir, &written, &files))
+                    Some(self.output(step, dir, &written, files))
                 }
                 _ => None,
             };
@@ -247,7 +275,7 @@ impl StageRunner<'_> {
         req.limits = grant.limits;
         let (outcome, out) = self
             .steps
-            .run_unchecked(&step.name, &module, &input, self.work, req, None)
+            .run_unchecked(&step.name, &module, input, self.work, req, None)
             .with_context(|| format!("module {shown}"))?;
         if step.kind == ModuleKind::Transform && outcome.response.status == sealbox_guest::Status::Failure {
             bail!("{}", super::steps::failure_message(&format!("{} (module {shown})", step.name), &outcome.response));
@@ -259,7 +287,7 @@ impl StageRunner<'_> {
             }
         }
         let output = match step.kind {
-            ModuleKind::Transform => Some(self.output(step, out, &outcome.output, &files)),
+            ModuleKind::Transform => Some(self.output(step, out, &outcome.output, files)),
             _ => None,
         };
         Ok(Ran { response: outcome.response, output, module_name, cached: false })
@@ -305,6 +333,14 @@ impl StageRunner<'_> {
             .map_or(self.pipeline.file.clone(), |n| n.to_string_lossy().into_owned());
         StageOutput { created_by: format!("{file}: step {}", step.name), dir, listing }
     }
+}
+
+/// What a step sees: its `/in` on the host, the listing sent with the
+/// request, and the digest of its content (`None` with the cache off).
+struct TreeView {
+    input: PathBuf,
+    files: Vec<FileEntry>,
+    digest: Option<String>,
 }
 
 /// What running one step gave.
