@@ -34,30 +34,45 @@ impl Registry {
     /// Starts a registry; HTTPS with `tls` (certificate, key) when given.
     fn start_with(auth: bool, tls: Option<(&Path, &Path)>) -> Registry {
         let dir = tempfile::tempdir().expect("registry dir");
-        let port = free_port();
-        let mut config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    \
-             rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("data").display()
-        );
-        if let Some((cert, key)) = tls {
-            config.push_str(&format!("  tls:\n    certificate: {}\n    key: {}\n", cert.display(), key.display()));
-        }
         if auth {
             std::fs::write(dir.path().join("htpasswd"), HTPASSWD).expect("htpasswd");
-            config.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: sealbox-test\n    path: {}\n",
-                dir.path().join("htpasswd").display()
-            ));
         }
-        std::fs::write(dir.path().join("config.yml"), config).expect("config");
-        let mut r = Registry { dir, port, child: None };
-        r.restart();
-        r
+        let mut r = Registry { dir, port: 0, child: None };
+        // A free port can be taken by another test between our probe and
+        // the registry's bind: then try another one.
+        for _ in 0..5 {
+            r.port = free_port();
+            let mut config = format!(
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    \
+                 rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{}\n",
+                r.storage().display(),
+                r.port
+            );
+            if let Some((cert, key)) = tls {
+                config.push_str(&format!("  tls:\n    certificate: {}\n    key: {}\n", cert.display(), key.display()));
+            }
+            if auth {
+                let htpasswd = r.dir.path().join("htpasswd");
+                config.push_str(&format!(
+                    "auth:\n  htpasswd:\n    realm: sealbox-test\n    path: {}\n",
+                    htpasswd.display()
+                ));
+            }
+            std::fs::write(r.dir.path().join("config.yml"), config).expect("config");
+            if r.try_start() {
+                return r;
+            }
+        }
+        panic!("the registry could not listen on a free port: {}", r.log());
     }
 
     /// (Re)starts the server on the same port and storage.
     fn restart(&mut self) {
+        assert!(self.try_start(), "the registry did not start again on port {}: {}", self.port, self.log());
+    }
+
+    /// Starts the server; whether it is the one listening on its port.
+    fn try_start(&mut self) -> bool {
         let bin = registry_binary();
         let log = std::fs::File::create(self.dir.path().join("registry.log")).expect("log");
         let child = Command::new(&bin)
@@ -69,14 +84,23 @@ impl Registry {
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
         self.child = Some(child);
+        let exited = |r: &mut Registry| r.child.as_mut().and_then(|c| c.try_wait().ok().flatten()).is_some();
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("the registry exited ({status}): {}", self.log());
+            if exited(self) {
+                self.child = None;
+                return false;
             }
             assert!(Instant::now() < deadline, "the registry did not listen within 20s: {}", self.log());
             std::thread::sleep(Duration::from_millis(20));
         }
+        // Something listens; a registry that lost the port exits at once.
+        std::thread::sleep(Duration::from_millis(100));
+        if exited(self) {
+            self.child = None;
+            return false;
+        }
+        true
     }
 
     /// Kills the server (SIGKILL), as a crash would.
