@@ -58,3 +58,35 @@ impl Sources {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mounts_come_from_another_repository_of_the_same_registry() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join(".sealbox")).unwrap();
+        let blob = Digest::of(b"layer");
+        let pulled = Reference::parse("reg.io:5000/team/base:v1").unwrap();
+        Sources::open(root.path()).record(std::iter::once(&blob), &pulled);
+
+        let sources = Sources::open(root.path());
+        let same_repo = Reference::parse("reg.io:5000/team/base:v2").unwrap();
+        let other_repo = Reference::parse("reg.io:5000/team/app:v1").unwrap();
+        let other_registry = Reference::parse("other.io/team/app:v1").unwrap();
+        assert_eq!(sources.mount_source(&blob, &other_repo).as_deref(), Some("team/base"));
+        assert_eq!(sources.mount_source(&blob, &same_repo), None, "no mount from a repository into itself");
+        assert_eq!(sources.mount_source(&blob, &other_registry), None);
+        assert_eq!(sources.mount_source(&Digest::of(b"other"), &other_repo), None);
+    }
+
+    #[test]
+    fn a_damaged_file_is_no_hint_at_all() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join(".sealbox")).unwrap();
+        std::fs::write(root.path().join(".sealbox/registry-sources.json"), "not json").unwrap();
+        let dest = Reference::parse("reg.io/x/y:1").unwrap();
+        assert_eq!(Sources::open(root.path()).mount_source(&Digest::of(b"a"), &dest), None);
+    }
+}
