@@ -409,3 +409,19 @@ fn a_bad_pipeline_file_is_a_usage_error_naming_its_line() {
     assert!(stderr.contains("other.yaml:3: steps must be a list"), "{stderr}");
     no_images(store.path());
 }
+
+#[test]
+fn a_step_is_stopped_at_its_granted_timeout() {
+    let ctx = context(&[("spin", p1("spin"))], true);
+    write_pipeline(
+        ctx.path(),
+        &[step(ctx.path(), "loop", "spin", "after-copy", "policy", "    grants: {timeout: 1s}\n")],
+    );
+    let store = tempfile::tempdir().expect("store");
+    let started = std::time::Instant::now();
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "x"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("step loop") && stderr.contains("timed out after 1s"), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "the 60 s default was not used");
+    no_images(store.path());
+}
