@@ -31,7 +31,8 @@ pub fn check(resource: &Resource<'_>, config: &Value) -> Verdict {
     for list in ["initContainers", "containers"] {
         for (i, container) in spec.get(list).and_then(Value::as_array).into_iter().flatten().enumerate() {
             let limits = container.pointer("/resources/limits");
-            let missing: Vec<&str> = required.iter().copied().filter(|r| limits.and_then(|l| l.get(r)).is_none()).collect();
+            let missing: Vec<&str> =
+                required.iter().copied().filter(|r| limits.and_then(|l| l.get(r)).is_none()).collect();
             if missing.is_empty() {
                 continue;
             }
