@@ -178,6 +178,17 @@ fn an_audit_policy_failure_is_a_warning_and_the_build_goes_on() {
     assert_eq!(outcome["verdicts"][0]["action"], "Audit");
     assert_eq!(outcome["verdicts"][0]["severity"], "error");
     assert!(outcome["digest"].as_str().is_some_and(|d| d.starts_with("sha256:")), "{outcome}");
+
+    // Run again (no cache): the same findings, byte for byte.
+    let reports = [0, 1].map(|i| {
+        let path = store.path().join(format!("report-{i}.json"));
+        let arg = format!("json:{}", path.display());
+        let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "audited", "--no-cache", "--report", &arg]);
+        assert_eq!(code, 0, "{stderr}");
+        std::fs::read(&path).expect("report")
+    });
+    assert_eq!(reports[0], reports[1]);
+    assert!(String::from_utf8_lossy(&reports[0]).contains("container web has no cpu, memory limit"));
 }
 
 #[test]
