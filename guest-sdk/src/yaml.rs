@@ -16,6 +16,10 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 /// exhaust the stack.
 const MAX_DEPTH: usize = 128;
 
+/// Documents of more nodes than this (aliases counted as the nodes they
+/// stand for) are refused, so a "billion laughs" cannot exhaust memory.
+const MAX_NODES: usize = 1_000_000;
+
 /// A YAML value with the 1-based line and column it starts on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
@@ -117,13 +121,24 @@ impl std::error::Error for Error {}
 /// Every non-empty document of `text`, each with its lines. A bare `---`
 /// or a document holding only `null` is dropped, as kubectl does.
 pub fn load(text: &str) -> Result<Vec<Document>, Error> {
-    let mut loader = Loader { parser: Parser::new_from_str(text), anchors: Vec::new() };
+    let mut loader = Loader { parser: Parser::new_from_str(text), anchors: Vec::new(), nodes: 0 };
     loader.stream()
 }
 
 struct Loader<'a> {
     parser: Parser<std::str::Chars<'a>>,
     anchors: Vec<(usize, Node)>,
+    /// Nodes made so far, aliases expanded.
+    nodes: usize,
+}
+
+/// How many nodes `node` holds, itself included.
+fn size(node: &Node) -> usize {
+    match &node.value {
+        NodeValue::Scalar(_) => 1,
+        NodeValue::Seq(items) => 1 + items.iter().map(size).sum::<usize>(),
+        NodeValue::Map(entries) => 1 + entries.iter().map(|(k, v)| size(k) + size(v)).sum::<usize>(),
+    }
 }
 
 fn error(mark: Marker, message: impl Into<String>) -> Error {
@@ -161,6 +176,10 @@ impl Loader<'_> {
         if depth > MAX_DEPTH {
             return Err(error(mark, format!("nesting deeper than {MAX_DEPTH} levels")));
         }
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            return Err(error(mark, format!("more than {MAX_NODES} nodes (aliases expanded)")));
+        }
         let at = |value| Node { line: mark.line() as u32, column: mark.col() as u32 + 1, value };
         let (anchor, node) = match ev {
             Event::Scalar(text, style, anchor, _tag) => {
@@ -168,10 +187,14 @@ impl Loader<'_> {
                 (anchor, at(NodeValue::Scalar(value)))
             }
             Event::Alias(id) => {
-                return match self.anchors.iter().rev().find(|(a, _)| *a == id) {
-                    Some((_, n)) => Ok(n.clone()),
-                    None => Err(error(mark, "alias to an unknown anchor")),
+                let Some((_, n)) = self.anchors.iter().rev().find(|(a, _)| *a == id) else {
+                    return Err(error(mark, "alias to an unknown anchor"));
                 };
+                self.nodes += size(n);
+                if self.nodes > MAX_NODES {
+                    return Err(error(mark, format!("more than {MAX_NODES} nodes (aliases expanded)")));
+                }
+                return Ok(n.clone());
             }
             Event::SequenceStart(anchor, _) => {
                 let mut items = Vec::new();
@@ -264,6 +287,13 @@ mod tests {
         assert!(err.line >= 2, "{err}");
         let dup = load("a: 1\na: 2\n").unwrap_err();
         assert_eq!((dup.line, dup.message.as_str()), (2, "duplicate key \"a\""));
+        let mut laughs = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let prev = (b'a' + i - 1) as char;
+            let name = (b'a' + i) as char;
+            laughs.push_str(&format!("{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        assert!(load(&laughs).unwrap_err().message.contains("aliases expanded"));
         let deep = "[".repeat(500);
         assert!(load(&deep).is_err(), "deep nesting is refused, not a stack overflow");
     }
