@@ -301,8 +301,13 @@ fn build_platform(
 
     // 1. Listings, the analysis tree, and the transform modules, each over
     //    the rootfs as the layers before it left it.
-    let pipeline_steps = options.pipeline.as_ref().is_some_and(|p| !p.steps.is_empty());
-    let rootfs = stage_rootfs(store, &plan, base_image.as_ref(), &platform_work, pipeline_steps)?;
+    let pipeline_trees: Option<Vec<String>> = options
+        .pipeline
+        .as_ref()
+        .filter(|p| !p.steps.is_empty())
+        .map(|p| p.steps.iter().map(|s| s.grants.tree.clone()).collect());
+    let pipeline_steps = pipeline_trees.is_some();
+    let rootfs = stage_rootfs(store, &plan, base_image.as_ref(), &platform_work, pipeline_trees)?;
     let grant = Grant::transform(options.render_env.clone());
     let mut listings = Vec::new();
     let mut transforms = Vec::new();
@@ -576,21 +581,27 @@ fn build_platform(
 }
 
 /// A private copy of every file of the base image, for the transform
-/// modules to read; `None` when the plan runs none (copying a rootfs costs
-/// more than the rest of most builds).
+/// modules and pipeline steps to read (only the granted sub-trees' files
+/// when pipeline steps are all it is for); `None` when the build runs
+/// neither (copying a rootfs costs more than the rest of most builds).
 fn stage_rootfs(
     store: &Store,
     plan: &Plan,
     base: Option<&base::Base>,
     work: &Path,
-    pipeline_steps: bool,
+    pipeline_trees: Option<Vec<String>>,
 ) -> Result<Option<AnalysisTree>> {
-    if !pipeline_steps && !plan.steps.iter().any(|s| matches!(s, kubefile::Step::Module(_))) {
+    let run_modules = plan.steps.iter().any(|s| matches!(s, kubefile::Step::Module(_)));
+    if pipeline_trees.is_none() && !run_modules {
         return Ok(None);
     }
     let root = work.join("rootfs");
     std::fs::create_dir(&root).with_context(|| format!("creating {}", root.display()))?;
-    let tree = AnalysisTree::whole(root);
+    // Pipeline steps granted sub-trees only need those copied.
+    let tree = match pipeline_trees {
+        Some(trees) if !run_modules && !trees.iter().any(|t| t == ".") => AnalysisTree::under(root, trees),
+        _ => AnalysisTree::whole(root),
+    };
     if let Some(base) = base {
         base::stage_into(store, base, &tree)?;
     }

@@ -32,11 +32,20 @@ pub fn wanted(path: &str) -> bool {
     }
 }
 
+/// Which files a staged tree keeps.
+enum Wants {
+    /// What the analysis steps read ([`wanted`]).
+    Analysis,
+    All,
+    /// Files under any of these image paths.
+    Under(Vec<String>),
+}
+
 /// A staging directory for the analysis tree, or for a whole rootfs.
 pub struct AnalysisTree {
     root: PathBuf,
     /// Which image paths the tree keeps.
-    wants: fn(&str) -> bool,
+    wants: Wants,
     /// Whether files keep their image modes (a whole rootfs, whose reader
     /// may rewrite an executable) or get what the umask gives.
     keeps_modes: bool,
@@ -45,18 +54,32 @@ pub struct AnalysisTree {
 impl AnalysisTree {
     /// An empty analysis tree in `root` (which must exist and be empty).
     pub fn new(root: PathBuf) -> AnalysisTree {
-        AnalysisTree { root, wants: wanted, keeps_modes: false }
+        AnalysisTree { root, wants: Wants::Analysis, keeps_modes: false }
     }
 
     /// An empty tree in `root` that keeps every file and directory, with
     /// their modes: the staged rootfs a transform module reads.
     pub fn whole(root: PathBuf) -> AnalysisTree {
-        AnalysisTree { root, wants: |_| true, keeps_modes: true }
+        AnalysisTree { root, wants: Wants::All, keeps_modes: true }
+    }
+
+    /// Like [`AnalysisTree::whole`], but keeping only the files under
+    /// `prefixes` (image paths such as `manifests`): the sub-trees the
+    /// pipeline's steps are granted, when none is granted the whole rootfs.
+    /// Directories and links are kept everywhere; they cost nothing.
+    pub fn under(root: PathBuf, prefixes: Vec<String>) -> AnalysisTree {
+        AnalysisTree { root, wants: Wants::Under(prefixes), keeps_modes: true }
     }
 
     /// Whether the tree keeps the file at image path `path`.
     pub fn wants(&self, path: &str) -> bool {
-        (self.wants)(path)
+        match &self.wants {
+            Wants::Analysis => wanted(path),
+            Wants::All => true,
+            Wants::Under(prefixes) => prefixes
+                .iter()
+                .any(|p| path.strip_prefix(p.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -201,6 +224,12 @@ mod tests {
         assert!(!std::fs::symlink_metadata(dir.path().join("b.txt")).expect("b").file_type().is_symlink());
         tree.symlink("c", "../../etc/passwd").expect("escaping link");
         assert!(std::fs::symlink_metadata(dir.path().join("c")).is_err(), "an escaping link is left out");
+        let granted = AnalysisTree::under(dir.path().join("y"), vec!["manifests".into(), "etc/app".into()]);
+        for (path, kept) in
+            [("manifests/a.yaml", true), ("etc/app/x", true), ("etc/application", false), ("manifestsx/a", false)]
+        {
+            assert_eq!(granted.wants(path), kept, "{path}");
+        }
         let analysis = AnalysisTree::new(dir.path().join("x"));
         analysis.symlink("d", "a.txt").expect("no-op");
         assert!(std::fs::symlink_metadata(dir.path().join("x/d")).is_err(), "the analysis tree keeps no links");
