@@ -67,6 +67,9 @@ measure() {
     local runs=()
     for _ in $(seq "$REPEAT"); do
         local t0 t1
+        # Earlier routes leave gigabytes of dirty pages; their writeback
+        # must not land in this route's time (fsync, disk bandwidth).
+        sync
         t0=$(now)
         if ! "$@" >/dev/null 2>"$SCRATCH/stderr"; then
             printf '  %-28s FAILED:\n' "$name" >&2
@@ -104,24 +107,6 @@ if have umoci; then
     if [ -f "$SCRATCH/umoci.size" ]; then size[tar + umoci raw add-layer]=$(cat "$SCRATCH/umoci.size"); fi
 fi
 
-if have buildah; then
-    printf 'FROM scratch\nCOPY rootfs /\n' >"$ctx/Containerfile"
-    # buildah commits uncompressed into its storage; the gzip layer is made
-    # when the image leaves it, so the route ends with a push to an OCI
-    # layout (gzip, buildah's default), as sealer's own push would.
-    buildah_run() {
-        local d
-        d=$(fresh buildah)
-        local b=(buildah --root "$d/root" --runroot "$d/run" --storage-driver vfs)
-        "${b[@]}" build --timestamp 0 --layers=false --isolation chroot \
-            -f "$ctx/Containerfile" -t bench "$ctx" >/dev/null 2>&1
-        "${b[@]}" push --quiet bench "oci:$d/out:bench" >/dev/null 2>&1
-        find "$d/out/blobs" -type f -printf '%s\n' | sort -n | tail -1 >"$SCRATCH/buildah.size"
-    }
-    measure "buildah build (gzip)" buildah_run
-    if [ -f "$SCRATCH/buildah.size" ]; then size[buildah build (gzip)]=$(cat "$SCRATCH/buildah.size"); fi
-fi
-
 if [ -x "$SEALBOX" ]; then
     for c in gzip zstd none; do
         sealbox_run() {
@@ -143,6 +128,26 @@ if [ -x "$SEALBOX" ]; then
 else
     echo "  (no sealbox binary at $SEALBOX: cargo build --release first)" >&2
 fi
+
+# buildah last: it writes gigabytes into its storage (vfs copies).
+if have buildah; then
+    printf 'FROM scratch\nCOPY rootfs /\n' >"$ctx/Containerfile"
+    # buildah commits uncompressed into its storage; the gzip layer is made
+    # when the image leaves it, so the route ends with a push to an OCI
+    # layout (gzip, buildah's default), as sealer's own push would.
+    buildah_run() {
+        local d
+        d=$(fresh buildah)
+        local b=(buildah --root "$d/root" --runroot "$d/run" --storage-driver vfs)
+        "${b[@]}" build --timestamp 0 --layers=false --isolation chroot \
+            -f "$ctx/Containerfile" -t bench "$ctx" >/dev/null 2>&1
+        "${b[@]}" push --quiet bench "oci:$d/out:bench" >/dev/null 2>&1
+        find "$d/out/blobs" -type f -printf '%s\n' | sort -n | tail -1 >"$SCRATCH/buildah.size"
+    }
+    measure "buildah build (gzip)" buildah_run
+    if [ -f "$SCRATCH/buildah.size" ]; then size[buildah build (gzip)]=$(cat "$SCRATCH/buildah.size"); fi
+fi
+
 
 mb() { calc "$tar_bytes / ${secs[$1]} / 1000000"; }
 echo

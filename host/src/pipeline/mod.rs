@@ -694,17 +694,40 @@ fn layer_key(
     source: &Dir,
     listing: &[FileEntry],
 ) -> Result<String> {
-    let hashes: Vec<String> = listing
-        .par_iter()
-        .map(|e| -> Result<String> {
-            if e.kind != FileKind::File || e.hardlink.is_some() {
-                return Ok(String::new());
-            }
+    // Files are stated through their directory, opened once: a nested
+    // path costs cap-std a checked open of its parent per call, and an
+    // unchanged rebuild is mostly these stats.
+    let mut by_dir: BTreeMap<&str, Vec<(usize, &str)>> = BTreeMap::new();
+    for (i, e) in listing.iter().enumerate() {
+        if e.kind == FileKind::File && e.hardlink.is_none() {
             let from = e.source.as_deref().unwrap_or(&e.path);
-            let meta = source.symlink_metadata(from).with_context(|| format!("reading {from}"))?;
-            memo.digest(&meta, || content_digest(source, from, e.size))
+            let (dir, name) = from.rsplit_once('/').unwrap_or(("", from));
+            by_dir.entry(dir).or_default().push((i, name));
+        }
+    }
+    let groups: Vec<(&str, Vec<(usize, &str)>)> = by_dir.into_iter().collect();
+    let digests: Vec<Vec<(usize, String)>> = groups
+        .par_iter()
+        .map(|(dir_path, files)| -> Result<Vec<(usize, String)>> {
+            use cap_fs_ext::DirExt;
+            let dir = if dir_path.is_empty() {
+                source.try_clone().context("opening the build context")?
+            } else {
+                source.open_dir_nofollow(dir_path).with_context(|| format!("opening {dir_path}"))?
+            };
+            files
+                .iter()
+                .map(|&(i, name)| {
+                    let meta = dir.symlink_metadata(name).with_context(|| format!("reading {dir_path}/{name}"))?;
+                    Ok((i, memo.digest(&meta, || content_digest(&dir, name, listing[i].size))?))
+                })
+                .collect()
         })
         .collect::<Result<_>>()?;
+    let mut hashes = vec![String::new(); listing.len()];
+    for (i, digest) in digests.into_iter().flatten() {
+        hashes[i] = digest;
+    }
     let mut key = KeyBuilder::new("pack")
         .part(pack_digest)
         .part(options.compression.to_string())
