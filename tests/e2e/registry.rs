@@ -458,6 +458,31 @@ fn a_module_pushed_as_an_artifact_runs_by_its_pin_and_a_wrong_pin_is_refused() {
     let (out, _, stderr) = run(sb(&work.path().join("u")).arg("build").arg(ctx.path()).args(["-t", "m", "--insecure"]));
     assert_ne!(out.status.code(), Some(0));
     assert!(stderr.contains("must be pinned"), "{stderr}");
+
+    // The same artifact as a pipeline-file step, pinned inline, in a store
+    // that has never seen it: fetched, checked, run, its output a layer.
+    std::fs::write(ctx.path().join("Kubefile"), "FROM scratch\nCOPY rootfs .\n").expect("Kubefile");
+    let pipeline = |module: &str| {
+        format!(
+            "apiVersion: sealbox.io/v1\nkind: Pipeline\nsteps:\n  - name: label\n    stage: before-pack\n    \
+             module: {module}\n    kind: transform\n    config: {{args: [team=platform]}}\n"
+        )
+    };
+    std::fs::write(ctx.path().join("sealbox.yaml"), pipeline(&pinned)).expect("sealbox.yaml");
+    let fresh = work.path().join("p");
+    let (out, _, stderr) = run(sb(&fresh).arg("build").arg(ctx.path()).args(["-t", "p", "--insecure"]));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("before-pack label") && stderr.contains("labeler"), "{stderr}");
+    let bundle = tempfile::tempdir().expect("bundle");
+    let rootfs = umoci_unpack(&fresh, "p", &bundle.path().join("b"));
+    let labelled = std::fs::read_to_string(rootfs.join("manifests/cm.yaml")).expect("cm.yaml");
+    assert!(labelled.contains("team: \"platform\""), "{labelled}");
+    // A pipeline pin the registry's bytes do not match stops the build
+    // before anything runs.
+    std::fs::write(ctx.path().join("sealbox.yaml"), pipeline(&wrong)).expect("sealbox.yaml");
+    let (out, _, stderr) = run(sb(&work.path().join("q")).arg("build").arg(ctx.path()).args(["-t", "q", "--insecure"]));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&pin) && !stderr.contains("before-pack label"), "{stderr}");
 }
 
 /// The names of the steps a `build --format json` reports as cached, and

@@ -392,6 +392,8 @@ fn build_platform(
                     work: &platform_work,
                     lock: options.lock.as_ref(),
                     cache: (!options.no_cache).then_some(cache),
+                    store,
+                    registry: &options.registry,
                 });
             let mut piped = stages::StageResults::default();
             let early_outputs =

@@ -80,6 +80,21 @@ pub enum ModuleRef {
     File(String),
     /// A module built into sealbox (`builtin:NAME`).
     Builtin(String),
+    /// A module artifact in a registry (`oci://REGISTRY/REPO[:TAG]`),
+    /// fetched by its pin (see `sealbox module push`).
+    Oci(String),
+}
+
+impl ModuleRef {
+    /// The name the lock records the module under: the path as written,
+    /// or the `oci://` reference; builtins are part of sealbox, not locked.
+    pub fn lock_name(&self) -> Option<String> {
+        match self {
+            ModuleRef::File(p) => Some(p.clone()),
+            ModuleRef::Oci(_) => Some(self.to_string()),
+            ModuleRef::Builtin(_) => None,
+        }
+    }
 }
 
 impl std::fmt::Display for ModuleRef {
@@ -87,6 +102,7 @@ impl std::fmt::Display for ModuleRef {
         match self {
             ModuleRef::File(p) => f.write_str(p),
             ModuleRef::Builtin(n) => write!(f, "builtin:{n}"),
+            ModuleRef::Oci(r) => write!(f, "oci://{r}"),
         }
     }
 }
@@ -226,7 +242,21 @@ fn parse_step(item: &Node) -> Result<PipelineStep, Fail<'_>> {
     };
     let module_node = required(item, "module").map_err(|(n, m)| (n, in_step(m)))?;
     let module_text = string(module_node, "module")?;
+    // `oci://REF@sha256:HEX` carries its pin; it must agree with `digest:`.
+    let mut inline_pin = None;
     let module = match module_text.strip_prefix("builtin:") {
+        _ if module_text.starts_with(crate::registry::module::SCHEME) => {
+            let reference = &module_text[crate::registry::module::SCHEME.len()..];
+            let (name, pin) = match reference.split_once("@sha256:") {
+                Some((name, hex)) => (name, Some(format!("sha256:{hex}"))),
+                None => (reference, None),
+            };
+            if let Err(e) = crate::registry::Reference::parse(name) {
+                return Err((module_node, in_step(format!("module {module_text:?}: {e:#}"))));
+            }
+            inline_pin = pin;
+            ModuleRef::Oci(name.to_string())
+        }
         Some(b) if crate::builtins::get(b).is_some() => ModuleRef::Builtin(b.to_string()),
         Some(b) => {
             let known: Vec<&str> = crate::builtins::names().collect();
@@ -239,27 +269,44 @@ fn parse_step(item: &Node) -> Result<PipelineStep, Fail<'_>> {
             {
                 let m = format!(
                     "module {module_text:?} must be a path relative to the pipeline file's directory, \
-                     without `..`, or builtin:NAME"
+                     without `..`, builtin:NAME or oci://REGISTRY/REPO[:TAG]"
                 );
                 return Err((module_node, in_step(m)));
             }
             ModuleRef::File(module_text)
         }
     };
-    let digest = match item.get("digest") {
-        Some(d) => {
+    let digest = match (item.get("digest"), inline_pin) {
+        (Some(d), Some(inline)) => {
             let text = string(d, "digest")?;
-            let hex = text.strip_prefix("sha256:").unwrap_or("");
-            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            if text != inline {
+                let m = format!("digest {text:?} differs from the module's own pin {inline:?}");
+                return Err((d, in_step(m)));
+            }
+            Some(text)
+        }
+        (None, Some(inline)) => {
+            if !is_sha256_pin(&inline) {
+                return Err((
+                    module_node,
+                    in_step(format!("pin {inline:?} must be sha256: and 64 lowercase hex digits")),
+                ));
+            }
+            Some(inline)
+        }
+        (Some(d), None) => {
+            let text = string(d, "digest")?;
+            if !is_sha256_pin(&text) {
                 return Err((d, in_step(format!("digest {text:?} must be sha256: and 64 lowercase hex digits"))));
             }
             Some(text)
         }
-        None if matches!(module, ModuleRef::File(_)) => {
-            let m = "a module file must be pinned: add `digest: sha256:<hex>` (`sealbox module inspect` prints it)";
+        (None, None) if matches!(module, ModuleRef::File(_) | ModuleRef::Oci(_)) => {
+            let m = "a module file or artifact must be pinned: add `digest: sha256:<hex>` \
+                     (`sealbox module inspect` or `sealbox module push` prints it)";
             return Err((module_node, in_step(m.into())));
         }
-        None => None,
+        (None, None) => None,
     };
     let kind_node = required(item, "kind").map_err(|(n, m)| (n, in_step(m)))?;
     let kind = match string(kind_node, "kind")?.as_str() {
@@ -372,6 +419,12 @@ fn shown(node: &Node) -> String {
     node.to_json().to_string()
 }
 
+/// Whether `text` is `sha256:` and 64 lowercase hex digits.
+fn is_sha256_pin(text: &str) -> bool {
+    let hex = text.strip_prefix("sha256:").unwrap_or("");
+    hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,7 +493,7 @@ mod tests {
             (format!("{head}  - name: a\n    stage: later\n"), "sealbox.yaml:5: step a: stage \"later\" is not one of"),
             (
                 format!("{head}  - name: a\n    stage: after-copy\n    module: m.wasm\n    kind: policy\n"),
-                "sealbox.yaml:6: step a: a module file must be pinned",
+                "sealbox.yaml:6: step a: a module file or artifact must be pinned",
             ),
             (
                 format!("{head}  - name: a\n    stage: after-copy\n    module: builtin:nope\n    kind: policy\n"),
@@ -466,5 +519,30 @@ mod tests {
             "{head}  - {{name: t, stage: after-copy, module: builtin:render, kind: transform, failureAction: Audit}}\n"
         );
         assert!(err(&transform_action).contains("failureAction applies to policy steps only"));
+    }
+
+    #[test]
+    fn oci_modules_are_pinned_inline_or_by_digest_and_both_must_agree() {
+        let head = "apiVersion: sealbox.io/v1\nkind: Pipeline\nsteps:\n";
+        let step = |module: &str, digest: &str| {
+            format!("{head}  - name: a\n    stage: after-render\n    module: {module}\n{digest}    kind: policy\n")
+        };
+        let reference = "registry.example.com:5000/team/policies:v1";
+        let inline = step(&format!("oci://{reference}@{DIGEST}"), "");
+        let parsed = parse("sealbox.yaml", Path::new("."), &inline).expect("inline pin");
+        assert_eq!(parsed.steps[0].module, ModuleRef::Oci(reference.to_string()));
+        assert_eq!(parsed.steps[0].digest.as_deref(), Some(DIGEST));
+        assert_eq!(parsed.steps[0].module.lock_name().as_deref(), Some(&*format!("oci://{reference}")));
+        let by_field = step(&format!("oci://{reference}"), &format!("    digest: {DIGEST}\n"));
+        assert_eq!(
+            parse("sealbox.yaml", Path::new("."), &by_field).expect("digest field").steps[0].digest,
+            Some(DIGEST.into())
+        );
+
+        let other = format!("sha256:{}", "1".repeat(64));
+        let disagree = step(&format!("oci://{reference}@{DIGEST}"), &format!("    digest: {other}\n"));
+        assert!(err(&disagree).starts_with("sealbox.yaml:7: step a: digest"), "{}", err(&disagree));
+        assert!(err(&step(&format!("oci://{reference}"), "")).contains("must be pinned"));
+        assert!(err(&step("oci://Not A Reference", "")).starts_with("sealbox.yaml:6: step a: module"));
     }
 }

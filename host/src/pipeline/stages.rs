@@ -60,6 +60,9 @@ pub struct StageRunner<'a> {
     pub work: &'a Path,
     pub lock: Option<&'a Lock>,
     pub cache: Option<&'a StepCache>,
+    /// Where `oci://` modules are fetched into, and how registries are reached.
+    pub store: &'a crate::oci::Store,
+    pub registry: &'a crate::registry::Options,
 }
 
 impl StageRunner<'_> {
@@ -102,8 +105,8 @@ impl StageRunner<'_> {
                 .collect();
             for (step, ran) in batch.iter().zip(ran) {
                 let (digest, ran, took) = ran?;
-                if let ModuleRef::File(path) = &step.module {
-                    results.modules.insert(path.clone(), digest);
+                if let Some(path) = step.module.lock_name() {
+                    results.modules.insert(path, digest);
                 }
                 let what = self.record(step, ran.response, ran.output, &mut results)?;
                 let name = format!("{} {}", stage.as_str(), step.name);
@@ -161,6 +164,14 @@ impl StageRunner<'_> {
                 let bytes = crate::builtins::get(name).ok_or_else(|| anyhow!("no builtin module {name}"))?;
                 ModuleBinary::parse(bytes.to_vec()).with_context(|| format!("builtin:{name}"))?
             }
+            ModuleRef::Oci(reference) => {
+                // The parser requires the pin; the bytes come back checked
+                // against it, before anything compiles them.
+                let pin = step.digest.as_deref().ok_or_else(|| anyhow!("module {} has no pin", step.module))?;
+                let bytes = crate::registry::module::fetch_module(reference, pin, self.registry, Some(self.store))
+                    .with_context(|| format!("fetching module {}", step.module))?;
+                ModuleBinary::parse(bytes).with_context(|| format!("module {}", step.module))?
+            }
         };
         let shown = step.module.to_string();
         if let Some(pin) = &step.digest
@@ -168,8 +179,10 @@ impl StageRunner<'_> {
         {
             bail!("module {shown} does not match its pin:\n  pinned:  {pin}\n  actual:  {}", binary.digest);
         }
-        if let (Some(lock), ModuleRef::File(path)) = (self.lock, &step.module) {
-            lock.check(path, &binary.digest).map_err(|e| anyhow!("{e}"))?;
+        if let Some(lock) = self.lock
+            && let Some(path) = step.module.lock_name()
+        {
+            lock.check(&path, &binary.digest).map_err(|e| anyhow!("{e}"))?;
         }
         if let Some(meta) = &binary.metadata {
             if meta.kind != step.kind {
