@@ -432,7 +432,15 @@ fn build_platform(
             let key = if options.no_cache {
                 None
             } else {
-                Some(tree_key("imagelist", &imagelist.digest, &req.config, &steps.image, &analysis_root, &req.files)?)
+                Some(tree_key(
+                    "imagelist",
+                    &imagelist.digest,
+                    &req.config,
+                    &steps.image,
+                    &analysis_root,
+                    &req.files,
+                    Some((&analysis, cache.memo())),
+                )?)
             };
             let hit = key.as_deref().and_then(|k| cache.get::<CachedOutput>(k));
             let cached = hit.is_some();
@@ -750,11 +758,22 @@ fn tree_key(
     image: &ImageInfo,
     root: &Path,
     files: &[FileEntry],
+    copies: Option<(&AnalysisTree, &HashMemo)>,
 ) -> Result<String> {
     let dir = Dir::open_ambient_dir(root, cap_std::ambient_authority())?;
     let hashes: Vec<String> = files
         .par_iter()
-        .map(|e| if e.kind == FileKind::File { content_digest(&dir, &e.path, e.size) } else { Ok(String::new()) })
+        .map(|e| {
+            if e.kind != FileKind::File {
+                return Ok(String::new());
+            }
+            // An untouched copy from the context has its source's digest,
+            // which the memo knows from packing: no second read.
+            match copies.and_then(|(tree, memo)| Some((tree.origin(&e.path)?, memo))) {
+                Some((origin, memo)) => memo.digest(&origin, || content_digest(&dir, &e.path, e.size)),
+                None => content_digest(&dir, &e.path, e.size),
+            }
+        })
         .collect::<Result<_>>()?;
     let mut key =
         KeyBuilder::new(step).part(module_digest).part(serde_json::to_vec(config)?).part(serde_json::to_vec(image)?);

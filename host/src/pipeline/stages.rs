@@ -241,7 +241,7 @@ impl StageRunner<'_> {
             .collect();
         let digest = match self.cache {
             Some(_) => {
-                Some(tree_key("pipeline-tree", "", &serde_json::Value::Null, &self.steps.image, &input, &files)?)
+                Some(tree_key("pipeline-tree", "", &serde_json::Value::Null, &self.steps.image, &input, &files, None)?)
             }
             None => None,
         };

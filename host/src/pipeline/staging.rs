@@ -8,9 +8,12 @@
 //! user's context or the store, and the host can write rendered files into
 //! it between steps.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use cap_fs_ext::{FollowSymlinks, OpenOptionsFollowExt};
@@ -49,18 +52,28 @@ pub struct AnalysisTree {
     /// Whether files keep their image modes (a whole rootfs, whose reader
     /// may rewrite an executable) or get what the umask gives.
     keeps_modes: bool,
+    /// The source of each file copied in, by path (see [`AnalysisTree::origin`]).
+    origins: Mutex<HashMap<String, cap_std::fs::Metadata>>,
+}
+
+/// The modification time every copy gets: any later write to it (a
+/// rendered template over a copied file) sets the clock's time instead,
+/// which tells an untouched copy from a rewritten one whatever the file
+/// system's timestamp granularity.
+fn copy_mtime() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1)
 }
 
 impl AnalysisTree {
     /// An empty analysis tree in `root` (which must exist and be empty).
     pub fn new(root: PathBuf) -> AnalysisTree {
-        AnalysisTree { root, wants: Wants::Analysis, keeps_modes: false }
+        AnalysisTree { root, wants: Wants::Analysis, keeps_modes: false, origins: Default::default() }
     }
 
     /// An empty tree in `root` that keeps every file and directory, with
     /// their modes: the staged rootfs a transform module reads.
     pub fn whole(root: PathBuf) -> AnalysisTree {
-        AnalysisTree { root, wants: Wants::All, keeps_modes: true }
+        AnalysisTree { root, wants: Wants::All, keeps_modes: true, origins: Default::default() }
     }
 
     /// Like [`AnalysisTree::whole`], but keeping only the files under
@@ -68,7 +81,7 @@ impl AnalysisTree {
     /// pipeline's steps are granted, when none is granted the whole rootfs.
     /// Directories and links are kept everywhere; they cost nothing.
     pub fn under(root: PathBuf, prefixes: Vec<String>) -> AnalysisTree {
-        AnalysisTree { root, wants: Wants::Under(prefixes), keeps_modes: true }
+        AnalysisTree { root, wants: Wants::Under(prefixes), keeps_modes: true, origins: Default::default() }
     }
 
     /// Whether the tree keeps the file at image path `path`.
@@ -116,11 +129,26 @@ impl AnalysisTree {
             let mut to = fs::File::create(&dest).with_context(|| format!("writing {}", dest.display()))?;
             // The file was sized when listed; never copy more than that, so
             // a file growing while we read cannot make the tree unbounded.
-            io::copy(&mut io::Read::take(&mut from, e.size), &mut to)
+            let copied = io::copy(&mut io::Read::take(&mut from, e.size), &mut to)
                 .with_context(|| format!("copying {source} from the build context"))?;
             self.set_mode(&e.path, e.mode)?;
+            let origin = from.metadata().with_context(|| format!("reading {source} in the build context"))?;
+            if copied == origin.len() && to.set_modified(copy_mtime()).is_ok() {
+                self.origins.lock().unwrap_or_else(|p| p.into_inner()).insert(e.path.clone(), origin);
+            } else {
+                self.origins.lock().unwrap_or_else(|p| p.into_inner()).remove(&e.path);
+            }
         }
         Ok(())
+    }
+
+    /// The metadata of the file that `path` was copied from, when the copy
+    /// is still untouched and whole: its content digest is then the
+    /// source's, which the file digest memo may already know.
+    pub fn origin(&self, path: &str) -> Option<cap_std::fs::Metadata> {
+        let origin = self.origins.lock().unwrap_or_else(|p| p.into_inner()).get(path).cloned()?;
+        let copy = fs::symlink_metadata(self.host_path(path).ok()?).ok()?;
+        (copy.is_file() && copy.len() == origin.len() && copy.modified().ok()? == copy_mtime()).then_some(origin)
     }
 
     /// Gives the file at `path` its image mode, in a tree that keeps modes.
@@ -233,6 +261,38 @@ mod tests {
         let analysis = AnalysisTree::new(dir.path().join("x"));
         analysis.symlink("d", "a.txt").expect("no-op");
         assert!(std::fs::symlink_metadata(dir.path().join("x/d")).is_err(), "the analysis tree keeps no links");
+    }
+
+    #[test]
+    fn a_copy_knows_its_origin_until_it_is_rewritten() {
+        use sealbox_guest::{FileEntry, FileKind};
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::create_dir_all(dir.path().join("ctx/manifests")).expect("ctx");
+        std::fs::write(dir.path().join("ctx/manifests/a.yaml"), "kind: A\n").expect("a");
+        std::fs::write(dir.path().join("ctx/manifests/b.yaml"), "kind: B\n").expect("b");
+        std::fs::create_dir(dir.path().join("tree")).expect("tree");
+        let ctx =
+            cap_std::fs::Dir::open_ambient_dir(dir.path().join("ctx"), cap_std::ambient_authority()).expect("dir");
+        let entry = |path: &str, size: u64| FileEntry {
+            path: path.into(),
+            kind: FileKind::File,
+            mode: 0o644,
+            size,
+            link: None,
+            hardlink: None,
+            source: None,
+        };
+        let tree = AnalysisTree::new(dir.path().join("tree"));
+        // b is listed shorter than it is (it grew): its copy is partial.
+        tree.add_from_context(&ctx, &[entry("manifests/a.yaml", 8), entry("manifests/b.yaml", 3)]).expect("copy");
+        let origin = tree.origin("manifests/a.yaml").expect("an untouched whole copy");
+        let source = ctx.symlink_metadata("manifests/a.yaml").expect("source");
+        use cap_std::fs::MetadataExt;
+        assert_eq!((origin.dev(), origin.ino()), (source.dev(), source.ino()));
+        assert!(tree.origin("manifests/b.yaml").is_none(), "a partial copy is not its source");
+        // A rendered file written over the copy, however soon, is not the source.
+        std::fs::write(dir.path().join("tree/manifests/a.yaml"), "kind: X\n").expect("overwrite");
+        assert!(tree.origin("manifests/a.yaml").is_none());
     }
 
     #[test]

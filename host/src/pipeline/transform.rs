@@ -161,7 +161,7 @@ impl Runner<'_> {
         files: &[FileEntry],
     ) -> Result<String> {
         let config = serde_json::json!({"args": step.args, "env": env});
-        tree_key("transform", &binary.digest, &config, &self.steps.image, self.rootfs.root(), files)
+        tree_key("transform", &binary.digest, &config, &self.steps.image, self.rootfs.root(), files, None)
     }
 
     /// The output of an earlier run with the same key, unpacked from its
