@@ -311,6 +311,9 @@ fn build_platform(
     let grant = Grant::transform(options.render_env.clone());
     let mut listings = Vec::new();
     let mut transforms = Vec::new();
+    // What the analysis tree copies, in plan order: from the context
+    // (`None`) or from a staging or output dir.
+    let mut to_analyse: Vec<(Option<PathBuf>, Vec<FileEntry>)> = Vec::new();
     let mut modules = BTreeMap::new();
     for step in &plan.steps {
         match step {
@@ -329,7 +332,7 @@ fn build_platform(
                 let staged_ctx =
                     staged_dir.as_ref().map(|d| Dir::open_ambient_dir(d, cap_std::ambient_authority())).transpose()?;
                 let source = staged_ctx.as_ref().unwrap_or(ctx);
-                analysis.add_from_context(source, &listing)?;
+                to_analyse.push((staged_dir.clone(), listing.clone()));
                 if let Some(rootfs) = &rootfs {
                     rootfs.add_from_context(source, &listing)?;
                 }
@@ -353,7 +356,7 @@ fn build_platform(
                 let output = runner.run(&binary, m, &at)?;
                 let out = Dir::open_ambient_dir(&output.dir, cap_std::ambient_authority())?;
                 rootfs.add_from_context(&out, &output.listing)?;
-                analysis.add_from_context(&out, &output.listing)?;
+                to_analyse.push((Some(output.dir.clone()), output.listing.clone()));
                 let files = output.listing.iter().filter(|e| e.kind != FileKind::Dir).count();
                 let what = format!("{files} files");
                 reports.push(report(progress, &format!("{at} RUN"), &output.module, started, output.cached, &what));
@@ -383,6 +386,17 @@ fn build_platform(
             .name("pack-layers".into())
             .spawn_scoped(scope, || packer.pack(&plan.steps, listings, transforms));
         let analysed = (|| -> Result<_> {
+            // The analysis copies are made here, in plan order, beside the
+            // packing thread's first stats and reads rather than before them.
+            for (dir, listing) in &to_analyse {
+                match dir {
+                    Some(dir) => {
+                        let dir = Dir::open_ambient_dir(dir, cap_std::ambient_authority())?;
+                        analysis.add_from_context(&dir, listing)?;
+                    }
+                    None => analysis.add_from_context(ctx, listing)?,
+                }
+            }
             let stage_runner =
                 rootfs.as_ref().zip(options.pipeline.as_ref()).map(|(rootfs, pipeline)| stages::StageRunner {
                     pipeline,
@@ -633,7 +647,15 @@ fn pack_layer(
     work: &Path,
 ) -> Result<(LayerDescriptor, bool)> {
     let key =
-        if options.no_cache { None } else { Some(layer_key(&pack.digest, options, cache.memo(), source, &listing)?) };
+        // Only the context's files outlive the build: remembering the
+        // digests of files in the build's own temp trees would only grow the
+        // memo by a layer's worth of dead entries per build.
+        if options.no_cache {
+            None
+        } else {
+            let memo = (source_dir == options.context.as_path()).then(|| cache.memo());
+            Some(layer_key(&pack.digest, options, memo, source, &listing)?)
+        };
     if let Some(key) = &key
         && let Some(cached) = cache.get::<CachedLayer>(key)
         && let Some(desc) = cached.descriptor()
@@ -700,7 +722,7 @@ impl From<&LayerDescriptor> for CachedLayer {
 fn layer_key(
     pack_digest: &str,
     options: &BuildOptions,
-    memo: &HashMemo,
+    memo: Option<&HashMemo>,
     source: &Dir,
     listing: &[FileEntry],
 ) -> Result<String> {
@@ -729,7 +751,11 @@ fn layer_key(
                 .iter()
                 .map(|&(i, name)| {
                     let meta = dir.symlink_metadata(name).with_context(|| format!("reading {dir_path}/{name}"))?;
-                    Ok((i, memo.digest(&meta, || content_digest(&dir, name, listing[i].size))?))
+                    let digest = match memo {
+                        Some(memo) => memo.digest(&meta, || content_digest(&dir, name, listing[i].size))?,
+                        None => content_digest(&dir, name, listing[i].size)?,
+                    };
+                    Ok((i, digest))
                 })
                 .collect()
         })
