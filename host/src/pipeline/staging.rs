@@ -122,17 +122,20 @@ impl AnalysisTree {
             let source = e.source.as_deref().unwrap_or(&e.path);
             let mut opts = OpenOptions::new();
             opts.read(true).follow(FollowSymlinks::No);
-            let mut from =
+            let from =
                 ctx.open_with(source, &opts).with_context(|| format!("reading {source} in the build context"))?;
             let dest = self.host_path(&e.path)?;
             self.prepare_parent(&dest)?;
             let mut to = fs::File::create(&dest).with_context(|| format!("writing {}", dest.display()))?;
             // The file was sized when listed; never copy more than that, so
             // a file growing while we read cannot make the tree unbounded.
-            let copied = io::copy(&mut io::Read::take(&mut from, e.size), &mut to)
-                .with_context(|| format!("copying {source} from the build context"))?;
-            self.set_mode(&e.path, e.mode)?;
             let origin = from.metadata().with_context(|| format!("reading {source} in the build context"))?;
+            // Between std files io::copy copies inside the kernel
+            // (copy_file_range), not through a buffer of ours.
+            let mut limited = io::Read::take(from.into_std(), e.size);
+            let copied =
+                io::copy(&mut limited, &mut to).with_context(|| format!("copying {source} from the build context"))?;
+            self.set_mode(&e.path, e.mode)?;
             if copied == origin.len() && to.set_modified(copy_mtime()).is_ok() {
                 self.origins.lock().unwrap_or_else(|p| p.into_inner()).insert(e.path.clone(), origin);
             } else {
