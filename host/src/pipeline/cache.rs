@@ -163,20 +163,36 @@ impl StepCache {
 /// and ctime (which no user can set) are all the same.
 pub struct HashMemo {
     path: Option<PathBuf>,
-    entries: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
+    entries: std::sync::Mutex<std::collections::HashMap<FileId, (Fingerprint, String)>>,
     dirty: std::sync::atomic::AtomicBool,
+}
+
+/// A file's device and inode.
+type FileId = (u64, u64);
+/// Size, mtime and ctime (seconds and nanoseconds).
+type Fingerprint = (u64, i64, i64, i64, i64);
+
+/// One remembered file, as the memo file stores it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct MemoEntry {
+    id: FileId,
+    fingerprint: Fingerprint,
+    digest: String,
 }
 
 impl HashMemo {
     /// Loads the memo of the store at `store_root` (empty when caching is
     /// off or the file is missing or damaged).
     pub fn load(store_root: &Path, enabled: bool) -> Self {
-        let path = enabled.then(|| store_root.join(".sealbox").join("hash-memo.json"));
+        let path = enabled.then(|| store_root.join(".sealbox").join("hash-memo.v2.json"));
         let entries = path
             .as_ref()
             .and_then(|p| std::fs::read(p).ok())
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
+            .and_then(|b| serde_json::from_slice::<Vec<MemoEntry>>(&b).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (e.id, (e.fingerprint, e.digest)))
+            .collect();
         HashMemo { path, entries: std::sync::Mutex::new(entries), dirty: Default::default() }
     }
 
@@ -184,9 +200,9 @@ impl HashMemo {
     /// fingerprint is unchanged, else from `compute` (and remembered).
     pub fn digest(&self, meta: &cap_std::fs::Metadata, compute: impl FnOnce() -> Result<String>) -> Result<String> {
         use cap_std::fs::MetadataExt;
-        let id = format!("{}:{}", meta.dev(), meta.ino());
-        let fingerprint =
-            format!("{}:{}.{}:{}.{}", meta.len(), meta.mtime(), meta.mtime_nsec(), meta.ctime(), meta.ctime_nsec());
+        // Numbers, not strings: an unchanged rebuild looks up every file.
+        let id = (meta.dev(), meta.ino());
+        let fingerprint = (meta.len(), meta.mtime(), meta.mtime_nsec(), meta.ctime(), meta.ctime_nsec());
         if let Some((fp, digest)) = self.lock().get(&id)
             && *fp == fingerprint
         {
@@ -209,12 +225,17 @@ impl HashMemo {
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing in {}", dir.display()))?;
-        serde_json::to_writer(&mut tmp, &*self.lock())?;
+        let entries: Vec<MemoEntry> = self
+            .lock()
+            .iter()
+            .map(|(id, (fingerprint, digest))| MemoEntry { id: *id, fingerprint: *fingerprint, digest: digest.clone() })
+            .collect();
+        serde_json::to_writer(&mut tmp, &entries)?;
         tmp.persist(path).context("saving the file digest memo")?;
         Ok(())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (String, String)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<FileId, (Fingerprint, String)>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -81,27 +81,34 @@ pub fn layer_listing(ctx: &Dir, entries: &[CopyEntry], ignore: &Ignore) -> Resul
         }
     }
     // Parents of every entry must exist in the layer, as buildah writes them.
-    let parents: Vec<String> = by_path
-        .keys()
-        .flat_map(|p| {
-            let mut out = Vec::new();
-            let mut cur = Path::new(p.as_str()).parent();
-            while let Some(d) = cur.filter(|d| !d.as_os_str().is_empty()) {
-                out.push(d.to_string_lossy().into_owned());
-                cur = d.parent();
+    // Walking up stops at a parent already seen: its own parents were too.
+    let mut missing: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for p in by_path.keys() {
+        for (i, _) in p.rmatch_indices('/') {
+            let parent = &p[..i];
+            if !seen.insert(parent) {
+                break;
             }
-            out
-        })
-        .collect();
-    for p in parents {
-        by_path.entry(p.clone()).or_insert_with(|| implicit_dir(&p));
+            if !by_path.contains_key(parent) {
+                missing.insert(parent);
+            }
+        }
+    }
+    let missing: Vec<String> = missing.into_iter().map(str::to_string).collect();
+    for p in missing {
+        by_path.insert(p.clone(), implicit_dir(&p));
     }
     // A hard link whose first name was overwritten by a later entry has
     // nothing left to link to: it becomes a plain file read from its own
     // source.
-    let names: std::collections::BTreeSet<String> = by_path.keys().cloned().collect();
-    for e in by_path.values_mut() {
-        if e.hardlink.as_ref().is_some_and(|h| !names.contains(h)) {
+    let dangling: Vec<String> = by_path
+        .iter()
+        .filter(|(_, e)| e.hardlink.as_ref().is_some_and(|h| !by_path.contains_key(h)))
+        .map(|(p, _)| p.clone())
+        .collect();
+    for p in dangling {
+        if let Some(e) = by_path.get_mut(&p) {
             e.hardlink = None;
         }
     }
