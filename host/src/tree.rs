@@ -74,6 +74,16 @@ pub enum TreeError {
     TooLarge { limit: u64 },
 }
 
+/// Opens the regular file `path` under `dir` for reading; a symlink at
+/// `path` is an error, never followed (cap-std keeps `..` and links in the
+/// parents inside `dir`).
+pub fn open_nofollow(dir: &Dir, path: &str) -> io::Result<cap_std::fs::File> {
+    use cap_fs_ext::{FollowSymlinks, OpenOptionsFollowExt};
+    let mut opts = cap_std::fs::OpenOptions::new();
+    opts.read(true).follow(FollowSymlinks::No);
+    dir.open_with(path, &opts)
+}
+
 /// Lists every entry under `root` (not `root` itself), sorted by path.
 pub fn walk(root: &Dir, options: &WalkOptions) -> Result<Vec<FileEntry>, TreeError> {
     let mut w = Walker { limits: options, out: Vec::new(), bytes: 0, seen: Default::default() };

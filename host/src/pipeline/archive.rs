@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use cap_fs_ext::{FollowSymlinks, OpenOptionsFollowExt};
-use cap_std::fs::{Dir, OpenOptions};
+use cap_std::fs::Dir;
 use sealbox_guest::{FileEntry, FileKind};
 
 use super::listing::{self, implicit_dir};
@@ -64,9 +63,8 @@ pub fn stage(
 fn unpack(steps: &Steps, ctx: &Dir, source: &str, work: &Path) -> Result<(PathBuf, Vec<FileEntry>)> {
     // The module sees the archive alone, not the rest of the context.
     let input = tempfile::Builder::new().prefix("add-in-").tempdir_in(work)?.keep();
-    let mut opts = OpenOptions::new();
-    opts.read(true).follow(FollowSymlinks::No);
-    let mut from = ctx.open_with(source, &opts).with_context(|| format!("reading {source} in the build context"))?;
+    let mut from =
+        crate::tree::open_nofollow(ctx, source).with_context(|| format!("reading {source} in the build context"))?;
     // Named as in the context, so the module's errors name it.
     let name = Path::new(source).file_name().and_then(|n| n.to_str()).unwrap_or("archive").to_string();
     let mut to = std::fs::File::create(input.join(&name)).context("staging the archive")?;
@@ -131,10 +129,8 @@ impl Layer {
         for e in listing::layer_listing(ctx, entries, ignore)? {
             let source = e.source.clone().unwrap_or_else(|| e.path.clone());
             self.place(e, |dest| {
-                let mut opts = OpenOptions::new();
-                opts.read(true).follow(FollowSymlinks::No);
-                let mut from =
-                    ctx.open_with(&source, &opts).with_context(|| format!("reading {source} in the build context"))?;
+                let mut from = crate::tree::open_nofollow(ctx, &source)
+                    .with_context(|| format!("reading {source} in the build context"))?;
                 let mut to = std::fs::File::create(dest)?;
                 std::io::copy(&mut from, &mut to)
                     .with_context(|| format!("copying {source} from the build context"))?;

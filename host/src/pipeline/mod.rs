@@ -860,10 +860,7 @@ impl CachedOutput {
 /// The SHA-256 of the first `size` bytes of `path` under `dir`, read
 /// without following links.
 fn content_digest(dir: &Dir, path: &str, size: u64) -> Result<String> {
-    use cap_fs_ext::OpenOptionsFollowExt;
-    let mut opts = cap_std::fs::OpenOptions::new();
-    opts.read(true).follow(cap_fs_ext::FollowSymlinks::No);
-    let f = dir.open_with(path, &opts).with_context(|| format!("reading {path}"))?;
+    let f = crate::tree::open_nofollow(dir, path).with_context(|| format!("reading {path}"))?;
     let mut h = crate::oci::digest::Hasher::new();
     std::io::copy(&mut std::io::Read::take(f, size), &mut h).with_context(|| format!("reading {path}"))?;
     Ok(h.finish().to_string())

@@ -16,8 +16,7 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
-use cap_fs_ext::{FollowSymlinks, OpenOptionsFollowExt};
-use cap_std::fs::{Dir, OpenOptions};
+use cap_std::fs::Dir;
 use sealbox_guest::{FileEntry, FileKind};
 
 /// Whether a file at `path` (in the image) belongs in the analysis tree.
@@ -120,10 +119,8 @@ impl AnalysisTree {
         }
         for e in listing.iter().filter(|e| e.kind == FileKind::File && self.wants(&e.path)) {
             let source = e.source.as_deref().unwrap_or(&e.path);
-            let mut opts = OpenOptions::new();
-            opts.read(true).follow(FollowSymlinks::No);
-            let from =
-                ctx.open_with(source, &opts).with_context(|| format!("reading {source} in the build context"))?;
+            let from = crate::tree::open_nofollow(ctx, source)
+                .with_context(|| format!("reading {source} in the build context"))?;
             let dest = self.host_path(&e.path)?;
             self.prepare_parent(&dest)?;
             let mut to = fs::File::create(&dest).with_context(|| format!("writing {}", dest.display()))?;
