@@ -29,6 +29,10 @@ pub struct RenderArgs {
     /// behaviour); `error` fails on any use of a missing key.
     #[arg(long = "missing-key", value_enum, default_value = "default")]
     missing_key: MissingKey,
+    /// Say what was changed on the way (set-id and sticky bits dropped
+    /// from rendered files).
+    #[arg(short = 'v', long)]
+    verbose: bool,
     #[command(flatten)]
     common: StoreArgs,
 }
@@ -63,10 +67,13 @@ pub fn run(args: RenderArgs) -> Result<()> {
     std::fs::create_dir_all(&dest).map_err(|e| UsageError(format!("-o {}: {e}", dest.display())))?;
     let config = RenderConfig { env, missing_key: args.missing_key.as_str().into(), apps: BTreeMap::new() };
     let sandbox = args.common.sandbox()?;
-    let (count, warnings) =
+    let (count, warnings, notes) =
         pipeline::render_directory(&sandbox, &args.dir, &dest, &config, super::source_date_epoch()?)?;
     for w in warnings {
         eprintln!("warning: {}", crate::sandbox::escape_for_terminal(w.as_bytes()));
+    }
+    for n in notes.iter().filter(|_| args.verbose) {
+        eprintln!("note: {}", crate::sandbox::escape_for_terminal(n.as_bytes()));
     }
     eprintln!("rendered {count} templates into {}", dest.display());
     Ok(())

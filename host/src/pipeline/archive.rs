@@ -17,6 +17,7 @@ use super::listing::{self, implicit_dir};
 use super::steps::{StepRequest, Steps};
 use crate::kubefile::{CopyEntry, EntryKind, Ignore};
 use crate::sandbox::Limits;
+use crate::tree::{Existing, TreeWriter};
 
 /// The content of one `ADD` layer whose sources include an archive: every
 /// file staged under `dir` at its image path, and the layer's listing.
@@ -38,7 +39,7 @@ pub fn stage(
         return Ok(None);
     }
     let dir = tempfile::Builder::new().prefix("add-").tempdir_in(work).context("creating an ADD staging dir")?.keep();
-    let mut layer = Layer { root: dir.clone(), entries: BTreeMap::new() };
+    let mut layer = Layer { writer: TreeWriter::open(&dir, Existing::Refuse)?, entries: BTreeMap::new() };
     // Later sources overwrite earlier ones, so they are taken in order:
     // runs of plain sources as one listing, each archive on its own.
     let mut plain: Vec<CopyEntry> = Vec::new();
@@ -114,12 +115,17 @@ fn is_plain_path(path: &str) -> bool {
     !path.is_empty() && path.split('/').all(|p| !p.is_empty() && p != "." && p != "..")
 }
 
-/// The layer being assembled: entries by image path, files on disk under
-/// `root`.
+/// The layer being assembled: entries by image path, files on disk in the
+/// staging tree `writer` writes (which holds no links: they travel in the
+/// listing only).
 struct Layer {
-    root: PathBuf,
+    writer: TreeWriter,
     entries: BTreeMap<String, FileEntry>,
 }
+
+/// The mode of a staged file on disk; the layer takes its modes from the
+/// listing, not from the disk.
+const STAGED_FILE_MODE: u32 = 0o644;
 
 impl Layer {
     fn add_plain(&mut self, ctx: &Dir, entries: &[CopyEntry], ignore: &Ignore) -> Result<()> {
@@ -128,12 +134,11 @@ impl Layer {
         }
         for e in listing::layer_listing(ctx, entries, ignore)? {
             let source = e.source.clone().unwrap_or_else(|| e.path.clone());
-            self.place(e, |dest| {
+            self.place(e, |writer, dest| {
                 let mut from = crate::tree::open_nofollow(ctx, &source)
-                    .with_context(|| format!("reading {source} in the build context"))?;
-                let mut to = std::fs::File::create(dest)?;
-                std::io::copy(&mut from, &mut to)
-                    .with_context(|| format!("copying {source} from the build context"))?;
+                    .with_context(|| format!("reading {source} in the build context"))?
+                    .into_std();
+                writer.write(dest, &mut from, STAGED_FILE_MODE)?;
                 Ok(())
             })?;
         }
@@ -143,13 +148,15 @@ impl Layer {
     fn add_unpacked(&mut self, out: &Path, target: &str, unpacked: Vec<FileEntry>) -> Result<()> {
         let join = |p: &str| if target.is_empty() { p.to_string() } else { format!("{target}/{p}") };
         if !target.is_empty() && !self.entries.get(target).is_some_and(|e| e.kind == FileKind::Dir) {
-            self.place(implicit_dir(target), |_| Ok(()))?;
+            self.place(implicit_dir(target), |_, _| Ok(()))?;
         }
+        let out_dir = Dir::open_ambient_dir(out, cap_std::ambient_authority())
+            .with_context(|| format!("opening {}", out.display()))?;
         for mut e in unpacked {
-            let from = out.join(&e.path);
+            let from = e.path.clone();
             e.path = join(&e.path);
             e.hardlink = e.hardlink.map(|h| join(&h));
-            self.place(e, |dest| std::fs::rename(&from, dest).map_err(Into::into))?;
+            self.place(e, |writer, dest| writer.rename_from(&out_dir, &from, dest))?;
         }
         std::fs::remove_dir_all(out).ok();
         Ok(())
@@ -158,7 +165,7 @@ impl Layer {
     /// Puts `e` at its path: later sources replace earlier files, links and
     /// empty directories, never a directory with entries, and nothing goes
     /// below a file or symlink. `write` fills a regular file's content.
-    fn place(&mut self, mut e: FileEntry, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    fn place(&mut self, mut e: FileEntry, write: impl FnOnce(&TreeWriter, &str) -> Result<()>) -> Result<()> {
         let path = e.path.clone();
         for (i, _) in path.match_indices('/') {
             let dir = &path[..i];
@@ -166,12 +173,11 @@ impl Layer {
                 Some(d) if d.kind == FileKind::Dir => {}
                 Some(_) => bail!("{path} would go below {dir}, which an earlier source made a file or symlink"),
                 None => {
-                    std::fs::create_dir(self.root.join(dir)).with_context(|| format!("staging {dir}"))?;
+                    self.writer.create_dir(dir, crate::tree::IMPLICIT_DIR_MODE)?;
                     self.entries.insert(dir.to_string(), implicit_dir(dir));
                 }
             }
         }
-        let dest = self.root.join(&path);
         if let Some(old) = self.entries.get(&path) {
             match (old.kind, e.kind) {
                 (FileKind::Dir, FileKind::Dir) => {
@@ -185,7 +191,7 @@ impl Layer {
                     if self.entries.range(prefix.clone()..).next().is_some_and(|(k, _)| k.starts_with(&prefix)) {
                         bail!("{path} would replace a directory that an earlier source filled");
                     }
-                    std::fs::remove_dir(&dest).with_context(|| format!("replacing {path}"))?;
+                    self.writer.remove(&path)?;
                 }
                 (FileKind::File | FileKind::Symlink, FileKind::Dir) => {
                     // Writing below it would follow the link; tar layers
@@ -193,7 +199,7 @@ impl Layer {
                     bail!("{path} is a directory in this source, but an earlier source made it a file or symlink")
                 }
                 (FileKind::File, _) => {
-                    std::fs::remove_file(&dest).with_context(|| format!("replacing {path}"))?;
+                    self.writer.remove(&path)?;
                     // Names linked to the old content keep their own copy.
                     for other in self.entries.values_mut() {
                         if other.hardlink.as_deref() == Some(path.as_str()) {
@@ -205,8 +211,8 @@ impl Layer {
             }
         }
         match e.kind {
-            FileKind::Dir => std::fs::create_dir(&dest).with_context(|| format!("staging {path}"))?,
-            FileKind::File => write(&dest).with_context(|| format!("staging {path}"))?,
+            FileKind::Dir => self.writer.create_dir(&path, crate::tree::IMPLICIT_DIR_MODE)?,
+            FileKind::File => write(&self.writer, &path).with_context(|| format!("staging {path}"))?,
             FileKind::Symlink => {}
         }
         e.source = None;

@@ -107,7 +107,10 @@ fn stage_layer(layout: &Layout, layer: &Descriptor, analysis: &AnalysisTree) -> 
         let path = parts.join("/");
         if let Some(hidden) = name.strip_prefix(".wh.") {
             if hidden == ".wh..opq" {
-                analysis.remove(&dirs.join("/")).ok();
+                // An opaque directory hides what the layers below put in it.
+                if !dirs.is_empty() {
+                    analysis.remove(&dirs.join("/"))?;
+                }
             } else {
                 let mut victim = dirs.to_vec();
                 victim.push(hidden);
@@ -123,8 +126,7 @@ fn stage_layer(layout: &Layout, layer: &Descriptor, analysis: &AnalysisTree) -> 
         }
         if entry.header().entry_type().is_file() && analysis.wants(&path) {
             let mode = entry.header().mode()?;
-            analysis.write(&path, &mut entry)?;
-            analysis.set_mode(&path, mode)?;
+            analysis.write(&path, &mut entry, mode)?;
         }
     }
     Ok(())

@@ -52,6 +52,7 @@ use crate::kubefile::{self, BaseRef, ImageType, Kubefile, Plan, PlanOptions, Pla
 use crate::oci::spec::{self, ContainerConfig, History, ImageConfig, RootFs};
 use crate::oci::{Compression, Descriptor, Digest, Index, LayerDescriptor, LayerWriter, Manifest, Store};
 use crate::sandbox::{Limits, Sandbox, SharedWriter};
+use crate::tree::{Existing, TreeWriter};
 use cache::{HashMemo, KeyBuilder, StepCache};
 use grants::Grant;
 use staging::AnalysisTree;
@@ -289,7 +290,7 @@ fn build_platform(
     let platform_work = tempfile::Builder::new().prefix("platform-").tempdir_in(work)?.keep();
     let analysis_root = platform_work.join("analysis");
     std::fs::create_dir(&analysis_root)?;
-    let analysis = AnalysisTree::new(analysis_root.clone());
+    let analysis = AnalysisTree::new(analysis_root.clone())?;
 
     // Base image: its layers come first, and its files join the analysis.
     let mut layers: Vec<(LayerDescriptor, String)> = Vec::new();
@@ -367,6 +368,7 @@ fn build_platform(
 
     let last_layer = platform_work.join("last-layer");
     std::fs::create_dir(&last_layer)?;
+    let last_layer_writer = TreeWriter::open(&last_layer, Existing::Replace)?;
     // 2–4 run while the plan's layers are packed on a thread of their own
     // (see plan_layers): they read only the analysis tree and the rootfs.
     let pack = steps.builtin("pack")?;
@@ -414,8 +416,8 @@ fn build_platform(
                 stages::run_stage(stage_runner.as_ref(), pipeline_file::Stage::AfterCopy, progress, &mut piped)?;
             // 2. render, into the analysis tree and the last layer.
             // Pipeline steps after rendering read the rendered rootfs.
-            let mut render_dests: Vec<&Path> = vec![&analysis_root, &last_layer];
-            render_dests.extend(rootfs.as_ref().filter(|_| pipeline_steps).map(|r| r.root()));
+            let mut render_dests: Vec<&TreeWriter> = vec![analysis.writer(), &last_layer_writer];
+            render_dests.extend(rootfs.as_ref().filter(|_| pipeline_steps).map(|r| r.writer()));
             let started = Instant::now();
             let apps: BTreeMap<String, BTreeMap<String, String>> = plan
                 .extension
@@ -426,7 +428,7 @@ fn build_platform(
                 .collect();
             let render_config =
                 RenderConfig { env: options.render_env.clone(), missing_key: options.missing_key.clone(), apps };
-            let (rendered, render_warnings) =
+            let (rendered, render_warnings, render_notes) =
                 run_render(&steps, &analysis_root, &platform_work, &render_dests, &render_config)?;
             warnings.extend(render_warnings);
             reports.push(report(progress, "render", "render", started, false, &format!("{rendered} templates")));
@@ -466,7 +468,7 @@ fn build_platform(
                 None => {
                     let (outcome, out) =
                         steps.run("imagelist", &imagelist, &analysis_root, &platform_work, req, None)?;
-                    apply_output(&out, &outcome.output, &render_dests, &BTreeMap::new())?;
+                    apply_output(&out, &outcome.output, &render_dests, &BTreeMap::new(), &mut Vec::new())?;
                     if let Some(key) = &key
                         && let Some(entry) = CachedOutput::capture(&out, &outcome.output, &outcome.response)?
                     {
@@ -476,7 +478,8 @@ fn build_platform(
                 }
             };
             warnings.extend(steps::warnings(&response));
-            let notes = steps::notes(&response);
+            let mut notes = render_notes;
+            notes.extend(steps::notes(&response));
             let images = response.data.get("images").cloned().unwrap_or(serde_json::Value::Array(vec![]));
             let image_count = images.as_array().map_or(0, Vec::len);
             reports.push(report(
@@ -623,8 +626,8 @@ fn stage_rootfs(
     std::fs::create_dir(&root).with_context(|| format!("creating {}", root.display()))?;
     // Pipeline steps granted sub-trees only need those copied.
     let tree = match pipeline_trees {
-        Some(trees) if !run_modules && !trees.iter().any(|t| t == ".") => AnalysisTree::under(root, trees),
-        _ => AnalysisTree::whole(root),
+        Some(trees) if !run_modules && !trees.iter().any(|t| t == ".") => AnalysisTree::under(root, trees)?,
+        _ => AnalysisTree::whole(root)?,
     };
     if let Some(base) = base {
         base::stage_into(store, base, &tree)?;
@@ -840,17 +843,10 @@ impl CachedOutput {
 
     /// Writes the captured files into each tree, as the step's output would
     /// have been.
-    fn write_into(&self, dests: &[&Path]) -> Result<()> {
+    fn write_into(&self, dests: &[&TreeWriter]) -> Result<()> {
         for (path, content) in &self.files {
-            if Path::new(path).components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
-                anyhow::bail!("cached output path {path:?} is not a plain relative path");
-            }
             for dest in dests {
-                let target = dest.join(path);
-                if let Some(parent) = target.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-                std::fs::write(&target, content).with_context(|| format!("writing {}", target.display()))?;
+                dest.write(path, &mut content.as_slice(), OUTPUT_FILE_MODE)?;
             }
         }
         Ok(())
@@ -866,21 +862,35 @@ fn content_digest(dir: &Dir, path: &str, size: u64) -> Result<String> {
     Ok(h.finish().to_string())
 }
 
-/// Copies a step's checked output into each destination tree.
-fn apply_output(out: &Path, entries: &[FileEntry], dests: &[&Path], modes: &BTreeMap<String, u32>) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
+/// The mode of an output file the step reported no mode for.
+const OUTPUT_FILE_MODE: u32 = 0o644;
+
+/// Copies a step's checked output into each destination tree, files with
+/// the mode `modes` gives them (set-id and sticky bits dropped, and said
+/// in `notes`). Links in the output are not copied; links in a
+/// destination are replaced, never written through.
+fn apply_output(
+    out: &Path,
+    entries: &[FileEntry],
+    dests: &[&TreeWriter],
+    modes: &BTreeMap<String, u32>,
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    let out = Dir::open_ambient_dir(out, cap_std::ambient_authority())
+        .with_context(|| format!("opening the step's output {}", out.display()))?;
     for e in entries {
+        let mode = modes.get(&e.path).copied().unwrap_or(OUTPUT_FILE_MODE);
+        if e.kind == FileKind::File && mode & !crate::tree::PERMISSION_BITS != 0 {
+            notes.push(format!("{}: set-id and sticky bits dropped (mode {mode:o})", e.path));
+        }
         for dest in dests {
-            let target = dest.join(&e.path);
             match e.kind {
-                FileKind::Dir => std::fs::create_dir_all(&target)?,
+                FileKind::Dir => dest.create_dir(&e.path, crate::tree::IMPLICIT_DIR_MODE)?,
                 FileKind::File => {
-                    if let Some(parent) = target.parent() {
-                        std::fs::create_dir_all(parent)?;
-                    }
-                    std::fs::copy(out.join(&e.path), &target).with_context(|| format!("copying {}", e.path))?;
-                    let mode = modes.get(&e.path).copied().unwrap_or(0o644);
-                    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode))?;
+                    let mut from = crate::tree::open_nofollow(&out, &e.path)
+                        .with_context(|| format!("reading {} in the step's output", e.path))?
+                        .into_std();
+                    dest.write(&e.path, &mut from, mode)?;
                 }
                 FileKind::Symlink => {}
             }
@@ -920,37 +930,52 @@ fn run_render(
     steps: &Steps,
     input: &Path,
     work: &Path,
-    dests: &[&Path],
+    dests: &[&TreeWriter],
     config: &RenderConfig,
-) -> Result<(usize, Vec<String>)> {
+) -> Result<(usize, Vec<String>, Vec<String>)> {
     let render = steps.builtin("render")?;
     let mut req = StepRequest::new(serde_json::json!({"missingKey": config.missing_key, "apps": config.apps}));
     req.env = config.env.clone();
     req.files = list_tree(input)?;
     let (outcome, out) = steps.run("render", &render, input, work, req, None)?;
     let modes = rendered_modes(&outcome.response.data);
-    apply_output(&out, &outcome.output, dests, &modes)?;
+    let mut notes = Vec::new();
+    apply_output(&out, &outcome.output, dests, &modes, &mut notes)?;
     let rendered = outcome.output.iter().filter(|e| e.kind == FileKind::File).count();
-    Ok((rendered, steps::warnings(&outcome.response)))
+    Ok((rendered, steps::warnings(&outcome.response), notes))
 }
 
 /// `sealbox render`: renders the templates of a rootfs directory, as a
 /// build does, writing the results into `dest` (which may be `dir` itself).
+/// `dest` is the operator's: a link or directory where a rendered file
+/// goes is refused, never written through or replaced. Returns how many
+/// files were rendered, the step's warnings, and notes for `--verbose`.
 pub fn render_directory(
     sandbox: &Sandbox,
     dir: &Path,
     dest: &Path,
     config: &RenderConfig,
     source_date_epoch: u64,
-) -> Result<(usize, Vec<String>)> {
+) -> Result<(usize, Vec<String>, Vec<String>)> {
     let work = tempfile::Builder::new().prefix("sealbox-render-").tempdir().context("creating a work directory")?;
     let steps = Steps::new(sandbox.clone(), ImageInfo { source_date_epoch, ..ImageInfo::default() });
-    run_render(&steps, dir, work.path(), &[dest], config)
+    let dest = TreeWriter::open(dest, Existing::Refuse)?;
+    run_render(&steps, dir, work.path(), &[&dest], config)
 }
 
+/// Lists a tree for a step to read, refusing links that lead out of it.
 fn list_tree(root: &Path) -> Result<Vec<FileEntry>> {
     let dir = Dir::open_ambient_dir(root, cap_std::ambient_authority())?;
     Ok(crate::tree::walk(&dir, &crate::tree::WalkOptions::default())?)
+}
+
+/// Lists a staged rootfs for a module to read. Its links are the image's,
+/// kept as data: one that leads out (an absolute `etc/localtime`, or a
+/// context's chain) is listed, and the sandbox refuses to follow it.
+fn list_rootfs(root: &Path) -> Result<Vec<FileEntry>> {
+    let dir = Dir::open_ambient_dir(root, cap_std::ambient_authority())?;
+    let options = crate::tree::WalkOptions { list_escaping_symlinks: true, ..crate::tree::WalkOptions::default() };
+    Ok(crate::tree::walk(&dir, &options)?)
 }
 
 /// Evaluates the `--policy` policies over the analysis tree's manifests.
@@ -969,7 +994,7 @@ fn run_policies(
     }
     for (i, c) in charts.iter().enumerate() {
         if let Some(m) = c.get("manifest").and_then(|m| m.as_str()) {
-            analysis.write(&format!(".sealbox/charts/{i}.yaml"), &mut m.as_bytes())?;
+            analysis.write(&format!(".sealbox/charts/{i}.yaml"), &mut m.as_bytes(), 0o644)?;
         }
     }
     let resources: Vec<&str> = ["manifests", "applications", "application/apps", "etc", ".sealbox/charts"]
@@ -1000,7 +1025,7 @@ fn run_policies(
 }
 
 fn copy_policy(path: &Path, analysis: &AnalysisTree, dest: &str) -> Result<()> {
-    for_each_yaml(path, &mut |rel, content| analysis.write(&format!("{dest}/{rel}"), content))
+    for_each_yaml(path, &mut |rel, content| analysis.write(&format!("{dest}/{rel}"), content, 0o644))
 }
 
 /// Calls `each` with every YAML or JSON document file of `path` — the file

@@ -235,7 +235,7 @@ impl StageRunner<'_> {
     /// content digest.
     fn view(&self, tree: &str) -> Result<TreeView> {
         let input = self.input(tree)?;
-        let files: Vec<FileEntry> = super::list_tree(&input)?
+        let files: Vec<FileEntry> = super::list_rootfs(&input)?
             .into_iter()
             .map(|e| if e.kind == FileKind::Dir { FileEntry { mode: 0o755, ..e } } else { e })
             .collect();
@@ -273,7 +273,7 @@ impl StageRunner<'_> {
             let output = match step.kind {
                 ModuleKind::Transform => {
                     let dir = tempfile::Builder::new().prefix("pipeline-cached-").tempdir_in(self.work)?.keep();
-                    hit.write_into(&[&dir])?;
+                    hit.write_into(&[&crate::tree::TreeWriter::open(&dir, crate::tree::Existing::Replace)?])?;
                     let written = super::list_tree(&dir)?;
                     Some(self.output(step, dir, &written, files))
                 }

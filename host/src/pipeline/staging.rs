@@ -9,15 +9,16 @@
 //! it between steps.
 
 use std::collections::HashMap;
-use std::fs;
 use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use cap_std::fs::Dir;
 use sealbox_guest::{FileEntry, FileKind};
+
+use crate::tree::{Existing, TreeWriter};
 
 /// Whether a file at `path` (in the image) belongs in the analysis tree.
 pub fn wanted(path: &str) -> bool {
@@ -44,12 +45,17 @@ enum Wants {
 }
 
 /// A staging directory for the analysis tree, or for a whole rootfs.
+///
+/// Its content comes from untrusted layers, so every write goes through a
+/// [`TreeWriter`]: a link some layer put in the tree is replaced, never
+/// written through.
 pub struct AnalysisTree {
     root: PathBuf,
+    writer: TreeWriter,
     /// Which image paths the tree keeps.
     wants: Wants,
-    /// Whether files keep their image modes (a whole rootfs, whose reader
-    /// may rewrite an executable) or get what the umask gives.
+    /// Whether files keep their image modes and links (a whole rootfs,
+    /// whose reader may rewrite an executable) or are plain readable copies.
     keeps_modes: bool,
     /// The source of each file copied in, by path (see [`AnalysisTree::origin`]).
     origins: Mutex<HashMap<String, cap_std::fs::Metadata>>,
@@ -63,24 +69,33 @@ fn copy_mtime() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1)
 }
 
+/// The mode of a copy in a tree that does not keep modes: readable, and
+/// the same on every machine.
+const COPY_MODE: u32 = 0o644;
+
 impl AnalysisTree {
     /// An empty analysis tree in `root` (which must exist and be empty).
-    pub fn new(root: PathBuf) -> AnalysisTree {
-        AnalysisTree { root, wants: Wants::Analysis, keeps_modes: false, origins: Default::default() }
+    pub fn new(root: PathBuf) -> Result<AnalysisTree> {
+        AnalysisTree::with(root, Wants::Analysis, false)
     }
 
     /// An empty tree in `root` that keeps every file and directory, with
     /// their modes: the staged rootfs a transform module reads.
-    pub fn whole(root: PathBuf) -> AnalysisTree {
-        AnalysisTree { root, wants: Wants::All, keeps_modes: true, origins: Default::default() }
+    pub fn whole(root: PathBuf) -> Result<AnalysisTree> {
+        AnalysisTree::with(root, Wants::All, true)
     }
 
     /// Like [`AnalysisTree::whole`], but keeping only the files under
     /// `prefixes` (image paths such as `manifests`): the sub-trees the
     /// pipeline's steps are granted, when none is granted the whole rootfs.
     /// Directories and links are kept everywhere; they cost nothing.
-    pub fn under(root: PathBuf, prefixes: Vec<String>) -> AnalysisTree {
-        AnalysisTree { root, wants: Wants::Under(prefixes), keeps_modes: true, origins: Default::default() }
+    pub fn under(root: PathBuf, prefixes: Vec<String>) -> Result<AnalysisTree> {
+        AnalysisTree::with(root, Wants::Under(prefixes), true)
+    }
+
+    fn with(root: PathBuf, wants: Wants, keeps_modes: bool) -> Result<AnalysisTree> {
+        let writer = TreeWriter::open(&root, Existing::Replace)?;
+        Ok(AnalysisTree { root, writer, wants, keeps_modes, origins: Default::default() })
     }
 
     /// Whether the tree keeps the file at image path `path`.
@@ -94,8 +109,14 @@ impl AnalysisTree {
         }
     }
 
+    /// Where the tree is, for the sandbox to mount.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The tree's writer, for steps whose output joins it.
+    pub fn writer(&self) -> &TreeWriter {
+        &self.writer
     }
 
     /// Copies the wanted files of a layer listing from `ctx` (the build
@@ -105,14 +126,8 @@ impl AnalysisTree {
             // Empty directories and symlinks are part of a rootfs too.
             for e in listing {
                 match (e.kind, &e.link) {
-                    (FileKind::Dir, _) => {
-                        let dest = self.host_path(&e.path)?;
-                        if !fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
-                            self.prepare_parent(&dest)?;
-                            fs::create_dir(&dest).with_context(|| format!("creating {}", dest.display()))?;
-                        }
-                    }
-                    (FileKind::Symlink, Some(target)) => self.symlink(&e.path, target)?,
+                    (FileKind::Dir, _) => self.writer.create_dir(&e.path, e.mode | 0o700)?,
+                    (FileKind::Symlink, Some(target)) => self.writer.symlink(&e.path, target)?,
                     _ => {}
                 }
             }
@@ -121,22 +136,16 @@ impl AnalysisTree {
             let source = e.source.as_deref().unwrap_or(&e.path);
             let from = crate::tree::open_nofollow(ctx, source)
                 .with_context(|| format!("reading {source} in the build context"))?;
-            let dest = self.host_path(&e.path)?;
-            self.prepare_parent(&dest)?;
-            let mut to = fs::File::create(&dest).with_context(|| format!("writing {}", dest.display()))?;
+            let origin = from.metadata().with_context(|| format!("reading {source} in the build context"))?;
             // The file was sized when listed; never copy more than that, so
             // a file growing while we read cannot make the tree unbounded.
-            let origin = from.metadata().with_context(|| format!("reading {source} in the build context"))?;
-            // Between std files io::copy copies inside the kernel
-            // (copy_file_range), not through a buffer of ours.
-            let mut limited = io::Read::take(from.into_std(), e.size);
-            let copied =
-                io::copy(&mut limited, &mut to).with_context(|| format!("copying {source} from the build context"))?;
-            self.set_mode(&e.path, e.mode)?;
+            // Holes stay holes, and the bytes move inside the kernel.
+            let (to, copied) = self.writer.copy_file(&e.path, &from.into_std(), e.size, self.mode_of(e.mode))?;
+            let mut origins = self.origins.lock().unwrap_or_else(|p| p.into_inner());
             if copied == origin.len() && to.set_modified(copy_mtime()).is_ok() {
-                self.origins.lock().unwrap_or_else(|p| p.into_inner()).insert(e.path.clone(), origin);
+                origins.insert(e.path.clone(), origin);
             } else {
-                self.origins.lock().unwrap_or_else(|p| p.into_inner()).remove(&e.path);
+                origins.remove(&e.path);
             }
         }
         Ok(())
@@ -147,92 +156,39 @@ impl AnalysisTree {
     /// source's, which the file digest memo may already know.
     pub fn origin(&self, path: &str) -> Option<cap_std::fs::Metadata> {
         let origin = self.origins.lock().unwrap_or_else(|p| p.into_inner()).get(path).cloned()?;
-        let copy = fs::symlink_metadata(self.host_path(path).ok()?).ok()?;
-        (copy.is_file() && copy.len() == origin.len() && copy.modified().ok()? == copy_mtime()).then_some(origin)
+        let copy = self.writer.metadata(path).ok()??;
+        (copy.is_file() && copy.len() == origin.len() && copy.modified().ok()?.into_std() == copy_mtime())
+            .then_some(origin)
     }
 
-    /// Gives the file at `path` its image mode, in a tree that keeps modes.
-    /// The owner keeps read and write, so the host can stage over it, and
-    /// set-id bits are dropped: this is a host file.
-    pub fn set_mode(&self, path: &str, mode: u32) -> Result<()> {
-        use std::os::unix::fs::PermissionsExt;
-        if !self.keeps_modes {
-            return Ok(());
-        }
-        let dest = self.host_path(path)?;
-        fs::set_permissions(&dest, fs::Permissions::from_mode((mode & 0o777) | 0o600))
-            .with_context(|| format!("setting the mode of {}", dest.display()))
-    }
-
-    /// Writes one file (a base layer's, or a step's output).
-    pub fn write(&self, path: &str, content: &mut dyn io::Read) -> Result<()> {
-        let dest = self.host_path(path)?;
-        self.prepare_parent(&dest)?;
-        let mut to = fs::File::create(&dest).with_context(|| format!("writing {}", dest.display()))?;
-        io::copy(content, &mut to).with_context(|| format!("writing {}", dest.display()))?;
+    /// Writes one file (a base layer's, a policy, a rendered chart) with
+    /// its image `mode`, replacing whatever the path held.
+    pub fn write(&self, path: &str, content: &mut dyn io::Read, mode: u32) -> Result<()> {
+        self.writer.write(path, content, self.mode_of(mode))?;
         Ok(())
     }
 
     /// Makes `path` a symlink to `target`, in a tree that keeps a whole
-    /// rootfs; a link that would lead out of the tree is left out, as the
-    /// sandbox would refuse to follow it anyway.
+    /// rootfs (the analysis tree keeps no links). The link is data: the
+    /// host never follows it, and the sandbox refuses to follow one out.
     pub fn symlink(&self, path: &str, target: &str) -> Result<()> {
-        if !self.keeps_modes || !crate::tree::stays_inside(path, target) {
+        if !self.keeps_modes {
             return Ok(());
         }
-        let dest = self.host_path(path)?;
-        self.prepare_parent(&dest)?;
-        if fs::symlink_metadata(&dest).is_ok() {
-            fs::remove_file(&dest).with_context(|| format!("replacing {}", dest.display()))?;
-        }
-        std::os::unix::fs::symlink(target, &dest).with_context(|| format!("linking {}", dest.display()))
+        self.writer.symlink(path, target)
     }
 
-    /// Removes one path (a whiteout in a base layer).
+    /// Removes one path (a whiteout in a base layer); a path below a link
+    /// is not in this tree and is left alone.
     pub fn remove(&self, path: &str) -> Result<()> {
-        let dest = self.host_path(path)?;
-        match fs::symlink_metadata(&dest) {
-            Ok(m) if m.is_dir() => fs::remove_dir_all(&dest),
-            Ok(_) => fs::remove_file(&dest),
-            Err(_) => Ok(()),
-        }
-        .with_context(|| format!("removing {}", dest.display()))
+        self.writer.remove(path)
     }
 
-    /// The host path of an image path, refusing anything that is not a
-    /// plain relative path.
-    fn host_path(&self, path: &str) -> Result<PathBuf> {
-        let p = Path::new(path);
-        if p.components().any(|c| !matches!(c, Component::Normal(_))) || path.is_empty() {
-            bail!("{path:?}: not a plain relative path");
-        }
-        Ok(self.root.join(p))
-    }
-
-    fn prepare_parent(&self, dest: &Path) -> Result<()> {
-        let parent = dest.parent().unwrap_or(&self.root);
-        // A file of the same name as a directory we need (one layer wrote
-        // `manifests` as a file, a later one a directory) is replaced, as
-        // unpacking the layers in order would.
-        let mut cur = self.root.clone();
-        if let Ok(rel) = parent.strip_prefix(&self.root) {
-            for c in rel.components() {
-                cur.push(c);
-                if fs::symlink_metadata(&cur).is_ok_and(|m| !m.is_dir()) {
-                    fs::remove_file(&cur).with_context(|| format!("replacing {}", cur.display()))?;
-                }
-            }
-        }
-        match fs::symlink_metadata(dest) {
-            Ok(m) if m.is_dir() => fs::remove_dir_all(dest).with_context(|| format!("replacing {}", dest.display()))?,
-            // A later layer's file replaces a link; writing through it would
-            // change the link's target instead.
-            Ok(m) if m.file_type().is_symlink() => {
-                fs::remove_file(dest).with_context(|| format!("replacing {}", dest.display()))?
-            }
-            _ => {}
-        }
-        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))
+    /// The mode a copy of a file with image mode `mode` gets on disk: its
+    /// permission bits in a tree that keeps modes (the owner keeps read and
+    /// write, so the host can stage over it), else [`COPY_MODE`].
+    fn mode_of(&self, mode: u32) -> u32 {
+        if self.keeps_modes { (mode & crate::tree::PERMISSION_BITS) | 0o600 } else { COPY_MODE }
     }
 }
 
@@ -243,22 +199,28 @@ mod tests {
     #[test]
     fn a_whole_tree_replaces_a_link_instead_of_writing_through_it_and_drops_escaping_links() {
         let dir = tempfile::tempdir().expect("dir");
-        let tree = AnalysisTree::whole(dir.path().to_path_buf());
-        tree.write("a.txt", &mut "target".as_bytes()).expect("a");
+        let tree = AnalysisTree::whole(dir.path().to_path_buf()).expect("tree");
+        tree.write("a.txt", &mut "target".as_bytes(), 0o644).expect("a");
         tree.symlink("b.txt", "a.txt").expect("link");
         assert_eq!(std::fs::read_to_string(dir.path().join("b.txt")).expect("through the link"), "target");
-        tree.write("b.txt", &mut "later".as_bytes()).expect("b");
+        tree.write("b.txt", &mut "later".as_bytes(), 0o644).expect("b");
         assert_eq!(std::fs::read_to_string(dir.path().join("a.txt")).expect("a"), "target");
         assert!(!std::fs::symlink_metadata(dir.path().join("b.txt")).expect("b").file_type().is_symlink());
+        // An escaping link is data: kept as a link, never followed by a write.
         tree.symlink("c", "../../etc/passwd").expect("escaping link");
-        assert!(std::fs::symlink_metadata(dir.path().join("c")).is_err(), "an escaping link is left out");
-        let granted = AnalysisTree::under(dir.path().join("y"), vec!["manifests".into(), "etc/app".into()]);
+        assert_eq!(std::fs::read_link(dir.path().join("c")).expect("c"), std::path::Path::new("../../etc/passwd"));
+        tree.write("c", &mut "over".as_bytes(), 0o644).expect("over the link");
+        assert_eq!(std::fs::read_to_string(dir.path().join("c")).expect("c"), "over");
+        std::fs::create_dir(dir.path().join("y")).expect("y");
+        std::fs::create_dir(dir.path().join("x")).expect("x");
+        let granted =
+            AnalysisTree::under(dir.path().join("y"), vec!["manifests".into(), "etc/app".into()]).expect("tree");
         for (path, kept) in
             [("manifests/a.yaml", true), ("etc/app/x", true), ("etc/application", false), ("manifestsx/a", false)]
         {
             assert_eq!(granted.wants(path), kept, "{path}");
         }
-        let analysis = AnalysisTree::new(dir.path().join("x"));
+        let analysis = AnalysisTree::new(dir.path().join("x")).expect("tree");
         analysis.symlink("d", "a.txt").expect("no-op");
         assert!(std::fs::symlink_metadata(dir.path().join("x/d")).is_err(), "the analysis tree keeps no links");
     }
@@ -282,7 +244,7 @@ mod tests {
             hardlink: None,
             source: None,
         };
-        let tree = AnalysisTree::new(dir.path().join("tree"));
+        let tree = AnalysisTree::new(dir.path().join("tree")).expect("tree");
         // b is listed shorter than it is (it grew): its copy is partial.
         tree.add_from_context(&ctx, &[entry("manifests/a.yaml", 8), entry("manifests/b.yaml", 3)]).expect("copy");
         let origin = tree.origin("manifests/a.yaml").expect("an untouched whole copy");

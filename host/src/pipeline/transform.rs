@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
+use crate::tree::{Existing, TreeWriter};
+
 use anyhow::{Context, Result, anyhow, bail};
 use cap_std::fs::Dir;
 use sealbox_guest::{FileEntry, FileKind, ModuleKind};
@@ -127,7 +129,7 @@ impl Runner<'_> {
         let root = self.rootfs.root();
         // Directories were made with the umask's mode; the module sees the
         // same listing on every machine.
-        let files: Vec<FileEntry> = super::list_tree(root)?
+        let files: Vec<FileEntry> = super::list_rootfs(root)?
             .into_iter()
             .map(|e| if e.kind == FileKind::Dir { FileEntry { mode: 0o755, ..e } } else { e })
             .collect();
@@ -197,46 +199,50 @@ struct CachedTransform {
     listing: Vec<FileEntry>,
 }
 
-/// Unpacks one of our own transform layers into `dest`: plain relative
-/// paths, directories, files and symlinks that stay inside; anything else
-/// is an error.
+/// Unpacks a cached transform layer into `dest`: directories, files and
+/// symlinks at plain relative paths, anything else an error. The layer may
+/// come from a shared cache, so it is written like any untrusted tree:
+/// through a [`TreeWriter`], its links stored as links, never followed.
 fn unpack(store: &Store, layer: &LayerDescriptor, dest: &Path) -> Result<()> {
+    let writer = TreeWriter::open(dest, Existing::Replace)?;
     let reader = crate::oci::layer::open_uncompressed(store.layout(), &layer.descriptor())?;
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries()? {
         let mut entry = entry?;
-        let path = entry.path()?.into_owned();
-        if path.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
-            bail!("layer {}: {} is not a plain relative path", layer.digest, path.display());
-        }
-        let target = dest.join(&path);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
+        let raw = entry.path()?.into_owned();
+        let path = raw
+            .components()
+            .filter(|c| !matches!(c, Component::CurDir))
+            .map(|c| match c {
+                Component::Normal(s) => s.to_str(),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()
+            .filter(|parts| !parts.is_empty())
+            .map(|parts| parts.join("/"))
+            .ok_or_else(|| anyhow!("layer {}: {} is not a plain relative path", layer.digest, raw.display()))?;
+        let mode = entry.header().mode()?;
         match entry.header().entry_type() {
-            tar::EntryType::Directory => std::fs::create_dir_all(&target)?,
+            // The host writes into its directories later, whatever the layer says.
+            tar::EntryType::Directory => writer.create_dir(&path, mode | 0o700)?,
             tar::EntryType::Regular => {
-                let mut to = std::fs::File::create(&target)?;
-                std::io::copy(&mut entry, &mut to)?;
+                writer.write(&path, &mut entry, mode)?;
             }
             tar::EntryType::Symlink => {
-                let link = entry.link_name()?.ok_or_else(|| anyhow!("{}: symlink without a target", path.display()))?;
-                let (from, to) = (path.to_string_lossy(), link.to_string_lossy());
-                if !crate::tree::stays_inside(&from, &to) {
-                    bail!("layer {}: {from} links out of the tree", layer.digest);
-                }
-                std::os::unix::fs::symlink(link.as_ref(), &target)?;
+                let link = entry.link_name()?.ok_or_else(|| anyhow!("{path}: symlink without a target"))?;
+                let target = link.to_str().ok_or_else(|| anyhow!("{path}: symlink target is not UTF-8"))?;
+                writer.symlink(&path, target)?;
             }
-            other => bail!("layer {}: {} has an unexpected type {other:?}", layer.digest, path.display()),
+            other => bail!("layer {}: {path} has an unexpected type {other:?}", layer.digest),
         }
     }
     Ok(())
 }
 
 /// The layer listing of a transform's output. WASI cannot set modes, so the
-/// host chooses them: a file the module rewrote keeps the mode it had in
-/// the rootfs, a new file gets 0644 and a directory 0755, whatever the
-/// umask made of them on disk.
+/// host chooses them: a file the module rewrote keeps the permission bits it
+/// had in the rootfs (never set-id or sticky bits), a new file gets 0644
+/// and a directory 0755, whatever the umask made of them on disk.
 fn layer_listing(output: &[FileEntry], rootfs: &[FileEntry]) -> Vec<FileEntry> {
     let before: BTreeMap<&str, u32> = rootfs.iter().map(|e| (e.path.as_str(), e.mode)).collect();
     output
@@ -244,7 +250,8 @@ fn layer_listing(output: &[FileEntry], rootfs: &[FileEntry]) -> Vec<FileEntry> {
         .map(|e| {
             let mode = match e.kind {
                 FileKind::Dir => 0o755,
-                FileKind::File => before.get(e.path.as_str()).copied().unwrap_or(0o644),
+                // A rewrite of a set-id file must not plant set-id content.
+                FileKind::File => before.get(e.path.as_str()).map_or(0o644, |m| m & crate::tree::PERMISSION_BITS),
                 FileKind::Symlink => 0o777,
             };
             FileEntry { mode, ..e.clone() }
@@ -271,13 +278,18 @@ mod tests {
 
     #[test]
     fn output_modes_come_from_the_rootfs_not_the_umask() {
-        let rootfs = [entry("bin/run.sh", FileKind::File, 0o755), entry("manifests/a.yaml", FileKind::File, 0o600)];
+        let rootfs = [
+            entry("bin/run.sh", FileKind::File, 0o755),
+            entry("bin/su", FileKind::File, 0o4755),
+            entry("manifests/a.yaml", FileKind::File, 0o600),
+        ];
         let output = [
             entry("bin", FileKind::Dir, 0o700),
             entry("bin/run.sh", FileKind::File, 0o600),
+            entry("bin/su", FileKind::File, 0o600),
             entry("manifests/new.yaml", FileKind::File, 0o666),
         ];
         let modes: Vec<u32> = layer_listing(&output, &rootfs).iter().map(|e| e.mode).collect();
-        assert_eq!(modes, [0o755, 0o755, 0o644]);
+        assert_eq!(modes, [0o755, 0o755, 0o755, 0o644], "set-id bits are dropped from a rewritten file");
     }
 }
