@@ -5,6 +5,7 @@ mod add;
 mod build;
 mod cli;
 mod common;
+mod confine;
 mod languages;
 mod modules;
 mod pipeline;
