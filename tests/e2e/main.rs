@@ -5,6 +5,7 @@ mod add;
 mod build;
 mod cli;
 mod common;
+mod confine;
 mod containment;
 mod languages;
 mod modules;

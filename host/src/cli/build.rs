@@ -2,12 +2,13 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 
 use super::{UsageError, parse_key_value};
+use crate::confine::{Access, Confinement};
 use crate::kubefile::{self, ImageType};
 use crate::oci::Compression;
 use crate::oci::export::{ExportTarget, export};
@@ -82,7 +83,8 @@ pub struct BuildArgs {
     #[arg(long)]
     require_digests: bool,
     /// Also show every value the image search looked at and did not take as
-    /// an image, and why.
+    /// an image, and why; and whether Landlock confines the build
+    /// (`SEALBOX_LANDLOCK=off` turns that off).
     #[arg(long, short = 'v')]
     verbose: bool,
     /// Build even when a Helm chart cannot be rendered (its images are then
@@ -251,6 +253,15 @@ pub fn run(args: BuildArgs) -> Result<()> {
     };
     let store = args.common.open_store()?;
     let sandbox = args.common.sandbox()?;
+    // From here on the process touches only what the build needs; the
+    // step workers and thread pools it starts later inherit that.
+    let (enforcement, _temp) =
+        super::confine(confinement(&args, &options, store.root(), &outputs)?, args.common.cache_root().as_deref())?;
+    if args.verbose {
+        eprintln!("note: {enforcement}");
+    }
+    #[cfg(debug_assertions)]
+    crate::confine::broken_writer_hook().map_err(anyhow::Error::msg)?;
     let json = matches!(args.format, super::module::Format::Json);
     let tty = std::io::stderr().is_terminal();
     let bar = options.progress_bar;
@@ -306,4 +317,41 @@ pub fn run(args: BuildArgs) -> Result<()> {
         println!("{}", outcome.digest);
     }
     Ok(())
+}
+
+/// What a build may touch once it has started: it reads the context, the
+/// Kubefile, the pipeline file's directory (its modules), the policies and
+/// the registry credentials, and reads and writes the store; it writes the
+/// `-o` outputs, the `--report` and, with `--lock`, the lock, each beside
+/// its target (temp file, then rename), so their directories are made now.
+/// [`super::confine`] adds the system, the module cache and the temp dir.
+fn confinement(
+    args: &BuildArgs,
+    options: &BuildOptions,
+    store: &Path,
+    outputs: &[ExportTarget],
+) -> Result<Confinement> {
+    let registry = &options.registry;
+    let mut c = Confinement::new().read(&options.context).read(&options.kubefile).read_write(store);
+    let reads = options.policies.iter().chain(&registry.ca_file).chain(options.pipeline.as_ref().map(|p| &p.dir));
+    for p in reads.cloned().chain(crate::registry::auth::search_path(registry.auth_file.as_deref())) {
+        c = c.read(p);
+    }
+    let beside = |p: &Path| p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    let mut writes: Vec<(PathBuf, Access)> = outputs
+        .iter()
+        .map(|t| match t {
+            ExportTarget::OciDir { dir, .. } => (beside(dir), Access::ReadWrite),
+            ExportTarget::OciArchive(f) | ExportTarget::DockerArchive(f) => (beside(f), Access::ReplaceFiles),
+        })
+        .collect();
+    writes.extend(args.report.as_ref().map(|(_, f)| (beside(f), Access::ReplaceFiles)));
+    if args.lock {
+        writes.push((beside(&options.kubefile), Access::ReplaceFiles));
+    }
+    for (dir, access) in writes {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        c = c.allow(dir, access);
+    }
+    Ok(c)
 }

@@ -86,9 +86,36 @@ impl StoreArgs {
 
     /// A sandbox with the precompiled-module cache.
     pub fn sandbox(&self) -> anyhow::Result<crate::sandbox::Sandbox> {
-        let cache = self.cache.clone().or_else(crate::sandbox::ModuleCache::default_root);
-        crate::sandbox::Sandbox::new(cache.as_deref())
+        crate::sandbox::Sandbox::new(self.cache_root().as_deref())
     }
+
+    /// Where the precompiled-module cache lives (`None`: no cache).
+    pub fn cache_root(&self) -> Option<std::path::PathBuf> {
+        self.cache.clone().or_else(crate::sandbox::ModuleCache::default_root)
+    }
+}
+
+/// Confines this process for the rest of a command (see [`crate::confine`]):
+/// to `paths`, what every command needs of the system, the module cache
+/// `cache`, and a private temp dir made now, which every temp file of the
+/// command goes into and which is removed when the returned handle drops.
+/// Call it before the command starts any thread pool or worker.
+pub fn confine(
+    paths: crate::confine::Confinement,
+    cache: Option<&std::path::Path>,
+) -> anyhow::Result<(crate::confine::Enforcement, tempfile::TempDir)> {
+    use crate::confine::Access;
+    use anyhow::Context;
+    let temp = crate::confine::private_temp_dir().context("creating a temp directory")?;
+    let mut paths = paths.system().read_write(temp.path());
+    if let Some(parent) = temp.path().parent() {
+        paths = paths.allow(parent, Access::RemoveEmptyDirs);
+    }
+    if let Some(cache) = cache {
+        paths = paths.read_write(cache);
+    }
+    let enforcement = paths.apply()?;
+    Ok((enforcement, temp))
 }
 
 /// A wrong invocation: exit status 2, and a message that says what to fix.

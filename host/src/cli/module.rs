@@ -206,6 +206,9 @@ fn run_module(args: RunArgs) -> Result<()> {
     };
     let cache = if args.no_cache { None } else { args.cache.clone().or_else(sandbox::ModuleCache::default_root) };
     let sandbox = Sandbox::new(cache.as_deref())?;
+    // The module sees --in and --out; the host needs no more, and no network.
+    let paths = crate::confine::Confinement::new().read(&args.input).read_write(&args.output).deny_tcp_connect();
+    let (_, _temp) = super::confine(paths, cache.as_deref())?;
     let module = sandbox.load(&binary, &module_file_name(&args.module))?;
     let limits = Limits { timeout: args.timeout, memory: args.memory, stdout: args.stdout_limit, ..Limits::default() };
     let step = Step {

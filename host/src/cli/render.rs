@@ -67,6 +67,9 @@ pub fn run(args: RenderArgs) -> Result<()> {
     std::fs::create_dir_all(&dest).map_err(|e| UsageError(format!("-o {}: {e}", dest.display())))?;
     let config = RenderConfig { env, missing_key: args.missing_key.as_str().into(), apps: BTreeMap::new() };
     let sandbox = args.common.sandbox()?;
+    // Rendering reads DIR and writes only the rendered files, offline.
+    let paths = crate::confine::Confinement::new().read(&args.dir).read_write(&dest).deny_tcp_connect();
+    let (_, _temp) = super::confine(paths, args.common.cache_root().as_deref())?;
     let (count, warnings, notes) =
         pipeline::render_directory(&sandbox, &args.dir, &dest, &config, super::source_date_epoch()?)?;
     for w in warnings {
