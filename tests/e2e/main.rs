@@ -11,4 +11,5 @@ mod languages;
 mod modules;
 mod pipeline;
 mod registry;
+mod reproducible;
 mod sandbox;

@@ -91,6 +91,12 @@ pub struct BuildArgs {
     /// missing from the list).
     #[arg(long)]
     ignore_chart_errors: bool,
+    /// Give every file in the layers this build makes mode 0644, or 0755
+    /// when any execute bit is set, and every directory 0755: what a git
+    /// checkout can express, so checkouts made under different umasks build
+    /// one digest. Files that must stay private (keys) lose their modes.
+    #[arg(long, env = "SEALBOX_NORMALIZE_MODES")]
+    normalize_modes: bool,
     /// Also write the image to `oci:DIR[:REF]`, `oci-archive:FILE` or
     /// `docker-archive:FILE` (repeatable).
     #[arg(short = 'o', long = "output", value_name = "DEST")]
@@ -232,6 +238,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
         },
         source_date_epoch,
         no_cache: args.no_cache,
+        normalize_modes: args.normalize_modes,
         render_env,
         missing_key: args.missing_key.as_str().into(),
         policies: args.policies.clone(),

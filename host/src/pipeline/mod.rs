@@ -77,6 +77,9 @@ pub struct BuildOptions {
     pub compression: Compression,
     pub source_date_epoch: u64,
     pub no_cache: bool,
+    /// Give the layers' files and directories the modes a git checkout can
+    /// express (see [`normalized_mode`]).
+    pub normalize_modes: bool,
     /// Values given to templates on top of the image's ENV.
     pub render_env: BTreeMap<String, String>,
     /// `default`, `zero` or `error`.
@@ -646,9 +649,14 @@ fn pack_layer(
     options: &BuildOptions,
     source: &Dir,
     source_dir: &Path,
-    listing: Vec<FileEntry>,
+    mut listing: Vec<FileEntry>,
     work: &Path,
 ) -> Result<(LayerDescriptor, bool)> {
+    if options.normalize_modes {
+        for e in &mut listing {
+            e.mode = normalized_mode(e.kind, e.mode);
+        }
+    }
     let key =
         // Only the context's files outlive the build: remembering the
         // digests of files in the build's own temp trees would only grow the
@@ -682,6 +690,17 @@ fn pack_layer(
         cache.put(key, &CachedLayer::from(&desc))?;
     }
     Ok((desc, false))
+}
+
+/// The mode `--normalize-modes` gives an entry: what a git checkout can
+/// express, whatever the umask it was made under. Links keep theirs.
+pub fn normalized_mode(kind: FileKind, mode: u32) -> u32 {
+    match kind {
+        FileKind::Dir => 0o755,
+        FileKind::File if mode & 0o111 != 0 => 0o755,
+        FileKind::File => 0o644,
+        FileKind::Symlink => mode,
+    }
 }
 
 /// A pack result as the cache keeps it.
