@@ -15,4 +15,8 @@ pub mod oci;
 pub mod pipeline;
 pub mod registry;
 pub mod sandbox;
+pub mod text;
 pub mod tree;
+
+#[cfg(test)]
+mod untrusted_input_tests;

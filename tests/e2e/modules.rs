@@ -389,3 +389,15 @@ fn a_module_sees_the_rootfs_so_far_with_its_directories_and_links_and_nothing_la
         )
     );
 }
+
+#[test]
+fn a_module_name_with_escapes_reaches_the_terminal_escaped() {
+    let ctx = context(&["evilname"], "FROM scratch\nCOPY rootfs .\nRUN --module=modules/evilname.wasm\n");
+    let store = tempfile::tempdir().expect("store");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "evil"]);
+    assert_eq!(code, 0, "{stderr}");
+    let raw = |c: char| (c.is_control() && c != '\n') || ('\u{202a}'..='\u{202e}').contains(&c);
+    assert!(!stderr.chars().any(raw), "{stderr:?}");
+    assert!(stderr.contains("evil\\x1b]0;pwned\\x07\\x1b[2J\\u{202e}\\x0aerror: fake"), "{stderr}");
+    assert!(!stderr.lines().any(|l| l.starts_with("error: fake")), "the name must not start a line: {stderr}");
+}

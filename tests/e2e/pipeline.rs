@@ -436,3 +436,27 @@ fn a_step_is_stopped_at_its_granted_timeout() {
     assert!(started.elapsed() < std::time::Duration::from_secs(30), "the 60 s default was not used");
     no_images(store.path());
 }
+
+#[test]
+fn findings_reach_the_terminal_escaped_and_the_reports_as_data() {
+    let ctx = context(&[("evilpolicy", p1("evilpolicy"))], true);
+    write_pipeline(ctx.path(), &[step(ctx.path(), "evil", "evilpolicy", "after-render", "policy", "")]);
+    let store = tempfile::tempdir().expect("store");
+    let sarif = store.path().join("report.sarif");
+    let report = format!("sarif:{}", sarif.display());
+    let (code, stdout, stderr) = build(ctx.path(), store.path(), &["-t", "x", "--format", "json", "--report", &report]);
+    assert_eq!(code, 1, "{stderr}");
+    let raw = |c: char| (c.is_control() && c != '\n') || c == '\u{202e}';
+    assert!(!stderr.chars().any(raw), "{stderr:?}");
+    assert!(stderr.contains("x\\x1b[31m.yaml:1: denied\\x1b[2J\\x1b]0;pwned\\x07 [r\\u{202e}ule]"), "{stderr}");
+    assert!(stderr.contains("warning: evil (modules/evilpolicy.wasm): careful\\x1b[8mhidden\\x1b[0m"), "{stderr}");
+    // JSON and SARIF are data: the text is kept, with JSON's own escapes.
+    assert!(!stdout.contains('\x1b') && stdout.contains("\\u001b[2J"), "{stdout}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(json["verdicts"][0]["message"], "denied\x1b[2J\x1b]0;pwned\x07");
+    let sarif: serde_json::Value = serde_json::from_slice(&std::fs::read(&sarif).expect("sarif")).expect("sarif json");
+    let results = &sarif["runs"][0]["results"];
+    assert_eq!(results[0]["message"]["text"], "denied\x1b[2J\x1b]0;pwned\x07");
+    assert_eq!(results[0]["ruleId"], "evil/r\u{202e}ule");
+    no_images(store.path());
+}

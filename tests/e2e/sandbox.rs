@@ -225,3 +225,63 @@ fn bad_invocations_exit_2_with_a_message() {
     assert_eq!(code, 2);
     assert!(stderr.contains("directory is not empty"), "{stderr}");
 }
+
+/// Whether `text` holds a character that would drive a terminal or
+/// reorder what it shows.
+fn has_raw_controls(text: &str) -> bool {
+    text.chars().any(|c| (c.is_control() && c != '\n' && c != '\t') || ('\u{202a}'..='\u{202e}').contains(&c))
+}
+
+#[test]
+fn long_multi_byte_garbage_fails_the_step_cleanly() {
+    let (_tmp, input, output) = dirs();
+    let (code, stdout, stderr) = module_run(&p1("mbgarbage"), &input, &output, &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("step thread"), "{stderr}");
+    assert!(stderr.contains("module mbgarbage: wrote invalid response: invalid type: string \"日本語"), "{stderr}");
+    // serde's message is cut to a bounded length, on a character boundary.
+    let line = stderr.lines().find(|l| l.contains("invalid response")).expect("the error line");
+    assert!(line.len() < 400 && line.ends_with('…'), "{line}");
+    assert!(stdout.is_empty(), "{stdout}");
+}
+
+#[test]
+fn escapes_in_an_invalid_response_are_shown_escaped() {
+    let (_tmp, input, output) = dirs();
+    let (code, _, stderr) = module_run(&p1("escanswer"), &input, &output, &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("module escanswer: wrote invalid response: unknown variant"), "{stderr}");
+    assert!(!has_raw_controls(&stderr), "{stderr:?}");
+    assert!(stderr.contains("\\x1b[2J\\x1b]0;pwned\\x07\\u{202e}gnp.exe"), "{stderr}");
+}
+
+#[test]
+fn a_module_name_with_escapes_is_shown_escaped() {
+    let (tmp, input, output) = dirs();
+    let named = tmp.path().join("named.wasm");
+    let evil = "red\x1b[31m\x1b]0;pwned\x07\u{202e}\nerror: fake";
+    let (out, _, stderr) = run(sealbox()
+        .args(["module", "annotate"])
+        .arg(p1("mbgarbage"))
+        .arg("-o")
+        .arg(&named)
+        .args(["--name", evil, "--kind", "transform"]));
+    assert!(out.status.success(), "{stderr}");
+    let shown = "red\\x1b[31m\\x1b]0;pwned\\x07\\u{202e}\\x0aerror: fake";
+
+    let (code, _, stderr) = module_run(&named, &input, &output, &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(!has_raw_controls(&stderr), "{stderr:?}");
+    assert!(stderr.contains(&format!("error: module {shown}: wrote invalid response")), "{stderr}");
+    assert!(!stderr.lines().any(|l| l.starts_with("error: fake")), "the name must not start a line: {stderr}");
+
+    let (out, stdout, stderr) = run(sealbox().args(["module", "inspect"]).arg(&named));
+    assert!(out.status.success(), "{stderr}");
+    assert!(!has_raw_controls(&stdout), "{stdout:?}");
+    assert!(stdout.contains(&format!("name:     {shown}\n")), "{stdout}");
+    // Machine output keeps the name as it is: JSON escapes it as data.
+    let (_, stdout, _) = run(sealbox().args(["module", "inspect", "--format", "json"]).arg(&named));
+    assert!(stdout.contains("\\u001b]0;pwned\\u0007"), "{stdout}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(v["metadata"]["name"], evil);
+}

@@ -279,7 +279,9 @@ pub fn run(args: BuildArgs) -> Result<()> {
             if bar {
                 eprint!("\r\x1b[2K");
             }
-            eprintln!("{line}");
+            // A progress line is one line; the module names and paths in it
+            // come from the context and module metadata.
+            eprintln!("{}", crate::text::escape_line(line));
         }
     };
     let built = pipeline::build(&sandbox, &store, &options, &mut progress);
@@ -295,7 +297,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
         Err(e) => {
             if let Some(failure) = e.downcast_ref::<pipeline::PolicyFailure>() {
                 for v in failure.verdicts.iter().filter(|v| !v.fails_build()) {
-                    eprintln!("warning: {}", crate::sandbox::escape_for_terminal(v.to_text().as_bytes()));
+                    eprintln!("warning: {}", crate::text::escape_for_terminal(v.to_text().as_bytes()));
                 }
                 if json {
                     let report = serde_json::json!({"error": failure.to_string(), "verdicts": failure.verdicts});
@@ -306,10 +308,10 @@ pub fn run(args: BuildArgs) -> Result<()> {
         }
     };
     for w in &outcome.warnings {
-        eprintln!("warning: {}", crate::sandbox::escape_for_terminal(w.as_bytes()));
+        eprintln!("warning: {}", crate::text::escape_for_terminal(w.as_bytes()));
     }
     for n in &outcome.notes {
-        eprintln!("note: {}", crate::sandbox::escape_for_terminal(n.as_bytes()));
+        eprintln!("note: {}", crate::text::escape_for_terminal(n.as_bytes()));
     }
     if args.lock {
         pipeline::Lock::new(outcome.modules.clone()).write(&lock_path)?;

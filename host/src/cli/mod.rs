@@ -155,25 +155,32 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if let Some(usage) = e.downcast_ref::<UsageError>() {
-                eprintln!("error: {usage}");
+                print_error(&usage.to_string());
                 return ExitCode::from(2);
             }
             // A Kubefile that does not parse or plan is a wrong invocation
             // too: the user must fix their input, nothing ran.
             if let Some(kubefile) = e.downcast_ref::<crate::kubefile::Error>() {
-                eprintln!("error: {kubefile}");
+                print_error(&kubefile.to_string());
                 return ExitCode::from(2);
             }
             if let Some(failed) = e.downcast_ref::<Failed>() {
                 if !failed.printed {
-                    eprintln!("error: {}", failed.message);
+                    print_error(&failed.message);
                 }
                 return ExitCode::from(1);
             }
-            eprintln!("error: {e:#}");
+            print_error(&format!("{e:#}"));
             ExitCode::from(1)
         }
     }
+}
+
+/// Prints the error that ends the command. Its chain may quote anything
+/// input holds (file names, module names and output, serde's view of a
+/// document), so it is escaped for the terminal here, once for every path.
+fn print_error(message: &str) {
+    eprintln!("error: {}", crate::text::escape_for_terminal(message.as_bytes()));
 }
 
 /// Parses `K=V` (the value may itself contain `=`).

@@ -11,7 +11,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use sealbox_guest::{API_VERSION, Capabilities, ImageInfo, ModuleKind, ModuleMetadata, Request, Status};
 
 use super::{Failed, UsageError, parse_key_value};
-use crate::sandbox::{self, Limits, ModuleBinary, Sandbox, Step, escape_for_terminal};
+use crate::sandbox::{self, Limits, ModuleBinary, Sandbox, Step};
+use crate::text::{escape_for_terminal, escape_line};
 use crate::tree::{self, WalkOptions};
 
 #[derive(Debug, Subcommand)]
@@ -289,13 +290,14 @@ fn inspect(args: InspectArgs) -> Result<()> {
             println!("kind:     {kind}");
             println!("size:     {} bytes", binary.bytes.len());
             println!("digest:   {}", binary.digest);
+            // Metadata and import names are the module's own words.
             match &binary.metadata {
                 Some(m) => {
-                    println!("name:     {}", m.name);
-                    println!("version:  {}", m.version);
+                    println!("name:     {}", escape_line(&m.name));
+                    println!("version:  {}", escape_line(&m.version));
                     println!("step:     {}", serde_json::to_value(m.kind)?.as_str().unwrap_or("?"));
                     if !m.capabilities.env.is_empty() {
-                        println!("env:      {}", m.capabilities.env.join(", "));
+                        println!("env:      {}", escape_line(&m.capabilities.env.join(", ")));
                     }
                     if m.capabilities.write_output {
                         println!("writes:   /out");
@@ -305,7 +307,7 @@ fn inspect(args: InspectArgs) -> Result<()> {
             }
             println!("imports:");
             for i in imports {
-                println!("  {i}");
+                println!("  {}", escape_line(&i));
             }
         }
     }

@@ -9,6 +9,7 @@ use sealbox_guest::{API_VERSION, ImageInfo, Request, Response, Status};
 
 use super::{Failed, StoreArgs, UsageError};
 use crate::sandbox::{Limits, ModuleBinary, Sandbox, Step};
+use crate::text::escape_for_terminal;
 use crate::tree::{self, WalkOptions};
 
 #[derive(Debug, Subcommand)]
@@ -138,7 +139,7 @@ fn test(args: TestArgs) -> Result<()> {
         match args.output {
             TestOutput::Table => {
                 if let Some(t) = response.data.get("rendered").and_then(|r| r.as_str()) {
-                    println!("{}", crate::sandbox::escape_for_terminal(t.as_bytes()));
+                    println!("{}", escape_for_terminal(t.as_bytes()));
                 }
             }
             TestOutput::Json => {
@@ -155,7 +156,7 @@ fn test(args: TestArgs) -> Result<()> {
         }
         for d in &response.diagnostics {
             if d.severity == sealbox_guest::Severity::Error && d.rule.is_none() {
-                eprintln!("error: {}", crate::pipeline::format_diagnostic(d));
+                eprintln!("error: {}", escape_for_terminal(crate::pipeline::format_diagnostic(d).as_bytes()));
             }
         }
     }
@@ -212,11 +213,11 @@ fn apply(args: ApplyArgs) -> Result<()> {
     }
     let response = run_kyverno(&args.common, root, config)?;
     if let Some(t) = response.data.get("rendered").and_then(|r| r.as_str()) {
-        println!("{}", crate::sandbox::escape_for_terminal(t.as_bytes()));
+        println!("{}", escape_for_terminal(t.as_bytes()));
     }
     for d in &response.diagnostics {
         if d.rule.is_none() {
-            eprintln!("{:?}: {}", d.severity, crate::pipeline::format_diagnostic(d));
+            eprintln!("{:?}: {}", d.severity, escape_for_terminal(crate::pipeline::format_diagnostic(d).as_bytes()));
         }
     }
     if response.status == Status::Failure {

@@ -5,10 +5,21 @@
 //! with `$` expanded, and the escape character. Unset variables expand to
 //! nothing. Nothing is executed: there is no command substitution.
 
+/// How deep `${NAME:-${...}}` substitutions may nest. Each level is a
+/// few bytes of Kubefile and a level of recursion here: unbounded, a small
+/// hostile Kubefile would overflow the host's stack.
+const MAX_NESTING: usize = 64;
+
+/// How long a word may grow by substitution. ARG and ENV values are
+/// substituted into later ones, so each line of a hostile Kubefile could
+/// multiply the length of the last (`ARG B=$A$A$A…`) until the host runs
+/// out of memory; no real value comes near this.
+const MAX_EXPANDED: usize = 1 << 20;
+
 /// Expands one word; `lookup` gives a variable's value, `None` when unset.
 pub(crate) fn expand(word: &str, escape: char, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
     let chars: Vec<char> = word.chars().collect();
-    let mut lexer = Lexer { chars: &chars, at: 0, escape, lookup };
+    let mut lexer = Lexer { chars: &chars, at: 0, escape, lookup, depth: 0 };
     lexer.until(None)
 }
 
@@ -17,6 +28,8 @@ struct Lexer<'a> {
     at: usize,
     escape: char,
     lookup: &'a dyn Fn(&str) -> Option<String>,
+    /// How many `${NAME:-word}` words the lexer is inside.
+    depth: usize,
 }
 
 impl Lexer<'_> {
@@ -90,7 +103,17 @@ impl Lexer<'_> {
         }
     }
 
+    /// A substitution at `$`, appended to `out`, which it may not make
+    /// longer than [`MAX_EXPANDED`].
     fn dollar(&mut self, out: &mut String) -> Result<(), String> {
+        self.substitute(out)?;
+        if out.len() > MAX_EXPANDED {
+            return Err(format!("bad substitution: the word expands to text longer than {} MiB", MAX_EXPANDED >> 20));
+        }
+        Ok(())
+    }
+
+    fn substitute(&mut self, out: &mut String) -> Result<(), String> {
         if self.peek() != Some('{') {
             let name = self.name();
             if name.is_empty() {
@@ -110,7 +133,7 @@ impl Lexer<'_> {
             Some('}') => out.push_str(&value.unwrap_or_default()),
             Some(':') => {
                 let modifier = self.next();
-                let word = self.until(Some('}'))?;
+                let word = self.nested_word()?;
                 let set = value.as_deref().is_some_and(|v| !v.is_empty());
                 match modifier {
                     Some('-') => out.push_str(&if set { value.unwrap_or_default() } else { word }),
@@ -122,7 +145,7 @@ impl Lexer<'_> {
                 }
             }
             Some(m @ ('-' | '+' | '?')) => {
-                let word = self.until(Some('}'))?;
+                let word = self.nested_word()?;
                 match (m, value) {
                     ('-', Some(v)) | ('?', Some(v)) => out.push_str(&v),
                     ('-', None) => out.push_str(&word),
@@ -135,6 +158,17 @@ impl Lexer<'_> {
             None => return Err("unexpected end of statement while looking for matching }".into()),
         }
         Ok(())
+    }
+
+    /// The word of a `${NAME:-word}` form, up to its `}`.
+    fn nested_word(&mut self) -> Result<String, String> {
+        if self.depth >= MAX_NESTING {
+            return Err(format!("bad substitution: substitutions nested deeper than {MAX_NESTING} levels"));
+        }
+        self.depth += 1;
+        let word = self.until(Some('}'));
+        self.depth -= 1;
+        word
     }
 
     /// A variable name: letters, digits and `_`; or a run of digits; or one special character.
@@ -215,6 +249,30 @@ mod tests {
         assert_eq!(ex("a\\ b").unwrap(), "a b");
         assert!(ex("'open").unwrap_err().contains("single-quote"));
         assert!(ex("\"open").unwrap_err().contains("double-quote"));
+    }
+
+    #[test]
+    fn deeply_nested_substitutions_are_refused_not_a_stack_overflow() {
+        // Each level is a few bytes of Kubefile; unbounded, a small file
+        // would recurse until the host's stack overflows.
+        let depth = 200_000;
+        let word = format!("{}x{}", "${A:-".repeat(depth), "}".repeat(depth));
+        assert!(ex(&word).unwrap_err().contains("nested deeper than"));
+        let quoted = format!("{}x{}", "\"${A:-".repeat(depth), "}\"".repeat(depth));
+        assert!(ex(&quoted).unwrap_err().contains("nested deeper than"));
+        let ok = format!("{}x{}", "${A:-".repeat(MAX_NESTING), "}".repeat(MAX_NESTING));
+        assert_eq!(ex(&ok).unwrap(), "x");
+    }
+
+    #[test]
+    fn expansions_longer_than_the_cap_are_refused() {
+        let big = "v".repeat(64 << 10);
+        let lookup = |_: &str| Some(big.clone());
+        assert!(expand(&"$V".repeat(16), '\\', &lookup).unwrap().len() == 1 << 20);
+        let err = expand(&"$V".repeat(17), '\\', &lookup).unwrap_err();
+        assert!(err.contains("longer than 1 MiB"), "{err}");
+        assert!(expand(&format!("\"{}\"", "${V}".repeat(17)), '\\', &lookup).is_err());
+        assert!(expand(&format!("${{NOPE:-{}}}", "$V".repeat(17)), '\\', &lookup).is_err());
     }
 
     #[test]

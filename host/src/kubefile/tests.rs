@@ -222,6 +222,19 @@ fn arg_errors() {
 }
 
 #[test]
+fn args_that_multiply_each_other_are_refused_before_they_exhaust_memory() {
+    // Each line repeats the previous ARG 64 times: 64 B, 4 KiB, 256 KiB,
+    // 16 MiB; a few lines more would ask the host for terabytes.
+    let ctx = Context::new(&[]);
+    let mut text = format!("FROM scratch\nARG A0={}\n", "x".repeat(64));
+    for i in 1..4 {
+        text.push_str(&format!("ARG A{i}={}\n", format!("${{A{}}}", i - 1).repeat(64)));
+    }
+    let err = plan_err(&ctx, &text);
+    assert!(err.starts_with("Kubefile:5: ") && err.contains("longer than 1 MiB"), "{err}");
+}
+
+#[test]
 fn env_sets_config_and_extension() {
     let ctx = Context::new(&[]);
     let plan = plan_ok(

@@ -35,7 +35,7 @@ impl Lock {
 
     /// Reads the lock at `path`; `None` when there is none.
     pub fn read(path: &Path) -> Result<Option<Lock>> {
-        let bytes = match std::fs::read(path) {
+        let bytes = match super::small_file::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),

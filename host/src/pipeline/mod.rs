@@ -28,6 +28,7 @@ mod lock;
 mod pipeline_file;
 mod plan_layers;
 mod progress;
+mod small_file;
 mod stages;
 mod staging;
 mod steps;
@@ -169,7 +170,7 @@ pub fn build(
     progress: &mut Progress<'_>,
 ) -> Result<BuildOutcome> {
     let kubefile_name = options.kubefile.display().to_string();
-    let bytes = std::fs::read(&options.kubefile).with_context(|| format!("reading {kubefile_name}"))?;
+    let bytes = small_file::read(&options.kubefile).with_context(|| format!("reading {kubefile_name}"))?;
     let parsed = kubefile::parse(&kubefile_name, &bytes)?;
     let ctx = Dir::open_ambient_dir(&options.context, cap_std::ambient_authority())
         .with_context(|| format!("opening build context {}", options.context.display()))?;

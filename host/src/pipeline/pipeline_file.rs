@@ -156,11 +156,10 @@ impl Pipeline {
     /// Reads and checks the pipeline file at `path`.
     pub fn read(path: &Path) -> Result<Pipeline, Error> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| Error {
-            file: file.clone(),
-            line: 0,
-            message: format!("cannot read it: {e}"),
-        })?;
+        let cannot_read =
+            |e: &dyn std::fmt::Display| Error { file: file.clone(), line: 0, message: format!("cannot read it: {e}") };
+        let bytes = super::small_file::read(path).map_err(|e| cannot_read(&e))?;
+        let text = String::from_utf8(bytes).map_err(|e| cannot_read(&e))?;
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
         parse(&file, &dir, &text)
     }

@@ -215,7 +215,8 @@ fn download(store: &Store, client: &Client, blob: &Descriptor, attempts: u32) ->
         if offset > 0 && !resumed {
             writer = store.blob_writer()?;
         }
-        let want = blob.size.saturating_sub(writer.len()) + 1;
+        // The size is the registry's word and may be u64::MAX.
+        let want = blob.size.saturating_sub(writer.len()).saturating_add(1);
         match copy_large(&mut body.take(want), &mut writer) {
             Ok(_) => break,
             Err(e) => {

@@ -19,11 +19,13 @@ mod pipes;
 mod run;
 mod workers;
 
+/// Kept here for callers that predate [`crate::text`], its home.
+pub use crate::text::escape_for_terminal;
 pub use binary::{BinaryError, BinaryKind, ModuleBinary, sha256_digest, with_metadata};
 pub use cache::ModuleCache;
 pub use error::{StepError, StepFailure};
 pub use limits::{Bytes, Limits, Seconds, parse_duration, parse_size};
-pub use pipes::{SharedWriter, escape_for_terminal};
+pub use pipes::SharedWriter;
 pub use run::{Step, StepOutcome};
 
 use std::path::Path;
@@ -54,7 +56,8 @@ struct Inner {
 /// A compiled module, pre-linked and ready to instantiate.
 #[derive(Clone)]
 pub struct Module {
-    /// The name used in messages: the metadata's name, else the caller's.
+    /// The name used in messages: the metadata's name, else the caller's,
+    /// escaped to one line ([`crate::text::escape_line`]).
     pub name: String,
     pub digest: String,
     pub kind: BinaryKind,
@@ -99,7 +102,10 @@ impl Sandbox {
     /// Compiles `binary` (or loads it from the precompiled cache) and links
     /// it. `fallback_name` names the module when it carries no metadata.
     pub fn load(&self, binary: &ModuleBinary, fallback_name: &str) -> Result<Module> {
-        let name = binary.metadata.as_ref().map(|m| m.name.clone()).unwrap_or_else(|| fallback_name.to_string());
+        // The metadata is the module's own word: kept to one escaped line,
+        // its name cannot drive a terminal or fake a line of a message.
+        let name = binary.metadata.as_ref().map_or(fallback_name, |m| m.name.as_str());
+        let name = crate::text::escape_line(name);
         let started = Instant::now();
         let (pre, cached) =
             match binary.kind {

@@ -173,29 +173,6 @@ impl Write for SharedBuffer {
     }
 }
 
-/// Makes module output safe to show on a terminal or CI log: control
-/// characters (escape sequences among them) become visible `\x1b`-style
-/// escapes, invalid UTF-8 becomes U+FFFD. Newlines and tabs are kept.
-pub fn escape_for_terminal(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\n' | '\t' => out.push(c),
-            c if c.is_control() => {
-                let n = c as u32;
-                if n <= 0xff {
-                    out.push_str(&format!("\\x{n:02x}"));
-                } else {
-                    out.push_str(&format!("\\u{{{n:x}}}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// A `Write` handle to a writer the caller gets back after the step:
 /// clone it, hand one clone to [`Step::stdout`](super::Step), and call
 /// [`SharedWriter::into_inner`] on the other once the step is done.
@@ -237,13 +214,6 @@ impl<W: Write> Write for SharedWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escapes_control_characters() {
-        assert_eq!(escape_for_terminal(b"ok\x1b[31mred\x07\n"), "ok\\x1b[31mred\\x07\n");
-        assert_eq!(escape_for_terminal(b"\xff"), "\u{fffd}");
-        assert_eq!(escape_for_terminal("\u{9b}x".as_bytes()), "\\x9bx");
-    }
 
     #[test]
     fn truncating_pipe_keeps_the_budget() {

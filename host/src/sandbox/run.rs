@@ -20,6 +20,9 @@ use super::workers::Finished;
 use super::{Inner, Module};
 use crate::tree::{self, Hardlinks, TreeError, WalkOptions};
 
+/// How much of serde's message about an invalid response is kept.
+const MAX_ERROR_TEXT: usize = 300;
+
 /// Where a packer leaves its response, since its stdout carries the layer.
 pub const STREAM_RESPONSE_FILE: &str = "response.json";
 
@@ -257,9 +260,10 @@ fn classify(e: &wasmtime::Error, timeout: Duration) -> StepError {
         Some(trap) => StepError::Trapped(trap.to_string()),
         None => {
             // Instantiation and linking errors, host errors raised inside a
-            // call: keep the first line, the rest is a wasm backtrace.
+            // call: keep the first line, the rest is a wasm backtrace. It
+            // may quote the module's import names: keep it short.
             let text = format!("{e:#}");
-            StepError::Trapped(text.lines().next().unwrap_or("unknown error").to_string())
+            StepError::Trapped(crate::text::shorten(text.lines().next().unwrap_or("unknown error"), MAX_ERROR_TEXT))
         }
     }
 }
@@ -286,13 +290,13 @@ pub fn parse_response(bytes: &[u8]) -> Result<Response, String> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err("no response on stdout".into());
     }
-    let response: Response = serde_json::from_slice(bytes).map_err(|e| {
-        let mut msg = e.to_string();
-        msg.truncate(300);
-        msg
-    })?;
+    // serde's message may quote the module's text: cut it on a character
+    // boundary (it is escaped where it is printed).
+    let response: Response =
+        serde_json::from_slice(bytes).map_err(|e| crate::text::shorten(&e.to_string(), MAX_ERROR_TEXT))?;
     if response.api_version != API_VERSION {
-        return Err(format!("apiVersion is {:?}, expected {API_VERSION:?}", response.api_version));
+        let shown = crate::text::shorten(&response.api_version, 64);
+        return Err(format!("apiVersion is {shown:?}, expected {API_VERSION:?}"));
     }
     Ok(response)
 }
@@ -312,4 +316,61 @@ fn scan_output(dir: &std::path::Path, limits: &Limits) -> Result<Vec<FileEntry>,
         TreeError::SymlinkEscape { .. } => StepError::OutputEscape(e.to_string()),
         other => StepError::OutputRefused(other.to_string()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn long_multi_byte_garbage_is_an_error_not_a_panic() {
+        // serde quotes the offending value in its message (`invalid type:
+        // string "…"`); cutting that message inside a character must not
+        // bring the host down. The ASCII pads move the cut through every
+        // byte of the 3- and 4-byte characters.
+        for pad in 0..4 {
+            for c in ["日", "🦀", "é"] {
+                let garbage = format!("\"{}{}\"", "x".repeat(pad), c.repeat(400));
+                let err = parse_response(garbage.as_bytes()).unwrap_err();
+                assert!(err.starts_with("invalid type: string"), "{err}");
+                assert!(err.len() <= MAX_ERROR_TEXT + '…'.len_utf8(), "{} bytes: {err}", err.len());
+            }
+        }
+        let unterminated = format!("{{\"{}", "日".repeat(500));
+        assert!(parse_response(unterminated.as_bytes()).is_err());
+    }
+
+    /// Longest error text `parse_response` may give: serde's message cut
+    /// to `MAX_ERROR_TEXT`, or an apiVersion of 64 bytes quoted with
+    /// escapes of up to 10 bytes a character.
+    const MAX_MESSAGE: usize = 1024;
+
+    proptest! {
+        #[test]
+        fn any_bytes_are_an_answer_or_a_short_error(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            if let Err(msg) = parse_response(&bytes) {
+                prop_assert!(msg.len() <= MAX_MESSAGE);
+            }
+        }
+
+        #[test]
+        fn any_text_in_any_field_is_an_answer_or_a_short_error(text in "(?s).{0,400}") {
+            let quoted = serde_json::to_string(&text).expect("a string is JSON");
+            let documents = [
+                format!(r#"{{"apiVersion": {quoted}, "status": "success"}}"#),
+                format!(r#"{{"apiVersion": "{API_VERSION}", "status": {quoted}}}"#),
+                format!(r#"{{"apiVersion": "{API_VERSION}", "status": "success", "diagnostics": [{{"severity": {quoted}}}]}}"#),
+                quoted.clone(),
+                text.clone(),
+            ];
+            for doc in documents {
+                match parse_response(doc.as_bytes()) {
+                    Ok(r) => prop_assert_eq!(r.api_version, API_VERSION),
+                    Err(msg) => prop_assert!(msg.len() <= MAX_MESSAGE, "{} bytes", msg.len()),
+                }
+            }
+        }
+    }
 }
