@@ -73,10 +73,10 @@ pub fn run(args: RenderArgs) -> Result<()> {
     let (count, warnings, notes) =
         pipeline::render_directory(&sandbox, &args.dir, &dest, &config, super::source_date_epoch()?)?;
     for w in warnings {
-        eprintln!("warning: {}", crate::sandbox::escape_for_terminal(w.as_bytes()));
+        eprintln!("warning: {}", crate::text::escape_for_terminal(w.as_bytes()));
     }
     for n in notes.iter().filter(|_| args.verbose) {
-        eprintln!("note: {}", crate::sandbox::escape_for_terminal(n.as_bytes()));
+        eprintln!("note: {}", crate::text::escape_for_terminal(n.as_bytes()));
     }
     eprintln!("rendered {count} templates into {}", dest.display());
     Ok(())

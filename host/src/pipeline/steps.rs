@@ -111,7 +111,7 @@ impl Steps {
         match self.sandbox.run(module, step) {
             Ok(outcome) => Ok((outcome, out)),
             Err(failure) => {
-                let log = crate::sandbox::escape_for_terminal(&failure.stderr);
+                let log = crate::text::escape_for_terminal(&failure.stderr);
                 let tail: Vec<&str> = log.lines().rev().take(20).collect();
                 let tail: Vec<&str> = tail.into_iter().rev().collect();
                 if tail.is_empty() {

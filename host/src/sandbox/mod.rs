@@ -19,8 +19,6 @@ mod pipes;
 mod run;
 mod workers;
 
-/// Kept here for callers that predate [`crate::text`], its home.
-pub use crate::text::escape_for_terminal;
 pub use binary::{BinaryError, BinaryKind, ModuleBinary, sha256_digest, with_metadata};
 pub use cache::ModuleCache;
 pub use error::{StepError, StepFailure};
