@@ -127,3 +127,29 @@ fn a_member_below_a_planted_symlink_is_refused() {
     assert_ne!(code, 0);
     assert!(stderr.contains("opt/link") && stderr.contains("symlink"), "{stderr}");
 }
+
+#[test]
+fn an_archive_expanding_far_beyond_its_size_is_refused_naming_it_and_the_flag() {
+    // 8 MiB of zeros gzip to about 8 KiB: 1000:1.
+    let ctx = tempfile::tempdir().expect("ctx");
+    sh("head -c 8388608 /dev/zero > zeros && tar -czf zeros.tar.gz zeros && rm zeros", ctx.path());
+    std::fs::write(ctx.path().join("Kubefile"), "FROM scratch\nADD zeros.tar.gz /opt/\n").expect("kubefile");
+    let store = tempfile::tempdir().expect("store");
+    // The ratio starts at 1 GiB by default; here at 1 MiB.
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "bomb", "--add-ratio-threshold", "1MiB"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("Kubefile:2: ADD zeros.tar.gz: the archive unpacks to more than"), "{stderr}");
+    assert!(stderr.contains("over 100:1 past the first 1 MiB") && stderr.contains("--max-add-ratio"), "{stderr}");
+    let index = std::fs::read_to_string(store.path().join("index.json")).unwrap_or_default();
+    assert!(!index.contains("bomb"), "a refused build tags no image: {index}");
+
+    // A ratio it stays within, no ratio limit, or the default threshold: it builds.
+    for args in [
+        &["--add-ratio-threshold", "1MiB", "--max-add-ratio", "5000"][..],
+        &["--add-ratio-threshold", "1MiB", "--max-add-ratio", "0"],
+        &[],
+    ] {
+        let (code, _, stderr) = build(ctx.path(), store.path(), &[&["-t", "zeros"][..], args].concat());
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+    }
+}

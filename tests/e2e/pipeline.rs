@@ -460,3 +460,110 @@ fn findings_reach_the_terminal_escaped_and_the_reports_as_data() {
     assert_eq!(results[0]["ruleId"], "evil/r\u{202e}ule");
     no_images(store.path());
 }
+
+fn a_grant_above_an_operator_ceiling_is_a_usage_error_until_the_operator_raises_it() {
+    let ctx = context(&[("treeseer", p1("treeseer"))], true);
+    let grant = "    failureAction: Audit\n    grants: {memoryMib: 8192}\n";
+    write_pipeline(ctx.path(), &[step(ctx.path(), "big", "treeseer", "after-copy", "policy", grant)]);
+    let store = tempfile::tempdir().expect("store");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "x"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(
+            "sealbox.yaml:4: step big: grants.memoryMib 8192 (8 GiB) is above the operator's ceiling of 4 GiB; \
+             --max-step-memory 8GiB raises it"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("after-copy big"), "the step ran:\n{stderr}");
+    no_images(store.path());
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "x", "--max-step-memory", "8GiB"]);
+    assert_eq!(code, 0, "{stderr}");
+
+    // Time the same way; a lower ceiling refuses what the default allows.
+    let grant = "    failureAction: Audit\n    grants: {timeout: 2m}\n";
+    write_pipeline(ctx.path(), &[step(ctx.path(), "slow", "treeseer", "after-copy", "policy", grant)]);
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "y", "--max-step-timeout", "30s"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("step slow: grants.timeout 2m is above the operator's ceiling of 30s; --max-step-timeout 2m"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "y"]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn every_env_value_is_the_operators_to_give() {
+    let ctx = context(&[("envlabel", p1("envlabel"))], true);
+    let env = ["--env", "CLUSTER_NAME=prod", "--env", "TOKEN=secret"];
+    // A pipeline grant of `*` asks for every --env value.
+    let grant = "    grants: {env: \"*\"}\n";
+    write_pipeline(ctx.path(), &[step(ctx.path(), "env", "envlabel", "after-copy", "transform", grant)]);
+    let store = tempfile::tempdir().expect("store");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &[&["-t", "x"][..], &env].concat());
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("sealbox.yaml:4: step env: grants.env `*`"), "{stderr}");
+    assert!(stderr.contains("--allow-module-env-all"), "{stderr}");
+    no_images(store.path());
+    // With consent it gets them, and its module still sees only the name it asked for.
+    let (code, _, stderr) =
+        build(ctx.path(), store.path(), &[&["-t", "x", "--allow-module-env-all"][..], &env].concat());
+    assert_eq!(code, 0, "{stderr}");
+    let built = layers(store.path(), "x");
+    let (env_layer, _) =
+        built.iter().find(|(_, paths)| paths.iter().any(|p| p == "etc/cluster-env")).expect("its layer");
+    assert_eq!(layer_file(env_layer, "etc/cluster-env"), "CLUSTER_NAME=prod\n");
+
+    // A module whose metadata asks for `*`, chosen by the Kubefile.
+    std::fs::remove_file(ctx.path().join("sealbox.yaml")).expect("no pipeline");
+    std::fs::copy(p1("envall"), ctx.path().join("modules/envall.wasm")).expect("envall");
+    std::fs::write(ctx.path().join("Kubefile"), format!("{KUBEFILE}RUN --module=modules/envall.wasm\n"))
+        .expect("kubefile");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &[&["-t", "y"][..], &env].concat());
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("Kubefile:3: module modules/envall.wasm refused before it ran: it asks for every env value"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--allow-module-env-all"), "{stderr}");
+    let (code, _, stderr) =
+        build(ctx.path(), store.path(), &[&["-t", "y", "--allow-module-env-all"][..], &env].concat());
+    assert_eq!(code, 0, "{stderr}");
+    let built = layers(store.path(), "y");
+    let (env_layer, _) =
+        built.iter().find(|(_, paths)| paths.iter().any(|p| p == "etc/cluster-env")).expect("its layer");
+    assert_eq!(layer_file(env_layer, "etc/cluster-env"), "CLUSTER_NAME=prod\nTOKEN=secret\n");
+}
+
+#[test]
+fn the_build_deadline_stops_a_step_granted_longer() {
+    let ctx = context(&[("spin", p1("spin"))], true);
+    write_pipeline(
+        ctx.path(),
+        &[step(ctx.path(), "loop", "spin", "after-copy", "policy", "    grants: {timeout: 5m}\n")],
+    );
+    let store = tempfile::tempdir().expect("store");
+    let started = std::time::Instant::now();
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "x", "--build-timeout", "4s"]);
+    assert_eq!(code, 1, "{stderr}");
+    // Stopped while it ran, or (on a slow machine) refused before it started.
+    assert!(stderr.contains("step loop"), "{stderr}");
+    assert!(
+        stderr.contains("the build ran past its deadline of 4s (--build-timeout); --build-timeout DURATION gives it"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "the step's 5m grant was not clipped");
+    no_images(store.path());
+}
+
+#[test]
+fn a_policy_step_cannot_write_to_its_discarded_out() {
+    // outpolicy fails the build if it can write to /out, and warns why not.
+    let ctx = context(&[("outpolicy", p1("outpolicy"))], true);
+    write_pipeline(ctx.path(), &[step(ctx.path(), "judge", "outpolicy", "after-copy", "policy", "")]);
+    let store = tempfile::tempdir().expect("store");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "x"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("no /out to fill"), "{stderr}");
+}

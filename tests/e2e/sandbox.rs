@@ -284,4 +284,22 @@ fn a_module_name_with_escapes_is_shown_escaped() {
     assert!(stdout.contains("\\u001b]0;pwned\\u0007"), "{stdout}");
     let v: serde_json::Value = serde_json::from_str(&stdout).expect("json");
     assert_eq!(v["metadata"]["name"], evil);
+
+#[test]
+fn a_module_sleeping_past_its_deadline_is_stopped_at_it_not_abandoned() {
+    // The host waits 2 s past a deadline for a step stuck in a host call
+    // before it abandons the step's thread; a sleep must end at the
+    // deadline instead, in core modules and components alike.
+    for module in [p1("sleeper"), p2("sleeper")] {
+        let (_tmp, input, output) = dirs();
+        // Once to compile it into the cache, so the second run times the step.
+        let _ = module_run(&module, &input, &output, &["--timeout", "500ms"]);
+        let (_tmp, input, output) = dirs();
+        let started = Instant::now();
+        let (code, _, stderr) = module_run(&module, &input, &output, &["--timeout", "500ms"]);
+        let took = started.elapsed();
+        assert_eq!(code, 1, "{stderr}");
+        assert!(stderr.contains("module sleeper: timed out after 500ms"), "{}: {stderr}", module.display());
+        assert!(took < Duration::from_millis(2000), "{}: stopped only after {took:?}", module.display());
+    }
 }

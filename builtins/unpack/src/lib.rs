@@ -35,11 +35,37 @@ const IMPLICIT_DIR_MODE: u32 = 0o755;
 pub struct Limits {
     pub max_entries: u64,
     pub max_bytes: u64,
+    /// The decompression-ratio guard: past `ratio_threshold` bytes, the
+    /// archive may unpack to at most `max_ratio` times `archive_bytes`, its
+    /// own size. 0 turns the guard off.
+    pub max_ratio: u64,
+    pub ratio_threshold: u64,
+    pub archive_bytes: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_entries: 1_000_000, max_bytes: 16 << 30 }
+        Limits { max_entries: 1_000_000, max_bytes: 16 << 30, max_ratio: 0, ratio_threshold: 0, archive_bytes: 0 }
+    }
+}
+
+impl Limits {
+    /// The most bytes the archive may unpack to, and whether the ratio
+    /// guard (rather than `max_bytes`) sets it.
+    fn byte_cap(&self) -> (u64, bool) {
+        if self.max_ratio == 0 {
+            return (self.max_bytes, false);
+        }
+        let by_ratio = self.ratio_threshold.max(self.max_ratio.saturating_mul(self.archive_bytes));
+        if by_ratio < self.max_bytes { (by_ratio, true) } else { (self.max_bytes, false) }
+    }
+
+    /// The error for unpacking past the cap.
+    fn too_large(&self) -> UnpackError {
+        match self.byte_cap() {
+            (cap, true) => UnpackError::Expands { cap, ratio: self.max_ratio, archive: self.archive_bytes },
+            (cap, false) => UnpackError::TooLarge(cap),
+        }
     }
 }
 
@@ -62,6 +88,11 @@ pub enum UnpackError {
     TooManyEntries(u64),
     #[error("the archive unpacks to more than {0} bytes")]
     TooLarge(u64),
+    #[error(
+        "the archive unpacks to more than {cap} bytes, over {ratio} times its own {archive} bytes \
+         (a likely decompression bomb)"
+    )]
+    Expands { cap: u64, ratio: u64, archive: u64 },
     #[error("member {name:?}: {cause}")]
     Write { name: String, cause: io::Error },
 }
@@ -159,8 +190,8 @@ impl Tree {
                 // Every name holds the bytes on disk, so the group can be
                 // re-led by whichever name sorts first, as tar needs.
                 self.bytes = self.bytes.saturating_add(size);
-                if self.bytes > self.limits.max_bytes {
-                    return Err(UnpackError::TooLarge(self.limits.max_bytes));
+                if self.bytes > self.limits.byte_cap().0 {
+                    return Err(self.limits.too_large());
                 }
                 fs::copy(self.out.join(&target), self.out.join(&path))
                     .map_err(|cause| UnpackError::Write { name: shown, cause })?;
@@ -230,10 +261,12 @@ impl Tree {
     fn write_file(&mut self, path: &str, content: &mut dyn Read) -> Result<u64, UnpackError> {
         let write_err = |cause| UnpackError::Write { name: path.to_string(), cause };
         let mut file = fs::File::create(self.out.join(path)).map_err(write_err)?;
-        let budget = self.limits.max_bytes.saturating_sub(self.bytes);
+        // Counted as the bytes stream: a bomb stops at the cap, before it
+        // fills the disk.
+        let budget = self.limits.byte_cap().0.saturating_sub(self.bytes);
         let written = io::copy(&mut content.take(budget.saturating_add(1)), &mut file).map_err(write_err)?;
         if written > budget {
-            return Err(UnpackError::TooLarge(self.limits.max_bytes));
+            return Err(self.limits.too_large());
         }
         self.bytes += written;
         Ok(written)

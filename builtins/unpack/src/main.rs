@@ -5,7 +5,11 @@
 use std::path::Path;
 
 use sealbox_guest::{INPUT_DIR, OUTPUT_DIR, Request, Response};
-use sealbox_unpack::{Limits, unpack};
+use sealbox_unpack::{Limits, UnpackError, unpack};
+
+/// The rule an answer carries when the archive expands past the ratio
+/// guard, so that the host can name the flag that allows it.
+const RATIO_RULE: &str = "add-ratio";
 
 sealbox_guest::module_metadata!(
     r#"{"name":"unpack","version":"0.1.0","kind":"transform","capabilities":{"writeOutput":true}}"#
@@ -16,13 +20,25 @@ fn step(req: Request) -> Result<Response, Box<dyn std::error::Error>> {
         return Ok(Response::failure("config.archive (the archive's path under /in) is missing"));
     };
     let mut limits = Limits::default();
-    if let Some(max) = req.config.get("maxBytes").and_then(|m| m.as_u64()) {
+    let number = |key: &str| req.config.get(key).and_then(|m| m.as_u64());
+    if let Some(max) = number("maxBytes") {
         limits.max_bytes = max;
     }
+    limits.max_ratio = number("maxRatio").unwrap_or(0);
+    limits.ratio_threshold = number("ratioThreshold").unwrap_or(0);
     let archive = std::fs::File::open(Path::new(INPUT_DIR).join(name)).map_err(|e| format!("opening {name}: {e}"))?;
+    limits.archive_bytes = archive.metadata().map_err(|e| format!("reading {name}: {e}"))?.len();
     let unpacked = match unpack(archive, Path::new(OUTPUT_DIR), limits) {
         Ok(unpacked) => unpacked,
-        Err(e) => return Ok(Response::failure(format!("{name}: {e}"))),
+        Err(e) => {
+            let mut failure = Response::failure(format!("{name}: {e}"));
+            if matches!(e, UnpackError::Expands { .. }) {
+                for d in &mut failure.diagnostics {
+                    d.rule = Some(RATIO_RULE.into());
+                }
+            }
+            return Ok(failure);
+        }
     };
     let mut response = Response::success();
     response.data = serde_json::json!({

@@ -202,11 +202,71 @@ fn refuses_dangling_hard_links_and_non_empty_dir_replacement() {
 fn limits_stop_bombs() {
     let bytes = tarball(&[("a", T::Regular, 0o644, "0123456789"), ("b", T::Regular, 0o644, "0123456789")]);
     let dir = tempfile::tempdir().unwrap();
-    let r = unpack(&bytes[..], dir.path(), Limits { max_entries: 10, max_bytes: 15 });
+    let r = unpack(&bytes[..], dir.path(), Limits { max_entries: 10, max_bytes: 15, ..Limits::default() });
     assert!(matches!(r, Err(UnpackError::TooLarge(15))), "{r:?}");
     let dir = tempfile::tempdir().unwrap();
-    let r = unpack(&bytes[..], dir.path(), Limits { max_entries: 1, max_bytes: 100 });
+    let r = unpack(&bytes[..], dir.path(), Limits { max_entries: 1, max_bytes: 100, ..Limits::default() });
     assert!(matches!(r, Err(UnpackError::TooManyEntries(1))), "{r:?}");
+}
+
+/// A gzip archive of one file of `size` zeros (and a hard link to it when
+/// `linked`): it compresses about 1000:1.
+fn zeros_gz(size: usize, linked: bool) -> Vec<u8> {
+    let zeros = "\0".repeat(size);
+    let mut members = vec![("zeros", T::Regular, 0o644, zeros.as_str())];
+    if linked {
+        members.push(("again", T::Link, 0o644, "zeros"));
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&tarball(&members)).unwrap();
+    gz.finish().unwrap()
+}
+
+#[test]
+fn the_ratio_guard_stops_a_bomb_as_it_streams_and_lets_real_data_through() {
+    let gz = zeros_gz(4 << 20, false);
+    let archive = gz.len() as u64;
+    assert!(archive < 40 << 10, "4 MiB of zeros compress far: {archive}");
+    let guard = Limits { max_ratio: 100, ratio_threshold: 1 << 20, archive_bytes: archive, ..Limits::default() };
+    let dir = tempfile::tempdir().unwrap();
+    let r = unpack(&gz[..], dir.path(), guard);
+    match r {
+        Err(UnpackError::Expands { cap, ratio: 100, archive: a }) => {
+            assert_eq!((cap, a), (1 << 20, archive));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Stopped as the bytes streamed: no more than the cap (and a byte) on disk.
+    let on_disk = std::fs::metadata(dir.path().join("zeros")).unwrap().len();
+    assert!(on_disk <= (1 << 20) + 1, "{on_disk}");
+    let msg = unpack(&gz[..], tempfile::tempdir().unwrap().path(), guard).unwrap_err().to_string();
+    assert!(msg.contains("over 100 times its own") && msg.contains("decompression bomb"), "{msg}");
+
+    // Below the threshold, any ratio passes; with the guard off, too.
+    let under = Limits { ratio_threshold: 8 << 20, ..guard };
+    assert!(unpack(&gz[..], tempfile::tempdir().unwrap().path(), under).is_ok());
+    let off = Limits { max_ratio: 0, ..guard };
+    assert!(unpack(&gz[..], tempfile::tempdir().unwrap().path(), off).is_ok());
+    // A ratio the archive stays within passes: 4 MiB from ~4 KiB is under 2000:1.
+    let generous = Limits { max_ratio: 100_000, ..guard };
+    assert!(unpack(&gz[..], tempfile::tempdir().unwrap().path(), generous).is_ok());
+    // max_bytes still applies when it is the lower cap, as before.
+    let small = Limits { max_bytes: 1000, ..guard };
+    let r = unpack(&gz[..], tempfile::tempdir().unwrap().path(), small);
+    assert!(matches!(r, Err(UnpackError::TooLarge(1000))), "{r:?}");
+}
+
+#[test]
+fn hard_links_count_toward_the_ratio() {
+    // Each name holds its bytes on disk: two names of 3 MiB are 6 MiB.
+    let gz = zeros_gz(3 << 20, true);
+    let guard =
+        Limits { max_ratio: 100, ratio_threshold: 5 << 20, archive_bytes: gz.len() as u64, ..Limits::default() };
+    let r = unpack(&gz[..], tempfile::tempdir().unwrap().path(), guard);
+    assert!(matches!(r, Err(UnpackError::Expands { .. })), "{r:?}");
+    let single = zeros_gz(3 << 20, false);
+    let guard = Limits { archive_bytes: single.len() as u64, ..guard };
+    assert!(unpack(&single[..], tempfile::tempdir().unwrap().path(), guard).is_ok());
 }
 
 #[test]

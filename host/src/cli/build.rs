@@ -12,7 +12,8 @@ use crate::confine::{Access, Confinement};
 use crate::kubefile::{self, ImageType};
 use crate::oci::Compression;
 use crate::oci::export::{ExportTarget, export};
-use crate::pipeline::{self, BuildOptions};
+use crate::pipeline::{self, AddRatio, BuildOptions, Ceilings, Deadline};
+use crate::sandbox::{parse_duration, parse_size};
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
@@ -122,10 +123,49 @@ pub struct BuildArgs {
     /// `REGISTRY/REPOSITORY:TAG`, for other machines' `--cache-from`.
     #[arg(long = "cache-to", value_name = "REF")]
     cache_to: Option<String>,
+    /// Ceiling on the memory the pipeline file may grant a step
+    /// (`grants.memoryMib`, e.g. 512MiB, 4GiB); a grant above it fails the
+    /// build (exit 2) before any step runs. `RUN --module` modules and steps
+    /// granted nothing get the 1GiB default, or this ceiling when lower.
+    #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = parse_ceiling_size)]
+    max_step_memory: u64,
+    /// Ceiling on the wall time the pipeline file may grant a step
+    /// (`grants.timeout`, e.g. 30s, 10m, 1h); a grant above it fails the
+    /// build (exit 2) before any step runs. `RUN --module` modules and steps
+    /// granted nothing get the 60s default, or this ceiling when lower.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    max_step_timeout: std::time::Duration,
+    /// The whole build's deadline (e.g. 30m, 1h, 2h): no step starts after
+    /// it, and a running step is stopped at it.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    build_timeout: std::time::Duration,
+    /// Let a module of the build context (`RUN --module`, a pipeline step)
+    /// that asks for every env value (`*`, in its metadata or as the step's
+    /// `grants.env`) see them all. Without it such a build fails (exit 2);
+    /// a module sees only the env names it is granted by name.
+    #[arg(long)]
+    allow_module_env_all: bool,
+    /// Decompression-bomb guard: past --add-ratio-threshold, an ADD archive
+    /// may unpack to at most RATIO times its own size; more fails the build
+    /// (exit 2). 0 turns the guard off.
+    #[arg(long, value_name = "RATIO", default_value = "100")]
+    max_add_ratio: u64,
+    /// How much an ADD archive may unpack to, at any ratio, before
+    /// --max-add-ratio applies.
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
+    add_ratio_threshold: u64,
     #[command(flatten)]
     registry: super::registry::RegistryArgs,
     #[command(flatten)]
     common: super::StoreArgs,
+}
+
+/// A memory ceiling: a size above zero.
+fn parse_ceiling_size(s: &str) -> Result<u64, String> {
+    match parse_size(s)? {
+        0 => Err(format!("{s:?}: a ceiling of nothing lets no step run; give e.g. 512MiB")),
+        n => Ok(n),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,6 +207,8 @@ enum CompressionArg {
 }
 
 pub fn run(args: BuildArgs) -> Result<()> {
+    // The whole build counts from here.
+    let deadline = Deadline::after(args.build_timeout);
     let kubefile = args.file.clone().unwrap_or_else(|| args.context.join("Kubefile"));
     if !args.context.is_dir() {
         return Err(UsageError(format!("build context {}: not a directory", args.context.display())).into());
@@ -257,6 +299,13 @@ pub fn run(args: BuildArgs) -> Result<()> {
             .map(|r| super::registry::parse_reference("--cache-from", r))
             .collect::<Result<_>>()?,
         cache_to: args.cache_to.as_deref().map(|r| super::registry::parse_reference("--cache-to", r)).transpose()?,
+        ceilings: Ceilings {
+            step_memory: args.max_step_memory,
+            step_timeout: args.max_step_timeout,
+            deadline: Some(deadline),
+            module_env_all: args.allow_module_env_all,
+            add_ratio: AddRatio { max_ratio: args.max_add_ratio, threshold: args.add_ratio_threshold },
+        },
     };
     let store = args.common.open_store()?;
     let sandbox = args.common.sandbox()?;
@@ -294,6 +343,11 @@ pub fn run(args: BuildArgs) -> Result<()> {
     }
     let outcome = match built {
         Ok(outcome) => outcome,
+        // The input asked for more than the operator allows: the operator
+        // raises a ceiling or the input changes, as with a usage error.
+        Err(e) if e.downcast_ref::<pipeline::CeilingExceeded>().is_some() => {
+            return Err(UsageError(format!("{e:#}")).into());
+        }
         Err(e) => {
             if let Some(failure) = e.downcast_ref::<pipeline::PolicyFailure>() {
                 for v in failure.verdicts.iter().filter(|v| !v.fails_build()) {

@@ -4,6 +4,10 @@
 //! the module's confinement and limits. The host only moves the regular
 //! files the module wrote, checked against the listing it answered with,
 //! into a staging tree that the packer then reads like a build context.
+//!
+//! The decompression-ratio guard ([`AddRatio`]) is enforced twice: by the
+//! module as the bytes stream (so a bomb stops before it fills the disk),
+//! and by the host against the listing the module answers with.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +17,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use cap_std::fs::Dir;
 use sealbox_guest::{FileEntry, FileKind};
 
+use super::ceilings::AddRatio;
 use super::listing::{self, implicit_dir};
 use super::steps::{StepRequest, Steps};
 use crate::kubefile::{CopyEntry, EntryKind, Ignore};
@@ -26,14 +31,20 @@ pub struct StagedLayer {
     pub listing: Vec<FileEntry>,
 }
 
+/// The rule the `unpack` module tags its answer with when an archive
+/// expands past the ratio guard.
+const RATIO_RULE: &str = "add-ratio";
+
 /// Stages the layer of `entries` when one of them is an archive; `None`
 /// for a layer of plain files, which is packed straight from the context.
+/// An archive expanding past `ratio` is a [`super::CeilingExceeded`].
 pub fn stage(
     steps: &Steps,
     ctx: &Dir,
     entries: &[CopyEntry],
     ignore: &Ignore,
     work: &Path,
+    ratio: &AddRatio,
 ) -> Result<Option<StagedLayer>> {
     if !entries.iter().any(|e| e.kind == EntryKind::Archive) {
         return Ok(None);
@@ -51,7 +62,7 @@ pub fn stage(
         layer.add_plain(ctx, &std::mem::take(&mut plain), ignore)?;
         let source = entry.source.display().to_string();
         let target = entry.target.to_string_lossy().into_owned();
-        let (out, unpacked) = unpack(steps, ctx, &source, work)?;
+        let (out, unpacked) = unpack(steps, ctx, &source, work, ratio)?;
         layer.add_unpacked(&out, &target, unpacked).with_context(|| format!("ADD {source}"))?;
     }
     layer.add_plain(ctx, &plain, ignore)?;
@@ -60,8 +71,8 @@ pub fn stage(
 
 /// Runs the `unpack` builtin over a private copy of the archive; returns
 /// its output dir and the entries it wrote there, checked against the
-/// disk.
-fn unpack(steps: &Steps, ctx: &Dir, source: &str, work: &Path) -> Result<(PathBuf, Vec<FileEntry>)> {
+/// disk and against the ratio guard.
+fn unpack(steps: &Steps, ctx: &Dir, source: &str, work: &Path, ratio: &AddRatio) -> Result<(PathBuf, Vec<FileEntry>)> {
     // The module sees the archive alone, not the rest of the context.
     let input = tempfile::Builder::new().prefix("add-in-").tempdir_in(work)?.keep();
     let mut from =
@@ -69,21 +80,35 @@ fn unpack(steps: &Steps, ctx: &Dir, source: &str, work: &Path) -> Result<(PathBu
     // Named as in the context, so the module's errors name it.
     let name = Path::new(source).file_name().and_then(|n| n.to_str()).unwrap_or("archive").to_string();
     let mut to = std::fs::File::create(input.join(&name)).context("staging the archive")?;
-    std::io::copy(&mut from, &mut to).with_context(|| format!("copying {source} from the build context"))?;
+    let archive_bytes =
+        std::io::copy(&mut from, &mut to).with_context(|| format!("copying {source} from the build context"))?;
 
     let module = steps.builtin("unpack")?;
     let mut req = StepRequest::new(serde_json::json!({ "archive": name }));
     let limits = Limits::default();
     req.limits = Limits { timeout: Duration::from_secs(3600), ..limits };
     req.config["maxBytes"] = limits.output_bytes.into();
+    req.config["maxRatio"] = ratio.max_ratio.into();
+    req.config["ratioThreshold"] = ratio.threshold.into();
     let (outcome, out) =
-        steps.run("unpack", &module, &input, work, req, None).with_context(|| format!("ADD {source}"))?;
+        steps.run_unchecked("unpack", &module, &input, work, req, None).with_context(|| format!("ADD {source}"))?;
     std::fs::remove_dir_all(&input).ok();
+    if outcome.response.status == sealbox_guest::Status::Failure {
+        if outcome.response.diagnostics.iter().any(|d| d.rule.as_deref() == Some(RATIO_RULE)) {
+            // The module stopped at the limit the host gave it; the host
+            // words the refusal from its own numbers.
+            return Err(ratio.exceeded(source, archive_bytes, None).into());
+        }
+        bail!("ADD {source}: {}", super::steps::failure_message("unpack", &outcome.response));
+    }
     let declared: Vec<FileEntry> = serde_json::from_value(
         outcome.response.data.get("entries").cloned().ok_or_else(|| anyhow!("unpack gave no entries"))?,
     )
     .context("unpack's listing")?;
     check_against_disk(&declared, &outcome.output).with_context(|| format!("ADD {source}: unpack's output"))?;
+    // Every name holds its bytes on disk, hard links included.
+    let unpacked = declared.iter().filter(|e| e.kind == FileKind::File).fold(0u64, |n, e| n.saturating_add(e.size));
+    ratio.check(source, archive_bytes, unpacked)?;
     Ok((out, declared))
 }
 

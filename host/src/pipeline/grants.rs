@@ -5,11 +5,14 @@
 //! ([`Capabilities`]); the step decides what it gets. The host refuses a
 //! module whose declaration exceeds the grant, naming the capability, and
 //! hands a module that passes only what it both asked for and was granted.
+//! Every value (`*`) is the operator's to give: a module asking for it is
+//! refused unless the command line allows it (`--allow-module-env-all`).
 
 use std::collections::BTreeMap;
 
 use sealbox_guest::{Capabilities, ModuleMetadata};
 
+use super::ceilings::{CeilingExceeded, Ceilings, FLAG_MODULE_ENV_ALL};
 use crate::sandbox::Limits;
 
 const MIB: u64 = 1024 * 1024;
@@ -25,17 +28,29 @@ pub struct Grant {
     /// The limits the module runs under; its memory is the most a module
     /// may ask for.
     pub limits: Limits,
+    /// Whether the operator allows a module to ask for every granted env
+    /// value (`*`) rather than for names.
+    pub env_all: bool,
 }
 
 impl Grant {
     /// The grant of a `RUN --module` step: the `--env` values of the build,
     /// a `/out` that becomes a layer, and the default limits.
     pub fn transform(env: BTreeMap<String, String>) -> Grant {
-        Grant { env, write_output: true, limits: Limits::default() }
+        Grant { env, write_output: true, limits: Limits::default(), env_all: false }
+    }
+
+    /// This grant within the operator's `ceilings`: limits clipped to
+    /// them, and `*` allowed only when the operator allows it.
+    pub fn within(self, ceilings: &Ceilings) -> Grant {
+        Grant { limits: ceilings.clip(self.limits), env_all: ceilings.module_env_all, ..self }
     }
 
     /// Checks that `wants` asks for nothing outside this grant.
     pub fn check(&self, wants: &Capabilities) -> Result<(), Refusal> {
+        if !self.env_all && wants.env.iter().any(|n| n == "*") {
+            return Err(Refusal::EnvAll);
+        }
         let ungranted: Vec<String> = wants
             .env
             .iter()
@@ -57,9 +72,9 @@ impl Grant {
     }
 
     /// The env values the module sees: those it asked for by name (all the
-    /// granted ones for `*`), never more.
+    /// granted ones for `*`, when the operator allows that), never more.
     pub fn env_for(&self, wants: &Capabilities) -> BTreeMap<String, String> {
-        if wants.env.iter().any(|n| n == "*") {
+        if self.env_all && wants.env.iter().any(|n| n == "*") {
             return self.env.clone();
         }
         self.env.iter().filter(|(k, _)| wants.env.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
@@ -75,6 +90,22 @@ pub enum Refusal {
     WriteOutput,
     #[error("it asks for {wants} MiB of memory (capability `memoryMib`), above this step's limit of {limit} MiB")]
     Memory { wants: u64, limit: u64 },
+    #[error(
+        "it asks for every env value (`*` in capability `env`); only the operator can allow that, with {FLAG_MODULE_ENV_ALL}"
+    )]
+    EnvAll,
+}
+
+impl Refusal {
+    /// The refusal as the build's error, after `context` (which names the
+    /// step and module): a [`CeilingExceeded`] when the operator's consent
+    /// is what is missing, so that the build ends as a usage error.
+    pub fn into_error(self, context: String) -> anyhow::Error {
+        match self {
+            Refusal::EnvAll => CeilingExceeded(format!("{context}: {self}")).into(),
+            other => anyhow::anyhow!("{context}: {other}"),
+        }
+    }
 }
 
 /// Checks a module's metadata against `grant`; a module without metadata
@@ -93,7 +124,7 @@ mod tests {
 
     /// What a policy step grants: its verdict counts, its `/out` does not.
     fn policy() -> Grant {
-        Grant { env: BTreeMap::new(), write_output: false, limits: Limits::default() }
+        Grant { env: BTreeMap::new(), write_output: false, limits: Limits::default(), env_all: false }
     }
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -133,7 +164,35 @@ mod tests {
         let grant = Grant::transform(env(&[("A", "1"), ("B", "2")]));
         assert_eq!(grant.env_for(&caps(&["A"], true, None)), env(&[("A", "1")]));
         assert_eq!(grant.env_for(&caps(&[], true, None)), BTreeMap::new());
-        assert_eq!(grant.env_for(&caps(&["*"], true, None)), env(&[("A", "1"), ("B", "2")]));
+        // `*` without the operator's consent gives nothing (and `check`
+        // refuses it before the module runs).
+        assert_eq!(grant.env_for(&caps(&["*"], true, None)), BTreeMap::new());
+        let consented = grant.within(&Ceilings { module_env_all: true, ..Ceilings::default() });
+        assert_eq!(consented.env_for(&caps(&["*"], true, None)), env(&[("A", "1"), ("B", "2")]));
+    }
+
+    #[test]
+    fn every_env_value_needs_the_operators_consent() {
+        let grant = Grant::transform(env(&[("TOKEN", "secret")]));
+        let refused = grant.check(&caps(&["*"], true, None)).unwrap_err();
+        assert_eq!(refused, Refusal::EnvAll);
+        assert!(refused.to_string().contains("--allow-module-env-all"), "{refused}");
+        let err = refused.into_error("Kubefile:3: module m.wasm refused before it ran".into());
+        let exceeded = err.downcast_ref::<CeilingExceeded>().expect("a ceiling, so a usage error");
+        assert!(exceeded.0.starts_with("Kubefile:3: module m.wasm refused before it ran: it asks for every"));
+        // Other refusals are plain errors.
+        let other = Refusal::WriteOutput.into_error("x".into());
+        assert!(other.downcast_ref::<CeilingExceeded>().is_none());
+        let consented = grant.within(&Ceilings { module_env_all: true, ..Ceilings::default() });
+        assert_eq!(consented.check(&caps(&["*"], true, None)), Ok(()));
+    }
+
+    #[test]
+    fn within_the_ceilings_limits_are_clipped() {
+        let low = Ceilings { step_memory: 64 * MIB, ..Ceilings::default() };
+        let grant = Grant::transform(BTreeMap::new()).within(&low);
+        assert_eq!(grant.limits.memory, 64 * MIB);
+        assert_eq!(grant.check(&caps(&[], true, Some(65))), Err(Refusal::Memory { wants: 65, limit: 64 }));
     }
 
     #[test]

@@ -22,6 +22,7 @@
 mod archive;
 mod base;
 mod cache;
+mod ceilings;
 mod grants;
 mod listing;
 mod lock;
@@ -35,6 +36,7 @@ mod steps;
 mod transform;
 mod verdicts;
 
+pub use ceilings::{AddRatio, CeilingExceeded, Ceilings, Deadline};
 pub use lock::{LOCK_FILE, Lock};
 pub use pipeline_file::{PIPELINE_FILE, Pipeline};
 pub use steps::{StepReport, format_diagnostic};
@@ -106,6 +108,8 @@ pub struct BuildOptions {
     pub cache_from: Vec<crate::registry::Reference>,
     /// Where to push the step-cache entries this build used or made.
     pub cache_to: Option<crate::registry::Reference>,
+    /// What the operator allows the context's grants, modules and archives.
+    pub ceilings: Ceilings,
 }
 
 /// What a build produced.
@@ -169,6 +173,10 @@ pub fn build(
     options: &BuildOptions,
     progress: &mut Progress<'_>,
 ) -> Result<BuildOutcome> {
+    // The pipeline file asks; the operator's ceilings answer, before anything runs.
+    if let Some(pipeline) = &options.pipeline {
+        options.ceilings.check_pipeline(pipeline)?;
+    }
     let kubefile_name = options.kubefile.display().to_string();
     let bytes = small_file::read(&options.kubefile).with_context(|| format!("reading {kubefile_name}"))?;
     let parsed = kubefile::parse(&kubefile_name, &bytes)?;
@@ -288,7 +296,8 @@ fn build_platform(
             env: image_env.clone(),
             labels: labels.clone(),
         },
-    );
+    )
+    .with_deadline(options.ceilings.deadline);
     let mut reports = Vec::new();
 
     let platform_work = tempfile::Builder::new().prefix("platform-").tempdir_in(work)?.keep();
@@ -313,7 +322,7 @@ fn build_platform(
         .map(|p| p.steps.iter().map(|s| s.grants.tree.clone()).collect());
     let pipeline_steps = pipeline_trees.is_some();
     let rootfs = stage_rootfs(store, &plan, base_image.as_ref(), &platform_work, pipeline_trees)?;
-    let grant = Grant::transform(options.render_env.clone());
+    let grant = Grant::transform(options.render_env.clone()).within(&options.ceilings);
     let mut listings = Vec::new();
     let mut transforms = Vec::new();
     // What the analysis tree copies, in plan order: from the context
@@ -326,7 +335,8 @@ fn build_platform(
                 let at = format!("{}:{}", options.kubefile.display(), layer.line);
                 // An ADD of an archive is unpacked in the sandbox into a
                 // staging dir, which then stands in for the context.
-                let staged = archive::stage(&steps, ctx, &layer.entries, &plan.ignore, &platform_work)
+                let ratio = &options.ceilings.add_ratio;
+                let staged = archive::stage(&steps, ctx, &layer.entries, &plan.ignore, &platform_work, ratio)
                     .with_context(|| at.clone())?;
                 let (listing, staged_dir) = match staged {
                     Some(s) => (s.listing, Some(s.dir)),
@@ -414,6 +424,8 @@ fn build_platform(
                     cache: (!options.no_cache).then_some(cache),
                     store,
                     registry: &options.registry,
+                    ceilings: &options.ceilings,
+                    operator_env: &options.render_env,
                 });
             let mut piped = stages::StageResults::default();
             let early_outputs =

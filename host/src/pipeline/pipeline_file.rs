@@ -13,6 +13,7 @@
 //!     kind: policy                 # policy | transform
 //!     config: {}
 //!     grants: {tree: manifests, env: {TEAM: platform}, timeout: 30s, memoryMib: 256}
+//!     # env: "*" grants every --env value (needs --allow-module-env-all)
 //!     failureAction: Enforce       # policy only: Enforce | Audit
 //! ```
 //!
@@ -122,7 +123,8 @@ pub struct StepGrants {
     /// The sub-path of the image rootfs the module sees as `/in` (`.` for
     /// the whole rootfs); a transform's `/out` maps to the same sub-path.
     pub tree: String,
-    /// The env values the module may see.
+    /// The env values the module may see. The name `*` (from `env: "*"`)
+    /// stands for every `--env` value of the operator.
     pub env: BTreeMap<String, String>,
     /// Wall time; the sandbox default when `None`.
     pub timeout: Option<Duration>,
@@ -353,7 +355,12 @@ fn parse_grants(node: &Node) -> Result<StepGrants, Fail<'_>> {
     };
     let mut env = BTreeMap::new();
     if let Some(e) = node.get("env") {
-        let pairs = mapping(e, "grants.env").map_err(|m| (e, m))?;
+        // `env: "*"` grants every `--env` value of the operator, which
+        // the operator must allow (see ceilings.rs); as a key, `*` too.
+        if e.as_str() == Some("*") {
+            env.insert("*".to_string(), String::new());
+        }
+        let pairs = if e.as_str() == Some("*") { &[] } else { mapping(e, "grants.env").map_err(|m| (e, m))? };
         for (k, v) in pairs {
             let value = match &v.value {
                 NodeValue::Scalar(serde_json::Value::String(s)) => s.clone(),
@@ -518,6 +525,21 @@ mod tests {
             "{head}  - {{name: t, stage: after-copy, module: builtin:render, kind: transform, failureAction: Audit}}\n"
         );
         assert!(err(&transform_action).contains("failureAction applies to policy steps only"));
+    }
+
+    #[test]
+    fn every_env_value_is_asked_for_as_env_star() {
+        let head = "apiVersion: sealbox.io/v1\nkind: Pipeline\nsteps:\n";
+        let step = |env: &str| {
+            format!(
+                "{head}  - {{name: a, stage: after-copy, module: builtin:render, kind: transform, grants: {{env: {env}}}}}\n"
+            )
+        };
+        let all = parsed(&step("\"*\"")).expect("env: \"*\"");
+        assert_eq!(all.steps[0].grants.env, BTreeMap::from([("*".to_string(), String::new())]));
+        let keyed = parsed(&step("{\"*\": \"\", TEAM: a}")).expect("a `*` key");
+        assert!(keyed.steps[0].grants.env.contains_key("*") && keyed.steps[0].grants.env.contains_key("TEAM"));
+        assert!(err(&step("\"TEAM\"")).contains("grants.env must be a mapping"), "{}", err(&step("\"TEAM\"")));
     }
 
     #[test]

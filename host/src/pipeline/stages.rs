@@ -16,6 +16,7 @@ use cap_std::fs::Dir;
 use sealbox_guest::{FileEntry, FileKind, ModuleKind, Response};
 
 use super::cache::{KeyBuilder, StepCache};
+use super::ceilings::Ceilings;
 use super::grants::{self, Grant};
 use super::lock::Lock;
 use super::pipeline_file::{ModuleRef, Pipeline, PipelineStep, Stage};
@@ -63,6 +64,10 @@ pub struct StageRunner<'a> {
     /// Where `oci://` modules are fetched into, and how registries are reached.
     pub store: &'a crate::oci::Store,
     pub registry: &'a crate::registry::Options,
+    /// The operator's ceilings every grant is held to.
+    pub ceilings: &'a Ceilings,
+    /// The operator's `--env` values, which a step granted `env: "*"` gets.
+    pub operator_env: &'a BTreeMap<String, String>,
 }
 
 impl StageRunner<'_> {
@@ -201,16 +206,30 @@ impl StageRunner<'_> {
     }
 
     /// The grant of a step: its env, output only for a transform, and its
-    /// limits over the sandbox defaults.
-    fn grant(step: &PipelineStep) -> Grant {
+    /// limits over the sandbox defaults, within the operator's ceilings
+    /// (the build checked the pipeline file against them before it began;
+    /// clipping here keeps that true for any caller).
+    fn grant(&self, step: &PipelineStep) -> Grant {
         let mut limits = Limits::default();
         if let Some(t) = step.grants.timeout {
             limits.timeout = t;
         }
         if let Some(m) = step.grants.memory_mib {
-            limits.memory = m * MIB;
+            limits.memory = m.saturating_mul(MIB);
         }
-        Grant { env: step.grants.env.clone(), write_output: step.kind == ModuleKind::Transform, limits }
+        let write_output = step.kind == ModuleKind::Transform;
+        if !write_output {
+            // A policy's `/out` is thrown away: it gets none to fill (the
+            // sandbox mounts it read-only).
+            limits.output_files = 0;
+            limits.output_bytes = 0;
+        }
+        let mut env = BTreeMap::new();
+        if step.grants.env.contains_key("*") && self.ceilings.module_env_all {
+            env.clone_from(self.operator_env);
+        }
+        env.extend(step.grants.env.iter().filter(|(k, _)| *k != "*").map(|(k, v)| (k.clone(), v.clone())));
+        Grant { env, write_output, limits, env_all: false }.within(self.ceilings)
     }
 
     /// The directory the step sees as `/in`: its granted sub-path of the
@@ -249,10 +268,10 @@ impl StageRunner<'_> {
     }
 
     fn run_step(&self, step: &PipelineStep, binary: &ModuleBinary, view: &TreeView) -> Result<Ran> {
-        let grant = Self::grant(step);
+        let grant = self.grant(step);
         let shown = step.module.to_string();
         grants::check(binary.metadata.as_ref(), &grant)
-            .map_err(|refusal| anyhow!("module {shown} refused before it ran: {refusal}"))?;
+            .map_err(|refusal| refusal.into_error(format!("module {shown} refused before it ran")))?;
         let capabilities = binary.metadata.as_ref().map(|m| m.capabilities.clone()).unwrap_or_default();
         let env = grant.env_for(&capabilities);
         let module_name = binary.metadata.as_ref().map_or_else(|| shown.clone(), |m| m.name.clone());

@@ -9,7 +9,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use sealbox_guest::{API_VERSION, Diagnostic, FileEntry, ImageInfo, Request, Response, Severity, Status};
 
-use crate::sandbox::{Limits, Module, ModuleBinary, Sandbox, Step, StepOutcome};
+use super::ceilings::Deadline;
+use crate::sandbox::{Limits, Module, ModuleBinary, Sandbox, Step, StepError, StepOutcome};
 
 /// Runs builtin modules for one build; loads each module once.
 pub struct Steps {
@@ -17,6 +18,8 @@ pub struct Steps {
     loaded: Mutex<HashMap<&'static str, Module>>,
     /// Image facts every request carries.
     pub image: ImageInfo,
+    /// The whole build's deadline, which every step's time is clipped to.
+    deadline: Option<Deadline>,
 }
 
 /// What one step did, for the build report.
@@ -36,7 +39,14 @@ fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::O
 
 impl Steps {
     pub fn new(sandbox: Sandbox, image: ImageInfo) -> Self {
-        Steps { sandbox, loaded: Mutex::new(HashMap::new()), image }
+        Steps { sandbox, loaded: Mutex::new(HashMap::new()), image, deadline: None }
+    }
+
+    /// These steps under the build's `deadline`: none starts after it, and
+    /// none runs past it.
+    pub fn with_deadline(mut self, deadline: Option<Deadline>) -> Self {
+        self.deadline = deadline;
+        self
     }
 
     /// The builtin called `name`, compiled or from the cache.
@@ -87,6 +97,10 @@ impl Steps {
         request: StepRequest,
         stdout: Option<Box<dyn std::io::Write + Send>>,
     ) -> Result<(StepOutcome, std::path::PathBuf)> {
+        let (limits, clipped) = match &self.deadline {
+            Some(deadline) => deadline.clip(step_name, request.limits).map_err(|e| anyhow!(e))?,
+            None => (request.limits, false),
+        };
         let out = tempfile::Builder::new()
             .prefix(&format!("{step_name}-out-"))
             .tempdir_in(work)
@@ -105,11 +119,15 @@ impl Steps {
             input: input.to_path_buf(),
             output: Some(out.clone()),
             request: req,
-            limits: request.limits,
+            limits,
             stdout,
         };
         match self.sandbox.run(module, step) {
             Ok(outcome) => Ok((outcome, out)),
+            Err(failure) if clipped && matches!(failure.cause, StepError::TimedOut(_)) => {
+                let passed = self.deadline.as_ref().map(Deadline::passed).unwrap_or_default();
+                bail!("step {step_name} (module {}) was stopped: {passed}", failure.module)
+            }
             Err(failure) => {
                 let log = crate::text::escape_for_terminal(&failure.stderr);
                 let tail: Vec<&str> = log.lines().rev().take(20).collect();

@@ -122,7 +122,7 @@ impl Runner<'_> {
     /// metadata asks for more than the grant, before it runs.
     pub fn run(&self, binary: &ModuleBinary, step: &ModuleStep, at: &str) -> Result<TransformOutput> {
         grants::check(binary.metadata.as_ref(), self.grant)
-            .map_err(|refusal| anyhow!("{at}: module {} refused before it ran: {refusal}", step.module))?;
+            .map_err(|refusal| refusal.into_error(format!("{at}: module {} refused before it ran", step.module)))?;
         let capabilities = binary.metadata.as_ref().map(|m| m.capabilities.clone()).unwrap_or_default();
         let env = self.grant.env_for(&capabilities);
         let name = binary.metadata.as_ref().map_or_else(|| step.module.clone(), |m| m.name.clone());

@@ -6,6 +6,7 @@
 //! same step on the same inputs therefore see the same values.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -27,8 +28,17 @@ impl HostWallClock for FixedWallClock {
 
 /// A monotonic clock that moves one microsecond per read, so that loops
 /// waiting for time to pass still end, and do so identically every run.
-#[derive(Default)]
-pub struct TickingMonotonicClock(AtomicU64);
+/// Clones share the clock.
+#[derive(Default, Clone)]
+pub struct TickingMonotonicClock(Arc<AtomicU64>);
+
+impl TickingMonotonicClock {
+    /// The clock's reading, in nanoseconds, shared with the clock (reading
+    /// it does not move the clock).
+    pub fn reading(&self) -> Arc<AtomicU64> {
+        self.0.clone()
+    }
+}
 
 impl HostMonotonicClock for TickingMonotonicClock {
     fn resolution(&self) -> u64 {

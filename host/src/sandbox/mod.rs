@@ -17,6 +17,7 @@ mod error;
 mod limits;
 mod pipes;
 mod run;
+mod sleep;
 mod workers;
 
 pub use binary::{BinaryError, BinaryKind, ModuleBinary, sha256_digest, with_metadata};
@@ -76,10 +77,12 @@ impl Sandbox {
         wasmtime_wasi::p1::add_to_linker_sync(&mut core_linker, |s: &mut CoreState| &mut s.wasi)
             .map_err(anyhow::Error::from)
             .context("linking WASI preview 1")?;
+        sleep::wrap(&mut core_linker)?;
         let mut component_linker = wasmtime::component::Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut component_linker)
             .map_err(anyhow::Error::from)
             .context("linking WASI preview 2")?;
+        sleep::wrap_component(&mut component_linker)?;
         let cache = match cache_root {
             Some(root) => Some(ModuleCache::open(root, &engine)?),
             None => None,
@@ -185,6 +188,12 @@ impl Sandbox {
     /// module does; every way the step can go wrong is a [`StepFailure`].
     pub fn run(&self, module: &Module, step: Step) -> Result<StepOutcome, StepFailure> {
         run::run(self.inner.clone(), module.clone(), step)
+    }
+
+    /// How many step threads are busy: 0 between steps, unless a step
+    /// overran its deadline stuck where the host cannot stop it.
+    pub fn busy_threads(&self) -> usize {
+        self.inner.workers.busy()
     }
 
     /// The engine, for benchmarks and inspection.

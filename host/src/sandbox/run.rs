@@ -71,12 +71,16 @@ pub(super) enum Pre {
 pub(super) struct CoreState {
     pub(super) wasi: wasmtime_wasi::p1::WasiP1Ctx,
     limiter: StepLimiter,
+    /// Bounds the module's sleeps by the step's deadline.
+    pub(super) sleep: super::sleep::Bound,
 }
 
 pub(super) struct ComponentState {
     ctx: WasiCtx,
     table: ResourceTable,
     limiter: StepLimiter,
+    /// Bounds the module's sleeps by the step's deadline.
+    pub(super) sleep: super::sleep::Bound,
 }
 
 impl WasiView for ComponentState {
@@ -137,6 +141,9 @@ fn run_here(inner: &Inner, module: &Module, step: Step) -> Result<StepOutcome, S
         Err(e) => return Err(fail(StepError::Host(format!("encoding request: {e}")), vec![])),
     };
     let identity = format!("{}\0{}", module.digest, name);
+    let monotonic = TickingMonotonicClock::default();
+    let wall = Duration::from_secs(request.image.source_date_epoch);
+    let sleep = super::sleep::Bound::new(started, limits.timeout, monotonic.reading(), wall);
     let mut wasi = WasiCtxBuilder::new();
     // Must precede preopened_dir, which captures it: file I/O inline on
     // this thread is several times faster than via a blocking pool.
@@ -145,8 +152,8 @@ fn run_here(inner: &Inner, module: &Module, step: Step) -> Result<StepOutcome, S
         .stdout(stdout_pipe.clone())
         .stderr(stderr_pipe.clone())
         .args(&[module.name.as_str(), "run"])
-        .wall_clock(FixedWallClock(Duration::from_secs(request.image.source_date_epoch)))
-        .monotonic_clock(TickingMonotonicClock::default())
+        .wall_clock(FixedWallClock(wall))
+        .monotonic_clock(monotonic)
         .secure_random(SeededRandom::new(identity.as_bytes()))
         .insecure_random(SeededRandom::new(format!("{identity}\0insecure").as_bytes()))
         .insecure_random_seed(u128::from_le_bytes(seed16(&identity)))
@@ -160,8 +167,12 @@ fn run_here(inner: &Inner, module: &Module, step: Step) -> Result<StepOutcome, S
     if let Err(e) = wasi.preopened_dir(&input, "/in", FsPerms::ReadOnly) {
         return Err(fail(StepError::Host(format!("opening input {}: {e}", input.display())), vec![]));
     }
+    // A step allowed nothing in `/out` (a policy) cannot write there at
+    // all, rather than fill the disk before the limits are checked.
+    let out_perms =
+        if limits.output_files == 0 && limits.output_bytes == 0 { FsPerms::ReadOnly } else { FsPerms::ReadWrite };
     if let Some(out) = &output
-        && let Err(e) = wasi.preopened_dir(out, "/out", FsPerms::ReadWrite)
+        && let Err(e) = wasi.preopened_dir(out, "/out", out_perms)
     {
         return Err(fail(StepError::Host(format!("opening output {}: {e}", out.display())), vec![]));
     }
@@ -170,7 +181,7 @@ fn run_here(inner: &Inner, module: &Module, step: Step) -> Result<StepOutcome, S
     let deadline_ticks = (limits.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1;
     let (call, memory_exceeded) = match &module.pre {
         Pre::Core(pre) => {
-            let mut store = Store::new(&inner.engine, CoreState { wasi: wasi.build_p1(), limiter });
+            let mut store = Store::new(&inner.engine, CoreState { wasi: wasi.build_p1(), limiter, sleep });
             store.limiter(|s| &mut s.limiter);
             store.set_epoch_deadline(deadline_ticks);
             store.set_hostcall_fuel(HOSTCALL_FUEL);
@@ -183,7 +194,7 @@ fn run_here(inner: &Inner, module: &Module, step: Step) -> Result<StepOutcome, S
         Pre::Component(pre) => {
             let mut table = ResourceTable::new();
             table.set_max_capacity(MAX_HANDLES);
-            let mut store = Store::new(&inner.engine, ComponentState { ctx: wasi.build(), table, limiter });
+            let mut store = Store::new(&inner.engine, ComponentState { ctx: wasi.build(), table, limiter, sleep });
             store.limiter(|s| &mut s.limiter);
             store.set_epoch_deadline(deadline_ticks);
             store.set_hostcall_fuel(HOSTCALL_FUEL);
