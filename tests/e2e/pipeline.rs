@@ -461,6 +461,7 @@ fn findings_reach_the_terminal_escaped_and_the_reports_as_data() {
     no_images(store.path());
 }
 
+#[test]
 fn a_grant_above_an_operator_ceiling_is_a_usage_error_until_the_operator_raises_it() {
     let ctx = context(&[("treeseer", p1("treeseer"))], true);
     let grant = "    failureAction: Audit\n    grants: {memoryMib: 8192}\n";

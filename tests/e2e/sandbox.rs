@@ -284,6 +284,7 @@ fn a_module_name_with_escapes_is_shown_escaped() {
     assert!(stdout.contains("\\u001b]0;pwned\\u0007"), "{stdout}");
     let v: serde_json::Value = serde_json::from_str(&stdout).expect("json");
     assert_eq!(v["metadata"]["name"], evil);
+}
 
 #[test]
 fn a_module_sleeping_past_its_deadline_is_stopped_at_it_not_abandoned() {
