@@ -96,7 +96,7 @@ pub struct BuildArgs {
     /// when any execute bit is set, and every directory 0755: what a git
     /// checkout can express, so checkouts made under different umasks build
     /// one digest. Files that must stay private (keys) lose their modes.
-    #[arg(long, env = "SEALBOX_NORMALIZE_MODES")]
+    #[arg(long, env = "SEALBOX_NORMALIZE_MODES", value_parser = clap::builder::BoolishValueParser::new())]
     normalize_modes: bool,
     /// Also write the image to `oci:DIR[:REF]`, `oci-archive:FILE` or
     /// `docker-archive:FILE` (repeatable).

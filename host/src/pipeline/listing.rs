@@ -12,9 +12,6 @@ use sealbox_guest::{FileEntry, FileKind};
 use crate::kubefile::{CopyEntry, EntryKind, Ignore};
 use crate::tree::{self, WalkOptions};
 
-/// Mode of the parent directories a layer creates implicitly.
-pub(super) const IMPLICIT_DIR_MODE: u32 = 0o755;
-
 /// Resolves `entries` (in order; later ones overwrite earlier ones) into
 /// the listing the packer receives: `path` is the path in the image,
 /// `source` the path in the context it is read from. Files the context's
@@ -121,7 +118,7 @@ pub(super) fn implicit_dir(path: &str) -> FileEntry {
     FileEntry {
         path: path.to_string(),
         kind: FileKind::Dir,
-        mode: IMPLICIT_DIR_MODE,
+        mode: tree::IMPLICIT_DIR_MODE,
         size: 0,
         link: None,
         hardlink: None,

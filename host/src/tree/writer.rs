@@ -27,8 +27,8 @@ use rustix::io::Errno;
 /// and sticky bits are always dropped.
 pub const PERMISSION_BITS: u32 = 0o777;
 
-/// The mode of a directory the writer makes on its own (a parent nobody
-/// listed), whatever the umask.
+/// The mode of a directory nobody gave a mode: a parent the writer makes on
+/// its own, or one a layer implies; whatever the umask.
 pub const IMPLICIT_DIR_MODE: u32 = 0o755;
 
 /// What the writer does when something other than what it needs stands at
