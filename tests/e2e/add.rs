@@ -7,12 +7,6 @@ use std::process::Command;
 
 use crate::common::*;
 
-/// Runs `sealbox build` with its own store; returns (exit code, stdout, stderr).
-fn build(context: &Path, store: &Path, args: &[&str]) -> (i32, String, String) {
-    let (out, stdout, stderr) = run(sealbox().arg("build").arg(context).arg("--root").arg(store).args(args));
-    (out.status.code().unwrap_or(-1), stdout, stderr)
-}
-
 fn sh(script: &str, dir: &Path) {
     let out = Command::new("sh").arg("-ec").arg(script).current_dir(dir).output().expect("sh");
     assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));

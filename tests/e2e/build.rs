@@ -18,12 +18,6 @@ fn copy_of(src: &Path) -> tempfile::TempDir {
     tmp
 }
 
-/// Runs `sealbox build` with its own store; returns (exit code, stdout, stderr).
-fn build(context: &Path, store: &Path, args: &[&str]) -> (i32, String, String) {
-    let (out, stdout, stderr) = run(sealbox().arg("build").arg(context).arg("--root").arg(store).args(args));
-    (out.status.code().unwrap_or(-1), stdout, stderr)
-}
-
 fn tool(cmd: &str) -> Option<Command> {
     let found = Command::new("sh").arg("-c").arg(format!("command -v {cmd}")).output().ok()?.status.success();
     if !found {

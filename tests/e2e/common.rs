@@ -35,6 +35,19 @@ pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"))
 }
 
+/// Runs `sealbox build CONTEXT --root STORE ARGS...`; returns (exit code,
+/// stdout, stderr).
+pub fn build(context: &Path, store: &Path, args: &[&str]) -> (i32, String, String) {
+    let (out, stdout, stderr) = run(sealbox().arg("build").arg(context).arg("--root").arg(store).args(args));
+    (out.status.code().unwrap_or(-1), stdout, stderr)
+}
+
+/// Asserts that the store holds no image (a failed build tags nothing).
+pub fn no_images(store: &Path) {
+    let (_, listed, _) = run(sealbox().arg("images").arg("--json").arg("--root").arg(store));
+    assert_eq!(listed.trim(), "[]", "a failed build leaves no image");
+}
+
 /// Path of a test module (`tests/modules/src/bin/NAME.rs`), built once per
 /// test run for `target` (`wasm32-wasip1` or `wasm32-wasip2`).
 pub fn test_module(name: &str, target: &str) -> PathBuf {

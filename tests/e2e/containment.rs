@@ -47,16 +47,6 @@ fn chain(sentinel: &Path) -> Vec<(String, String)> {
     links
 }
 
-fn build(context: &Path, store: &Path, args: &[&str]) -> (i32, String, String) {
-    let (out, stdout, stderr) = run(sealbox().arg("build").arg(context).arg("--root").arg(store).args(args));
-    (out.status.code().unwrap_or(-1), stdout, stderr)
-}
-
-fn no_images(store: &Path) {
-    let (_, listed, _) = run(sealbox().arg("images").arg("--json").arg("--root").arg(store));
-    assert_eq!(listed.trim(), "[]", "a failed build leaves no image");
-}
-
 /// `tar -tvzf` of every layer of the image tagged `name`, one string.
 fn layer_listings(store: &Path, name: &str) -> Vec<String> {
     let index: serde_json::Value =

@@ -137,12 +137,6 @@ fn context(
     ctx
 }
 
-/// Runs `sealbox build` with its own store; returns (exit code, stdout, stderr).
-fn build(context: &Path, store: &Path, args: &[&str]) -> (i32, String, String) {
-    let (out, stdout, stderr) = run(sealbox().arg("build").arg(context).arg("--root").arg(store).args(args));
-    (out.status.code().unwrap_or(-1), stdout, stderr)
-}
-
 fn blob(store: &Path, digest: &str) -> PathBuf {
     store.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))
 }

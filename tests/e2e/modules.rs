@@ -25,12 +25,6 @@ fn context(modules: &[&str], kubefile: &str) -> tempfile::TempDir {
     ctx
 }
 
-/// Runs `sealbox build` with its own store; returns (exit code, stdout, stderr).
-fn build(context: &Path, store: &Path, args: &[&str]) -> (i32, String, String) {
-    let (out, stdout, stderr) = run(sealbox().arg("build").arg(context).arg("--root").arg(store).args(args));
-    (out.status.code().unwrap_or(-1), stdout, stderr)
-}
-
 fn digest_of(path: &Path) -> String {
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(std::fs::read(path).expect("module"))))
 }

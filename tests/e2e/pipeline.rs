@@ -82,16 +82,6 @@ fn write_pipeline(ctx: &Path, steps: &[String]) {
     std::fs::write(ctx.join("sealbox.yaml"), text).expect("sealbox.yaml");
 }
 
-fn build(context: &Path, store: &Path, args: &[&str]) -> (i32, String, String) {
-    let (out, stdout, stderr) = run(sealbox().arg("build").arg(context).arg("--root").arg(store).args(args));
-    (out.status.code().unwrap_or(-1), stdout, stderr)
-}
-
-fn no_images(store: &Path) {
-    let (_, listed, _) = run(sealbox().arg("images").arg("--json").arg("--root").arg(store));
-    assert_eq!(listed.trim(), "[]", "a failed build leaves no image");
-}
-
 fn limits() -> (&'static str, PathBuf) {
     ("require-limits", example_module("rust-require-limits"))
 }

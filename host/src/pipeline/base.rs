@@ -131,3 +131,57 @@ fn stage_layer(layout: &Layout, layer: &Descriptor, analysis: &AnalysisTree) -> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A base layer whose links lead out of the staged tree, then entries
+    /// and whiteouts that would go through them.
+    fn hostile_layer(sentinel: &Path) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, target) in [("etc", sentinel.display().to_string()), ("manifests", "../sentinel".to_string())] {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            h.set_mode(0o777);
+            b.append_link(&mut h, path, target).expect("link");
+        }
+        // Through an absolute link and a relative one, then whiteouts below
+        // a link and an opaque directory where a link was.
+        for path in ["etc/secret.yaml", "manifests/sub/config.yaml", "manifests/.wh.secret", "etc/.wh..wh..opq"] {
+            let body: &[u8] = if path.contains(".wh.") { b"" } else { b"owned: true\n" };
+            let mut h = tar::Header::new_gnu();
+            h.set_size(body.len() as u64);
+            h.set_mode(0o4755);
+            b.append_data(&mut h, path, body).expect("file");
+        }
+        b.into_inner().expect("tar")
+    }
+
+    #[test]
+    fn a_base_layer_cannot_write_or_white_out_through_its_own_links() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let sentinel = tmp.path().join("sentinel");
+        std::fs::create_dir_all(sentinel.join("sub")).expect("sentinel");
+        std::fs::write(sentinel.join("secret"), "keep\n").expect("secret");
+        std::fs::write(sentinel.join("secret.yaml"), "keep\n").expect("secret.yaml");
+        let store = Store::open(&tmp.path().join("store")).expect("store");
+        let desc = store.put_blob(spec::MEDIA_TYPE_LAYER_TAR, &hostile_layer(&sentinel)).expect("blob");
+        let root = tmp.path().join("tree");
+        std::fs::create_dir(&root).expect("tree");
+        let tree = AnalysisTree::whole(root.clone()).expect("tree");
+        stage_layer(store.layout(), &desc, &tree).expect("staged");
+        for (file, content) in [("secret", "keep\n"), ("secret.yaml", "keep\n")] {
+            assert_eq!(std::fs::read_to_string(sentinel.join(file)).expect(file), content, "{file}");
+        }
+        assert!(!sentinel.join("sub/config.yaml").exists(), "written through a relative link");
+        // The later entries replaced the links, as unpacking in order would.
+        let meta = std::fs::symlink_metadata(root.join("manifests")).expect("manifests");
+        assert!(meta.is_dir());
+        assert_eq!(std::fs::read_to_string(root.join("manifests/sub/config.yaml")).expect("config"), "owned: true\n");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(root.join("manifests/sub/config.yaml")).expect("mode").permissions().mode();
+        assert_eq!(mode & 0o7777, 0o755, "no set-id bits on a host file");
+    }
+}
