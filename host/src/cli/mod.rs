@@ -87,8 +87,18 @@ impl StoreArgs {
     /// A sandbox with the precompiled-module cache.
     pub fn sandbox(&self) -> anyhow::Result<crate::sandbox::Sandbox> {
         let cache = self.cache.clone().or_else(crate::sandbox::ModuleCache::default_root);
-        crate::sandbox::Sandbox::new(cache.as_deref())
+        open_sandbox(cache.as_deref())
     }
+}
+
+/// A sandbox with the precompiled-module cache under `cache` (none when
+/// `None`). A cache key that had to be replaced is said on stderr.
+pub fn open_sandbox(cache: Option<&std::path::Path>) -> anyhow::Result<crate::sandbox::Sandbox> {
+    let sandbox = crate::sandbox::Sandbox::new(cache)?;
+    for note in sandbox.take_cache_notes() {
+        eprintln!("warning: {}", crate::sandbox::escape_for_terminal(note.as_bytes()));
+    }
+    Ok(sandbox)
 }
 
 /// A wrong invocation: exit status 2, and a message that says what to fix.

@@ -11,7 +11,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use sealbox_guest::{API_VERSION, Capabilities, ImageInfo, ModuleKind, ModuleMetadata, Request, Status};
 
 use super::{Failed, UsageError, parse_key_value};
-use crate::sandbox::{self, Limits, ModuleBinary, Sandbox, Step, escape_for_terminal};
+use crate::sandbox::{self, Limits, ModuleBinary, Step, escape_for_terminal};
 use crate::tree::{self, WalkOptions};
 
 #[derive(Debug, Subcommand)]
@@ -205,7 +205,7 @@ fn run_module(args: RunArgs) -> Result<()> {
         (None, false) => None,
     };
     let cache = if args.no_cache { None } else { args.cache.clone().or_else(sandbox::ModuleCache::default_root) };
-    let sandbox = Sandbox::new(cache.as_deref())?;
+    let sandbox = super::open_sandbox(cache.as_deref())?;
     let module = sandbox.load(&binary, &module_file_name(&args.module))?;
     let limits = Limits { timeout: args.timeout, memory: args.memory, stdout: args.stdout_limit, ..Limits::default() };
     let step = Step {

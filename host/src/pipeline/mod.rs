@@ -182,7 +182,18 @@ pub fn build(
     for from in &options.cache_from {
         // A missing or unreachable cache costs time, not the build.
         match cache.import_remote(store, from, &options.registry) {
-            Ok((new, total)) => progress(&format!("cache-from {from}: {new} of {total} entries new here")),
+            Ok(got) => {
+                progress(&format!("cache-from {from}: {} of {} entries new here", got.new, got.total));
+                if !got.refused.is_empty() {
+                    warnings.push(format!(
+                        "--cache-from {from}: {} entries refused (damaged or forged; those steps run here)",
+                        got.refused.len()
+                    ));
+                }
+                if options.verbose {
+                    notes.extend(got.refused.into_iter().map(|why| format!("--cache-from {from}: {why}")));
+                }
+            }
             Err(e) => warnings.push(format!("--cache-from {from}: {e:#}")),
         }
     }
@@ -205,6 +216,9 @@ pub fn build(
         store.put_json(spec::MEDIA_TYPE_INDEX, &Index::new(manifests))?
     };
     cache.save()?;
+    if options.verbose {
+        notes.extend(sandbox.take_cache_notes());
+    }
     if let Some(to) = &options.cache_to {
         let pushed = cache.export_remote(store, to, &options.registry).with_context(|| format!("--cache-to {to}"))?;
         progress(&format!("cache-to {to}: {pushed} entries"));
@@ -657,7 +671,7 @@ fn pack_layer(
             Some(layer_key(&pack.digest, options, memo, source, &listing)?)
         };
     if let Some(key) = &key
-        && let Some(cached) = cache.get::<CachedLayer>(key)
+        && let Some(cached) = cache.get_shared::<CachedLayer>(key)
         && let Some(desc) = cached.descriptor()
         && store.layout().has_blob(&desc.digest)
     {
