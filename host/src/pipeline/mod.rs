@@ -183,15 +183,19 @@ pub fn build(
         // A missing or unreachable cache costs time, not the build.
         match cache.import_remote(store, from, &options.registry) {
             Ok(got) => {
-                progress(&format!("cache-from {from}: {} of {} entries new here", got.new, got.total));
-                if !got.refused.is_empty() {
-                    warnings.push(format!(
-                        "--cache-from {from}: {} entries refused (damaged or forged; those steps run here)",
-                        got.refused.len()
-                    ));
-                }
+                // Said now, not with the warnings at the end: a build the
+                // refused entries would have changed may well fail.
+                let refused = match got.refused.len() {
+                    0 => String::new(),
+                    n => format!(", {n} refused (damaged or forged: those steps run here)"),
+                };
+                progress(&format!("cache-from {from}: {} of {} entries new here{refused}", got.new, got.total));
                 if options.verbose {
-                    notes.extend(got.refused.into_iter().map(|why| format!("--cache-from {from}: {why}")));
+                    for why in &got.refused {
+                        // The reason quotes the remote's text.
+                        let why = crate::sandbox::escape_for_terminal(why.as_bytes());
+                        progress(&format!("cache-from {from}: refused {why}"));
+                    }
                 }
             }
             Err(e) => warnings.push(format!("--cache-from {from}: {e:#}")),
