@@ -67,7 +67,9 @@ pub struct StoreArgs {
     #[arg(long, env = "SEALBOX_ROOT", value_name = "DIR", global = true)]
     root: Option<std::path::PathBuf>,
     /// Where compiled modules are cached. Default: $SEALBOX_CACHE, else the
-    /// XDG cache dir (~/.cache/sealbox).
+    /// XDG cache dir (~/.cache/sealbox). Entries are loaded only when their
+    /// MAC verifies under the key in $SEALBOX_CACHE_KEY (default
+    /// ~/.config/sealbox/cache.key), kept outside the cache.
     #[arg(long, env = "SEALBOX_CACHE", value_name = "DIR", global = true)]
     cache: Option<std::path::PathBuf>,
 }
