@@ -43,8 +43,9 @@ fn noop_module() -> PathBuf {
 
 fn main() {
     let cache = tempfile::tempdir().expect("cache");
+    let key = tempfile::tempdir().expect("key dir");
     let uncached = Sandbox::new(None).expect("sandbox");
-    let cached = Sandbox::new(Some(cache.path())).expect("sandbox");
+    let cached = Sandbox::with_cache(Some((cache.path(), &key.path().join("cache.key")))).expect("sandbox");
 
     println!("| builtin | size | cold compile | load from cache |");
     println!("|---|---|---|---|");

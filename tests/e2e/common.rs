@@ -11,7 +11,14 @@ pub fn sealbox() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealbox"));
     cmd.env_remove("SOURCE_DATE_EPOCH");
     cmd.env("SEALBOX_CACHE", cache_dir());
+    cmd.env("SEALBOX_CACHE_KEY", cache_key());
     cmd
+}
+
+/// The key of the shared module cache: outside it, as in real use, and
+/// the same for every test (tests that set their own HOME included).
+pub fn cache_key() -> PathBuf {
+    target_dir().join("e2e-cache-key").join("cache.key")
 }
 
 /// A module cache shared by the tests of one run.

@@ -25,7 +25,7 @@ fn deployment(limited: bool) -> String {
 }
 
 /// The example Rust policy module, built once per test run.
-fn example_module(name: &str) -> PathBuf {
+pub(crate) fn example_module(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     let target = target_dir().join("example-modules");
     BUILT.get_or_init(|| {
@@ -51,7 +51,7 @@ fn digest_of(path: &Path) -> String {
 
 /// A build context: `rootfs/manifests/{cm,deploy}.yaml`, `rootfs/etc/other.yaml`,
 /// the Kubefile, and each `(file name, module path)` copied to `modules/`.
-fn context(modules: &[(&str, PathBuf)], limited: bool) -> tempfile::TempDir {
+pub(crate) fn context(modules: &[(&str, PathBuf)], limited: bool) -> tempfile::TempDir {
     let ctx = tempfile::tempdir().expect("ctx");
     let manifests = ctx.path().join("rootfs/manifests");
     std::fs::create_dir_all(&manifests).expect("manifests");
@@ -69,7 +69,7 @@ fn context(modules: &[(&str, PathBuf)], limited: bool) -> tempfile::TempDir {
 
 /// One step of a pipeline file, over module `modules/NAME.wasm` pinned to
 /// its digest in `ctx`, with `extra` lines (already indented by 4).
-fn step(ctx: &Path, name: &str, module: &str, stage: &str, kind: &str, extra: &str) -> String {
+pub(crate) fn step(ctx: &Path, name: &str, module: &str, stage: &str, kind: &str, extra: &str) -> String {
     let digest = digest_of(&ctx.join(format!("modules/{module}.wasm")));
     format!(
         "  - name: {name}\n    stage: {stage}\n    module: modules/{module}.wasm\n    digest: {digest}\n    \
@@ -77,12 +77,12 @@ fn step(ctx: &Path, name: &str, module: &str, stage: &str, kind: &str, extra: &s
     )
 }
 
-fn write_pipeline(ctx: &Path, steps: &[String]) {
+pub(crate) fn write_pipeline(ctx: &Path, steps: &[String]) {
     let text = format!("apiVersion: sealbox.io/v1\nkind: Pipeline\nsteps:\n{}", steps.concat());
     std::fs::write(ctx.join("sealbox.yaml"), text).expect("sealbox.yaml");
 }
 
-fn limits() -> (&'static str, PathBuf) {
+pub(crate) fn limits() -> (&'static str, PathBuf) {
     ("require-limits", example_module("rust-require-limits"))
 }
 

@@ -536,7 +536,11 @@ fn cache_to_then_cache_from_makes_a_rebuild_on_an_empty_store_reuse_every_cached
     let b = work.path().join("b");
     let second = build(&b, &["--cache-from", &cache]);
     let (cached_b, _) = cached_and_ran(&second);
-    assert_eq!(cached_b, locally_cached, "{second}");
+    // All but the image list: it decides the image's annotation, and is
+    // never taken from another machine's word.
+    let shared: Vec<String> = locally_cached.iter().filter(|n| *n != "imagelist").cloned().collect();
+    assert!(shared.len() < locally_cached.len(), "{locally_cached:?}");
+    assert_eq!(cached_b, shared, "{second}");
     let digest = |json: &str| serde_json::from_str::<serde_json::Value>(json).expect("json")["digest"].clone();
     assert_eq!(digest(&second), digest(&first));
     assert!(!ran.is_empty());
@@ -903,4 +907,85 @@ fn https_registry_needs_its_ca_or_tls_verify_false_and_insecure_is_plain_http_on
     let mut pull = sb(&b);
     pull.args(["pull", &dest, "--ca-file"]).arg(&ca);
     assert_eq!(ok(&mut pull), digest);
+}
+
+/// A registry cache is anyone's word: a policy verdict in it is never
+/// taken, and an entry that names a layer the cache does not carry is
+/// refused. A cache forged to say that a failing Enforce policy passed
+/// does not make the build pass.
+#[test]
+fn a_forged_policy_verdict_in_a_registry_cache_does_not_pass_the_build() {
+    use crate::pipeline::{context, limits, step, write_pipeline};
+    let work = tempfile::tempdir().expect("work");
+    // A deployment without limits: the Enforce policy fails it.
+    let ctx = context(&[limits()], false);
+    write_pipeline(ctx.path(), &[step(ctx.path(), "limits", "require-limits", "after-render", "policy", "")]);
+    let violation = "container web has no cpu, memory limit";
+
+    // An honest machine runs the policy and remembers its verdict.
+    let honest = work.path().join("honest");
+    let (out, _, stderr) = run(sb(&honest).arg("build").arg(ctx.path()).args(["-t", "x"]));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(violation), "{stderr}");
+    let steps = honest.join(".sealbox/steps");
+    let (key, mut verdict) = std::fs::read_dir(&steps)
+        .expect("step cache")
+        .filter_map(|e| {
+            let path = e.expect("entry").path();
+            let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+            let key = path.file_stem()?.to_str()?.to_string();
+            (v["response"]["status"] == "failure").then_some((key, v))
+        })
+        .next()
+        .expect("the policy's failing verdict is in the step cache");
+
+    // The forger turns it into a pass, adds an entry for a layer the cache
+    // does not carry, and serves that as a step cache.
+    verdict["response"]["status"] = "success".into();
+    verdict["response"]["diagnostics"] = serde_json::json!([]);
+    let phantom = serde_json::json!({
+        "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+        "digest": format!("sha256:{}", "0".repeat(64)),
+        "size": 1, "diffId": format!("sha256:{}", "1".repeat(64)), "uncompressedSize": 1,
+    });
+    let config = serde_json::to_vec(&serde_json::json!({
+        "entries": { key.clone(): verdict, "b".repeat(64): phantom },
+    }))
+    .expect("config");
+    let config_digest = format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&config)));
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.sealbox.step-cache.v1+json",
+            "digest": config_digest, "size": config.len(),
+        },
+        "layers": [],
+    }))
+    .expect("manifest");
+    let forger = FakeRegistry::start(manifest, vec![(config_digest.clone(), config)], Faults::default());
+    let auth_file = work.path().join("auth.json");
+    let auth = base64_encode(format!("{USER}:{PASSWORD}").as_bytes());
+    std::fs::write(&auth_file, format!(r#"{{"auths":{{"127.0.0.1:{}":{{"auth":"{auth}"}}}}}}"#, forger.port))
+        .expect("auth file");
+
+    // The victim seeds its empty cache from the forged one: the verdict
+    // is taken in (marked), the phantom layer refused, and the policy runs
+    // again and fails the build.
+    let victim = work.path().join("victim");
+    let from = format!("127.0.0.1:{}/repo:v1", forger.port);
+    let mut cmd = sb(&victim);
+    cmd.env("REGISTRY_AUTH_FILE", &auth_file);
+    let (out, _, stderr) =
+        run(cmd.arg("build").arg(ctx.path()).args(["-t", "x", "--insecure", "--verbose", "--cache-from", &from]));
+    assert!(stderr.contains("1 of 2 entries new here, 1 refused"), "{stderr}");
+    assert!(stderr.contains("not one of the cache's layers"), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "the forged pass is not taken: {stderr}");
+    assert!(stderr.contains(violation), "{stderr}");
+    // The forged entry was taken in marked as another machine's word; the
+    // policy's own run replaced it with this machine's verdict.
+    let after = std::fs::read(victim.join(".sealbox/steps").join(format!("{key}.json"))).expect("the entry");
+    let own: serde_json::Value = serde_json::from_slice(&after).expect("entry json");
+    assert_eq!(own["response"]["status"], "failure", "{own}");
+    assert!(own.get("imported").is_none(), "{own}");
 }

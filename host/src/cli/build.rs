@@ -116,7 +116,9 @@ pub struct BuildArgs {
     #[arg(long, value_enum, default_value = "text")]
     format: super::module::Format,
     /// Seed the step cache from a registry cache (repeatable), as another
-    /// machine's `--cache-to` left it; a missing one is a warning.
+    /// machine's `--cache-to` left it; a missing one is a warning. Layers
+    /// and transform outputs are taken (checked); policy verdicts and the
+    /// image list never are: those steps run again.
     #[arg(long = "cache-from", value_name = "REF")]
     cache_from: Vec<String>,
     /// Push the step results this build used or made to a registry cache,

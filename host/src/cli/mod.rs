@@ -67,7 +67,9 @@ pub struct StoreArgs {
     #[arg(long, env = "SEALBOX_ROOT", value_name = "DIR", global = true)]
     root: Option<std::path::PathBuf>,
     /// Where compiled modules are cached. Default: $SEALBOX_CACHE, else the
-    /// XDG cache dir (~/.cache/sealbox).
+    /// XDG cache dir (~/.cache/sealbox). Entries are loaded only when their
+    /// MAC verifies under the key in $SEALBOX_CACHE_KEY (default
+    /// ~/.config/sealbox/cache.key), kept outside the cache.
     #[arg(long, env = "SEALBOX_CACHE", value_name = "DIR", global = true)]
     cache: Option<std::path::PathBuf>,
 }
@@ -86,7 +88,7 @@ impl StoreArgs {
 
     /// A sandbox with the precompiled-module cache.
     pub fn sandbox(&self) -> anyhow::Result<crate::sandbox::Sandbox> {
-        crate::sandbox::Sandbox::new(self.cache_root().as_deref())
+        open_sandbox(self.cache_root().as_deref())
     }
 
     /// Where the precompiled-module cache lives (`None`: no cache).
@@ -116,6 +118,16 @@ pub fn confine(
     }
     let enforcement = paths.apply()?;
     Ok((enforcement, temp))
+}
+
+/// A sandbox with the precompiled-module cache under `cache` (none when
+/// `None`). A cache key that had to be replaced is said on stderr.
+pub fn open_sandbox(cache: Option<&std::path::Path>) -> anyhow::Result<crate::sandbox::Sandbox> {
+    let sandbox = crate::sandbox::Sandbox::new(cache)?;
+    for note in sandbox.take_cache_notes() {
+        eprintln!("warning: {}", crate::text::escape_for_terminal(note.as_bytes()));
+    }
+    Ok(sandbox)
 }
 
 /// A wrong invocation: exit status 2, and a message that says what to fix.

@@ -11,7 +11,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use sealbox_guest::{API_VERSION, Capabilities, ImageInfo, ModuleKind, ModuleMetadata, Request, Status};
 
 use super::{Failed, UsageError, parse_key_value};
-use crate::sandbox::{self, Limits, ModuleBinary, Sandbox, Step};
+use crate::sandbox::{self, Limits, ModuleBinary, Step};
 use crate::text::{escape_for_terminal, escape_line};
 use crate::tree::{self, WalkOptions};
 
@@ -206,7 +206,7 @@ fn run_module(args: RunArgs) -> Result<()> {
         (None, false) => None,
     };
     let cache = if args.no_cache { None } else { args.cache.clone().or_else(sandbox::ModuleCache::default_root) };
-    let sandbox = Sandbox::new(cache.as_deref())?;
+    let sandbox = super::open_sandbox(cache.as_deref())?;
     // The module sees --in and --out; the host needs no more, and no network.
     let paths = crate::confine::Confinement::new().read(&args.input).read_write(&args.output).deny_tcp_connect();
     let (_, _temp) = super::confine(paths, cache.as_deref())?;

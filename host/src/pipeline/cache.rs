@@ -3,8 +3,14 @@
 //!
 //! Keys are SHA-256 digests over everything a step's result depends on
 //! (module digest, config, input content), so a hit is as good as a run.
-//! Entries are small JSON files written atomically; a damaged or foreign
-//! entry reads as a miss.
+//! Entries are small JSON files written atomically; a damaged entry reads
+//! as a miss. Entries taken in from a registry cache (`--cache-from`) are
+//! checked and marked on the way in (see [`foreign`]); only
+//! [`StepCache::get_shared`] returns them, so a step whose result decides
+//! something (a policy's verdict, the image list) reads with
+//! [`StepCache::get`] and never trusts another machine's word.
+
+mod foreign;
 
 use std::path::{Path, PathBuf};
 
@@ -77,17 +83,40 @@ impl StepCache {
         self.memo.save()
     }
 
+    /// The entry of `key` if this machine made it: an entry imported from a
+    /// registry cache reads as a miss.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        self.read(key, false)
+    }
+
+    /// The entry of `key`, made here or imported from a registry cache
+    /// (checked on the way in). Only for results the host checks again or
+    /// that later policies see: layers whose blob was verified, transform
+    /// outputs.
+    pub fn get_shared<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        self.read(key, true)
+    }
+
+    fn read<T: DeserializeOwned>(&self, key: &str, imported_ok: bool) -> Option<T> {
+        /// Just the marker; every other field is skipped.
+        #[derive(serde::Deserialize)]
+        struct Marker {
+            #[serde(default)]
+            imported: Option<serde::de::IgnoredAny>,
+        }
         let path = self.dir.as_ref()?.join(format!("{key}.json"));
         let bytes = std::fs::read(path).ok()?;
+        if !imported_ok && serde_json::from_slice::<Marker>(&bytes).ok()?.imported.is_some() {
+            return None;
+        }
         let value = serde_json::from_slice(&bytes).ok()?;
         self.touch(key);
         Some(value)
     }
 
-    /// Adds an entry made elsewhere (`--cache-from`), unless the key has
-    /// one already.
-    pub fn insert_foreign(&self, key: &str, entry: &serde_json::Value) -> Result<bool> {
+    /// Adds an entry made elsewhere (`--cache-from`) and admitted by
+    /// [`foreign`], unless the key has one already.
+    fn insert_foreign(&self, key: &str, entry: &serde_json::Value) -> Result<bool> {
         let Some(dir) = &self.dir else { return Ok(false) };
         if dir.join(format!("{key}.json")).exists() {
             return Ok(false);
@@ -109,22 +138,34 @@ impl StepCache {
             .collect()
     }
 
-    /// Seeds this cache from the registry cache `from` (blobs verified);
-    /// returns how many entries were new here and how many it had.
+    /// Seeds this cache from the registry cache `from`: every blob is
+    /// verified against its digest, and only the entries [`foreign`] admits
+    /// are taken in, marked as imported. Keys this cache has already are
+    /// left alone.
     pub fn import_remote(
         &self,
         store: &crate::oci::Store,
         from: &crate::registry::Reference,
         registry: &crate::registry::Options,
-    ) -> Result<(usize, usize)> {
-        let entries = crate::registry::cache::import(store, from, registry)?;
-        let mut new = 0;
-        for (key, entry) in &entries {
-            if self.insert_foreign(key, entry)? {
-                new += 1;
+    ) -> Result<ImportReport> {
+        let remote = crate::registry::cache::import(store, from, registry)?;
+        let mut report = ImportReport { total: remote.entries.len(), ..Default::default() };
+        let Some(dir) = &self.dir else { return Ok(report) };
+        let mut admission = foreign::Admission::new(store, &remote.layers);
+        for (key, entry) in &remote.entries {
+            if dir.join(format!("{key}.json")).exists() {
+                continue;
+            }
+            match admission.admit(entry) {
+                Ok(entry) => {
+                    if self.insert_foreign(key, &entry)? {
+                        report.new += 1;
+                    }
+                }
+                Err(why) => report.refused.push(format!("entry {key}: {why}")),
             }
         }
-        Ok((new, entries.len()))
+        Ok(report)
     }
 
     /// Pushes the entries this build used or made to the registry cache
@@ -154,6 +195,17 @@ impl StepCache {
         self.touch(key);
         Ok(())
     }
+}
+
+/// What `--cache-from` took in from one registry cache.
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    /// Entries the registry cache had.
+    pub total: usize,
+    /// Entries taken in (new here and admitted).
+    pub new: usize,
+    /// Entries refused, each with why.
+    pub refused: Vec<String>,
 }
 
 /// Remembers the content digest of files by their stat fingerprint, as

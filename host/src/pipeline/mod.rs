@@ -195,7 +195,22 @@ pub fn build(
     for from in &options.cache_from {
         // A missing or unreachable cache costs time, not the build.
         match cache.import_remote(store, from, &options.registry) {
-            Ok((new, total)) => progress(&format!("cache-from {from}: {new} of {total} entries new here")),
+            Ok(got) => {
+                // Said now, not with the warnings at the end: a build the
+                // refused entries would have changed may well fail.
+                let refused = match got.refused.len() {
+                    0 => String::new(),
+                    n => format!(", {n} refused (damaged or forged: those steps run here)"),
+                };
+                progress(&format!("cache-from {from}: {} of {} entries new here{refused}", got.new, got.total));
+                if options.verbose {
+                    for why in &got.refused {
+                        // The reason quotes the remote's text.
+                        let why = crate::text::escape_for_terminal(why.as_bytes());
+                        progress(&format!("cache-from {from}: refused {why}"));
+                    }
+                }
+            }
             Err(e) => warnings.push(format!("--cache-from {from}: {e:#}")),
         }
     }
@@ -218,6 +233,9 @@ pub fn build(
         store.put_json(spec::MEDIA_TYPE_INDEX, &Index::new(manifests))?
     };
     cache.save()?;
+    if options.verbose {
+        notes.extend(sandbox.take_cache_notes());
+    }
     if let Some(to) = &options.cache_to {
         let pushed = cache.export_remote(store, to, &options.registry).with_context(|| format!("--cache-to {to}"))?;
         progress(&format!("cache-to {to}: {pushed} entries"));
@@ -681,7 +699,7 @@ fn pack_layer(
             Some(layer_key(&pack.digest, options, memo, source, &listing)?)
         };
     if let Some(key) = &key
-        && let Some(cached) = cache.get::<CachedLayer>(key)
+        && let Some(cached) = cache.get_shared::<CachedLayer>(key)
         && let Some(desc) = cached.descriptor()
         && store.layout().has_blob(&desc.digest)
     {

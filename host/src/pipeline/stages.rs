@@ -286,8 +286,13 @@ impl StageRunner<'_> {
             }
             None => None,
         };
+        // A transform's output may come from a registry cache (later
+        // policies see it); a policy's verdict only from this machine.
         if let (Some(key), Some(cache)) = (&key, self.cache)
-            && let Some(hit) = cache.get::<CachedOutput>(key)
+            && let Some(hit) = match step.kind {
+                ModuleKind::Transform => cache.get_shared::<CachedOutput>(key),
+                _ => cache.get::<CachedOutput>(key),
+            }
         {
             let output = match step.kind {
                 ModuleKind::Transform => {

@@ -170,7 +170,8 @@ impl Runner<'_> {
     /// layer into a fresh directory. Anything missing or damaged is a miss:
     /// the module then runs again.
     fn cached(&self, key: &str) -> Option<(PathBuf, Vec<FileEntry>)> {
-        let hit: CachedTransform = self.cache?.get(key)?;
+        // Shared: the layer was verified on import and is unpacked here.
+        let hit: CachedTransform = self.cache?.get_shared(key)?;
         let desc = hit.layer.descriptor()?;
         if !self.store.layout().has_blob(&desc.digest) {
             return None;

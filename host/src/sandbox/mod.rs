@@ -70,8 +70,23 @@ pub struct Module {
 
 impl Sandbox {
     /// A sandbox whose precompiled cache lives under `cache_root` (no
-    /// cache when `None`).
+    /// cache when `None`), authenticated with the key in
+    /// [`ModuleCache::default_key_file`].
     pub fn new(cache_root: Option<&Path>) -> Result<Self> {
+        match cache_root {
+            Some(root) => {
+                let key = ModuleCache::default_key_file().context(
+                    "no place for the module cache key (no home directory): set SEALBOX_CACHE_KEY to a file outside the cache",
+                )?;
+                Self::with_cache(Some((root, key.as_path())))
+            }
+            None => Self::with_cache(None),
+        }
+    }
+
+    /// A sandbox whose precompiled cache lives under the first path of
+    /// `cache`, its entries authenticated with the key in the second.
+    pub fn with_cache(cache: Option<(&Path, &Path)>) -> Result<Self> {
         let engine = engine::build_engine()?;
         let mut core_linker = wasmtime::Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut core_linker, |s: &mut CoreState| &mut s.wasi)
@@ -83,8 +98,8 @@ impl Sandbox {
             .map_err(anyhow::Error::from)
             .context("linking WASI preview 2")?;
         sleep::wrap_component(&mut component_linker)?;
-        let cache = match cache_root {
-            Some(root) => Some(ModuleCache::open(root, &engine)?),
+        let cache = match cache {
+            Some((root, key)) => Some(ModuleCache::open(root, key, &engine)?),
             None => None,
         };
         let ticker = engine::Ticker::start(&engine);
@@ -114,10 +129,11 @@ impl Sandbox {
                     let (m, cached) = self.compile(
                         binary,
                         |e, b| wasmtime::Module::new(e, b),
-                        |e, p| {
-                            // SAFETY: the cache only holds files this engine wrote
-                            // into a directory private to this user (see cache.rs).
-                            unsafe { wasmtime::Module::deserialize_file(e, p) }
+                        |e, b| {
+                            // SAFETY: `b` is either this engine's own output
+                            // that never left memory, or a cache entry whose
+                            // MAC verified, read once into memory (cache.rs).
+                            unsafe { wasmtime::Module::deserialize(e, b) }
                         },
                         |e, b| e.precompile_module(b),
                     )?;
@@ -131,9 +147,9 @@ impl Sandbox {
                     let (c, cached) = self.compile(
                         binary,
                         |e, b| wasmtime::component::Component::new(e, b),
-                        |e, p| {
+                        |e, b| {
                             // SAFETY: as above.
-                            unsafe { wasmtime::component::Component::deserialize_file(e, p) }
+                            unsafe { wasmtime::component::Component::deserialize(e, b) }
                         },
                         |e, b| e.precompile_component(b),
                     )?;
@@ -160,11 +176,14 @@ impl Sandbox {
         })
     }
 
+    /// Compiles `binary`, or takes it from the precompiled cache when an
+    /// entry verifies. Returns the module and whether it came from the
+    /// cache.
     fn compile<T>(
         &self,
         binary: &ModuleBinary,
         fresh: impl Fn(&Engine, &[u8]) -> wasmtime::Result<T>,
-        from_file: impl Fn(&Engine, &Path) -> wasmtime::Result<T>,
+        from_bytes: impl Fn(&Engine, &[u8]) -> wasmtime::Result<T>,
         precompile: impl Fn(&Engine, &[u8]) -> wasmtime::Result<Vec<u8>>,
     ) -> Result<(T, bool)> {
         let engine = &self.inner.engine;
@@ -172,16 +191,31 @@ impl Sandbox {
         let Some(cache) = &self.inner.cache else {
             return Ok((fresh(engine, &binary.bytes).map_err(compile_err)?, false));
         };
-        let path = cache.path_for(&binary.digest);
-        if path.is_file()
-            && let Ok(m) = from_file(engine, &path)
-        {
-            return Ok((m, true));
+        match cache.load(&binary.digest) {
+            cache::Lookup::Hit(entry) => match from_bytes(engine, entry.artifact()) {
+                Ok(m) => return Ok((m, true)),
+                // Verified but refused by wasmtime (another build of it):
+                // compile again.
+                Err(e) => cache.note(format!(
+                    "precompiled module {} was not loaded ({e}); compiled again",
+                    cache.path_for(&binary.digest).display()
+                )),
+            },
+            cache::Lookup::Miss => {}
+            cache::Lookup::Refused(why) => cache.note(format!("precompiled module not loaded: {why}; compiled again")),
         }
-        // Missing, stale (another wasmtime) or damaged: compile again.
         let bytes = precompile(engine, &binary.bytes).map_err(compile_err)?;
-        let path = cache.store(&binary.digest, &bytes)?;
-        Ok((from_file(engine, &path).map_err(|e| anyhow::anyhow!("loading {}: {e}", path.display()))?, false))
+        cache.store(&binary.digest, &bytes)?;
+        // The bytes just made, not the file just written: nothing on disk
+        // is trusted between the two.
+        Ok((from_bytes(engine, &bytes).map_err(|e| anyhow::anyhow!("loading the module just compiled: {e}"))?, false))
+    }
+
+    /// What the precompiled cache refused or replaced since the last call
+    /// (entries that did not verify, a key that was not private), for
+    /// `--verbose`.
+    pub fn take_cache_notes(&self) -> Vec<String> {
+        self.inner.cache.as_ref().map(ModuleCache::take_notes).unwrap_or_default()
     }
 
     /// Runs `module` once over `step`. The host survives whatever the
