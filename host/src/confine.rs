@@ -17,7 +17,7 @@
 
 use std::fmt;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use landlock::{
     ABI, Access as _, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, LandlockStatus, PathBeneath, PathFd,
@@ -310,7 +310,7 @@ pub fn private_temp_dir() -> io::Result<tempfile::TempDir> {
 #[cfg(debug_assertions)]
 pub fn broken_writer_hook() -> Result<(), String> {
     let Some(paths) = std::env::var_os("SEALBOX_TEST_BROKEN_WRITER") else { return Ok(()) };
-    let write = |path: &Path| std::fs::write(path, b"written by the broken-writer test hook\n");
+    let write = |path: &std::path::Path| std::fs::write(path, b"written by the broken-writer test hook\n");
     let mut refused = Vec::new();
     for path in std::env::split_paths(&paths) {
         let attempts = [
