@@ -55,6 +55,29 @@ pub fn no_images(store: &Path) {
     assert_eq!(listed.trim(), "[]", "a failed build leaves no image");
 }
 
+/// The image manifest of the tag `name` in `store`, read from the layout.
+pub fn manifest(store: &Path, name: &str) -> serde_json::Value {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join("index.json")).expect("index.json")).expect("index");
+    let desc = index["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == name)
+        .unwrap_or_else(|| panic!("no tag {name} in {index}"));
+    blob_json(store, desc["digest"].as_str().expect("digest"))
+}
+
+/// Where the blob `digest` lies in the store.
+pub fn blob_path(store: &Path, digest: &str) -> PathBuf {
+    store.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))
+}
+
+/// The blob `digest` of the store, parsed as JSON.
+pub fn blob_json(store: &Path, digest: &str) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(blob_path(store, digest)).expect("blob")).expect("blob JSON")
+}
+
 /// Path of a test module (`tests/modules/src/bin/NAME.rs`), built once per
 /// test run for `target` (`wasm32-wasip1` or `wasm32-wasip2`).
 pub fn test_module(name: &str, target: &str) -> PathBuf {

@@ -49,26 +49,14 @@ fn chain(sentinel: &Path) -> Vec<(String, String)> {
 
 /// `tar -tvzf` of every layer of the image tagged `name`, one string.
 fn layer_listings(store: &Path, name: &str) -> Vec<String> {
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(store.join("index.json")).expect("index")).expect("index JSON");
-    let desc = index["manifests"]
-        .as_array()
-        .expect("manifests")
-        .iter()
-        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == name)
-        .unwrap_or_else(|| panic!("no tag {name}"))
-        .clone();
-    let blob = |d: &serde_json::Value| {
-        store.join("blobs/sha256").join(d.as_str().expect("digest").trim_start_matches("sha256:"))
-    };
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(blob(&desc["digest"])).expect("manifest")).expect("manifest JSON");
+    let manifest = manifest(store, name);
     manifest["layers"]
         .as_array()
         .expect("layers")
         .iter()
         .map(|l| {
-            let out = Command::new("tar").arg("-tvzf").arg(blob(&l["digest"])).output().expect("tar");
+            let digest = l["digest"].as_str().expect("layer digest");
+            let out = Command::new("tar").arg("-tvzf").arg(blob_path(store, digest)).output().expect("tar");
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             String::from_utf8_lossy(&out.stdout).into_owned()
         })

@@ -137,14 +137,6 @@ fn context(
     ctx
 }
 
-fn blob(store: &Path, digest: &str) -> PathBuf {
-    store.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))
-}
-
-fn blob_json(store: &Path, digest: &str) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(blob(store, digest)).expect("blob")).expect("blob JSON")
-}
-
 /// The layer digests of the image tagged `tag`, bottom first; None when no
 /// such tag exists.
 fn layers(store: &Path, tag: &str) -> Option<Vec<String>> {
@@ -157,7 +149,7 @@ fn layers(store: &Path, tag: &str) -> Option<Vec<String>> {
 
 /// The paths in a layer blob.
 fn layer_paths(store: &Path, digest: &str) -> Vec<String> {
-    let out = Command::new("tar").arg("-tzf").arg(blob(store, digest)).output().expect("tar");
+    let out = Command::new("tar").arg("-tzf").arg(blob_path(store, digest)).output().expect("tar");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
 }
@@ -167,7 +159,7 @@ fn image_file(store: &Path, tag: &str, path: &str) -> String {
     let layers = layers(store, tag).unwrap_or_else(|| panic!("no image {tag}"));
     for layer in layers.iter().rev() {
         if layer_paths(store, layer).iter().any(|p| p == path) {
-            let out = Command::new("tar").arg("-xzOf").arg(blob(store, layer)).arg(path).output().expect("tar");
+            let out = Command::new("tar").arg("-xzOf").arg(blob_path(store, layer)).arg(path).output().expect("tar");
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             return String::from_utf8_lossy(&out.stdout).into_owned();
         }

@@ -29,27 +29,6 @@ fn digest_of(path: &Path) -> String {
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(std::fs::read(path).expect("module"))))
 }
 
-/// The image manifest of the tag `name` in `store`, read from the layout.
-fn manifest(store: &Path, name: &str) -> serde_json::Value {
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(store.join("index.json")).expect("index.json")).expect("index");
-    let desc = index["manifests"]
-        .as_array()
-        .expect("manifests")
-        .iter()
-        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == name)
-        .unwrap_or_else(|| panic!("no tag {name} in {index}"));
-    blob_json(store, desc["digest"].as_str().expect("digest"))
-}
-
-fn blob_path(store: &Path, digest: &str) -> PathBuf {
-    store.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))
-}
-
-fn blob_json(store: &Path, digest: &str) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(blob_path(store, digest)).expect("blob")).expect("blob JSON")
-}
-
 /// The digest of layer `i` of the image tagged `name`.
 fn layer(store: &Path, name: &str, i: usize) -> String {
     manifest(store, name)["layers"][i]["digest"].as_str().expect("layer digest").to_string()

@@ -88,25 +88,13 @@ pub(crate) fn limits() -> (&'static str, PathBuf) {
 
 /// The image's layers, each as the paths GNU tar lists.
 fn layers(store: &Path, name: &str) -> Vec<(String, Vec<String>)> {
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(store.join("index.json")).expect("index")).expect("index json");
-    let desc = index["manifests"]
-        .as_array()
-        .expect("manifests")
-        .iter()
-        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == name)
-        .unwrap_or_else(|| panic!("no tag {name}"))
-        .clone();
-    let blob = |d: &str| store.join("blobs/sha256").join(d.trim_start_matches("sha256:"));
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(blob(desc["digest"].as_str().expect("digest"))).expect("manifest"))
-            .expect("manifest json");
+    let manifest = manifest(store, name);
     manifest["layers"]
         .as_array()
         .expect("layers")
         .iter()
         .map(|l| {
-            let path = blob(l["digest"].as_str().expect("layer digest"));
+            let path = blob_path(store, l["digest"].as_str().expect("layer digest"));
             let out = Command::new("tar").arg("-tzf").arg(&path).output().expect("tar");
             let paths = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
             (path.display().to_string(), paths)
