@@ -200,8 +200,8 @@ impl TreeWriter {
             let here = &path[..end];
             match cur.symlink_metadata(name) {
                 Ok(meta) if meta.is_dir() => {}
-                Ok(_) => {
-                    self.refuse_or_replace(&cur, here, name)?;
+                Ok(meta) => {
+                    self.refuse_or_replace(&cur, here, name, &meta)?;
                     mkdir(&cur, name)?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => mkdir(&cur, name)?,
@@ -224,12 +224,13 @@ impl TreeWriter {
             Ok(meta) if meta.is_file() && wanted == Wanted::File => {
                 parent.remove_file(name).with_context(|| self.context("replacing", path))
             }
-            Ok(_) => self.refuse_or_replace(parent, path, name),
+            Ok(meta) => self.refuse_or_replace(parent, path, name, &meta),
         }
     }
 
-    fn refuse_or_replace(&self, parent: &Dir, path: &str, name: &str) -> Result<()> {
-        let meta = parent.symlink_metadata(name).with_context(|| self.context("reading", path))?;
+    /// Refuses or removes what stands at `name` in `parent` (`meta`, as the
+    /// caller just read it), by the writer's [`Existing`] policy.
+    fn refuse_or_replace(&self, parent: &Dir, path: &str, name: &str, meta: &Metadata) -> Result<()> {
         if self.existing == Existing::Refuse {
             if meta.file_type().is_symlink() {
                 let target = parent.read_link_contents(name).map(|t| t.display().to_string()).unwrap_or_default();
