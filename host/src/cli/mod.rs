@@ -4,6 +4,7 @@
 mod build;
 mod images;
 mod module;
+mod module_compile;
 mod module_push;
 mod policy;
 mod registry;
