@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use sealbox_guest::{API_VERSION, Diagnostic, FileEntry, ImageInfo, Request, Response, Severity, Status};
@@ -20,21 +19,6 @@ pub struct Steps {
     pub image: ImageInfo,
     /// The whole build's deadline, which every step's time is clipped to.
     deadline: Option<Deadline>,
-}
-
-/// What one step did, for the build report.
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StepReport {
-    pub name: String,
-    pub module: String,
-    #[serde(serialize_with = "seconds")]
-    pub duration: Duration,
-    pub cached: bool,
-}
-
-fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
 }
 
 impl Steps {

@@ -15,11 +15,11 @@ use cap_std::fs::Dir;
 use sealbox_guest::{FileEntry, FileKind, ModuleKind};
 
 use super::cache::StepCache;
+use super::cache::{CachedLayer, CachedTransform, tree_key};
 use super::grants::{self, Grant};
 use super::lock::Lock;
 use super::staging::AnalysisTree;
 use super::steps::{StepRequest, Steps};
-use super::{CachedLayer, tree_key};
 use crate::kubefile::ModuleStep;
 use crate::oci::{LayerDescriptor, Store};
 use crate::sandbox::ModuleBinary;
@@ -129,7 +129,7 @@ impl Runner<'_> {
         let root = self.rootfs.root();
         // Directories were made with the umask's mode; the module sees the
         // same listing on every machine.
-        let files: Vec<FileEntry> = super::list_rootfs(root)?
+        let files: Vec<FileEntry> = super::outputs::list_rootfs(root)?
             .into_iter()
             .map(|e| if e.kind == FileKind::Dir { FileEntry { mode: 0o755, ..e } } else { e })
             .collect();
@@ -188,16 +188,6 @@ pub fn remember(cache: &StepCache, output: &TransformOutput, layer: &LayerDescri
         cache.put(key, &CachedTransform { layer: CachedLayer::from(layer), listing: output.listing.clone() })?;
     }
     Ok(())
-}
-
-/// A transform's result as the step cache keeps it: the layer its output
-/// was packed into (its top-level `digest` keeps the blob from garbage
-/// collection) and the layer listing.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct CachedTransform {
-    #[serde(flatten)]
-    layer: CachedLayer,
-    listing: Vec<FileEntry>,
 }
 
 /// Unpacks a cached transform layer into `dest`: directories, files and
