@@ -185,7 +185,7 @@ fn parse_report(s: &str) -> Result<(ReportFormat, PathBuf), String> {
 }
 
 /// Writes the policy findings to the `--report` file.
-fn write_report(report: &(ReportFormat, PathBuf), verdicts: &[pipeline::Verdict]) -> Result<()> {
+fn write_report(report: &(ReportFormat, PathBuf), verdicts: &[pipeline::PolicyFinding]) -> Result<()> {
     let value = match report.0 {
         ReportFormat::Sarif => pipeline::sarif(verdicts),
         ReportFormat::Json => serde_json::json!({ "verdicts": verdicts }),

@@ -21,7 +21,7 @@ use super::plan::Planned;
 use super::render::{RenderConfig, run_render};
 use super::stage::StagedTrees;
 use super::stages::{StageOutput, StageResults, StageRunner};
-use super::steps::{self, StepRequest};
+use super::steps::{self, RunRequest};
 use super::{policies, stages};
 use crate::tree::{Existing, TreeWriter};
 
@@ -54,9 +54,9 @@ impl Build<'_> {
             match dir {
                 Some(dir) => {
                     let dir = Dir::open_ambient_dir(dir, cap_std::ambient_authority())?;
-                    trees.analysis.add_from_context(&dir, listing)?;
+                    trees.analysis.copy_in(&dir, listing)?;
                 }
-                None => trees.analysis.add_from_context(self.ctx, listing)?,
+                None => trees.analysis.copy_in(self.ctx, listing)?,
             }
         }
         let stage_runner = trees.rootfs.as_ref().zip(options.pipeline.as_ref()).map(|(rootfs, pipeline)| StageRunner {
@@ -131,7 +131,7 @@ impl Build<'_> {
         let analysis_root = trees.analysis.root();
         let started = Instant::now();
         let imagelist = runner.builtin("imagelist")?;
-        let mut req = StepRequest::new(serde_json::json!({
+        let mut req = RunRequest::new(serde_json::json!({
             "extraImages": options.extra_images,
             "ignoredImages": options.ignored_images,
             "requireDigests": options.require_digests,

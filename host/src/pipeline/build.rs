@@ -17,7 +17,7 @@ use super::cache::StepCache;
 use super::pack::Packer;
 use super::plan_layers::PlanPacker;
 use super::report::{Progress, Reporter};
-use super::{BuildOptions, PlatformOutcome, Verdict};
+use super::{BuildOptions, PlatformOutcome, PolicyFinding};
 use crate::kubefile::{Kubefile, Platform};
 use crate::oci::{Descriptor, Store};
 use crate::sandbox::Sandbox;
@@ -47,7 +47,7 @@ pub(super) struct PlatformBuild {
     pub notes: Vec<String>,
     /// Module path to digest, for `sealbox.lock`.
     pub modules: BTreeMap<String, String>,
-    pub verdicts: Vec<Verdict>,
+    pub verdicts: Vec<PolicyFinding>,
 }
 
 impl<'a> Build<'a> {

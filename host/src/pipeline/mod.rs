@@ -57,7 +57,7 @@ pub use policies::for_each_yaml;
 pub use render::{RenderConfig, render_directory};
 pub use report::{Progress, StepReport, human_size};
 pub use steps::format_diagnostic;
-pub use verdicts::{PolicyFailure, Verdict, sarif};
+pub use verdicts::{PolicyFailure, PolicyFinding, sarif};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -144,7 +144,7 @@ pub struct BuildOutcome {
     pub modules: BTreeMap<String, String>,
     /// Every policy finding (Kyverno and pipeline policy steps).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub verdicts: Vec<Verdict>,
+    pub verdicts: Vec<PolicyFinding>,
 }
 
 /// One platform's image.

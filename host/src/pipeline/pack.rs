@@ -19,7 +19,7 @@ use super::cache::{CachedLayer, StepCache, layer_key};
 use super::plan_layers::PackedLayers;
 use super::report::{bar, human_size};
 use super::stages::StageOutput;
-use super::steps::{StepRequest, Steps};
+use super::steps::{ModuleRunner, RunRequest};
 use crate::oci::spec::{self, History};
 use crate::oci::{LayerDescriptor, LayerWriter, Store};
 use crate::sandbox::{Limits, Module, SharedWriter};
@@ -27,7 +27,7 @@ use crate::sandbox::{Limits, Module, SharedWriter};
 /// What packing one layer needs; shared by reference with the thread that
 /// packs the plan's layers.
 pub struct Packer<'a> {
-    pub runner: &'a Steps,
+    pub runner: &'a ModuleRunner,
     /// The `pack` module.
     pub pack: &'a Module,
     pub store: &'a Store,
@@ -38,7 +38,7 @@ pub struct Packer<'a> {
 
 impl<'a> Packer<'a> {
     pub fn new(
-        runner: &'a Steps,
+        runner: &'a ModuleRunner,
         pack: &'a Module,
         store: &'a Store,
         cache: &'a StepCache,
@@ -83,7 +83,7 @@ impl<'a> Packer<'a> {
         let expected: u64 = listing.iter().map(|e| e.size + 512).sum();
         let bar = bar::Bar::new("packing".into(), expected, options.progress_bar);
         let writer = SharedWriter::new(bar.counting(LayerWriter::new(self.store, options.compression)?));
-        let mut req = StepRequest::new(serde_json::Value::Null);
+        let mut req = RunRequest::new(serde_json::Value::Null);
         req.files = listing;
         req.limits = Limits { stdout: u64::MAX, timeout: std::time::Duration::from_secs(3600), ..Limits::default() };
         let result = self.runner.run("pack", self.pack, source_dir, self.work, req, Some(Box::new(writer.clone())));

@@ -9,7 +9,7 @@ use sealbox_guest::ImageInfo;
 
 use super::base::{self, Base};
 use super::build::Build;
-use super::steps::Steps;
+use super::steps::ModuleRunner;
 use crate::kubefile::{self, BaseRef, Plan, PlanOptions};
 
 /// What planning gave the later phases.
@@ -18,7 +18,7 @@ pub(super) struct Planned {
     /// The `FROM` image, unless it is `scratch`.
     pub base: Option<Base>,
     /// Runs this platform's modules; every request carries the image facts.
-    pub runner: Steps,
+    pub runner: ModuleRunner,
     /// The image's labels: the Kubefile's, then `--label`.
     pub labels: BTreeMap<String, String>,
 }
@@ -58,7 +58,7 @@ impl Build<'_> {
             env: image_env,
             labels: labels.clone(),
         };
-        let runner = Steps::new(self.sandbox.clone(), image).with_deadline(options.ceilings.deadline);
+        let runner = ModuleRunner::new(self.sandbox.clone(), image).with_deadline(options.ceilings.deadline);
         Ok(Planned { plan, base: base_image, runner, labels })
     }
 }

@@ -11,18 +11,18 @@ use sealbox_guest::FileKind;
 
 use super::BuildOptions;
 use super::outputs::list_tree;
-use super::staging::AnalysisTree;
-use super::steps::{self, StepRequest, Steps};
-use super::verdicts::{self, Verdict};
+use super::staging::StagedTree;
+use super::steps::{self, ModuleRunner, RunRequest};
+use super::verdicts::{self, PolicyFinding};
 
 /// Evaluates the `--policy` policies over the analysis tree's manifests.
 pub fn run_policies(
-    steps: &Steps,
+    steps: &ModuleRunner,
     options: &BuildOptions,
-    analysis: &AnalysisTree,
+    analysis: &StagedTree,
     work: &Path,
     charts: &[serde_json::Value],
-) -> Result<(String, Vec<String>, Vec<Verdict>)> {
+) -> Result<(String, Vec<String>, Vec<PolicyFinding>)> {
     // Policies are the operator's files; copy them into the tree so the
     // step reads them through its one read-only mount.
     let policy_root = ".sealbox/policies";
@@ -39,7 +39,7 @@ pub fn run_policies(
         .filter(|d| analysis.root().join(d).is_dir())
         .collect();
     let kyverno = steps.builtin("kyverno")?;
-    let mut req = StepRequest::new(serde_json::json!({
+    let mut req = RunRequest::new(serde_json::json!({
         "mode": "apply",
         "policies": [policy_root],
         "resources": resources,
@@ -52,7 +52,7 @@ pub fn run_policies(
     let found = verdicts::from_kyverno(&outcome.response);
     // A failure that is no rule's (a policy that does not load) is the
     // step's own, not a finding.
-    if outcome.response.status == sealbox_guest::Status::Failure && !found.iter().any(Verdict::fails_build) {
+    if outcome.response.status == sealbox_guest::Status::Failure && !found.iter().any(PolicyFinding::fails_build) {
         anyhow::bail!("{}", steps::failure_message("policy", &outcome.response));
     }
     let summary = outcome.response.data.get("summary").cloned().unwrap_or_default();
@@ -61,7 +61,7 @@ pub fn run_policies(
     Ok((text, steps::warnings(&outcome.response), found))
 }
 
-fn copy_policy(path: &Path, analysis: &AnalysisTree, dest: &str) -> Result<()> {
+fn copy_policy(path: &Path, analysis: &StagedTree, dest: &str) -> Result<()> {
     for_each_yaml(path, &mut |rel, content| analysis.write(&format!("{dest}/{rel}"), content, 0o644))
 }
 

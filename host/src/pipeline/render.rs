@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use sealbox_guest::{FileKind, ImageInfo};
 
 use super::outputs::{apply_output, list_tree};
-use super::steps::{self, StepRequest, Steps};
+use super::steps::{self, ModuleRunner, RunRequest};
 use crate::sandbox::Sandbox;
 use crate::tree::{Existing, TreeWriter};
 
@@ -29,14 +29,14 @@ pub struct RenderConfig {
 /// their templates' modes, into each of `dests`. Returns how many files
 /// were rendered and the step's warnings.
 pub fn run_render(
-    steps: &Steps,
+    steps: &ModuleRunner,
     input: &Path,
     work: &Path,
     dests: &[&TreeWriter],
     config: &RenderConfig,
 ) -> Result<(usize, Vec<String>, Vec<String>)> {
     let render = steps.builtin("render")?;
-    let mut req = StepRequest::new(serde_json::json!({"missingKey": config.missing_key, "apps": config.apps}));
+    let mut req = RunRequest::new(serde_json::json!({"missingKey": config.missing_key, "apps": config.apps}));
     req.env = config.env.clone();
     req.files = list_tree(input)?;
     let (outcome, out) = steps.run("render", &render, input, work, req, None)?;
@@ -60,7 +60,7 @@ pub fn render_directory(
     source_date_epoch: u64,
 ) -> Result<(usize, Vec<String>, Vec<String>)> {
     let work = tempfile::Builder::new().prefix("sealbox-render-").tempdir().context("creating a work directory")?;
-    let steps = Steps::new(sandbox.clone(), ImageInfo { source_date_epoch, ..ImageInfo::default() });
+    let steps = ModuleRunner::new(sandbox.clone(), ImageInfo { source_date_epoch, ..ImageInfo::default() });
     let dest = TreeWriter::open(dest, Existing::Refuse)?;
     run_render(&steps, dir, work.path(), &[&dest], config)
 }

@@ -19,7 +19,7 @@ use super::build::Build;
 use super::grants::Grant;
 use super::plan::Planned;
 use super::plan_layers::Listed;
-use super::staging::AnalysisTree;
+use super::staging::StagedTree;
 use super::transform::{self, TransformOutput};
 use super::{archive, listing};
 use crate::kubefile::{self, Plan};
@@ -29,9 +29,9 @@ use crate::oci::Store;
 pub(super) struct StagedTrees {
     /// The analysis tree (base image files so far; the context's are
     /// copied in by the analysis phase, see `to_analyse`).
-    pub analysis: AnalysisTree,
+    pub analysis: StagedTree,
     /// The staged rootfs, when a transform or pipeline step reads one.
-    pub rootfs: Option<AnalysisTree>,
+    pub rootfs: Option<StagedTree>,
     /// What the analysis tree copies, in plan order: from the context
     /// (`None`) or from a staging or output dir.
     pub to_analyse: Vec<(Option<PathBuf>, Vec<FileEntry>)>,
@@ -57,7 +57,7 @@ impl Build<'_> {
         let (options, plan) = (self.options, &planned.plan);
         let analysis_root = self.work.join("analysis");
         std::fs::create_dir(&analysis_root)?;
-        let analysis = AnalysisTree::new(analysis_root)?;
+        let analysis = StagedTree::analysis(analysis_root)?;
         // Base image: its files join the analysis (its layers come first).
         if let Some(base) = &planned.base {
             base::stage_into(self.store, base, &analysis)?;
@@ -102,7 +102,7 @@ impl Build<'_> {
         let source = staged_ctx.as_ref().unwrap_or(ctx);
         staged.trees.to_analyse.push((staged_dir.clone(), listing.clone()));
         if let Some(rootfs) = &staged.trees.rootfs {
-            rootfs.add_from_context(source, &listing)?;
+            rootfs.copy_in(source, &listing)?;
         }
         staged.layers.listings.push(Listed { layer: layer.clone(), listing, staged: staged_dir });
         Ok(())
@@ -133,7 +133,7 @@ impl Build<'_> {
         };
         let output = runner.run(&binary, m, &at)?;
         let out = Dir::open_ambient_dir(&output.dir, cap_std::ambient_authority())?;
-        rootfs.add_from_context(&out, &output.listing)?;
+        rootfs.copy_in(&out, &output.listing)?;
         staged.trees.to_analyse.push((Some(output.dir.clone()), output.listing.clone()));
         let files = output.listing.iter().filter(|e| e.kind != FileKind::Dir).count();
         self.report.step(&format!("{at} RUN"), &output.module, started, output.cached, &format!("{files} files"));
@@ -152,7 +152,7 @@ fn stage_rootfs(
     base: Option<&Base>,
     work: &Path,
     pipeline_trees: Option<Vec<String>>,
-) -> Result<Option<AnalysisTree>> {
+) -> Result<Option<StagedTree>> {
     let run_modules = plan.steps.iter().any(|s| matches!(s, kubefile::Step::Module(_)));
     if pipeline_trees.is_none() && !run_modules {
         return Ok(None);
@@ -161,8 +161,8 @@ fn stage_rootfs(
     std::fs::create_dir(&root).with_context(|| format!("creating {}", root.display()))?;
     // Pipeline steps granted sub-trees only need those copied.
     let tree = match pipeline_trees {
-        Some(trees) if !run_modules && !trees.iter().any(|t| t == ".") => AnalysisTree::under(root, trees)?,
-        _ => AnalysisTree::whole(root)?,
+        Some(trees) if !run_modules && !trees.iter().any(|t| t == ".") => StagedTree::under(root, trees)?,
+        _ => StagedTree::whole(root)?,
     };
     if let Some(base) = base {
         base::stage_into(store, base, &tree)?;

@@ -22,9 +22,9 @@ use super::lock::Lock;
 use super::outputs::{list_rootfs, list_tree};
 use super::pipeline_file::{ModuleRef, Pipeline, PipelineStep, Stage};
 use super::report::Reporter;
-use super::staging::AnalysisTree;
-use super::steps::{StepRequest, Steps};
-use super::verdicts::{self, Verdict};
+use super::staging::StagedTree;
+use super::steps::{ModuleRunner, RunRequest};
+use super::verdicts::{self, PolicyFinding};
 use crate::sandbox::{Limits, ModuleBinary};
 
 const MIB: u64 = 1024 * 1024;
@@ -42,7 +42,7 @@ pub struct StageOutput {
 /// The results of one stage.
 #[derive(Default)]
 pub struct StageResults {
-    pub verdicts: Vec<Verdict>,
+    pub verdicts: Vec<PolicyFinding>,
     pub outputs: Vec<StageOutput>,
     /// Warnings of the steps (a policy's Audit findings among them).
     pub warnings: Vec<String>,
@@ -53,11 +53,11 @@ pub struct StageResults {
 /// The pipeline steps of one build and platform.
 pub struct StageRunner<'a> {
     pub pipeline: &'a Pipeline,
-    pub steps: &'a Steps,
+    pub steps: &'a ModuleRunner,
     /// The staged rootfs every step reads (a sub-path of it).
-    pub rootfs: &'a AnalysisTree,
+    pub rootfs: &'a StagedTree,
     /// Trees that also receive a transform's output (the analysis tree).
-    pub also_into: Vec<&'a AnalysisTree>,
+    pub also_into: Vec<&'a StagedTree>,
     pub work: &'a Path,
     pub lock: Option<&'a Lock>,
     pub cache: Option<&'a StepCache>,
@@ -93,7 +93,7 @@ impl StageRunner<'_> {
                     views.insert(tree, self.view(tree).map_err(|e| format!("{e:#}")));
                 }
             }
-            let ran: Vec<Result<(String, Ran, std::time::Duration)>> = batch
+            let ran: Vec<Result<(String, StepResult, std::time::Duration)>> = batch
                 .par_iter()
                 .map(|step| {
                     let started = Instant::now();
@@ -135,7 +135,7 @@ impl StageRunner<'_> {
             let module = step.module.to_string();
             let found = verdicts::from_response(&step.name, &module, &step.grants.tree, step.failure_action, &response);
             let errors = found.iter().filter(|v| v.severity == sealbox_guest::Severity::Error).count();
-            results.warnings.extend(found.iter().filter(|v| !v.fails_build()).map(Verdict::to_text));
+            results.warnings.extend(found.iter().filter(|v| !v.fails_build()).map(PolicyFinding::to_text));
             results.verdicts.extend(found);
             return Ok(format!("{errors} failed ({:?})", step.failure_action));
         }
@@ -143,9 +143,9 @@ impl StageRunner<'_> {
         let Some(output) = output else { return Ok("0 files".into()) };
         let files = output.listing.iter().filter(|e| e.kind != FileKind::Dir).count();
         let dir = Dir::open_ambient_dir(&output.dir, cap_std::ambient_authority())?;
-        self.rootfs.add_from_context(&dir, &output.listing)?;
+        self.rootfs.copy_in(&dir, &output.listing)?;
         for tree in &self.also_into {
-            tree.add_from_context(&dir, &output.listing)?;
+            tree.copy_in(&dir, &output.listing)?;
         }
         if !output.listing.is_empty() {
             results.outputs.push(output);
@@ -267,7 +267,7 @@ impl StageRunner<'_> {
         Ok(TreeView { input, files, digest })
     }
 
-    fn run_step(&self, step: &PipelineStep, binary: &ModuleBinary, view: &TreeView) -> Result<Ran> {
+    fn run_step(&self, step: &PipelineStep, binary: &ModuleBinary, view: &TreeView) -> Result<StepResult> {
         let grant = self.grant(step);
         let shown = step.module.to_string();
         grants::check(binary.metadata.as_ref(), &grant)
@@ -303,10 +303,10 @@ impl StageRunner<'_> {
                 }
                 _ => None,
             };
-            return Ok(Ran { response: hit.response, output, module_name, cached: true });
+            return Ok(StepResult { response: hit.response, output, module_name, cached: true });
         }
         let module = self.steps.load(binary, &shown).with_context(|| format!("loading module {shown}"))?;
-        let mut req = StepRequest::new(step.config.clone());
+        let mut req = RunRequest::new(step.config.clone());
         req.env = env;
         req.files = files.clone();
         req.limits = grant.limits;
@@ -327,7 +327,7 @@ impl StageRunner<'_> {
             ModuleKind::Transform => Some(self.output(step, out, &outcome.output, files)),
             _ => None,
         };
-        Ok(Ran { response: outcome.response, output, module_name, cached: false })
+        Ok(StepResult { response: outcome.response, output, module_name, cached: false })
     }
 
     /// A transform's `/out` as a layer: every path under the granted
@@ -381,7 +381,7 @@ struct TreeView {
 }
 
 /// What running one step gave.
-struct Ran {
+struct StepResult {
     response: Response,
     output: Option<StageOutput>,
     module_name: String,

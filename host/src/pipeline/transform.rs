@@ -18,8 +18,8 @@ use super::cache::StepCache;
 use super::cache::{CachedLayer, CachedTransform, tree_key};
 use super::grants::{self, Grant};
 use super::lock::Lock;
-use super::staging::AnalysisTree;
-use super::steps::{StepRequest, Steps};
+use super::staging::StagedTree;
+use super::steps::{ModuleRunner, RunRequest};
 use crate::kubefile::ModuleStep;
 use crate::oci::{LayerDescriptor, Store};
 use crate::sandbox::ModuleBinary;
@@ -41,8 +41,8 @@ pub struct TransformOutput {
 /// Where transform modules run: one build's steps, its staged rootfs and
 /// work directory, the grant, and the step cache (`None` with `--no-cache`).
 pub struct Runner<'a> {
-    pub steps: &'a Steps,
-    pub rootfs: &'a AnalysisTree,
+    pub steps: &'a ModuleRunner,
+    pub rootfs: &'a StagedTree,
     pub work: &'a Path,
     pub grant: &'a Grant,
     pub store: &'a Store,
@@ -144,7 +144,7 @@ impl Runner<'_> {
         }
         let module =
             self.steps.load(binary, &step.module).with_context(|| format!("{at}: loading module {}", step.module))?;
-        let mut req = StepRequest::new(serde_json::json!({ "args": step.args }));
+        let mut req = RunRequest::new(serde_json::json!({ "args": step.args }));
         req.env = env;
         req.files = files.clone();
         req.limits = self.grant.limits;

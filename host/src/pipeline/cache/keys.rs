@@ -13,7 +13,7 @@ use sealbox_guest::{FileEntry, FileKind, ImageInfo};
 use sha2::{Digest, Sha256};
 
 use super::HashMemo;
-use crate::pipeline::staging::AnalysisTree;
+use crate::pipeline::staging::StagedTree;
 
 /// Builds a cache key from the parts a result depends on.
 #[derive(Clone)]
@@ -105,7 +105,7 @@ pub fn tree_key(
     image: &ImageInfo,
     root: &Path,
     files: &[FileEntry],
-    copies: Option<(&AnalysisTree, &HashMemo)>,
+    copies: Option<(&StagedTree, &HashMemo)>,
 ) -> Result<String> {
     let dir = Dir::open_ambient_dir(root, cap_std::ambient_authority())?;
     let hashes: Vec<String> = files
