@@ -9,9 +9,9 @@ use anyhow::Result;
 
 use super::analyse::Analysed;
 use super::build::{Build, PlatformBuild};
+use super::outcome::{ANNOTATION_CONTAINER_IMAGES, LayerReport, PlatformOutcome};
 use super::pack::Layers;
 use super::plan::Planned;
-use super::{ANNOTATION_CONTAINER_IMAGES, LayerReport, PlatformOutcome};
 use crate::kubefile;
 use crate::oci::spec::{self, ContainerConfig, ImageConfig, RootFs};
 use crate::oci::{Descriptor, Digest, Manifest};

@@ -8,16 +8,15 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use cap_std::fs::Dir;
 
 use super::cache::StepCache;
-use super::pack::Packer;
-use super::plan_layers::PlanPacker;
+use super::options::BuildOptions;
+use super::outcome::PlatformOutcome;
 use super::report::{Progress, Reporter};
-use super::{BuildOptions, PlatformOutcome, PolicyFinding};
+use super::verdicts::PolicyFinding;
 use crate::kubefile::{Kubefile, Platform};
 use crate::oci::{Descriptor, Store};
 use crate::sandbox::Sandbox;
@@ -77,30 +76,9 @@ impl<'a> Build<'a> {
         //    rootfs and the `RUN --module` transforms over it.
         let staged = self.stage(&planned)?;
         // 3. analyse: render, image search, policies and the pipeline
-        //    file's stages, while the plan's layers are packed.
-        let pack = planned.runner.builtin("pack")?;
-        let packer = Packer::new(&planned.runner, &pack, self.store, self.cache, self.options, &self.work);
-        let cancel = AtomicBool::new(false);
-        let plan_packer = PlanPacker { packer: &packer, options: self.options, ctx: self.ctx, cancel: &cancel };
-        let (layers, trees) = (staged.layers, staged.trees);
-        let (analysed, packed) = std::thread::scope(|scope| {
-            let packing = std::thread::Builder::new()
-                .name("pack-layers".into())
-                .spawn_scoped(scope, || plan_packer.pack(&planned.plan.steps, layers.listings, layers.transforms));
-            let analysed = self.analyse(&planned, &trees);
-            if analysed.is_err() {
-                cancel.store(true, Ordering::Relaxed);
-            }
-            let packed = match packing {
-                Ok(handle) => handle.join().unwrap_or_else(|_| Err(anyhow!("the packing thread panicked"))),
-                Err(e) => Err(anyhow!("cannot start the packing thread: {e}")),
-            };
-            (analysed, packed)
-        });
-        // The analysis error is the one to show: packing stops because of it.
-        let analysed = analysed?;
+        //    file's stages, while the plan's layers are packed; then
         // 4. pack: the pipeline's transforms and the rendered files.
-        let layers = self.pack(&packer, packed?, &analysed)?;
+        let (analysed, layers) = self.analyse_while_packing(&planned, staged.trees, staged.layers)?;
         // 5. assemble: config and manifest.
         self.assemble(planned, staged.modules, layers, analysed)
     }

@@ -33,8 +33,11 @@ mod ceilings;
 mod grants;
 mod listing;
 mod lock;
+mod options;
+mod outcome;
 mod outputs;
 mod pack;
+mod packer;
 mod pipeline_file;
 mod plan;
 mod plan_layers;
@@ -51,7 +54,9 @@ mod verdicts;
 
 pub use ceilings::{AddRatio, CeilingExceeded, Ceilings, Deadline};
 pub use lock::{LOCK_FILE, Lock};
-pub use pack::normalized_mode;
+pub use options::BuildOptions;
+pub use outcome::{ANNOTATION_CONTAINER_IMAGES, BuildOutcome, LayerReport, PlatformOutcome};
+pub use packer::normalized_mode;
 pub use pipeline_file::{PIPELINE_FILE, Pipeline};
 pub use policies::for_each_yaml;
 pub use render::{RenderConfig, render_directory};
@@ -60,113 +65,17 @@ pub use steps::format_diagnostic;
 pub use verdicts::{PolicyFailure, PolicyFinding, sarif};
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use cap_std::fs::Dir;
 
-use crate::kubefile::{self, ImageType, Platform};
+use crate::kubefile;
 use crate::oci::spec;
-use crate::oci::{Compression, Descriptor, Digest, Index, Store};
+use crate::oci::{Digest, Index, Store};
 use crate::sandbox::Sandbox;
 use build::Build;
 use cache::StepCache;
-
-/// The manifest annotation listing the container images an image needs.
-pub const ANNOTATION_CONTAINER_IMAGES: &str = "sealer.image.container.images";
-
-/// Everything `sealbox build` was asked for.
-#[derive(Debug, Clone)]
-pub struct BuildOptions {
-    /// The build context directory.
-    pub context: PathBuf,
-    /// The Kubefile, as the user named it (used in messages).
-    pub kubefile: PathBuf,
-    pub tags: Vec<String>,
-    pub platforms: Vec<Platform>,
-    pub build_args: BTreeMap<String, String>,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
-    pub image_type: ImageType,
-    pub compression: Compression,
-    pub source_date_epoch: u64,
-    pub no_cache: bool,
-    /// Give the layers' files and directories the modes a git checkout can
-    /// express (see [`normalized_mode`]).
-    pub normalize_modes: bool,
-    /// Values given to templates on top of the image's ENV.
-    pub render_env: BTreeMap<String, String>,
-    /// `default`, `zero` or `error`.
-    pub missing_key: String,
-    /// Kyverno policy files or directories.
-    pub policies: Vec<PathBuf>,
-    pub extra_images: Vec<String>,
-    pub ignored_images: Vec<String>,
-    pub require_digests: bool,
-    pub ignore_chart_errors: bool,
-    /// Report what the image search skipped, and why.
-    pub verbose: bool,
-    /// Draw a progress bar on stderr during long pack steps.
-    pub progress_bar: bool,
-    /// The lock every `RUN --module` must match; `None` when there is no
-    /// `sealbox.lock` or the build writes a new one.
-    pub lock: Option<Lock>,
-    /// The pipeline file's steps (`sealbox.yaml` or `--pipeline`).
-    pub pipeline: Option<Pipeline>,
-    /// How to reach registries, for a `FROM` or a module in one.
-    pub registry: crate::registry::Options,
-    /// Registry step caches to seed the local step cache from.
-    pub cache_from: Vec<crate::registry::Reference>,
-    /// Where to push the step-cache entries this build used or made.
-    pub cache_to: Option<crate::registry::Reference>,
-    /// What the operator allows the context's grants, modules and archives.
-    pub ceilings: Ceilings,
-}
-
-/// What a build produced.
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BuildOutcome {
-    /// The digest of the image: its manifest, or its index when several
-    /// platforms were built.
-    pub digest: String,
-    #[serde(skip)]
-    pub descriptor: Descriptor,
-    pub tags: Vec<String>,
-    pub platforms: Vec<PlatformOutcome>,
-    pub steps: Vec<StepReport>,
-    pub warnings: Vec<String>,
-    /// Informational findings (`--verbose`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-    /// The digest of every `RUN --module` module, by its Kubefile path.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub modules: BTreeMap<String, String>,
-    /// Every policy finding (Kyverno and pipeline policy steps).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub verdicts: Vec<PolicyFinding>,
-}
-
-/// One platform's image.
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PlatformOutcome {
-    pub platform: String,
-    pub manifest: String,
-    pub layers: Vec<LayerReport>,
-    pub container_images: usize,
-}
-
-/// One layer of the result.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LayerReport {
-    pub digest: String,
-    pub diff_id: String,
-    pub size: u64,
-    pub media_type: String,
-    pub created_by: String,
-}
 
 /// The blobs the step cache refers to; `rmi` keeps them so that a later
 /// build can still reuse its cached layers.

@@ -16,8 +16,8 @@ use anyhow::{Result, anyhow, bail};
 use cap_std::fs::Dir;
 use sealbox_guest::FileEntry;
 
-use super::BuildOptions;
-use super::pack::Packer;
+use super::options::BuildOptions;
+use super::packer::Packer;
 use super::report::human_size;
 use super::transform::{self, TransformOutput};
 use crate::kubefile::{self, LayerStep};

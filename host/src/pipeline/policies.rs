@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use cap_std::fs::Dir;
 use sealbox_guest::FileKind;
 
-use super::BuildOptions;
+use super::options::BuildOptions;
 use super::outputs::list_tree;
 use super::staging::StagedTree;
 use super::steps::{self, ModuleRunner, RunRequest};
