@@ -77,6 +77,39 @@ use crate::sandbox::Sandbox;
 use build::Build;
 use cache::StepCache;
 
+/// Seeds the step cache from each `--cache-from` registry cache, saying
+/// how many entries each gave. A missing or unreachable cache costs time,
+/// not the build: it is a warning.
+fn seed_cache(
+    cache: &StepCache,
+    store: &Store,
+    options: &BuildOptions,
+    progress: &mut Progress<'_>,
+    warnings: &mut Vec<String>,
+) {
+    for from in &options.cache_from {
+        match cache.import_remote(store, from, &options.registry) {
+            Ok(got) => {
+                // Said now, not with the warnings at the end: a build the
+                // refused entries would have changed may well fail.
+                let refused = match got.refused.len() {
+                    0 => String::new(),
+                    n => format!(", {n} refused (damaged or forged: those steps run here)"),
+                };
+                progress(&format!("cache-from {from}: {} of {} entries new here{refused}", got.new, got.total));
+                if options.verbose {
+                    for why in &got.refused {
+                        // The reason quotes the remote's text.
+                        let why = crate::text::escape_for_terminal(why.as_bytes());
+                        progress(&format!("cache-from {from}: refused {why}"));
+                    }
+                }
+            }
+            Err(e) => warnings.push(format!("--cache-from {from}: {e:#}")),
+        }
+    }
+}
+
 /// The blobs the step cache refers to; `rmi` keeps them so that a later
 /// build can still reuse its cached layers.
 pub fn cached_blobs(store_root: &Path) -> Vec<Digest> {
@@ -109,28 +142,7 @@ pub fn build(
     let mut verdicts = Vec::new();
     let mut manifests = Vec::new();
     let mut platforms = Vec::new();
-    for from in &options.cache_from {
-        // A missing or unreachable cache costs time, not the build.
-        match cache.import_remote(store, from, &options.registry) {
-            Ok(got) => {
-                // Said now, not with the warnings at the end: a build the
-                // refused entries would have changed may well fail.
-                let refused = match got.refused.len() {
-                    0 => String::new(),
-                    n => format!(", {n} refused (damaged or forged: those steps run here)"),
-                };
-                progress(&format!("cache-from {from}: {} of {} entries new here{refused}", got.new, got.total));
-                if options.verbose {
-                    for why in &got.refused {
-                        // The reason quotes the remote's text.
-                        let why = crate::text::escape_for_terminal(why.as_bytes());
-                        progress(&format!("cache-from {from}: refused {why}"));
-                    }
-                }
-            }
-            Err(e) => warnings.push(format!("--cache-from {from}: {e:#}")),
-        }
-    }
+    seed_cache(&cache, store, options, progress, &mut warnings);
     for platform in &options.platforms {
         let build = Build::new(sandbox, store, options, &parsed, &ctx, platform, work.path(), &cache, &mut *progress);
         let built = build.and_then(Build::run);
