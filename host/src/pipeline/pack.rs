@@ -42,7 +42,7 @@ impl Build<'_> {
         let (store, cache, options, work) = (self.store, self.cache, self.options, self.work.as_path());
         let packer = Packer { runner: &planned.runner, pack: &pack, store, cache, options, work };
         let cancel = AtomicBool::new(false);
-        let plan_packer = PlanPacker { packer: &packer, options, ctx: self.ctx, cancel: &cancel };
+        let plan_packer = PlanPacker { packer: &packer, ctx: self.ctx, cancel: &cancel };
         let (analysed, packed) = std::thread::scope(|scope| {
             let packing = std::thread::Builder::new()
                 .name("pack-layers".into())

@@ -16,7 +16,6 @@ use anyhow::{Result, anyhow, bail};
 use cap_std::fs::Dir;
 use sealbox_guest::FileEntry;
 
-use super::options::BuildOptions;
 use super::packer::Packer;
 use super::report::human_size;
 use super::transform::{self, TransformOutput};
@@ -51,7 +50,6 @@ pub struct PackReport {
 /// Packs the plan's layers; shared by reference with the packing thread.
 pub struct PlanPacker<'a> {
     pub packer: &'a Packer<'a>,
-    pub options: &'a BuildOptions,
     /// The build context, which the listings are read from.
     pub ctx: &'a Dir,
     /// Set when the rest of the build failed: no further layer is started.
@@ -67,8 +65,8 @@ impl PlanPacker<'_> {
         listings: Vec<Listed>,
         transforms: Vec<TransformOutput>,
     ) -> Result<PackedLayers> {
-        let sde = self.options.source_date_epoch;
-        let kubefile = self.options.kubefile.display();
+        let sde = self.packer.options.source_date_epoch;
+        let kubefile = self.packer.options.kubefile.display();
         let mut out = PackedLayers { history: Vec::new(), layers: Vec::new(), reports: Vec::new() };
         let mut listings = listings.into_iter();
         let mut transforms = transforms.into_iter();
@@ -86,7 +84,7 @@ impl PlanPacker<'_> {
                         staged.as_ref().map(|d| Dir::open_ambient_dir(d, cap_std::ambient_authority())).transpose()?;
                     let (source, source_dir) = match (&staged_ctx, &staged) {
                         (Some(c), Some(d)) => (c, d.as_path()),
-                        _ => (self.ctx, self.options.context.as_path()),
+                        _ => (self.ctx, self.packer.options.context.as_path()),
                     };
                     let (desc, cached) = self.pack_one(source, source_dir, listing)?;
                     let created_by = layer.created_by(desc.diff_id.hex());
