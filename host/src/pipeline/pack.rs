@@ -76,7 +76,7 @@ impl Build<'_> {
         let last_listing = crate::tree::walk(&last_dir, &crate::tree::WalkOptions::default())?;
         if last_listing.iter().any(|e| e.kind != FileKind::Dir) {
             let started = Instant::now();
-            let (desc, cached) = packer.layer(&last_dir, &analysed.last_layer, last_listing)?;
+            let (desc, cached) = packer.layer(&last_dir, &analysed.last_layer, last_listing, &Default::default())?;
             let created_by = "sealbox: rendered templates and image list".to_string();
             layers.history.push(self.history_entry(&created_by));
             self.report.step("rendered files", &packer.pack.name, started, cached, &human_size(desc.size));
@@ -92,7 +92,7 @@ impl Build<'_> {
         for output in outputs {
             let started = Instant::now();
             let dir = Dir::open_ambient_dir(&output.dir, cap_std::ambient_authority())?;
-            let (desc, cached) = packer.layer(&dir, &output.dir, output.listing.clone())?;
+            let (desc, cached) = packer.layer(&dir, &output.dir, output.listing.clone(), &Default::default())?;
             let size = human_size(desc.size);
             self.report.step(&output.created_by, &packer.pack.name, started, cached, &size);
             layers.history.push(self.history_entry(&output.created_by));

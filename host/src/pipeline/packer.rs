@@ -15,6 +15,7 @@ use super::report::bar;
 use super::steps::{ModuleRunner, RunRequest};
 use crate::oci::{LayerDescriptor, LayerWriter, Store};
 use crate::sandbox::{Limits, Module, SharedWriter};
+use crate::tree::FileStats;
 
 /// What packing one layer needs; shared by reference with the thread that
 /// packs the plan's layers.
@@ -31,11 +32,14 @@ pub struct Packer<'a> {
 impl Packer<'_> {
     /// Packs one layer listing read from `source_dir`, or reuses the cached
     /// result for the same content. Says whether it came from the cache.
+    /// `stats` holds what the listing already read of the source's files,
+    /// by source path (files missing from it are stated here).
     pub fn layer(
         &self,
         source: &Dir,
         source_dir: &Path,
         mut listing: Vec<FileEntry>,
+        stats: &FileStats,
     ) -> Result<(LayerDescriptor, bool)> {
         let options = self.options;
         if options.normalize_modes {
@@ -51,7 +55,7 @@ impl Packer<'_> {
                 None
             } else {
                 let memo = (source_dir == options.context.as_path()).then(|| self.cache.memo());
-                Some(layer_key(&self.pack.digest, options.compression, options.source_date_epoch, memo, source, &listing)?)
+                Some(layer_key(&self.pack.digest, options.compression, options.source_date_epoch, memo, source, &listing, stats)?)
             };
         if let Some(key) = &key
             && let Some(cached) = self.cache.get_shared::<CachedLayer>(key)

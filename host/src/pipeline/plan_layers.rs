@@ -8,7 +8,7 @@
 //! build packs them on a thread of their own while the analysis steps
 //! run: on a build dominated by packing, the analysis costs no wall time.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -22,12 +22,16 @@ use super::transform::{self, TransformOutput};
 use crate::kubefile::{self, LayerStep};
 use crate::oci::LayerDescriptor;
 use crate::oci::spec::{self, History};
+use crate::tree::FileStats;
 
 /// A Kubefile layer's listing, and the staging dir that replaces the
 /// context as its source (an ADD of an archive), if any.
 pub struct Listed {
     pub layer: LayerStep,
     pub listing: Vec<FileEntry>,
+    /// The metadata the listing read of the context's files (empty for a
+    /// staged archive).
+    pub stats: FileStats,
     pub staged: Option<PathBuf>,
 }
 
@@ -77,7 +81,7 @@ impl PlanPacker<'_> {
             }
             match step {
                 kubefile::Step::Layer(_) => {
-                    let Listed { layer, listing, staged } =
+                    let Listed { layer, listing, stats, staged } =
                         listings.next().ok_or_else(|| anyhow!("layer listing out of step"))?;
                     let started = Instant::now();
                     let staged_ctx =
@@ -86,7 +90,7 @@ impl PlanPacker<'_> {
                         (Some(c), Some(d)) => (c, d.as_path()),
                         _ => (self.ctx, self.packer.options.context.as_path()),
                     };
-                    let (desc, cached) = self.pack_one(source, source_dir, listing)?;
+                    let (desc, cached) = self.packer.layer(source, source_dir, listing, &stats)?;
                     let created_by = layer.created_by(desc.diff_id.hex());
                     out.history.push(History { created_by: Some(created_by.clone()), ..entry() });
                     let name = format!("{kubefile}:{} {}", layer.line, layer.instruction.as_str());
@@ -110,7 +114,8 @@ impl PlanPacker<'_> {
                     }
                     let started = Instant::now();
                     let dir = Dir::open_ambient_dir(&output.dir, cap_std::ambient_authority())?;
-                    let (desc, cached) = self.pack_one(&dir, &output.dir, output.listing.clone())?;
+                    let (desc, cached) =
+                        self.packer.layer(&dir, &output.dir, output.listing.clone(), &FileStats::new())?;
                     transform::remember(self.packer.cache, &output, &desc)?;
                     out.history.push(History { created_by: Some(m.created_by.clone()), ..entry() });
                     out.reports.push(self.report(format!("{kubefile}:{} RUN", m.line), started, cached, &desc));
@@ -119,10 +124,6 @@ impl PlanPacker<'_> {
             }
         }
         Ok(out)
-    }
-
-    fn pack_one(&self, source: &Dir, source_dir: &Path, listing: Vec<FileEntry>) -> Result<(LayerDescriptor, bool)> {
-        self.packer.layer(source, source_dir, listing)
     }
 
     fn report(&self, name: String, started: Instant, cached: bool, desc: &LayerDescriptor) -> PackReport {

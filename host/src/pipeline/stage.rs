@@ -93,9 +93,13 @@ impl Build<'_> {
         let ratio = &options.ceilings.add_ratio;
         let archived = archive::stage(&planned.runner, ctx, &layer.entries, &plan.ignore, &self.work, ratio)
             .with_context(|| at.clone())?;
-        let (listing, staged_dir) = match archived {
-            Some(s) => (s.listing, Some(s.dir)),
-            None => (listing::layer_listing(ctx, &layer.entries, &plan.ignore).with_context(|| at.clone())?, None),
+        let (listing, stats, staged_dir) = match archived {
+            Some(s) => (s.listing, Default::default(), Some(s.dir)),
+            None => {
+                let (listing, stats) =
+                    listing::layer_listing_with_stats(ctx, &layer.entries, &plan.ignore).with_context(|| at.clone())?;
+                (listing, stats, None)
+            }
         };
         let staged_ctx =
             staged_dir.as_ref().map(|d| Dir::open_ambient_dir(d, cap_std::ambient_authority())).transpose()?;
@@ -104,7 +108,7 @@ impl Build<'_> {
         if let Some(rootfs) = &staged.trees.rootfs {
             rootfs.copy_in(source, &listing)?;
         }
-        staged.layers.listings.push(Listed { layer: layer.clone(), listing, staged: staged_dir });
+        staged.layers.listings.push(Listed { layer: layer.clone(), listing, stats, staged: staged_dir });
         Ok(())
     }
 

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::HashMemo;
 use crate::pipeline::staging::StagedTree;
+use crate::tree::FileStats;
 
 /// Builds a cache key from the parts a result depends on.
 #[derive(Clone)]
@@ -48,39 +49,54 @@ pub fn layer_key(
     memo: Option<&HashMemo>,
     source: &Dir,
     listing: &[FileEntry],
+    stats: &FileStats,
 ) -> Result<String> {
     // Files are stated through their directory, opened once: a nested
     // path costs cap-std a checked open of its parent per call, and an
     // unchanged rebuild is mostly these stats.
-    let mut by_dir: BTreeMap<&str, Vec<(usize, &str)>> = BTreeMap::new();
+    // Files the listing already stated need no second stat (an unchanged
+    // rebuild is mostly these), and their directory is opened only if one
+    // of them must be read.
+    let mut by_dir: BTreeMap<&str, Vec<(usize, &str, Option<&cap_std::fs::Metadata>)>> = BTreeMap::new();
     for (i, e) in listing.iter().enumerate() {
         if e.kind == FileKind::File && e.hardlink.is_none() {
             let from = e.source.as_deref().unwrap_or(&e.path);
             let (dir, name) = from.rsplit_once('/').unwrap_or(("", from));
-            by_dir.entry(dir).or_default().push((i, name));
+            by_dir.entry(dir).or_default().push((i, name, stats.get(from)));
         }
     }
-    let groups: Vec<(&str, Vec<(usize, &str)>)> = by_dir.into_iter().collect();
+    let groups: Vec<_> = by_dir.into_iter().collect();
     let digests: Vec<Vec<(usize, String)>> = groups
         .par_iter()
         .map(|(dir_path, files)| -> Result<Vec<(usize, String)>> {
-            use cap_fs_ext::DirExt;
-            let dir = if dir_path.is_empty() {
-                source.try_clone().context("opening the build context")?
-            } else {
-                source.open_dir_nofollow(dir_path).with_context(|| format!("opening {dir_path}"))?
+            let mut dir: Option<Dir> = None;
+            let mut open = || -> Result<Dir> {
+                use cap_fs_ext::DirExt;
+                if let Some(d) = &dir {
+                    return d.try_clone().context("cloning a directory handle");
+                }
+                let d = if dir_path.is_empty() {
+                    source.try_clone().context("opening the build context")?
+                } else {
+                    source.open_dir_nofollow(dir_path).with_context(|| format!("opening {dir_path}"))?
+                };
+                dir = Some(d.try_clone().context("cloning a directory handle")?);
+                Ok(d)
             };
-            files
-                .iter()
-                .map(|&(i, name)| {
-                    let meta = dir.symlink_metadata(name).with_context(|| format!("reading {dir_path}/{name}"))?;
-                    let digest = match memo {
-                        Some(memo) => memo.digest(&meta, || content_digest(&dir, name, listing[i].size))?,
-                        None => content_digest(&dir, name, listing[i].size)?,
-                    };
-                    Ok((i, digest))
-                })
-                .collect()
+            let mut out = Vec::with_capacity(files.len());
+            for &(i, name, known) in files {
+                let meta = match known {
+                    Some(meta) => meta.clone(),
+                    None => open()?.symlink_metadata(name).with_context(|| format!("reading {dir_path}/{name}"))?,
+                };
+                let mut read = || content_digest(&open()?, name, listing[i].size);
+                let digest = match memo {
+                    Some(memo) => memo.digest(&meta, read)?,
+                    None => read()?,
+                };
+                out.push((i, digest));
+            }
+            Ok(out)
         })
         .collect::<Result<_>>()?;
     let mut hashes = vec![String::new(); listing.len()];
@@ -151,5 +167,28 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(a, c);
         assert_eq!(a, KeyBuilder::new("pack").part("ab").part("c").finish());
+    }
+
+    /// The stats a listing read stand in for a second stat: the key is the
+    /// same with or without them, and a file changed since is still seen
+    /// by the content it has now when its stat is not given.
+    #[test]
+    fn a_layer_key_from_the_listings_stats_equals_one_from_fresh_stats() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(tmp.path().join("a/b")).expect("mkdir");
+        std::fs::write(tmp.path().join("top.yaml"), "x: 1").expect("write");
+        std::fs::write(tmp.path().join("a/b/deep.yaml"), "y: 2").expect("write");
+        let dir = Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority()).expect("open");
+        let (listing, stats) = crate::tree::walk_with_stats(&dir, &crate::tree::WalkOptions::default()).expect("walk");
+        let mut stated: Vec<&str> = stats.keys().map(String::as_str).collect();
+        stated.sort();
+        assert_eq!(stated, ["a/b/deep.yaml", "top.yaml"], "regular files only, by path");
+        let key = |stats: &FileStats| {
+            layer_key("sha256:p", crate::oci::Compression::Gzip, 0, None, &dir, &listing, stats).expect("key")
+        };
+        let with = key(&stats);
+        assert_eq!(with, key(&FileStats::new()));
+        std::fs::write(tmp.path().join("a/b/deep.yaml"), "y: 3").expect("rewrite");
+        assert_ne!(key(&FileStats::new()), with, "new content, new key");
     }
 }
