@@ -40,6 +40,10 @@ impl KeyBuilder {
     }
 }
 
+/// A file to key: its index in the listing, its name in its directory,
+/// and its stat when the listing already read it.
+type ToKey<'a> = (usize, &'a str, Option<&'a cap_std::fs::Metadata>);
+
 /// The cache key of a pack step: the packer, the layer settings, and the
 /// listing with the SHA-256 of every file's content.
 pub fn layer_key(
@@ -57,7 +61,7 @@ pub fn layer_key(
     // Files the listing already stated need no second stat (an unchanged
     // rebuild is mostly these), and their directory is opened only if one
     // of them must be read.
-    let mut by_dir: BTreeMap<&str, Vec<(usize, &str, Option<&cap_std::fs::Metadata>)>> = BTreeMap::new();
+    let mut by_dir: BTreeMap<&str, Vec<ToKey>> = BTreeMap::new();
     for (i, e) in listing.iter().enumerate() {
         if e.kind == FileKind::File && e.hardlink.is_none() {
             let from = e.source.as_deref().unwrap_or(&e.path);
