@@ -53,3 +53,4 @@ pub use plan::{
     ModuleStep, Plan, PlanOptions, Platform, Step, parse_platform,
 };
 pub use planner::plan;
+pub use rootfs::{Node, RootfsTree};

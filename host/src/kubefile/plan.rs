@@ -2,12 +2,13 @@
 //! and the image metadata it ends with. [`super::plan()`] makes it; the
 //! pipeline runs it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::extension::{Application, BuildClient, ImageExtension};
 use super::ignore::Ignore;
 use super::parser::Keyword;
+use super::rootfs::RootfsTree;
 
 pub use sealbox_guest::Platform;
 
@@ -99,9 +100,10 @@ pub struct BaseImage {
     pub author: Option<String>,
     /// The base's `sealer.image.extension` applications; kept, in order, ahead of the Kubefile's.
     pub applications: Vec<Application>,
-    /// Directories in the base rootfs (relative, no leading `/`), so that `COPY file dir` without a
-    /// trailing `/` lands inside an existing directory as buildah does. May be left empty.
-    pub directories: BTreeSet<PathBuf>,
+    /// The base rootfs's whole tree (directories, files, links), so that COPY and ADD resolve a
+    /// destination as buildah does over it: through its links, into an existing directory, over an
+    /// existing file. Empty for `scratch`.
+    pub tree: RootfsTree,
 }
 
 /// A resolver for the base image: given the FROM reference and its `--platform` flag (if any),

@@ -255,7 +255,7 @@ impl Planner<'_> {
         self.labels = base_image.labels;
         self.author = base_image.author;
         self.apps = base_image.applications.into_iter().map(|app| AppEntry { app, line: ins.line }).collect();
-        self.rootfs.dirs = base_image.directories;
+        self.rootfs.tree = base_image.tree;
         self.from = Some((base, platform));
         Ok(())
     }
@@ -504,7 +504,7 @@ impl Planner<'_> {
                 name => parts.push(name),
             }
         }
-        let target: PathBuf = parts.iter().collect();
+        let target = self.rootfs.resolve(&parts.iter().collect::<PathBuf>());
         let written_as_dir = dest.ends_with('/') || dest.ends_with("/.") || dest == "." || parts.is_empty();
         let into_dir = written_as_dir || self.rootfs.is_dir(self.ctx, &target);
         if found.len() > 1 && !into_dir {

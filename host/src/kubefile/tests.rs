@@ -2,7 +2,7 @@
 //! contexts the tests write themselves, plus sealer's two example contexts
 //! re-expressed as fixtures.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use cap_std::ambient_authority;
@@ -146,7 +146,7 @@ fn base_image_metadata_is_merged() {
             env: BTreeMap::from([("A".into(), "1".into())]),
             cmds: vec!["./run".into()],
         }],
-        directories: BTreeSet::from([PathBuf::from("manifests")]),
+        tree: base_tree(&[("manifests", Node::Dir)]),
     };
     let text = "FROM base\nENV PATH=/usr/bin:$PATH\nLABEL over=new\nCOPY imageList manifests\nAPPENV baseapp B=2\n\
                 APP mine local://conf\nLAUNCH baseapp mine";
@@ -162,6 +162,56 @@ fn base_image_metadata_is_merged() {
     assert_eq!(plan.extension.applications[0].env.len(), 2);
     // The image extension's env comes from this Kubefile only.
     assert_eq!(plan.extension.env, BTreeMap::from([("PATH".into(), "/usr/bin:/bin".into())]));
+}
+
+/// A base tree from (path, node) pairs, applied in order.
+fn base_tree(entries: &[(&str, Node)]) -> RootfsTree {
+    let mut tree = RootfsTree::default();
+    for (path, node) in entries {
+        tree.insert(Path::new(path), node.clone());
+    }
+    tree
+}
+
+/// The layout of sealer's basefs: what its documented customisations copy onto.
+fn basefs_tree() -> RootfsTree {
+    base_tree(&[
+        ("etc/kubeadm.yml", Node::File),
+        ("etc/daemon.json", Node::File),
+        ("manifests/imageList", Node::File),
+        ("scripts/init-kube.sh", Node::File),
+        ("Metadata", Node::File),
+        ("conf", Node::Symlink("/etc".into())),
+        ("old", Node::Symlink("etc/daemon.json".into())),
+    ])
+}
+
+#[test]
+fn copy_onto_the_base_tree_follows_docker() {
+    let ctx = Context::new(&[
+        ("kubeadm.yml", "k"),
+        ("imageList", "i"),
+        ("daemon.json", "d"),
+        ("file", "f"),
+        ("dir/a.yaml", "a"),
+    ]);
+    let base = BaseImage { tree: basefs_tree(), ..BaseImage::default() };
+    let text = "FROM basefs\nCOPY kubeadm.yml etc\nCOPY imageList manifests\nCOPY daemon.json etc/\n\
+                COPY file Metadata\nCOPY file conf\nCOPY dir conf/sub\nCOPY file old\nCOPY file new\nCOPY file new";
+    let plan = plan_with(&ctx, text, &amd64(), base).unwrap();
+    let targets: Vec<_> = plan.steps.iter().map(|s| layer(s).entries[0].target.clone()).collect();
+    let expected = [
+        "etc/kubeadm.yml",     // onto a base directory: into it
+        "manifests/imageList", // the same for manifests
+        "etc/daemon.json",     // a trailing slash, as before
+        "Metadata",            // onto a base file: replaces it
+        "etc/file",            // through an absolute link to a directory: into its target
+        "etc/sub",             // a directory copy lands where the link leads
+        "etc/daemon.json",     // through a link to a file: replaces the file it names
+        "new",                 // a new path: the file itself
+        "new",                 // a file of an earlier step: replaced, not entered
+    ];
+    assert_eq!(targets, expected.map(PathBuf::from));
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::path::{Component, Path};
 use anyhow::{Context, Result, bail};
 
 use super::staging::AnalysisTree;
-use crate::kubefile::{self, BaseImage, BaseRef, ImageExtension, Platform};
+use crate::kubefile::{self, BaseImage, BaseRef, ImageExtension, Node, Platform, RootfsTree};
 use crate::oci::layout::Layout;
 use crate::oci::spec::{self, ImageConfig};
 use crate::oci::{Descriptor, Manifest, Store};
@@ -56,7 +56,7 @@ pub fn resolve(store: &Store, base: &BaseRef, platform: &Platform, registry: &Re
         labels: cc.labels,
         author: config.author.clone(),
         applications,
-        directories: Default::default(),
+        tree: tree(layout, &manifest).context("listing the base image's files")?,
     };
     Ok(Base { info, manifest, config })
 }
@@ -77,6 +77,60 @@ fn remote(store: &Store, name: &str, registry: &RegistryOptions) -> Result<Descr
     Ok(desc)
 }
 
+/// The most paths a base image's tree may hold: far more than any cluster
+/// image has, few enough that the planner's copy of it stays small.
+const MAX_BASE_PATHS: usize = 2_000_000;
+
+/// The base image's whole tree, its layers applied in order with their
+/// whiteouts, from the tar headers alone.
+fn tree(layout: &Layout, manifest: &Manifest) -> Result<RootfsTree> {
+    let mut tree = RootfsTree::default();
+    for layer in &manifest.layers {
+        let reader = crate::oci::layer::open_uncompressed(layout, layer)
+            .with_context(|| format!("reading base layer {}", layer.digest))?;
+        let mut archive = tar::Archive::new(reader);
+        for entry in archive.entries().with_context(|| format!("reading base layer {}", layer.digest))? {
+            let entry = entry.with_context(|| format!("reading base layer {}", layer.digest))?;
+            let raw = entry.path()?.into_owned();
+            let Some(parts) = layer_path(&raw) else { continue };
+            let Some((name, dirs)) = parts.split_last() else { continue };
+            let dir: std::path::PathBuf = dirs.iter().collect();
+            match name.strip_prefix(".wh.") {
+                Some(".wh..opq") => tree.remove_below(&dir),
+                Some(hidden) => tree.remove(&dir.join(hidden)),
+                None => {
+                    let kind = entry.header().entry_type();
+                    let node = if kind.is_dir() {
+                        Node::Dir
+                    } else if kind.is_symlink() {
+                        Node::Symlink(entry.link_name()?.map(|t| t.into_owned()).unwrap_or_default())
+                    } else {
+                        Node::File
+                    };
+                    tree.insert(&dir.join(name), node);
+                }
+            }
+            if tree.len() > MAX_BASE_PATHS {
+                bail!("the base image holds more than {MAX_BASE_PATHS} paths");
+            }
+        }
+    }
+    Ok(tree)
+}
+
+/// A layer entry's path as plain relative names, or `None` for anything
+/// else (`..`, a prefix, names that are not UTF-8), which is skipped, never
+/// interpreted.
+fn layer_path(raw: &Path) -> Option<Vec<&str>> {
+    raw.components()
+        .filter(|c| !matches!(c, Component::CurDir | Component::RootDir))
+        .map(|c| match c {
+            Component::Normal(s) => s.to_str(),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Unpacks the base layers' analysable files into the analysis tree, in
 /// layer order, honouring whiteouts.
 pub fn stage_into(store: &Store, base: &Base, analysis: &AnalysisTree) -> Result<()> {
@@ -92,17 +146,7 @@ fn stage_layer(layout: &Layout, layer: &Descriptor, analysis: &AnalysisTree) -> 
     for entry in archive.entries()? {
         let mut entry = entry?;
         let raw = entry.path()?.into_owned();
-        // Only plain relative paths; anything else in a layer is skipped,
-        // never interpreted.
-        let parts: Vec<&str> = raw
-            .components()
-            .filter(|c| !matches!(c, Component::CurDir | Component::RootDir))
-            .map(|c| match c {
-                Component::Normal(s) => s.to_str(),
-                _ => None,
-            })
-            .collect::<Option<_>>()
-            .unwrap_or_default();
+        let parts = layer_path(&raw).unwrap_or_default();
         let Some((name, dirs)) = parts.split_last() else { continue };
         let path = parts.join("/");
         if let Some(hidden) = name.strip_prefix(".wh.") {

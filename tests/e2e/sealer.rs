@@ -1,0 +1,67 @@
+//! What a sealer user migrating does first: build on a basefs-shaped base
+//! image and customise it with COPY onto paths the base already has,
+//! checked on the unpacked image with umoci and skopeo.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::*;
+
+fn fixture(name: &str) -> PathBuf {
+    workspace().join("tests/fixtures").join(name)
+}
+
+fn read(root: &Path, path: &str) -> String {
+    std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Builds the basefs fixture into `store` as `basefs:v1`.
+fn build_basefs(store: &Path) {
+    let (code, _, stderr) = build(&fixture("basefs"), store, &["-t", "basefs:v1"]);
+    assert_eq!(code, 0, "building the base: {stderr}");
+}
+
+#[test]
+fn documented_customisations_of_a_basefs_image_land_inside_its_directories() {
+    let store = tempfile::tempdir().expect("store");
+    build_basefs(store.path());
+    let (code, _, stderr) = build(&fixture("basefs-custom"), store.path(), &["-t", "custom:v1"]);
+    assert_eq!(code, 0, "{stderr}");
+
+    let bundle = tempfile::tempdir().expect("bundle");
+    let rootfs = umoci_unpack(store.path(), "custom:v1", &bundle.path().join("b"));
+    let custom = fixture("basefs-custom");
+    let base = fixture("basefs/rootfs");
+    // `COPY kubeadm.yml etc`, `COPY daemon.json etc/`: into the base's etc/, over its files.
+    assert!(rootfs.join("etc").is_dir() && !rootfs.join("etc").is_symlink());
+    assert_eq!(read(&rootfs, "etc/kubeadm.yml"), read(&custom, "kubeadm.yml"));
+    assert_eq!(read(&rootfs, "etc/daemon.json"), read(&custom, "daemon.json"));
+    // `COPY imageList manifests`: into the base's manifests/.
+    assert_eq!(read(&rootfs, "manifests/imageList"), read(&custom, "imageList"));
+    // `COPY file existing-file`: replaces it.
+    assert_eq!(read(&rootfs, "Metadata"), read(&custom, "Metadata"));
+    // Onto the base's link to etc: into etc, the link kept.
+    assert_eq!(std::fs::read_link(rootfs.join("conf")).expect("conf link"), PathBuf::from("etc"));
+    assert_eq!(read(&rootfs, "etc/extra.conf"), read(&custom, "extra.conf"));
+    // The base's other files survive.
+    assert_eq!(read(&rootfs, "etc/registry.yml"), read(&base, "etc/registry.yml"));
+    assert_eq!(read(&rootfs, "manifests/README.md"), read(&base, "manifests/README.md"));
+    assert_eq!(read(&rootfs, "scripts/init-kube.sh"), read(&base, "scripts/init-kube.sh"));
+    assert_eq!(read(&rootfs, "bin/kubeadm"), read(&fixture("basefs/amd64"), "bin/kubeadm"));
+
+    // The child's layers are the base's, then one per COPY and sealbox's last one (rendered
+    // templates and the image list).
+    let inspect = |name: &str| -> serde_json::Value {
+        let out = Command::new("skopeo")
+            .args(["inspect", "--raw"])
+            .arg(format!("oci:{}:{name}", store.path().display()))
+            .output()
+            .expect("skopeo is not installed: run scripts/setup.sh");
+        assert!(out.status.success(), "skopeo: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("manifest json")
+    };
+    let base_layers = inspect("basefs:v1")["layers"].as_array().expect("layers").clone();
+    let layers = inspect("custom:v1")["layers"].as_array().expect("layers").clone();
+    assert_eq!(layers.len(), base_layers.len() + 6);
+    assert_eq!(layers[..base_layers.len()], base_layers[..]);
+}
