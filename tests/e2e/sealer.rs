@@ -65,3 +65,27 @@ fn documented_customisations_of_a_basefs_image_land_inside_its_directories() {
     assert_eq!(layers.len(), base_layers.len() + 6);
     assert_eq!(layers[..base_layers.len()], base_layers[..]);
 }
+
+#[test]
+fn short_from_names_find_the_image_stored_under_the_docker_hub_name() {
+    let store = tempfile::tempdir().expect("store");
+    for tag in ["docker.io/sealerio/kubernetes:v1.22.15", "docker.io/library/basefs:latest"] {
+        let (code, _, stderr) = build(&fixture("basefs"), store.path(), &["-t", tag]);
+        assert_eq!(code, 0, "building {tag}: {stderr}");
+    }
+    for (from, full) in [
+        ("sealerio/kubernetes:v1.22.15", "docker.io/sealerio/kubernetes:v1.22.15"),
+        ("basefs", "docker.io/library/basefs:latest"),
+    ] {
+        let ctx = tempfile::tempdir().expect("ctx");
+        std::fs::write(ctx.path().join("Kubefile"), format!("FROM {from}\nCOPY a.yml etc\n")).expect("kubefile");
+        std::fs::write(ctx.path().join("a.yml"), "a: 1\n").expect("a.yml");
+        let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "child:v1"]);
+        assert_eq!(code, 0, "FROM {from}: {stderr}");
+        assert!(stderr.contains(&format!("FROM {from}: a short name, resolved as sealer does to {full}")), "{stderr}");
+        let bundle = tempfile::tempdir().expect("bundle");
+        let rootfs = umoci_unpack(store.path(), "child:v1", &bundle.path().join("b"));
+        assert_eq!(read(&rootfs, "etc/a.yml"), "a: 1\n");
+        assert_eq!(read(&rootfs, "etc/registry.yml"), read(&fixture("basefs/rootfs"), "etc/registry.yml"));
+    }
+}

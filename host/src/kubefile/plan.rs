@@ -104,6 +104,9 @@ pub struct BaseImage {
     /// destination as buildah does over it: through its links, into an existing directory, over an
     /// existing file. Empty for `scratch`.
     pub tree: RootfsTree,
+    /// The full reference a short FROM name was resolved to (`docker.io/sealerio/kubernetes:v1`),
+    /// when the store did not hold it as written; the plan's warnings say so.
+    pub resolved: Option<String>,
 }
 
 /// A resolver for the base image: given the FROM reference and its `--platform` flag (if any),
@@ -139,7 +142,8 @@ pub struct Plan {
     /// paths found inside [`EntryKind::Dir`] sources (still looking inside excluded directories when
     /// [`Ignore::has_exceptions`]).
     pub ignore: Ignore,
-    /// Things worth telling the user that do not stop the build (unused build args).
+    /// Things worth telling the user that do not stop the build (unused build args, a short FROM
+    /// name resolved on Docker Hub).
     pub warnings: Vec<String>,
 }
 

@@ -62,6 +62,7 @@ pub fn plan(
         seen_cmd: false,
         steps: Vec::new(),
         rootfs: Rootfs::default(),
+        warnings: Vec::new(),
     };
     let count = kubefile.instructions.len();
     for (index, ins) in kubefile.instructions.iter().enumerate() {
@@ -97,6 +98,8 @@ struct Planner<'a> {
     seen_cmd: bool,
     steps: Vec<Step>,
     rootfs: Rootfs,
+    /// Warnings found along the way, in Kubefile order.
+    warnings: Vec<String>,
 }
 
 const COPY_USAGE: &str = "COPY SRC... DEST";
@@ -150,13 +153,14 @@ impl Planner<'_> {
                 return Err(self.err(entry.line, ErrorKind::AppNeedsCmds(entry.app.name.clone())));
             }
         }
-        let warnings = self
-            .options
-            .build_args
-            .keys()
-            .filter(|name| !self.declared.contains(*name) && !self.global_args.contains_key(*name))
-            .map(|name| format!("build argument {name:?} was given but no ARG declares it"))
-            .collect();
+        let mut warnings = std::mem::take(&mut self.warnings);
+        warnings.extend(
+            self.options
+                .build_args
+                .keys()
+                .filter(|name| !self.declared.contains(*name) && !self.global_args.contains_key(*name))
+                .map(|name| format!("build argument {name:?} was given but no ARG declares it")),
+        );
         let extension = ImageExtension {
             build_client: self.options.build_client.clone(),
             schema_version: SCHEMA_VERSION.into(),
@@ -256,6 +260,11 @@ impl Planner<'_> {
         self.author = base_image.author;
         self.apps = base_image.applications.into_iter().map(|app| AppEntry { app, line: ins.line }).collect();
         self.rootfs.tree = base_image.tree;
+        if let Some(full) = base_image.resolved {
+            let line = ins.line;
+            self.warnings
+                .push(format!("{}:{line}: FROM {image}: a short name, resolved as sealer does to {full}", self.file));
+        }
         self.from = Some((base, platform));
         Ok(())
     }

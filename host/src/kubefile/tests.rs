@@ -147,6 +147,7 @@ fn base_image_metadata_is_merged() {
             cmds: vec!["./run".into()],
         }],
         tree: base_tree(&[("manifests", Node::Dir)]),
+        resolved: None,
     };
     let text = "FROM base\nENV PATH=/usr/bin:$PATH\nLABEL over=new\nCOPY imageList manifests\nAPPENV baseapp B=2\n\
                 APP mine local://conf\nLAUNCH baseapp mine";
@@ -212,6 +213,18 @@ fn copy_onto_the_base_tree_follows_docker() {
         "new",                 // a file of an earlier step: replaced, not entered
     ];
     assert_eq!(targets, expected.map(PathBuf::from));
+}
+
+#[test]
+fn a_short_name_resolved_on_docker_hub_is_said() {
+    let ctx = Context::new(&[]);
+    let full = "docker.io/sealerio/kubernetes:v1.22.15";
+    let base = BaseImage { resolved: Some(full.into()), ..BaseImage::default() };
+    let plan = plan_with(&ctx, "FROM sealerio/kubernetes:v1.22.15\n", &amd64(), base).unwrap();
+    assert_eq!(
+        plan.warnings,
+        [format!("Kubefile:1: FROM sealerio/kubernetes:v1.22.15: a short name, resolved as sealer does to {full}")]
+    );
 }
 
 #[test]

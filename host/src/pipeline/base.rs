@@ -25,12 +25,18 @@ pub struct Base {
 /// the store first (verifying every blob's digest as it copies), and
 /// pulling a `REGISTRY/REPO[:TAG][@DIGEST]` base the store lacks.
 pub fn resolve(store: &Store, base: &BaseRef, platform: &Platform, registry: &RegistryOptions) -> Result<Base> {
+    let mut resolved = None;
     let desc = match base {
         BaseRef::Scratch => bail!("scratch has no base image"),
         BaseRef::Store(name) if Reference::is_remote(name) => remote(store, name, registry)?,
-        BaseRef::Store(name) => store
-            .resolve(name)
-            .with_context(|| format!("base image {name} is not in the local store (see `sealbox images`)"))?,
+        BaseRef::Store(name) => match store.resolve(name) {
+            Ok(desc) => desc,
+            Err(_) => {
+                let (desc, full) = short_name(store, name, registry)?;
+                resolved = Some(full);
+                desc
+            }
+        },
         BaseRef::OciLayout { path, reference } => {
             let layout = Layout::open(Path::new(path)).with_context(|| format!("opening OCI layout {path}"))?;
             let desc = layout.resolve(reference.as_deref().unwrap_or("")).with_context(|| format!("in {path}"))?;
@@ -57,8 +63,31 @@ pub fn resolve(store: &Store, base: &BaseRef, platform: &Platform, registry: &Re
         author: config.author.clone(),
         applications,
         tree: tree(layout, &manifest).context("listing the base image's files")?,
+        resolved,
     };
     Ok(Base { info, manifest, config })
+}
+
+/// A short name the store does not hold as written (`sealerio/kubernetes:v1.22.15`, `busybox`),
+/// resolved as sealer resolves it: on Docker Hub, a single name under `library/`. The store is
+/// asked for the full name first (also with `:latest` when no tag is given, as sealer names what
+/// it pulls), then the registry. Returns the image and the full name it was found under.
+fn short_name(store: &Store, name: &str, registry: &RegistryOptions) -> Result<(Descriptor, String)> {
+    let reference = Reference::parse(name).with_context(|| format!("FROM {name}"))?;
+    let full = reference.to_string();
+    let mut candidates = vec![full.clone()];
+    if reference.tag.is_none() && reference.digest.is_none() {
+        candidates.push(reference.with_tag("latest").to_string());
+    }
+    for candidate in candidates {
+        if let Ok(desc) = store.resolve(&candidate) {
+            return Ok((desc, candidate));
+        }
+    }
+    let desc = remote(store, &full, registry).with_context(|| {
+        format!("base image {name} is not in the local store (see `sealbox images`) under that name or as {full}")
+    })?;
+    Ok((desc, full))
 }
 
 /// The base image `name` in a registry: from the store when it holds that
