@@ -225,8 +225,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
     }
     let mut platforms = Vec::new();
     for p in &args.platform {
-        let parsed = kubefile::parse_platform(p.trim())
-            .ok_or_else(|| UsageError(format!("--platform {p:?}: expected OS/ARCH[/VARIANT], e.g. linux/arm64")))?;
+        let parsed = kubefile::parse_platform(p.trim()).map_err(|e| UsageError(format!("--platform {e}")))?;
         if !platforms.contains(&parsed) {
             platforms.push(parsed);
         }

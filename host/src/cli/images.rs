@@ -82,8 +82,7 @@ pub fn images(args: ImagesArgs) -> Result<()> {
 pub fn inspect(args: InspectArgs) -> Result<()> {
     let store = args.common.open_store()?;
     let desc = store.resolve(&args.name).map_err(|e| UsageError(format!("{}: {e}", args.name)))?;
-    let platform = kubefile::parse_platform(&args.platform)
-        .ok_or_else(|| UsageError(format!("--platform {:?}: expected OS/ARCH", args.platform)))?;
+    let platform = kubefile::parse_platform(&args.platform).map_err(|e| UsageError(format!("--platform {e}")))?;
     let oci_platform = spec::Platform::new(&platform.os, &platform.architecture, platform.variant.as_deref());
     let (mdesc, manifest) = store.layout().manifest_for(&desc, Some(&oci_platform))?;
     let config: ImageConfig = store.layout().read_json(&manifest.config)?;

@@ -19,6 +19,10 @@ pub const SCHEMA_VERSION: &str = "v1alpha1";
 /// Where applications live in the image's rootfs: `application/apps/<name>/`.
 pub const APP_ROOT: &str = "application/apps";
 
+/// Label naming the builder's version, which `sealer build` sets on every image (its `--label`
+/// default); sealbox writes [`BuildClient::sealer_version`] there.
+pub const LABEL_SEALER_VERSION: &str = "io.sealer.version";
+
 /// Label set by `KUBEVERSION`.
 pub const LABEL_KUBE_VERSION: &str = "app.alpha.sealer.io/supported-kube-version";
 

@@ -44,13 +44,13 @@ pub use app::AppType;
 pub use error::{Error, ErrorKind, Result};
 pub use extension::{
     ANNOTATION, APP_ROOT, Application, BuildClient, ImageExtension, LABEL_CNI_PREFIX, LABEL_CSI_PREFIX,
-    LABEL_KUBE_VERSION, Launch, SCHEMA_VERSION, to_go_json,
+    LABEL_KUBE_VERSION, LABEL_SEALER_VERSION, Launch, SCHEMA_VERSION, to_go_json,
 };
 pub use ignore::{IGNORE_FILES, Ignore};
 pub use parser::{Instruction, Keyword, Kubefile, parse};
 pub use plan::{
-    BaseImage, BaseRef, BaseResolver, CopyEntry, EntryKind, ImageConfig, ImageType, LayerStep, MetadataStep,
-    ModuleStep, Plan, PlanOptions, Platform, Step, parse_platform,
+    BaseImage, BaseRef, BaseResolver, CopyEntry, EntryKind, ImageConfig, ImageType, KNOWN_ARCHITECTURES, LayerStep,
+    MetadataStep, ModuleStep, Plan, PlanOptions, Platform, Step, parse_platform,
 };
 pub use planner::plan;
 pub use rootfs::{Node, RootfsTree};

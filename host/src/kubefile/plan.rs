@@ -12,19 +12,38 @@ use super::rootfs::RootfsTree;
 
 pub use sealbox_guest::Platform;
 
-/// Parses a platform written `os/architecture[/variant]` (as `--platform` takes it); `None` if it has
-/// another shape or an empty part.
-pub fn parse_platform(text: &str) -> Option<Platform> {
+/// The architectures an OCI platform may name (Go's `GOARCH` values, which the image spec
+/// follows); sealer itself builds `amd64` and `arm64`.
+pub const KNOWN_ARCHITECTURES: &[&str] = &[
+    "386", "amd64", "arm", "arm64", "loong64", "mips", "mipsle", "mips64", "mips64le", "ppc64", "ppc64le", "riscv64",
+    "s390x", "wasm",
+];
+
+/// Parses a platform written `os/architecture[/variant]` (as `--platform` takes it), refusing another
+/// shape, an empty part, or an architecture OCI does not know (with the ones it does).
+pub fn parse_platform(text: &str) -> Result<Platform, String> {
     let parts: Vec<&str> = text.split('/').collect();
+    let shape = || format!("{text:?}: expected OS/ARCH[/VARIANT], e.g. linux/arm64");
     if parts.iter().any(|p| p.is_empty()) {
-        return None;
+        return Err(shape());
     }
     let (os, architecture, variant) = match parts.as_slice() {
         [os, arch] => (os, arch, None),
         [os, arch, variant] => (os, arch, Some((*variant).to_owned())),
-        _ => return None,
+        _ => return Err(shape()),
     };
-    Some(Platform { os: (*os).to_owned(), architecture: (*architecture).to_owned(), variant })
+    if !KNOWN_ARCHITECTURES.contains(architecture) {
+        let hint = match *architecture {
+            "x86_64" | "x86-64" => " (x86_64 is called amd64)",
+            "aarch64" => " (aarch64 is called arm64)",
+            _ => "",
+        };
+        return Err(format!(
+            "{text:?}: unknown architecture {architecture:?}{hint}; sealer builds amd64 and arm64, and OCI knows {}",
+            KNOWN_ARCHITECTURES.join(", ")
+        ));
+    }
+    Ok(Platform { os: (*os).to_owned(), architecture: (*architecture).to_owned(), variant })
 }
 
 /// The sealer image type (`--type`).

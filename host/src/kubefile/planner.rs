@@ -18,8 +18,8 @@ use super::context::{self, ContextError, Kind, Resolved};
 use super::error::{Error, ErrorKind, Result};
 use super::expand::expand;
 use super::extension::{
-    APP_ROOT, Application, ImageExtension, LABEL_CNI_PREFIX, LABEL_CSI_PREFIX, LABEL_KUBE_VERSION, Launch,
-    SCHEMA_VERSION,
+    APP_ROOT, Application, ImageExtension, LABEL_CNI_PREFIX, LABEL_CSI_PREFIX, LABEL_KUBE_VERSION,
+    LABEL_SEALER_VERSION, Launch, SCHEMA_VERSION,
 };
 use super::ignore::Ignore;
 use super::parser::{Instruction, Keyword, Kubefile};
@@ -161,6 +161,8 @@ impl Planner<'_> {
                 .filter(|name| !self.declared.contains(*name) && !self.global_args.contains_key(*name))
                 .map(|name| format!("build argument {name:?} was given but no ARG declares it")),
         );
+        // As sealer's `--label` default: the builder of this image, over the base's.
+        self.labels.insert(LABEL_SEALER_VERSION.into(), self.options.build_client.sealer_version.clone());
         let extension = ImageExtension {
             build_client: self.options.build_client.clone(),
             schema_version: SCHEMA_VERSION.into(),

@@ -336,7 +336,11 @@ fn label_maintainer_kubeversion() {
         "FROM scratch\nARG KV=v1.22.15\nLABEL \"a b\"=c d=\"e f\"\nLABEL old style\nMAINTAINER Jane <j@x>\nKUBEVERSION $KV",
     );
     let labels: Vec<_> = plan.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    assert_eq!(labels, ["a b=c", "app.alpha.sealer.io/supported-kube-version=v1.22.15", "d=e f", "old=style"]);
+    let builder = format!("io.sealer.version={}", BuildClient::sealbox().sealer_version);
+    assert_eq!(
+        labels,
+        ["a b=c", "app.alpha.sealer.io/supported-kube-version=v1.22.15", "d=e f", &builder, "old=style"]
+    );
     assert_eq!(plan.config.author.as_deref(), Some("Jane <j@x>"));
     let history: Vec<_> = plan.steps.iter().map(created_by).collect();
     assert_eq!(
@@ -919,7 +923,9 @@ fn sealer_basefs_shape() {
     let plan = plan_with(&ctx, text, &options, BaseImage::default()).unwrap();
     assert_eq!(plan.steps.iter().filter(|s| !s.empty_layer()).count(), 4);
     assert_eq!(layer(&plan.steps[2]).entries, [entry("imageList", EntryKind::File, "manifests/imageList")]);
-    assert_eq!(plan.config.labels.len(), 3);
+    // The runtime type, KUBEVERSION, CNI and the builder's version, as sealer labels it.
+    assert_eq!(plan.config.labels.len(), 4);
+    assert_eq!(plan.config.labels["io.sealer.version"], BuildClient::sealbox().sealer_version);
     assert_eq!(
         extension_without_client(&plan),
         r#"{"schemaVersion":"v1alpha1","type":"kube-installer","applications":[{"name":"calico","type":"shell","files":["calico.sh"],"version":"v1"}],"launch":{"app_names":["calico"]}}"#
@@ -933,7 +939,15 @@ fn platforms_parse() {
     assert_eq!(p.to_string(), "linux/arm64/v8");
     assert_eq!(parse_platform("linux/amd64").unwrap().variant, None);
     for bad in ["linux", "linux/", "/amd64", "a/b/c/d", ""] {
-        assert_eq!(parse_platform(bad), None, "{bad}");
+        assert_eq!(parse_platform(bad), Err(format!("{bad:?}: expected OS/ARCH[/VARIANT], e.g. linux/arm64")));
+    }
+    let err = parse_platform("linux/sparc").unwrap_err();
+    assert!(err.starts_with("\"linux/sparc\": unknown architecture \"sparc\"; sealer builds amd64 and arm64"), "{err}");
+    assert!(err.contains("ppc64le") && err.contains("riscv64") && err.contains("s390x"), "{err}");
+    let err = parse_platform("linux/x86_64").unwrap_err();
+    assert!(err.contains("(x86_64 is called amd64)"), "{err}");
+    for known in KNOWN_ARCHITECTURES {
+        assert_eq!(parse_platform(&format!("linux/{known}")).map(|p| p.architecture), Ok(known.to_string()));
     }
 }
 
