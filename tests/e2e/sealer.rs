@@ -89,3 +89,25 @@ fn short_from_names_find_the_image_stored_under_the_docker_hub_name() {
         assert_eq!(read(&rootfs, "etc/registry.yml"), read(&fixture("basefs/rootfs"), "etc/registry.yml"));
     }
 }
+
+#[test]
+fn every_kubefile_error_and_an_unknown_architecture_are_reported_and_exit_2() {
+    let ctx = tempfile::tempdir().expect("ctx");
+    std::fs::write(ctx.path().join("Kubefile"), "FROM scratch\nCOPY\nFROBNICATE x\n").expect("kubefile");
+    let store = tempfile::tempdir().expect("store");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "bad"]);
+    assert_eq!(code, 2, "{stderr}");
+    let copy = stderr.find("Kubefile:2: COPY: expected at least one source").expect(&stderr);
+    let unknown = stderr.find("Kubefile:3: unknown instruction \"FROBNICATE\"").expect(&stderr);
+    assert!(copy < unknown, "in line order: {stderr}");
+    no_images(store.path());
+
+    std::fs::write(ctx.path().join("Kubefile"), "FROM scratch\n").expect("kubefile");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "bad", "--platform", "linux/sparc"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("unknown architecture \"sparc\"; sealer builds amd64 and arm64, and OCI knows"),
+        "{stderr}"
+    );
+    no_images(store.path());
+}

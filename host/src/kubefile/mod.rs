@@ -3,7 +3,7 @@
 //! and the resulting [`Plan`] is what the build pipeline runs.
 //!
 //! ```text
-//! let kubefile = kubefile::parse("Kubefile", &bytes)?;             // once
+//! let kubefile = kubefile::parse_all("Kubefile", &bytes)?;         // once; plan() reports its bad lines
 //! for platform in platforms {                                      // ${ARCH} differs per platform
 //!     let options = PlanOptions { build_args, image_type, ..PlanOptions::new(platform) };
 //!     let plan = kubefile::plan("Kubefile", &kubefile, &context_dir, &options, &mut resolve_base)?;
@@ -47,7 +47,7 @@ pub use extension::{
     LABEL_KUBE_VERSION, LABEL_SEALER_VERSION, Launch, SCHEMA_VERSION, to_go_json,
 };
 pub use ignore::{IGNORE_FILES, Ignore};
-pub use parser::{Instruction, Keyword, Kubefile, parse};
+pub use parser::{Instruction, Keyword, Kubefile, parse, parse_all};
 pub use plan::{
     BaseImage, BaseRef, BaseResolver, CopyEntry, EntryKind, ImageConfig, ImageType, KNOWN_ARCHITECTURES, LayerStep,
     MetadataStep, ModuleStep, Plan, PlanOptions, Platform, Step, parse_platform,

@@ -38,10 +38,9 @@ pub fn plan(
     options: &PlanOptions,
     resolve_base: &mut BaseResolver<'_>,
 ) -> Result<Plan> {
-    let ignore = Ignore::load(ctx).map_err(|e| Error {
-        file: file.to_owned(),
-        line: kubefile.instructions.first().map_or(1, |i| i.line),
-        kind: ErrorKind::IgnoreFile { file: e.file, cause: e.cause },
+    let ignore = Ignore::load(ctx).map_err(|e| {
+        let line = kubefile.instructions.first().map_or(1, |i| i.line);
+        Error::new(file, line, ErrorKind::IgnoreFile { file: e.file, cause: e.cause })
     })?;
     let mut planner = Planner {
         file,
@@ -63,12 +62,37 @@ pub fn plan(
         steps: Vec::new(),
         rootfs: Rootfs::default(),
         warnings: Vec::new(),
+        failed_apps: BTreeSet::new(),
     };
+    // Every error is reported, not only the first: an instruction that fails leaves the plan as it
+    // was, and planning goes on, unless FROM failed (everything after would fail for want of it).
+    let mut errors: Vec<Error> = kubefile.errors.clone();
     let count = kubefile.instructions.len();
     for (index, ins) in kubefile.instructions.iter().enumerate() {
-        planner.instruction(ins, index + 1 == count, resolve_base)?;
+        if let Err(e) = planner.instruction(ins, index + 1 == count, resolve_base) {
+            let unknown_failed_app =
+                matches!(&e.kind, ErrorKind::UnknownApp { app, .. } if planner.failed_apps.contains(app));
+            if !unknown_failed_app {
+                errors.push(e);
+            }
+            if matches!(ins.keyword, Keyword::App | Keyword::Cni | Keyword::Csi) {
+                planner.failed_apps.extend(ins.args.first().cloned());
+            }
+            if planner.from.is_none() {
+                break;
+            }
+        }
     }
-    planner.finish(kubefile)
+    if planner.from.is_none()
+        && let Some(e) = Error::all(std::mem::take(&mut errors))
+    {
+        // FROM failed or never came: nothing after it was planned, so the end checks say nothing.
+        return Err(e);
+    }
+    match planner.finish(kubefile) {
+        Ok(plan) => Error::all(errors).map_or(Ok(plan), Err),
+        Err(last) => Err(last.join(errors)),
+    }
 }
 
 /// An application and the line that defined it (for errors found at the end).
@@ -100,6 +124,8 @@ struct Planner<'a> {
     rootfs: Rootfs,
     /// Warnings found along the way, in Kubefile order.
     warnings: Vec<String>,
+    /// Applications whose APP/CNI/CSI failed: later instructions naming them add no error of their own.
+    failed_apps: BTreeSet<String>,
 }
 
 const COPY_USAGE: &str = "COPY SRC... DEST";
@@ -107,7 +133,7 @@ const ADD_USAGE: &str = "ADD SRC... DEST";
 
 impl Planner<'_> {
     fn err(&self, line: usize, kind: ErrorKind) -> Error {
-        Error { file: self.file.to_owned(), line, kind }
+        Error::new(self.file, line, kind)
     }
 
     fn usage(&self, ins: &Instruction, problem: &str, usage: &'static str) -> Error {

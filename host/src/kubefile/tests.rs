@@ -485,6 +485,32 @@ fn copy_refuses_sources_outside_the_context() {
 }
 
 #[test]
+fn every_error_is_reported_in_line_order() {
+    let ctx = Context::new(&[("a.yaml", "")]);
+    // A planning error (line 2) before a line that is no instruction (line 3), then an APP that fails
+    // and the LAUNCH naming it (no second error for the same app), then a good COPY.
+    let text = "FROM scratch\nCOPY\nFROBNICATE x\nAPP web local://missing\nCOPY a.yaml manifests/\nLAUNCH web";
+    let kubefile = parse_all("Kubefile", text.as_bytes()).unwrap();
+    assert_eq!(kubefile.errors.len(), 1);
+    let mut resolve = |_: &BaseRef, _: Option<&str>| Ok(BaseImage::default());
+    let err = plan("Kubefile", &kubefile, &ctx.dir, &amd64(), &mut resolve).unwrap_err();
+    let lines: Vec<usize> = [err.line].into_iter().chain(err.more.iter().map(|e| e.line)).collect();
+    assert_eq!(lines, [2, 3, 4], "{err}");
+    assert_eq!(
+        err.to_string(),
+        "Kubefile:2: COPY: expected at least one source and a destination; usage: COPY SRC... DEST\n\
+         Kubefile:3: unknown instruction \"FROBNICATE\"\n\
+         Kubefile:4: APP source \"missing\" does not exist in the build context"
+    );
+    // `parse` alone refuses the file, naming every line that is no instruction.
+    let err = parse("Kubefile", b"FROM scratch\nFOO a\nCOPY a b\nBAR b\n").unwrap_err();
+    assert_eq!(err.to_string(), "Kubefile:2: unknown instruction \"FOO\"\nKubefile:4: unknown instruction \"BAR\"");
+    // A FROM that fails stops planning: what follows would only fail for want of it.
+    let err = plan_err(&ctx, "FROM scratch extra\nCOPY a.yaml x\nCOPY\n");
+    assert!(err.starts_with("Kubefile:1: FROM") && !err.contains('\n'), "{err}");
+}
+
+#[test]
 fn copy_errors() {
     let ctx = Context::new(&[("a", ""), ("b", "")]);
     let cases = [
