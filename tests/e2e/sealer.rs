@@ -64,6 +64,11 @@ fn documented_customisations_of_a_basefs_image_land_inside_its_directories() {
     let layers = inspect("custom:v1")["layers"].as_array().expect("layers").clone();
     assert_eq!(layers.len(), base_layers.len() + 6);
     assert_eq!(layers[..base_layers.len()], base_layers[..]);
+    // The image list annotation has sealer's key order, byte for byte.
+    let raw = inspect("custom:v1");
+    let images = raw["annotations"]["sealer.image.container.images"].as_str().expect("images annotation");
+    let entry = r#"{"image":"registry.k8s.io/pause:3.6","platform":{"architecture":"amd64","os":"linux"}}"#;
+    assert!(images.contains(entry), "{images}");
 }
 
 #[test]

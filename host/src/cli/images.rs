@@ -99,11 +99,12 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
         }
         .into());
     };
-    // As sealer's inspect does, show the image's labels in the extension.
+    // As sealer's inspect does, show the image's labels in the extension, the CNI and CSI ones
+    // folded into lists.
     if let (Some(obj), Some(labels)) = (extension.as_object_mut(), config.config.as_ref().map(|c| &c.labels))
         && !labels.is_empty()
     {
-        obj.insert("labels".into(), serde_json::to_value(labels)?);
+        obj.insert("labels".into(), serde_json::to_value(kubefile::inspect_labels(labels))?);
     }
     let images = manifest
         .annotations

@@ -43,8 +43,9 @@ mod tests;
 pub use app::AppType;
 pub use error::{Error, ErrorKind, Result};
 pub use extension::{
-    ANNOTATION, APP_ROOT, Application, BuildClient, ImageExtension, LABEL_CNI_PREFIX, LABEL_CSI_PREFIX,
-    LABEL_KUBE_VERSION, LABEL_SEALER_VERSION, Launch, SCHEMA_VERSION, to_go_json,
+    ANNOTATION, APP_ROOT, Application, BuildClient, ContainerImage, ContainerImagePlatform, ImageExtension,
+    LABEL_CNI_PREFIX, LABEL_CSI_PREFIX, LABEL_KUBE_VERSION, LABEL_SEALER_VERSION, Launch, SCHEMA_VERSION,
+    container_images_json, inspect_labels, to_go_json,
 };
 pub use ignore::{IGNORE_FILES, Ignore};
 pub use parser::{Instruction, Keyword, Kubefile, parse, parse_all};

@@ -620,7 +620,8 @@ fn build_platform(
     let mut manifest = Manifest::new(config_desc, all_layers);
     manifest.annotations.insert(kubefile::ANNOTATION.to_string(), plan.extension.to_json());
     if image_count > 0 {
-        manifest.annotations.insert(ANNOTATION_CONTAINER_IMAGES.to_string(), kubefile::to_go_json(&images));
+        let json = kubefile::container_images_json(&images).context("the imagelist step's images")?;
+        manifest.annotations.insert(ANNOTATION_CONTAINER_IMAGES.to_string(), json);
     }
     manifest.annotations.extend(options.annotations.clone());
     let mut descriptor = store.put_json(spec::MEDIA_TYPE_MANIFEST, &manifest)?;
