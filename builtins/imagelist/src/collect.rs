@@ -276,18 +276,20 @@ impl Collector<'_> {
         }
     }
 
-    /// Explicit lists: every entry must be a reference.
+    /// Explicit lists: an entry that is not a reference is left out with a warning naming its line
+    /// (sealer drops it without a word).
     fn list(&mut self, file: &str, entries: &[ListEntry], app: Option<String>) {
         for entry in entries {
             let origin = Origin { file: file.to_string(), line: Some(entry.line) };
             match Reference::parse_normalized(&entry.value) {
                 Ok(reference) => self.occurrences.push(Occurrence { reference, app: app.clone(), origin }),
-                Err(e) => {
-                    self.outcome.diagnostics.push(
-                        Diagnostic::error(format!("{:?} in an image list is not an image reference: {e}", entry.value))
-                            .at(file, Some(entry.line), None),
-                    )
-                }
+                Err(e) => self.outcome.diagnostics.push(
+                    Diagnostic::warning(format!(
+                        "{:?} in an image list is not an image reference, left out as sealer leaves it out: {e}",
+                        entry.value
+                    ))
+                    .at(file, Some(entry.line), None),
+                ),
             }
         }
     }
@@ -437,7 +439,8 @@ mod tests {
         let located: Vec<_> =
             out.diagnostics.iter().map(|d| (d.severity, d.file.clone().unwrap_or_default(), d.line)).collect();
         assert!(located.contains(&(Severity::Error, "manifests/bad.yaml".into(), Some(2))), "{located:?}");
-        assert!(located.contains(&(Severity::Error, "manifests/imageList".into(), Some(2))), "{located:?}");
+        // A bad image list line is left out, as sealer does, with a warning rather than a failure.
+        assert!(located.contains(&(Severity::Warning, "manifests/imageList".into(), Some(2))), "{located:?}");
         assert!(
             located.iter().any(|(s, f, _)| *s == Severity::Warning && f == "manifests/env.yaml.tmpl"),
             "{located:?}"
