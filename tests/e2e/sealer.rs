@@ -27,6 +27,9 @@ fn documented_customisations_of_a_basefs_image_land_inside_its_directories() {
     build_basefs(store.path());
     let (code, _, stderr) = build(&fixture("basefs-custom"), store.path(), &["-t", "custom:v1"]);
     assert_eq!(code, 0, "{stderr}");
+    // The base's template has no value for PodCIDR at build time: a warning, as sealer fills it in
+    // at deploy time.
+    assert!(stderr.contains("warning: etc/kubeadm.yml.tmpl:1:15: no value for key \"PodCIDR\""), "{stderr}");
 
     let bundle = tempfile::tempdir().expect("bundle");
     let rootfs = umoci_unpack(store.path(), "custom:v1", &bundle.path().join("b"));
@@ -49,8 +52,13 @@ fn documented_customisations_of_a_basefs_image_land_inside_its_directories() {
     assert_eq!(read(&rootfs, "scripts/init-kube.sh"), read(&base, "scripts/init-kube.sh"));
     assert_eq!(read(&rootfs, "bin/kubeadm"), read(&fixture("basefs/amd64"), "bin/kubeadm"));
 
-    // The child's layers are the base's, then one per COPY and sealbox's last one (rendered
-    // templates and the image list).
+    // Templates are rendered for the image search only: the image keeps them, and the files
+    // beside them, as sealer's does.
+    assert_eq!(read(&rootfs, "etc/kubeadm.yml.tmpl"), read(&base, "etc/kubeadm.yml.tmpl"));
+    assert_eq!(read(&rootfs, "manifests/pause.yaml.tmpl"), read(&base, "manifests/pause.yaml.tmpl"));
+    assert!(!rootfs.join("manifests/pause.yaml").exists(), "no rendered file in the image");
+
+    // The child's layers are the base's, then one per COPY.
     let inspect = |name: &str| -> serde_json::Value {
         let out = Command::new("skopeo")
             .args(["inspect", "--raw"])
@@ -62,13 +70,29 @@ fn documented_customisations_of_a_basefs_image_land_inside_its_directories() {
     };
     let base_layers = inspect("basefs:v1")["layers"].as_array().expect("layers").clone();
     let layers = inspect("custom:v1")["layers"].as_array().expect("layers").clone();
-    assert_eq!(layers.len(), base_layers.len() + 6);
+    assert_eq!(layers.len(), base_layers.len() + 5);
     assert_eq!(layers[..base_layers.len()], base_layers[..]);
     // The image list annotation has sealer's key order, byte for byte.
     let raw = inspect("custom:v1");
     let images = raw["annotations"]["sealer.image.container.images"].as_str().expect("images annotation");
     let entry = r#"{"image":"registry.k8s.io/pause:3.6","platform":{"architecture":"amd64","os":"linux"}}"#;
     assert!(images.contains(entry), "{images}");
+    // The image search read the rendered template, with sealer's default registry.
+    assert!(images.contains(r#"{"image":"sea.hub:5000/pause:3.6","#), "{images}");
+
+    // Values given at build time reach the search; --render-into-image writes the rendered files
+    // into the image too, over the base's.
+    let args =
+        ["-t", "rendered:v1", "--render-into-image", "--env", "PodCIDR=10.0.0.0/8", "--env", "RegistryURL=reg:5000"];
+    let (code, _, stderr) = build(&fixture("basefs-custom"), store.path(), &args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("PodCIDR"), "{stderr}");
+    let raw = inspect("rendered:v1");
+    let images = raw["annotations"]["sealer.image.container.images"].as_str().expect("images annotation");
+    assert!(images.contains(r#"{"image":"reg:5000/pause:3.6","#), "{images}");
+    let rootfs = umoci_unpack(store.path(), "rendered:v1", &bundle.path().join("r"));
+    assert_eq!(read(&rootfs, "etc/kubeadm.yml"), "podSubnet: 10.0.0.0/8\nimageRepository: reg:5000\n");
+    assert!(read(&rootfs, "manifests/pause.yaml").contains("image: reg:5000/pause:3.6"));
 }
 
 #[test]

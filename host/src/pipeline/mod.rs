@@ -87,6 +87,12 @@ pub struct BuildOptions {
     pub render_env: BTreeMap<String, String>,
     /// `default`, `zero` or `error`.
     pub missing_key: String,
+    /// With `missing_key` `default`, a template printing a missing key fails the build rather than
+    /// being a warning (`--strict-templates`).
+    pub strict_templates: bool,
+    /// Write rendered templates (and the image list found) into the image, as a last layer, rather
+    /// than only into the analysis tree as sealer, which renders at deploy time, would have it.
+    pub render_into_image: bool,
     /// Kyverno policy files or directories.
     pub policies: Vec<PathBuf>,
     pub extra_images: Vec<String>,
@@ -448,9 +454,14 @@ fn build_platform(
             let mut piped = stages::StageResults::default();
             let early_outputs =
                 stages::run_stage(stage_runner.as_ref(), pipeline_file::Stage::AfterCopy, progress, &mut piped)?;
-            // 2. render, into the analysis tree and the last layer.
+            // 2. render, into the analysis tree, so that the image search and the policies see
+            //    what the cluster gets; the image keeps its templates and the files beside them,
+            //    as sealer's does (it renders at deploy time), unless asked to render into it.
             // Pipeline steps after rendering read the rendered rootfs.
-            let mut render_dests: Vec<&TreeWriter> = vec![analysis.writer(), &last_layer_writer];
+            let mut render_dests: Vec<&TreeWriter> = vec![analysis.writer()];
+            if options.render_into_image {
+                render_dests.push(&last_layer_writer);
+            }
             render_dests.extend(rootfs.as_ref().filter(|_| pipeline_steps).map(|r| r.writer()));
             let started = Instant::now();
             let apps: BTreeMap<String, BTreeMap<String, String>> = plan
@@ -460,8 +471,12 @@ fn build_platform(
                 .filter(|a| !a.env.is_empty())
                 .map(|a| (a.name.clone(), a.env.clone()))
                 .collect();
-            let render_config =
-                RenderConfig { env: options.render_env.clone(), missing_key: options.missing_key.clone(), apps };
+            let render_config = RenderConfig {
+                env: options.render_env.clone(),
+                missing_key: options.missing_key.clone(),
+                apps,
+                warn_missing: !options.strict_templates && options.missing_key == "default",
+            };
             let (rendered, render_warnings, render_notes) =
                 run_render(&steps, &analysis_root, &platform_work, &render_dests, &render_config)?;
             warnings.extend(render_warnings);
@@ -972,6 +987,9 @@ pub struct RenderConfig {
     pub missing_key: String,
     /// Per-application values (APPENV).
     pub apps: BTreeMap<String, BTreeMap<String, String>>,
+    /// With `missing_key` `default`: a missing key printed is a warning naming file, line and key,
+    /// and the file is rendered as sealer renders it at deploy time (`<no value>`), not an error.
+    pub warn_missing: bool,
 }
 
 /// Runs the render step over `input` and copies the rendered files, with
@@ -985,15 +1003,40 @@ fn run_render(
     config: &RenderConfig,
 ) -> Result<(usize, Vec<String>, Vec<String>)> {
     let render = steps.builtin("render")?;
-    let mut req = StepRequest::new(serde_json::json!({"missingKey": config.missing_key, "apps": config.apps}));
-    req.env = config.env.clone();
-    req.files = list_tree(input)?;
-    let (outcome, out) = steps.run("render", &render, input, work, req, None)?;
+    let files = list_tree(input)?;
+    let request = |missing_key: &str| {
+        let mut req = StepRequest::new(serde_json::json!({"missingKey": missing_key, "apps": config.apps}));
+        req.env = config.env.clone();
+        req.files = files.clone();
+        req
+    };
+    let (mut outcome, mut out) =
+        steps.run_unchecked("render", &render, input, work, request(&config.missing_key), None)?;
+    let mut warnings = Vec::new();
+    if outcome.response.status == sealbox_guest::Status::Failure {
+        let errors: Vec<_> =
+            outcome.response.diagnostics.iter().filter(|d| d.severity == sealbox_guest::Severity::Error).collect();
+        let only_missing = !errors.is_empty() && errors.iter().all(|d| d.rule.as_deref() == Some("render/missing-key"));
+        if !(config.warn_missing && only_missing) {
+            anyhow::bail!("{}", steps::failure_message("render", &outcome.response));
+        }
+        // sealer renders at deploy time, with the cluster's values; here a value may well be
+        // missing, and sealer's renderer prints `<no value>` for it.
+        warnings.extend(errors.iter().map(|d| {
+            format!(
+                "{}; rendered as `<no value>`, as sealer renders a missing value at deploy time \
+                 (--strict-templates makes this an error)",
+                steps::format_diagnostic(d)
+            )
+        }));
+        (outcome, out) = steps.run("render", &render, input, work, request("zero"), None)?;
+    }
     let modes = rendered_modes(&outcome.response.data);
     let mut notes = Vec::new();
     apply_output(&out, &outcome.output, dests, &modes, &mut notes)?;
     let rendered = outcome.output.iter().filter(|e| e.kind == FileKind::File).count();
-    Ok((rendered, steps::warnings(&outcome.response), notes))
+    warnings.extend(steps::warnings(&outcome.response));
+    Ok((rendered, warnings, notes))
 }
 
 /// `sealbox render`: renders the templates of a rootfs directory, as a
