@@ -6,28 +6,26 @@
 //!
 //! The planner reads the build context only through a `cap_std::fs::Dir`, to
 //! resolve sources and detect application types; it never copies anything.
+//! This module holds the walk over the instructions and the metadata ones;
+//! `copy` holds COPY/ADD and the destinations, `apps` the application ones.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsString;
-use std::path::PathBuf;
 
 use cap_std::fs::Dir;
 
-use super::app::{self, Source};
-use super::context::{self, ContextError, Kind, Resolved};
 use super::error::{Error, ErrorKind, Result};
 use super::expand::expand;
 use super::extension::{
-    APP_ROOT, Application, ImageExtension, LABEL_CNI_PREFIX, LABEL_CSI_PREFIX, LABEL_KUBE_VERSION,
-    LABEL_SEALER_VERSION, Launch, SCHEMA_VERSION,
+    Application, ImageExtension, LABEL_CNI_PREFIX, LABEL_CSI_PREFIX, LABEL_KUBE_VERSION, LABEL_SEALER_VERSION, Launch,
+    SCHEMA_VERSION,
 };
 use super::ignore::Ignore;
 use super::parser::{Instruction, Keyword, Kubefile};
-use super::plan::{
-    BaseImage, BaseRef, BaseResolver, CopyEntry, EntryKind, ImageConfig, LayerStep, MetadataStep, ModuleStep, Plan,
-    PlanOptions, Step,
-};
+use super::plan::{BaseImage, BaseRef, BaseResolver, ImageConfig, MetadataStep, ModuleStep, Plan, PlanOptions, Step};
 use super::rootfs::Rootfs;
+
+mod apps;
+mod copy;
 
 /// Plans one platform's build of a parsed Kubefile over a build context. `file` names the
 /// Kubefile in errors; `resolve_base` is called once, for a FROM that is not `scratch`.
@@ -127,9 +125,6 @@ struct Planner<'a> {
     /// Applications whose APP/CNI/CSI failed: later instructions naming them add no error of their own.
     failed_apps: BTreeSet<String>,
 }
-
-const COPY_USAGE: &str = "COPY SRC... DEST";
-const ADD_USAGE: &str = "ADD SRC... DEST";
 
 impl Planner<'_> {
     fn err(&self, line: usize, kind: ErrorKind) -> Error {
@@ -432,150 +427,6 @@ impl Planner<'_> {
         self.err(ins.line, ErrorKind::UnsupportedFlag { instruction: ins.keyword.as_str(), flag: name, hint })
     }
 
-    fn copy(&mut self, ins: &Instruction, add: bool) -> Result<()> {
-        let name = ins.keyword.as_str();
-        if let Some(flag) = ins.flags.first() {
-            let hint = match flag.split_once('=').map_or(flag.as_str(), |(n, _)| n) {
-                "from" => "; sealbox builds a single stage: put the files in the build context instead",
-                "chown" => "; every file in a sealbox layer is owned by uid 0 and gid 0",
-                "chmod" => "; files keep the modes they have in the build context",
-                _ => "",
-            };
-            return Err(self.flag_error(ins, flag, hint));
-        }
-        let usage = if add { ADD_USAGE } else { COPY_USAGE };
-        let Some((dest, sources)) = ins.args.split_last().filter(|(_, s)| !s.is_empty()) else {
-            return Err(self.usage(ins, "expected at least one source and a destination", usage));
-        };
-        let dest_expanded = self.expand(ins, dest)?;
-        let mut found = Vec::new();
-        for source in sources {
-            let source = self.expand(ins, source)?;
-            if is_remote(&source) {
-                let instead = if add { "ADD it by its path there" } else { "COPY it by its path there" };
-                return Err(self.err(ins.line, ErrorKind::RemoteSource { instruction: name, given: source, instead }));
-            }
-            found.extend(self.find(ins, &source)?);
-        }
-        let entries = self.place(ins, &found, &dest_expanded, add)?;
-        let summary = copy_summary(&found);
-        self.steps.push(Step::Layer(LayerStep {
-            line: ins.line,
-            instruction: ins.keyword,
-            app: None,
-            entries,
-            destination: dest.clone(),
-            summary,
-        }));
-        Ok(())
-    }
-
-    /// The context paths a source names (several if it has wildcards), each with the name it lands under.
-    fn find(&self, ins: &Instruction, source: &str) -> Result<Vec<(OsString, Resolved)>> {
-        let instruction = ins.keyword.as_str();
-        let fail = |e: ContextError| {
-            let given = source.to_owned();
-            self.err(
-                ins.line,
-                match e {
-                    ContextError::Outside => ErrorKind::OutsideContext { instruction, given },
-                    ContextError::NotFound => ErrorKind::SourceNotFound { instruction, given },
-                    ContextError::NoMatch => ErrorKind::NoMatch { instruction, given },
-                    ContextError::BadPattern => ErrorKind::BadPattern { instruction, given },
-                    ContextError::Io(path, cause) => {
-                        ErrorKind::Context { path: path.to_string_lossy().into_owned(), cause: cause.to_string() }
-                    }
-                },
-            )
-        };
-        let parts = context::normalize(source).map_err(fail)?;
-        let found: Vec<_> = if context::has_wildcards(source) {
-            // Each match lands under its name as matched, not the name a symlink resolves to.
-            let matches = context::glob(self.ctx, &parts).map_err(fail)?;
-            let kept: Vec<_> = matches
-                .into_iter()
-                .filter(|(path, _)| !self.ignore.is_excluded(path))
-                .map(|(path, r)| (path.file_name().map(OsString::from).unwrap_or_default(), r))
-                .collect();
-            if kept.is_empty() {
-                return Err(fail(ContextError::NoMatch));
-            }
-            kept
-        } else {
-            let path: PathBuf = parts.iter().collect();
-            if self.ignore.is_excluded(&path) {
-                let (given, file) = (source.to_owned(), self.ignore.file.clone().unwrap_or_default());
-                return Err(self.err(ins.line, ErrorKind::ExcludedSource { instruction, given, file }));
-            }
-            let resolved = context::resolve(self.ctx, &path).map_err(fail)?;
-            vec![(parts.last().map(OsString::from).unwrap_or_default(), resolved)]
-        };
-        for (_, resolved) in &found {
-            if resolved.kind == Kind::Special {
-                let given = source.to_owned();
-                return Err(self.err(ins.line, ErrorKind::SpecialFile { instruction, given }));
-            }
-        }
-        Ok(found)
-    }
-
-    /// Where each source lands, with Docker's COPY rules for the destination.
-    fn place(
-        &mut self,
-        ins: &Instruction,
-        found: &[(OsString, Resolved)],
-        dest: &str,
-        add: bool,
-    ) -> Result<Vec<CopyEntry>> {
-        let instruction = ins.keyword.as_str();
-        let mut parts: Vec<&str> = Vec::new();
-        for part in dest.split('/') {
-            match part {
-                "" | "." => {}
-                ".." => {
-                    if parts.pop().is_none() {
-                        let given = dest.to_owned();
-                        return Err(self.err(ins.line, ErrorKind::DestinationOutside { instruction, given }));
-                    }
-                }
-                name => parts.push(name),
-            }
-        }
-        let target = self.rootfs.resolve(&parts.iter().collect::<PathBuf>());
-        let written_as_dir = dest.ends_with('/') || dest.ends_with("/.") || dest == "." || parts.is_empty();
-        let into_dir = written_as_dir || self.rootfs.is_dir(self.ctx, &target);
-        if found.len() > 1 && !into_dir {
-            let destination = dest.to_owned();
-            return Err(self.err(ins.line, ErrorKind::DestinationNotDir { instruction, destination }));
-        }
-        let mut entries = Vec::with_capacity(found.len());
-        for (name, resolved) in found {
-            let io = |e: ContextError| match e {
-                ContextError::Io(path, cause) => self.err(
-                    ins.line,
-                    ErrorKind::Context { path: path.to_string_lossy().into_owned(), cause: cause.to_string() },
-                ),
-                _ => {
-                    self.err(ins.line, ErrorKind::SourceNotFound { instruction, given: name.to_string_lossy().into() })
-                }
-            };
-            let entry = match resolved.kind {
-                Kind::Dir => CopyEntry { source: resolved.path.clone(), kind: EntryKind::Dir, target: target.clone() },
-                _ if add && context::is_archive(self.ctx, &resolved.path).map_err(io)? => {
-                    CopyEntry { source: resolved.path.clone(), kind: EntryKind::Archive, target: target.clone() }
-                }
-                _ => CopyEntry {
-                    source: resolved.path.clone(),
-                    kind: EntryKind::File,
-                    target: if into_dir { target.join(name) } else { target.clone() },
-                },
-            };
-            entries.push(entry);
-        }
-        self.rootfs.record(&entries);
-        Ok(entries)
-    }
-
     fn run(&mut self, ins: &Instruction) -> Result<()> {
         let mut module = None;
         for flag in &ins.flags {
@@ -605,217 +456,6 @@ impl Planner<'_> {
         self.steps.push(Step::Module(ModuleStep { line: ins.line, module, digest, args, created_by: Self::nop(ins) }));
         Ok(())
     }
-
-    fn app(&mut self, ins: &Instruction, label_prefix: Option<&'static str>) -> Result<()> {
-        let instruction = ins.keyword.as_str();
-        let usage = match ins.keyword {
-            Keyword::Cni => "CNI NAME local://PATH...",
-            Keyword::Csi => "CSI NAME local://PATH...",
-            _ => "APP NAME local://PATH...",
-        };
-        let Some((name, sources)) = ins.args.split_first().filter(|(_, s)| !s.is_empty()) else {
-            return Err(self.usage(ins, "expected a name and at least one source", usage));
-        };
-        if name.is_empty() || name == "." || name == ".." || name.contains('/') {
-            return Err(self.err(ins.line, ErrorKind::AppName { instruction, name: name.clone() }));
-        }
-        let mut found = Vec::new();
-        let mut slashes = Vec::new();
-        for source in sources {
-            if is_remote(source) {
-                let instead = "refer to it as local://PATH";
-                let given = source.clone();
-                return Err(self.err(ins.line, ErrorKind::RemoteSource { instruction, given, instead }));
-            }
-            let Some(path) = source.strip_prefix("local://") else {
-                return Err(self.err(ins.line, ErrorKind::AppSourceScheme { instruction, given: source.clone() }));
-            };
-            let path = self.expand(ins, path)?;
-            let matched = self.find(ins, &path)?;
-            slashes.extend(std::iter::repeat_n(path.ends_with('/'), matched.len()));
-            found.extend(matched);
-        }
-        let destination = format!("{APP_ROOT}/{name}/");
-        let entries = self.place(ins, &found, &destination, false)?;
-        let sources: Vec<Source<'_>> = found
-            .iter()
-            .zip(&slashes)
-            .map(|((name, resolved), &trailing_slash)| Source { name, resolved, trailing_slash })
-            .collect();
-        let (app_type, files) = app::detect(self.ctx, name, &sources, &self.ignore).map_err(|e| match e {
-            ContextError::Io(path, cause) => self.err(
-                ins.line,
-                ErrorKind::Context { path: path.to_string_lossy().into_owned(), cause: cause.to_string() },
-            ),
-            _ => self.err(ins.line, ErrorKind::SourceNotFound { instruction, given: name.clone() }),
-        })?;
-        let mut listed = Vec::with_capacity(files.len());
-        for file in files {
-            match file.to_str() {
-                Some(f) => listed.push(f.to_owned()),
-                None => {
-                    let path = file.to_string_lossy().into_owned();
-                    return Err(self.err(ins.line, ErrorKind::AppFileNotUtf8 { app: name.clone(), path }));
-                }
-            }
-        }
-        let app_type = app_type.map(|t| t.as_str().to_owned()).unwrap_or_default();
-        match self.apps.iter_mut().find(|e| e.app.name == *name) {
-            // A redefined application keeps its place, APPENV and APPCMDS (sealer keys those by name).
-            Some(entry) => {
-                entry.app.app_type = app_type;
-                entry.app.files = listed;
-                entry.app.version = "v1".into();
-                entry.line = ins.line;
-            }
-            None => self.apps.push(AppEntry {
-                app: Application {
-                    name: name.clone(),
-                    app_type,
-                    files: listed,
-                    version: "v1".into(),
-                    env: BTreeMap::new(),
-                    cmds: Vec::new(),
-                },
-                line: ins.line,
-            }),
-        }
-        let summary = copy_summary(&found);
-        self.steps.push(Step::Layer(LayerStep {
-            line: ins.line,
-            instruction: ins.keyword,
-            app: Some(name.clone()),
-            entries,
-            destination,
-            summary,
-        }));
-        if let Some(prefix) = label_prefix {
-            self.labels.insert(format!("{prefix}{name}"), "true".into());
-            self.metadata(ins, format!("/bin/sh -c #(nop) LABEL {prefix}{name}=\"true\""));
-        }
-        Ok(())
-    }
-
-    fn existing_app(&mut self, ins: &Instruction, name: &str) -> Result<&mut Application> {
-        let line = ins.line;
-        let instruction = ins.keyword.as_str();
-        match self.apps.iter().position(|e| e.app.name == name) {
-            Some(at) => Ok(&mut self.apps[at].app),
-            None => Err(self.err(line, ErrorKind::UnknownApp { instruction, app: name.to_owned() })),
-        }
-    }
-
-    /// APPENV values are not substituted: they are the application's own settings, used at deploy time.
-    fn app_env(&mut self, ins: &Instruction) -> Result<()> {
-        const USAGE: &str = "APPENV NAME KEY=VALUE...";
-        let Some((name, words)) = ins.args.split_first().filter(|(_, w)| !w.is_empty()) else {
-            return Err(self.usage(ins, "expected a name and at least one KEY=VALUE", USAGE));
-        };
-        let mut pairs = Vec::new();
-        for word in words {
-            match word.split_once('=') {
-                Some((key, value)) if !key.is_empty() => pairs.push((key.to_owned(), value.to_owned())),
-                _ => return Err(self.usage(ins, &format!("{word:?} is not KEY=VALUE"), USAGE)),
-            }
-        }
-        let app = self.existing_app(ins, name)?;
-        app.env.extend(pairs);
-        Ok(())
-    }
-
-    /// APPCMDS commands are not substituted: they run at deploy time, in a shell of their own.
-    fn app_cmds(&mut self, ins: &Instruction) -> Result<()> {
-        const USAGE: &str = "APPCMDS NAME [\"COMMAND\", ...]";
-        let rest = ins.rest.as_str();
-        let split = rest.find(char::is_whitespace).unwrap_or(rest.len());
-        let (name, json) = (&rest[..split], rest[split..].trim());
-        if name.is_empty() || name.starts_with('[') {
-            return Err(self.usage(ins, "expected an application name before the commands", USAGE));
-        }
-        let cmds = json_strings(json).map_err(|cause| {
-            self.err(
-                ins.line,
-                ErrorKind::BadJson {
-                    instruction: "APPCMDS",
-                    what: "the commands",
-                    example: "APPCMDS myapp [\"kubectl apply -f app.yaml\"]",
-                    cause,
-                },
-            )
-        })?;
-        let name = name.to_owned();
-        let app = self.existing_app(ins, &name)?;
-        app.cmds = cmds;
-        Ok(())
-    }
-
-    fn launch_(&mut self, ins: &Instruction, last: bool) -> Result<()> {
-        if !last {
-            return Err(self.err(ins.line, ErrorKind::NotLast("LAUNCH")));
-        }
-        if self.seen_cmd {
-            return Err(self.err(ins.line, ErrorKind::CmdWithLaunch));
-        }
-        self.check_json(ins, "the application names", "LAUNCH [\"app1\", \"app2\"]")?;
-        if ins.args.is_empty() {
-            return Err(self.usage(ins, "expected at least one application", "LAUNCH [\"APP\", ...]"));
-        }
-        for name in &ins.args {
-            let name = name.trim().to_owned();
-            self.existing_app(ins, &name)?;
-            self.launch.app_names.push(name);
-        }
-        Ok(())
-    }
-
-    /// CMDS commands are not substituted: they run at deploy time.
-    fn cmds(&mut self, ins: &Instruction, last: bool) -> Result<()> {
-        if !last {
-            return Err(self.err(ins.line, ErrorKind::NotLast("CMDS")));
-        }
-        self.check_json(ins, "the commands", "CMDS [\"kubectl apply -f manifests/app.yaml\"]")?;
-        if ins.args.is_empty() {
-            return Err(self.usage(ins, "expected at least one command", "CMDS [\"COMMAND\", ...]"));
-        }
-        self.launch.cmds.extend(ins.args.iter().cloned());
-        Ok(())
-    }
-
-    /// Deprecated CMD: its raw text is one more launch command.
-    fn cmd(&mut self, ins: &Instruction) -> Result<()> {
-        let text = ins.original.find(char::is_whitespace).map_or("", |at| ins.original[at..].trim());
-        if text.is_empty() {
-            return Err(self.usage(ins, "expected a command", "CMD COMMAND"));
-        }
-        self.seen_cmd = true;
-        self.launch.cmds.push(text.to_owned());
-        Ok(())
-    }
-
-    fn check_json(&self, ins: &Instruction, what: &'static str, example: &'static str) -> Result<()> {
-        match &ins.json_error {
-            Some(cause) => Err(self.err(
-                ins.line,
-                ErrorKind::BadJson { instruction: ins.keyword.as_str(), what, example, cause: cause.clone() },
-            )),
-            None => Ok(()),
-        }
-    }
-}
-
-/// How buildah's history names a copy's sources: one directory, one file,
-/// or several.
-fn copy_summary(found: &[(OsString, Resolved)]) -> &'static str {
-    match found {
-        [(_, one)] if one.kind == Kind::Dir => "dir",
-        [_] => "file",
-        _ => "multi",
-    }
-}
-
-fn is_remote(source: &str) -> bool {
-    let lower = source.get(..8).unwrap_or(source).to_ascii_lowercase();
-    lower.starts_with("http://") || lower.starts_with("https://")
 }
 
 /// Sets an env var the way Docker does: in place if present, else appended.
@@ -824,12 +464,4 @@ fn set_env(env: &mut Vec<(String, String)>, key: &str, value: &str) {
         Some(slot) => slot.1 = value.to_owned(),
         None => env.push((key.to_owned(), value.to_owned())),
     }
-}
-
-/// A JSON array of strings, with nothing after it.
-fn json_strings(text: &str) -> std::result::Result<Vec<String>, String> {
-    if !text.starts_with('[') {
-        return Err(if text.is_empty() { "nothing given".into() } else { format!("{text:?} is not a JSON array") });
-    }
-    serde_json::from_str::<Vec<String>>(text).map_err(|e| e.to_string())
 }
