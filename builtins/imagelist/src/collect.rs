@@ -320,10 +320,12 @@ impl Collector<'_> {
         let mut first: BTreeMap<String, &Occurrence> = BTreeMap::new();
         let mut entries = BTreeSet::new();
         for occ in &self.occurrences {
-            let image = occ.reference.normalized();
-            if ignored.contains(&image) {
+            if ignored.contains(&occ.reference.normalized()) {
                 continue;
             }
+            // Recorded as sealer records it: an untagged image stays untagged (it is pulled as
+            // `latest`, and flagged as floating below).
+            let image = occ.reference.sealer_name();
             first.entry(image.clone()).or_insert(occ);
             entries.insert(ContainerImage { image, app_name: occ.app.clone(), platform: platform.clone() });
         }
@@ -383,13 +385,14 @@ mod tests {
                 ("docker.io/library/busybox:1.36".into(), None),
                 ("docker.io/library/nginx:1.25".into(), None),
                 ("docker.io/library/nginx:1.25".into(), Some("web".into())),
-                ("docker.io/library/redis:latest".into(), None),
+                // Untagged, it is recorded untagged, as sealer records it.
+                ("docker.io/library/redis".into(), None),
                 ("quay.io/a/b:1".into(), None),
             ]
         );
         assert_eq!(
             out.image_list_text(),
-            "docker.io/library/busybox:1.36\ndocker.io/library/nginx:1.25\ndocker.io/library/redis:latest\nquay.io/a/b:1\n"
+            "docker.io/library/busybox:1.36\ndocker.io/library/nginx:1.25\ndocker.io/library/redis\nquay.io/a/b:1\n"
         );
         assert!(out.had_image_list);
         assert_eq!(out.floating.len(), 1);
