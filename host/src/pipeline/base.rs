@@ -108,7 +108,7 @@ fn remote(store: &Store, name: &str, registry: &RegistryOptions) -> Result<Descr
 
 /// The most paths a base image's tree may hold: far more than any cluster
 /// image has, few enough that the planner's copy of it stays small.
-const MAX_BASE_PATHS: usize = 2_000_000;
+const MAX_BASE_PATHS: usize = 1_000_000;
 
 /// The base image's whole tree, its layers applied in order with their
 /// whiteouts, from the tar headers alone.
