@@ -232,6 +232,59 @@ mod tests {
         b.into_inner().expect("tar")
     }
 
+    /// A layer of (path, kind) entries: `d` a directory, `f` a file, `l:TARGET` a symlink.
+    fn layer_of(entries: &[(&str, &str)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, kind) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(0);
+            h.set_mode(0o755);
+            match *kind {
+                "d" => {
+                    h.set_entry_type(tar::EntryType::Directory);
+                    b.append_data(&mut h, path, &b""[..]).expect("dir");
+                }
+                "f" => b.append_data(&mut h, path, &b""[..]).expect("file"),
+                link => {
+                    h.set_entry_type(tar::EntryType::Symlink);
+                    b.append_link(&mut h, path, link.trim_start_matches("l:")).expect("link");
+                }
+            }
+        }
+        b.into_inner().expect("tar")
+    }
+
+    #[test]
+    fn the_base_tree_applies_layers_in_order_with_their_whiteouts() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&tmp.path().join("store")).expect("store");
+        let first = layer_of(&[
+            ("etc/", "d"),
+            ("etc/a", "f"),
+            ("etc/b", "f"),
+            ("manifests/x", "f"),
+            ("conf", "l:/etc"),
+            ("old/", "d"),
+            ("old/z", "f"),
+        ]);
+        let second =
+            layer_of(&[("etc/.wh.a", "f"), ("manifests/.wh..wh..opq", "f"), ("manifests/y", "f"), ("old", "f")]);
+        let layers = [first, second].map(|l| store.put_blob(spec::MEDIA_TYPE_LAYER_TAR, &l).expect("blob"));
+        let config = store.put_blob(spec::MEDIA_TYPE_CONFIG, b"{}").expect("config");
+        let manifest = Manifest::new(config, layers.to_vec());
+        let tree = tree(store.layout(), &manifest).expect("tree");
+        let node = |p: &str| tree.get(Path::new(p)).cloned();
+        assert_eq!(node("etc"), Some(Node::Dir));
+        assert_eq!(node("etc/a"), None, "whited out");
+        assert_eq!(node("etc/b"), Some(Node::File));
+        assert_eq!(node("manifests/x"), None, "hidden by the opaque directory");
+        assert_eq!(node("manifests/y"), Some(Node::File));
+        assert_eq!(node("conf"), Some(Node::Symlink("/etc".into())));
+        assert_eq!(node("old"), Some(Node::File), "a file over a directory");
+        assert_eq!(node("old/z"), None);
+        assert_eq!(tree.len(), 6, "nothing else: {tree:?}");
+    }
+
     #[test]
     fn a_base_layer_cannot_write_or_white_out_through_its_own_links() {
         let tmp = tempfile::tempdir().expect("tmp");
