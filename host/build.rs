@@ -37,30 +37,92 @@ fn main() {
         }
     };
 
-    let mut table =
-        String::from("/// The builtin modules, by name, as wasm bytes.\npub const EMBEDDED: &[(&str, &[u8])] = &[\n");
+    // Precompiled artifacts only for a build that runs where it is built:
+    // a cross-compiled binary would carry code for the wrong machine.
+    println!("cargo:rerun-if-env-changed=SEALBOX_PRECOMPILE_BUILTINS");
+    let native = env::var("TARGET").ok() == env::var("HOST").ok();
+    let precompile = native && env::var_os("SEALBOX_PRECOMPILE_BUILTINS").is_none_or(|v| v != "0");
     for b in BUILTINS {
         let wasm = wasm_dir.join(format!("{b}.wasm"));
         let dest = out_dir.join(format!("{b}.wasm"));
         std::fs::copy(&wasm, &dest).unwrap_or_else(|e| panic!("copying {}: {e}", wasm.display()));
-        writeln!(table, "    ({b:?}, include_bytes!({:?})),", dest.display().to_string()).expect("writing to a String");
+    }
+    if precompile {
+        precompile_builtins(&workspace, &target_dir, &out_dir);
+    }
+
+    let mut table = String::from(
+        "/// The builtin modules: name, wasm bytes, and — when built for the machine\n\
+         /// that built them — the digest of the wasm and its precompiled artifact.\n\
+         pub const EMBEDDED: &[Builtin] = &[\n",
+    );
+    for b in BUILTINS {
+        let wasm = out_dir.join(format!("{b}.wasm"));
+        let precompiled = if precompile {
+            let digest = std::fs::read_to_string(out_dir.join(format!("{b}.sha256")))
+                .unwrap_or_else(|e| panic!("reading the digest of {b}: {e}"));
+            let cwasm = out_dir.join(format!("{b}.cwasm"));
+            format!("Some(({digest:?}, include_bytes!({:?})))", cwasm.display().to_string())
+        } else {
+            "None".to_string()
+        };
+        writeln!(
+            table,
+            "    Builtin {{ name: {b:?}, wasm: include_bytes!({:?}), precompiled: {precompiled} }},",
+            wasm.display().to_string()
+        )
+        .expect("writing to a String");
     }
     table.push_str("];\n");
     std::fs::write(out_dir.join("builtins.rs"), table).expect("writing builtins.rs");
 }
 
+/// Builds `builtins/precompile` for this machine (in the same nested target
+/// directory as the modules, so every profile shares it) and runs it over
+/// the modules in `out_dir`.
+fn precompile_builtins(workspace: &Path, target_dir: &Path, out_dir: &Path) {
+    println!("cargo:rerun-if-changed={}", workspace.join("host/src/sandbox/engine_config.rs").display());
+    let mut cmd = nested_cargo(workspace, target_dir);
+    cmd.args(["--profile", "precompile", "-p", "sealbox-precompile"]);
+    let status = cmd.status().expect("running cargo to build the precompiler");
+    if !status.success() {
+        panic!("building builtins/precompile failed");
+    }
+    let tool = target_dir.join("precompile").join("sealbox-precompile");
+    let mut run = Command::new(&tool);
+    run.arg(out_dir);
+    for b in BUILTINS {
+        run.arg(out_dir.join(format!("{b}.wasm")));
+    }
+    let status = run.status().unwrap_or_else(|e| panic!("running {}: {e}", tool.display()));
+    if !status.success() {
+        panic!("precompiling the builtin modules failed (set SEALBOX_PRECOMPILE_BUILTINS=0 to embed them uncompiled)");
+    }
+}
+
 fn build_builtins(workspace: &Path, target_dir: &Path) {
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace)
-        .args(["build", "--release", "--locked", "--target", "wasm32-wasip1", "--target-dir"])
-        .arg(target_dir);
+    let mut cmd = nested_cargo(workspace, target_dir);
+    cmd.args(["--release", "--target", "wasm32-wasip1"]);
     for b in BUILTINS {
         cmd.args(["-p", &format!("sealbox-{b}")]);
     }
-    // The outer build's settings are for the host, not for wasm: a clippy
-    // wrapper or host RUSTFLAGS must not leak into the modules, whose bytes
-    // should depend only on their source and the toolchain.
+    let status = cmd.status().expect("running cargo to build the builtin modules");
+    if !status.success() {
+        panic!(
+            "building the builtin modules for wasm32-wasip1 failed (is the target installed? `rustup target add wasm32-wasip1`)"
+        );
+    }
+}
+
+/// `cargo build --locked --target-dir TARGET_DIR` in the workspace, cleared
+/// of the outer build's settings.
+fn nested_cargo(workspace: &Path, target_dir: &Path) -> Command {
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace).args(["build", "--locked", "--target-dir"]).arg(target_dir);
+    // The outer build's settings are for the host binary, not for these:
+    // a clippy wrapper or host RUSTFLAGS must not leak into the modules,
+    // whose bytes should depend only on their source and the toolchain.
     for var in [
         "RUSTFLAGS",
         "CARGO_ENCODED_RUSTFLAGS",
@@ -72,12 +134,7 @@ fn build_builtins(workspace: &Path, target_dir: &Path) {
     ] {
         cmd.env_remove(var);
     }
-    let status = cmd.status().expect("running cargo to build the builtin modules");
-    if !status.success() {
-        panic!(
-            "building the builtin modules for wasm32-wasip1 failed (is the target installed? `rustup target add wasm32-wasip1`)"
-        );
-    }
+    cmd
 }
 
 /// The outer target directory: OUT_DIR is `<target>/<profile>/build/<pkg>/out`

@@ -374,3 +374,40 @@ fn a_module_name_with_escapes_reaches_the_terminal_escaped() {
     assert!(stderr.contains("evil\\x1b]0;pwned\\x07\\x1b[2J\\u{202e}\\x0aerror: fake"), "{stderr}");
     assert!(!stderr.lines().any(|l| l.starts_with("error: fake")), "the name must not start a line: {stderr}");
 }
+
+#[test]
+fn module_compile_fills_the_cache_once_and_the_builtins_need_none() {
+    let cache = tempfile::tempdir().expect("cache");
+    let mut perms = std::fs::metadata(cache.path()).expect("stat").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o700);
+    std::fs::set_permissions(cache.path(), perms).expect("chmod");
+    let module = p1("noop");
+    let digest = digest_of(&module);
+    let compile = |args: &[&std::ffi::OsStr]| {
+        run(sealbox().env("SEALBOX_CACHE", cache.path()).args(["module", "compile"]).args(args))
+    };
+
+    let (out, stdout, stderr) = compile(&[module.as_os_str(), "builtin:render".as_ref()]);
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<Vec<&str>> = stdout.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert_eq!(lines[0][0], module.to_str().expect("utf-8 path"));
+    assert_eq!(lines[0][1], digest);
+    assert!(lines[0][2].starts_with("compiled in "), "{stdout}");
+    assert_eq!(lines[1][0], "builtin:render");
+    assert_eq!(lines[1][2], "precompiled in the sealbox binary", "{stdout}");
+    // One entry: the module's. The builtin left nothing in the cache.
+    let entries: Vec<_> = std::fs::read_dir(cache.path().join("modules")).expect("cache dir").collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+
+    let (out, stdout, stderr) = compile(&[module.as_os_str()]);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout.trim_end().rsplit('\t').next(), Some("already in the cache"), "{stdout}");
+
+    let (out, _, stderr) = compile(&["no-such.wasm".as_ref()]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no-such.wasm"), "{stderr}");
+    let (out, _, stderr) = compile(&["oci://127.0.0.1:1/m:v1".as_ref()]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("must be pinned"), "{stderr}");
+}

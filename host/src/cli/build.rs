@@ -197,7 +197,7 @@ fn parse_report(s: &str) -> Result<(ReportFormat, PathBuf), String> {
 }
 
 /// Writes the policy findings to the `--report` file.
-fn write_report(report: &(ReportFormat, PathBuf), verdicts: &[pipeline::Verdict]) -> Result<()> {
+fn write_report(report: &(ReportFormat, PathBuf), verdicts: &[pipeline::PolicyFinding]) -> Result<()> {
     let value = match report.0 {
         ReportFormat::Sarif => pipeline::sarif(verdicts),
         ReportFormat::Json => serde_json::json!({ "verdicts": verdicts }),
@@ -223,6 +223,74 @@ enum CompressionArg {
 pub fn run(args: BuildArgs) -> Result<()> {
     // The whole build counts from here.
     let deadline = Deadline::after(args.build_timeout);
+    let Checked { options, outputs, lock_path } = check(&args, deadline)?;
+    let store = args.common.open_store()?;
+    let sandbox = args.common.sandbox()?;
+    // From here on the process touches only what the build needs; the
+    // step workers and thread pools it starts later inherit that.
+    let (enforcement, _temp) =
+        super::confine(confinement(&args, &options, store.root(), &outputs)?, args.common.cache_root().as_deref())?;
+    if args.verbose {
+        eprintln!("note: {enforcement}");
+    }
+    #[cfg(debug_assertions)]
+    crate::confine::broken_writer_hook().map_err(anyhow::Error::msg)?;
+    let json = matches!(args.format, super::module::Format::Json);
+    let tty = std::io::stderr().is_terminal();
+    let bar = options.progress_bar;
+    let mut progress = |line: &str| {
+        if !json || tty {
+            // Layers are packed while other steps run, so a pack step's bar
+            // may be on the current line: clear it first.
+            if bar {
+                eprint!("\r\x1b[2K");
+            }
+            // A progress line is one line; the module names and paths in it
+            // come from the context and module metadata.
+            eprintln!("{}", crate::text::escape_line(line));
+        }
+    };
+    let built = pipeline::build(&sandbox, &store, &options, &mut progress);
+    let verdicts = match &built {
+        Ok(outcome) => Some(outcome.verdicts.as_slice()),
+        Err(e) => e.downcast_ref::<pipeline::PolicyFailure>().map(|f| f.verdicts.as_slice()),
+    };
+    if let (Some(report), Some(verdicts)) = (&args.report, verdicts) {
+        write_report(report, verdicts)?;
+    }
+    let outcome = outcome_or_error(built, json)?;
+    for w in &outcome.warnings {
+        eprintln!("warning: {}", crate::text::escape_for_terminal(w.as_bytes()));
+    }
+    for n in &outcome.notes {
+        eprintln!("note: {}", crate::text::escape_for_terminal(n.as_bytes()));
+    }
+    if args.lock {
+        pipeline::Lock::new(outcome.modules.clone()).write(&lock_path)?;
+    }
+    for target in &outputs {
+        export(&store, &outcome.descriptor, args.tags.first().map(String::as_str), None, target)
+            .with_context(|| format!("writing the image to {target:?}"))?;
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        println!("{}", outcome.digest);
+    }
+    Ok(())
+}
+
+/// The arguments checked and turned into the build's options, before
+/// anything is opened: a mistake here is a usage error.
+struct Checked {
+    options: BuildOptions,
+    /// The `-o` targets.
+    outputs: Vec<ExportTarget>,
+    /// Where `sealbox.lock` is read from and, with `--lock`, written.
+    lock_path: PathBuf,
+}
+
+fn check(args: &BuildArgs, deadline: Deadline) -> Result<Checked> {
     let kubefile = args.file.clone().unwrap_or_else(|| args.context.join("Kubefile"));
     if !args.context.is_dir() {
         return Err(UsageError(format!("build context {}: not a directory", args.context.display())).into());
@@ -322,47 +390,17 @@ pub fn run(args: BuildArgs) -> Result<()> {
             add_ratio: AddRatio { max_ratio: args.max_add_ratio, threshold: args.add_ratio_threshold },
         },
     };
-    let store = args.common.open_store()?;
-    let sandbox = args.common.sandbox()?;
-    // From here on the process touches only what the build needs; the
-    // step workers and thread pools it starts later inherit that.
-    let (enforcement, _temp) =
-        super::confine(confinement(&args, &options, store.root(), &outputs)?, args.common.cache_root().as_deref())?;
-    if args.verbose {
-        eprintln!("note: {enforcement}");
-    }
-    #[cfg(debug_assertions)]
-    crate::confine::broken_writer_hook().map_err(anyhow::Error::msg)?;
-    let json = matches!(args.format, super::module::Format::Json);
-    let tty = std::io::stderr().is_terminal();
-    let bar = options.progress_bar;
-    let mut progress = |line: &str| {
-        if !json || tty {
-            // Layers are packed while other steps run, so a pack step's bar
-            // may be on the current line: clear it first.
-            if bar {
-                eprint!("\r\x1b[2K");
-            }
-            // A progress line is one line; the module names and paths in it
-            // come from the context and module metadata.
-            eprintln!("{}", crate::text::escape_line(line));
-        }
-    };
-    let built = pipeline::build(&sandbox, &store, &options, &mut progress);
-    let verdicts = match &built {
-        Ok(outcome) => Some(outcome.verdicts.as_slice()),
-        Err(e) => e.downcast_ref::<pipeline::PolicyFailure>().map(|f| f.verdicts.as_slice()),
-    };
-    if let (Some(report), Some(verdicts)) = (&args.report, verdicts) {
-        write_report(report, verdicts)?;
-    }
-    let outcome = match built {
-        Ok(outcome) => outcome,
+    Ok(Checked { options, outputs, lock_path })
+}
+
+/// The outcome of a build, or the error to exit with: a ceiling exceeded
+/// is a usage error, and a policy failure prints its findings first.
+fn outcome_or_error(built: Result<pipeline::BuildOutcome>, json: bool) -> Result<pipeline::BuildOutcome> {
+    match built {
+        Ok(outcome) => Ok(outcome),
         // The input asked for more than the operator allows: the operator
         // raises a ceiling or the input changes, as with a usage error.
-        Err(e) if e.downcast_ref::<pipeline::CeilingExceeded>().is_some() => {
-            return Err(UsageError(format!("{e:#}")).into());
-        }
+        Err(e) if e.downcast_ref::<pipeline::CeilingExceeded>().is_some() => Err(UsageError(format!("{e:#}")).into()),
         Err(e) => {
             if let Some(failure) = e.downcast_ref::<pipeline::PolicyFailure>() {
                 for v in failure.verdicts.iter().filter(|v| !v.fails_build()) {
@@ -373,28 +411,9 @@ pub fn run(args: BuildArgs) -> Result<()> {
                     println!("{}", serde_json::to_string_pretty(&report)?);
                 }
             }
-            return Err(e);
+            Err(e)
         }
-    };
-    for w in &outcome.warnings {
-        eprintln!("warning: {}", crate::text::escape_for_terminal(w.as_bytes()));
     }
-    for n in &outcome.notes {
-        eprintln!("note: {}", crate::text::escape_for_terminal(n.as_bytes()));
-    }
-    if args.lock {
-        pipeline::Lock::new(outcome.modules.clone()).write(&lock_path)?;
-    }
-    for target in &outputs {
-        export(&store, &outcome.descriptor, args.tags.first().map(String::as_str), None, target)
-            .with_context(|| format!("writing the image to {target:?}"))?;
-    }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&outcome)?);
-    } else {
-        println!("{}", outcome.digest);
-    }
-    Ok(())
 }
 
 /// What a build may touch once it has started: it reads the context, the

@@ -1,9 +1,13 @@
 //! The command-line interface: argument parsing and the exit-code contract
-//! (0 success, 1 the work failed, 2 the invocation was wrong).
+//! (0 success, 1 the work failed, 2 the invocation was wrong), one file a
+//! command. Only flags, messages and exit codes live here: what a build,
+//! a module run or a registry call does belongs to `pipeline`, `sandbox`
+//! and `registry`.
 
 mod build;
 mod images;
 mod module;
+mod module_compile;
 mod module_push;
 mod policy;
 mod registry;

@@ -38,6 +38,11 @@ pub enum ModuleCommand {
     /// Publish a module to a registry as a one-layer OCI artifact; prints
     /// the `oci://REF@sha256:…` a Kubefile pins it with.
     Push(super::module_push::PushArgs),
+    /// Compile modules into the precompiled-module cache ahead of a build
+    /// (files, `builtin:NAME`, or pinned `oci://` references), so that the
+    /// build loads them at once. The builtins come precompiled in the
+    /// binary already.
+    Compile(super::module_compile::CompileArgs),
 }
 
 #[derive(Debug, Args)]
@@ -138,6 +143,7 @@ pub fn run(cmd: ModuleCommand) -> Result<()> {
             Ok(())
         }
         ModuleCommand::Push(args) => super::module_push::push(args),
+        ModuleCommand::Compile(args) => super::module_compile::compile(args),
     }
 }
 

@@ -19,7 +19,7 @@ use sealbox_guest::{FileEntry, FileKind};
 
 use super::ceilings::AddRatio;
 use super::listing::{self, implicit_dir};
-use super::steps::{StepRequest, Steps};
+use super::steps::{ModuleRunner, RunRequest};
 use crate::kubefile::{CopyEntry, EntryKind, Ignore};
 use crate::sandbox::Limits;
 use crate::tree::{Existing, TreeWriter};
@@ -39,7 +39,7 @@ const RATIO_RULE: &str = "add-ratio";
 /// for a layer of plain files, which is packed straight from the context.
 /// An archive expanding past `ratio` is a [`super::CeilingExceeded`].
 pub fn stage(
-    steps: &Steps,
+    steps: &ModuleRunner,
     ctx: &Dir,
     entries: &[CopyEntry],
     ignore: &Ignore,
@@ -72,7 +72,13 @@ pub fn stage(
 /// Runs the `unpack` builtin over a private copy of the archive; returns
 /// its output dir and the entries it wrote there, checked against the
 /// disk and against the ratio guard.
-fn unpack(steps: &Steps, ctx: &Dir, source: &str, work: &Path, ratio: &AddRatio) -> Result<(PathBuf, Vec<FileEntry>)> {
+fn unpack(
+    steps: &ModuleRunner,
+    ctx: &Dir,
+    source: &str,
+    work: &Path,
+    ratio: &AddRatio,
+) -> Result<(PathBuf, Vec<FileEntry>)> {
     // The module sees the archive alone, not the rest of the context.
     let input = tempfile::Builder::new().prefix("add-in-").tempdir_in(work)?.keep();
     let mut from =
@@ -84,7 +90,7 @@ fn unpack(steps: &Steps, ctx: &Dir, source: &str, work: &Path, ratio: &AddRatio)
         std::io::copy(&mut from, &mut to).with_context(|| format!("copying {source} from the build context"))?;
 
     let module = steps.builtin("unpack")?;
-    let mut req = StepRequest::new(serde_json::json!({ "archive": name }));
+    let mut req = RunRequest::new(serde_json::json!({ "archive": name }));
     let limits = Limits::default();
     req.limits = Limits { timeout: Duration::from_secs(3600), ..limits };
     req.config["maxBytes"] = limits.output_bytes.into();

@@ -5,7 +5,7 @@ use std::path::{Component, Path};
 
 use anyhow::{Context, Result, bail};
 
-use super::staging::AnalysisTree;
+use super::staging::StagedTree;
 use crate::kubefile::{self, BaseImage, BaseRef, ImageExtension, Node, Platform, RootfsTree};
 use crate::oci::layout::Layout;
 use crate::oci::spec::{self, ImageConfig};
@@ -162,14 +162,14 @@ fn layer_path(raw: &Path) -> Option<Vec<&str>> {
 
 /// Unpacks the base layers' analysable files into the analysis tree, in
 /// layer order, honouring whiteouts.
-pub fn stage_into(store: &Store, base: &Base, analysis: &AnalysisTree) -> Result<()> {
+pub fn stage_into(store: &Store, base: &Base, analysis: &StagedTree) -> Result<()> {
     for layer in &base.manifest.layers {
         stage_layer(store.layout(), layer, analysis).with_context(|| format!("reading base layer {}", layer.digest))?;
     }
     Ok(())
 }
 
-fn stage_layer(layout: &Layout, layer: &Descriptor, analysis: &AnalysisTree) -> Result<()> {
+fn stage_layer(layout: &Layout, layer: &Descriptor, analysis: &StagedTree) -> Result<()> {
     let reader = crate::oci::layer::open_uncompressed(layout, layer)?;
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries()? {
@@ -296,7 +296,7 @@ mod tests {
         let desc = store.put_blob(spec::MEDIA_TYPE_LAYER_TAR, &hostile_layer(&sentinel)).expect("blob");
         let root = tmp.path().join("tree");
         std::fs::create_dir(&root).expect("tree");
-        let tree = AnalysisTree::whole(root.clone()).expect("tree");
+        let tree = StagedTree::whole(root.clone()).expect("tree");
         stage_layer(store.layout(), &desc, &tree).expect("staged");
         for (file, content) in [("secret", "keep\n"), ("secret.yaml", "keep\n")] {
             assert_eq!(std::fs::read_to_string(sentinel.join(file)).expect(file), content, "{file}");

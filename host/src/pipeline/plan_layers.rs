@@ -8,7 +8,7 @@
 //! build packs them on a thread of their own while the analysis steps
 //! run: on a build dominated by packing, the analysis costs no wall time.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -16,20 +16,22 @@ use anyhow::{Result, anyhow, bail};
 use cap_std::fs::Dir;
 use sealbox_guest::FileEntry;
 
-use super::cache::StepCache;
-use super::steps::Steps;
+use super::packer::Packer;
+use super::report::human_size;
 use super::transform::{self, TransformOutput};
-use super::{BuildOptions, human_size, pack_layer};
 use crate::kubefile::{self, LayerStep};
+use crate::oci::LayerDescriptor;
 use crate::oci::spec::{self, History};
-use crate::oci::{LayerDescriptor, Store};
-use crate::sandbox::Module;
+use crate::tree::FileStats;
 
 /// A Kubefile layer's listing, and the staging dir that replaces the
 /// context as its source (an ADD of an archive), if any.
 pub struct Listed {
     pub layer: LayerStep,
     pub listing: Vec<FileEntry>,
+    /// The metadata the listing read of the context's files (empty for a
+    /// staged archive).
+    pub stats: FileStats,
     pub staged: Option<PathBuf>,
 }
 
@@ -51,13 +53,9 @@ pub struct PackReport {
 
 /// Packs the plan's layers; shared by reference with the packing thread.
 pub struct PlanPacker<'a> {
-    pub steps: &'a Steps,
-    pub pack: &'a Module,
-    pub store: &'a Store,
-    pub cache: &'a StepCache,
-    pub options: &'a BuildOptions,
+    pub packer: &'a Packer<'a>,
+    /// The build context, which the listings are read from.
     pub ctx: &'a Dir,
-    pub work: &'a Path,
     /// Set when the rest of the build failed: no further layer is started.
     pub cancel: &'a AtomicBool,
 }
@@ -71,8 +69,8 @@ impl PlanPacker<'_> {
         listings: Vec<Listed>,
         transforms: Vec<TransformOutput>,
     ) -> Result<PackedLayers> {
-        let sde = self.options.source_date_epoch;
-        let kubefile = self.options.kubefile.display();
+        let sde = self.packer.options.source_date_epoch;
+        let kubefile = self.packer.options.kubefile.display();
         let mut out = PackedLayers { history: Vec::new(), layers: Vec::new(), reports: Vec::new() };
         let mut listings = listings.into_iter();
         let mut transforms = transforms.into_iter();
@@ -83,16 +81,16 @@ impl PlanPacker<'_> {
             }
             match step {
                 kubefile::Step::Layer(_) => {
-                    let Listed { layer, listing, staged } =
+                    let Listed { layer, listing, stats, staged } =
                         listings.next().ok_or_else(|| anyhow!("layer listing out of step"))?;
                     let started = Instant::now();
                     let staged_ctx =
                         staged.as_ref().map(|d| Dir::open_ambient_dir(d, cap_std::ambient_authority())).transpose()?;
                     let (source, source_dir) = match (&staged_ctx, &staged) {
                         (Some(c), Some(d)) => (c, d.as_path()),
-                        _ => (self.ctx, self.options.context.as_path()),
+                        _ => (self.ctx, self.packer.options.context.as_path()),
                     };
-                    let (desc, cached) = self.pack_one(source, source_dir, listing)?;
+                    let (desc, cached) = self.packer.layer(source, source_dir, listing, &stats)?;
                     let created_by = layer.created_by(desc.diff_id.hex());
                     out.history.push(History { created_by: Some(created_by.clone()), ..entry() });
                     let name = format!("{kubefile}:{} {}", layer.line, layer.instruction.as_str());
@@ -116,8 +114,9 @@ impl PlanPacker<'_> {
                     }
                     let started = Instant::now();
                     let dir = Dir::open_ambient_dir(&output.dir, cap_std::ambient_authority())?;
-                    let (desc, cached) = self.pack_one(&dir, &output.dir, output.listing.clone())?;
-                    transform::remember(self.cache, &output, &desc)?;
+                    let (desc, cached) =
+                        self.packer.layer(&dir, &output.dir, output.listing.clone(), &FileStats::new())?;
+                    transform::remember(self.packer.cache, &output, &desc)?;
                     out.history.push(History { created_by: Some(m.created_by.clone()), ..entry() });
                     out.reports.push(self.report(format!("{kubefile}:{} RUN", m.line), started, cached, &desc));
                     out.layers.push((desc, m.created_by.clone()));
@@ -127,14 +126,10 @@ impl PlanPacker<'_> {
         Ok(out)
     }
 
-    fn pack_one(&self, source: &Dir, source_dir: &Path, listing: Vec<FileEntry>) -> Result<(LayerDescriptor, bool)> {
-        pack_layer(self.steps, self.pack, self.store, self.cache, self.options, source, source_dir, listing, self.work)
-    }
-
     fn report(&self, name: String, started: Instant, cached: bool, desc: &LayerDescriptor) -> PackReport {
         PackReport {
             name,
-            module: self.pack.name.clone(),
+            module: self.packer.pack.name.clone(),
             duration: started.elapsed(),
             cached,
             what: human_size(desc.size),

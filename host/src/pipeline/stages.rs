@@ -15,15 +15,16 @@ use anyhow::{Context, Result, anyhow, bail};
 use cap_std::fs::Dir;
 use sealbox_guest::{FileEntry, FileKind, ModuleKind, Response};
 
-use super::cache::{KeyBuilder, StepCache};
+use super::cache::{CachedOutput, KeyBuilder, StepCache, tree_key};
 use super::ceilings::Ceilings;
 use super::grants::{self, Grant};
 use super::lock::Lock;
+use super::outputs::{list_rootfs, list_tree};
 use super::pipeline_file::{ModuleRef, Pipeline, PipelineStep, Stage};
-use super::staging::AnalysisTree;
-use super::steps::{StepReport, StepRequest, Steps};
-use super::verdicts::{self, Verdict};
-use super::{CachedOutput, Progress, tree_key};
+use super::report::Reporter;
+use super::staging::StagedTree;
+use super::steps::{ModuleRunner, RunRequest};
+use super::verdicts::{self, PolicyFinding};
 use crate::sandbox::{Limits, ModuleBinary};
 
 const MIB: u64 = 1024 * 1024;
@@ -41,9 +42,8 @@ pub struct StageOutput {
 /// The results of one stage.
 #[derive(Default)]
 pub struct StageResults {
-    pub verdicts: Vec<Verdict>,
+    pub verdicts: Vec<PolicyFinding>,
     pub outputs: Vec<StageOutput>,
-    pub reports: Vec<StepReport>,
     /// Warnings of the steps (a policy's Audit findings among them).
     pub warnings: Vec<String>,
     /// Module path to digest, for `sealbox.lock`.
@@ -53,11 +53,11 @@ pub struct StageResults {
 /// The pipeline steps of one build and platform.
 pub struct StageRunner<'a> {
     pub pipeline: &'a Pipeline,
-    pub steps: &'a Steps,
+    pub steps: &'a ModuleRunner,
     /// The staged rootfs every step reads (a sub-path of it).
-    pub rootfs: &'a AnalysisTree,
+    pub rootfs: &'a StagedTree,
     /// Trees that also receive a transform's output (the analysis tree).
-    pub also_into: Vec<&'a AnalysisTree>,
+    pub also_into: Vec<&'a StagedTree>,
     pub work: &'a Path,
     pub lock: Option<&'a Lock>,
     pub cache: Option<&'a StepCache>,
@@ -73,7 +73,7 @@ pub struct StageRunner<'a> {
 impl StageRunner<'_> {
     /// Runs every step of `stage` in file order, applying each transform's
     /// output before the next step runs.
-    pub fn run(&self, stage: Stage, progress: &mut Progress<'_>) -> Result<StageResults> {
+    pub fn run(&self, stage: Stage, report: &Reporter<'_>) -> Result<StageResults> {
         use rayon::prelude::*;
         let mut results = StageResults::default();
         let steps: Vec<&PipelineStep> = self.pipeline.at(stage).collect();
@@ -93,7 +93,7 @@ impl StageRunner<'_> {
                     views.insert(tree, self.view(tree).map_err(|e| format!("{e:#}")));
                 }
             }
-            let ran: Vec<Result<(String, Ran, std::time::Duration)>> = batch
+            let ran: Vec<Result<(String, StepResult, std::time::Duration)>> = batch
                 .par_iter()
                 .map(|step| {
                     let started = Instant::now();
@@ -115,7 +115,7 @@ impl StageRunner<'_> {
                 }
                 let what = self.record(step, ran.response, ran.output, &mut results)?;
                 let name = format!("{} {}", stage.as_str(), step.name);
-                results.reports.push(super::report_line(progress, &name, &ran.module_name, took, ran.cached, &what));
+                report.pipeline_step(&name, &ran.module_name, took, ran.cached, &what);
             }
         }
         Ok(results)
@@ -135,7 +135,7 @@ impl StageRunner<'_> {
             let module = step.module.to_string();
             let found = verdicts::from_response(&step.name, &module, &step.grants.tree, step.failure_action, &response);
             let errors = found.iter().filter(|v| v.severity == sealbox_guest::Severity::Error).count();
-            results.warnings.extend(found.iter().filter(|v| !v.fails_build()).map(Verdict::to_text));
+            results.warnings.extend(found.iter().filter(|v| !v.fails_build()).map(PolicyFinding::to_text));
             results.verdicts.extend(found);
             return Ok(format!("{errors} failed ({:?})", step.failure_action));
         }
@@ -143,9 +143,9 @@ impl StageRunner<'_> {
         let Some(output) = output else { return Ok("0 files".into()) };
         let files = output.listing.iter().filter(|e| e.kind != FileKind::Dir).count();
         let dir = Dir::open_ambient_dir(&output.dir, cap_std::ambient_authority())?;
-        self.rootfs.add_from_context(&dir, &output.listing)?;
+        self.rootfs.copy_in(&dir, &output.listing)?;
         for tree in &self.also_into {
-            tree.add_from_context(&dir, &output.listing)?;
+            tree.copy_in(&dir, &output.listing)?;
         }
         if !output.listing.is_empty() {
             results.outputs.push(output);
@@ -254,7 +254,7 @@ impl StageRunner<'_> {
     /// content digest.
     fn view(&self, tree: &str) -> Result<TreeView> {
         let input = self.input(tree)?;
-        let files: Vec<FileEntry> = super::list_rootfs(&input)?
+        let files: Vec<FileEntry> = list_rootfs(&input)?
             .into_iter()
             .map(|e| if e.kind == FileKind::Dir { FileEntry { mode: 0o755, ..e } } else { e })
             .collect();
@@ -267,7 +267,7 @@ impl StageRunner<'_> {
         Ok(TreeView { input, files, digest })
     }
 
-    fn run_step(&self, step: &PipelineStep, binary: &ModuleBinary, view: &TreeView) -> Result<Ran> {
+    fn run_step(&self, step: &PipelineStep, binary: &ModuleBinary, view: &TreeView) -> Result<StepResult> {
         let grant = self.grant(step);
         let shown = step.module.to_string();
         grants::check(binary.metadata.as_ref(), &grant)
@@ -298,15 +298,15 @@ impl StageRunner<'_> {
                 ModuleKind::Transform => {
                     let dir = tempfile::Builder::new().prefix("pipeline-cached-").tempdir_in(self.work)?.keep();
                     hit.write_into(&[&crate::tree::TreeWriter::open(&dir, crate::tree::Existing::Replace)?])?;
-                    let written = super::list_tree(&dir)?;
+                    let written = list_tree(&dir)?;
                     Some(self.output(step, dir, &written, files))
                 }
                 _ => None,
             };
-            return Ok(Ran { response: hit.response, output, module_name, cached: true });
+            return Ok(StepResult { response: hit.response, output, module_name, cached: true });
         }
         let module = self.steps.load(binary, &shown).with_context(|| format!("loading module {shown}"))?;
-        let mut req = StepRequest::new(step.config.clone());
+        let mut req = RunRequest::new(step.config.clone());
         req.env = env;
         req.files = files.clone();
         req.limits = grant.limits;
@@ -327,7 +327,7 @@ impl StageRunner<'_> {
             ModuleKind::Transform => Some(self.output(step, out, &outcome.output, files)),
             _ => None,
         };
-        Ok(Ran { response: outcome.response, output, module_name, cached: false })
+        Ok(StepResult { response: outcome.response, output, module_name, cached: false })
     }
 
     /// A transform's `/out` as a layer: every path under the granted
@@ -381,7 +381,7 @@ struct TreeView {
 }
 
 /// What running one step gave.
-struct Ran {
+struct StepResult {
     response: Response,
     output: Option<StageOutput>,
     module_name: String,
@@ -402,13 +402,12 @@ fn kind_name(kind: ModuleKind) -> &'static str {
 pub fn run_stage(
     runner: Option<&StageRunner<'_>>,
     stage: Stage,
-    progress: &mut Progress<'_>,
+    report: &Reporter<'_>,
     results: &mut StageResults,
 ) -> Result<Vec<StageOutput>> {
     let mut outputs = vec![];
     if let Some(runner) = runner {
-        let done = runner.run(stage, progress)?;
-        results.reports.extend(done.reports);
+        let done = runner.run(stage, report)?;
         results.warnings.extend(done.warnings);
         results.modules.extend(done.modules);
         results.verdicts.extend(done.verdicts);
@@ -416,63 +415,4 @@ pub fn run_stage(
     }
     verdicts::enforce(&results.verdicts)?;
     Ok(outputs)
-}
-
-/// What packing a stage output needs.
-pub struct LayerPacker<'a> {
-    pub steps: &'a Steps,
-    pub pack: &'a crate::sandbox::Module,
-    pub store: &'a crate::oci::Store,
-    pub cache: &'a StepCache,
-    pub options: &'a super::BuildOptions,
-    pub work: &'a Path,
-}
-
-impl LayerPacker<'_> {
-    /// Packs a transform step's output as a layer: its descriptor, its
-    /// `created_by` and the step's report line.
-    pub fn pack(
-        &self,
-        output: StageOutput,
-        progress: &mut Progress<'_>,
-    ) -> Result<(crate::oci::LayerDescriptor, String, StepReport)> {
-        let started = Instant::now();
-        let dir = Dir::open_ambient_dir(&output.dir, cap_std::ambient_authority())?;
-        let (desc, cached) = super::pack_layer(
-            self.steps,
-            self.pack,
-            self.store,
-            self.cache,
-            self.options,
-            &dir,
-            &output.dir,
-            output.listing,
-            self.work,
-        )?;
-        let size = super::human_size(desc.size);
-        let report = super::report(progress, &output.created_by, &self.pack.name, started, cached, &size);
-        Ok((desc, output.created_by, report))
-    }
-
-    /// Packs each output as a layer, in order, adding its history entry,
-    /// report line and layer.
-    pub fn pack_all(
-        &self,
-        outputs: Vec<StageOutput>,
-        progress: &mut Progress<'_>,
-        history: &mut Vec<crate::oci::spec::History>,
-        reports: &mut Vec<StepReport>,
-        layers: &mut Vec<(crate::oci::LayerDescriptor, String)>,
-    ) -> Result<()> {
-        for output in outputs {
-            let (desc, created_by, report) = self.pack(output, progress)?;
-            let created = Some(crate::oci::spec::rfc3339(self.options.source_date_epoch));
-            let entry =
-                crate::oci::spec::History { created, created_by: Some(created_by.clone()), ..Default::default() };
-            history.push(entry);
-            reports.push(report);
-            layers.push((desc, created_by));
-        }
-        Ok(())
-    }
 }

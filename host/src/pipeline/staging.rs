@@ -1,7 +1,13 @@
-//! The analysis tree: a private copy of the parts of the image that the
-//! analysis steps (render, imagelist, policies) read.
+//! Staged trees: private copies of the image that modules read. Two kinds
+//! share one type, [`StagedTree`], because they are filled the same way:
 //!
-//! Those steps see the *merged* image, base layers included, but only its
+//! - the analysis tree ([`StagedTree::analysis`]): the parts of the image
+//!   the analysis steps (render, imagelist, policies) read;
+//! - the staged rootfs ([`StagedTree::whole`], [`StagedTree::under`]):
+//!   every file (or every file of the granted sub-trees), with its mode,
+//!   for `RUN --module` transforms and the pipeline file's steps.
+//!
+//! The analysis steps see the *merged* image, base layers included, but only its
 //! templates, manifests, charts and application files: copying the whole
 //! rootfs (binaries, registry data) would cost more than the build. The
 //! tree lives in a directory the host created, so a module never sees the
@@ -44,12 +50,14 @@ enum Wants {
     Under(Vec<String>),
 }
 
-/// A staging directory for the analysis tree, or for a whole rootfs.
+/// A staged tree: the analysis tree, or a staged rootfs (see the module
+/// comment). Which one it is decides which files it keeps and whether
+/// they keep their modes.
 ///
 /// Its content comes from untrusted layers, so every write goes through a
 /// [`TreeWriter`]: a link some layer put in the tree is replaced, never
 /// written through.
-pub struct AnalysisTree {
+pub struct StagedTree {
     root: PathBuf,
     writer: TreeWriter,
     /// Which image paths the tree keeps.
@@ -57,7 +65,7 @@ pub struct AnalysisTree {
     /// Whether files keep their image modes and links (a whole rootfs,
     /// whose reader may rewrite an executable) or are plain readable copies.
     keeps_modes: bool,
-    /// The source of each file copied in, by path (see [`AnalysisTree::origin`]).
+    /// The source of each file copied in, by path (see [`StagedTree::origin`]).
     origins: Mutex<HashMap<String, cap_std::fs::Metadata>>,
 }
 
@@ -73,29 +81,29 @@ fn copy_mtime() -> SystemTime {
 /// the same on every machine.
 const COPY_MODE: u32 = 0o644;
 
-impl AnalysisTree {
+impl StagedTree {
     /// An empty analysis tree in `root` (which must exist and be empty).
-    pub fn new(root: PathBuf) -> Result<AnalysisTree> {
-        AnalysisTree::with(root, Wants::Analysis, false)
+    pub fn analysis(root: PathBuf) -> Result<StagedTree> {
+        StagedTree::with(root, Wants::Analysis, false)
     }
 
     /// An empty tree in `root` that keeps every file and directory, with
     /// their modes: the staged rootfs a transform module reads.
-    pub fn whole(root: PathBuf) -> Result<AnalysisTree> {
-        AnalysisTree::with(root, Wants::All, true)
+    pub fn whole(root: PathBuf) -> Result<StagedTree> {
+        StagedTree::with(root, Wants::All, true)
     }
 
-    /// Like [`AnalysisTree::whole`], but keeping only the files under
+    /// Like [`StagedTree::whole`], but keeping only the files under
     /// `prefixes` (image paths such as `manifests`): the sub-trees the
     /// pipeline's steps are granted, when none is granted the whole rootfs.
     /// Directories and links are kept everywhere; they cost nothing.
-    pub fn under(root: PathBuf, prefixes: Vec<String>) -> Result<AnalysisTree> {
-        AnalysisTree::with(root, Wants::Under(prefixes), true)
+    pub fn under(root: PathBuf, prefixes: Vec<String>) -> Result<StagedTree> {
+        StagedTree::with(root, Wants::Under(prefixes), true)
     }
 
-    fn with(root: PathBuf, wants: Wants, keeps_modes: bool) -> Result<AnalysisTree> {
+    fn with(root: PathBuf, wants: Wants, keeps_modes: bool) -> Result<StagedTree> {
         let writer = TreeWriter::open(&root, Existing::Replace)?;
-        Ok(AnalysisTree { root, writer, wants, keeps_modes, origins: Default::default() })
+        Ok(StagedTree { root, writer, wants, keeps_modes, origins: Default::default() })
     }
 
     /// Whether the tree keeps the file at image path `path`.
@@ -119,9 +127,9 @@ impl AnalysisTree {
         &self.writer
     }
 
-    /// Copies the wanted files of a layer listing from `ctx` (the build
-    /// context, or a step's output directory).
-    pub fn add_from_context(&self, ctx: &Dir, listing: &[FileEntry]) -> Result<()> {
+    /// Copies the wanted files of a listing from `source`: the build
+    /// context, an ADD archive's staging dir, or a step's output directory.
+    pub fn copy_in(&self, source: &Dir, listing: &[FileEntry]) -> Result<()> {
         if self.keeps_modes {
             // Empty directories and symlinks are part of a rootfs too.
             for e in listing {
@@ -133,10 +141,10 @@ impl AnalysisTree {
             }
         }
         for e in listing.iter().filter(|e| e.kind == FileKind::File && self.wants(&e.path)) {
-            let source = e.source.as_deref().unwrap_or(&e.path);
-            let from = crate::tree::open_nofollow(ctx, source)
-                .with_context(|| format!("reading {source} in the build context"))?;
-            let origin = from.metadata().with_context(|| format!("reading {source} in the build context"))?;
+            let name = e.source.as_deref().unwrap_or(&e.path);
+            let from = crate::tree::open_nofollow(source, name)
+                .with_context(|| format!("reading {name} in the build context"))?;
+            let origin = from.metadata().with_context(|| format!("reading {name} in the build context"))?;
             // The file was sized when listed; never copy more than that, so
             // a file growing while we read cannot make the tree unbounded.
             // Holes stay holes, and the bytes move inside the kernel.
@@ -194,12 +202,12 @@ impl AnalysisTree {
 
 #[cfg(test)]
 mod tests {
-    use super::{AnalysisTree, wanted};
+    use super::{StagedTree, wanted};
 
     #[test]
     fn a_whole_tree_replaces_a_link_instead_of_writing_through_it_and_drops_escaping_links() {
         let dir = tempfile::tempdir().expect("dir");
-        let tree = AnalysisTree::whole(dir.path().to_path_buf()).expect("tree");
+        let tree = StagedTree::whole(dir.path().to_path_buf()).expect("tree");
         tree.write("a.txt", &mut "target".as_bytes(), 0o644).expect("a");
         tree.symlink("b.txt", "a.txt").expect("link");
         assert_eq!(std::fs::read_to_string(dir.path().join("b.txt")).expect("through the link"), "target");
@@ -214,13 +222,13 @@ mod tests {
         std::fs::create_dir(dir.path().join("y")).expect("y");
         std::fs::create_dir(dir.path().join("x")).expect("x");
         let granted =
-            AnalysisTree::under(dir.path().join("y"), vec!["manifests".into(), "etc/app".into()]).expect("tree");
+            StagedTree::under(dir.path().join("y"), vec!["manifests".into(), "etc/app".into()]).expect("tree");
         for (path, kept) in
             [("manifests/a.yaml", true), ("etc/app/x", true), ("etc/application", false), ("manifestsx/a", false)]
         {
             assert_eq!(granted.wants(path), kept, "{path}");
         }
-        let analysis = AnalysisTree::new(dir.path().join("x")).expect("tree");
+        let analysis = StagedTree::analysis(dir.path().join("x")).expect("tree");
         analysis.symlink("d", "a.txt").expect("no-op");
         assert!(std::fs::symlink_metadata(dir.path().join("x/d")).is_err(), "the analysis tree keeps no links");
     }
@@ -244,9 +252,9 @@ mod tests {
             hardlink: None,
             source: None,
         };
-        let tree = AnalysisTree::new(dir.path().join("tree")).expect("tree");
+        let tree = StagedTree::analysis(dir.path().join("tree")).expect("tree");
         // b is listed shorter than it is (it grew): its copy is partial.
-        tree.add_from_context(&ctx, &[entry("manifests/a.yaml", 8), entry("manifests/b.yaml", 3)]).expect("copy");
+        tree.copy_in(&ctx, &[entry("manifests/a.yaml", 8), entry("manifests/b.yaml", 3)]).expect("copy");
         let origin = tree.origin("manifests/a.yaml").expect("an untouched whole copy");
         let source = ctx.symlink_metadata("manifests/a.yaml").expect("source");
         use cap_std::fs::MetadataExt;

@@ -1,10 +1,11 @@
-//! Running the builtin steps of a build in the sandbox, each with exactly
-//! the grants its job needs.
+//! Running a build's modules in the sandbox ([`ModuleRunner`]), each with
+//! exactly the grants its job needs, and reading their responses
+//! (failures, warnings, notes). Which module runs when is the phases'
+//! business; how a module is confined is the sandbox's.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use sealbox_guest::{API_VERSION, Diagnostic, FileEntry, ImageInfo, Request, Response, Severity, Status};
@@ -13,7 +14,7 @@ use super::ceilings::Deadline;
 use crate::sandbox::{Limits, Module, ModuleBinary, Sandbox, Step, StepError, StepOutcome};
 
 /// Runs builtin modules for one build; loads each module once.
-pub struct Steps {
+pub struct ModuleRunner {
     sandbox: Sandbox,
     loaded: Mutex<HashMap<&'static str, Module>>,
     /// Image facts every request carries.
@@ -22,24 +23,9 @@ pub struct Steps {
     deadline: Option<Deadline>,
 }
 
-/// What one step did, for the build report.
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StepReport {
-    pub name: String,
-    pub module: String,
-    #[serde(serialize_with = "seconds")]
-    pub duration: Duration,
-    pub cached: bool,
-}
-
-fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
-}
-
-impl Steps {
+impl ModuleRunner {
     pub fn new(sandbox: Sandbox, image: ImageInfo) -> Self {
-        Steps { sandbox, loaded: Mutex::new(HashMap::new()), image, deadline: None }
+        ModuleRunner { sandbox, loaded: Mutex::new(HashMap::new()), image, deadline: None }
     }
 
     /// These steps under the build's `deadline`: none starts after it, and
@@ -76,7 +62,7 @@ impl Steps {
         module: &Module,
         input: &Path,
         work: &Path,
-        request: StepRequest,
+        request: RunRequest,
         stdout: Option<Box<dyn std::io::Write + Send>>,
     ) -> Result<(StepOutcome, std::path::PathBuf)> {
         let (outcome, out) = self.run_unchecked(step_name, module, input, work, request, stdout)?;
@@ -86,7 +72,7 @@ impl Steps {
         Ok((outcome, out))
     }
 
-    /// Like [`Steps::run`], but a response with status `failure` is
+    /// Like [`ModuleRunner::run`], but a response with status `failure` is
     /// returned, not an error: a policy's verdict is the caller's to judge.
     pub fn run_unchecked(
         &self,
@@ -94,7 +80,7 @@ impl Steps {
         module: &Module,
         input: &Path,
         work: &Path,
-        request: StepRequest,
+        request: RunRequest,
         stdout: Option<Box<dyn std::io::Write + Send>>,
     ) -> Result<(StepOutcome, std::path::PathBuf)> {
         let (limits, clipped) = match &self.deadline {
@@ -142,16 +128,16 @@ impl Steps {
 }
 
 /// The parts of a request a pipeline step chooses.
-pub struct StepRequest {
+pub struct RunRequest {
     pub config: serde_json::Value,
     pub env: BTreeMap<String, String>,
     pub files: Vec<FileEntry>,
     pub limits: Limits,
 }
 
-impl StepRequest {
+impl RunRequest {
     pub fn new(config: serde_json::Value) -> Self {
-        StepRequest { config, env: BTreeMap::new(), files: vec![], limits: Limits::default() }
+        RunRequest { config, env: BTreeMap::new(), files: vec![], limits: Limits::default() }
     }
 }
 

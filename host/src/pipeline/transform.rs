@@ -15,11 +15,11 @@ use cap_std::fs::Dir;
 use sealbox_guest::{FileEntry, FileKind, ModuleKind};
 
 use super::cache::StepCache;
+use super::cache::{CachedLayer, CachedTransform, tree_key};
 use super::grants::{self, Grant};
 use super::lock::Lock;
-use super::staging::AnalysisTree;
-use super::steps::{StepRequest, Steps};
-use super::{CachedLayer, tree_key};
+use super::staging::StagedTree;
+use super::steps::{ModuleRunner, RunRequest};
 use crate::kubefile::ModuleStep;
 use crate::oci::{LayerDescriptor, Store};
 use crate::sandbox::ModuleBinary;
@@ -41,8 +41,8 @@ pub struct TransformOutput {
 /// Where transform modules run: one build's steps, its staged rootfs and
 /// work directory, the grant, and the step cache (`None` with `--no-cache`).
 pub struct Runner<'a> {
-    pub steps: &'a Steps,
-    pub rootfs: &'a AnalysisTree,
+    pub steps: &'a ModuleRunner,
+    pub rootfs: &'a StagedTree,
     pub work: &'a Path,
     pub grant: &'a Grant,
     pub store: &'a Store,
@@ -129,7 +129,7 @@ impl Runner<'_> {
         let root = self.rootfs.root();
         // Directories were made with the umask's mode; the module sees the
         // same listing on every machine.
-        let files: Vec<FileEntry> = super::list_rootfs(root)?
+        let files: Vec<FileEntry> = super::outputs::list_rootfs(root)?
             .into_iter()
             .map(|e| if e.kind == FileKind::Dir { FileEntry { mode: 0o755, ..e } } else { e })
             .collect();
@@ -144,7 +144,7 @@ impl Runner<'_> {
         }
         let module =
             self.steps.load(binary, &step.module).with_context(|| format!("{at}: loading module {}", step.module))?;
-        let mut req = StepRequest::new(serde_json::json!({ "args": step.args }));
+        let mut req = RunRequest::new(serde_json::json!({ "args": step.args }));
         req.env = env;
         req.files = files.clone();
         req.limits = self.grant.limits;
@@ -188,16 +188,6 @@ pub fn remember(cache: &StepCache, output: &TransformOutput, layer: &LayerDescri
         cache.put(key, &CachedTransform { layer: CachedLayer::from(layer), listing: output.listing.clone() })?;
     }
     Ok(())
-}
-
-/// A transform's result as the step cache keeps it: the layer its output
-/// was packed into (its top-level `digest` keeps the blob from garbage
-/// collection) and the layer listing.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct CachedTransform {
-    #[serde(flatten)]
-    layer: CachedLayer,
-    listing: Vec<FileEntry>,
 }
 
 /// Unpacks a cached transform layer into `dest`: directories, files and

@@ -10,7 +10,7 @@ use super::pipeline_file::FailureAction;
 /// One finding of a policy about the image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Verdict {
+pub struct PolicyFinding {
     /// `kyverno` for the `--policy` policies, else the pipeline step's name.
     pub source: String,
     /// The module that produced it (`kyverno`, or the step's module path).
@@ -28,7 +28,7 @@ pub struct Verdict {
     pub rule: Option<String>,
 }
 
-impl Verdict {
+impl PolicyFinding {
     /// Whether this finding fails the build.
     pub fn fails_build(&self) -> bool {
         self.severity == Severity::Error && self.action == FailureAction::Enforce
@@ -52,12 +52,18 @@ impl Verdict {
 
 /// The findings of a policy step's response: its warnings and errors, with
 /// `file` taken as relative to `tree` (the sub-path it was shown).
-pub fn from_response(source: &str, module: &str, tree: &str, action: FailureAction, r: &Response) -> Vec<Verdict> {
-    let mut verdicts: Vec<Verdict> = r
+pub fn from_response(
+    source: &str,
+    module: &str,
+    tree: &str,
+    action: FailureAction,
+    r: &Response,
+) -> Vec<PolicyFinding> {
+    let mut verdicts: Vec<PolicyFinding> = r
         .diagnostics
         .iter()
         .filter(|d| d.severity != Severity::Info)
-        .map(|d| Verdict {
+        .map(|d| PolicyFinding {
             source: source.to_string(),
             module: module.to_string(),
             action,
@@ -69,7 +75,7 @@ pub fn from_response(source: &str, module: &str, tree: &str, action: FailureActi
         })
         .collect();
     if r.status == sealbox_guest::Status::Failure && !verdicts.iter().any(|v| v.severity == Severity::Error) {
-        verdicts.push(Verdict {
+        verdicts.push(PolicyFinding {
             source: source.to_string(),
             module: module.to_string(),
             action,
@@ -86,11 +92,11 @@ pub fn from_response(source: &str, module: &str, tree: &str, action: FailureActi
 /// The Kyverno step's findings: its diagnostics that name a rule (the
 /// others are notes about files it skipped). An error is an Enforce
 /// failure; a warning an Audit one.
-pub fn from_kyverno(r: &Response) -> Vec<Verdict> {
+pub fn from_kyverno(r: &Response) -> Vec<PolicyFinding> {
     r.diagnostics
         .iter()
         .filter(|d| d.rule.is_some() && d.severity != Severity::Info)
-        .map(|d| Verdict {
+        .map(|d| PolicyFinding {
             source: "kyverno".into(),
             module: "kyverno".into(),
             action: if d.severity == Severity::Error { FailureAction::Enforce } else { FailureAction::Audit },
@@ -108,17 +114,17 @@ pub fn from_kyverno(r: &Response) -> Vec<Verdict> {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{}", failure_text(.verdicts))]
 pub struct PolicyFailure {
-    pub verdicts: Vec<Verdict>,
+    pub verdicts: Vec<PolicyFinding>,
 }
 
-fn failure_text(verdicts: &[Verdict]) -> String {
-    let failing: Vec<String> = verdicts.iter().filter(|v| v.fails_build()).map(Verdict::to_text).collect();
+fn failure_text(verdicts: &[PolicyFinding]) -> String {
+    let failing: Vec<String> = verdicts.iter().filter(|v| v.fails_build()).map(PolicyFinding::to_text).collect();
     format!("policy checks failed ({} enforced):\n  {}", failing.len(), failing.join("\n  "))
 }
 
 /// Fails with every verdict when any of them fails the build.
-pub fn enforce(verdicts: &[Verdict]) -> Result<(), PolicyFailure> {
-    if verdicts.iter().any(Verdict::fails_build) {
+pub fn enforce(verdicts: &[PolicyFinding]) -> Result<(), PolicyFailure> {
+    if verdicts.iter().any(PolicyFinding::fails_build) {
         return Err(PolicyFailure { verdicts: verdicts.to_vec() });
     }
     Ok(())
@@ -126,7 +132,7 @@ pub fn enforce(verdicts: &[Verdict]) -> Result<(), PolicyFailure> {
 
 /// The verdicts as a SARIF 2.1.0 log: one run, one result per finding,
 /// rules named `SOURCE/RULE`.
-pub fn sarif(verdicts: &[Verdict]) -> serde_json::Value {
+pub fn sarif(verdicts: &[PolicyFinding]) -> serde_json::Value {
     let mut rules: Vec<String> = verdicts.iter().map(rule_id).collect();
     rules.sort();
     rules.dedup();
@@ -168,7 +174,7 @@ pub fn sarif(verdicts: &[Verdict]) -> serde_json::Value {
     })
 }
 
-fn rule_id(v: &Verdict) -> String {
+fn rule_id(v: &PolicyFinding) -> String {
     match &v.rule {
         Some(r) => format!("{}/{r}", v.source),
         None => v.source.clone(),

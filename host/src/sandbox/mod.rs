@@ -13,6 +13,7 @@ mod binary;
 mod cache;
 mod determinism;
 mod engine;
+mod engine_config;
 mod error;
 mod limits;
 mod pipes;
@@ -48,6 +49,8 @@ struct Inner {
     core_linker: wasmtime::Linker<CoreState>,
     component_linker: wasmtime::component::Linker<ComponentState>,
     cache: Option<ModuleCache>,
+    /// What loading refused or replaced, for `--verbose`.
+    notes: std::sync::Mutex<Vec<String>>,
     workers: workers::Workers,
     _ticker: engine::Ticker,
 }
@@ -63,7 +66,8 @@ pub struct Module {
     pub metadata: Option<ModuleMetadata>,
     /// How long compiling (or loading from the cache) took.
     pub load_time: Duration,
-    /// Whether the module came from the precompiled cache.
+    /// Whether the module was loaded precompiled (embedded in the binary,
+    /// or from the cache) rather than compiled.
     pub cached: bool,
     pre: run::Pre,
 }
@@ -109,6 +113,7 @@ impl Sandbox {
                 core_linker,
                 component_linker,
                 cache,
+                notes: Default::default(),
                 workers: workers::Workers::default(),
                 _ticker: ticker,
             }),
@@ -130,9 +135,12 @@ impl Sandbox {
                         binary,
                         |e, b| wasmtime::Module::new(e, b),
                         |e, b| {
-                            // SAFETY: `b` is either this engine's own output
-                            // that never left memory, or a cache entry whose
-                            // MAC verified, read once into memory (cache.rs).
+                            // SAFETY: `b` is this engine's own output that
+                            // never left memory, an artifact embedded in this
+                            // binary when it was built (builtins.rs), or a
+                            // cache entry whose MAC verified, read once into
+                            // memory (cache.rs). wasmtime itself refuses an
+                            // artifact of another version or configuration.
                             unsafe { wasmtime::Module::deserialize(e, b) }
                         },
                         |e, b| e.precompile_module(b),
@@ -176,8 +184,8 @@ impl Sandbox {
         })
     }
 
-    /// Compiles `binary`, or takes it from the precompiled cache when an
-    /// entry verifies. Returns the module and whether it came from the
+    /// Compiles `binary`, or takes it precompiled: embedded in this binary
+    /// when it is a builtin, else from the cache when an entry verifies. Returns the module and whether it came from the
     /// cache.
     fn compile<T>(
         &self,
@@ -187,6 +195,18 @@ impl Sandbox {
         precompile: impl Fn(&Engine, &[u8]) -> wasmtime::Result<Vec<u8>>,
     ) -> Result<(T, bool)> {
         let engine = &self.inner.engine;
+        if let Some(artifact) = crate::builtins::precompiled(&binary.digest) {
+            match from_bytes(engine, artifact) {
+                Ok(m) => return Ok((m, true)),
+                // Another CPU than the one that built the binary (or an
+                // engine that fell back to another configuration): compile,
+                // once, through the cache like any module.
+                Err(e) => self.note(format!(
+                    "the precompiled builtin {} does not fit this machine ({e}); compiled instead",
+                    binary.digest
+                )),
+            }
+        }
         let compile_err = |e: wasmtime::Error| anyhow::anyhow!("compiling: {e}");
         let Some(cache) = &self.inner.cache else {
             return Ok((fresh(engine, &binary.bytes).map_err(compile_err)?, false));
@@ -196,13 +216,13 @@ impl Sandbox {
                 Ok(m) => return Ok((m, true)),
                 // Verified but refused by wasmtime (another build of it):
                 // compile again.
-                Err(e) => cache.note(format!(
+                Err(e) => self.note(format!(
                     "precompiled module {} was not loaded ({e}); compiled again",
                     cache.path_for(&binary.digest).display()
                 )),
             },
             cache::Lookup::Miss => {}
-            cache::Lookup::Refused(why) => cache.note(format!("precompiled module not loaded: {why}; compiled again")),
+            cache::Lookup::Refused(why) => self.note(format!("precompiled module not loaded: {why}; compiled again")),
         }
         let bytes = precompile(engine, &binary.bytes).map_err(compile_err)?;
         cache.store(&binary.digest, &bytes)?;
@@ -212,10 +232,18 @@ impl Sandbox {
     }
 
     /// What the precompiled cache refused or replaced since the last call
-    /// (entries that did not verify, a key that was not private), for
-    /// `--verbose`.
+    /// (entries that did not verify, a key that was not private, a builtin
+    /// artifact that did not fit this machine), for `--verbose`.
     pub fn take_cache_notes(&self) -> Vec<String> {
-        self.inner.cache.as_ref().map(ModuleCache::take_notes).unwrap_or_default()
+        let mut notes = self.inner.cache.as_ref().map(ModuleCache::take_notes).unwrap_or_default();
+        notes.extend(self.inner.notes.lock().map(|mut n| std::mem::take(&mut *n)).unwrap_or_default());
+        notes
+    }
+
+    fn note(&self, note: String) {
+        if let Ok(mut notes) = self.inner.notes.lock() {
+            notes.push(note);
+        }
     }
 
     /// Runs `module` once over `step`. The host survives whatever the

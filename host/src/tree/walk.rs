@@ -76,9 +76,28 @@ pub enum TreeError {
     TooLarge { limit: u64 },
 }
 
+/// The metadata the walk read of each regular file, by path: what a
+/// caller needs to key a cache on the files without stating them again.
+pub type FileStats = std::collections::HashMap<String, cap_std::fs::Metadata>;
+
 /// Lists every entry under `root` (not `root` itself), sorted by path.
 pub fn walk(root: &Dir, options: &WalkOptions) -> Result<Vec<FileEntry>, TreeError> {
-    let mut w = Walker { limits: options, out: Vec::new(), bytes: 0, seen: Default::default() };
+    walk_collecting(root, options, None)
+}
+
+/// Like [`walk`], and also returns the metadata read of each regular file.
+pub fn walk_with_stats(root: &Dir, options: &WalkOptions) -> Result<(Vec<FileEntry>, FileStats), TreeError> {
+    let mut stats = FileStats::new();
+    let listing = walk_collecting(root, options, Some(&mut stats))?;
+    Ok((listing, stats))
+}
+
+fn walk_collecting(
+    root: &Dir,
+    options: &WalkOptions,
+    stats: Option<&mut FileStats>,
+) -> Result<Vec<FileEntry>, TreeError> {
+    let mut w = Walker { limits: options, out: Vec::new(), bytes: 0, seen: Default::default(), stats };
     w.walk_dir(root, "", 0)?;
     w.out.sort_by(|a, b| a.path.cmp(&b.path));
     if !options.list_escaping_symlinks {
@@ -105,6 +124,7 @@ pub fn walk(root: &Dir, options: &WalkOptions) -> Result<Vec<FileEntry>, TreeErr
 
 struct Walker<'a> {
     limits: &'a WalkOptions,
+    stats: Option<&'a mut FileStats>,
     out: Vec<FileEntry>,
     bytes: u64,
     /// (dev, inode) of multiply-linked files, by path.
@@ -161,6 +181,9 @@ impl Walker<'_> {
                 self.bytes = self.bytes.saturating_add(size);
                 if self.bytes > self.limits.max_bytes {
                     return Err(TreeError::TooLarge { limit: self.limits.max_bytes });
+                }
+                if let Some(stats) = self.stats.as_deref_mut() {
+                    stats.insert(path.clone(), meta);
                 }
                 self.out.push(entry(path, FileKind::File, mode, size));
             } else if ft.is_symlink() {

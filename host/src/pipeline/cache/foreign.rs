@@ -151,7 +151,7 @@ fn uncompressed(store: &Store, desc: &Descriptor, claimed: u64) -> Result<(Diges
 
 fn check_output(output: &OutputEntry) -> Result<(), String> {
     let total: u64 = output.files.values().map(|f| f.len() as u64).sum();
-    if total > super::super::CachedOutput::MAX_BYTES {
+    if total > super::CachedOutput::MAX_BYTES {
         return Err(format!("its files hold {total} bytes, more than a cache entry keeps"));
     }
     match output.files.keys().find(|p| !is_plain_path(p)) {

@@ -210,3 +210,38 @@ fn two_sandboxes_starting_at_once_agree_on_one_key() {
     assert!(keys.windows(2).all(|w| w[0] == w[1]), "one key for all");
     assert_eq!(std::fs::read(&place.key).expect("key"), keys[0]);
 }
+
+#[test]
+fn every_builtin_loads_precompiled_from_the_binary() {
+    // With no cache at all: nothing to read, nothing compiled.
+    let sandbox = Sandbox::with_cache(None).expect("sandbox");
+    for builtin in crate::builtins::EMBEDDED {
+        let binary = ModuleBinary::parse(builtin.wasm.to_vec()).expect("a builtin parses");
+        let (digest, _) = builtin.precompiled.unwrap_or_else(|| {
+            panic!(
+                "builtin {} has no precompiled artifact: was it built with SEALBOX_PRECOMPILE_BUILTINS=0?",
+                builtin.name
+            )
+        });
+        assert_eq!(digest, binary.digest, "the embedded digest is the wasm's");
+        assert!(sandbox.load(&binary, builtin.name).expect("load").cached, "builtin {} was compiled", builtin.name);
+    }
+    assert_eq!(sandbox.take_cache_notes(), Vec::<String>::new());
+}
+
+#[test]
+fn a_builtin_writes_nothing_into_the_cache() {
+    let place = Place::new();
+    let sandbox = place.sandbox();
+    let builtin = &crate::builtins::EMBEDDED[0];
+    let binary = ModuleBinary::parse(builtin.wasm.to_vec()).expect("a builtin parses");
+    assert!(cached(&sandbox, &binary));
+    assert!(!place.entry(&sandbox, &binary).exists(), "a cache entry was written for an embedded builtin");
+}
+
+#[test]
+fn an_embedded_artifact_is_matched_by_digest_only() {
+    let m = module("not-a-builtin");
+    assert!(crate::builtins::precompiled(&m.digest).is_none());
+    assert!(crate::builtins::precompiled("sha256:").is_none());
+}

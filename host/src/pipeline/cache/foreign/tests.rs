@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{Admission, IMPORTED};
 use crate::oci::{Compression, LayerDescriptor, LayerWriter, Store};
-use crate::pipeline::CachedLayer;
+use crate::pipeline::cache::CachedLayer;
 use crate::pipeline::cache::StepCache;
 
 /// A store holding one gzip layer with one file.
@@ -117,7 +117,7 @@ fn entries_with_unknown_fields_or_unplain_paths_are_refused() {
     }
 
     let mut huge = verdict("success");
-    huge["files"] = json!({ "big": vec![0u8; (crate::pipeline::CachedOutput::MAX_BYTES + 1) as usize] });
+    huge["files"] = json!({ "big": vec![0u8; (crate::pipeline::cache::CachedOutput::MAX_BYTES + 1) as usize] });
     assert!(refused(&mut admission, &huge).contains("more than a cache entry keeps"));
 
     assert!(refused(&mut admission, &json!({ "anything": 1 })).contains("neither"));
@@ -133,15 +133,15 @@ fn an_imported_verdict_is_never_read_as_one() {
     // A remote cache that says this policy step passed.
     let admitted = admission.admit(&verdict("success")).expect("an output entry is admitted, marked");
     assert!(cache.insert_foreign(&key, &admitted).expect("insert"));
-    assert!(cache.get::<crate::pipeline::CachedOutput>(&key).is_none(), "a policy or image list reads a miss");
-    assert!(cache.get_shared::<crate::pipeline::CachedOutput>(&key).is_some(), "a transform may use it");
+    assert!(cache.get::<crate::pipeline::cache::CachedOutput>(&key).is_none(), "a policy or image list reads a miss");
+    assert!(cache.get_shared::<crate::pipeline::cache::CachedOutput>(&key).is_some(), "a transform may use it");
 
     // This machine's own result, written over it when the step runs again.
     cache.put(&key, &verdict("failure")).expect("put");
-    let own = cache.get::<crate::pipeline::CachedOutput>(&key).expect("own entry");
+    let own = cache.get::<crate::pipeline::cache::CachedOutput>(&key).expect("own entry");
     assert_eq!(own.response.status, sealbox_guest::Status::Failure);
 
     // An entry already here is never replaced by a remote one.
     assert!(!cache.insert_foreign(&key, &admitted).expect("insert"));
-    assert!(cache.get::<crate::pipeline::CachedOutput>(&key).is_some());
+    assert!(cache.get::<crate::pipeline::cache::CachedOutput>(&key).is_some());
 }

@@ -1,0 +1,85 @@
+//! One platform's build, phase by phase. [`Build::run`] reads top to
+//! bottom like the README's "What a build does": plan, stage, then the
+//! analysis (render, image search, policies, with the pipeline file's
+//! stages around it) while the plan's layers are packed, then the last
+//! layers, then the config and manifest. Each phase is a method in a file
+//! of its own (`plan`, `stage`, `analyse`, `stages`, `pack`, `assemble`);
+//! this file only orders them and owns what they share.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use cap_std::fs::Dir;
+
+use super::cache::StepCache;
+use super::options::BuildOptions;
+use super::outcome::PlatformOutcome;
+use super::report::{Progress, Reporter};
+use super::verdicts::PolicyFinding;
+use crate::kubefile::{Kubefile, Platform};
+use crate::oci::{Descriptor, Store};
+use crate::sandbox::Sandbox;
+
+/// What one platform's build shares between its phases: the build's
+/// inputs, its work directory, and its report.
+pub(super) struct Build<'a> {
+    pub sandbox: &'a Sandbox,
+    pub store: &'a Store,
+    pub options: &'a BuildOptions,
+    pub kubefile: &'a Kubefile,
+    /// The build context.
+    pub ctx: &'a Dir,
+    pub platform: &'a Platform,
+    pub cache: &'a StepCache,
+    /// This platform's work directory (staged trees, step outputs).
+    pub work: PathBuf,
+    pub report: Reporter<'a>,
+}
+
+/// What one platform's build produced.
+pub(super) struct PlatformBuild {
+    pub outcome: PlatformOutcome,
+    pub descriptor: Descriptor,
+    pub steps: Vec<super::StepReport>,
+    pub warnings: Vec<String>,
+    pub notes: Vec<String>,
+    /// Module path to digest, for `sealbox.lock`.
+    pub modules: BTreeMap<String, String>,
+    pub verdicts: Vec<PolicyFinding>,
+}
+
+impl<'a> Build<'a> {
+    /// A build of `platform` with a work directory of its own under `work`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        sandbox: &'a Sandbox,
+        store: &'a Store,
+        options: &'a BuildOptions,
+        kubefile: &'a Kubefile,
+        ctx: &'a Dir,
+        platform: &'a Platform,
+        work: &std::path::Path,
+        cache: &'a StepCache,
+        progress: &'a mut Progress<'a>,
+    ) -> Result<Self> {
+        let work = tempfile::Builder::new().prefix("platform-").tempdir_in(work)?.keep();
+        let report = Reporter::new(progress);
+        Ok(Build { sandbox, store, options, kubefile, ctx, platform, cache, work, report })
+    }
+
+    /// Runs every phase in order.
+    pub fn run(self) -> Result<PlatformBuild> {
+        // 1. plan: the Kubefile planned, the base image resolved.
+        let planned = self.plan()?;
+        // 2. stage: the context's listings, the analysis tree, the staged
+        //    rootfs and the `RUN --module` transforms over it.
+        let staged = self.stage(&planned)?;
+        // 3. analyse: render, image search, policies and the pipeline
+        //    file's stages, while the plan's layers are packed; then
+        // 4. pack: the pipeline's transforms and the rendered files.
+        let (analysed, layers) = self.analyse_while_packing(&planned, staged.trees, staged.layers)?;
+        // 5. assemble: config and manifest.
+        self.assemble(planned, staged.modules, layers, analysed)
+    }
+}
