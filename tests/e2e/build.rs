@@ -76,9 +76,10 @@ fn cmds_context_gives_sealers_metadata_and_a_valid_oci_image() {
         std::fs::read(rootfs.join("manifests/app.yaml")).expect("app"),
         std::fs::read(fixture("cmds/app.yaml")).expect("src")
     );
+    // The image list is the context's, as sealer leaves it: the images found are in the annotation.
     assert_eq!(
-        std::fs::read_to_string(rootfs.join("manifests/imageList")).expect("imageList"),
-        "docker.io/library/busybox:latest\ndocker.io/library/nginx:alpine\n"
+        std::fs::read(rootfs.join("manifests/imageList")).expect("imageList"),
+        std::fs::read(fixture("cmds/imageList")).expect("src")
     );
 
     // And a docker archive that `docker load` reads (converting to a
@@ -139,7 +140,8 @@ fn same_inputs_give_the_same_digest_whatever_the_file_times_and_cache() {
     let (c3, d3, e3) = build(a.path(), s1.path(), &["-t", "x"]);
     assert_eq!(c3, 0);
     assert_eq!(d1, d3);
-    assert_eq!(e3.matches("cached").count(), 5, "{e3}");
+    // The imagelist and the three context layers (the templates are rendered for the search only).
+    assert_eq!(e3.matches("cached").count(), 4, "{e3}");
     assert!(e3.lines().any(|l| l.starts_with("imagelist") && l.contains("cached")), "{e3}");
     // A different SOURCE_DATE_EPOCH is a different image.
     let (_, d4, _) = build(a.path(), s1.path(), &["--source-date-epoch", "1700000000"]);
@@ -357,15 +359,25 @@ unsafe extern "C" {
 }
 
 #[test]
-fn template_with_a_missing_key_fails_the_build_with_its_location() {
+fn template_with_a_missing_key_warns_or_with_strict_templates_fails_the_build_with_its_location() {
     let ctx = tempfile::tempdir().expect("ctx");
     std::fs::create_dir_all(ctx.path().join("rootfs/etc")).expect("etc");
     std::fs::write(ctx.path().join("rootfs/etc/kubeadm.yml.tmpl"), "a: 1\npodSubnet: {{ .PodCIDR }}\n").expect("tmpl");
     std::fs::write(ctx.path().join("Kubefile"), "FROM scratch\nCOPY rootfs .\n").expect("kubefile");
     let store = tempfile::tempdir().expect("store");
+    let location = "etc/kubeadm.yml.tmpl:2:15: no value for key \"PodCIDR\"";
+    for strict in [&["--strict-templates"][..], &["--missing-key", "error"]] {
+        let (code, _, stderr) = build(ctx.path(), store.path(), &[&["-t", "t"][..], strict].concat());
+        assert_eq!(code, 1, "{strict:?}: {stderr}");
+        assert!(stderr.contains("etc/kubeadm.yml.tmpl:2:15: "), "{strict:?}: {stderr}");
+        assert!(stderr.contains("key \"PodCIDR\""), "{strict:?}: {stderr}");
+        no_images(store.path());
+    }
+    // By default it is a warning, as sealer renders at deploy time.
     let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "t"]);
-    assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("etc/kubeadm.yml.tmpl:2:15: no value for key \"PodCIDR\""), "{stderr}");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains(&format!("warning: {location}")), "{stderr}");
+    assert!(stderr.contains("rendered as `<no value>`, as sealer renders a missing value at deploy time"), "{stderr}");
     // Given the value, it renders; with --missing-key=zero it renders as sealer would.
     let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "t", "--env", "PodCIDR=10.0.0.0/8"]);
     assert_eq!(code, 0, "{stderr}");

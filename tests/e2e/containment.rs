@@ -116,7 +116,7 @@ fn a_link_chain_in_the_context_is_packed_as_links_and_rendering_replaces_never_f
     let before = snapshot(ctx.path());
     let store = tempfile::tempdir().expect("store");
 
-    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "chain"]);
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "chain", "--render-into-image"]);
     assert_eq!(code, 0, "{stderr}");
     sentinel.assert_untouched();
     assert_eq!(snapshot(ctx.path()), before, "the build changed its context");

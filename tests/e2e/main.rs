@@ -13,3 +13,4 @@ mod pipeline;
 mod registry;
 mod reproducible;
 mod sandbox;
+mod sealer;

@@ -276,18 +276,20 @@ impl Collector<'_> {
         }
     }
 
-    /// Explicit lists: every entry must be a reference.
+    /// Explicit lists: an entry that is not a reference is left out with a warning naming its line
+    /// (sealer drops it without a word).
     fn list(&mut self, file: &str, entries: &[ListEntry], app: Option<String>) {
         for entry in entries {
             let origin = Origin { file: file.to_string(), line: Some(entry.line) };
             match Reference::parse_normalized(&entry.value) {
                 Ok(reference) => self.occurrences.push(Occurrence { reference, app: app.clone(), origin }),
-                Err(e) => {
-                    self.outcome.diagnostics.push(
-                        Diagnostic::error(format!("{:?} in an image list is not an image reference: {e}", entry.value))
-                            .at(file, Some(entry.line), None),
-                    )
-                }
+                Err(e) => self.outcome.diagnostics.push(
+                    Diagnostic::warning(format!(
+                        "{:?} in an image list is not an image reference, left out as sealer leaves it out: {e}",
+                        entry.value
+                    ))
+                    .at(file, Some(entry.line), None),
+                ),
             }
         }
     }
@@ -318,10 +320,12 @@ impl Collector<'_> {
         let mut first: BTreeMap<String, &Occurrence> = BTreeMap::new();
         let mut entries = BTreeSet::new();
         for occ in &self.occurrences {
-            let image = occ.reference.normalized();
-            if ignored.contains(&image) {
+            if ignored.contains(&occ.reference.normalized()) {
                 continue;
             }
+            // Recorded as sealer records it: an untagged image stays untagged (it is pulled as
+            // `latest`, and flagged as floating below).
+            let image = occ.reference.sealer_name();
             first.entry(image.clone()).or_insert(occ);
             entries.insert(ContainerImage { image, app_name: occ.app.clone(), platform: platform.clone() });
         }
@@ -381,13 +385,14 @@ mod tests {
                 ("docker.io/library/busybox:1.36".into(), None),
                 ("docker.io/library/nginx:1.25".into(), None),
                 ("docker.io/library/nginx:1.25".into(), Some("web".into())),
-                ("docker.io/library/redis:latest".into(), None),
+                // Untagged, it is recorded untagged, as sealer records it.
+                ("docker.io/library/redis".into(), None),
                 ("quay.io/a/b:1".into(), None),
             ]
         );
         assert_eq!(
             out.image_list_text(),
-            "docker.io/library/busybox:1.36\ndocker.io/library/nginx:1.25\ndocker.io/library/redis:latest\nquay.io/a/b:1\n"
+            "docker.io/library/busybox:1.36\ndocker.io/library/nginx:1.25\ndocker.io/library/redis\nquay.io/a/b:1\n"
         );
         assert!(out.had_image_list);
         assert_eq!(out.floating.len(), 1);
@@ -437,7 +442,8 @@ mod tests {
         let located: Vec<_> =
             out.diagnostics.iter().map(|d| (d.severity, d.file.clone().unwrap_or_default(), d.line)).collect();
         assert!(located.contains(&(Severity::Error, "manifests/bad.yaml".into(), Some(2))), "{located:?}");
-        assert!(located.contains(&(Severity::Error, "manifests/imageList".into(), Some(2))), "{located:?}");
+        // A bad image list line is left out, as sealer does, with a warning rather than a failure.
+        assert!(located.contains(&(Severity::Warning, "manifests/imageList".into(), Some(2))), "{located:?}");
         assert!(
             located.iter().any(|(s, f, _)| *s == Severity::Warning && f == "manifests/env.yaml.tmpl"),
             "{located:?}"

@@ -18,7 +18,9 @@
 //!    a list of those; for `images`, also a map whose values are those.
 //!    The map form is accepted because it is how operators and Helm values
 //!    spell images; it is safe because the composed string must still parse
-//!    as a reference. `metadata`, `status`, labels and annotations are not
+//!    as a reference. A `baseImage` without a tag is combined with the
+//!    `version` beside it, as the operators that use it do, and is no image
+//!    without one. `metadata`, `status`, labels and annotations are not
 //!    searched. Built-in kinds (ConfigMaps, CRDs with their schemas) get only
 //!    rule 1, so a ConfigMap key named `image` is not an image.
 //!
@@ -143,6 +145,8 @@ impl Walker<'_> {
                         && let Value::Seq(items) = &v.value
                     {
                         self.containers(items, path);
+                    } else if self.custom && key == "baseImage" {
+                        self.base_image(v, entries, path);
                     } else if self.custom && is_image_key(key) {
                         self.image_field(key, v, path);
                     } else {
@@ -235,6 +239,29 @@ impl Walker<'_> {
                     self.walk(node, path, false);
                 }
             }
+        }
+    }
+
+    /// Operators that take a `baseImage` (Prometheus's, for one) start `baseImage:version`, the
+    /// `version` a field beside it: an untagged `baseImage` is an image only with that version.
+    fn base_image<'n>(&mut self, node: &'n Node, siblings: &'n [(Node, Node)], path: &mut Vec<Seg<'n>>) {
+        let Some(text) = node.as_str() else {
+            self.image_field("baseImage", node, path);
+            return;
+        };
+        let version = siblings.iter().find(|(k, _)| k.key_text() == Some("version")).and_then(|(_, v)| v.as_str());
+        match classify(text) {
+            Ok(r) if r.tag.is_some() || r.digest.is_some() => self.candidate(text, node.line, path),
+            Ok(_) => match version {
+                Some(version) => self.candidate(&format!("{text}:{version}"), node.line, path),
+                None => self.skip(
+                    text,
+                    node.line,
+                    path,
+                    "a baseImage without a `version` beside it names no image (the operator adds the version)".into(),
+                ),
+            },
+            Err(reason) => self.skip(text, node.line, path, reason),
         }
     }
 
@@ -397,6 +424,36 @@ spec:
                 "gcr.io/google-samples/hello-app:1.0",
             ]
         );
+    }
+
+    #[test]
+    fn a_base_image_is_an_image_with_its_version_only() {
+        let src = r#"
+apiVersion: monitoring.coreos.com/v1
+kind: Alertmanager
+metadata: {name: main}
+spec:
+  baseImage: quay.io/prometheus/alertmanager
+  version: v0.25.0
+---
+apiVersion: monitoring.coreos.com/v1
+kind: Prometheus
+metadata: {name: k8s}
+spec:
+  baseImage: quay.io/prometheus/prometheus
+---
+apiVersion: monitoring.coreos.com/v1
+kind: ThanosRuler
+metadata: {name: t}
+spec:
+  baseImage: quay.io/thanos/thanos:v0.31.0
+"#;
+        let out = extract_yaml(src).expect("valid yaml");
+        let found: Vec<_> = out.found.iter().map(|f| f.reference.normalized()).collect();
+        assert_eq!(found, ["quay.io/prometheus/alertmanager:v0.25.0", "quay.io/thanos/thanos:v0.31.0"]);
+        assert_eq!(out.skipped.len(), 1, "{:?}", out.skipped);
+        assert_eq!(out.skipped[0].raw, "quay.io/prometheus/prometheus");
+        assert!(out.skipped[0].reason.contains("without a `version`"), "{:?}", out.skipped);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Container image references: parsing and normalisation with the grammar and
 //! rules of distribution's `reference.ParseNormalizedNamed`, so that `nginx`
-//! becomes `docker.io/library/nginx:latest` exactly as sealer (and docker)
-//! would name it.
+//! becomes `docker.io/library/nginx` as sealer records it
+//! ([`Reference::sealer_name`]), and `docker.io/library/nginx:latest` where
+//! images are compared or pulled ([`Reference::normalized`]).
 //!
 //! The grammar, as distribution documents it:
 //!
@@ -176,6 +177,22 @@ impl Reference {
     /// missing (which means `latest`).
     pub fn is_floating_latest(&self) -> bool {
         self.digest.is_none() && self.tag.as_deref().is_none_or(|t| t == DEFAULT_TAG)
+    }
+
+    /// The string sealer records in `sealer.image.container.images`, as
+    /// `ParseNormalizedNamed(s).String()` prints it: the full name, then the
+    /// tag and digest as written, with no `latest` added.
+    pub fn sealer_name(&self) -> String {
+        let mut out = self.name();
+        if let Some(tag) = &self.tag {
+            out.push(':');
+            out.push_str(tag);
+        }
+        if let Some(digest) = &self.digest {
+            out.push('@');
+            out.push_str(digest);
+        }
+        out
     }
 
     /// The normalised string: the full name, the tag (`latest` when neither a

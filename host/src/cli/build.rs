@@ -65,11 +65,23 @@ pub struct BuildArgs {
     /// A file of `K=V` lines for templates (`#` comments allowed).
     #[arg(long = "env-file", value_name = "FILE")]
     env_file: Vec<PathBuf>,
-    /// What a template printing a missing key does: `default` fails the
-    /// build (naming file, line and key), `zero` prints `<no value>` as
-    /// sealer does, `error` fails on any use of a missing key.
+    /// What a template printing a missing key does: `default` warns
+    /// (naming file, line and key) and prints `<no value>` as sealer does at
+    /// deploy time, or fails the build with --strict-templates; `zero`
+    /// prints `<no value>` without a word; `error` fails on any use of a
+    /// missing key.
     #[arg(long = "missing-key", value_enum, default_value = "default")]
     missing_key: super::render::MissingKey,
+    /// A template printing a missing key fails the build (naming file,
+    /// line and key) instead of warning.
+    #[arg(long)]
+    strict_templates: bool,
+    /// Write the rendered templates and the image list found into the image
+    /// (a last layer). By default they go only where the image search and
+    /// the policies read, and the image keeps its templates and the files
+    /// beside them, as sealer's does: sealer renders at deploy time.
+    #[arg(long)]
+    render_into_image: bool,
     /// Kyverno policies (files or directories, repeatable) every manifest
     /// must satisfy; an Enforce failure fails the build.
     #[arg(long = "policy", value_name = "PATH")]
@@ -293,8 +305,7 @@ fn check(args: &BuildArgs, deadline: Deadline) -> Result<Checked> {
     }
     let mut platforms = Vec::new();
     for p in &args.platform {
-        let parsed = kubefile::parse_platform(p.trim())
-            .ok_or_else(|| UsageError(format!("--platform {p:?}: expected OS/ARCH[/VARIANT], e.g. linux/arm64")))?;
+        let parsed = kubefile::parse_platform(p.trim()).map_err(|e| UsageError(format!("--platform {e}")))?;
         if !platforms.contains(&parsed) {
             platforms.push(parsed);
         }
@@ -353,6 +364,8 @@ fn check(args: &BuildArgs, deadline: Deadline) -> Result<Checked> {
         normalize_modes: args.normalize_modes,
         render_env,
         missing_key: args.missing_key.as_str().into(),
+        strict_templates: args.strict_templates,
+        render_into_image: args.render_into_image,
         policies: args.policies.clone(),
         extra_images: read_list(&args.image_list, "--image-list")?,
         ignored_images: read_list(&args.ignored_image_list, "--ignored-image-list")?,

@@ -82,8 +82,7 @@ pub fn images(args: ImagesArgs) -> Result<()> {
 pub fn inspect(args: InspectArgs) -> Result<()> {
     let store = args.common.open_store()?;
     let desc = store.resolve(&args.name).map_err(|e| UsageError(format!("{}: {e}", args.name)))?;
-    let platform = kubefile::parse_platform(&args.platform)
-        .ok_or_else(|| UsageError(format!("--platform {:?}: expected OS/ARCH", args.platform)))?;
+    let platform = kubefile::parse_platform(&args.platform).map_err(|e| UsageError(format!("--platform {e}")))?;
     let oci_platform = spec::Platform::new(&platform.os, &platform.architecture, platform.variant.as_deref());
     let (mdesc, manifest) = store.layout().manifest_for(&desc, Some(&oci_platform))?;
     let config: ImageConfig = store.layout().read_json(&manifest.config)?;
@@ -100,11 +99,12 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
         }
         .into());
     };
-    // As sealer's inspect does, show the image's labels in the extension.
+    // As sealer's inspect does, show the image's labels in the extension, the CNI and CSI ones
+    // folded into lists.
     if let (Some(obj), Some(labels)) = (extension.as_object_mut(), config.config.as_ref().map(|c| &c.labels))
         && !labels.is_empty()
     {
-        obj.insert("labels".into(), serde_json::to_value(labels)?);
+        obj.insert("labels".into(), serde_json::to_value(kubefile::inspect_labels(labels))?);
     }
     let images = manifest
         .annotations

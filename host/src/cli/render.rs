@@ -65,7 +65,8 @@ pub fn run(args: RenderArgs) -> Result<()> {
     env.extend(args.env.iter().cloned());
     let dest = args.output.clone().unwrap_or_else(|| args.dir.clone());
     std::fs::create_dir_all(&dest).map_err(|e| UsageError(format!("-o {}: {e}", dest.display())))?;
-    let config = RenderConfig { env, missing_key: args.missing_key.as_str().into(), apps: BTreeMap::new() };
+    let config =
+        RenderConfig { env, missing_key: args.missing_key.as_str().into(), apps: BTreeMap::new(), warn_missing: false };
     let sandbox = args.common.sandbox()?;
     // Rendering reads DIR and writes only the rendered files, offline.
     let paths = crate::confine::Confinement::new().read(&args.dir).read_write(&dest).deny_tcp_connect();

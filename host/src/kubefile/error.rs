@@ -1,9 +1,9 @@
 //! The one error type of the Kubefile front end: every failure names the
 //! Kubefile as the user gave it, the line of the instruction, and the cause.
 
-/// A Kubefile that cannot be parsed or planned, printed as `FILE:LINE: cause`.
-#[derive(Debug, thiserror::Error)]
-#[error("{file}:{line}: {kind}")]
+/// A Kubefile that cannot be parsed or planned, printed as `FILE:LINE: cause`, one line for each
+/// error found: this one, the first by line, then [`Error::more`].
+#[derive(Debug, Clone)]
 pub struct Error {
     /// The Kubefile's path as the user gave it.
     pub file: String,
@@ -11,14 +11,57 @@ pub struct Error {
     pub line: usize,
     /// What went wrong.
     pub kind: ErrorKind,
+    /// The other errors in the same Kubefile, in line order, so that one run reports them all.
+    pub more: Box<[Error]>,
 }
+
+impl Error {
+    /// An error of `file` at `line`, with no others.
+    pub fn new(file: &str, line: usize, kind: ErrorKind) -> Error {
+        Error { file: file.to_owned(), line, kind, more: Box::default() }
+    }
+
+    /// All of `errors` as one, the first by line leading and the rest after it in line order
+    /// (errors of one line in the order found); `None` if there are none.
+    pub fn all(mut errors: Vec<Error>) -> Option<Error> {
+        let first = errors.pop()?;
+        Some(first.join(errors))
+    }
+
+    /// This error and `others` as one, ordered as [`Error::all`] orders them.
+    pub fn join(self, others: Vec<Error>) -> Error {
+        let mut flat = Vec::with_capacity(others.len() + 1);
+        for mut e in others.into_iter().chain([self]) {
+            let more = std::mem::take(&mut e.more);
+            flat.push(e);
+            flat.extend(more.into_vec());
+        }
+        // Stable: errors of one line keep the order they were found in (`self` last of them).
+        flat.sort_by_key(|e| e.line);
+        let mut first = flat.remove(0);
+        first.more = flat.into_boxed_slice();
+        first
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.kind)?;
+        for other in self.more.iter() {
+            write!(f, "\n{other}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
 
 /// Short for results of the Kubefile front end.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Why a Kubefile was refused. Messages are lowercase and say what to do
 /// instead where sealbox refuses on purpose.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// The file is not UTF-8 text.

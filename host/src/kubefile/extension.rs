@@ -19,6 +19,10 @@ pub const SCHEMA_VERSION: &str = "v1alpha1";
 /// Where applications live in the image's rootfs: `application/apps/<name>/`.
 pub const APP_ROOT: &str = "application/apps";
 
+/// Label naming the builder's version, which `sealer build` sets on every image (its `--label`
+/// default); sealbox writes [`BuildClient::sealer_version`] there.
+pub const LABEL_SEALER_VERSION: &str = "io.sealer.version";
+
 /// Label set by `KUBEVERSION`.
 pub const LABEL_KUBE_VERSION: &str = "app.alpha.sealer.io/supported-kube-version";
 
@@ -110,6 +114,63 @@ pub struct Launch {
     pub app_names: Vec<String>,
 }
 
+/// One entry of the `sealer.image.container.images` annotation, as sealer's `ContainerImage`: same field
+/// order, `appName` left out when the image belongs to no application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerImage {
+    /// The normalised reference.
+    pub image: String,
+    /// The application whose files name the image.
+    #[serde(rename = "appName", default, skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
+    /// The platform the image is for.
+    pub platform: ContainerImagePlatform,
+}
+
+/// sealer's platform of a [`ContainerImage`]: `architecture`, `os`, then `variant` when set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerImagePlatform {
+    /// `amd64`, `arm64`...
+    pub architecture: String,
+    /// `linux`.
+    pub os: String,
+    /// `v8` for `arm64/v8`, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
+/// The `sealer.image.container.images` annotation value for a list of images in JSON (as the imagelist step
+/// answers it), with sealer's key order whatever order the JSON had.
+pub fn container_images_json(images: &serde_json::Value) -> serde_json::Result<String> {
+    let images = Vec::<ContainerImage>::deserialize(images)?;
+    Ok(to_go_json(&images))
+}
+
+/// The labels as `sealer inspect` shows them in the extension: each `kube-cni-<name>` and
+/// `kube-csi-<name>` label folded into one `cluster.alpha.sealer.io/kube-cni` (`kube-csi`) label
+/// whose value is the sorted names as a JSON list; the others as they are.
+pub fn inspect_labels(labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut cni = Vec::new();
+    let mut csi = Vec::new();
+    for (key, value) in labels {
+        if let Some(name) = key.strip_prefix(LABEL_CNI_PREFIX) {
+            cni.push(name);
+        } else if let Some(name) = key.strip_prefix(LABEL_CSI_PREFIX) {
+            csi.push(name);
+        } else {
+            out.insert(key.clone(), value.clone());
+        }
+    }
+    for (names, prefix) in [(cni, LABEL_CNI_PREFIX), (csi, LABEL_CSI_PREFIX)] {
+        if !names.is_empty() {
+            // The map is sorted, so the names already are, as sealer sorts them.
+            out.insert(prefix.trim_end_matches('-').to_owned(), to_go_json(&names));
+        }
+    }
+    out
+}
+
 impl ImageExtension {
     /// The annotation value: compact JSON escaped as Go's `json.Marshal` escapes it.
     pub fn to_json(&self) -> String {
@@ -190,5 +251,43 @@ mod tests {
         let ext: ImageExtension = serde_json::from_str(json).unwrap();
         assert_eq!(ext.applications[0].files, ["/a.yaml"]);
         assert_eq!(ext.to_json(), json);
+    }
+
+    #[test]
+    fn inspect_folds_cni_and_csi_labels_as_sealer_does() {
+        let labels: BTreeMap<String, String> = [
+            ("cluster.alpha.sealer.io/kube-cni-flannel", "true"),
+            ("cluster.alpha.sealer.io/kube-cni-calico", "true"),
+            ("cluster.alpha.sealer.io/kube-csi-alibaba-csi", "true"),
+            ("key1", "value1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let folded = inspect_labels(&labels);
+        let expected: BTreeMap<String, String> = [
+            ("cluster.alpha.sealer.io/kube-cni", r#"["calico","flannel"]"#),
+            ("cluster.alpha.sealer.io/kube-csi", r#"["alibaba-csi"]"#),
+            ("key1", "value1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(folded, expected);
+        assert!(inspect_labels(&BTreeMap::new()).is_empty());
+    }
+
+    #[test]
+    fn container_images_keep_sealers_key_order() {
+        let value = serde_json::json!([
+            {"appName": "web", "image": "docker.io/library/nginx:alpine",
+             "platform": {"os": "linux", "variant": "v8", "architecture": "arm64"}},
+            {"image": "docker.io/library/busybox", "platform": {"os": "linux", "architecture": "amd64"}}
+        ]);
+        assert_eq!(
+            container_images_json(&value).unwrap(),
+            r#"[{"image":"docker.io/library/nginx:alpine","appName":"web","platform":{"architecture":"arm64","os":"linux","variant":"v8"}},{"image":"docker.io/library/busybox","platform":{"architecture":"amd64","os":"linux"}}]"#
+        );
+        assert!(container_images_json(&serde_json::json!([{"image": 1}])).is_err());
     }
 }

@@ -3,7 +3,7 @@
 //! and the resulting [`Plan`] is what the build pipeline runs.
 //!
 //! ```text
-//! let kubefile = kubefile::parse("Kubefile", &bytes)?;             // once
+//! let kubefile = kubefile::parse_all("Kubefile", &bytes)?;         // once; plan() reports its bad lines
 //! for platform in platforms {                                      // ${ARCH} differs per platform
 //!     let options = PlanOptions { build_args, image_type, ..PlanOptions::new(platform) };
 //!     let plan = kubefile::plan("Kubefile", &kubefile, &context_dir, &options, &mut resolve_base)?;
@@ -43,13 +43,15 @@ mod tests;
 pub use app::AppType;
 pub use error::{Error, ErrorKind, Result};
 pub use extension::{
-    ANNOTATION, APP_ROOT, Application, BuildClient, ImageExtension, LABEL_CNI_PREFIX, LABEL_CSI_PREFIX,
-    LABEL_KUBE_VERSION, Launch, SCHEMA_VERSION, to_go_json,
+    ANNOTATION, APP_ROOT, Application, BuildClient, ContainerImage, ContainerImagePlatform, ImageExtension,
+    LABEL_CNI_PREFIX, LABEL_CSI_PREFIX, LABEL_KUBE_VERSION, LABEL_SEALER_VERSION, Launch, SCHEMA_VERSION,
+    container_images_json, inspect_labels, to_go_json,
 };
 pub use ignore::{IGNORE_FILES, Ignore};
-pub use parser::{Instruction, Keyword, Kubefile, parse};
+pub use parser::{Instruction, Keyword, Kubefile, parse, parse_all};
 pub use plan::{
-    BaseImage, BaseRef, BaseResolver, CopyEntry, EntryKind, ImageConfig, ImageType, LayerStep, MetadataStep,
-    ModuleStep, Plan, PlanOptions, Platform, Step, parse_platform,
+    BaseImage, BaseRef, BaseResolver, CopyEntry, EntryKind, ImageConfig, ImageType, KNOWN_ARCHITECTURES, LayerStep,
+    MetadataStep, ModuleStep, Plan, PlanOptions, Platform, Step, parse_platform,
 };
 pub use planner::plan;
+pub use rootfs::{Node, RootfsTree};

@@ -149,17 +149,33 @@ pub struct Instruction {
 }
 
 /// A parsed Kubefile: its instructions in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Kubefile {
     /// The escape character (`\` unless a `# escape=` directive says otherwise).
     pub escape: char,
     /// The instructions in file order.
     pub instructions: Vec<Instruction>,
+    /// The lines that are not instructions, left out of `instructions`. Only [`parse_all`] returns
+    /// a Kubefile with any; [`super::plan()`] reports them with its own errors, in line order.
+    pub errors: Vec<Error>,
 }
 
-/// Parses Kubefile bytes. `file` is the path as the user gave it; it names the file in errors.
+/// Parses Kubefile bytes. `file` is the path as the user gave it; it names the file in errors,
+/// and the error names every line that is not an instruction.
 pub fn parse(file: &str, bytes: &[u8]) -> Result<Kubefile> {
-    let err = |line: usize, kind: ErrorKind| Error { file: file.to_owned(), line, kind };
+    let mut kubefile = parse_all(file, bytes)?;
+    match Error::all(std::mem::take(&mut kubefile.errors)) {
+        Some(e) => Err(e),
+        None => Ok(kubefile),
+    }
+}
+
+/// Parses Kubefile bytes as [`parse`] does, but keeps the instructions around lines that are not
+/// instructions and returns those lines' errors in [`Kubefile::errors`], so that planning can report
+/// every error of the file at once. Fails only where nothing after can be read (not UTF-8, a bad
+/// escape directive).
+pub fn parse_all(file: &str, bytes: &[u8]) -> Result<Kubefile> {
+    let err = |line: usize, kind: ErrorKind| Error::new(file, line, kind);
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
@@ -172,6 +188,7 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Kubefile> {
 
     let mut directives = Directives::default();
     let mut instructions = Vec::new();
+    let mut errors = Vec::new();
     let mut next = 0;
     while next < lines.len() {
         let first = lines[next].trim_start();
@@ -193,10 +210,12 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Kubefile> {
             joined.push_str(&part);
             complete = done;
         }
-        let instruction = instruction(&joined, start, directives.escape).map_err(|kind| err(start, kind))?;
-        instructions.push(instruction);
+        match instruction(&joined, start, directives.escape) {
+            Ok(instruction) => instructions.push(instruction),
+            Err(kind) => errors.push(err(start, kind)),
+        }
     }
-    Ok(Kubefile { escape: directives.escape, instructions })
+    Ok(Kubefile { escape: directives.escape, instructions, errors })
 }
 
 /// Lines as Go's `bufio.ScanLines` yields them: split at `\n`, a trailing `\r` dropped,

@@ -2,28 +2,48 @@
 //! and the image metadata it ends with. [`super::plan()`] makes it; the
 //! pipeline runs it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::extension::{Application, BuildClient, ImageExtension};
 use super::ignore::Ignore;
 use super::parser::Keyword;
+use super::rootfs::RootfsTree;
 
 pub use sealbox_guest::Platform;
 
-/// Parses a platform written `os/architecture[/variant]` (as `--platform` takes it); `None` if it has
-/// another shape or an empty part.
-pub fn parse_platform(text: &str) -> Option<Platform> {
+/// The architectures an OCI platform may name (Go's `GOARCH` values, which the image spec
+/// follows); sealer itself builds `amd64` and `arm64`.
+pub const KNOWN_ARCHITECTURES: &[&str] = &[
+    "386", "amd64", "arm", "arm64", "loong64", "mips", "mipsle", "mips64", "mips64le", "ppc64", "ppc64le", "riscv64",
+    "s390x", "wasm",
+];
+
+/// Parses a platform written `os/architecture[/variant]` (as `--platform` takes it), refusing another
+/// shape, an empty part, or an architecture OCI does not know (with the ones it does).
+pub fn parse_platform(text: &str) -> Result<Platform, String> {
     let parts: Vec<&str> = text.split('/').collect();
+    let shape = || format!("{text:?}: expected OS/ARCH[/VARIANT], e.g. linux/arm64");
     if parts.iter().any(|p| p.is_empty()) {
-        return None;
+        return Err(shape());
     }
     let (os, architecture, variant) = match parts.as_slice() {
         [os, arch] => (os, arch, None),
         [os, arch, variant] => (os, arch, Some((*variant).to_owned())),
-        _ => return None,
+        _ => return Err(shape()),
     };
-    Some(Platform { os: (*os).to_owned(), architecture: (*architecture).to_owned(), variant })
+    if !KNOWN_ARCHITECTURES.contains(architecture) {
+        let hint = match *architecture {
+            "x86_64" | "x86-64" => " (x86_64 is called amd64)",
+            "aarch64" => " (aarch64 is called arm64)",
+            _ => "",
+        };
+        return Err(format!(
+            "{text:?}: unknown architecture {architecture:?}{hint}; sealer builds amd64 and arm64, and OCI knows {}",
+            KNOWN_ARCHITECTURES.join(", ")
+        ));
+    }
+    Ok(Platform { os: (*os).to_owned(), architecture: (*architecture).to_owned(), variant })
 }
 
 /// The sealer image type (`--type`).
@@ -99,9 +119,13 @@ pub struct BaseImage {
     pub author: Option<String>,
     /// The base's `sealer.image.extension` applications; kept, in order, ahead of the Kubefile's.
     pub applications: Vec<Application>,
-    /// Directories in the base rootfs (relative, no leading `/`), so that `COPY file dir` without a
-    /// trailing `/` lands inside an existing directory as buildah does. May be left empty.
-    pub directories: BTreeSet<PathBuf>,
+    /// The base rootfs's whole tree (directories, files, links), so that COPY and ADD resolve a
+    /// destination as buildah does over it: through its links, into an existing directory, over an
+    /// existing file. Empty for `scratch`.
+    pub tree: RootfsTree,
+    /// The full reference a short FROM name was resolved to (`docker.io/sealerio/kubernetes:v1`),
+    /// when the store did not hold it as written; the plan's warnings say so.
+    pub resolved: Option<String>,
 }
 
 /// A resolver for the base image: given the FROM reference and its `--platform` flag (if any),
@@ -137,7 +161,8 @@ pub struct Plan {
     /// paths found inside [`EntryKind::Dir`] sources (still looking inside excluded directories when
     /// [`Ignore::has_exceptions`]).
     pub ignore: Ignore,
-    /// Things worth telling the user that do not stop the build (unused build args).
+    /// Things worth telling the user that do not stop the build (unused build args, a short FROM
+    /// name resolved on Docker Hub).
     pub warnings: Vec<String>,
 }
 

@@ -2,7 +2,7 @@
 //! contexts the tests write themselves, plus sealer's two example contexts
 //! re-expressed as fixtures.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use cap_std::ambient_authority;
@@ -146,7 +146,8 @@ fn base_image_metadata_is_merged() {
             env: BTreeMap::from([("A".into(), "1".into())]),
             cmds: vec!["./run".into()],
         }],
-        directories: BTreeSet::from([PathBuf::from("manifests")]),
+        tree: base_tree(&[("manifests", Node::Dir)]),
+        resolved: None,
     };
     let text = "FROM base\nENV PATH=/usr/bin:$PATH\nLABEL over=new\nCOPY imageList manifests\nAPPENV baseapp B=2\n\
                 APP mine local://conf\nLAUNCH baseapp mine";
@@ -162,6 +163,68 @@ fn base_image_metadata_is_merged() {
     assert_eq!(plan.extension.applications[0].env.len(), 2);
     // The image extension's env comes from this Kubefile only.
     assert_eq!(plan.extension.env, BTreeMap::from([("PATH".into(), "/usr/bin:/bin".into())]));
+}
+
+/// A base tree from (path, node) pairs, applied in order.
+fn base_tree(entries: &[(&str, Node)]) -> RootfsTree {
+    let mut tree = RootfsTree::default();
+    for (path, node) in entries {
+        tree.insert(Path::new(path), node.clone());
+    }
+    tree
+}
+
+/// The layout of sealer's basefs: what its documented customisations copy onto.
+fn basefs_tree() -> RootfsTree {
+    base_tree(&[
+        ("etc/kubeadm.yml", Node::File),
+        ("etc/daemon.json", Node::File),
+        ("manifests/imageList", Node::File),
+        ("scripts/init-kube.sh", Node::File),
+        ("Metadata", Node::File),
+        ("conf", Node::Symlink("/etc".into())),
+        ("old", Node::Symlink("etc/daemon.json".into())),
+    ])
+}
+
+#[test]
+fn copy_onto_the_base_tree_follows_docker() {
+    let ctx = Context::new(&[
+        ("kubeadm.yml", "k"),
+        ("imageList", "i"),
+        ("daemon.json", "d"),
+        ("file", "f"),
+        ("dir/a.yaml", "a"),
+    ]);
+    let base = BaseImage { tree: basefs_tree(), ..BaseImage::default() };
+    let text = "FROM basefs\nCOPY kubeadm.yml etc\nCOPY imageList manifests\nCOPY daemon.json etc/\n\
+                COPY file Metadata\nCOPY file conf\nCOPY dir conf/sub\nCOPY file old\nCOPY file new\nCOPY file new";
+    let plan = plan_with(&ctx, text, &amd64(), base).unwrap();
+    let targets: Vec<_> = plan.steps.iter().map(|s| layer(s).entries[0].target.clone()).collect();
+    let expected = [
+        "etc/kubeadm.yml",     // onto a base directory: into it
+        "manifests/imageList", // the same for manifests
+        "etc/daemon.json",     // a trailing slash, as before
+        "Metadata",            // onto a base file: replaces it
+        "etc/file",            // through an absolute link to a directory: into its target
+        "etc/sub",             // a directory copy lands where the link leads
+        "etc/daemon.json",     // through a link to a file: replaces the file it names
+        "new",                 // a new path: the file itself
+        "new",                 // a file of an earlier step: replaced, not entered
+    ];
+    assert_eq!(targets, expected.map(PathBuf::from));
+}
+
+#[test]
+fn a_short_name_resolved_on_docker_hub_is_said() {
+    let ctx = Context::new(&[]);
+    let full = "docker.io/sealerio/kubernetes:v1.22.15";
+    let base = BaseImage { resolved: Some(full.into()), ..BaseImage::default() };
+    let plan = plan_with(&ctx, "FROM sealerio/kubernetes:v1.22.15\n", &amd64(), base).unwrap();
+    assert_eq!(
+        plan.warnings,
+        [format!("Kubefile:1: FROM sealerio/kubernetes:v1.22.15: a short name, resolved as sealer does to {full}")]
+    );
 }
 
 #[test]
@@ -273,7 +336,11 @@ fn label_maintainer_kubeversion() {
         "FROM scratch\nARG KV=v1.22.15\nLABEL \"a b\"=c d=\"e f\"\nLABEL old style\nMAINTAINER Jane <j@x>\nKUBEVERSION $KV",
     );
     let labels: Vec<_> = plan.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    assert_eq!(labels, ["a b=c", "app.alpha.sealer.io/supported-kube-version=v1.22.15", "d=e f", "old=style"]);
+    let builder = format!("io.sealer.version={}", BuildClient::sealbox().sealer_version);
+    assert_eq!(
+        labels,
+        ["a b=c", "app.alpha.sealer.io/supported-kube-version=v1.22.15", "d=e f", &builder, "old=style"]
+    );
     assert_eq!(plan.config.author.as_deref(), Some("Jane <j@x>"));
     let history: Vec<_> = plan.steps.iter().map(created_by).collect();
     assert_eq!(
@@ -415,6 +482,32 @@ fn copy_refuses_sources_outside_the_context() {
         plan_err(&ctx, "FROM scratch\nARG UP=..\nCOPY $UP/secret dest/"),
         "Kubefile:3: COPY source \"../secret\" is outside the build context"
     );
+}
+
+#[test]
+fn every_error_is_reported_in_line_order() {
+    let ctx = Context::new(&[("a.yaml", "")]);
+    // A planning error (line 2) before a line that is no instruction (line 3), then an APP that fails
+    // and the LAUNCH naming it (no second error for the same app), then a good COPY.
+    let text = "FROM scratch\nCOPY\nFROBNICATE x\nAPP web local://missing\nCOPY a.yaml manifests/\nLAUNCH web";
+    let kubefile = parse_all("Kubefile", text.as_bytes()).unwrap();
+    assert_eq!(kubefile.errors.len(), 1);
+    let mut resolve = |_: &BaseRef, _: Option<&str>| Ok(BaseImage::default());
+    let err = plan("Kubefile", &kubefile, &ctx.dir, &amd64(), &mut resolve).unwrap_err();
+    let lines: Vec<usize> = [err.line].into_iter().chain(err.more.iter().map(|e| e.line)).collect();
+    assert_eq!(lines, [2, 3, 4], "{err}");
+    assert_eq!(
+        err.to_string(),
+        "Kubefile:2: COPY: expected at least one source and a destination; usage: COPY SRC... DEST\n\
+         Kubefile:3: unknown instruction \"FROBNICATE\"\n\
+         Kubefile:4: APP source \"missing\" does not exist in the build context"
+    );
+    // `parse` alone refuses the file, naming every line that is no instruction.
+    let err = parse("Kubefile", b"FROM scratch\nFOO a\nCOPY a b\nBAR b\n").unwrap_err();
+    assert_eq!(err.to_string(), "Kubefile:2: unknown instruction \"FOO\"\nKubefile:4: unknown instruction \"BAR\"");
+    // A FROM that fails stops planning: what follows would only fail for want of it.
+    let err = plan_err(&ctx, "FROM scratch extra\nCOPY a.yaml x\nCOPY\n");
+    assert!(err.starts_with("Kubefile:1: FROM") && !err.contains('\n'), "{err}");
 }
 
 #[test]
@@ -856,7 +949,9 @@ fn sealer_basefs_shape() {
     let plan = plan_with(&ctx, text, &options, BaseImage::default()).unwrap();
     assert_eq!(plan.steps.iter().filter(|s| !s.empty_layer()).count(), 4);
     assert_eq!(layer(&plan.steps[2]).entries, [entry("imageList", EntryKind::File, "manifests/imageList")]);
-    assert_eq!(plan.config.labels.len(), 3);
+    // The runtime type, KUBEVERSION, CNI and the builder's version, as sealer labels it.
+    assert_eq!(plan.config.labels.len(), 4);
+    assert_eq!(plan.config.labels["io.sealer.version"], BuildClient::sealbox().sealer_version);
     assert_eq!(
         extension_without_client(&plan),
         r#"{"schemaVersion":"v1alpha1","type":"kube-installer","applications":[{"name":"calico","type":"shell","files":["calico.sh"],"version":"v1"}],"launch":{"app_names":["calico"]}}"#
@@ -870,7 +965,15 @@ fn platforms_parse() {
     assert_eq!(p.to_string(), "linux/arm64/v8");
     assert_eq!(parse_platform("linux/amd64").unwrap().variant, None);
     for bad in ["linux", "linux/", "/amd64", "a/b/c/d", ""] {
-        assert_eq!(parse_platform(bad), None, "{bad}");
+        assert_eq!(parse_platform(bad), Err(format!("{bad:?}: expected OS/ARCH[/VARIANT], e.g. linux/arm64")));
+    }
+    let err = parse_platform("linux/sparc").unwrap_err();
+    assert!(err.starts_with("\"linux/sparc\": unknown architecture \"sparc\"; sealer builds amd64 and arm64"), "{err}");
+    assert!(err.contains("ppc64le") && err.contains("riscv64") && err.contains("s390x"), "{err}");
+    let err = parse_platform("linux/x86_64").unwrap_err();
+    assert!(err.contains("(x86_64 is called amd64)"), "{err}");
+    for known in KNOWN_ARCHITECTURES {
+        assert_eq!(parse_platform(&format!("linux/{known}")).map(|p| p.architecture), Ok(known.to_string()));
     }
 }
 

@@ -75,10 +75,15 @@ impl Build<'_> {
         let runner = stage_runner.as_ref();
         let mut piped = StageResults::default();
         let early_outputs = stages::run_stage(runner, Stage::AfterCopy, &self.report, &mut piped)?;
-        // Render into the analysis tree and the last layer; pipeline steps
-        // after rendering read the rendered rootfs.
+        // Render into the analysis tree, so that the image search and the policies see what the
+        // cluster gets; the image keeps its templates and the files beside them, as sealer's does
+        // (it renders at deploy time), unless asked to render into it. Pipeline steps after
+        // rendering read the rendered rootfs.
         let pipeline_steps = options.pipeline.as_ref().is_some_and(|p| !p.steps.is_empty());
-        let mut render_dests: Vec<&TreeWriter> = vec![trees.analysis.writer(), &last_layer_writer];
+        let mut render_dests: Vec<&TreeWriter> = vec![trees.analysis.writer()];
+        if options.render_into_image {
+            render_dests.push(&last_layer_writer);
+        }
         render_dests.extend(trees.rootfs.as_ref().filter(|_| pipeline_steps).map(|r| r.writer()));
         self.render(planned, trees, &render_dests)?;
         let response = self.image_search(planned, trees, &render_dests)?;
@@ -109,8 +114,12 @@ impl Build<'_> {
             .filter(|a| !a.env.is_empty())
             .map(|a| (a.name.clone(), a.env.clone()))
             .collect();
-        let config =
-            RenderConfig { env: self.options.render_env.clone(), missing_key: self.options.missing_key.clone(), apps };
+        let config = RenderConfig {
+            env: self.options.render_env.clone(),
+            missing_key: self.options.missing_key.clone(),
+            apps,
+            warn_missing: !self.options.strict_templates && self.options.missing_key == "default",
+        };
         let (rendered, warnings, notes) =
             run_render(&planned.runner, trees.analysis.root(), &self.work, dests, &config)?;
         self.report.warn(warnings);

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::analyse::Analysed;
 use super::build::{Build, PlatformBuild};
@@ -65,7 +65,7 @@ impl Build<'_> {
         let mut manifest = Manifest::new(config_desc, all_layers);
         manifest.annotations.insert(kubefile::ANNOTATION.to_string(), plan.extension.to_json());
         if analysed.image_count > 0 {
-            let images = kubefile::to_go_json(&analysed.images);
+            let images = kubefile::container_images_json(&analysed.images).context("the imagelist step's images")?;
             manifest.annotations.insert(ANNOTATION_CONTAINER_IMAGES.to_string(), images);
         }
         manifest.annotations.extend(options.annotations.clone());

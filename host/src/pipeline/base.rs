@@ -6,7 +6,7 @@ use std::path::{Component, Path};
 use anyhow::{Context, Result, bail};
 
 use super::staging::StagedTree;
-use crate::kubefile::{self, BaseImage, BaseRef, ImageExtension, Platform};
+use crate::kubefile::{self, BaseImage, BaseRef, ImageExtension, Node, Platform, RootfsTree};
 use crate::oci::layout::Layout;
 use crate::oci::spec::{self, ImageConfig};
 use crate::oci::{Descriptor, Manifest, Store};
@@ -25,12 +25,18 @@ pub struct Base {
 /// the store first (verifying every blob's digest as it copies), and
 /// pulling a `REGISTRY/REPO[:TAG][@DIGEST]` base the store lacks.
 pub fn resolve(store: &Store, base: &BaseRef, platform: &Platform, registry: &RegistryOptions) -> Result<Base> {
+    let mut resolved = None;
     let desc = match base {
         BaseRef::Scratch => bail!("scratch has no base image"),
         BaseRef::Store(name) if Reference::is_remote(name) => remote(store, name, registry)?,
-        BaseRef::Store(name) => store
-            .resolve(name)
-            .with_context(|| format!("base image {name} is not in the local store (see `sealbox images`)"))?,
+        BaseRef::Store(name) => match store.resolve(name) {
+            Ok(desc) => desc,
+            Err(_) => {
+                let (desc, full) = short_name(store, name, registry)?;
+                resolved = Some(full);
+                desc
+            }
+        },
         BaseRef::OciLayout { path, reference } => {
             let layout = Layout::open(Path::new(path)).with_context(|| format!("opening OCI layout {path}"))?;
             let desc = layout.resolve(reference.as_deref().unwrap_or("")).with_context(|| format!("in {path}"))?;
@@ -56,9 +62,32 @@ pub fn resolve(store: &Store, base: &BaseRef, platform: &Platform, registry: &Re
         labels: cc.labels,
         author: config.author.clone(),
         applications,
-        directories: Default::default(),
+        tree: tree(layout, &manifest).context("listing the base image's files")?,
+        resolved,
     };
     Ok(Base { info, manifest, config })
+}
+
+/// A short name the store does not hold as written (`sealerio/kubernetes:v1.22.15`, `busybox`),
+/// resolved as sealer resolves it: on Docker Hub, a single name under `library/`. The store is
+/// asked for the full name first (also with `:latest` when no tag is given, as sealer names what
+/// it pulls), then the registry. Returns the image and the full name it was found under.
+fn short_name(store: &Store, name: &str, registry: &RegistryOptions) -> Result<(Descriptor, String)> {
+    let reference = Reference::parse(name).with_context(|| format!("FROM {name}"))?;
+    let full = reference.to_string();
+    let mut candidates = vec![full.clone()];
+    if reference.tag.is_none() && reference.digest.is_none() {
+        candidates.push(reference.with_tag("latest").to_string());
+    }
+    for candidate in candidates {
+        if let Ok(desc) = store.resolve(&candidate) {
+            return Ok((desc, candidate));
+        }
+    }
+    let desc = remote(store, &full, registry).with_context(|| {
+        format!("base image {name} is not in the local store (see `sealbox images`) under that name or as {full}")
+    })?;
+    Ok((desc, full))
 }
 
 /// The base image `name` in a registry: from the store when it holds that
@@ -77,6 +106,60 @@ fn remote(store: &Store, name: &str, registry: &RegistryOptions) -> Result<Descr
     Ok(desc)
 }
 
+/// The most paths a base image's tree may hold: far more than any cluster
+/// image has, few enough that the planner's copy of it stays small.
+const MAX_BASE_PATHS: usize = 1_000_000;
+
+/// The base image's whole tree, its layers applied in order with their
+/// whiteouts, from the tar headers alone.
+fn tree(layout: &Layout, manifest: &Manifest) -> Result<RootfsTree> {
+    let mut tree = RootfsTree::default();
+    for layer in &manifest.layers {
+        let reader = crate::oci::layer::open_uncompressed(layout, layer)
+            .with_context(|| format!("reading base layer {}", layer.digest))?;
+        let mut archive = tar::Archive::new(reader);
+        for entry in archive.entries().with_context(|| format!("reading base layer {}", layer.digest))? {
+            let entry = entry.with_context(|| format!("reading base layer {}", layer.digest))?;
+            let raw = entry.path()?.into_owned();
+            let Some(parts) = layer_path(&raw) else { continue };
+            let Some((name, dirs)) = parts.split_last() else { continue };
+            let dir: std::path::PathBuf = dirs.iter().collect();
+            match name.strip_prefix(".wh.") {
+                Some(".wh..opq") => tree.remove_below(&dir),
+                Some(hidden) => tree.remove(&dir.join(hidden)),
+                None => {
+                    let kind = entry.header().entry_type();
+                    let node = if kind.is_dir() {
+                        Node::Dir
+                    } else if kind.is_symlink() {
+                        Node::Symlink(entry.link_name()?.map(|t| t.into_owned()).unwrap_or_default())
+                    } else {
+                        Node::File
+                    };
+                    tree.insert(&dir.join(name), node);
+                }
+            }
+            if tree.len() > MAX_BASE_PATHS {
+                bail!("the base image holds more than {MAX_BASE_PATHS} paths");
+            }
+        }
+    }
+    Ok(tree)
+}
+
+/// A layer entry's path as plain relative names, or `None` for anything
+/// else (`..`, a prefix, names that are not UTF-8), which is skipped, never
+/// interpreted.
+fn layer_path(raw: &Path) -> Option<Vec<&str>> {
+    raw.components()
+        .filter(|c| !matches!(c, Component::CurDir | Component::RootDir))
+        .map(|c| match c {
+            Component::Normal(s) => s.to_str(),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Unpacks the base layers' analysable files into the analysis tree, in
 /// layer order, honouring whiteouts.
 pub fn stage_into(store: &Store, base: &Base, analysis: &StagedTree) -> Result<()> {
@@ -92,17 +175,7 @@ fn stage_layer(layout: &Layout, layer: &Descriptor, analysis: &StagedTree) -> Re
     for entry in archive.entries()? {
         let mut entry = entry?;
         let raw = entry.path()?.into_owned();
-        // Only plain relative paths; anything else in a layer is skipped,
-        // never interpreted.
-        let parts: Vec<&str> = raw
-            .components()
-            .filter(|c| !matches!(c, Component::CurDir | Component::RootDir))
-            .map(|c| match c {
-                Component::Normal(s) => s.to_str(),
-                _ => None,
-            })
-            .collect::<Option<_>>()
-            .unwrap_or_default();
+        let parts = layer_path(&raw).unwrap_or_default();
         let Some((name, dirs)) = parts.split_last() else { continue };
         let path = parts.join("/");
         if let Some(hidden) = name.strip_prefix(".wh.") {
@@ -157,6 +230,59 @@ mod tests {
             b.append_data(&mut h, path, body).expect("file");
         }
         b.into_inner().expect("tar")
+    }
+
+    /// A layer of (path, kind) entries: `d` a directory, `f` a file, `l:TARGET` a symlink.
+    fn layer_of(entries: &[(&str, &str)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, kind) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(0);
+            h.set_mode(0o755);
+            match *kind {
+                "d" => {
+                    h.set_entry_type(tar::EntryType::Directory);
+                    b.append_data(&mut h, path, &b""[..]).expect("dir");
+                }
+                "f" => b.append_data(&mut h, path, &b""[..]).expect("file"),
+                link => {
+                    h.set_entry_type(tar::EntryType::Symlink);
+                    b.append_link(&mut h, path, link.trim_start_matches("l:")).expect("link");
+                }
+            }
+        }
+        b.into_inner().expect("tar")
+    }
+
+    #[test]
+    fn the_base_tree_applies_layers_in_order_with_their_whiteouts() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&tmp.path().join("store")).expect("store");
+        let first = layer_of(&[
+            ("etc/", "d"),
+            ("etc/a", "f"),
+            ("etc/b", "f"),
+            ("manifests/x", "f"),
+            ("conf", "l:/etc"),
+            ("old/", "d"),
+            ("old/z", "f"),
+        ]);
+        let second =
+            layer_of(&[("etc/.wh.a", "f"), ("manifests/.wh..wh..opq", "f"), ("manifests/y", "f"), ("old", "f")]);
+        let layers = [first, second].map(|l| store.put_blob(spec::MEDIA_TYPE_LAYER_TAR, &l).expect("blob"));
+        let config = store.put_blob(spec::MEDIA_TYPE_CONFIG, b"{}").expect("config");
+        let manifest = Manifest::new(config, layers.to_vec());
+        let tree = tree(store.layout(), &manifest).expect("tree");
+        let node = |p: &str| tree.get(Path::new(p)).cloned();
+        assert_eq!(node("etc"), Some(Node::Dir));
+        assert_eq!(node("etc/a"), None, "whited out");
+        assert_eq!(node("etc/b"), Some(Node::File));
+        assert_eq!(node("manifests/x"), None, "hidden by the opaque directory");
+        assert_eq!(node("manifests/y"), Some(Node::File));
+        assert_eq!(node("conf"), Some(Node::Symlink("/etc".into())));
+        assert_eq!(node("old"), Some(Node::File), "a file over a directory");
+        assert_eq!(node("old/z"), None);
+        assert_eq!(tree.len(), 6, "nothing else: {tree:?}");
     }
 
     #[test]

@@ -129,7 +129,7 @@ pub fn build(
     }
     let kubefile_name = options.kubefile.display().to_string();
     let bytes = small_file::read(&options.kubefile).with_context(|| format!("reading {kubefile_name}"))?;
-    let parsed = kubefile::parse(&kubefile_name, &bytes)?;
+    let parsed = kubefile::parse_all(&kubefile_name, &bytes)?;
     let ctx = Dir::open_ambient_dir(&options.context, cap_std::ambient_authority())
         .with_context(|| format!("opening build context {}", options.context.display()))?;
     let work = tempfile::Builder::new().prefix("sealbox-build-").tempdir().context("creating a work directory")?;

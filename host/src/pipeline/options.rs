@@ -34,6 +34,12 @@ pub struct BuildOptions {
     pub render_env: BTreeMap<String, String>,
     /// `default`, `zero` or `error`.
     pub missing_key: String,
+    /// With `missing_key` `default`, a template printing a missing key fails the build rather than
+    /// being a warning (`--strict-templates`).
+    pub strict_templates: bool,
+    /// Write rendered templates (and the image list found) into the image, as a last layer, rather
+    /// than only into the analysis tree as sealer, which renders at deploy time, would have it.
+    pub render_into_image: bool,
     /// Kyverno policy files or directories.
     pub policies: Vec<PathBuf>,
     pub extra_images: Vec<String>,

@@ -23,6 +23,9 @@ pub struct RenderConfig {
     pub missing_key: String,
     /// Per-application values (APPENV).
     pub apps: BTreeMap<String, BTreeMap<String, String>>,
+    /// With `missing_key` `default`: a missing key printed is a warning naming file, line and key,
+    /// and the file is rendered as sealer renders it at deploy time (`<no value>`), not an error.
+    pub warn_missing: bool,
 }
 
 /// Runs the render step over `input` and copies the rendered files, with
@@ -36,15 +39,40 @@ pub fn run_render(
     config: &RenderConfig,
 ) -> Result<(usize, Vec<String>, Vec<String>)> {
     let render = steps.builtin("render")?;
-    let mut req = RunRequest::new(serde_json::json!({"missingKey": config.missing_key, "apps": config.apps}));
-    req.env = config.env.clone();
-    req.files = list_tree(input)?;
-    let (outcome, out) = steps.run("render", &render, input, work, req, None)?;
+    let files = list_tree(input)?;
+    let request = |missing_key: &str| {
+        let mut req = RunRequest::new(serde_json::json!({"missingKey": missing_key, "apps": config.apps}));
+        req.env = config.env.clone();
+        req.files = files.clone();
+        req
+    };
+    let (mut outcome, mut out) =
+        steps.run_unchecked("render", &render, input, work, request(&config.missing_key), None)?;
+    let mut warnings = Vec::new();
+    if outcome.response.status == sealbox_guest::Status::Failure {
+        let errors: Vec<_> =
+            outcome.response.diagnostics.iter().filter(|d| d.severity == sealbox_guest::Severity::Error).collect();
+        let only_missing = !errors.is_empty() && errors.iter().all(|d| d.rule.as_deref() == Some("render/missing-key"));
+        if !(config.warn_missing && only_missing) {
+            anyhow::bail!("{}", steps::failure_message("render", &outcome.response));
+        }
+        // sealer renders at deploy time, with the cluster's values; here a value may well be
+        // missing, and sealer's renderer prints `<no value>` for it.
+        warnings.extend(errors.iter().map(|d| {
+            format!(
+                "{}; rendered as `<no value>`, as sealer renders a missing value at deploy time \
+                 (--strict-templates makes this an error)",
+                steps::format_diagnostic(d)
+            )
+        }));
+        (outcome, out) = steps.run("render", &render, input, work, request("zero"), None)?;
+    }
     let modes = rendered_modes(&outcome.response.data);
     let mut notes = Vec::new();
     apply_output(&out, &outcome.output, dests, &modes, &mut notes)?;
     let rendered = outcome.output.iter().filter(|e| e.kind == FileKind::File).count();
-    Ok((rendered, steps::warnings(&outcome.response), notes))
+    warnings.extend(steps::warnings(&outcome.response));
+    Ok((rendered, warnings, notes))
 }
 
 /// `sealbox render`: renders the templates of a rootfs directory, as a
