@@ -24,7 +24,7 @@ rustup component add --toolchain "$toolchain" rustfmt clippy
 
 # TOOL:PACKAGE pairs; the archive tools make the ADD tests' archives.
 need=()
-for pair in skopeo:skopeo umoci:umoci podman:podman xz:xz-utils bzip2:bzip2 zstd:zstd docker-registry:docker-registry openssl:openssl; do
+for pair in skopeo:skopeo umoci:umoci podman:podman tar:tar gzip:gzip xz:xz-utils bzip2:bzip2 zstd:zstd docker-registry:docker-registry openssl:openssl; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -189,21 +189,36 @@ fn multi_platform_build_makes_an_index_with_arch_expanded() {
     assert_eq!(arches, ["amd64", "arm64"]);
     assert!(stdout.trim().starts_with("sha256:"));
     for arch in ["amd64", "arm64"] {
-        let bundle = tempfile::tempdir().expect("bundle");
-        let out = Command::new("umoci")
-            .args(["unpack", "--platform"])
-            .arg(format!("linux/{arch}"))
-            .arg("--image")
-            .arg(format!("{}:multi", store.path().display()))
-            .arg(bundle.path().join("b"))
-            .output();
-        // Older umoci has no --platform; then check the config instead.
-        if let Ok(out) = out
-            && out.status.success()
-        {
-            let hello = std::fs::read_to_string(bundle.path().join("b/rootfs/bin/hello")).expect("hello");
-            assert!(hello.contains(arch));
-        }
+        let image = format!("oci:{}:multi", store.path().display());
+        // Each platform's config says its architecture.
+        let config =
+            json(tool("skopeo").expect("skopeo").args(["inspect", "--config", "--override-arch", arch]).arg(&image));
+        assert_eq!(config["architecture"], arch);
+        assert_eq!(config["os"], "linux");
+        // Each platform's layer holds its own files. umoci before 0.5 has
+        // no --platform, so skopeo first picks the platform's manifest out
+        // of the index into a one-image layout that any umoci unpacks.
+        let work = tempfile::tempdir().expect("work");
+        let single = work.path().join("single");
+        let copied = tool("skopeo")
+            .expect("skopeo")
+            .args(["copy", "--override-arch", arch, &image])
+            .arg(format!("oci:{}:one", single.display()))
+            .output()
+            .expect("skopeo copy");
+        assert!(copied.status.success(), "{}", String::from_utf8_lossy(&copied.stderr));
+        let bundle = work.path().join("b");
+        let out = tool("umoci")
+            .expect("umoci")
+            .args(["unpack", "--rootless", "--image"])
+            .arg(format!("{}:one", single.display()))
+            .arg(&bundle)
+            .output()
+            .expect("umoci unpack");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let hello = std::fs::read_to_string(bundle.join("rootfs/bin/hello")).expect("hello");
+        let want = std::fs::read_to_string(fixture("multiarch").join(arch).join("bin/hello")).expect("fixture hello");
+        assert_eq!(hello, want, "{arch}");
     }
     let (out, stdout, _) =
         run(sealbox().args(["inspect", "multi", "--platform", "linux/arm64", "--root"]).arg(store.path()));

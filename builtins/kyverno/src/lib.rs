@@ -79,6 +79,7 @@ pub mod conditions;
 pub mod context;
 pub mod duration;
 pub mod engine;
+pub mod floors;
 pub mod foreach;
 pub mod gofmt;
 pub mod images;

@@ -389,16 +389,27 @@ fn judge(
     if !test.policies.iter().any(|p| p.policy.name == policy.rsplit('/').next().unwrap_or(policy)) {
         return (RowOutcome::Fail, actual, format!("policy {policy:?} not found in the test's policies"));
     }
+    let (outcome, reason) = judge_responses(expected, got);
+    (outcome, actual, reason)
+}
+
+/// The outcome of a row from the engine's responses for it, and why.
+/// A row with an unsupported rule result counts as unsupported only when no
+/// supported rule in it missed the expected status: otherwise the miss
+/// would hide behind the unsupported one.
+fn judge_responses(expected: &str, got: &[&RuleResponse]) -> (RowOutcome, String) {
+    let miss = |r: &&&RuleResponse| !r.status.as_str().eq_ignore_ascii_case(expected);
+    let supported_miss = got.iter().filter(|r| r.status != RuleStatus::Unsupported).find(miss);
+    if let Some(r) = supported_miss {
+        return (RowOutcome::Fail, format!("rule {}: {}", r.rule, r.message));
+    }
     if let Some(u) = got.iter().find(|r| r.status == RuleStatus::Unsupported) {
-        return (RowOutcome::Unsupported, actual, u.message.clone());
+        return (RowOutcome::Unsupported, u.message.clone());
     }
     if got.is_empty() {
-        return (RowOutcome::Excluded, actual, "the policy produced no response for this resource".into());
+        return (RowOutcome::Excluded, "the policy produced no response for this resource".into());
     }
-    match got.iter().find(|r| !r.status.as_str().eq_ignore_ascii_case(expected)) {
-        None => (RowOutcome::Pass, actual, String::new()),
-        Some(r) => (RowOutcome::Fail, actual, format!("rule {}: {}", r.rule, r.message)),
-    }
+    (RowOutcome::Pass, String::new())
 }
 
 fn classify(test: &LoadedTest, policy: &str, rule: &str, row: &Value) -> FeatureClass {
@@ -517,4 +528,33 @@ pub fn summarize(reports: &[TestFileReport]) -> Summary {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resp(rule: &str, status: RuleStatus) -> RuleResponse {
+        RuleResponse::new(rule, status, format!("{rule} said so"))
+    }
+
+    #[test]
+    fn a_supported_miss_beside_an_unsupported_rule_is_a_failure() {
+        let (a, b) = (resp("a", RuleStatus::Unsupported), resp("b", RuleStatus::Fail));
+        assert_eq!(judge_responses("pass", &[&a, &b]), (RowOutcome::Fail, "rule b: b said so".into()));
+    }
+
+    #[test]
+    fn an_unsupported_rule_with_only_matching_neighbours_is_unsupported() {
+        let (a, b) = (resp("a", RuleStatus::Unsupported), resp("b", RuleStatus::Pass));
+        assert_eq!(judge_responses("pass", &[&a, &b]), (RowOutcome::Unsupported, "a said so".into()));
+    }
+
+    #[test]
+    fn responses_decide_pass_fail_and_excluded() {
+        let p = resp("a", RuleStatus::Pass);
+        assert_eq!(judge_responses("Pass", &[&p]), (RowOutcome::Pass, String::new()));
+        assert_eq!(judge_responses("fail", &[&p]).0, RowOutcome::Fail);
+        assert_eq!(judge_responses("pass", &[]).0, RowOutcome::Excluded);
+    }
 }

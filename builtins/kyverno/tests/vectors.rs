@@ -16,7 +16,11 @@ fn vectors(name: &str) -> Option<Vec<Value>> {
     let path = base.join("kyverno/vectors").join(name);
     let Ok(text) = std::fs::read_to_string(&path) else {
         eprintln!("SKIPPED (not passed): {} not found; set SEALBOX_SHARED to run Kyverno's vectors", path.display());
-        assert!(std::env::var_os("SEALBOX_REQUIRE_SHARED").is_none(), "shared data required but missing");
+        assert!(
+            std::env::var_os("SEALBOX_REQUIRE_SHARED").is_none(),
+            "{} is missing but SEALBOX_REQUIRE_SHARED is set: put the shared data at ../shared or set SEALBOX_SHARED",
+            path.display()
+        );
         return None;
     };
     let doc: Value = serde_json::from_str(&text).expect("vector file is JSON");

@@ -410,10 +410,10 @@ mod tests {
             .collect()
     }
 
-    fn skopeo_inspect(reference: &str) -> Option<serde_json::Value> {
-        let out = run_tool("skopeo", &["inspect", reference])?;
+    fn skopeo_inspect(reference: &str) -> serde_json::Value {
+        let out = run_tool("skopeo", &["inspect", reference]);
         assert!(out.status.success(), "skopeo inspect {reference}: {}", String::from_utf8_lossy(&out.stderr));
-        Some(serde_json::from_slice(&out.stdout).unwrap())
+        serde_json::from_slice(&out.stdout).unwrap()
     }
 
     #[test]
@@ -443,11 +443,11 @@ mod tests {
         let store = Store::open(&root).unwrap();
         let image = fixture_image(&store, &amd64(), Compression::Gzip);
         store.tag("example.com/app:v1", &image).unwrap();
-        let Some(info) = skopeo_inspect(&format!("oci:{}:example.com/app:v1", root.display())) else { return };
+        let info = skopeo_inspect(&format!("oci:{}:example.com/app:v1", root.display()));
         assert_eq!(info["Digest"], image.digest.to_string());
         assert_eq!(info["Architecture"], "amd64");
         let bundle = dir.path().join("bundle");
-        let Some(out) = run_tool(
+        let out = run_tool(
             "umoci",
             &[
                 "unpack",
@@ -456,9 +456,7 @@ mod tests {
                 &format!("{}:example.com/app:v1", root.display()),
                 bundle.to_str().unwrap(),
             ],
-        ) else {
-            return;
-        };
+        );
         assert!(out.status.success(), "umoci unpack: {}", String::from_utf8_lossy(&out.stderr));
         let rootfs = bundle.join("rootfs");
         assert_eq!(std::fs::read_to_string(rootfs.join("etc/config.yaml")).unwrap(), "name: linux/amd64\n");
@@ -492,9 +490,7 @@ mod tests {
         assert_eq!(names, ["app:gz", "other:1"]);
         let dest = Store::open(&out).unwrap();
         assert!(dest.fsck(false).unwrap().is_ok());
-        if let Some(info) = skopeo_inspect(&format!("oci:{}:other:1", out.display())) {
-            assert_eq!(info["Architecture"], "arm64");
-        }
+        assert_eq!(skopeo_inspect(&format!("oci:{}:other:1", out.display()))["Architecture"], "arm64");
         // Not a layout and not empty: refused, untouched.
         std::fs::create_dir_all(dir.path().join("busy")).unwrap();
         std::fs::write(dir.path().join("busy/file"), b"x").unwrap();
@@ -525,13 +521,10 @@ mod tests {
         let idx: Index = serde_json::from_slice(&entries[1].1).unwrap();
         assert_eq!(idx.manifests[0].digest, index.digest);
         assert_eq!(idx.manifests[0].ref_name(), Some("multi:v1"));
-        if let Some(out) =
-            run_tool("skopeo", &["inspect", "--raw", &format!("oci-archive:{}:multi:v1", file.display())])
-        {
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-            let raw: Index = serde_json::from_slice(&out.stdout).unwrap();
-            assert_eq!(raw.manifests.len(), 2);
-        }
+        let out = run_tool("skopeo", &["inspect", "--raw", &format!("oci-archive:{}:multi:v1", file.display())]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let raw: Index = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(raw.manifests.len(), 2);
     }
 
     #[test]
@@ -570,27 +563,23 @@ mod tests {
         let top = layer_name.trim_end_matches("/layer.tar");
         let repositories: serde_json::Value = serde_json::from_slice(&entries["repositories"]).unwrap();
         assert_eq!(repositories, serde_json::json!({"example.com/team/app": {"latest": top}}));
-        if let Some(info) = skopeo_inspect(&format!("docker-archive:{}", file.display())) {
-            assert_eq!(info["Architecture"], "arm64");
-            assert_eq!(info["Layers"][0], config.rootfs.diff_ids[0].to_string());
-        }
+        let info = skopeo_inspect(&format!("docker-archive:{}", file.display()));
+        assert_eq!(info["Architecture"], "arm64");
+        assert_eq!(info["Layers"][0], config.rootfs.diff_ids[0].to_string());
         // skopeo copies the archive into a layout and umoci unpacks it: the
         // layer comes back as the same tree.
         let layout = dir.path().join("copied");
-        let Some(out) = run_tool(
+        let out = run_tool(
             "skopeo",
             &["copy", &format!("docker-archive:{}", file.display()), &format!("oci:{}:c", layout.display())],
-        ) else {
-            return;
-        };
+        );
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let bundle = dir.path().join("bundle");
         let image = format!("{}:c", layout.display());
-        if let Some(out) = run_tool("umoci", &["unpack", "--rootless", "--image", &image, bundle.to_str().unwrap()]) {
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-            let config = std::fs::read_to_string(bundle.join("rootfs/etc/config.yaml")).unwrap();
-            assert_eq!(config, "name: linux/arm64/v8\n");
-        }
+        let out = run_tool("umoci", &["unpack", "--rootless", "--image", &image, bundle.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let config = std::fs::read_to_string(bundle.join("rootfs/etc/config.yaml")).unwrap();
+        assert_eq!(config, "name: linux/arm64/v8\n");
     }
 
     #[test]

@@ -64,13 +64,14 @@ pub fn fixture_index(store: &Store, platforms: &[Platform]) -> Descriptor {
     store.put_json(MEDIA_TYPE_INDEX, &Index::new(manifests)).unwrap()
 }
 
-/// Runs a tool if it is installed: `None` when it is not.
-pub fn run_tool(program: &str, args: &[&str]) -> Option<std::process::Output> {
+/// Runs a tool the cross-checks need; panics naming the tool and the setup
+/// step when it is missing, so a machine without it fails instead of
+/// passing without the check.
+pub fn run_tool(program: &str, args: &[&str]) -> std::process::Output {
     match std::process::Command::new(program).args(args).output() {
-        Ok(out) => Some(out),
+        Ok(out) => out,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!("{program} is not installed: skipping its cross-check");
-            None
+            panic!("{program} is not installed: run scripts/setup.sh, which installs it for this cross-check")
         }
         Err(e) => panic!("cannot run {program}: {e}"),
     }

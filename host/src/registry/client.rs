@@ -534,8 +534,9 @@ fn transport(e: ureq::Error, what: &str) -> Failure {
     }
 }
 
-/// Splits `Bearer realm="x",service="y"` into the scheme and its parameters.
-fn parse_challenge(challenge: &str) -> (String, Vec<(String, String)>) {
+/// Splits `Bearer realm="x",service="y"` (a registry's `WWW-Authenticate`,
+/// untrusted) into the scheme and its parameters; public for the fuzzer.
+pub fn parse_challenge(challenge: &str) -> (String, Vec<(String, String)>) {
     let challenge = challenge.trim();
     let (scheme, rest) = challenge.split_once(' ').unwrap_or((challenge, ""));
     let mut params = Vec::new();

@@ -26,7 +26,7 @@ pub use cache::ModuleCache;
 pub use error::{StepError, StepFailure};
 pub use limits::{Bytes, Limits, Seconds, parse_duration, parse_size};
 pub use pipes::SharedWriter;
-pub use run::{Step, StepOutcome};
+pub use run::{Step, StepOutcome, parse_response};
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,0 +1,159 @@
+//! Fuzz harnesses: one function per parser that untrusted input reaches.
+//! Each takes arbitrary bytes and must return without panicking, hanging
+//! or running out of memory; errors are the expected answer to bad input.
+//! The AFL++ binary (`bin/fuzz_afl.rs`) and the seed-corpus smoke test
+//! (`tests/seeds.rs`) both call them through [`TARGETS`].
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// A harness: arbitrary bytes in, nothing out; a panic is a finding.
+pub type Harness = fn(&[u8]);
+
+/// Every target by name; the name is also its seed directory under `seeds/`.
+pub const TARGETS: &[(&str, Harness)] = &[
+    ("kubefile", kubefile),
+    ("dockerignore", dockerignore),
+    ("pipeline_file", pipeline_file),
+    ("step_response", step_response),
+    ("oci_layout", oci_layout),
+    ("tar_archive", tar_archive),
+    ("registry_response", registry_response),
+    ("template", template),
+    ("kyverno_policy", kyverno_policy),
+];
+
+/// The harness named `name`.
+pub fn target(name: &str) -> Option<Harness> {
+    TARGETS.iter().find(|(n, _)| *n == name).map(|(_, h)| *h)
+}
+
+fn text(data: &[u8]) -> &str {
+    // Parsers that take text get the valid UTF-8 prefix: invalid bytes are
+    // refused before them, and fuzzing that refusal teaches nothing.
+    match std::str::from_utf8(data) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&data[..e.valid_up_to()]).unwrap_or(""),
+    }
+}
+
+/// An empty build context, made once: the planner only reads it.
+fn empty_context() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("temp dir for the empty context")).path()
+}
+
+/// The Kubefile parser, then the planner over an empty context with a base
+/// resolver that refuses (so FROM of a remote image takes the error path).
+pub fn kubefile(data: &[u8]) {
+    use sealbox::kubefile::{PlanOptions, parse, parse_platform, plan};
+    let Ok(kubefile) = parse("Kubefile", data) else { return };
+    let Ok(ctx) = cap_std::fs::Dir::open_ambient_dir(empty_context(), cap_std::ambient_authority()) else { return };
+    let Some(platform) = parse_platform("linux/amd64") else { return };
+    let mut resolve = |_: &_, _: Option<&str>| Err("no base images while fuzzing".to_owned());
+    let _ = plan("Kubefile", &kubefile, &ctx, &PlanOptions::new(platform), &mut resolve);
+}
+
+/// `.dockerignore` patterns, then matching: the first line is the path to
+/// match, the rest the pattern file.
+pub fn dockerignore(data: &[u8]) {
+    let text = text(data);
+    let (path, patterns) = text.split_once('\n').unwrap_or(("", text));
+    if let Ok(ignore) = sealbox::kubefile::Ignore::parse(patterns) {
+        let _ = ignore.is_excluded(Path::new(path));
+        let _ = ignore.is_excluded(Path::new("a/b/c.yaml"));
+    }
+}
+
+/// The pipeline file (`sealbox.yaml`) read from disk as the CLI does.
+pub fn pipeline_file(data: &[u8]) {
+    let Ok(dir) = tempfile::tempdir() else { return };
+    let path = dir.path().join(sealbox::pipeline::PIPELINE_FILE);
+    if std::fs::write(&path, data).is_ok() {
+        let _ = sealbox::pipeline::Pipeline::read(&path);
+    }
+}
+
+/// A step's stdout: the response a module writes, parsed and checked.
+pub fn step_response(data: &[u8]) {
+    let _ = sealbox::sandbox::parse_response(data);
+}
+
+/// OCI layout readers: the bytes as `index.json` (and the first manifest
+/// it names, when the bytes also parse as one) through resolve, children
+/// and manifest lookup; and as a manifest and config directly.
+pub fn oci_layout(data: &[u8]) {
+    use sealbox::oci::{ImageConfig, Index, Layout, Manifest};
+    let _ = serde_json::from_slice::<Manifest>(data);
+    let _ = serde_json::from_slice::<ImageConfig>(data);
+    let _ = serde_json::from_slice::<Index>(data);
+    let Ok(dir) = tempfile::tempdir() else { return };
+    let root = dir.path();
+    let ok = std::fs::write(root.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).is_ok()
+        && std::fs::write(root.join("index.json"), data).is_ok()
+        && std::fs::create_dir_all(root.join("blobs/sha256")).is_ok();
+    if !ok {
+        return;
+    }
+    let Ok(layout) = Layout::open(root) else { return };
+    let _ = layout.index();
+    if let Ok(images) = layout.images() {
+        for (name, desc) in images.iter().take(4) {
+            let _ = layout.resolve(name);
+            let _ = layout.children(desc);
+            let _ = layout.closure(desc);
+            let _ = layout.manifest_for(desc, None);
+        }
+    }
+}
+
+/// The archive reader behind ADD and base layers: every compression
+/// (detected from the bytes), tar headers and paths, with small limits so
+/// a bomb is refused quickly.
+pub fn tar_archive(data: &[u8]) {
+    let Ok(dir) = tempfile::tempdir() else { return };
+    let limits = sealbox_unpack::Limits {
+        max_entries: 1_000,
+        max_bytes: 8 << 20,
+        max_ratio: 200,
+        ratio_threshold: 1 << 20,
+        archive_bytes: data.len() as u64,
+    };
+    let _ = sealbox_unpack::unpack(data, &dir.path().join("out"), limits);
+}
+
+/// Registry responses: the auth challenge (`WWW-Authenticate`), image
+/// references, and manifests or indexes as a registry returns them.
+pub fn registry_response(data: &[u8]) {
+    let text = text(data);
+    let _ = sealbox::registry::client::parse_challenge(text);
+    for line in text.lines().take(8) {
+        let _ = sealbox::registry::Reference::parse(line);
+    }
+    let _ = serde_json::from_slice::<sealbox::oci::Manifest>(data);
+    let _ = serde_json::from_slice::<sealbox::oci::Index>(data);
+}
+
+/// The template engine: parse, then execute over a small data document.
+/// The first line is JSON data when it parses as such.
+pub fn template(data: &[u8]) {
+    use sealbox_render::engine::{Options, Templates, Value};
+    let text = text(data);
+    let (first, rest) = text.split_once('\n').unwrap_or(("", text));
+    let json = serde_json::from_str::<serde_json::Value>(first)
+        .unwrap_or_else(|_| serde_json::json!({"name": "app", "items": [1, 2, 3], "nested": {"k": "v"}}));
+    let mut templates = Templates::new();
+    if templates.parse("t", rest).is_ok() {
+        let _ = templates.execute("t", &Value::from(&json), &Options::default());
+    }
+}
+
+/// Kyverno policy loading: YAML documents, policy decoding and preparation.
+pub fn kyverno_policy(data: &[u8]) {
+    use sealbox_kyverno::loader;
+    let Ok(docs) = loader::documents("policy.yaml", text(data)) else { return };
+    let mut loaded = loader::LoadedPolicies::default();
+    if loader::collect_policies(&mut loaded, "policy.yaml", &docs).is_ok() {
+        let _ = loader::prepare(loaded.policies);
+    }
+}
