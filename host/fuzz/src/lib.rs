@@ -49,7 +49,7 @@ pub fn kubefile(data: &[u8]) {
     use sealbox::kubefile::{PlanOptions, parse, parse_platform, plan};
     let Ok(kubefile) = parse("Kubefile", data) else { return };
     let Ok(ctx) = cap_std::fs::Dir::open_ambient_dir(empty_context(), cap_std::ambient_authority()) else { return };
-    let Some(platform) = parse_platform("linux/amd64") else { return };
+    let Ok(platform) = parse_platform("linux/amd64") else { return };
     let mut resolve = |_: &_, _: Option<&str>| Err("no base images while fuzzing".to_owned());
     let _ = plan("Kubefile", &kubefile, &ctx, &PlanOptions::new(platform), &mut resolve);
 }
