@@ -1,9 +1,11 @@
 //! OCI images: the spec types, the local store, layer writing and export.
 //!
-//! [`store::Store`] is an OCI image layout on disk that sealbox builds into;
-//! [`layer::LayerWriter`] turns a packer's tar stream into a layer blob in
-//! it; [`export`] writes images out as `oci:`, `oci-archive:` and
-//! `docker-archive:`.
+//! [`store::Store`] is an OCI image layout on disk that sealbox builds into
+//! (its parts in `store/`: index handling, blob writing, locking, fsck, gc
+//! and image-name rules, a file each); [`layer::LayerWriter`] turns a
+//! packer's tar stream into a layer blob in it; [`export`] writes images out
+//! as `oci:`, `oci-archive:` and `docker-archive:`. Nothing here knows about
+//! Kubefiles, builds or registries' network protocol.
 
 pub mod digest;
 pub mod error;
