@@ -13,8 +13,11 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use libyaml_safer::{Event, EventData, Mark, Parser, ScalarStyle};
 use serde_json::{Map, Number, Value};
+
+use events::{Event, EventData, Mark, Parser, ScalarStyle};
+
+mod events;
 
 /// Caps on one stream, so hostile input cannot exhaust memory or stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,9 +194,7 @@ pub fn load_with(text: &str, limits: Limits) -> Result<Vec<Document>, Error> {
             message: format!("{} bytes is more than the {} bytes a YAML stream may have", text.len(), limits.max_bytes),
         });
     }
-    let mut input = text.as_bytes();
-    let mut parser = Parser::new();
-    parser.set_input_string(&mut input);
+    let parser = Parser::new(text.as_bytes());
     let mut loader = Loader { parser, limits, document: 0, anchors: HashMap::new(), nodes: 0 };
     loader.stream()
 }
@@ -203,8 +204,8 @@ pub fn load_json(text: &str) -> Result<Vec<Value>, Error> {
     Ok(load(text)?.into_iter().map(|d| d.root.to_json()).collect())
 }
 
-struct Loader<'a, 'b> {
-    parser: Parser<&'b mut &'a [u8]>,
+struct Loader<'a> {
+    parser: Parser<'a>,
     limits: Limits,
     document: usize,
     anchors: HashMap<String, Node>,
@@ -217,21 +218,14 @@ fn line_col(mark: Mark) -> (u32, u32) {
     (clamp(mark.line), clamp(mark.column))
 }
 
-impl Loader<'_, '_> {
+impl Loader<'_> {
     fn error(&self, mark: Mark, message: impl Into<String>) -> Error {
         let (line, column) = line_col(mark);
         Error { document: self.document, line, column, message: message.into() }
     }
 
     fn next(&mut self) -> Result<Event, Error> {
-        self.parser.parse().map_err(|e| {
-            let mark = e.problem_mark().unwrap_or_default();
-            let message = match e.context() {
-                Some(context) => format!("{} {}", context, e.problem()),
-                None => e.problem().to_string(),
-            };
-            self.error(mark, message)
-        })
+        self.parser.parse().map_err(|e| self.error(e.mark, e.message))
     }
 
     fn stream(&mut self) -> Result<Vec<Document>, Error> {
@@ -239,9 +233,9 @@ impl Loader<'_, '_> {
         loop {
             let ev = self.next()?;
             match ev.data {
-                EventData::StreamStart { .. } | EventData::DocumentEnd { .. } => {}
+                EventData::StreamStart | EventData::DocumentEnd => {}
                 EventData::StreamEnd => return Ok(docs),
-                EventData::DocumentStart { .. } => {
+                EventData::DocumentStart => {
                     self.anchors.clear();
                     let first = self.next()?;
                     let root = self.node(first, 0)?;
@@ -327,7 +321,7 @@ impl Loader<'_, '_> {
                 break;
             }
             let key_mark = ev.start_mark;
-            let is_merge = matches!(&ev.data, EventData::Scalar { value, style: ScalarStyle::Plain, tag: None, .. } if value == "<<");
+            let is_merge = matches!(&ev.data, EventData::Scalar { value, style: ScalarStyle::Plain, tag: None, anchor: None } if value == "<<");
             let key = self.node(ev, depth + 1)?;
             let ev = self.next()?;
             let value_mark = ev.start_mark;

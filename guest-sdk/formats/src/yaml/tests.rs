@@ -131,3 +131,22 @@ fn limits_are_configurable() {
     assert!(load_with("a: {b: {c: 1}}\n", shallow).is_err());
     assert!(load_with("a: {b: 1}\n", shallow).is_ok());
 }
+
+#[test]
+fn truncated_and_damaged_input_is_an_error_not_a_panic() {
+    // Inputs that made other libyaml ports panic, then every prefix and
+    // every one-character deletion of a stream using most of YAML's syntax.
+    for text in ["a: |\n  x", "a: >\n  x", "- |\n  a\n  b", "a: \"x\\", "[!!str2, x]", "\"\\", "!<", "%TAG !"] {
+        let _ = load(text);
+    }
+    let sample = "%YAML 1.1\n%TAG !e! tag:e.com,2000:\n---\na: |+\n  x\n\n  y\nb: >-2\n   z\n  w\n\
+                  c: \"esc \\x41 \\u263A \\\n  cont\"\nd: 'it''s\n  more'\n? complex\n: value\n\
+                  e: &x [1, {f: g}, !!str 2, !e!t h]\nf: *x\ng: !<tag:yaml.org,2002:int> 3\n<<: {m: 1}\n...\n\
+                  --- |\n  lit\n--- >\n fold\n- a\n-   - b\n    - c\n? - k\n: - v\nh: \"\\\r\n\"\ni: |\r\n  crlf\r\n";
+    let mut loaded = 0;
+    for (i, c) in sample.char_indices() {
+        let dropped = format!("{}{}", &sample[..i], &sample[i + c.len_utf8()..]);
+        loaded += usize::from(load(&sample[..i]).is_ok()) + usize::from(load(&dropped).is_ok());
+    }
+    assert!(loaded > 0, "some variants are still YAML");
+}
