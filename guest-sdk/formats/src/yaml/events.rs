@@ -74,7 +74,8 @@ impl<'a> Parser<'a> {
             let parser = boxed.as_mut_ptr();
             let ok = unsafe_sys::yaml_parser_initialize(parser).ok;
             if ok {
-                unsafe_sys::yaml_parser_set_encoding(parser, unsafe_sys::YAML_UTF8_ENCODING);
+                // No encoding is set: libyaml then reads (and skips) a byte order
+                // mark, as go-yaml does; valid UTF-8 never looks like UTF-16's.
                 unsafe_sys::yaml_parser_set_input_string(parser, input.as_ptr(), input.len() as _);
             }
             ok

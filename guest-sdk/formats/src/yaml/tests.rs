@@ -84,6 +84,12 @@ fn table() -> Vec<(&'static str, &'static str, String, Expect)> {
             "a: 1\n---\n---\n~\n---\nb: |\n  ---\n  x\n".into(),
             Json(json!([{"a": 1}, {"b": "---\nx\n"}])),
         ),
+        (
+            "a byte order mark and CRLF line ends",
+            "go-yaml (libyaml's reader) skips a leading BOM and reads \\r\\n as a line break",
+            "\u{feff}a: 1\r\nb: 2\r\n".into(),
+            Json(json!([{"a": 1, "b": 2}])),
+        ),
         ("alias bomb", "billion laughs: 10^9 nodes are refused once past the cap (at a5, 10^6), not built", bomb, Err("aliases expanded", 6)),
         ("deep nesting", "stack safety: nesting is capped", "[".repeat(100_000), Err("nesting deeper", 1)),
         ("unknown alias", "go-yaml: unknown anchor referenced", "a: *nope\n".into(), Err("unknown anchor", 1)),
