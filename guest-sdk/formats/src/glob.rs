@@ -238,6 +238,8 @@ mod tests {
         (Go, "[]a]", "a", None, "Go path.Match: ] cannot start a class"),
         (Go, "a\\", "a", None, "Go path.Match: trailing \\ is ErrBadPattern"),
         (Go, "**", "a/b", Some(false), "Go path.Match: ** is two stars, still within a name"),
+        (Go, "{a}", "{a}", Some(true), "Go path.Match: braces are literal (globset's would not be)"),
+        (Go, "[]", "", None, "Go path.Match: an empty class is ErrBadPattern"),
         (Go, "[!a]", "b", Some(false), "Go path.Match: ! is not negation (a class of ! and a)"),
         (Docker, "**/*.go", "a/b/c.go", Some(true), "moby patternmatcher: **/ any directories"),
         (Docker, "**/*.go", "c.go", Some(true), "moby patternmatcher: **/ may be nothing"),

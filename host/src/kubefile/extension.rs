@@ -17,7 +17,7 @@ pub const ANNOTATION: &str = "sealer.image.extension";
 pub const SCHEMA_VERSION: &str = "v1alpha1";
 
 /// Where applications live in the image's rootfs: `application/apps/<name>/`.
-pub const APP_ROOT: &str = "application/apps";
+pub const APP_ROOT: &str = sealbox_formats::layout::APPS;
 
 /// Label set by `KUBEVERSION`.
 pub const LABEL_KUBE_VERSION: &str = "app.alpha.sealer.io/supported-kube-version";
