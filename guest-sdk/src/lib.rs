@@ -23,7 +23,11 @@ pub struct ReadmeExamples;
 pub mod contract;
 pub mod policy;
 pub mod transform;
-pub mod yaml;
+
+/// YAML read as the Kubernetes API server reads it (YAML 1.1 scalars, merge
+/// keys, duplicate keys refused), each node with its line: the one reader the
+/// host, the builtins and Rust modules share.
+pub use sealbox_formats::yaml;
 
 pub use contract::*;
 pub use policy::{Resource, Verdict, policy};

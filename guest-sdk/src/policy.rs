@@ -244,4 +244,25 @@ mod tests {
         assert!(found[0].3.starts_with("not YAML"), "{}", found[0].3);
         assert_eq!(response.diagnostics[1].rule.as_deref(), Some("max-replicas"));
     }
+
+    #[test]
+    fn a_privileged_check_sees_what_kubernetes_sees() {
+        // Kubernetes reads `yes` as true and applies merge keys (YAML 1.1,
+        // go-yaml v2), so a policy must see both pods as privileged.
+        let dir = std::env::temp_dir().join(format!("sealbox-guest-privileged-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let pods = "kind: Pod\nmetadata: {name: yes-spelled}\nsecurityContext:\n  privileged: yes\n---\n\
+                    kind: Pod\nmetadata: {name: merged}\nbase: &b {privileged: true}\nsecurityContext:\n  <<: *b\n";
+        std::fs::write(dir.join("pods.yaml"), pods).expect("write");
+        let response = evaluate(&dir, &request(), |r, _| {
+            if r.value.pointer("/securityContext/privileged") == Some(&Value::Bool(true)) {
+                Verdict::fail(format!("{} is privileged", r.id())).at(r.line_of(&["securityContext"]))
+            } else {
+                Verdict::pass()
+            }
+        });
+        std::fs::remove_dir_all(&dir).ok();
+        let found: Vec<_> = response.diagnostics.iter().map(|d| (d.line, d.message.as_str())).collect();
+        assert_eq!(found, [(Some(4), "Pod/yes-spelled is privileged"), (Some(10), "Pod/merged is privileged")]);
+    }
 }

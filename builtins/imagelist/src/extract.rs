@@ -31,7 +31,7 @@
 //! what sealer's line scanner got wrong (sealer issue #1913).
 
 use crate::reference::Reference;
-use crate::yaml::{Node, Value, YamlError, load_documents};
+use crate::yaml::{Error as YamlError, Node, NodeValue as Value, load};
 
 /// An image found in a document.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,15 +71,15 @@ pub struct Extraction {
 /// Extracts images from every document of a YAML stream.
 pub fn extract_yaml(source: &str) -> Result<Extraction, YamlError> {
     let mut out = Extraction::default();
-    for doc in load_documents(source)? {
-        extract_document(&doc, &mut out);
+    for doc in load(source)? {
+        extract_document(&doc.root, &mut out);
     }
     Ok(out)
 }
 
 /// Extracts images from one parsed document (and the items of a `*List`).
 pub fn extract_document(doc: &Node, out: &mut Extraction) {
-    let kind = doc.get("kind").and_then(Node::as_str).unwrap_or("");
+    let kind = doc.get("kind").and_then(Node::text).unwrap_or("");
     if kind.ends_with("List")
         && let Some(Value::Seq(items)) = doc.get("items").map(|n| &n.value)
     {
@@ -88,8 +88,8 @@ pub fn extract_document(doc: &Node, out: &mut Extraction) {
         }
         return;
     }
-    let api_version = doc.get("apiVersion").and_then(Node::as_str).unwrap_or("");
-    let name = doc.get("metadata").and_then(|m| m.get("name")).and_then(Node::as_str).unwrap_or("");
+    let api_version = doc.get("apiVersion").and_then(Node::text).unwrap_or("");
+    let name = doc.get("metadata").and_then(|m| m.get("name")).and_then(Node::text).unwrap_or("");
     let object = match (kind, name) {
         ("", _) => String::new(),
         (k, "") => format!("{k} "),
@@ -136,7 +136,7 @@ impl Walker<'_> {
         match &node.value {
             Value::Map(entries) => {
                 for (k, v) in entries {
-                    let Some(key) = k.key_text() else { continue };
+                    let Some(key) = k.text() else { continue };
                     if (top && matches!(key, "metadata" | "status")) || matches!(key, "labels" | "annotations") {
                         continue;
                     }
@@ -171,7 +171,7 @@ impl Walker<'_> {
             path.push(Seg::Index(i));
             if let Value::Map(entries) = &item.value {
                 for (k, v) in entries {
-                    let Some(key) = k.key_text() else { continue };
+                    let Some(key) = k.text() else { continue };
                     path.push(Seg::Key(key));
                     if key == "image" {
                         self.candidate_node(v, path);
@@ -195,12 +195,12 @@ impl Walker<'_> {
     /// tag or digest, so that flags like `USE_IMAGE=true` are not images.
     fn image_env<'n>(&mut self, vars: &'n [Node], path: &mut Vec<Seg<'n>>) {
         for (i, var) in vars.iter().enumerate() {
-            let Some(name) = var.get("name").and_then(Node::as_str) else { continue };
+            let Some(name) = var.get("name").and_then(Node::text) else { continue };
             if !(name.starts_with("RELATED_IMAGE_") || name.ends_with("_IMAGE")) {
                 continue;
             }
             let Some(value) = var.get("value") else { continue };
-            let Some(text) = value.as_str() else { continue };
+            let Some(text) = value.text() else { continue };
             path.push(Seg::Index(i));
             path.push(Seg::Key("value"));
             if text.contains(['/', ':', '@']) {
@@ -230,7 +230,7 @@ impl Walker<'_> {
                     self.candidate(&composed, node.line, path);
                 } else if key == "images" {
                     for (k, v) in entries {
-                        let Some(k) = k.key_text() else { continue };
+                        let Some(k) = k.text() else { continue };
                         path.push(Seg::Key(k));
                         self.image_field("image", v, path);
                         path.pop();
@@ -249,7 +249,7 @@ impl Walker<'_> {
             self.image_field("baseImage", node, path);
             return;
         };
-        let version = siblings.iter().find(|(k, _)| k.key_text() == Some("version")).and_then(|(_, v)| v.as_str());
+        let version = siblings.iter().find(|(k, _)| k.key_string() == "version").and_then(|(_, v)| v.as_str());
         match classify(text) {
             Ok(r) if r.tag.is_some() || r.digest.is_some() => self.candidate(text, node.line, path),
             Ok(_) => match version {
@@ -267,12 +267,10 @@ impl Walker<'_> {
 
     fn candidate_node(&mut self, node: &Node, path: &[Seg<'_>]) {
         match &node.value {
-            Value::Scalar { text, plain } if *plain && is_plain_non_string(text) => {
-                if !node.is_null() {
-                    self.skip(text, node.line, path, "not a string".into());
-                }
-            }
-            Value::Scalar { text, .. } => self.candidate(text, node.line, path),
+            Value::Scalar(serde_json::Value::String(text)) => self.candidate(text, node.line, path),
+            Value::Scalar(serde_json::Value::Null) => {}
+            // A number or boolean as Kubernetes reads it (`1.20`, `yes`): the API server would refuse it.
+            Value::Scalar(_) => self.skip(node.text().unwrap_or_default(), node.line, path, "not a string".into()),
             Value::Map(_) => match compose_repository_map(node) {
                 Some(composed) => self.candidate(&composed, node.line, path),
                 None => self.skip("<map>", node.line, path, "a map without a `repository` string".into()),
@@ -316,23 +314,17 @@ impl Walker<'_> {
     }
 }
 
-/// `true`, `false`, numbers: plain scalars YAML does not read as strings.
-fn is_plain_non_string(text: &str) -> bool {
-    matches!(text, "" | "~" | "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE")
-        || text.parse::<f64>().is_ok()
-}
-
 /// Composes `[registry/]repository[:tag][@digest]` from a Helm-values style
 /// image map; `None` unless `repository` is a non-empty string.
 fn compose_repository_map(node: &Node) -> Option<String> {
-    let repository = node.get("repository").and_then(Node::as_str).filter(|s| !s.is_empty())?;
+    let repository = node.get("repository").and_then(Node::text).filter(|s| !s.is_empty())?;
     let mut out = String::new();
-    if let Some(registry) = node.get("registry").and_then(Node::as_str).filter(|s| !s.is_empty()) {
+    if let Some(registry) = node.get("registry").and_then(Node::text).filter(|s| !s.is_empty()) {
         out.push_str(registry.trim_end_matches('/'));
         out.push('/');
     }
     out.push_str(repository);
-    if let Some(tag) = node.get("tag").and_then(Node::as_str).filter(|s| !s.is_empty()) {
+    if let Some(tag) = node.get("tag").and_then(Node::text).filter(|s| !s.is_empty()) {
         if tag.starts_with("sha256:") {
             out.push('@');
         } else {
@@ -340,7 +332,7 @@ fn compose_repository_map(node: &Node) -> Option<String> {
         }
         out.push_str(tag);
     }
-    if let Some(digest) = node.get("digest").and_then(Node::as_str).filter(|s| !s.is_empty()) {
+    if let Some(digest) = node.get("digest").and_then(Node::text).filter(|s| !s.is_empty()) {
         out.push('@');
         out.push_str(digest);
     }

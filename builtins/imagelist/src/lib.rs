@@ -53,9 +53,9 @@ pub mod extract;
 pub mod helm;
 pub mod imagelist_file;
 pub mod output;
-pub mod reference;
+pub use sealbox_formats::reference;
 pub mod walk;
-pub mod yaml;
+pub use sealbox_formats::yaml;
 
 #[cfg(test)]
 mod testutil;

@@ -17,7 +17,7 @@ fn step(req: Request) -> Result<Response, Box<dyn std::error::Error>> {
     };
     let outcome = collect(Path::new(INPUT_DIR), &config, &req.image.platform);
     if !outcome.images.is_empty() || outcome.had_image_list {
-        let dir = Path::new(OUTPUT_DIR).join("manifests");
+        let dir = Path::new(OUTPUT_DIR).join(sealbox_formats::layout::MANIFESTS);
         std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let file = dir.join("imageList");
         std::fs::write(&file, outcome.image_list_text())

@@ -16,6 +16,7 @@
 //! Symbolic links are not followed. Entries are visited in byte order of
 //! their names, so the result does not depend on the file system.
 
+use sealbox_formats::layout;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -64,15 +65,15 @@ impl std::error::Error for WalkError {}
 /// then applications by name.
 pub fn discover(root: &Path) -> Result<Vec<Source>, WalkError> {
     let mut out = Vec::new();
-    let manifests = root.join("manifests");
+    let manifests = root.join(layout::MANIFESTS);
     if manifests.is_dir() {
         walk_tree(root, &manifests, None, true, &mut out)?;
     }
-    let charts = root.join("charts");
+    let charts = root.join(layout::CHARTS);
     if charts.is_dir() {
         walk_tree(root, &charts, None, false, &mut out)?;
     }
-    let apps = root.join("application").join("apps");
+    let apps = root.join(layout::APPS);
     if apps.is_dir() {
         for (name, path) in sorted_entries(root, &apps)? {
             if !is_real_dir(&path) {

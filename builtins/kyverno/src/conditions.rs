@@ -8,7 +8,8 @@ use std::sync::OnceLock;
 use regex::Regex;
 use serde_json::Value;
 
-use crate::{duration, gofmt, pattern, quantity, wildcard};
+use crate::{gofmt, pattern, quantity};
+use sealbox_formats::{glob, time};
 
 /// Evaluates `key <operator> value`. Operator names are case-insensitive;
 /// an unknown operator is an error.
@@ -39,7 +40,7 @@ pub fn evaluate_operator(operator: &str, key: &Value, value: &Value) -> Result<b
 /// duration string (other than "0") and the other a duration or a number.
 fn duration_pair(key: &Value, value: &Value) -> Option<(f64, f64)> {
     let as_dur = |v: &Value| match v {
-        Value::String(s) if s != "0" => duration::parse(s),
+        Value::String(s) if s != "0" => time::parse_duration(s),
         _ => None,
     };
     let (kd, vd) = (as_dur(key), as_dur(value));
@@ -77,7 +78,7 @@ fn equals(key: &Value, value: &Value) -> bool {
                 return quantity::parse(v).is_some_and(|vq| quantity::cmp(kq, vq) == Ordering::Equal);
             }
             match value {
-                Value::String(v) => wildcard::matches(v, k),
+                Value::String(v) => glob::wildcard(v, k),
                 _ => false,
             }
         }
@@ -113,10 +114,10 @@ fn in_op(key: &Value, value: &Value, negate: bool) -> bool {
             let found = match value {
                 Value::Array(items) => items.iter().any(|e| {
                     let e = sprint(e);
-                    wildcard::matches(&e, &key) || wildcard::matches(&key, &e)
+                    glob::wildcard(&e, &key) || glob::wildcard(&key, &e)
                 }),
                 Value::String(s) => {
-                    wildcard::matches(s, &key)
+                    glob::wildcard(s, &key)
                         || serde_json::from_str::<Vec<String>>(s).is_ok_and(|list| list.contains(&key))
                 }
                 _ => return false,
@@ -164,7 +165,7 @@ fn value_list(value: &Value) -> Vec<String> {
 }
 
 fn either_matches(a: &str, b: &str) -> bool {
-    wildcard::matches(a, b) || wildcard::matches(b, a)
+    glob::wildcard(a, b) || glob::wildcard(b, a)
 }
 
 fn in_range(key: &Value, range: &str) -> bool {
@@ -243,7 +244,7 @@ fn numeric(key: &Value, value: &Value, want: impl Fn(Ordering) -> bool) -> bool 
 
 fn durations(key: &Value, value: &Value, want: impl Fn(Ordering) -> bool) -> bool {
     let as_secs = |v: &Value| match v {
-        Value::String(s) => duration::parse(s),
+        Value::String(s) => time::parse_duration(s),
         Value::Number(n) => n.as_f64(),
         _ => None,
     };

@@ -15,6 +15,7 @@ use crate::resource::Resource;
 use crate::response::{RuleResponse, RuleStatus};
 use crate::rule_validate::{Checker, Checks};
 use crate::values::Values;
+use sealbox_formats::glob;
 
 static NO_MOCKS: Mocks = Mocks { api_calls: Vec::new(), global: std::collections::BTreeMap::new() };
 
@@ -313,10 +314,8 @@ impl Engine {
                     let pname = e.get("policyName").and_then(Value::as_str).unwrap_or("");
                     let pname = pname.rsplit('/').next().unwrap_or(pname);
                     let rules = e.get("ruleNames").and_then(Value::as_array);
-                    crate::wildcard::matches(pname, &policy.name)
-                        && rules.is_some_and(|r| {
-                            r.iter().filter_map(Value::as_str).any(|n| crate::wildcard::matches(n, rule))
-                        })
+                    glob::wildcard(pname, &policy.name)
+                        && rules.is_some_and(|r| r.iter().filter_map(Value::as_str).any(|n| glob::wildcard(n, rule)))
                 })
             });
             if !names_rule {

@@ -11,8 +11,9 @@ use serde_json::{Map, Number, Value};
 use sha2::Digest as _;
 
 use crate::jmes::{Clock, from_var, to_var};
-use crate::timeutil::{self, Instant};
-use crate::{duration, gofmt, quantity, wildcard};
+use crate::{gofmt, quantity};
+use sealbox_formats::glob;
+use sealbox_formats::time::{self, Instant};
 
 type Args = [Value];
 
@@ -72,7 +73,7 @@ fn regex(re: &str) -> Result<Regex, String> {
 
 fn time_arg(args: &Args, i: usize) -> Result<Instant, String> {
     let t = s(args, i)?;
-    timeutil::parse_rfc3339(t).ok_or_else(|| format!("{t:?} is not an RFC 3339 time"))
+    time::parse_rfc3339(t).ok_or_else(|| format!("{t:?} is not an RFC 3339 time"))
 }
 
 /// An arithmetic operand as Kyverno types it.
@@ -89,7 +90,7 @@ fn operand(v: &Value) -> Result<Operand, String> {
         Value::String(t) => {
             if let Some(q) = quantity::parse(t) {
                 Ok(Operand::Quantity(q))
-            } else if let Some(d) = duration::parse(t) {
+            } else if let Some(d) = time::parse_duration(t) {
                 Ok(Operand::Duration(d))
             } else {
                 Err(format!("{t:?} is neither a number, a quantity nor a duration"))
@@ -131,10 +132,10 @@ fn arith(a: &Value, b: &Value, op: char) -> Result<Value, String> {
     match (x, y, op) {
         (Number(p), Number(q), _) => Ok(num(f(p, q)?)),
         (Quantity(p), Quantity(q), '+' | '-') => Ok(quantity_value(f(p, q)?)),
-        (Duration(p), Duration(q), '+' | '-') => Ok(Value::String(duration::format(f(p, q)?))),
+        (Duration(p), Duration(q), '+' | '-') => Ok(Value::String(time::format_duration(f(p, q)?))),
         (Quantity(p), Number(q), '*' | '/') | (Number(q), Quantity(p), '*') => Ok(quantity_value(f(p, q)?)),
         (Duration(p), Number(q), '*' | '/') | (Number(q), Duration(p), '*') => {
-            Ok(Value::String(duration::format(f(p, q)?)))
+            Ok(Value::String(time::format_duration(f(p, q)?)))
         }
         (Quantity(p), Quantity(q), '/' | '%') | (Duration(p), Duration(q), '/' | '%') => Ok(num(f(p, q)?)),
         _ => Err(format!("unsupported operand types for {op}")),
@@ -358,7 +359,7 @@ pub fn register_all(rt: &mut Runtime, clock: Clock) {
         Ok(Value::String(re.replace_all(&str_or_number(a, 1)?, regex::NoExpand(&repl)).into_owned()))
     });
     register(rt, "regex_match", 2, |a| Ok(Value::Bool(regex(s(a, 0)?)?.is_match(&str_or_number(a, 1)?))));
-    register(rt, "pattern_match", 2, |a| Ok(Value::Bool(wildcard::matches(s(a, 0)?, &str_or_number(a, 1)?))));
+    register(rt, "pattern_match", 2, |a| Ok(Value::Bool(glob::wildcard(s(a, 0)?, &str_or_number(a, 1)?))));
     register(rt, "label_match", 2, |a| {
         let (Some(sel), Some(labels)) = (a[0].as_object(), a[1].as_object()) else {
             return Err("both arguments must be objects".into());
@@ -452,8 +453,8 @@ pub fn register_all(rt: &mut Runtime, clock: Clock) {
     });
 
     let now = Instant { secs: clock.now, nanos: 0 };
-    register(rt, "time_now", 0, move |_| Ok(Value::String(timeutil::format_rfc3339(now))));
-    register(rt, "time_now_utc", 0, move |_| Ok(Value::String(timeutil::format_rfc3339(now))));
+    register(rt, "time_now", 0, move |_| Ok(Value::String(time::format_rfc3339(now))));
+    register(rt, "time_now_utc", 0, move |_| Ok(Value::String(time::format_rfc3339(now))));
     register(rt, "time_since", 3, move |a| {
         let layout = s(a, 0)?;
         if !layout.is_empty() && layout != "2006-01-02T15:04:05Z07:00" {
@@ -461,28 +462,28 @@ pub fn register_all(rt: &mut Runtime, clock: Clock) {
         }
         let start = time_arg(a, 1)?;
         let end = if s(a, 2)?.is_empty() { now } else { time_arg(a, 2)? };
-        Ok(Value::String(duration::format(end.seconds_since(start))))
+        Ok(Value::String(time::format_duration(end.seconds_since(start))))
     });
     register(rt, "time_add", 2, |a| {
         let t = time_arg(a, 0)?;
-        let d = duration::parse(s(a, 1)?).ok_or("argument 2 must be a duration")?;
-        Ok(Value::String(timeutil::format_rfc3339(t.add_seconds(d))))
+        let d = time::parse_duration(s(a, 1)?).ok_or("argument 2 must be a duration")?;
+        Ok(Value::String(time::format_rfc3339(t.add_seconds(d))))
     });
     register(rt, "time_parse", 2, |a| {
         let (layout, value) = (s(a, 0)?, str_or_number(a, 1)?);
         if !layout.is_empty() && layout.bytes().all(|b| b.is_ascii_digit()) {
             let secs: i64 = value.parse().map_err(|_| format!("{value:?} is not epoch seconds"))?;
-            return Ok(Value::String(timeutil::format_rfc3339(Instant { secs, nanos: 0 })));
+            return Ok(Value::String(time::format_rfc3339(Instant { secs, nanos: 0 })));
         }
         if layout != "2006-01-02T15:04:05Z07:00" {
             return Err(format!("layout {layout:?} is not supported (use RFC 3339 or epoch seconds)"));
         }
-        let t = timeutil::parse_rfc3339(&value).ok_or_else(|| format!("{value:?} does not match the layout"))?;
-        Ok(Value::String(timeutil::format_rfc3339(t)))
+        let t = time::parse_rfc3339(&value).ok_or_else(|| format!("{value:?} does not match the layout"))?;
+        Ok(Value::String(time::format_rfc3339(t)))
     });
-    register(rt, "time_utc", 1, |a| Ok(Value::String(timeutil::format_rfc3339(time_arg(a, 0)?))));
+    register(rt, "time_utc", 1, |a| Ok(Value::String(time::format_rfc3339(time_arg(a, 0)?))));
     register(rt, "time_diff", 2, |a| {
-        Ok(Value::String(duration::format(time_arg(a, 1)?.seconds_since(time_arg(a, 0)?))))
+        Ok(Value::String(time::format_duration(time_arg(a, 1)?.seconds_since(time_arg(a, 0)?))))
     });
     register(rt, "time_before", 2, |a| Ok(Value::Bool(time_arg(a, 0)? < time_arg(a, 1)?)));
     register(rt, "time_after", 2, |a| Ok(Value::Bool(time_arg(a, 0)? > time_arg(a, 1)?)));
@@ -492,15 +493,15 @@ pub fn register_all(rt: &mut Runtime, clock: Clock) {
     });
     register(rt, "time_truncate", 2, |a| {
         let t = time_arg(a, 0)?;
-        let d = duration::parse(s(a, 1)?).ok_or("argument 2 must be a duration")?;
+        let d = time::parse_duration(s(a, 1)?).ok_or("argument 2 must be a duration")?;
         if d <= 0.0 {
-            return Ok(Value::String(timeutil::format_rfc3339(t)));
+            return Ok(Value::String(time::format_rfc3339(t)));
         }
         let step = (d * 1e9) as i128;
         let total = t.secs as i128 * 1_000_000_000 + t.nanos as i128;
         let cut = total - total.rem_euclid(step);
         let secs = cut.div_euclid(1_000_000_000) as i64;
-        Ok(Value::String(timeutil::format_rfc3339(Instant { secs, nanos: 0 })))
+        Ok(Value::String(time::format_rfc3339(Instant { secs, nanos: 0 })))
     });
     register(rt, "time_to_cron", 1, |a| {
         let (_, m, d, h, mi, _, wd) = time_arg(a, 0)?.fields();

@@ -9,7 +9,7 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::resource::Resource;
-use crate::wildcard;
+use sealbox_formats::glob;
 
 /// Who made the request (from a test's userinfo file); absent offline by default.
 #[derive(Debug, Clone, Default)]
@@ -117,18 +117,18 @@ fn resource_description_matches(rd: &Value, resource: &Resource, req: &RequestIn
         return Ok(false);
     }
     if let Some(name) = rd.get("name").and_then(Value::as_str).filter(|s| !s.is_empty())
-        && !wildcard::matches(name, resource.name())
+        && !glob::wildcard(name, resource.name())
     {
         return Ok(false);
     }
     let names = strings(rd.get("names"));
-    if !names.is_empty() && !names.iter().any(|n| wildcard::matches(n, resource.name())) {
+    if !names.is_empty() && !names.iter().any(|n| glob::wildcard(n, resource.name())) {
         return Ok(false);
     }
     let namespaces = strings(rd.get("namespaces"));
     if !namespaces.is_empty() {
         let ns = if resource.kind() == "Namespace" { resource.name() } else { resource.namespace() };
-        if !namespaces.iter().any(|n| wildcard::matches(n, ns)) {
+        if !namespaces.iter().any(|n| glob::wildcard(n, ns)) {
             return Ok(false);
         }
     }
@@ -136,7 +136,7 @@ fn resource_description_matches(rd: &Value, resource: &Resource, req: &RequestIn
         let have = resource.annotations();
         let ok = want.iter().all(|(k, v)| {
             let v = v.as_str().unwrap_or("");
-            have.iter().any(|(hk, hv)| wildcard::matches(k, hk) && wildcard::matches(v, hv.as_str().unwrap_or("")))
+            have.iter().any(|(hk, hv)| glob::wildcard(k, hk) && glob::wildcard(v, hv.as_str().unwrap_or("")))
         });
         if !ok {
             return Ok(false);
@@ -196,7 +196,7 @@ fn kind_matches(sel: &str, resource: &Resource) -> bool {
     if !sub.is_empty() && sub != "*" {
         return false;
     }
-    wildcard::matches(k, resource.kind()) && wildcard::matches(g, rg) && wildcard::matches(v, rv)
+    glob::wildcard(k, resource.kind()) && glob::wildcard(g, rg) && glob::wildcard(v, rv)
 }
 
 /// A Kubernetes LabelSelector (matchLabels with wildcards, matchExpressions).
@@ -205,10 +205,8 @@ pub fn label_selector_matches(sel: &Value, labels: &Map<String, Value>) -> Resul
     if let Some(Value::Object(ml)) = sel.get("matchLabels") {
         for (k, v) in ml {
             let want = crate::gofmt::sprint(v);
-            let ok = if wildcard::has_wildcard(k) || wildcard::has_wildcard(&want) {
-                labels
-                    .iter()
-                    .any(|(lk, lv)| wildcard::matches(k, lk) && wildcard::matches(&want, &crate::gofmt::sprint(lv)))
+            let ok = if glob::has_wildcard(k) || glob::has_wildcard(&want) {
+                labels.iter().any(|(lk, lv)| glob::wildcard(k, lk) && glob::wildcard(&want, &crate::gofmt::sprint(lv)))
             } else {
                 label(k).as_deref() == Some(want.as_str())
             };
@@ -260,10 +258,10 @@ fn user_info_matches(filter: &Value, user: &UserInfo) -> bool {
             match kind {
                 "ServiceAccount" => {
                     let ns = s.get("namespace").and_then(Value::as_str).unwrap_or("");
-                    wildcard::matches(&format!("system:serviceaccount:{ns}:{name}"), &user.username)
+                    glob::wildcard(&format!("system:serviceaccount:{ns}:{name}"), &user.username)
                 }
-                "Group" => user.groups.iter().any(|g| wildcard::matches(name, g)),
-                _ => wildcard::matches(name, &user.username),
+                "Group" => user.groups.iter().any(|g| glob::wildcard(name, g)),
+                _ => glob::wildcard(name, &user.username),
             }
         });
         if !ok {

@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 use regex::Regex;
 use serde_json::Value;
 
-use crate::{duration, gofmt, quantity, wildcard};
+use crate::{gofmt, quantity};
+use sealbox_formats::{glob, time};
 
 /// A comparison operator of a pattern condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,7 +129,7 @@ fn apply(op: Op, ord: Ordering) -> bool {
 /// else (equality only) as a wildcard string.
 pub fn compare(value: &Value, op: Op, operand: &str) -> bool {
     if let Some(text) = numeric_text(value) {
-        if let (Some(p), Some(v)) = (duration::parse(operand), duration::parse(&text)) {
+        if let (Some(p), Some(v)) = (time::parse_duration(operand), time::parse_duration(&text)) {
             return apply(op, v.total_cmp(&p));
         }
         if let (Some(p), Some(v)) = (quantity::parse(operand), quantity::parse(&text)) {
@@ -143,8 +144,8 @@ pub fn compare(value: &Value, op: Op, operand: &str) -> bool {
         _ => return false,
     };
     match op {
-        Op::Equal => wildcard::matches(operand, &text),
-        Op::NotEqual => !wildcard::matches(operand, &text),
+        Op::Equal => glob::wildcard(operand, &text),
+        Op::NotEqual => !glob::wildcard(operand, &text),
         _ => false,
     }
 }

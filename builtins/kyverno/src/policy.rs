@@ -102,9 +102,9 @@ impl Policy {
             .or_else(|| self.spec.get("validationFailureActionOverrides"))
             .and_then(Value::as_array);
         let matched = overrides.into_iter().flatten().find(|o| {
-            o.get("namespaces")
-                .and_then(Value::as_array)
-                .is_some_and(|nss| nss.iter().filter_map(Value::as_str).any(|n| crate::wildcard::matches(n, namespace)))
+            o.get("namespaces").and_then(Value::as_array).is_some_and(|nss| {
+                nss.iter().filter_map(Value::as_str).any(|n| sealbox_formats::glob::wildcard(n, namespace))
+            })
         });
         if let Some(action) = matched.and_then(|o| FailureAction::parse(o.get("action").and_then(Value::as_str))) {
             return action;

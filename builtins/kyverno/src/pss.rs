@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::wildcard;
+use sealbox_formats::glob;
 
 /// A PSS control that a pod or container violates.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -255,7 +255,7 @@ pub fn apply_exclusions(violations: Vec<Violation>, exclude: &[Value]) -> Result
                 match (&v.image, images) {
                     (None, None) => true,
                     (Some(image), Some(list)) => {
-                        list.iter().filter_map(Value::as_str).any(|p| wildcard::matches(p, image))
+                        list.iter().filter_map(Value::as_str).any(|p| glob::wildcard(p, image))
                     }
                     _ => false,
                 }

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::anchor::{self, AnchorKind};
-use crate::{pattern, wildcard};
+use crate::pattern;
+use sealbox_formats::glob;
 
 /// How a pattern judged a resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -359,8 +360,8 @@ fn expand_metadata_wildcards(pmap: &Map<String, Value>, rmap: &Map<String, Value
         for (k, v) in pdata {
             let parsed = anchor::parse(k);
             let bare = parsed.as_ref().map(|a| a.key).unwrap_or(k);
-            if wildcard::has_wildcard(bare)
-                && let Some(rk) = rdata.and_then(|r| r.keys().find(|rk| wildcard::matches(bare, rk)))
+            if glob::has_wildcard(bare)
+                && let Some(rk) = rdata.and_then(|r| r.keys().find(|rk| glob::wildcard(bare, rk)))
             {
                 out.insert(anchor::wrap(parsed.map(|a| a.kind), rk), v.clone());
                 changed = true;

@@ -41,9 +41,9 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{Error, ExecErrorKind, MissingKey, Options, Templates, Value};
 
 /// The directories whose templates are rendered with the common data.
-pub const TEMPLATE_DIRS: &[&str] = &["etc", "charts", "manifests", "applications"];
+pub const TEMPLATE_DIRS: &[&str] = &sealbox_formats::layout::TEMPLATE_DIRS;
 /// The directory holding one subdirectory per application.
-pub const APPS_DIR: &str = "application/apps";
+pub const APPS_DIR: &str = sealbox_formats::layout::APPS;
 
 /// Mode given to outputs whose template has no entry in the request's file list.
 const DEFAULT_MODE: u32 = 0o644;

@@ -9,6 +9,7 @@ use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 
 use cap_std::fs::Dir;
+use sealbox_formats::glob::{Pattern, Syntax, has_go_meta};
 
 /// Symlinks followed while resolving one path, as Linux's `MAXSYMLINKS`.
 const MAX_LINKS: usize = 40;
@@ -129,24 +130,26 @@ fn is_not_found(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(20)
 }
 
-/// Whether a source has wildcards, which Go's `filepath.Match` would expand.
-pub(crate) fn has_wildcards(source: &str) -> bool {
-    source.contains(['*', '?', '[', '\\'])
-}
-
 /// Every context path matching `parts` (one pattern per component), sorted: as matched, and resolved.
 pub(crate) fn glob(ctx: &Dir, parts: &[String]) -> Result<Vec<(PathBuf, Resolved)>, ContextError> {
-    for part in parts.iter().filter(|p| has_wildcards(p)) {
-        wildcard_match(part, "").map_err(|_| ContextError::BadPattern)?;
+    // Every pattern is checked before any directory is listed, as Go does.
+    let mut patterns = Vec::with_capacity(parts.len());
+    for part in parts {
+        let pattern = if has_go_meta(part) {
+            Some(Pattern::new(part, Syntax::Go).map_err(|_| ContextError::BadPattern)?)
+        } else {
+            None
+        };
+        patterns.push(pattern);
     }
     let mut prefixes: Vec<PathBuf> = vec![PathBuf::new()];
-    for part in parts {
+    for (part, pattern) in parts.iter().zip(&patterns) {
         let mut next = Vec::new();
         for prefix in &prefixes {
-            if !has_wildcards(part) {
+            let Some(pattern) = pattern else {
                 next.push(prefix.join(part));
                 continue;
-            }
+            };
             let dir = match resolve(ctx, prefix) {
                 Ok(r) if r.kind == Kind::Dir => r,
                 Ok(_) | Err(ContextError::NotFound) => continue,
@@ -156,7 +159,7 @@ pub(crate) fn glob(ctx: &Dir, parts: &[String]) -> Result<Vec<(PathBuf, Resolved
             names.sort();
             for name in names {
                 if let Some(name_str) = name.to_str() {
-                    if wildcard_match(part, name_str).map_err(|_| ContextError::BadPattern)? {
+                    if pattern.matches(name_str) {
                         next.push(prefix.join(&name));
                     }
                 } else if wildcard_match_os(part, &name) {
@@ -197,120 +200,6 @@ fn list(ctx: &Dir, dir: &Path) -> Result<Vec<(OsString, bool)>, ContextError> {
 /// A non-UTF-8 name matches only a pattern of `*`s: any other pattern would have to compare characters.
 fn wildcard_match_os(pattern: &str, _name: &OsStr) -> bool {
     !pattern.is_empty() && pattern.chars().all(|c| c == '*')
-}
-
-/// Go's `filepath.Match` for one path component: `*`, `?`, `[...]` and `[^...]`
-/// with ranges, `\` escaping. Hand-written because globset and glob differ from
-/// Go's syntax (braces, `[!...]`), and a Kubefile written for sealer must match
-/// the same files here.
-pub(crate) fn wildcard_match(pattern: &str, name: &str) -> io::Result<bool> {
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    match_from(&p, &n).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "syntax error in pattern"))
-}
-
-/// `None` for a malformed pattern.
-fn match_from(p: &[char], n: &[char]) -> Option<bool> {
-    let (mut pi, mut ni) = (0, 0);
-    // The most recent `*`: where it was in the pattern and how much of the name it has taken.
-    let mut star: Option<(usize, usize)> = None;
-    loop {
-        if pi < p.len() {
-            match p[pi] {
-                '*' => {
-                    star = Some((pi, ni));
-                    pi += 1;
-                    continue;
-                }
-                _ if ni < n.len() => {
-                    let (ok, width) = match_one(&p[pi..], n[ni])?;
-                    if ok {
-                        pi += width;
-                        ni += 1;
-                        continue;
-                    }
-                }
-                _ => {
-                    // Check the rest of the pattern is well formed before answering no.
-                    validate(&p[pi..])?;
-                }
-            }
-        } else if ni == n.len() {
-            return Some(true);
-        }
-        match star {
-            Some((sp, sn)) if sn < n.len() => {
-                star = Some((sp, sn + 1));
-                pi = sp + 1;
-                ni = sn + 1;
-            }
-            _ => {
-                validate(&p[pi.min(p.len())..])?;
-                return Some(false);
-            }
-        }
-    }
-}
-
-fn validate(p: &[char]) -> Option<()> {
-    let mut i = 0;
-    while i < p.len() {
-        if p[i] == '*' {
-            i += 1;
-        } else {
-            i += match_one(&p[i..], 'a')?.1;
-        }
-    }
-    Some(())
-}
-
-/// Matches one pattern item (not `*`) against `c`: whether it matched and the item's width.
-fn match_one(p: &[char], c: char) -> Option<(bool, usize)> {
-    match p[0] {
-        '?' => Some((true, 1)),
-        '\\' => {
-            let e = *p.get(1)?;
-            Some((e == c, 2))
-        }
-        '[' => {
-            let mut i = 1;
-            let negated = p.get(i) == Some(&'^');
-            if negated {
-                i += 1;
-            }
-            let mut matched = false;
-            let mut first = true;
-            loop {
-                let ch = *p.get(i)?;
-                if ch == ']' && !first {
-                    i += 1;
-                    break;
-                }
-                first = false;
-                let (lo, width) = class_char(&p[i..])?;
-                i += width;
-                let mut hi = lo;
-                if p.get(i) == Some(&'-') && p.get(i + 1).is_some_and(|&c| c != ']') {
-                    let (h, w) = class_char(&p[i + 1..])?;
-                    hi = h;
-                    i += 1 + w;
-                }
-                if lo <= c && c <= hi {
-                    matched = true;
-                }
-            }
-            Some((matched != negated, i))
-        }
-        literal => Some((literal == c, 1)),
-    }
-}
-
-fn class_char(p: &[char]) -> Option<(char, usize)> {
-    match *p.first()? {
-        '\\' => Some((*p.get(1)?, 2)),
-        '-' | ']' => None,
-        c => Some((c, 1)),
-    }
 }
 
 /// Every non-directory under a context directory, relative to it, in the order
@@ -441,25 +330,6 @@ mod tests {
         assert_eq!(found.len(), 2);
         assert!(matches!(glob(&ctx, &normalize("*.json").unwrap()), Err(ContextError::NoMatch)));
         assert!(matches!(glob(&ctx, &normalize("u[p]").unwrap()), Err(ContextError::Outside)));
-    }
-
-    #[test]
-    fn wildcard_syntax() {
-        let m = |p, n| wildcard_match(p, n).unwrap();
-        assert!(m("a*", "abc"));
-        assert!(m("*c", "abc"));
-        assert!(m("a*b*c", "axxbyyc"));
-        assert!(!m("a*d", "abc"));
-        assert!(m("[a-c]x", "bx"));
-        assert!(!m("[^a-c]x", "bx"));
-        assert!(m("[^a-c]x", "dx"));
-        assert!(m("\\*", "*"));
-        assert!(!m("\\*", "a"));
-        assert!(m("{a}", "{a}"));
-        assert!(wildcard_match("[a", "a").is_err());
-        assert!(wildcard_match("a[", "b").is_err());
-        assert!(wildcard_match("x[", "").is_err());
-        assert!(wildcard_match("[]", "").is_err());
     }
 
     #[test]

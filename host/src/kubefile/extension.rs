@@ -17,7 +17,7 @@ pub const ANNOTATION: &str = "sealer.image.extension";
 pub const SCHEMA_VERSION: &str = "v1alpha1";
 
 /// Where applications live in the image's rootfs: `application/apps/<name>/`.
-pub const APP_ROOT: &str = "application/apps";
+pub const APP_ROOT: &str = sealbox_formats::layout::APPS;
 
 /// Label naming the builder's version, which `sealer build` sets on every image (its `--label`
 /// default); sealbox writes [`BuildClient::sealer_version`] there.

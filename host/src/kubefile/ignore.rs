@@ -10,6 +10,7 @@ use std::io::Read;
 use std::path::{Component, Path};
 
 use cap_std::fs::Dir;
+use sealbox_formats::glob;
 
 /// Names of the ignore files, in the order buildah looks for them.
 pub const IGNORE_FILES: [&str; 2] = [".containerignore", ".dockerignore"];
@@ -25,25 +26,8 @@ pub struct Ignore {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Pattern {
     exclusion: bool,
-    tokens: Vec<Token>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Token {
-    Char(char),
-    /// `*`: any run of characters other than `/`.
-    Star,
-    /// `?`: one character other than `/`.
-    Any,
-    /// `[...]`: one character in (or, negated, not in) the ranges.
-    Class {
-        negated: bool,
-        ranges: Vec<(char, char)>,
-    },
-    /// `**` before more pattern: nothing, or anything ending in `/`.
-    Dirs,
-    /// `**` at the end: anything.
-    Rest,
+    /// moby `patternmatcher` syntax (see `sealbox_formats::glob`).
+    glob: glob::Pattern,
 }
 
 /// Why an ignore file could not be used.
@@ -92,8 +76,9 @@ impl Ignore {
                 return Err(format!("illegal exclusion pattern {line:?}"));
             }
             let cleaned = clean(pattern);
-            let tokens = compile(&cleaned).map_err(|e| format!("pattern {line:?}: {e}"))?;
-            patterns.push(Pattern { exclusion, tokens });
+            let glob = glob::Pattern::new(&cleaned, glob::Syntax::Docker)
+                .map_err(|e| format!("pattern {line:?}: {}", e.cause))?;
+            patterns.push(Pattern { exclusion, glob });
         }
         Ok(Ignore { file: None, patterns })
     }
@@ -130,13 +115,13 @@ impl Ignore {
             if pattern.exclusion != matched {
                 continue;
             }
-            let mut hit = matches(&pattern.tokens, &file);
+            let mut hit = pattern.glob.matches(&file);
             // A pattern matching a parent directory covers everything inside it.
             for depth in 1..parts.len() {
                 if hit {
                     break;
                 }
-                hit = matches(&pattern.tokens, &parts[..depth].join("/"));
+                hit = pattern.glob.matches(&parts[..depth].join("/"));
             }
             if hit {
                 matched = !pattern.exclusion;
@@ -163,95 +148,6 @@ fn clean(pattern: &str) -> String {
         }
     }
     if parts.is_empty() { ".".to_owned() } else { parts.join("/") }
-}
-
-fn compile(pattern: &str) -> Result<Vec<Token>, String> {
-    let chars: Vec<char> = pattern.chars().collect();
-    let mut tokens = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        i += 1;
-        match c {
-            '*' if chars.get(i) == Some(&'*') => {
-                i += 1;
-                if chars.get(i) == Some(&'/') {
-                    i += 1;
-                }
-                tokens.push(if i >= chars.len() { Token::Rest } else { Token::Dirs });
-            }
-            '*' => tokens.push(Token::Star),
-            '?' => tokens.push(Token::Any),
-            '\\' => match chars.get(i) {
-                Some(&escaped) => {
-                    i += 1;
-                    tokens.push(Token::Char(escaped));
-                }
-                // A trailing `\` stands for itself.
-                None => tokens.push(Token::Char('\\')),
-            },
-            '[' => {
-                let negated = chars.get(i) == Some(&'^');
-                if negated {
-                    i += 1;
-                }
-                let mut ranges = Vec::new();
-                let mut first = true;
-                loop {
-                    let Some(&c) = chars.get(i) else { return Err("unterminated [".into()) };
-                    i += 1;
-                    if c == ']' && !first {
-                        break;
-                    }
-                    first = false;
-                    let lo = if c == '\\' {
-                        let e = *chars.get(i).ok_or("unterminated [")?;
-                        i += 1;
-                        e
-                    } else {
-                        c
-                    };
-                    if chars.get(i) == Some(&'-') && chars.get(i + 1).is_some_and(|&n| n != ']') {
-                        let hi = chars[i + 1];
-                        i += 2;
-                        ranges.push((lo, hi));
-                    } else {
-                        ranges.push((lo, lo));
-                    }
-                }
-                tokens.push(Token::Class { negated, ranges });
-            }
-            c => tokens.push(Token::Char(c)),
-        }
-    }
-    Ok(tokens)
-}
-
-/// Whether the tokens match all of `text` (dynamic programming, so no pattern can take exponential time).
-fn matches(tokens: &[Token], text: &str) -> bool {
-    let s: Vec<char> = text.chars().collect();
-    // ok[i][j]: tokens[i..] match s[j..].
-    let mut ok = vec![vec![false; s.len() + 1]; tokens.len() + 1];
-    ok[tokens.len()][s.len()] = true;
-    for i in (0..tokens.len()).rev() {
-        for j in (0..=s.len()).rev() {
-            ok[i][j] = match &tokens[i] {
-                Token::Char(c) => s.get(j) == Some(c) && ok[i + 1][j + 1],
-                Token::Any => s.get(j).is_some_and(|&c| c != '/') && ok[i + 1][j + 1],
-                Token::Class { negated, ranges } => {
-                    s.get(j).is_some_and(|&c| {
-                        let inside = ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi);
-                        inside != *negated
-                    }) && ok[i + 1][j + 1]
-                }
-                Token::Star => ok[i + 1][j] || (s.get(j).is_some_and(|&c| c != '/') && ok[i][j + 1]),
-                Token::Rest => true,
-                // Nothing, or any text up to and including a `/`.
-                Token::Dirs => ok[i + 1][j] || (j..s.len()).any(|k| s[k] == '/' && ok[i + 1][k + 1]),
-            };
-        }
-    }
-    ok[0][0]
 }
 
 #[cfg(test)]

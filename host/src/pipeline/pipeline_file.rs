@@ -362,17 +362,13 @@ fn parse_grants(node: &Node) -> Result<StepGrants, Fail<'_>> {
         }
         let pairs = if e.as_str() == Some("*") { &[] } else { mapping(e, "grants.env").map_err(|m| (e, m))? };
         for (k, v) in pairs {
-            let value = match &v.value {
-                NodeValue::Scalar(serde_json::Value::String(s)) => s.clone(),
-                NodeValue::Scalar(s @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => s.to_string(),
-                _ => {
-                    return Err((
-                        v,
-                        format!("grants.env.{}: a value must be a string, not {}", k.key_string(), v.kind()),
-                    ));
-                }
+            // A number or boolean is taken as written (`0755`, `yes`), not as YAML resolves it.
+            let Some(value) = v.text().map(str::to_string) else {
+                let name = k.text().map_or_else(|| k.key_string(), str::to_string);
+                return Err((v, format!("grants.env.{name}: a value must be a string, not {}", v.kind())));
             };
-            env.insert(k.key_string(), value);
+            // Names too are taken as written: YAML 1.1 would read `N` or `ON` as a boolean.
+            env.insert(k.text().map_or_else(|| k.key_string(), str::to_string), value);
         }
     }
     let timeout = match node.get("timeout") {

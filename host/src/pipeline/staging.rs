@@ -22,6 +22,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use cap_std::fs::Dir;
+use sealbox_formats::layout;
 use sealbox_guest::{FileEntry, FileKind};
 
 use crate::tree::{Existing, TreeWriter};
@@ -32,13 +33,9 @@ pub fn wanted(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or("");
     let analysable =
         |n: &str| [".yaml", ".yml", ".json", ".tmpl"].iter().any(|ext| n.ends_with(ext)) || n == "imageList";
-    match top {
-        // Charts and application directories are read whole (a chart's
-        // templates, helpers and `.Files`).
-        "charts" | "application" => true,
-        "manifests" | "etc" | "applications" => analysable(name),
-        _ => false,
-    }
+    // Charts and application directories are read whole (a chart's
+    // templates, helpers and `.Files`).
+    layout::WHOLE_DIRS.contains(&top) || (layout::MANIFEST_DIRS.contains(&top) && analysable(name))
 }
 
 /// Which files a staged tree keeps.

@@ -3,12 +3,13 @@
 
 use std::fmt;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
+use sealbox_formats::reference as formats;
 
 use crate::oci::Digest;
 
 /// The registry a reference without a registry part names.
-pub const DOCKER_HUB: &str = "docker.io";
+pub const DOCKER_HUB: &str = formats::DEFAULT_DOMAIN;
 
 /// A parsed image reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,58 +25,24 @@ pub struct Reference {
 }
 
 impl Reference {
-    /// Parses `reference`. A first path component counts as a registry when
-    /// it has a `.` or `:` or is `localhost`, as docker decides; otherwise
-    /// the registry is Docker Hub and a one-component repository is under
-    /// `library/`.
+    /// Parses `reference` by distribution's grammar with docker's
+    /// normalisation (`sealbox_formats::reference`): a name without a
+    /// registry is on Docker Hub, a single-component one under `library/`.
     pub fn parse(reference: &str) -> Result<Reference> {
-        let (rest, digest) = match reference.split_once('@') {
-            Some((rest, d)) => (rest, Some(Digest::parse(d).map_err(|e| anyhow::anyhow!("{reference:?}: {e}"))?)),
-            None => (reference, None),
+        let parsed = formats::Reference::parse_normalized(reference).map_err(|e| {
+            anyhow::anyhow!("{reference:?} is not an image reference ([REGISTRY/]REPOSITORY[:TAG][@DIGEST]): {e}")
+        })?;
+        let digest = match &parsed.digest {
+            Some(d) => Some(Digest::parse(d).map_err(|e| anyhow::anyhow!("{reference:?}: {e}"))?),
+            None => None,
         };
-        let (registry, path) = match rest.split_once('/') {
-            Some((first, path)) if looks_like_registry(first) => (first.to_string(), path),
-            _ => (DOCKER_HUB.to_string(), rest),
-        };
-        let (repository, tag) = match path.rsplit_once(':') {
-            Some((repo, tag)) if !tag.contains('/') => (repo.to_string(), Some(tag.to_string())),
-            _ => (path.to_string(), None),
-        };
-        let repository = if registry == DOCKER_HUB && !repository.contains('/') {
-            format!("library/{repository}")
-        } else {
-            repository
-        };
-        if repository.is_empty() || registry.is_empty() {
-            bail!("{reference:?} is not an image reference: expected [REGISTRY/]REPOSITORY[:TAG][@DIGEST]");
-        }
-        for component in repository.split('/') {
-            let ok = !component.is_empty()
-                && component.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-                && component.as_bytes()[0].is_ascii_alphanumeric();
-            if !ok {
-                bail!(
-                    "{reference:?}: repository component {component:?} must be lowercase letters, digits and ._- \
-                     starting with a letter or digit"
-                );
-            }
-        }
-        if let Some(tag) = &tag {
-            let ok = !tag.is_empty()
-                && tag.len() <= 128
-                && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-                && (tag.as_bytes()[0].is_ascii_alphanumeric() || tag.starts_with('_'));
-            if !ok {
-                bail!("{reference:?}: tag {tag:?} must be up to 128 letters, digits and ._-");
-            }
-        }
-        Ok(Reference { registry, repository, tag, digest })
+        Ok(Reference { registry: parsed.domain, repository: parsed.path, tag: parsed.tag, digest })
     }
 
-    /// Whether `name` names an image in a registry (its first component is
-    /// a host) rather than in the local store.
+    /// Whether `name` names a registry (`reg.io/…`, `host:5000/…`,
+    /// `localhost/…`) rather than an image in the local store.
     pub fn is_remote(name: &str) -> bool {
-        name.split_once('/').is_some_and(|(first, _)| looks_like_registry(first))
+        formats::has_domain(name)
     }
 
     /// What to ask the registry for: the digest when pinned, else the tag
@@ -110,10 +77,6 @@ impl fmt::Display for Reference {
         }
         Ok(())
     }
-}
-
-fn looks_like_registry(component: &str) -> bool {
-    component.contains('.') || component.contains(':') || component == "localhost"
 }
 
 #[cfg(test)]

@@ -126,12 +126,12 @@ fn text<'a>(file: &'a ChartFile, source: &str) -> Result<&'a str, ChartError> {
 }
 
 fn yaml_doc(file: &ChartFile, source: &str) -> Result<Option<Node>, ChartError> {
-    let docs = yaml::load_documents(text(file, source)?).map_err(|e| ChartError {
+    let docs = yaml::load(text(file, source)?).map_err(|e| ChartError {
         file: Some(format!("{source}/{}", file.name)),
         line: Some(e.line),
         message: format!("invalid YAML: {}", e.message),
     })?;
-    Ok(docs.into_iter().next())
+    Ok(docs.into_iter().next().map(|d| d.root))
 }
 
 /// Builds a chart from its files (paths relative to the chart root).
@@ -142,8 +142,8 @@ fn from_files(files: Vec<ChartFile>, source: &str) -> Result<Chart, ChartError> 
         line: None,
         message: "no Chart.yaml".into(),
     })?;
-    let meta_node = yaml_doc(chart_yaml, source)?.unwrap_or(Node { value: yaml::Value::Map(Vec::new()), line: 1 });
-    let name = meta_node.get("name").and_then(Node::as_str).unwrap_or("").to_string();
+    let meta_node = yaml_doc(chart_yaml, source)?.unwrap_or(Node::new(1, 1, yaml::NodeValue::Map(Vec::new())));
+    let name = meta_node.get("name").and_then(Node::text).unwrap_or("").to_string();
     if name.is_empty() {
         return Err(ChartError {
             file: Some(format!("{source}/Chart.yaml")),
@@ -217,19 +217,19 @@ fn from_files(files: Vec<ChartFile>, source: &str) -> Result<Chart, ChartError> 
 }
 
 fn dependencies_of(node: &Node) -> Vec<Dependency> {
-    let Some(Node { value: yaml::Value::Seq(items), .. }) = node.get("dependencies") else { return Vec::new() };
+    let Some(Node { value: yaml::NodeValue::Seq(items), .. }) = node.get("dependencies") else { return Vec::new() };
     items
         .iter()
         .filter_map(|d| {
-            let name = d.get("name").and_then(Node::as_str)?.to_string();
+            let name = d.get("name").and_then(Node::text)?.to_string();
             let tags = match d.get("tags").map(|t| &t.value) {
-                Some(yaml::Value::Seq(ts)) => ts.iter().filter_map(|t| t.as_str().map(str::to_string)).collect(),
+                Some(yaml::NodeValue::Seq(ts)) => ts.iter().filter_map(|t| t.text().map(str::to_string)).collect(),
                 _ => Vec::new(),
             };
             Some(Dependency {
                 name,
-                alias: d.get("alias").and_then(Node::as_str).map(str::to_string),
-                condition: d.get("condition").and_then(Node::as_str).map(str::to_string),
+                alias: d.get("alias").and_then(Node::text).map(str::to_string),
+                condition: d.get("condition").and_then(Node::text).map(str::to_string),
                 tags,
             })
         })
@@ -261,7 +261,9 @@ fn metadata_value(node: &Node) -> Value {
         let v = match node.get(key) {
             // Versions are strings in Chart.yaml even when they look like numbers.
             Some(n) => match &n.value {
-                yaml::Value::Scalar { text, .. } if key != "deprecated" => Value::String(text.clone()),
+                yaml::NodeValue::Scalar(_) if key != "deprecated" => {
+                    Value::String(n.text().unwrap_or_default().to_string())
+                }
                 _ => to_value(n),
             },
             None if matches!(key, "deprecated") => Value::Bool(false),

@@ -4,36 +4,14 @@
 use std::collections::BTreeMap;
 
 use base64::Engine;
+use sealbox_formats::glob::{Pattern, Syntax};
 use sealbox_render::engine::{Value, to_yaml};
 
 /// Whether `path` matches `pattern` the way Helm's `Files.Glob` does: `*` and
-/// `?` stay within one path segment, `**` crosses segments.
+/// `?` stay within one path segment, `**` crosses segments; a malformed
+/// pattern matches nothing.
 pub fn glob(pattern: &str, path: &str) -> bool {
-    matches(pattern.as_bytes(), path.as_bytes())
-}
-
-fn matches(p: &[u8], s: &[u8]) -> bool {
-    match p.split_first() {
-        None => s.is_empty(),
-        Some((b'*', rest)) if rest.first() == Some(&b'*') => {
-            let rest = &rest[1..];
-            (0..=s.len()).any(|i| matches(rest, &s[i..]))
-        }
-        Some((b'*', rest)) => {
-            let mut i = 0;
-            loop {
-                if matches(rest, &s[i..]) {
-                    return true;
-                }
-                if i == s.len() || s[i] == b'/' {
-                    return false;
-                }
-                i += 1;
-            }
-        }
-        Some((b'?', rest)) => s.first().is_some_and(|c| *c != b'/') && matches(rest, &s[1..]),
-        Some((c, rest)) => s.first() == Some(c) && matches(rest, &s[1..]),
-    }
+    Pattern::new(pattern, Syntax::Helm).is_ok_and(|p| p.matches(path))
 }
 
 fn by_base_name(files: &BTreeMap<String, Value>, f: impl Fn(&str) -> String) -> Value {
@@ -64,15 +42,6 @@ pub fn as_secrets(files: &BTreeMap<String, Value>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn globs_like_helm() {
-        assert!(glob("files/*.conf", "files/a.conf"));
-        assert!(!glob("files/*.conf", "files/sub/a.conf"));
-        assert!(glob("files/**.conf", "files/sub/a.conf"));
-        assert!(glob("files/?.txt", "files/a.txt"));
-        assert!(!glob("files/?.txt", "files/ab.txt"));
-    }
 
     #[test]
     fn renders_config_and_secrets() {

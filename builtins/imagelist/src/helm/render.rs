@@ -409,14 +409,15 @@ mod tests {
     fn values_print_as_helm_prints_them() {
         let out = render_tree(&[
             ("top/Chart.yaml", "apiVersion: v2\nname: top\nversion: 1.0.0\nappVersion: 1.10\n"),
-            ("top/values.yaml", "big: 1000000\nport: 8080\nratio: 0.5\non: yes\n"),
+            // `on` is a YAML 1.1 boolean key (go-yaml v2, as Helm reads values), so `.Values.on` is missing.
+            ("top/values.yaml", "big: 1000000\nport: 8080\nratio: 0.5\nflag: yes\non: x\n"),
             (
                 "top/templates/x.yaml",
-                "v: {{ .Values.big }} {{ .Values.port }} {{ .Values.ratio }} {{ .Values.on }} {{ .Chart.AppVersion }} {{ .Values.missing }}\n",
+                "v: {{ .Values.big }} {{ .Values.port }} {{ .Values.ratio }} {{ .Values.flag }} {{ .Values.on }} {{ .Chart.AppVersion }} {{ .Values.missing }}\n",
             ),
         ])
         .expect("renders");
-        assert_eq!(out[0].1, "v: 1e+06 8080 0.5 true 1.10 \n");
+        assert_eq!(out[0].1, "v: 1e+06 8080 0.5 true  1.10 \n");
     }
 
     #[test]

@@ -11,36 +11,26 @@ use std::rc::Rc;
 
 use sealbox_render::engine::Value;
 
-use crate::yaml::{self, Node};
+use crate::yaml::{self, Node, NodeValue};
 
-/// A YAML node as a template value.
+/// A YAML node as a template value: scalars as Kubernetes' reader resolves
+/// them, every number a float64 as Helm's JSON round trip leaves it, merge
+/// keys already applied by the reader.
 pub fn to_value(node: &Node) -> Value {
     match &node.value {
-        yaml::Value::Scalar { text, plain } => {
-            if *plain {
-                resolve_plain(text)
-            } else {
-                Value::String(text.clone())
-            }
-        }
-        yaml::Value::Seq(items) => Value::list(items.iter().map(to_value).collect()),
-        yaml::Value::Map(entries) => {
+        NodeValue::Scalar(scalar) => match scalar {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(0.0)),
+            serde_json::Value::String(s) => Value::String(s.clone()),
+            // A scalar never resolves to a collection.
+            _ => Value::Null,
+        },
+        NodeValue::Seq(items) => Value::list(items.iter().map(to_value).collect()),
+        NodeValue::Map(entries) => {
             let mut map = BTreeMap::new();
             for (k, v) in entries {
-                let key = match &k.value {
-                    yaml::Value::Scalar { text, .. } => text.clone(),
-                    _ => continue,
-                };
-                // `<<: *anchor` merges the anchored map's keys under the explicit ones.
-                if key == "<<"
-                    && let Value::Map(merged) = to_value(v)
-                {
-                    for (mk, mv) in merged.iter() {
-                        map.entry(mk.clone()).or_insert_with(|| mv.clone());
-                    }
-                    continue;
-                }
-                map.insert(key, to_value(v));
+                map.insert(k.key_string(), to_value(v));
             }
             Value::map(map)
         }
@@ -48,57 +38,9 @@ pub fn to_value(node: &Node) -> Value {
 }
 
 /// Parses a YAML document into a value; an empty document is an empty map.
-pub fn parse_values(text: &str) -> Result<Value, yaml::YamlError> {
-    let docs = yaml::load_documents(text)?;
-    Ok(docs.first().map(to_value).unwrap_or_else(|| Value::map(BTreeMap::new())))
-}
-
-/// YAML 1.1 resolution of a plain scalar, as go-yaml v2 does it, with
-/// numbers as floats (JSON's view).
-fn resolve_plain(text: &str) -> Value {
-    match text {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => return Value::Bool(true),
-        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
-            return Value::Bool(false);
-        }
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Float(f64::INFINITY),
-        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
-        _ => {}
-    }
-    if let Some(i) = parse_yaml11_int(text) {
-        return Value::Float(i as f64);
-    }
-    let looks_numeric = text.bytes().next().is_some_and(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.'))
-        && text.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'_'));
-    if looks_numeric && let Ok(f) = text.replace('_', "").parse::<f64>() {
-        return Value::Float(f);
-    }
-    Value::String(text.to_string())
-}
-
-fn parse_yaml11_int(text: &str) -> Option<i64> {
-    let (neg, body) = match text.as_bytes().first()? {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let body = body.replace('_', "");
-    if body.is_empty() {
-        return None;
-    }
-    let v = if let Some(hex) = body.strip_prefix("0x") {
-        i64::from_str_radix(hex, 16).ok()?
-    } else if let Some(bin) = body.strip_prefix("0b") {
-        i64::from_str_radix(bin, 2).ok()?
-    } else if body.len() > 1 && body.starts_with('0') {
-        i64::from_str_radix(&body[1..], 8).ok()?
-    } else if body.bytes().all(|b| b.is_ascii_digit()) {
-        body.parse().ok()?
-    } else {
-        return None;
-    };
-    Some(if neg { -v } else { v })
+pub fn parse_values(text: &str) -> Result<Value, yaml::Error> {
+    let docs = yaml::load(text)?;
+    Ok(docs.first().map(|d| to_value(&d.root)).unwrap_or_else(|| Value::map(BTreeMap::new())))
 }
 
 /// Helm's `coalesce`: `over` wins; maps merge recursively; a null in `over`
@@ -194,8 +136,11 @@ mod tests {
 
     #[test]
     fn merge_keys_are_honoured() {
-        let vals = v("base: &b {x: 1, y: 2}\nderived:\n  <<: *b\n  y: 3\n");
-        assert_eq!(lookup_path(&vals, "derived.x"), Some(&Value::Float(1.0)));
-        assert_eq!(lookup_path(&vals, "derived.y"), Some(&Value::Float(3.0)));
+        let vals = v("base: &b {a: 1, b: 2}\nderived:\n  <<: *b\n  b: 3\n");
+        assert_eq!(lookup_path(&vals, "derived.a"), Some(&Value::Float(1.0)));
+        assert_eq!(lookup_path(&vals, "derived.b"), Some(&Value::Float(3.0)));
+        // Helm reads values through go-yaml v2: the key `y` is the boolean true.
+        let vals = v("y: 1\nkeep: 3\n");
+        assert_eq!((get(&vals, "y"), get(&vals, "true")), (None, Some(&Value::Float(1.0))));
     }
 }

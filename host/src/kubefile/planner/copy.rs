@@ -71,7 +71,7 @@ impl Planner<'_> {
             )
         };
         let parts = context::normalize(source).map_err(fail)?;
-        let found: Vec<_> = if context::has_wildcards(source) {
+        let found: Vec<_> = if sealbox_formats::glob::has_go_meta(source) {
             // Each match lands under its name as matched, not the name a symlink resolves to.
             let matches = context::glob(self.ctx, &parts).map_err(fail)?;
             let kept: Vec<_> = matches

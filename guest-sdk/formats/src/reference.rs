@@ -222,6 +222,18 @@ impl fmt::Display for Reference {
     }
 }
 
+/// Whether `name` starts with an explicit registry domain (`localhost/…`,
+/// `reg.io/…`, `host:5000/…`), by the rule of [`Reference::parse_normalized`];
+/// a name without one is a Docker Hub name (or, for sealbox, a local one).
+pub fn has_domain(name: &str) -> bool {
+    name.split_once('/').is_some_and(|(first, _)| is_domain_name(first))
+}
+
+/// distribution's `splitDockerDomain` test for the first component.
+fn is_domain_name(first: &str) -> bool {
+    first == "localhost" || first.contains(['.', ':']) || first.to_lowercase() != first
+}
+
 /// Splits a familiar name into domain and remainder, as distribution's
 /// `splitDockerDomain`: the first component is a domain when it is
 /// `localhost`, contains `.` or `:`, or has upper-case letters.
@@ -233,7 +245,7 @@ fn split_docker_domain(name: &str) -> (String, String) {
         (maybe_domain.to_string(), rest.to_string())
     } else if maybe_domain == LEGACY_DEFAULT_DOMAIN {
         (DEFAULT_DOMAIN.to_string(), rest.to_string())
-    } else if maybe_domain.contains(['.', ':']) || maybe_domain.to_lowercase() != maybe_domain {
+    } else if is_domain_name(maybe_domain) {
         (maybe_domain.to_string(), rest.to_string())
     } else {
         (DEFAULT_DOMAIN.to_string(), name.to_string())
@@ -546,6 +558,31 @@ mod tests {
         for input in ["{{ .Values.image }}", "repo:{{ .Values.tag }}", "<no value>", " nginx", "nginx:1.0 ", "a b"] {
             assert!(norm(input).is_err(), "{input:?}");
         }
+    }
+
+    #[test]
+    fn explicit_domains_and_the_rules_the_host_copy_had_wrong() {
+        // (name, whether it names a registry, source)
+        let domains = [
+            ("127.0.0.1:5000/team/base:v1", true, "distribution splitDockerDomain: a ':' marks a domain"),
+            ("registry.example.com/base", true, "splitDockerDomain: a '.' marks a domain"),
+            ("localhost/base", true, "splitDockerDomain: localhost"),
+            ("kubernetes:v1.22", false, "no '/': a Docker Hub name"),
+            ("team/base:v1", false, "splitDockerDomain: a Docker Hub namespace"),
+            (
+                "Foo/bar",
+                true,
+                "splitDockerDomain: an upper-case first component is a domain (the host copy said Docker Hub)",
+            ),
+        ];
+        for (name, remote, source) in domains {
+            assert_eq!(has_domain(name), remote, "{name} ({source})");
+        }
+        // The host's copy kept `index.docker.io` and took `a..b` as a path
+        // component; docker folds the one and refuses the other.
+        assert_eq!(norm("index.docker.io/nginx").as_deref(), Ok("docker.io/library/nginx:latest"));
+        assert!(matches!(norm("team/a..b"), Err(ReferenceError::InvalidPathComponent(_))));
+        assert!(matches!(norm("team/-a"), Err(ReferenceError::InvalidPathComponent(_))));
     }
 
     #[test]

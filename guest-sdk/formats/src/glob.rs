@@ -1,0 +1,281 @@
+//! Glob patterns in the dialects sealbox meets, on one matcher:
+//!
+//! - [`Syntax::Go`]: Go's `path.Match` (Kubefile `COPY`/`ADD` sources, as
+//!   buildah expands them): `*` any run of non-`/` characters, `?` one
+//!   non-`/` character, `[...]`/`[^...]` classes with ranges, `\` escapes; a
+//!   malformed pattern is an error even when the text would not match (Go ≥ 1.16).
+//! - [`Syntax::Docker`]: moby's `patternmatcher` (`.dockerignore`,
+//!   `.containerignore`): Go's syntax plus `**` across directories (`**/` is
+//!   nothing or any directories), and a trailing `\` stands for itself.
+//! - [`Syntax::Helm`]: Helm's `Files.Glob` (gobwas/glob with `/` as the
+//!   separator): `*` and `?` stay within a segment, `**` matches anything.
+//! - [`Syntax::Wildcard`]: Kyverno's `wildcard.Match` (go-wildcard): `*` any
+//!   run of characters including `/`, `?` exactly one, everything else literal.
+//!
+//! Matching is dynamic programming over (pattern, text), so no pattern can
+//! take exponential time.
+
+use std::fmt;
+
+/// A pattern's dialect; see the module documentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syntax {
+    Go,
+    Docker,
+    Helm,
+    Wildcard,
+}
+
+/// A malformed pattern (Go's `path.ErrBadPattern`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadPattern {
+    pub pattern: String,
+    pub cause: &'static str,
+}
+
+impl fmt::Display for BadPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "syntax error in pattern {:?}: {}", self.pattern, self.cause)
+    }
+}
+
+impl std::error::Error for BadPattern {}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    Char(char),
+    /// One character; `/` too when `slash`.
+    One {
+        slash: bool,
+    },
+    /// Any run of characters; `/` too when `slash`.
+    Run {
+        slash: bool,
+    },
+    /// One character in (or, negated, not in) the ranges.
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
+    /// Docker's `**/` before more pattern: nothing, or anything ending in `/`.
+    Dirs,
+}
+
+/// A compiled pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern {
+    tokens: Vec<Token>,
+}
+
+impl Pattern {
+    /// Compiles `pattern` in `syntax`, refusing malformed classes and escapes.
+    pub fn new(pattern: &str, syntax: Syntax) -> Result<Pattern, BadPattern> {
+        let bad = |cause| BadPattern { pattern: pattern.to_string(), cause };
+        let chars: Vec<char> = pattern.chars().collect();
+        let mut tokens = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            i += 1;
+            if syntax == Syntax::Wildcard {
+                tokens.push(match c {
+                    '*' => Token::Run { slash: true },
+                    '?' => Token::One { slash: true },
+                    c => Token::Char(c),
+                });
+                continue;
+            }
+            match c {
+                '*' if chars.get(i) == Some(&'*') && syntax != Syntax::Go => {
+                    i += 1;
+                    if syntax == Syntax::Docker && chars.get(i) == Some(&'/') && i + 1 < chars.len() {
+                        i += 1;
+                        tokens.push(Token::Dirs);
+                    } else {
+                        tokens.push(Token::Run { slash: true });
+                    }
+                }
+                '*' => tokens.push(Token::Run { slash: false }),
+                '?' => tokens.push(Token::One { slash: false }),
+                '\\' if syntax != Syntax::Helm => match chars.get(i) {
+                    Some(&escaped) => {
+                        i += 1;
+                        tokens.push(Token::Char(escaped));
+                    }
+                    None if syntax == Syntax::Docker => tokens.push(Token::Char('\\')),
+                    None => return Err(bad("trailing \\")),
+                },
+                '[' => {
+                    let negated =
+                        matches!(chars.get(i), Some('^')) || (syntax == Syntax::Helm && chars.get(i) == Some(&'!'));
+                    if negated {
+                        i += 1;
+                    }
+                    let mut ranges = Vec::new();
+                    loop {
+                        let Some(&c) = chars.get(i) else { return Err(bad("unterminated [")) };
+                        if c == ']' && !ranges.is_empty() {
+                            i += 1;
+                            break;
+                        }
+                        // moby compiles classes to a regexp, where a `-` first or last is literal.
+                        let literal_dash = syntax == Syntax::Docker && c == '-';
+                        let (lo, width) = if literal_dash {
+                            ('-', 1)
+                        } else {
+                            class_char(&chars[i..]).ok_or_else(|| bad("bad character class"))?
+                        };
+                        i += width;
+                        let mut hi = lo;
+                        let dash_is_last = syntax == Syntax::Docker && chars.get(i + 1) == Some(&']');
+                        if chars.get(i) == Some(&'-') && !dash_is_last {
+                            let (h, w) = class_char(&chars[i + 1..]).ok_or_else(|| bad("bad range"))?;
+                            hi = h;
+                            i += 1 + w;
+                        }
+                        ranges.push((lo, hi));
+                    }
+                    tokens.push(Token::Class { negated, ranges });
+                }
+                c => tokens.push(Token::Char(c)),
+            }
+        }
+        Ok(Pattern { tokens })
+    }
+
+    /// Whether the pattern matches all of `text`.
+    pub fn matches(&self, text: &str) -> bool {
+        let s: Vec<char> = text.chars().collect();
+        let n = s.len();
+        // next[j]: tokens[i+1..] match s[j..]; built from the last token back.
+        let mut next = vec![false; n + 1];
+        next[n] = true;
+        let mut cur = vec![false; n + 1];
+        for token in self.tokens.iter().rev() {
+            // For Dirs: whether some k >= j has s[k] == '/' and next[k + 1].
+            let mut slash_then_next = false;
+            for j in (0..=n).rev() {
+                let here = s.get(j).copied();
+                cur[j] = match token {
+                    Token::Char(c) => here == Some(*c) && next[j + 1],
+                    Token::One { slash } => here.is_some_and(|c| *slash || c != '/') && next[j + 1],
+                    Token::Class { negated, ranges } => {
+                        here.is_some_and(|c| ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != *negated)
+                            && next[j + 1]
+                    }
+                    Token::Run { slash } => next[j] || (here.is_some_and(|c| *slash || c != '/') && cur[j + 1]),
+                    Token::Dirs => {
+                        if here == Some('/') && next[j + 1] {
+                            slash_then_next = true;
+                        }
+                        next[j] || slash_then_next
+                    }
+                };
+            }
+            std::mem::swap(&mut cur, &mut next);
+        }
+        next[0]
+    }
+}
+
+/// A class member, `\`-escaped or not; `None` for a `-` or `]` where a member must be.
+fn class_char(p: &[char]) -> Option<(char, usize)> {
+    match *p.first()? {
+        '\\' => Some((*p.get(1)?, 2)),
+        '-' | ']' => None,
+        c => Some((c, 1)),
+    }
+}
+
+/// Go's `path.Match(pattern, name)`.
+pub fn go_match(pattern: &str, name: &str) -> Result<bool, BadPattern> {
+    Ok(Pattern::new(pattern, Syntax::Go)?.matches(name))
+}
+
+/// Whether `s` has a character Go's `path.Match` treats specially, so that
+/// a COPY source holding one is expanded rather than taken literally.
+pub fn has_go_meta(s: &str) -> bool {
+    s.contains(['*', '?', '[', '\\'])
+}
+
+/// Kyverno's `wildcard.Match(pattern, text)`.
+pub fn wildcard(pattern: &str, text: &str) -> bool {
+    // The engine matches names and labels by the thousand; most patterns have no wildcard.
+    if !has_wildcard(pattern) {
+        return pattern == text;
+    }
+    if pattern == "*" {
+        return true;
+    }
+    // Wildcard syntax has no malformed patterns.
+    Pattern::new(pattern, Syntax::Wildcard).is_ok_and(|p| p.matches(text))
+}
+
+/// Whether `s` holds one of Kyverno's wildcard characters.
+pub fn has_wildcard(s: &str) -> bool {
+    s.contains(['*', '?'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use Syntax::{Docker, Go, Helm, Wildcard};
+
+    /// (syntax, pattern, text, expected: Some(matches) or None for a bad pattern, source)
+    const TABLE: &[(Syntax, &str, &str, Option<bool>, &str)] = &[
+        (Go, "*.yaml", "a.yaml", Some(true), "Go path.Match: * within a name"),
+        (Go, "*", "a/b", Some(false), "Go path.Match: * does not cross /"),
+        (Go, "a?c", "abc", Some(true), "Go path.Match: ? is one character"),
+        (Go, "a?c", "a/c", Some(false), "Go path.Match: ? is not /"),
+        (Go, "[a-c]x", "bx", Some(true), "Go path.Match: ranges"),
+        (Go, "[^a-c]x", "dx", Some(true), "Go path.Match: negated class"),
+        (Go, "[^a-c]x", "ax", Some(false), "Go path.Match: negated class"),
+        (Go, "\\*", "*", Some(true), "Go path.Match: \\ escapes"),
+        (Go, "\\*", "x", Some(false), "Go path.Match: an escaped * is literal"),
+        (Go, "[", "a", None, "Go path.Match: ErrBadPattern for an unterminated class"),
+        (Go, "a[", "b", None, "Go ≥ 1.16: a bad pattern is an error even when the text differs"),
+        (Go, "[]a]", "a", None, "Go path.Match: ] cannot start a class"),
+        (Go, "a\\", "a", None, "Go path.Match: trailing \\ is ErrBadPattern"),
+        (Go, "**", "a/b", Some(false), "Go path.Match: ** is two stars, still within a name"),
+        (Go, "{a}", "{a}", Some(true), "Go path.Match: braces are literal (globset's would not be)"),
+        (Go, "[]", "", None, "Go path.Match: an empty class is ErrBadPattern"),
+        (Go, "[!a]", "b", Some(false), "Go path.Match: ! is not negation (a class of ! and a)"),
+        (Docker, "**/*.go", "a/b/c.go", Some(true), "moby patternmatcher: **/ any directories"),
+        (Docker, "**/*.go", "c.go", Some(true), "moby patternmatcher: **/ may be nothing"),
+        (Docker, "docs/**", "docs/a/b", Some(true), "moby patternmatcher: trailing ** is anything"),
+        (Docker, "*.md", "a/b.md", Some(false), "moby patternmatcher: * within one component"),
+        (Docker, "a\\", "a\\", Some(true), "moby patternmatcher: a trailing \\ stands for itself"),
+        (Docker, "[a-]x", "-x", Some(true), "moby patternmatcher: a class is a regexp class, a last - is literal"),
+        (Go, "[a-]x", "-x", None, "Go path.Match: a range needs its end"),
+        (Helm, "files/*.conf", "files/a.conf", Some(true), "Helm Files.Glob (gobwas/glob, / separator)"),
+        (Helm, "files/*.conf", "files/sub/a.conf", Some(false), "gobwas/glob: * stops at /"),
+        (Helm, "files/**.conf", "files/sub/a.conf", Some(true), "gobwas/glob: ** crosses /"),
+        (Helm, "files/?.txt", "files/ab.txt", Some(false), "gobwas/glob: ? is one character"),
+        (Wildcard, "*", "", Some(true), "go-wildcard: * matches nothing"),
+        (Wildcard, "", "a", Some(false), "go-wildcard: empty pattern matches only empty"),
+        (Wildcard, "*:latest", "reg.io/a/b:latest", Some(true), "go-wildcard: * crosses /"),
+        (Wildcard, "?*", "", Some(false), "go-wildcard: ? needs a character"),
+        (Wildcard, "a*b*c", "aXbYbc", Some(true), "go-wildcard: backtracking"),
+        (Wildcard, "a*b*c", "aXbYbd", Some(false), "go-wildcard"),
+        (Wildcard, "[a]", "a", Some(false), "go-wildcard: [ is literal"),
+        (Wildcard, "10.100.11.*", "10.100.11.54", Some(true), "Kyverno policy library: IP wildcards"),
+    ];
+
+    #[test]
+    fn patterns_match_as_their_go_originals() {
+        for &(syntax, pattern, text, want, source) in TABLE {
+            let got = Pattern::new(pattern, syntax).map(|p| p.matches(text)).ok();
+            assert_eq!(got, want, "{syntax:?} {pattern:?} on {text:?} ({source})");
+        }
+    }
+
+    #[test]
+    fn long_patterns_stay_fast() {
+        let pattern = "*a".repeat(200);
+        let text = "a".repeat(199) + "b";
+        for syntax in [Go, Docker, Helm, Wildcard] {
+            assert!(!Pattern::new(&pattern, syntax).expect("valid").matches(&text));
+        }
+    }
+}
