@@ -53,7 +53,9 @@ impl Sources {
         }
         let Some(dir) = self.path.parent() else { return };
         let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) else { return };
-        if serde_json::to_writer(&mut tmp, &self.known).is_ok() {
+        // One write, not one per JSON token.
+        let Ok(bytes) = serde_json::to_vec(&self.known) else { return };
+        if std::io::Write::write_all(&mut tmp, &bytes).is_ok() {
             tmp.persist(&self.path).ok();
         }
     }

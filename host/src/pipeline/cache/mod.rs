@@ -172,7 +172,8 @@ impl StepCache {
         let Some(dir) = &self.dir else { return Ok(()) };
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing in {}", dir.display()))?;
-        serde_json::to_writer(&mut tmp, value)?;
+        // One write, not one per JSON token.
+        std::io::Write::write_all(&mut tmp, &serde_json::to_vec(value)?).context("writing a step cache entry")?;
         tmp.persist(dir.join(format!("{key}.json"))).context("saving a step cache entry")?;
         self.touch(key);
         Ok(())
