@@ -33,6 +33,13 @@ pub const PIPELINE_FILE: &str = "sealbox.yaml";
 const API_VERSION: &str = "sealbox.io/v1";
 const KIND: &str = "Pipeline";
 
+/// The keys a pipeline file, one of its steps and a step's grants may
+/// hold; `guest-sdk/schema/pipeline.schema.json` lists the same (a test
+/// holds them together).
+const ROOT_KEYS: &[&str] = &["apiVersion", "kind", "steps"];
+const STEP_KEYS: &[&str] = &["name", "stage", "module", "digest", "kind", "config", "grants", "failureAction"];
+const GRANT_KEYS: &[&str] = &["tree", "env", "timeout", "memoryMib"];
+
 /// A pipeline file that could not be read or is not valid: `FILE:LINE: cause`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{file}:{line}: {message}")]
@@ -189,7 +196,7 @@ pub fn parse(file: &str, dir: &Path, text: &str) -> Result<Pipeline, Error> {
     };
     let at = |node: &Node, message: String| err(node.line, message);
     let entries = mapping(root, "the pipeline file").map_err(|m| at(root, m))?;
-    check_keys(entries, &["apiVersion", "kind", "steps"]).map_err(|(n, m)| at(n, m))?;
+    check_keys(entries, ROOT_KEYS).map_err(|(n, m)| at(n, m))?;
     match root.get("apiVersion") {
         Some(v) if v.as_str() == Some(API_VERSION) => {}
         Some(v) => return Err(at(v, format!("apiVersion must be {API_VERSION}, not {}", shown(v)))),
@@ -224,7 +231,7 @@ type Fail<'a> = (&'a Node, String);
 
 fn parse_step(item: &Node) -> Result<PipelineStep, Fail<'_>> {
     let entries = mapping(item, "a step").map_err(|m| (item, m))?;
-    check_keys(entries, &["name", "stage", "module", "digest", "kind", "config", "grants", "failureAction"])?;
+    check_keys(entries, STEP_KEYS)?;
     let name_node = required(item, "name")?;
     let name = string(name_node, "name")?;
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
@@ -338,7 +345,7 @@ fn parse_step(item: &Node) -> Result<PipelineStep, Fail<'_>> {
 
 fn parse_grants(node: &Node) -> Result<StepGrants, Fail<'_>> {
     let entries = mapping(node, "grants").map_err(|m| (node, m))?;
-    check_keys(entries, &["tree", "env", "timeout", "memoryMib"])?;
+    check_keys(entries, GRANT_KEYS)?;
     let tree = match node.get("tree") {
         Some(t) => {
             let text = string(t, "grants.tree")?;
@@ -426,6 +433,10 @@ fn is_sha256_pin(text: &str) -> bool {
     let hex = text.strip_prefix("sha256:").unwrap_or("");
     hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
+
+#[cfg(test)]
+#[path = "pipeline_file_schema_tests.rs"]
+mod schema_tests;
 
 #[cfg(test)]
 mod tests {
