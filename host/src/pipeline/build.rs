@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
 use cap_std::fs::Dir;
@@ -15,7 +16,9 @@ use cap_std::fs::Dir;
 use super::cache::StepCache;
 use super::options::BuildOptions;
 use super::outcome::PlatformOutcome;
+use super::precompile;
 use super::report::{Progress, Reporter};
+use super::stages::ModuleSource;
 use super::verdicts::PolicyFinding;
 use crate::kubefile::{Kubefile, Platform};
 use crate::oci::{Descriptor, Store};
@@ -72,14 +75,33 @@ impl<'a> Build<'a> {
     pub fn run(self) -> Result<PlatformBuild> {
         // 1. plan: the Kubefile planned, the base image resolved.
         let planned = self.plan()?;
-        // 2. stage: the context's listings, the analysis tree, the staged
-        //    rootfs and the `RUN --module` transforms over it.
-        let staged = self.stage(&planned)?;
-        // 3. analyse: render, image search, policies and the pipeline
-        //    file's stages, while the plan's layers are packed; then
-        // 4. pack: the pipeline's transforms and the rendered files.
-        let (analysed, layers) = self.analyse_while_packing(&planned, staged.trees, staged.layers)?;
+        let cancel = AtomicBool::new(false);
+        let (modules, analysed, layers) = std::thread::scope(|scope| {
+            // From here on, the pipeline file's modules compile on a
+            // thread of their own, ready when their steps come.
+            let source = self.options.pipeline.as_ref().map(|pipeline| ModuleSource {
+                pipeline,
+                lock: self.options.lock.as_ref(),
+                store: self.store,
+                registry: &self.options.registry,
+            });
+            let _precompiling = source.and_then(|source| precompile::start(scope, source, &planned.runner, &cancel));
+            let phases = || -> Result<_> {
+                // 2. stage: the context's listings, the analysis tree, the
+                //    staged rootfs and the `RUN --module` transforms over it.
+                let staged = self.stage(&planned)?;
+                // 3. analyse: render, image search, policies and the pipeline
+                //    file's stages, while the plan's layers are packed; then
+                // 4. pack: the pipeline's transforms and the rendered files.
+                let (analysed, layers) = self.analyse_while_packing(&planned, staged.trees, staged.layers)?;
+                Ok((staged.modules, analysed, layers))
+            };
+            let result = phases();
+            // A failed build does not wait for modules it will not run.
+            cancel.store(true, Ordering::Relaxed);
+            result
+        })?;
         // 5. assemble: config and manifest.
-        self.assemble(planned, staged.modules, layers, analysed)
+        self.assemble(planned, modules, layers, analysed)
     }
 }

@@ -12,7 +12,9 @@
 //!    `.tmpl` files, `imagelist` finds the container images, and `kyverno`
 //!    checks every manifest against the `--policy` policies (`policies`);
 //!    the pipeline file's steps run at their stages around these
-//!    (`stages`); meanwhile the plan's layers are packed (`plan_layers`);
+//!    (`stages`); meanwhile the plan's layers are packed (`plan_layers`)
+//!    and, from phase 2 on, the pipeline file's modules are compiled
+//!    ahead of their steps (`precompile`);
 //! 4. `pack`: the pipeline's transform outputs and a last layer of
 //!    rendered files and the image list become layer blobs;
 //! 5. `assemble`: the config and manifest are written to the store;
@@ -42,6 +44,7 @@ mod pipeline_file;
 mod plan;
 mod plan_layers;
 mod policies;
+mod precompile;
 mod render;
 mod report;
 mod small_file;

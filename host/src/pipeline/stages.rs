@@ -153,56 +153,11 @@ impl StageRunner<'_> {
         Ok(format!("{files} files"))
     }
 
-    /// Reads the step's module and checks its pin, the lock, its kind and
-    /// the host version it needs.
+    /// Reads the step's module and checks it ([`read_module`]).
     fn load(&self, step: &PipelineStep) -> Result<ModuleBinary> {
-        let binary = match &step.module {
-            ModuleRef::File(path) => {
-                let dir = Dir::open_ambient_dir(&self.pipeline.dir, cap_std::ambient_authority())
-                    .with_context(|| format!("opening {}", self.pipeline.dir.display()))?;
-                // Resolved by cap-std: a symlink leading out of the pipeline
-                // file's directory is an error, not a host file.
-                let bytes = dir.read(path).with_context(|| format!("reading module {path}"))?;
-                ModuleBinary::parse(bytes).with_context(|| format!("module {path}"))?
-            }
-            ModuleRef::Builtin(name) => {
-                let bytes = crate::builtins::get(name).ok_or_else(|| anyhow!("no builtin module {name}"))?;
-                ModuleBinary::parse(bytes.to_vec()).with_context(|| format!("builtin:{name}"))?
-            }
-            ModuleRef::Oci(reference) => {
-                // The parser requires the pin; the bytes come back checked
-                // against it, before anything compiles them.
-                let pin = step.digest.as_deref().ok_or_else(|| anyhow!("module {} has no pin", step.module))?;
-                let bytes = crate::registry::module::fetch_module(reference, pin, self.registry, Some(self.store))
-                    .with_context(|| format!("fetching module {}", step.module))?;
-                ModuleBinary::parse(bytes).with_context(|| format!("module {}", step.module))?
-            }
-        };
-        let shown = step.module.to_string();
-        if let Some(pin) = &step.digest
-            && *pin != binary.digest
-        {
-            bail!("module {shown} does not match its pin:\n  pinned:  {pin}\n  actual:  {}", binary.digest);
-        }
-        if let Some(lock) = self.lock
-            && let Some(path) = step.module.lock_name()
-        {
-            lock.check(&path, &binary.digest).map_err(|e| anyhow!("{e}"))?;
-        }
-        if let Some(meta) = &binary.metadata {
-            if meta.kind != step.kind {
-                bail!(
-                    "module {shown} is a {} module; the step declares kind {}",
-                    kind_name(meta.kind),
-                    kind_name(step.kind)
-                );
-            }
-            if let Some(needs) = meta.min_host_version.as_deref() {
-                super::transform::check_host_version(needs, env!("CARGO_PKG_VERSION"))
-                    .map_err(|e| anyhow!("module {shown}: {e}"))?;
-            }
-        }
-        Ok(binary)
+        let source =
+            ModuleSource { pipeline: self.pipeline, lock: self.lock, store: self.store, registry: self.registry };
+        source.read(step)
     }
 
     /// The grant of a step: its env, output only for a transform, and its
@@ -386,6 +341,71 @@ struct StepResult {
     output: Option<StageOutput>,
     module_name: String,
     cached: bool,
+}
+
+/// Where a pipeline step's module comes from and what it is held to: the
+/// pipeline file's directory, the lock, and the registries of `oci://`
+/// modules (fetched into the store).
+#[derive(Clone, Copy)]
+pub struct ModuleSource<'a> {
+    pub pipeline: &'a Pipeline,
+    pub lock: Option<&'a Lock>,
+    pub store: &'a crate::oci::Store,
+    pub registry: &'a crate::registry::Options,
+}
+
+impl ModuleSource<'_> {
+    /// Reads the step's module and checks its pin, the lock, its kind and
+    /// the host version it needs.
+    pub fn read(&self, step: &PipelineStep) -> Result<ModuleBinary> {
+        let binary = match &step.module {
+            ModuleRef::File(path) => {
+                let dir = Dir::open_ambient_dir(&self.pipeline.dir, cap_std::ambient_authority())
+                    .with_context(|| format!("opening {}", self.pipeline.dir.display()))?;
+                // Resolved by cap-std: a symlink leading out of the pipeline
+                // file's directory is an error, not a host file.
+                let bytes = dir.read(path).with_context(|| format!("reading module {path}"))?;
+                ModuleBinary::parse(bytes).with_context(|| format!("module {path}"))?
+            }
+            ModuleRef::Builtin(name) => {
+                let bytes = crate::builtins::get(name).ok_or_else(|| anyhow!("no builtin module {name}"))?;
+                ModuleBinary::parse(bytes.to_vec()).with_context(|| format!("builtin:{name}"))?
+            }
+            ModuleRef::Oci(reference) => {
+                // The parser requires the pin; the bytes come back checked
+                // against it, before anything compiles them.
+                let pin = step.digest.as_deref().ok_or_else(|| anyhow!("module {} has no pin", step.module))?;
+                let bytes = crate::registry::module::fetch_module(reference, pin, self.registry, Some(self.store))
+                    .with_context(|| format!("fetching module {}", step.module))?;
+                ModuleBinary::parse(bytes).with_context(|| format!("module {}", step.module))?
+            }
+        };
+        let shown = step.module.to_string();
+        if let Some(pin) = &step.digest
+            && *pin != binary.digest
+        {
+            bail!("module {shown} does not match its pin:\n  pinned:  {pin}\n  actual:  {}", binary.digest);
+        }
+        if let Some(lock) = self.lock
+            && let Some(path) = step.module.lock_name()
+        {
+            lock.check(&path, &binary.digest).map_err(|e| anyhow!("{e}"))?;
+        }
+        if let Some(meta) = &binary.metadata {
+            if meta.kind != step.kind {
+                bail!(
+                    "module {shown} is a {} module; the step declares kind {}",
+                    kind_name(meta.kind),
+                    kind_name(step.kind)
+                );
+            }
+            if let Some(needs) = meta.min_host_version.as_deref() {
+                super::transform::check_host_version(needs, env!("CARGO_PKG_VERSION"))
+                    .map_err(|e| anyhow!("module {shown}: {e}"))?;
+            }
+        }
+        Ok(binary)
+    }
 }
 
 fn kind_name(kind: ModuleKind) -> &'static str {

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{Context, Result, anyhow, bail};
 use sealbox_guest::{API_VERSION, Diagnostic, FileEntry, ImageInfo, Request, Response, Severity, Status};
@@ -17,6 +17,10 @@ use crate::sandbox::{Limits, Module, ModuleBinary, Sandbox, Step, StepError, Ste
 pub struct ModuleRunner {
     sandbox: Sandbox,
     loaded: Mutex<HashMap<&'static str, Module>>,
+    /// Third-party modules by digest, each compiled once: a second caller
+    /// (the step itself, after the build compiled its module ahead of it)
+    /// waits for the first instead of compiling again.
+    compiled: Mutex<HashMap<String, Arc<OnceLock<Result<Module, String>>>>>,
     /// Image facts every request carries.
     pub image: ImageInfo,
     /// The whole build's deadline, which every step's time is clipped to.
@@ -25,7 +29,13 @@ pub struct ModuleRunner {
 
 impl ModuleRunner {
     pub fn new(sandbox: Sandbox, image: ImageInfo) -> Self {
-        ModuleRunner { sandbox, loaded: Mutex::new(HashMap::new()), image, deadline: None }
+        ModuleRunner {
+            sandbox,
+            loaded: Mutex::new(HashMap::new()),
+            compiled: Mutex::new(HashMap::new()),
+            image,
+            deadline: None,
+        }
     }
 
     /// These steps under the build's `deadline`: none starts after it, and
@@ -49,9 +59,15 @@ impl ModuleRunner {
     }
 
     /// Compiles a third-party module (or loads it from the precompiled
-    /// cache); `fallback_name` names it when it carries no metadata.
+    /// cache), once per digest for this build; `fallback_name` names it
+    /// when it carries no metadata.
     pub fn load(&self, binary: &ModuleBinary, fallback_name: &str) -> Result<Module> {
-        self.sandbox.load(binary, fallback_name)
+        let slot = {
+            let mut compiled = self.compiled.lock().map_err(|_| anyhow!("module table poisoned"))?;
+            compiled.entry(binary.digest.clone()).or_default().clone()
+        };
+        let loaded = slot.get_or_init(|| self.sandbox.load(binary, fallback_name).map_err(|e| format!("{e:#}")));
+        loaded.clone().map_err(|e| anyhow!(e))
     }
 
     /// Runs `module` over `input` with a fresh `/out` in `work`, and turns
