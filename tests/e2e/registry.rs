@@ -485,6 +485,60 @@ fn a_module_pushed_as_an_artifact_runs_by_its_pin_and_a_wrong_pin_is_refused() {
     assert!(stderr.contains(&pin) && !stderr.contains("before-pack label"), "{stderr}");
 }
 
+#[test]
+fn module_pull_fetches_by_pin_and_compiles_so_a_build_needs_neither_registry_nor_compile() {
+    let mut reg = Registry::start(false);
+    let work = tempfile::tempdir().expect("work");
+    let module = p1("labeler");
+    let dest = format!("{}/modules/labeler:v1", reg.host());
+    let pinned = ok(sb(&work.path().join("author")).args(["module", "push"]).arg(&module).args([&dest, "--insecure"]));
+    let store = work.path().join("ci");
+    let cache = work.path().join("cache");
+    std::fs::create_dir(&cache).expect("cache dir");
+    std::fs::set_permissions(&cache, std::os::unix::fs::PermissionsExt::from_mode(0o700)).expect("chmod");
+    let pull = |extra: &[&str]| {
+        let mut cmd = sb(&store);
+        cmd.env("SEALBOX_CACHE", &cache).args(["module", "pull", &pinned, "--insecure"]).args(extra);
+        run(&mut cmd)
+    };
+
+    let (out, stdout, stderr) = pull(&["--no-compile"]);
+    assert!(out.status.success(), "{stderr}");
+    let fields: Vec<&str> = stdout.trim_end().split('\t').collect();
+    assert_eq!(fields, [pinned.as_str(), pinned.rsplit('@').next().expect("pin"), "in the store"], "{stdout}");
+    assert!(!cache.join("modules").exists() || std::fs::read_dir(cache.join("modules")).expect("ls").count() == 0);
+
+    let (out, stdout, stderr) = pull(&[]);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.trim_end().ends_with(" ms") && stdout.contains("\tcompiled in "), "{stdout}");
+    let (out, stdout, stderr) = pull(&[]);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.trim_end().ends_with("\talready in the cache"), "{stdout}");
+
+    // With the registry gone, a build runs the module from the store.
+    reg.kill();
+    let ctx = tempfile::tempdir().expect("ctx");
+    std::fs::create_dir_all(ctx.path().join("rootfs/manifests")).expect("dirs");
+    std::fs::write(
+        ctx.path().join("rootfs/manifests/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: s\n",
+    )
+    .expect("manifest");
+    std::fs::write(ctx.path().join("Kubefile"), format!("FROM scratch\nCOPY rootfs .\nRUN --module={pinned} team=a\n"))
+        .expect("Kubefile");
+    let mut build = sb(&store);
+    build.env("SEALBOX_CACHE", &cache).arg("build").arg(ctx.path()).args(["-t", "m", "--insecure"]);
+    let (out, _, stderr) = run(&mut build);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("labeler"), "{stderr}");
+
+    // Only pinned registry modules are pulled.
+    for bad in [module.to_str().expect("utf-8 path"), &format!("oci://{dest}")] {
+        let (out, _, stderr) = run(sb(&store).args(["module", "pull", bad, "--insecure"]));
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
+    }
+}
+
 /// The names of the steps a `build --format json` reports as cached, and
 /// of those it ran.
 fn cached_and_ran(json: &str) -> (Vec<String>, Vec<String>) {

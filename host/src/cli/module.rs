@@ -43,6 +43,10 @@ pub enum ModuleCommand {
     /// build loads them at once. The builtins come precompiled in the
     /// binary already.
     Compile(super::module_compile::CompileArgs),
+    /// Fetch pinned modules from a registry into the store (each checked
+    /// against its pin) and compile them into the precompiled-module cache,
+    /// so that builds need neither the registry nor a compile for them.
+    Pull(super::module_compile::PullArgs),
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +148,7 @@ pub fn run(cmd: ModuleCommand) -> Result<()> {
         }
         ModuleCommand::Push(args) => super::module_push::push(args),
         ModuleCommand::Compile(args) => super::module_compile::compile(args),
+        ModuleCommand::Pull(args) => super::module_compile::pull(args),
     }
 }
 

@@ -1,6 +1,9 @@
 //! `sealbox module compile MODULE…`: compiles step modules into the
 //! precompiled-module cache ahead of a build, as `kwctl` does for policies,
-//! so that the build itself loads them at once.
+//! so that the build itself loads them at once; and `sealbox module pull
+//! REF@PIN…`, which fetches pinned modules into the store and compiles
+//! them the same way (what a CI machine does before it is cut off from
+//! the registry, or to pay the compile before the build starts).
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -25,15 +28,52 @@ pub struct CompileArgs {
     registry: RegistryArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The modules, pinned: `oci://REGISTRY/REPO[:TAG]@sha256:HEX`, as
+    /// `sealbox module push` printed them.
+    #[arg(required = true, value_name = "oci://REF@sha256:HEX")]
+    modules: Vec<String>,
+    /// Only fetch into the store; do not compile.
+    #[arg(long)]
+    no_compile: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
 /// Reads every module, then compiles them at once (each into the cache
 /// under its digest), and prints one line per module: its digest and
 /// whether it was compiled now, already in the cache, or built into the
 /// binary.
 pub fn compile(args: CompileArgs) -> Result<()> {
-    let Some(cache) = args.store.cache_root() else {
+    let binaries =
+        args.modules.iter().map(|spec| read(spec, &args.store, &args.registry)).collect::<Result<Vec<_>>>()?;
+    compile_all(&args.store, binaries)
+}
+
+/// Fetches pinned registry modules into the store (each checked against
+/// its pin), then compiles them as `compile` does unless told not to.
+pub fn pull(args: PullArgs) -> Result<()> {
+    if let Some(spec) = args.modules.iter().find(|m| !m.starts_with(SCHEME)) {
+        return Err(UsageError(format!("{spec}: `module pull` takes registry modules, {SCHEME}REF@sha256:HEX")).into());
+    }
+    let binaries =
+        args.modules.iter().map(|spec| read(spec, &args.store, &args.registry)).collect::<Result<Vec<_>>>()?;
+    if args.no_compile {
+        for (spec, binary) in &binaries {
+            println!("{spec}\t{}\tin the store", binary.digest);
+        }
+        return Ok(());
+    }
+    compile_all(&args.store, binaries)
+}
+
+fn compile_all(store: &StoreArgs, binaries: Vec<(String, ModuleBinary)>) -> Result<()> {
+    let Some(cache) = store.cache_root() else {
         return Err(UsageError("no place for the module cache: give --cache or set SEALBOX_CACHE".into()).into());
     };
-    let binaries = args.modules.iter().map(|spec| read(spec, &args)).collect::<Result<Vec<_>>>()?;
     let sandbox = super::open_sandbox(Some(&cache))?;
     let results: Vec<Result<String>> =
         binaries.par_iter().map(|(spec, binary)| compile_one(&sandbox, spec, binary)).collect();
@@ -56,15 +96,15 @@ pub fn compile(args: CompileArgs) -> Result<()> {
     Ok(())
 }
 
-fn read(spec: &str, args: &CompileArgs) -> Result<(String, ModuleBinary)> {
+fn read(spec: &str, store: &StoreArgs, registry: &RegistryArgs) -> Result<(String, ModuleBinary)> {
     let binary = if let Some(pinned) = spec.strip_prefix(SCHEME) {
         let Some((reference, digest)) = pinned.rsplit_once('@') else {
             return Err(
                 UsageError(format!("{spec}: a module from a registry must be pinned: {spec}@sha256:HEX")).into()
             );
         };
-        let store = args.store.open_store()?;
-        let bytes = fetch_module(reference, digest, &args.registry.options(), Some(&store))
+        let store = store.open_store()?;
+        let bytes = fetch_module(reference, digest, &registry.options(), Some(&store))
             .with_context(|| format!("fetching module {spec}"))?;
         ModuleBinary::parse(bytes).with_context(|| format!("module {spec}"))?
     } else {
