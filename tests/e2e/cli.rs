@@ -49,6 +49,40 @@ fn render_in_place_and_into_another_directory() {
     );
 }
 
+/// sealer renders an image's templates again at deploy time with Go's
+/// builtins and b64enc/b64dec only: `render --funcs sealer` fails where
+/// `sealer run` would, and a build (or a plain render) says so as a warning.
+#[test]
+fn a_template_sealer_cannot_render_is_named_by_render_and_build() {
+    let ctx = tempfile::tempdir().expect("ctx");
+    let etc = ctx.path().join("rootfs/etc");
+    std::fs::create_dir_all(&etc).expect("etc");
+    std::fs::write(etc.join("ok.conf.tmpl"), "a={{ .A | b64enc }}\n").expect("tmpl");
+    std::fs::write(etc.join("sprig.conf.tmpl"), "# values\nb={{ .B | default \"x\" | upper }}\n").expect("tmpl");
+    let rootfs = ctx.path().join("rootfs");
+
+    let (out, _, stderr) = run(sealbox().arg("render").arg(&rootfs).args(["--funcs", "sealer", "--env", "A=1"]));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("etc/sprig.conf.tmpl:2:") && stderr.contains("\"default\" not defined"), "{stderr}");
+    assert!(!etc.join("sprig.conf").exists());
+
+    let (out, _, stderr) = run(sealbox().arg("render").arg(&rootfs).args(["--env", "A=1"]));
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(std::fs::read_to_string(etc.join("sprig.conf")).expect("rendered"), "# values\nb=X\n");
+    let warning = stderr.lines().find(|l| l.contains("etc/sprig.conf.tmpl:2:")).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(warning.starts_with("warning: ") && warning.contains("sealer run"), "{warning}");
+    assert!(!stderr.contains("ok.conf.tmpl"), "b64enc is sealer's own: {stderr}");
+
+    std::fs::remove_file(etc.join("sprig.conf")).expect("rm");
+    std::fs::remove_file(etc.join("ok.conf")).expect("rm");
+    std::fs::write(ctx.path().join("Kubefile"), "FROM scratch\nENV A=1\nCOPY rootfs .\n").expect("Kubefile");
+    let store = tempfile::tempdir().expect("store");
+    let (out, _, stderr) =
+        run(sealbox().arg("build").arg("--root").arg(store.path()).args(["-t", "t"]).arg(ctx.path()));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("etc/sprig.conf.tmpl:2:") && stderr.contains("\"default\" not defined"), "{stderr}");
+}
+
 #[test]
 fn policy_test_runs_kyverno_test_files() {
     let fixtures = workspace().join("builtins/kyverno/tests/fixtures/pattern");

@@ -12,12 +12,17 @@
 //!
 //! ```json
 //! { "missingKey": "default" | "zero" | "error",
+//!   "funcs": "sprig" | "sealer",
 //!   "apps": { "<app>": { "KEY": "value" } } }
 //! ```
 //!
 //! `default` fails where a missing key would be printed, `zero` is Go's
 //! default (prints `<no value>`, as sealer does), `error` is Go's
-//! `missingkey=error`. Both fields are optional.
+//! `missingkey=error`. `funcs` is the function set: `sprig` (the default)
+//! adds the common sprig functions and warns (rule `render/not-sealer`)
+//! for each template that calls one sealer's deploy-time renderer does not
+//! have; `sealer` offers only what that renderer has, so such a template
+//! fails as `sealer run` would fail on it. Every field is optional.
 //!
 //! # Response
 //!
@@ -58,10 +63,34 @@ pub struct Config {
     /// What a missing key does (`missingKey`).
     #[serde(default)]
     pub missing_key: MissingKeyMode,
+    /// Which functions templates may call (`funcs`).
+    #[serde(default)]
+    pub funcs: FuncSet,
     /// Per-application values (APPENV), layered over the env for
     /// `application/apps/<app>/`.
     #[serde(default)]
     pub apps: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+}
+
+/// The `funcs` setting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FuncSet {
+    /// Go's builtins, sealer's and the common sprig functions.
+    #[default]
+    Sprig,
+    /// Only what sealer's deploy-time renderer has.
+    Sealer,
+}
+
+impl FuncSet {
+    /// An empty template set with these functions.
+    pub fn templates(self) -> Templates {
+        match self {
+            FuncSet::Sprig => Templates::new(),
+            FuncSet::Sealer => Templates::sealer(),
+        }
+    }
 }
 
 /// The `missingKey` setting.
@@ -138,7 +167,8 @@ pub fn render_tree(
     let base: BTreeMap<String, Value> = env.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
     let base_data = Value::map(base.clone());
 
-    let mut job = Job { input, output, opts, modes: &modes, outcome: &mut outcome, made_dirs: HashSet::new() };
+    let funcs = config.funcs;
+    let mut job = Job { input, output, opts, funcs, modes: &modes, outcome: &mut outcome, made_dirs: HashSet::new() };
     for dir in TEMPLATE_DIRS {
         job.render_dir(dir, &base_data);
     }
@@ -161,6 +191,7 @@ struct Job<'a> {
     input: &'a Path,
     output: &'a Path,
     opts: Options,
+    funcs: FuncSet,
     modes: &'a BTreeMap<&'a str, u32>,
     outcome: &'a mut Outcome,
     /// Output directories already created: each file system call costs a
@@ -218,8 +249,13 @@ impl Job<'_> {
                 return;
             }
         };
-        match render_text(rel, &text, data, &self.opts) {
-            Ok(rendered) => self.write(rel, out_rel, rendered.as_bytes()),
+        match render_text_with(self.funcs.templates(), rel, &text, data, &self.opts) {
+            Ok(rendered) => {
+                self.write(rel, out_rel, rendered.as_bytes());
+                if self.funcs == FuncSet::Sprig {
+                    self.outcome.diagnostics.extend(not_sealer(rel, &text));
+                }
+            }
             Err(e) => self.outcome.diagnostics.push(diagnostic(&e)),
         }
     }
@@ -255,9 +291,31 @@ impl Job<'_> {
 
 /// Parses and executes one template source named `name`.
 pub fn render_text(name: &str, text: &str, data: &Value, opts: &Options) -> Result<String, Error> {
-    let mut set = Templates::new();
+    render_text_with(Templates::new(), name, text, data, opts)
+}
+
+/// [`render_text`] with the functions of `set`.
+fn render_text_with(mut set: Templates, name: &str, text: &str, data: &Value, opts: &Options) -> Result<String, Error> {
     set.parse(name, text)?;
     Ok(set.execute(name, data, opts)?)
+}
+
+/// A warning when the template `name` calls a function that sealer's
+/// deploy-time renderer does not define: the image keeps its templates and
+/// `sealer run` renders them again, so it would fail there. Go refuses an
+/// undefined function when it parses, so parsing with sealer's set finds
+/// the first such call, with its line.
+fn not_sealer(name: &str, text: &str) -> Option<Diagnostic> {
+    let Err(e) = Templates::sealer().parse(name, text) else { return None };
+    let mut d = Diagnostic::warning(format!(
+        "{}: sealer's deploy-time renderer has only Go's builtins and {}, so `sealer run` fails on this \
+         template (`sealbox render --funcs sealer` checks for it)",
+        e.message,
+        crate::engine::SEALER_FUNCS.join("/"),
+    ))
+    .at(name, Some(e.line), Some(e.column));
+    d.rule = Some("render/not-sealer".to_string());
+    Some(d)
 }
 
 /// The diagnostic for a template error, located at its file, line and column.

@@ -37,6 +37,23 @@ fn config() -> Config {
 }
 
 /// Every file under `root`, relative path → contents.
+/// The fixture's two templates that use sprig functions, which sealer's
+/// deploy-time renderer lacks: each is a warning at its first such call.
+const NOT_SEALER: [(&str, u32); 2] =
+    [("manifests/registry.yaml.tmpl", 8), ("application/apps/web/deploy.yaml.tmpl", 2)];
+
+/// The diagnostics other than the fixture's known `render/not-sealer`
+/// warnings (which must all be there).
+fn besides_not_sealer(diagnostics: &[sealbox_guest::Diagnostic]) -> Vec<&sealbox_guest::Diagnostic> {
+    let warned: Vec<(&str, u32)> = diagnostics
+        .iter()
+        .filter(|d| d.rule.as_deref() == Some("render/not-sealer"))
+        .map(|d| (d.file.as_deref().unwrap_or(""), d.line.unwrap_or(0)))
+        .collect();
+    assert_eq!(warned, NOT_SEALER, "{diagnostics:?}");
+    diagnostics.iter().filter(|d| d.rule.as_deref() != Some("render/not-sealer")).collect()
+}
+
 fn tree(root: &Path) -> BTreeMap<String, String> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
         for e in fs::read_dir(dir).unwrap() {
@@ -67,7 +84,7 @@ fn renders_the_fixture_tree_exactly() {
         source: None,
     }];
     let outcome = render_tree(&fixture("rootfs"), out.path(), &env(), &config(), &files);
-    assert!(outcome.diagnostics.is_empty(), "{:?}", outcome.diagnostics);
+    assert!(besides_not_sealer(&outcome.diagnostics).is_empty(), "{:?}", outcome.diagnostics);
     let got = tree(out.path());
     let want = tree(&fixture("expected"));
     assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
@@ -95,8 +112,9 @@ fn printing_a_missing_key_fails_with_its_location() {
     let mut env = env();
     env.remove("PodCIDR");
     let outcome = render_tree(&fixture("rootfs"), out.path(), &env, &config(), &[]);
-    assert_eq!(outcome.diagnostics.len(), 1, "{:?}", outcome.diagnostics);
-    let d = &outcome.diagnostics[0];
+    let diagnostics = besides_not_sealer(&outcome.diagnostics);
+    assert_eq!(diagnostics.len(), 1, "{:?}", outcome.diagnostics);
+    let d = diagnostics[0];
     assert_eq!(d.severity, Severity::Error);
     assert_eq!(d.message, "no value for key \"PodCIDR\"");
     assert_eq!((d.file.as_deref(), d.line, d.column), (Some("etc/kubeadm.yml.tmpl"), Some(19), Some(16)));
@@ -113,7 +131,7 @@ fn zero_mode_prints_no_value_like_sealer() {
     env.remove("PodCIDR");
     let config = Config { missing_key: MissingKeyMode::Zero, ..config() };
     let outcome = render_tree(&fixture("rootfs"), out.path(), &env, &config, &[]);
-    assert!(outcome.diagnostics.is_empty(), "{:?}", outcome.diagnostics);
+    assert!(besides_not_sealer(&outcome.diagnostics).is_empty(), "{:?}", outcome.diagnostics);
     let text = fs::read_to_string(out.path().join("etc/kubeadm.yml")).unwrap();
     assert!(text.contains("  podSubnet: <no value>\n"), "{text}");
 }
@@ -233,4 +251,37 @@ fn odd_entries_are_reported_not_rendered() {
         ]
     );
     assert_eq!(tree(out.path()), BTreeMap::from([("etc/ok".to_string(), "ok".to_string())]));
+}
+
+/// sealer renders the image's templates again at deploy time with Go's
+/// builtins and b64enc/b64dec only: the default set renders a sprig call
+/// and warns at its line; `funcs: sealer` fails on it as `sealer run` would.
+#[test]
+fn a_function_sealer_lacks_is_a_warning_by_default_and_an_error_with_sealer_funcs() {
+    let input = tempfile::tempdir().unwrap();
+    write(input.path(), "etc/a.yaml.tmpl", "a: {{ .A | b64enc }}\nb: {{ default \"x\" .B | upper }}\n");
+    write(input.path(), "etc/plain.yaml.tmpl", "c: {{ if eq .A \"1\" }}{{ printf \"%s\" .A }}{{ end }}\n");
+    let env: BTreeMap<String, String> = [("A".to_string(), "1".to_string())].into();
+
+    let out = tempfile::tempdir().unwrap();
+    let outcome = render_tree(input.path(), out.path(), &env, &Config::default(), &[]);
+    assert_eq!(fs::read_to_string(out.path().join("etc/a.yaml")).unwrap(), "a: MQ==\nb: X\n");
+    let warnings: Vec<_> = outcome.diagnostics.iter().filter(|d| d.severity == Severity::Warning).collect();
+    assert_eq!(warnings.len(), 1, "{:?}", outcome.diagnostics);
+    assert_eq!(warnings[0].file.as_deref(), Some("etc/a.yaml.tmpl"));
+    assert_eq!(warnings[0].line, Some(2));
+    assert_eq!(warnings[0].rule.as_deref(), Some("render/not-sealer"));
+    assert!(warnings[0].message.contains("\"default\" not defined"), "{}", warnings[0].message);
+
+    let sealer: Config = serde_json::from_value(json!({"funcs": "sealer"})).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let outcome = render_tree(input.path(), out.path(), &env, &sealer, &[]);
+    let errors: Vec<_> = outcome.diagnostics.iter().filter(|d| d.severity == Severity::Error).collect();
+    assert_eq!(errors.len(), 1, "{:?}", outcome.diagnostics);
+    assert_eq!((errors[0].file.as_deref(), errors[0].line), (Some("etc/a.yaml.tmpl"), Some(2)));
+    assert!(!out.path().join("etc/a.yaml").exists());
+    assert_eq!(fs::read_to_string(out.path().join("etc/plain.yaml")).unwrap(), "c: 1\n", "Go's builtins stay");
+
+    let bad = json!({"funcs": "helm"});
+    assert!(serde_json::from_value::<Config>(bad).is_err(), "an unknown set is refused");
 }

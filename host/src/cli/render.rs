@@ -29,12 +29,25 @@ pub struct RenderArgs {
     /// behaviour); `error` fails on any use of a missing key.
     #[arg(long = "missing-key", value_enum, default_value = "default")]
     missing_key: MissingKey,
+    /// The functions templates may call: `sprig` adds the common sprig
+    /// functions to Go's builtins and warns for each template that calls one
+    /// sealer's deploy-time renderer lacks; `sealer` offers only what that
+    /// renderer has (Go's builtins, b64enc, b64dec), so a template fails
+    /// here exactly where `sealer run` would fail on it.
+    #[arg(long = "funcs", value_enum, default_value = "sprig")]
+    funcs: Funcs,
     /// Say what was changed on the way (set-id and sticky bits dropped
     /// from rendered files).
     #[arg(short = 'v', long)]
     verbose: bool,
     #[command(flatten)]
     common: StoreArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Funcs {
+    Sprig,
+    Sealer,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -65,8 +78,17 @@ pub fn run(args: RenderArgs) -> Result<()> {
     env.extend(args.env.iter().cloned());
     let dest = args.output.clone().unwrap_or_else(|| args.dir.clone());
     std::fs::create_dir_all(&dest).map_err(|e| UsageError(format!("-o {}: {e}", dest.display())))?;
-    let config =
-        RenderConfig { env, missing_key: args.missing_key.as_str().into(), apps: BTreeMap::new(), warn_missing: false };
+    let funcs = match args.funcs {
+        Funcs::Sprig => "sprig",
+        Funcs::Sealer => "sealer",
+    };
+    let config = RenderConfig {
+        env,
+        missing_key: args.missing_key.as_str().into(),
+        apps: BTreeMap::new(),
+        warn_missing: false,
+        funcs: funcs.into(),
+    };
     let sandbox = args.common.sandbox()?;
     // Rendering reads DIR and writes only the rendered files, offline.
     let paths = crate::confine::Confinement::new().read(&args.dir).read_write(&dest).deny_tcp_connect();

@@ -119,6 +119,9 @@ impl Build<'_> {
             missing_key: self.options.missing_key.clone(),
             apps,
             warn_missing: !self.options.strict_templates && self.options.missing_key == "default",
+            // A build renders for the analysis with what sealbox has, and
+            // warns for each template `sealer run` could not render.
+            funcs: "sprig".into(),
         };
         let (rendered, warnings, notes) =
             run_render(&planned.runner, trees.analysis.root(), &self.work, dests, &config)?;

@@ -26,6 +26,9 @@ pub struct RenderConfig {
     /// With `missing_key` `default`: a missing key printed is a warning naming file, line and key,
     /// and the file is rendered as sealer renders it at deploy time (`<no value>`), not an error.
     pub warn_missing: bool,
+    /// The functions templates may call: `sprig` (warning for each one
+    /// sealer's deploy-time renderer lacks) or `sealer` (only those).
+    pub funcs: String,
 }
 
 /// Runs the render step over `input` and copies the rendered files, with
@@ -41,7 +44,8 @@ pub fn run_render(
     let render = steps.builtin("render")?;
     let files = list_tree(input)?;
     let request = |missing_key: &str| {
-        let mut req = RunRequest::new(serde_json::json!({"missingKey": missing_key, "apps": config.apps}));
+        let mut req =
+            RunRequest::new(serde_json::json!({"missingKey": missing_key, "apps": config.apps, "funcs": config.funcs}));
         req.env = config.env.clone();
         req.files = files.clone();
         req

@@ -37,6 +37,9 @@ pub use yaml::to_yaml;
 
 use ast::Tree;
 
+/// The functions sealer's own renderer adds to Go's builtins.
+pub const SEALER_FUNCS: &[&str] = &["b64enc", "b64dec"];
+
 /// A set of named templates and the functions they may call.
 #[derive(Clone)]
 pub struct Templates {
@@ -67,6 +70,24 @@ impl Templates {
             };
         }
         FULL.with(Templates::clone)
+    }
+
+    /// An empty set with exactly what sealer's deploy-time renderer
+    /// defines: Go's builtins and [`SEALER_FUNCS`] (sealer's
+    /// `pkg/env/env.go`). A template that calls anything else fails to
+    /// parse here, as it fails in `sealer run`.
+    pub fn sealer() -> Templates {
+        thread_local! {
+            static SEALER: Templates = {
+                let mut t = Templates::go_only();
+                let funcs = Rc::make_mut(&mut t.funcs);
+                for (name, func) in sprig::functions().into_iter().filter(|(n, _)| SEALER_FUNCS.contains(n)) {
+                    funcs.insert(name.to_string(), func);
+                }
+                t
+            };
+        }
+        SEALER.with(Templates::clone)
     }
 
     /// An empty set with only Go's builtin functions.
