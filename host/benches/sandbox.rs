@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use sealbox::sandbox::{Limits, ModuleBinary, Sandbox, Step};
+use sealbox::sandbox::{Invocation, Limits, ModuleBinary, Sandbox};
 use sealbox_guest::{API_VERSION, ImageInfo, Request};
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -104,7 +104,7 @@ fn main() {
             image: ImageInfo::default(),
             files: vec![],
         };
-        let step = Step {
+        let step = Invocation {
             name: "bench".into(),
             input: input.path().to_path_buf(),
             output: Some(out),

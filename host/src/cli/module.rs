@@ -11,7 +11,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use sealbox_guest::{API_VERSION, Capabilities, ImageInfo, ModuleKind, ModuleMetadata, Request, Status};
 
 use super::{Failed, UsageError, parse_key_value};
-use crate::sandbox::{self, Limits, ModuleBinary, Step};
+use crate::sandbox::{self, Invocation, Limits, ModuleBinary};
 use crate::text::{escape_for_terminal, escape_line};
 use crate::tree::{self, WalkOptions};
 
@@ -223,7 +223,7 @@ fn run_module(args: RunArgs) -> Result<()> {
     let (_, _temp) = super::confine(paths, cache.as_deref())?;
     let module = sandbox.load(&binary, &module_file_name(&args.module))?;
     let limits = Limits { timeout: args.timeout, memory: args.memory, stdout: args.stdout_limit, ..Limits::default() };
-    let step = Step {
+    let step = Invocation {
         name: "run".into(),
         input: args.input.clone(),
         output: Some(args.output.clone()),

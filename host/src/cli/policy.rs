@@ -8,7 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use sealbox_guest::{API_VERSION, ImageInfo, Request, Response, Status};
 
 use super::{Failed, StoreArgs, UsageError};
-use crate::sandbox::{Limits, ModuleBinary, Sandbox, Step};
+use crate::sandbox::{Invocation, Limits, ModuleBinary, Sandbox};
 use crate::text::escape_for_terminal;
 use crate::tree::{self, WalkOptions};
 
@@ -106,7 +106,7 @@ fn run_kyverno(common: &StoreArgs, input: &Path, config: serde_json::Value) -> R
         files,
     };
     let limits = Limits { timeout: std::time::Duration::from_secs(600), stdout: 1 << 30, ..Limits::default() };
-    let step = Step {
+    let step = Invocation {
         name: "policy".into(),
         input: input.to_path_buf(),
         output: Some(out.path().into()),

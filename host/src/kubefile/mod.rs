@@ -9,9 +9,9 @@
 //!     let plan = kubefile::plan("Kubefile", &kubefile, &context_dir, &options, &mut resolve_base)?;
 //!     for step in &plan.steps {
 //!         match step {
-//!             Step::Layer(layer) => { /* stage layer.entries, pack, history: layer.created_by(diff_id_hex) */ }
-//!             Step::Metadata(meta) => { /* history: meta.created_by, empty_layer: true */ }
-//!             Step::Module(module) => { /* RUN --module: not run yet */ }
+//!             PlanStep::Layer(layer) => { /* stage layer.entries, pack, history: layer.created_by(diff_id_hex) */ }
+//!             PlanStep::Metadata(meta) => { /* history: meta.created_by, empty_layer: true */ }
+//!             PlanStep::Module(module) => { /* RUN --module: not run yet */ }
 //!         }
 //!     }
 //!     // config: plan.config (env, labels, author); annotation: plan.extension.to_json()
@@ -51,7 +51,7 @@ pub use ignore::{IGNORE_FILES, Ignore};
 pub use parser::{Instruction, Keyword, Kubefile, parse, parse_all};
 pub use plan::{
     BaseImage, BaseRef, BaseResolver, CopyEntry, EntryKind, ImageConfig, ImageType, KNOWN_ARCHITECTURES, LayerStep,
-    MetadataStep, ModuleStep, Plan, PlanOptions, Platform, Step, parse_platform,
+    MetadataStep, ModuleStep, Plan, PlanOptions, PlanStep, Platform, parse_platform,
 };
 pub use planner::plan;
 pub use rootfs::{Node, RootfsTree};

@@ -151,7 +151,7 @@ pub struct Plan {
     /// `FROM --platform=...`, if given (substituted).
     pub base_platform: Option<String>,
     /// The steps in Kubefile order; each adds one history entry, and layer and module steps one layer.
-    pub steps: Vec<Step>,
+    pub steps: Vec<PlanStep>,
     /// The final image config fields (base merged with the Kubefile's).
     pub config: ImageConfig,
     /// The `sealer.image.extension` annotation.
@@ -168,7 +168,7 @@ pub struct Plan {
 
 /// One step of a plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub enum PlanStep {
     /// Copy context sources into a new layer (COPY, ADD, APP, CNI, CSI).
     Layer(LayerStep),
     /// Change metadata only: a history entry with `empty_layer: true`.
@@ -177,19 +177,19 @@ pub enum Step {
     Module(ModuleStep),
 }
 
-impl Step {
+impl PlanStep {
     /// The Kubefile line the step comes from.
     pub fn line(&self) -> usize {
         match self {
-            Step::Layer(s) => s.line,
-            Step::Metadata(s) => s.line,
-            Step::Module(s) => s.line,
+            PlanStep::Layer(s) => s.line,
+            PlanStep::Metadata(s) => s.line,
+            PlanStep::Module(s) => s.line,
         }
     }
 
     /// Whether the step's history entry has no layer.
     pub fn empty_layer(&self) -> bool {
-        matches!(self, Step::Metadata(_))
+        matches!(self, PlanStep::Metadata(_))
     }
 }
 

@@ -64,17 +64,17 @@ fn plan_err(ctx: &Context, text: &str) -> String {
     }
 }
 
-fn layer(step: &Step) -> &LayerStep {
+fn layer(step: &PlanStep) -> &LayerStep {
     match step {
-        Step::Layer(l) => l,
+        PlanStep::Layer(l) => l,
         other => panic!("expected a layer step, got {other:?}"),
     }
 }
 
-fn created_by(step: &Step) -> &str {
+fn created_by(step: &PlanStep) -> &str {
     match step {
-        Step::Metadata(m) => &m.created_by,
-        Step::Module(m) => &m.created_by,
+        PlanStep::Metadata(m) => &m.created_by,
+        PlanStep::Module(m) => &m.created_by,
         other => panic!("expected a metadata step, got {other:?}"),
     }
 }
@@ -353,7 +353,7 @@ fn label_maintainer_kubeversion() {
             "/bin/sh -c #(nop) LABEL app.alpha.sealer.io/supported-kube-version=\"$KV\"",
         ]
     );
-    assert!(plan.steps.iter().all(Step::empty_layer));
+    assert!(plan.steps.iter().all(PlanStep::empty_layer));
     // Labels are image config, not part of the extension written at build time.
     assert!(plan.extension.labels.is_empty());
 }
@@ -618,12 +618,12 @@ fn run_module_is_planned_with_its_pin() {
             "FROM scratch\nRUN --module=steps/check.wasm@{digest} -- --strict manifests/\nRUN --module=m.wasm [\"a b\"]"
         ),
     );
-    let Step::Module(m) = &plan.steps[0] else { panic!("{:?}", plan.steps[0]) };
+    let PlanStep::Module(m) = &plan.steps[0] else { panic!("{:?}", plan.steps[0]) };
     assert_eq!(m.module, "steps/check.wasm");
     assert_eq!(m.digest.as_deref(), Some(digest.as_str()));
     assert_eq!(m.args, ["--strict", "manifests/"]);
     assert!(!plan.steps[0].empty_layer());
-    let Step::Module(m) = &plan.steps[1] else { panic!("{:?}", plan.steps[1]) };
+    let PlanStep::Module(m) = &plan.steps[1] else { panic!("{:?}", plan.steps[1]) };
     assert_eq!(
         (m.module.as_str(), m.digest.as_deref(), m.args.as_slice()),
         ("m.wasm", None, ["a b".to_owned()].as_slice())

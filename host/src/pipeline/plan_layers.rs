@@ -65,7 +65,7 @@ impl PlanPacker<'_> {
     /// (both in plan order).
     pub fn pack(
         &self,
-        plan_steps: &[kubefile::Step],
+        plan_steps: &[kubefile::PlanStep],
         listings: Vec<Listed>,
         transforms: Vec<TransformOutput>,
     ) -> Result<PackedLayers> {
@@ -80,7 +80,7 @@ impl PlanPacker<'_> {
                 bail!("packing cancelled");
             }
             match step {
-                kubefile::Step::Layer(_) => {
+                kubefile::PlanStep::Layer(_) => {
                     let Listed { layer, listing, stats, staged } =
                         listings.next().ok_or_else(|| anyhow!("layer listing out of step"))?;
                     let started = Instant::now();
@@ -97,10 +97,10 @@ impl PlanPacker<'_> {
                     out.reports.push(self.report(name, started, cached, &desc));
                     out.layers.push((desc, created_by));
                 }
-                kubefile::Step::Metadata(m) => {
+                kubefile::PlanStep::Metadata(m) => {
                     out.history.push(History { created_by: Some(m.created_by.clone()), empty_layer: true, ..entry() })
                 }
-                kubefile::Step::Module(m) => {
+                kubefile::PlanStep::Module(m) => {
                     let output = transforms.next().ok_or_else(|| anyhow!("transform output out of step"))?;
                     if output.listing.is_empty() {
                         // Nothing written: a history entry without a layer,

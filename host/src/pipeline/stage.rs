@@ -76,9 +76,9 @@ impl Build<'_> {
         };
         for step in &plan.steps {
             match step {
-                kubefile::Step::Layer(layer) => self.list_layer(planned, layer, &mut staged)?,
-                kubefile::Step::Metadata(_) => {}
-                kubefile::Step::Module(m) => self.run_transform(planned, m, &grant, &mut staged)?,
+                kubefile::PlanStep::Layer(layer) => self.list_layer(planned, layer, &mut staged)?,
+                kubefile::PlanStep::Metadata(_) => {}
+                kubefile::PlanStep::Module(m) => self.run_transform(planned, m, &grant, &mut staged)?,
             }
         }
         Ok(staged)
@@ -157,7 +157,7 @@ fn stage_rootfs(
     work: &Path,
     pipeline_trees: Option<Vec<String>>,
 ) -> Result<Option<StagedTree>> {
-    let run_modules = plan.steps.iter().any(|s| matches!(s, kubefile::Step::Module(_)));
+    let run_modules = plan.steps.iter().any(|s| matches!(s, kubefile::PlanStep::Module(_)));
     if pipeline_trees.is_none() && !run_modules {
         return Ok(None);
     }

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use sealbox_guest::{API_VERSION, Diagnostic, FileEntry, ImageInfo, Request, Response, Severity, Status};
 
 use super::ceilings::Deadline;
-use crate::sandbox::{Limits, Module, ModuleBinary, Sandbox, Step, StepError, StepOutcome};
+use crate::sandbox::{Invocation, Limits, Module, ModuleBinary, Sandbox, StepError, StepOutcome};
 
 /// Runs builtin modules for one build; loads each module once.
 pub struct ModuleRunner {
@@ -116,7 +116,7 @@ impl ModuleRunner {
             image: self.image.clone(),
             files: request.files,
         };
-        let step = Step {
+        let step = Invocation {
             name: step_name.into(),
             input: input.to_path_buf(),
             output: Some(out.clone()),

@@ -3,7 +3,7 @@
 //! A [`Sandbox`] owns the wasmtime engine, the linkers and the precompiled
 //! module cache. [`Sandbox::load`] turns a wasm file into a ready-to-run
 //! [`Module`]; [`Sandbox::run`] runs it once, in a fresh store, over one
-//! [`Step`]: the input tree at `/in` (read-only), an empty `/out`, the
+//! [`Invocation`]: the input tree at `/in` (read-only), an empty `/out`, the
 //! request on stdin, and nothing else — no sockets, no host environment, a
 //! fixed clock, seeded randomness, and hard limits on time, memory and
 //! output. Which modules run, and with what grants, is the pipeline's
@@ -26,7 +26,7 @@ pub use cache::ModuleCache;
 pub use error::{StepError, StepFailure};
 pub use limits::{Bytes, Limits, Seconds, parse_duration, parse_size};
 pub use pipes::SharedWriter;
-pub use run::{Step, StepOutcome, parse_response};
+pub use run::{Invocation, StepOutcome, parse_response};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -248,7 +248,7 @@ impl Sandbox {
 
     /// Runs `module` once over `step`. The host survives whatever the
     /// module does; every way the step can go wrong is a [`StepFailure`].
-    pub fn run(&self, module: &Module, step: Step) -> Result<StepOutcome, StepFailure> {
+    pub fn run(&self, module: &Module, step: Invocation) -> Result<StepOutcome, StepFailure> {
         run::run(self.inner.clone(), module.clone(), step)
     }
 

@@ -174,7 +174,7 @@ impl Write for SharedBuffer {
 }
 
 /// A `Write` handle to a writer the caller gets back after the step:
-/// clone it, hand one clone to [`Step::stdout`](super::Step), and call
+/// clone it, hand one clone to [`Invocation::stdout`](super::Step), and call
 /// [`SharedWriter::into_inner`] on the other once the step is done.
 pub struct SharedWriter<W>(Arc<Mutex<W>>);
 

@@ -35,7 +35,7 @@ const MAX_HANDLES: usize = 100_000;
 const GRACE: Duration = Duration::from_secs(2);
 
 /// One run of a module: what it sees and how far it may go.
-pub struct Step {
+pub struct Invocation {
     /// The step's name; part of its identity (random seed) and messages.
     pub name: String,
     /// Host directory mounted read-only at `/in`.
@@ -112,7 +112,7 @@ impl ResourceLimiter for StepLimiter {
     }
 }
 
-pub(super) fn run(inner: Arc<Inner>, module: Module, step: Step) -> Result<StepOutcome, StepFailure> {
+pub(super) fn run(inner: Arc<Inner>, module: Module, step: Invocation) -> Result<StepOutcome, StepFailure> {
     let timeout = step.limits.timeout;
     let name = module.name.clone();
     let runner = inner.clone();
@@ -124,10 +124,10 @@ pub(super) fn run(inner: Arc<Inner>, module: Module, step: Step) -> Result<StepO
     }
 }
 
-fn run_here(inner: &Inner, module: &Module, step: Step) -> Result<StepOutcome, StepFailure> {
+fn run_here(inner: &Inner, module: &Module, step: Invocation) -> Result<StepOutcome, StepFailure> {
     let started = Instant::now();
     let fail = |cause, stderr| StepFailure { module: module.name.clone(), cause, stderr };
-    let Step { name, input, output, request, limits, stdout } = step;
+    let Invocation { name, input, output, request, limits, stdout } = step;
     let streaming = stdout.is_some();
 
     let stdout_buf = SharedBuffer::default();

@@ -281,7 +281,7 @@ fn wait_for(subscriptions: &[Subscription], deadline: Instant) -> Option<Vec<Sub
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::{Limits, ModuleBinary, Sandbox, Step, StepError};
+    use crate::sandbox::{Invocation, Limits, ModuleBinary, Sandbox, StepError};
 
     /// A module that sleeps (one relative monotonic clock subscription)
     /// for `nanos`, then returns without an answer.
@@ -356,7 +356,7 @@ mod tests {
             image: Default::default(),
             files: vec![],
         };
-        let step = Step {
+        let step = Invocation {
             name: "hostile".into(),
             input: input.path().to_path_buf(),
             output: None,

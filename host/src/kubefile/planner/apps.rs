@@ -10,7 +10,7 @@ use crate::kubefile::context::ContextError;
 use crate::kubefile::error::{ErrorKind, Result};
 use crate::kubefile::extension::{APP_ROOT, Application};
 use crate::kubefile::parser::{Instruction, Keyword};
-use crate::kubefile::plan::{LayerStep, Step};
+use crate::kubefile::plan::{LayerStep, PlanStep};
 
 impl Planner<'_> {
     pub(super) fn app(&mut self, ins: &Instruction, label_prefix: Option<&'static str>) -> Result<()> {
@@ -88,7 +88,7 @@ impl Planner<'_> {
             }),
         }
         let summary = copy_summary(&found);
-        self.steps.push(Step::Layer(LayerStep {
+        self.steps.push(PlanStep::Layer(LayerStep {
             line: ins.line,
             instruction: ins.keyword,
             app: Some(name.clone()),

@@ -8,7 +8,7 @@ use super::Planner;
 use crate::kubefile::context::{self, ContextError, Kind, Resolved};
 use crate::kubefile::error::{ErrorKind, Result};
 use crate::kubefile::parser::Instruction;
-use crate::kubefile::plan::{CopyEntry, EntryKind, LayerStep, Step};
+use crate::kubefile::plan::{CopyEntry, EntryKind, LayerStep, PlanStep};
 
 const COPY_USAGE: &str = "COPY SRC... DEST";
 const ADD_USAGE: &str = "ADD SRC... DEST";
@@ -41,7 +41,7 @@ impl Planner<'_> {
         }
         let entries = self.place(ins, &found, &dest_expanded, add)?;
         let summary = copy_summary(&found);
-        self.steps.push(Step::Layer(LayerStep {
+        self.steps.push(PlanStep::Layer(LayerStep {
             line: ins.line,
             instruction: ins.keyword,
             app: None,

@@ -21,7 +21,9 @@ use super::extension::{
 };
 use super::ignore::Ignore;
 use super::parser::{Instruction, Keyword, Kubefile};
-use super::plan::{BaseImage, BaseRef, BaseResolver, ImageConfig, MetadataStep, ModuleStep, Plan, PlanOptions, Step};
+use super::plan::{
+    BaseImage, BaseRef, BaseResolver, ImageConfig, MetadataStep, ModuleStep, Plan, PlanOptions, PlanStep,
+};
 use super::rootfs::Rootfs;
 
 mod apps;
@@ -118,7 +120,7 @@ struct Planner<'a> {
     apps: Vec<AppEntry>,
     launch: Launch,
     seen_cmd: bool,
-    steps: Vec<Step>,
+    steps: Vec<PlanStep>,
     rootfs: Rootfs,
     /// Warnings found along the way, in Kubefile order.
     warnings: Vec<String>,
@@ -231,7 +233,7 @@ impl Planner<'_> {
     }
 
     fn metadata(&mut self, ins: &Instruction, created_by: String) {
-        self.steps.push(Step::Metadata(MetadataStep { line: ins.line, created_by }));
+        self.steps.push(PlanStep::Metadata(MetadataStep { line: ins.line, created_by }));
     }
 
     fn nop(ins: &Instruction) -> String {
@@ -453,7 +455,13 @@ impl Planner<'_> {
             None => (module, None),
         };
         let args = if ins.json { ins.args.clone() } else { ins.rest.split_whitespace().map(str::to_owned).collect() };
-        self.steps.push(Step::Module(ModuleStep { line: ins.line, module, digest, args, created_by: Self::nop(ins) }));
+        self.steps.push(PlanStep::Module(ModuleStep {
+            line: ins.line,
+            module,
+            digest,
+            args,
+            created_by: Self::nop(ins),
+        }));
         Ok(())
     }
 }
