@@ -13,6 +13,9 @@ use sealbox_guest::{API_VERSION, Diagnostic, FileEntry, ImageInfo, Request, Resp
 use super::ceilings::Deadline;
 use crate::sandbox::{Invocation, Limits, Module, ModuleBinary, Sandbox, StepError, StepOutcome};
 
+/// A module being compiled or compiled (or why it did not compile).
+type CompileSlot = OnceLock<Result<Module, String>>;
+
 /// Runs builtin modules for one build; loads each module once.
 pub struct ModuleRunner {
     sandbox: Sandbox,
@@ -20,7 +23,7 @@ pub struct ModuleRunner {
     /// Third-party modules by digest, each compiled once: a second caller
     /// (the step itself, after the build compiled its module ahead of it)
     /// waits for the first instead of compiling again.
-    compiled: Mutex<HashMap<String, Arc<OnceLock<Result<Module, String>>>>>,
+    compiled: Mutex<HashMap<String, Arc<CompileSlot>>>,
     /// Image facts every request carries.
     pub image: ImageInfo,
     /// The whole build's deadline, which every step's time is clipped to.
