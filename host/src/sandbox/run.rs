@@ -177,34 +177,7 @@ fn run_here(inner: &Inner, module: &Module, step: Invocation) -> Result<StepOutc
         return Err(fail(StepError::Host(format!("opening output {}: {e}", out.display())), vec![]));
     }
 
-    let limiter = StepLimiter { limit: limits.memory, total: 0, exceeded: false };
-    let deadline_ticks = (limits.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1;
-    let (call, memory_exceeded) = match &module.pre {
-        Pre::Core(pre) => {
-            let mut store = Store::new(&inner.engine, CoreState { wasi: wasi.build_p1(), limiter, sleep });
-            store.limiter(|s| &mut s.limiter);
-            store.set_epoch_deadline(deadline_ticks);
-            store.set_hostcall_fuel(HOSTCALL_FUEL);
-            let call = pre.instantiate(&mut store).and_then(|instance| {
-                let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
-                start.call(&mut store, ())
-            });
-            (call, store.data().limiter.exceeded)
-        }
-        Pre::Component(pre) => {
-            let mut table = ResourceTable::new();
-            table.set_max_capacity(MAX_HANDLES);
-            let mut store = Store::new(&inner.engine, ComponentState { ctx: wasi.build(), table, limiter, sleep });
-            store.limiter(|s| &mut s.limiter);
-            store.set_epoch_deadline(deadline_ticks);
-            store.set_hostcall_fuel(HOSTCALL_FUEL);
-            let call = pre.instantiate(&mut store).and_then(|cmd| match cmd.wasi_cli_run().call_run(&mut store)? {
-                Ok(()) => Ok(()),
-                Err(()) => Err(wasmtime::Error::new(I32Exit(1))),
-            });
-            (call, store.data().limiter.exceeded)
-        }
-    };
+    let (call, memory_exceeded) = call_module(inner, module, wasi, &limits, sleep);
 
     let stdout_report = stdout_pipe.finish();
     let stderr_report = stderr_pipe.finish();
@@ -251,6 +224,47 @@ fn run_here(inner: &Inner, module: &Module, step: Invocation) -> Result<StepOutc
         output: output_entries,
         elapsed: started.elapsed(),
     })
+}
+
+/// Instantiates `module` over `wasi` within `limits` and runs it to the
+/// end: `_start` of a core module, `wasi:cli/run` of a component. Returns
+/// how the call ended and whether the memory limit was hit.
+fn call_module(
+    inner: &Inner,
+    module: &Module,
+    mut wasi: WasiCtxBuilder,
+    limits: &Limits,
+    sleep: super::sleep::Bound,
+) -> (wasmtime::Result<()>, bool) {
+    let limiter = StepLimiter { limit: limits.memory, total: 0, exceeded: false };
+    let deadline_ticks = (limits.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1;
+    let (call, memory_exceeded) = match &module.pre {
+        Pre::Core(pre) => {
+            let mut store = Store::new(&inner.engine, CoreState { wasi: wasi.build_p1(), limiter, sleep });
+            store.limiter(|s| &mut s.limiter);
+            store.set_epoch_deadline(deadline_ticks);
+            store.set_hostcall_fuel(HOSTCALL_FUEL);
+            let call = pre.instantiate(&mut store).and_then(|instance| {
+                let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+                start.call(&mut store, ())
+            });
+            (call, store.data().limiter.exceeded)
+        }
+        Pre::Component(pre) => {
+            let mut table = ResourceTable::new();
+            table.set_max_capacity(MAX_HANDLES);
+            let mut store = Store::new(&inner.engine, ComponentState { ctx: wasi.build(), table, limiter, sleep });
+            store.limiter(|s| &mut s.limiter);
+            store.set_epoch_deadline(deadline_ticks);
+            store.set_hostcall_fuel(HOSTCALL_FUEL);
+            let call = pre.instantiate(&mut store).and_then(|cmd| match cmd.wasi_cli_run().call_run(&mut store)? {
+                Ok(()) => Ok(()),
+                Err(()) => Err(wasmtime::Error::new(I32Exit(1))),
+            });
+            (call, store.data().limiter.exceeded)
+        }
+    };
+    (call, memory_exceeded)
 }
 
 fn seed16(identity: &str) -> [u8; 16] {

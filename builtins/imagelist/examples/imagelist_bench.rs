@@ -3,7 +3,7 @@
 //! with its aliased, conditional and archived sub-charts).
 //!
 //! ```text
-//! cargo run --release -p sealbox-imagelist --example bench [-- MANIFESTS CHARTS RUNS [DIR]]
+//! cargo run --release -p sealbox-imagelist --example imagelist_bench [-- MANIFESTS CHARTS RUNS [DIR]]
 //! ```
 //!
 //! With DIR, the tree is built there and kept (to time the wasm step over
