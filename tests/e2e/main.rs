@@ -11,6 +11,7 @@ mod languages;
 mod modules;
 mod pipeline;
 mod registry;
+mod reliability;
 mod reproducible;
 mod sandbox;
 mod sealer;
