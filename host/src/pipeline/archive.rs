@@ -268,3 +268,7 @@ impl Layer {
         self.entries.into_values().collect()
     }
 }
+
+#[cfg(test)]
+#[path = "archive_tests.rs"]
+mod tests;

@@ -436,3 +436,7 @@ pub fn run_stage(
     verdicts::enforce(&results.verdicts)?;
     Ok(outputs)
 }
+
+#[cfg(test)]
+#[path = "stages_tests.rs"]
+mod tests;

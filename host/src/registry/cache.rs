@@ -101,3 +101,7 @@ pub fn import(store: &Store, src: &Reference, options: &Options) -> Result<Remot
     }
     Ok(RemoteCache { entries, layers: manifest.layers })
 }
+
+#[cfg(test)]
+#[path = "cache_tests.rs"]
+mod tests;

@@ -13,6 +13,8 @@ pub mod client;
 pub mod module;
 pub mod reference;
 mod sources;
+#[cfg(test)]
+mod test_registry;
 pub mod transfer;
 
 pub use client::Options;

@@ -10,7 +10,7 @@
 //! the tag only says where to look.
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
 
 use anyhow::{Context, Result, anyhow, bail};
 
@@ -133,7 +133,11 @@ pub fn fetch_module(reference: &str, digest: &str, options: &Options, store: Opt
         bail!("{parsed} sent module bytes hashing to {actual}, not the pinned {pin}: refusing them");
     }
     if let Some(store) = store {
-        store.put_blob(MEDIA_TYPE_WASM_LAYER, &bytes)?;
+        // Not `put_blob`: it keeps a blob already present, and the copy
+        // present may be the damaged one `read_verified` refused above.
+        let mut writer = store.blob_writer()?;
+        writer.write_all(&bytes).with_context(|| format!("keeping module {pin} in the store"))?;
+        writer.commit_expecting(&pin)?;
     }
     Ok(bytes)
 }
@@ -157,3 +161,7 @@ fn artifact_layer(client: &Client, reference: &str) -> Result<Descriptor> {
         .find(|l| l.media_type == MEDIA_TYPE_WASM_LAYER)
         .ok_or_else(|| anyhow!("{reference} is not a wasm artifact"))
 }
+
+#[cfg(test)]
+#[path = "module_tests.rs"]
+mod tests;

@@ -165,7 +165,9 @@ fn fetch_manifest(
     {
         bail!("manifest {digest} is {} bytes, its descriptor says {}", raw.len(), d.size);
     }
-    let media_type = media_type_of(&raw, &header_type, expected_desc)?;
+    // The error names what was fetched: the parse error alone says neither.
+    let media_type = media_type_of(&raw, &header_type, expected_desc)
+        .with_context(|| format!("manifest {reference} of {} ({digest})", client.repository()))?;
     let desc = store.put_blob(&media_type, &raw)?;
     if spec::is_index(&media_type) {
         let index: Index = serde_json::from_slice(&raw).with_context(|| format!("index {digest} is not valid"))?;
@@ -292,3 +294,7 @@ fn parallel(jobs: usize, count: usize, work: impl Fn(usize) -> Result<()> + Sync
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+#[cfg(test)]
+#[path = "transfer_tests.rs"]
+mod tests;

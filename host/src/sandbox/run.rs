@@ -399,3 +399,7 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "run_tests.rs"]
+mod output_tests;
