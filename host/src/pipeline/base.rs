@@ -311,3 +311,7 @@ mod tests {
         assert_eq!(mode & 0o7777, 0o755, "no set-id bits on a host file");
     }
 }
+
+#[cfg(test)]
+#[path = "base_tests.rs"]
+mod resolve_tests;

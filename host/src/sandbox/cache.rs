@@ -241,3 +241,6 @@ fn check_private(dir: &Path, what: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod entry_tests;
