@@ -67,6 +67,13 @@ for r in $(seq 1 "$rounds"); do
         [ -z "$(digest_of "$S" "old-$c:$r")" ] || fail "round $r: old-$c:$r survived its rmi"
     done
     fsck_clean "$S" "round $r" || true
+    # The gc beside the builds gives way while they hold the store; alone,
+    # it must free what nothing uses and keep what the names still need.
+    "$SB" rmi "same1:$r" --root "$S" >/dev/null 2>"$work/log.rmi" || fail "round $r: rmi after the builds: $(cat "$work/log.rmi")"
+    for k in 2 3 4; do
+        [ "$(digest_of "$S" "same$k:$r")" = "${expected[same]}" ] || fail "round $r: same$k:$r lost after the gc"
+    done
+    fsck_clean "$S" "round $r after the gc" || true
     echo "round $r/$rounds: $ok of $builds builds right so far, $refused failed cleanly"
 done
 echo "RESULT concurrency: $rounds rounds, $builds builds, $ok right, $refused failed cleanly, $failures failures"

@@ -33,7 +33,7 @@ fn campaign(script: &str, args: &[&str]) -> String {
 
 /// The number before `what` in a RESULT line (`8 runs` -> 8 for "runs").
 fn count(result: &str, what: &str) -> u64 {
-    let words: Vec<&str> = result.split(|c: char| c == ' ' || c == ',').filter(|w| !w.is_empty()).collect();
+    let words: Vec<&str> = result.split([' ', ',']).filter(|w| !w.is_empty()).collect();
     let i = words.iter().position(|w| *w == what).unwrap_or_else(|| panic!("no {what:?} in {result:?}"));
     words[i - 1].parse().unwrap_or_else(|_| panic!("no number before {what:?} in {result:?}"))
 }
