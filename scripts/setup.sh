@@ -22,9 +22,10 @@ fi
 rustup target add --toolchain "$toolchain" wasm32-wasip1 wasm32-wasip2
 rustup component add --toolchain "$toolchain" rustfmt clippy
 
-# TOOL:PACKAGE pairs; the archive tools make the ADD tests' archives.
+# TOOL:PACKAGE pairs; the archive tools make the ADD tests' archives, python3
+# and unshare serve the reliability campaigns (scripts/reliability).
 need=()
-for pair in skopeo:skopeo umoci:umoci podman:podman tar:tar gzip:gzip xz:xz-utils bzip2:bzip2 zstd:zstd docker-registry:docker-registry openssl:openssl; do
+for pair in skopeo:skopeo umoci:umoci podman:podman tar:tar gzip:gzip xz:xz-utils bzip2:bzip2 zstd:zstd docker-registry:docker-registry openssl:openssl python3:python3 unshare:util-linux; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
