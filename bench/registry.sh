@@ -37,7 +37,6 @@ done
 now() { date +%s.%N; }
 calc() { awk "BEGIN { print $* }"; }
 fresh() { mktemp -d "$SCRATCH/$1.XXXXXX"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # start_registry NAME: a registry on a free loopback port, storing in the
 # scratch directory; prints HOST:PORT. It runs in a command substitution,
@@ -49,35 +48,8 @@ cleanup() {
     if [ "${KEEP:-0}" != 1 ]; then rm -rf "$SCRATCH"; fi
 }
 trap cleanup EXIT
-start_registry() {
-    local name=$1 port dir
-    port=$(free_port)
-    dir=$SCRATCH/registry-$name
-    mkdir -p "$dir/data"
-    cat >"$dir/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $dir/data
-http:
-  addr: 127.0.0.1:$port
-EOF
-    docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 </dev/null &
-    echo $! >"$dir/pid"
-    for _ in $(seq 200); do
-        if python3 -c "import socket; socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null; then
-            echo "127.0.0.1:$port"
-            return
-        fi
-        sleep 0.05
-    done
-    echo "registry $name did not start: $(cat "$dir/log")" >&2
-    exit 1
-}
+source "$repo/scripts/lib/registry.sh"
+start_registry() { start_registry_in "$SCRATCH/registry-$1"; }
 
 # The image: built once into a store that is also a plain OCI layout.
 ctx=$SCRATCH/ctx

@@ -8,6 +8,7 @@
 
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$repo/scripts/lib/registry.sh"
 SB="${SEALBOX_BIN:-$repo/target/debug/sealbox}"
 [ -x "$SB" ] || { echo "no sealbox binary at $SB: run cargo build --workspace --locked (or set SEALBOX_BIN)" >&2; exit 2; }
 work="$(mktemp -d "${TMPDIR:-/tmp}/sealbox-campaign.XXXXXX")"
@@ -57,39 +58,11 @@ name = sys.argv[1]
 print(next((i["digest"] for i in json.load(sys.stdin) if i["name"] == name), ""))' "$2"
 }
 
-# start_registry: a plain-HTTP distribution registry (Debian's
-# docker-registry) on a free port; sets $registry (host:port).
+# start_registry: a local registry (scripts/lib/registry.sh); sets
+# $registry (host:port). Killed by cleanup.
 start_registry() {
-    command -v docker-registry >/dev/null ||
-        { echo "docker-registry not found: apt-get install docker-registry (scripts/setup.sh installs it)" >&2; exit 2; }
-    local port
-    port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-    mkdir -p "$work/registry"
-    cat >"$work/registry/config.yml" <<YAML
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $work/registry/data
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:$port
-YAML
-    docker-registry serve "$work/registry/config.yml" >"$work/registry/log" 2>&1 &
-    registry_pid=$!
-    for _ in $(seq 200); do
-        if python3 -c "import socket; socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null; then
-            registry="127.0.0.1:$port"
-            return 0
-        fi
-        sleep 0.05
-    done
-    echo "the registry did not listen on $port: $(cat "$work/registry/log")" >&2
-    exit 2
+    registry="$(start_registry_in "$work/registry")" || exit 2
+    registry_pid="$(cat "$work/registry/pid")"
 }
 
 # no_panic FILE WHAT: a failing command still failed cleanly.
