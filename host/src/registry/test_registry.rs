@@ -14,14 +14,18 @@ use super::reference::Reference;
 /// One canned answer: status, content type, body.
 #[derive(Clone)]
 pub(super) struct Answer {
+    /// The HTTP status code.
     pub status: u16,
+    /// The Content-Type header.
     pub content_type: String,
+    /// Sent whole, with its length, for GET (not for HEAD).
     pub body: Vec<u8>,
 }
 
 /// A plain-HTTP server on 127.0.0.1 answering GET and HEAD of the paths it
 /// was given (404 otherwise) until the test ends. `GET /v2/` answers 200.
 pub(super) struct TestRegistry {
+    /// `127.0.0.1:PORT`.
     pub host: String,
     answers: Arc<Mutex<BTreeMap<String, Answer>>>,
     /// Every request line it received, in order.
@@ -29,6 +33,7 @@ pub(super) struct TestRegistry {
 }
 
 impl TestRegistry {
+    /// Listens on a free loopback port; answers from another thread.
     pub fn start() -> TestRegistry {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let host = listener.local_addr().expect("addr").to_string();
@@ -95,10 +100,12 @@ impl TestRegistry {
 }
 
 impl Answer {
+    /// 200 with a JSON body.
     pub fn json(body: &[u8]) -> Answer {
         Answer { status: 200, content_type: "application/json".into(), body: body.to_vec() }
     }
 
+    /// 200 with `body` as `content_type`.
     pub fn bytes(content_type: &str, body: &[u8]) -> Answer {
         Answer { status: 200, content_type: content_type.into(), body: body.to_vec() }
     }
