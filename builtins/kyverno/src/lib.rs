@@ -75,6 +75,9 @@
 pub mod anchor;
 pub mod apply;
 pub mod autogen;
+pub mod cel;
+pub mod cel_match;
+pub mod cel_rule;
 pub mod conditions;
 pub mod context;
 pub mod engine;
@@ -98,5 +101,6 @@ pub mod step;
 pub mod testfile;
 pub mod validate;
 pub mod values;
+pub mod vpol;
 pub mod variables;
 pub mod yaml;

@@ -337,8 +337,10 @@ pub fn run_test_file(engine: &Engine, path: &Path, display: &dyn Fn(&Path) -> St
                     continue;
                 }
                 let key = policy.rsplit('/').next().unwrap_or(&policy);
+                // Kyverno ignores `rule` for ruleless kinds (ValidatingPolicy).
+                let ruleless = test.policies.iter().any(|p| p.policy.name == key && p.policy.is_vpol());
                 if let Some(rs) = responses[i].get(key) {
-                    got.extend(rs.iter().filter(|r| rule.is_empty() || rule_matches(&r.rule, &rule)));
+                    got.extend(rs.iter().filter(|r| ruleless || rule.is_empty() || rule_matches(&r.rule, &rule)));
                 }
             }
             let (outcome, actual, reason) = judge(&test, &policy, &expected, &got, row);
@@ -432,6 +434,9 @@ fn classify(test: &LoadedTest, policy: &str, rule: &str, row: &Value) -> Feature
     }
     let bare = policy.rsplit('/').next().unwrap_or(policy);
     let Some(p) = test.policies.iter().find(|p| p.policy.name == bare) else { return FeatureClass::Other };
+    if p.policy.is_vpol() {
+        return FeatureClass::Cel;
+    }
     let source = p.policy.rules().iter().find(|r| crate::policy::rule_name(r) == rule);
     let Some(r) = source else {
         return FeatureClass::Other;

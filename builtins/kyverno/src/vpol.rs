@@ -1,0 +1,374 @@
+//! `ValidatingPolicy` and `NamespacedValidatingPolicy`
+//! (`policies.kyverno.io` v1alpha1, v1beta1, v1): compiled once per policy,
+//! evaluated per resource as Kyverno's engine does — `matchConstraints`,
+//! `matchConditions` (first false: `skip`), variables in declaration
+//! order, validations in order (first error: `error`, first false: `fail`
+//! with Kyverno's message), autogen for Pod controllers.
+
+use serde_json::{Value, json};
+
+use crate::cel::{Activation, CelEnv, Program};
+use crate::cel_match::{self, Attributes};
+use crate::resource::Resource;
+use crate::response::{RuleResponse, RuleStatus};
+
+/// The kinds this module evaluates.
+pub fn is_vpol_document(doc: &Value) -> bool {
+    let api = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
+    api.starts_with("policies.kyverno.io/") && matches!(kind, "ValidatingPolicy" | "NamespacedValidatingPolicy")
+}
+
+struct Validation {
+    expr: Program,
+    message: Option<String>,
+    message_expr: Option<Program>,
+}
+
+/// The compiled expressions of one variant (the policy as written, or an
+/// autogen rewrite for Pod controllers).
+struct Variant {
+    /// The constraints this variant matches with.
+    constraints: Option<Value>,
+    conditions: Vec<(String, Program)>,
+    variables: Vec<(String, Program)>,
+    validations: Vec<Validation>,
+}
+
+/// A ValidatingPolicy ready to evaluate.
+pub struct CompiledVpol {
+    json_mode: bool,
+    /// Deny is among `validationActions` (the default).
+    pub deny: bool,
+    /// Ignore (not Fail) as `failurePolicy`.
+    ignore_failures: bool,
+    constraints: Option<Value>,
+    variants: Vec<Variant>,
+    /// Why the policy cannot be evaluated: a compile error (`error`) or a
+    /// feature this engine lacks (`unsupported`).
+    broken: Option<(RuleStatus, String)>,
+}
+
+/// Functions of Kyverno's libraries that need a cluster, a registry or
+/// test mocks this engine does not serve yet; a policy calling one is
+/// reported `unsupported`, naming it.
+const UNSERVED: &[&str] = &[
+    "Get",
+    "List",
+    "Post",
+    "ToGVR",
+    "get",
+    "list",
+    "post",
+    "toGVR",
+    "Client",
+    "GetMetadata",
+    "parseServiceAccount",
+    "parseImageReference",
+    "isImage",
+    "image",
+    "md5",
+    "sha1",
+    "sha256",
+    "listObjToMap",
+    "random",
+    "unmarshal",
+    "marshal",
+    "parse",
+    "compress",
+    "decompress",
+    "now",
+    "toCron",
+    "Apply",
+    "apply",
+    "verifyImageSignatures",
+    "verifyAttestationSignatures",
+    "extractPayload",
+    "check",
+    "allowed",
+];
+
+/// Why an expression is outside what this engine evaluates, naming the call.
+pub fn unserved_call(p: &Program) -> Option<String> {
+    let refs = p.functions();
+    let hit = refs.iter().find(|f| UNSERVED.contains(&f.rsplit('.').next().unwrap_or(f)))?;
+    Some(format!("CEL function `{hit}` (Kyverno library needing a cluster, registry or mocks) is not supported yet"))
+}
+
+fn named_exprs(list: Option<&Value>, field: &str) -> Vec<(String, String)> {
+    list.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|v| {
+                    let name = v.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+                    (name, v.get(field).and_then(Value::as_str).unwrap_or("").to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl CompiledVpol {
+    /// Compiles `spec` once. Compile errors and unsupported calls are kept
+    /// and reported on every resource the policy matches.
+    pub fn compile(env: &CelEnv, spec: &Value) -> CompiledVpol {
+        let json_mode = spec.pointer("/evaluation/mode").and_then(Value::as_str) == Some("JSON");
+        let actions: Vec<&str> = spec
+            .get("validationActions")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let deny = actions.is_empty() || actions.contains(&"Deny");
+        let ignore_failures = spec.get("failurePolicy").and_then(Value::as_str) == Some("Ignore");
+        let constraints = spec.get("matchConstraints").filter(|c| !c.is_null()).cloned();
+        let mut out = CompiledVpol {
+            json_mode,
+            deny,
+            ignore_failures,
+            constraints: constraints.clone(),
+            variants: Vec::new(),
+            broken: None,
+        };
+        let mut rewrites: Vec<(Option<Value>, Option<bool>)> = vec![(constraints.clone(), None)];
+        if !json_mode && cel_match::is_plain_pod_rule(constraints.as_ref()) {
+            let controllers: Option<Vec<&str>> =
+                spec.pointer("/autogen/podControllers/controllers").and_then(Value::as_array).map(|a| {
+                    a.iter().filter_map(Value::as_str).collect()
+                });
+            let wanted = |r: &str| controllers.as_ref().is_none_or(|c| c.iter().any(|x| x.eq_ignore_ascii_case(r)));
+            let c = constraints.as_ref().unwrap_or(&Value::Null);
+            let ops = c.pointer("/resourceRules/0/operations").cloned().unwrap_or(json!(["*"]));
+            for cron in [false, true] {
+                let mut rules = Vec::new();
+                for group in ["apps", "batch"] {
+                    let resources: Vec<&str> = cel_match::POD_CONTROLLERS
+                        .iter()
+                        .filter(|(r, g, _)| *g == group && (*r == "cronjobs") == cron && wanted(r))
+                        .map(|(r, _, _)| *r)
+                        .collect();
+                    if !resources.is_empty() {
+                        rules.push(json!({"apiGroups": [group], "apiVersions": ["v1"], "resources": resources, "operations": ops}));
+                    }
+                }
+                if !rules.is_empty() {
+                    let mut m = json!({"resourceRules": rules});
+                    if let Some(ns) = c.get("namespaceSelector") {
+                        m["namespaceSelector"] = ns.clone();
+                    }
+                    rewrites.push((Some(m), Some(cron)));
+                }
+            }
+        }
+        for (constraints, cron) in rewrites {
+            match compile_variant(env, spec, constraints, cron) {
+                Ok(v) => out.variants.push(v),
+                Err(broken) => {
+                    out.broken = Some(broken);
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    /// Evaluates the policy on one resource; no response when it does not match.
+    pub fn evaluate(&self, env: &CelEnv, req: &CelRequest<'_>) -> Vec<RuleResponse> {
+        let attrs =
+            Attributes { resource: req.resource, operation: req.operation, namespace_labels: req.namespace_labels };
+        if let Some((status, why)) = &self.broken {
+            // A broken policy still reports only on what it would match.
+            return match self.json_mode || cel_match::matches(self.constraints.as_ref(), &attrs) == Ok(true) {
+                true => vec![RuleResponse::new("", *status, why.clone())],
+                false => vec![],
+            };
+        }
+        let variant = if self.json_mode {
+            self.variants.first()
+        } else {
+            let mut found = None;
+            for v in &self.variants {
+                match cel_match::matches(v.constraints.as_ref(), &attrs) {
+                    Ok(true) => {
+                        found = Some(v);
+                        break;
+                    }
+                    Ok(false) => {}
+                    Err(e) => return vec![RuleResponse::new("", RuleStatus::Error, format!("matchConstraints: {e}"))],
+                }
+            }
+            found
+        };
+        let Some(variant) = variant else { return vec![] };
+        let mut act = Activation::new(env);
+        req.bind(&mut act, self.json_mode);
+        vec![self.run(variant, &mut act)]
+    }
+
+    fn run(&self, v: &Variant, act: &mut Activation) -> RuleResponse {
+        let mut cond_error = None;
+        for (name, p) in &v.conditions {
+            match act.eval_bool(p) {
+                Ok(true) => {}
+                Ok(false) => return RuleResponse::new("", RuleStatus::Skip, format!("match condition {name:?} not met")),
+                Err(e) => {
+                    cond_error.get_or_insert(format!("match condition {name:?}: {e}"));
+                }
+            }
+        }
+        if let Some(e) = cond_error {
+            let status = if self.ignore_failures { RuleStatus::Skip } else { RuleStatus::Error };
+            return RuleResponse::new("", status, e);
+        }
+        let mut values = Vec::new();
+        let mut failed_vars: Vec<(String, String)> = Vec::new();
+        for (name, p) in &v.variables {
+            act.bind_map("variables", &values);
+            match act.eval(p) {
+                Ok(val) => values.push((name.clone(), val)),
+                // Variables are lazy in Kyverno: an error matters only where
+                // the variable is used. It is left out of `variables`, so a
+                // use fails there with this error.
+                Err(e) => failed_vars.push((name.clone(), e)),
+            }
+        }
+        act.bind_map("variables", &values);
+        for (i, val) in v.validations.iter().enumerate() {
+            match act.eval_bool(&val.expr) {
+                Ok(true) => {}
+                Ok(false) => return RuleResponse::new("", RuleStatus::Fail, message(act, val, i)),
+                Err(e) => return RuleResponse::new("", RuleStatus::Error, explain_error(e, &failed_vars)),
+            }
+        }
+        RuleResponse::new("", RuleStatus::Pass, "")
+    }
+}
+
+/// The message of a failed validation, as Kyverno builds it.
+fn message(act: &Activation, v: &Validation, index: usize) -> String {
+    if let Some(p) = &v.message_expr {
+        return match act.eval(p).and_then(|m| crate::cel::as_string(&m)) {
+            Ok(m) => m,
+            Err(e) => format!("failed to evaluate message expression: {e}"),
+        };
+    }
+    v.message.clone().unwrap_or_else(|| format!("CEL expression validation failed at index {index}"))
+}
+
+/// An evaluation error, naming the failed variable it came from when a
+/// missing `variables` entry caused it.
+pub fn explain_error(e: String, failed_vars: &[(String, String)]) -> String {
+    for (name, why) in failed_vars {
+        if e.contains(&format!("\"{name}\"")) || e.contains(&format!("'{name}'")) || e.ends_with(name.as_str()) {
+            return format!("composited variable {name:?} fails to evaluate: {why}");
+        }
+    }
+    e
+}
+
+fn compile_variant(
+    env: &CelEnv,
+    spec: &Value,
+    constraints: Option<Value>,
+    cron: Option<bool>,
+) -> Result<Variant, (RuleStatus, String)> {
+    let compile = |src: &str| -> Result<Program, (RuleStatus, String)> {
+        let src = match cron {
+            Some(c) => cel_match::autogen_expression(src, c, true),
+            None => src.to_string(),
+        };
+        let p = env.compile(&src).map_err(|e| (RuleStatus::Error, format!("failed to compile policy: {e}")))?;
+        if let Some(why) = unserved_call(&p) {
+            return Err((RuleStatus::Unsupported, why));
+        }
+        Ok(p)
+    };
+    let mut v = Variant { constraints, conditions: Vec::new(), variables: Vec::new(), validations: Vec::new() };
+    for (name, e) in named_exprs(spec.get("matchConditions"), "expression") {
+        v.conditions.push((name, compile(&e)?));
+    }
+    for (name, e) in named_exprs(spec.get("variables"), "expression") {
+        v.variables.push((name, compile(&e)?));
+    }
+    for val in spec.get("validations").and_then(Value::as_array).into_iter().flatten() {
+        let expr = compile(val.get("expression").and_then(Value::as_str).unwrap_or(""))?;
+        let message = val.get("message").and_then(Value::as_str).filter(|m| !m.is_empty()).map(str::to_string);
+        let message_expr = match val.get("messageExpression").and_then(Value::as_str).filter(|m| !m.is_empty()) {
+            Some(m) => Some(compile(m)?),
+            None => None,
+        };
+        v.validations.push(Validation { expr, message, message_expr });
+    }
+    if spec.get("auditAnnotations").and_then(Value::as_array).is_some_and(|a| !a.is_empty()) {
+        return Err((RuleStatus::Unsupported, "`auditAnnotations` are not supported yet".into()));
+    }
+    Ok(v)
+}
+
+/// The admission request a CEL policy sees, offline.
+pub struct CelRequest<'a> {
+    pub resource: &'a Resource,
+    pub operation: &'a str,
+    pub namespace_labels: Option<&'a serde_json::Map<String, Value>>,
+    pub user: Option<&'a crate::matching::UserInfo>,
+    /// ClusterPolicy CEL sees a name-only Namespace stub (no cluster to ask).
+    pub namespace_stub: bool,
+}
+
+impl CelRequest<'_> {
+    /// Binds `object`, `oldObject`, `request` and `namespaceObject` (only
+    /// `object` in JSON mode).
+    pub fn bind(&self, act: &mut Activation, json_mode: bool) {
+        let r = self.resource;
+        let delete = self.operation == "DELETE";
+        act.bind_json("object", if delete { &Value::Null } else { &r.value });
+        if json_mode {
+            return;
+        }
+        let old = if matches!(self.operation, "UPDATE" | "DELETE") { &r.value } else { &Value::Null };
+        act.bind_json("oldObject", old);
+        act.bind_json("request", &self.request_json());
+        act.bind_json("namespaceObject", &self.namespace_object());
+    }
+
+    fn namespace(&self) -> &str {
+        let ns = self.resource.namespace();
+        if ns.is_empty() && !cel_match::is_cluster_scoped(self.resource.kind()) { "default" } else { ns }
+    }
+
+    fn request_json(&self) -> Value {
+        let r = self.resource;
+        let (group, version) = r.group_version();
+        let resource = cel_match::resource_of_kind(r.kind());
+        let mut user = json!({});
+        if let Some(u) = self.user {
+            user = json!({"username": u.username, "groups": u.groups});
+        }
+        json!({
+            "operation": self.operation,
+            "name": r.name(),
+            "namespace": self.namespace(),
+            "kind": {"group": group, "version": version, "kind": r.kind()},
+            "resource": {"group": group, "version": version, "resource": resource},
+            "requestKind": {"group": group, "version": version, "kind": r.kind()},
+            "requestResource": {"group": group, "version": version, "resource": resource},
+            "userInfo": user,
+            "dryRun": false,
+        })
+    }
+
+    /// The resource's Namespace: named, with the values file's labels;
+    /// null for cluster-scoped resources and when nothing is known of it.
+    fn namespace_object(&self) -> Value {
+        if cel_match::is_cluster_scoped(self.resource.kind()) {
+            return Value::Null;
+        }
+        if self.namespace_stub {
+            return json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace()}});
+        }
+        match self.namespace_labels {
+            Some(labels) => json!({"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": self.namespace(), "labels": labels}}),
+            None => Value::Null,
+        }
+    }
+}
