@@ -72,7 +72,12 @@ impl CelEnv {
             .and_then(|_| env.add_extension(cel::extensions::encoders))
             .and_then(|_| env.add_macro(Macro::receiver("orValue", 1, or_value_macro)))
             .and_then(|_| {
-                env.add_overload(OR_VALUE_COMPAT, "kyverno_or_value_compat", vec![cel::common::types::DYN_TYPE], or_value_compat)
+                env.add_overload(
+                    OR_VALUE_COMPAT,
+                    "kyverno_or_value_compat",
+                    vec![cel::common::types::DYN_TYPE],
+                    or_value_compat,
+                )
             });
         if let Err(e) = declared {
             unreachable!("the CEL environment declares each function once: {e:?}");

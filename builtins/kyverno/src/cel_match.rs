@@ -112,11 +112,7 @@ pub fn matches(constraints: Option<&Value>, a: &Attributes<'_>) -> Result<bool, 
         && !is_cluster_scoped(kind)
     {
         let empty = Map::new();
-        let labels = if kind == "Namespace" {
-            &a.resource.labels()
-        } else {
-            a.namespace_labels.unwrap_or(&empty)
-        };
+        let labels = if kind == "Namespace" { &a.resource.labels() } else { a.namespace_labels.unwrap_or(&empty) };
         if !label_selector_matches(sel, labels).map_err(|e| format!("namespaceSelector: {e}"))? {
             return Ok(false);
         }
@@ -126,7 +122,8 @@ pub fn matches(constraints: Option<&Value>, a: &Attributes<'_>) -> Result<bool, 
     {
         return Ok(false);
     }
-    let excluded = c.get("excludeResourceRules").and_then(Value::as_array).is_some_and(|rs| rs.iter().any(|r| rule_matches(r, a)));
+    let excluded =
+        c.get("excludeResourceRules").and_then(Value::as_array).is_some_and(|rs| rs.iter().any(|r| rule_matches(r, a)));
     if excluded {
         return Ok(false);
     }
@@ -230,10 +227,17 @@ mod tests {
     #[test]
     fn autogen_rewrites_object_paths_but_not_the_namespace() {
         assert_eq!(
-            autogen_expression("object.spec.containers.all(c, has(object.metadata.labels)) && object.metadata.namespace != ''", false, true),
+            autogen_expression(
+                "object.spec.containers.all(c, has(object.metadata.labels)) && object.metadata.namespace != ''",
+                false,
+                true
+            ),
             "object.spec.template.spec.containers.all(c, has(object.spec.template.metadata.labels)) && object.metadata.namespace != ''"
         );
-        assert_eq!(autogen_expression("oldObject.spec.x", true, true), "oldObject.spec.jobTemplate.spec.template.spec.x");
+        assert_eq!(
+            autogen_expression("oldObject.spec.x", true, true),
+            "oldObject.spec.jobTemplate.spec.template.spec.x"
+        );
         assert_eq!(autogen_expression("myobject.spec + object.?spec", false, true), "myobject.spec + object.?spec");
     }
 }

@@ -8,7 +8,6 @@ use serde_json::{Map, Value, json};
 
 use crate::cel::CelEnv;
 use crate::context::{EvalContext, Mocks};
-use crate::vpol::{CelRequest, CompiledVpol};
 use crate::images;
 use crate::jmes::{Clock, Jmes};
 use crate::matching::{self, RequestInfo, UserInfo};
@@ -17,6 +16,7 @@ use crate::resource::Resource;
 use crate::response::{RuleResponse, RuleStatus};
 use crate::rule_validate::{Checker, Checks};
 use crate::values::Values;
+use crate::vpol::{CelRequest, CompiledVpol};
 use sealbox_formats::glob;
 
 static NO_MOCKS: Mocks = Mocks { api_calls: Vec::new(), global: std::collections::BTreeMap::new() };
@@ -75,10 +75,7 @@ pub fn unsupported_feature(rule: &Value) -> Option<String> {
         return Some("`celPreconditions` outside `validate.cel` rules is not supported yet".into());
     }
     let v = rule.get("validate")?;
-    for (k, what) in [
-        ("manifests", "validate.manifests (signed manifests)"),
-        ("assert", "validate.assert"),
-    ] {
+    for (k, what) in [("manifests", "validate.manifests (signed manifests)"), ("assert", "validate.assert")] {
         if v.get(k).is_some_and(|x| !x.is_null()) {
             return Some(format!("`{what}` is not supported yet"));
         }
@@ -156,6 +153,10 @@ impl Engine {
                 resource,
                 operation: &operation,
                 namespace_labels: ns_labels,
+                namespace_object: opts.values.and_then(|v| {
+                    let ns = if resource.namespace().is_empty() { "default" } else { resource.namespace() };
+                    v.namespace_objects.get(ns)
+                }),
                 user: opts.user,
                 namespace_stub: false,
             };
@@ -299,7 +300,14 @@ impl Engine {
             ));
         }
         if validate.get("cel").is_some_and(|c| !c.is_null()) {
-            let req = CelRequest { resource, operation, namespace_labels: None, user: opts.user, namespace_stub: true };
+            let req = CelRequest {
+                resource,
+                operation,
+                namespace_labels: None,
+                namespace_object: None,
+                user: opts.user,
+                namespace_stub: true,
+            };
             return Some(prepared.cel_rules.evaluate(CelEnv::shared(), name, &req));
         }
         let checks = Checks::from_block(validate);
@@ -323,9 +331,9 @@ impl Engine {
 fn cel_exception_for(policy: &str, exceptions: &[Value]) -> Option<String> {
     let names = |e: &&Value| {
         e.get("apiVersion").and_then(Value::as_str).is_some_and(|a| a.starts_with("policies.kyverno.io/"))
-            && e.pointer("/spec/policyRefs").and_then(Value::as_array).is_some_and(|refs| {
-                refs.iter().any(|r| r.get("name").and_then(Value::as_str) == Some(policy))
-            })
+            && e.pointer("/spec/policyRefs")
+                .and_then(Value::as_array)
+                .is_some_and(|refs| refs.iter().any(|r| r.get("name").and_then(Value::as_str) == Some(policy)))
     };
     let e = exceptions.iter().find(names)?;
     let name = e.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");

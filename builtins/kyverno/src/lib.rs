@@ -101,6 +101,6 @@ pub mod step;
 pub mod testfile;
 pub mod validate;
 pub mod values;
-pub mod vpol;
 pub mod variables;
+pub mod vpol;
 pub mod yaml;

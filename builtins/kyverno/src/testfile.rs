@@ -211,7 +211,7 @@ fn load_test(doc: &Value, dir: &Path, display: &dyn Fn(&Path) -> String) -> Resu
             mocks.global.insert(name, global_entry_value(e, dir, display)?);
         }
     }
-    let unsupported_reason = ["clusterResources", "context"]
+    let unsupported_reason = ["clusterResources", "context", "jsonPayloads"]
         .iter()
         .find(|k| get_ci(doc, k).is_some_and(|v| !v.is_null()))
         .map(|k| format!("the test uses `{k}`, which this engine does not support yet"));
@@ -290,10 +290,16 @@ pub fn run_test_file(engine: &Engine, path: &Path, display: &dyn Fn(&Path) -> St
     };
     // A row's `operation` applies to the resources it names.
     let mut operations: BTreeMap<String, String> = BTreeMap::new();
+    // ValidatingPolicy rows carry their own request shape (Kyverno 1.19):
+    // the operation holds for that policy and resource only.
+    let mut row_operations: BTreeMap<(String, String), String> = BTreeMap::new();
     for row in results {
         if let Some(op) = str_ci(row, "operation") {
             for name in list_ci(row, "resources").into_iter().chain(str_ci(row, "resource").map(str::to_string)) {
                 let bare = name.rsplit('/').next().unwrap_or(&name).to_string();
+                let policy = str_ci(row, "policy").unwrap_or("");
+                let policy = policy.rsplit('/').next().unwrap_or(policy).to_string();
+                row_operations.insert((policy, bare.clone()), op.to_string());
                 operations.insert(bare, op.to_string());
             }
         }
@@ -310,7 +316,15 @@ pub fn run_test_file(engine: &Engine, path: &Path, display: &dyn Fn(&Path) -> St
                 exceptions: &test.exceptions,
                 mocks: Some(&test.mocks),
             };
-            test.policies.iter().map(|p| (p.policy.name.as_str(), engine.evaluate(p, r, &opts))).collect()
+            let for_policy = |p: &PreparedPolicy| {
+                if !p.policy.is_vpol() {
+                    return engine.evaluate(p, r, &opts);
+                }
+                let key = (p.policy.name.clone(), r.name().to_string());
+                let op = row_operations.get(&key).map(String::as_str);
+                engine.evaluate(p, r, &EvalOptions { operation: op, ..opts.clone() })
+            };
+            test.policies.iter().map(|p| (p.policy.name.as_str(), for_policy(p))).collect()
         })
         .collect();
     let mut rows = Vec::new();

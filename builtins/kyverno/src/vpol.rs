@@ -131,10 +131,10 @@ impl CompiledVpol {
         };
         let mut rewrites: Vec<(Option<Value>, Option<bool>)> = vec![(constraints.clone(), None)];
         if !json_mode && cel_match::is_plain_pod_rule(constraints.as_ref()) {
-            let controllers: Option<Vec<&str>> =
-                spec.pointer("/autogen/podControllers/controllers").and_then(Value::as_array).map(|a| {
-                    a.iter().filter_map(Value::as_str).collect()
-                });
+            let controllers: Option<Vec<&str>> = spec
+                .pointer("/autogen/podControllers/controllers")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect());
             let wanted = |r: &str| controllers.as_ref().is_none_or(|c| c.iter().any(|x| x.eq_ignore_ascii_case(r)));
             let c = constraints.as_ref().unwrap_or(&Value::Null);
             let ops = c.pointer("/resourceRules/0/operations").cloned().unwrap_or(json!(["*"]));
@@ -209,7 +209,9 @@ impl CompiledVpol {
         for (name, p) in &v.conditions {
             match act.eval_bool(p) {
                 Ok(true) => {}
-                Ok(false) => return RuleResponse::new("", RuleStatus::Skip, format!("match condition {name:?} not met")),
+                Ok(false) => {
+                    return RuleResponse::new("", RuleStatus::Skip, format!("match condition {name:?} not met"));
+                }
                 Err(e) => {
                     cond_error.get_or_insert(format!("match condition {name:?}: {e}"));
                 }
@@ -310,6 +312,8 @@ pub struct CelRequest<'a> {
     pub operation: &'a str,
     pub namespace_labels: Option<&'a serde_json::Map<String, Value>>,
     pub user: Option<&'a crate::matching::UserInfo>,
+    /// The values file's Namespace object for the resource's namespace.
+    pub namespace_object: Option<&'a Value>,
     /// ClusterPolicy CEL sees a name-only Namespace stub (no cluster to ask).
     pub namespace_stub: bool,
 }
@@ -365,10 +369,101 @@ impl CelRequest<'_> {
         if self.namespace_stub {
             return json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace()}});
         }
+        if let Some(ns) = self.namespace_object {
+            return ns.clone();
+        }
         match self.namespace_labels {
             Some(labels) => json!({"apiVersion": "v1", "kind": "Namespace",
                 "metadata": {"name": self.namespace(), "labels": labels}}),
             None => Value::Null,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(name: &str, spec: Value) -> Resource {
+        Resource {
+            value: json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}),
+            file: "r.yaml".into(),
+            document: 0,
+            line: 1,
+        }
+    }
+
+    fn run(spec: Value, resource: &Resource) -> Vec<RuleResponse> {
+        let env = CelEnv::kyverno();
+        let req = CelRequest {
+            resource,
+            operation: "CREATE",
+            namespace_labels: None,
+            namespace_object: None,
+            user: None,
+            namespace_stub: false,
+        };
+        CompiledVpol::compile(&env, &spec).evaluate(&env, &req)
+    }
+
+    fn pods() -> Value {
+        json!({"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}]})
+    }
+
+    #[test]
+    fn messages_are_built_as_kyverno_builds_them() {
+        let p = pod("p", json!({"containers": []}));
+        let spec = |v: Value| json!({"matchConstraints": pods(), "validations": [{"expression": "true"}, v]});
+        let msg = |v: Value| run(spec(v), &p)[0].message.clone();
+        assert_eq!(msg(json!({"expression": "false"})), "CEL expression validation failed at index 1");
+        assert_eq!(msg(json!({"expression": "false", "message": "m"})), "m");
+        assert_eq!(
+            msg(json!({"expression": "false", "message": "m", "messageExpression": "'name ' + object.metadata.name"})),
+            "name p"
+        );
+        assert!(
+            msg(json!({"expression": "false", "messageExpression": "object.nope"}))
+                .starts_with("failed to evaluate message expression: ")
+        );
+    }
+
+    #[test]
+    fn first_error_is_error_and_compile_errors_name_the_expression() {
+        let p = pod("p", json!({}));
+        let r = run(
+            json!({"matchConstraints": pods(), "validations": [{"expression": "object.spec.x == 1"}, {"expression": "false"}]}),
+            &p,
+        );
+        assert_eq!(r[0].status, RuleStatus::Error);
+        let r = run(json!({"matchConstraints": pods(), "validations": [{"expression": "object.spec.("}]}), &p);
+        assert_eq!(r[0].status, RuleStatus::Error);
+        assert!(r[0].message.contains("object.spec.("), "{}", r[0].message);
+        let r = run(
+            json!({"matchConstraints": pods(), "validations": [{"expression": "resource.Get('v1', 'pods', '', 'x') != null"}]}),
+            &p,
+        );
+        assert_eq!(r[0].status, RuleStatus::Unsupported);
+        assert!(r[0].message.contains("`Get`"), "{}", r[0].message);
+    }
+
+    #[test]
+    fn autogen_covers_controllers_unless_disabled() {
+        let deploy = Resource {
+            value: json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+                "spec": {"template": {"spec": {"hostNetwork": true}}}}),
+            file: "r.yaml".into(),
+            document: 0,
+            line: 1,
+        };
+        let spec = |controllers: Option<Value>| {
+            let mut s = json!({"matchConstraints": pods(), "validations": [{"expression": "!object.spec.?hostNetwork.orValue(false)"}]});
+            if let Some(c) = controllers {
+                s["autogen"] = json!({"podControllers": {"controllers": c}});
+            }
+            s
+        };
+        assert_eq!(run(spec(None), &deploy)[0].status, RuleStatus::Fail);
+        assert!(run(spec(Some(json!([]))), &deploy).is_empty());
+        assert!(run(spec(Some(json!(["cronjobs"]))), &deploy).is_empty());
     }
 }
