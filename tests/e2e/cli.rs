@@ -131,3 +131,31 @@ fn build_with_a_missing_policy_path_fails_before_any_step() {
     assert!(!stderr.contains("Missing"), "a step ran: {stderr}");
     no_images(store.path());
 }
+
+#[test]
+fn policy_apply_evaluates_validate_cel_rules() {
+    let dir = tempfile::tempdir().expect("dir");
+    let policy = dir.path().join("cel.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: cel-team\nspec:\n  rules:\n  - name: team\n    \
+         match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      failureAction: Enforce\n      \
+         cel:\n        expressions:\n        - expression: \"object.metadata.?labels[?'team'].hasValue()\"\n          \
+         message: a team label is required\n",
+    )
+    .expect("policy");
+    let pods = dir.path().join("pods.yaml");
+    std::fs::write(&pods, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: orphan\nspec:\n  containers: []\n")
+        .expect("pods");
+    let (out, stdout, stderr) =
+        run(sealbox().args(["policy", "apply", "--output", "json", "-p"]).arg(&policy).arg("-r").arg(&pods));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("a team label is required") && stdout.contains("orphan"), "{stdout}");
+    std::fs::write(
+        &pods,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: owned\n  labels: {team: a}\nspec:\n  containers: []\n",
+    )
+    .expect("pods");
+    let (out, stdout, stderr) = run(sealbox().args(["policy", "apply", "-p"]).arg(&policy).arg("-r").arg(&pods));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+}

@@ -39,6 +39,11 @@ impl Program {
         &self.source
     }
 
+    /// The variables (identifiers) the expression reads.
+    pub fn variables(&self) -> Vec<String> {
+        self.inner.references().variables().into_iter().map(str::to_string).collect()
+    }
+
     /// The functions the expression calls (member calls by bare name).
     pub fn functions(&self) -> Vec<String> {
         self.inner.references().functions().into_iter().map(str::to_string).collect()
@@ -79,6 +84,7 @@ impl CelEnv {
                     or_value_compat,
                 )
             });
+        let declared = declared.and_then(|_| crate::cel_functions::register(&mut env));
         if let Err(e) = declared {
             unreachable!("the CEL environment declares each function once: {e:?}");
         }

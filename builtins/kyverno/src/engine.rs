@@ -19,7 +19,7 @@ use crate::values::Values;
 use crate::vpol::{CelRequest, CompiledVpol};
 use sealbox_formats::glob;
 
-static NO_MOCKS: Mocks = Mocks { api_calls: Vec::new(), global: std::collections::BTreeMap::new() };
+static NO_MOCKS: Mocks = Mocks { api_calls: Vec::new(), global: std::collections::BTreeMap::new(), cel_context: None };
 
 const SCORED: &str = "policies.kyverno.io/scored";
 
@@ -160,7 +160,7 @@ impl Engine {
                 user: opts.user,
                 namespace_stub: false,
             };
-            return vpol.evaluate(CelEnv::shared(), &req);
+            return vpol.evaluate(CelEnv::shared(), &req, opts.mocks.and_then(|m| m.cel_context.as_ref()));
         }
         let build_base = || {
             let mut base = base_context(resource, &operation, &namespace, opts.user);

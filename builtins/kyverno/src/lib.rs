@@ -76,6 +76,7 @@ pub mod anchor;
 pub mod apply;
 pub mod autogen;
 pub mod cel;
+pub mod cel_functions;
 pub mod cel_match;
 pub mod cel_rule;
 pub mod conditions;

@@ -211,7 +211,12 @@ fn load_test(doc: &Value, dir: &Path, display: &dyn Fn(&Path) -> String) -> Resu
             mocks.global.insert(name, global_entry_value(e, dir, display)?);
         }
     }
-    let unsupported_reason = ["clusterResources", "context", "jsonPayloads"]
+    if let Some(c) = str_ci(doc, "context") {
+        let file = dir.join(c);
+        let text = loader::read_text(&file)?;
+        mocks.cel_context = loader::documents(&display(&file), &text)?.into_iter().next();
+    }
+    let unsupported_reason = ["clusterResources", "jsonPayloads"]
         .iter()
         .find(|k| get_ci(doc, k).is_some_and(|v| !v.is_null()))
         .map(|k| format!("the test uses `{k}`, which this engine does not support yet"));

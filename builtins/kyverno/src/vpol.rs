@@ -47,23 +47,19 @@ pub struct CompiledVpol {
     /// Why the policy cannot be evaluated: a compile error (`error`) or a
     /// feature this engine lacks (`unsupported`).
     broken: Option<(RuleStatus, String)>,
+    /// Why the policy needs a test `context:` file, when it does.
+    needs_context: Option<String>,
 }
 
 /// Functions of Kyverno's libraries that need a cluster, a registry or
 /// test mocks this engine does not serve yet; a policy calling one is
 /// reported `unsupported`, naming it.
 const UNSERVED: &[&str] = &[
-    "Get",
-    "List",
     "Post",
     "ToGVR",
-    "get",
-    "list",
     "post",
     "toGVR",
     "Client",
-    "GetMetadata",
-    "parseServiceAccount",
     "parseImageReference",
     "isImage",
     "image",
@@ -88,11 +84,45 @@ const UNSERVED: &[&str] = &[
     "allowed",
 ];
 
+/// Library roots (variables) this engine does not bind.
+const UNBOUND_ROOTS: &[&str] = &[
+    "globalContext",
+    "http",
+    "authorizer",
+    "x509",
+    "gzip",
+    "generator",
+    "json",
+    "yaml",
+    "hash",
+    "time",
+    "user",
+    "imagedata",
+    "exceptions",
+    "params",
+];
+
 /// Why an expression is outside what this engine evaluates, naming the call.
 pub fn unserved_call(p: &Program) -> Option<String> {
     let refs = p.functions();
-    let hit = refs.iter().find(|f| UNSERVED.contains(&f.rsplit('.').next().unwrap_or(f)))?;
-    Some(format!("CEL function `{hit}` (Kyverno library needing a cluster, registry or mocks) is not supported yet"))
+    if let Some(hit) = refs.iter().find(|f| UNSERVED.contains(&f.rsplit('.').next().unwrap_or(f))) {
+        return Some(format!(
+            "CEL function `{hit}` (Kyverno library needing a cluster, registry or mocks) is not supported yet"
+        ));
+    }
+    let vars = p.variables();
+    let root = vars.iter().find(|v| UNBOUND_ROOTS.contains(&v.as_str()))?;
+    Some(format!("CEL library `{root}` (needs a cluster, registry or mocks) is not supported yet"))
+}
+
+/// Calls served from a test's `context:` file; without one they are unsupported.
+fn context_call(p: &Program) -> Option<String> {
+    let served = ["Get", "List", "get", "list", "GetMetadata"];
+    let f = p.functions().into_iter().find(|f| served.contains(&f.as_str()))?;
+    let root = if f == "GetMetadata" { "image" } else { "resource" };
+    Some(format!(
+        "CEL `{root}.{f}` needs a cluster or registry; offline it is served only from a test's `context:` file"
+    ))
 }
 
 fn named_exprs(list: Option<&Value>, field: &str) -> Vec<(String, String)> {
@@ -128,6 +158,7 @@ impl CompiledVpol {
             constraints: constraints.clone(),
             variants: Vec::new(),
             broken: None,
+            needs_context: None,
         };
         let mut rewrites: Vec<(Option<Value>, Option<bool>)> = vec![(constraints.clone(), None)];
         if !json_mode && cel_match::is_plain_pod_rule(constraints.as_ref()) {
@@ -161,7 +192,12 @@ impl CompiledVpol {
         }
         for (constraints, cron) in rewrites {
             match compile_variant(env, spec, constraints, cron) {
-                Ok(v) => out.variants.push(v),
+                Ok(v) => {
+                    if out.needs_context.is_none() {
+                        out.needs_context = v.programs().find_map(context_call);
+                    }
+                    out.variants.push(v)
+                }
                 Err(broken) => {
                     out.broken = Some(broken);
                     break;
@@ -172,7 +208,7 @@ impl CompiledVpol {
     }
 
     /// Evaluates the policy on one resource; no response when it does not match.
-    pub fn evaluate(&self, env: &CelEnv, req: &CelRequest<'_>) -> Vec<RuleResponse> {
+    pub fn evaluate(&self, env: &CelEnv, req: &CelRequest<'_>, context: Option<&Value>) -> Vec<RuleResponse> {
         let attrs =
             Attributes { resource: req.resource, operation: req.operation, namespace_labels: req.namespace_labels };
         if let Some((status, why)) = &self.broken {
@@ -201,6 +237,14 @@ impl CompiledVpol {
         let Some(variant) = variant else { return vec![] };
         let mut act = Activation::new(env);
         req.bind(&mut act, self.json_mode);
+        match (context, &self.needs_context) {
+            (Some(c), _) => {
+                act.bind_json("resource", &crate::cel_functions::resource_binding(c));
+                act.bind_json("image", &crate::cel_functions::image_binding(c));
+            }
+            (None, Some(why)) => return vec![RuleResponse::new("", RuleStatus::Unsupported, why.clone())],
+            (None, None) => {}
+        }
         vec![self.run(variant, &mut act)]
     }
 
@@ -237,11 +281,26 @@ impl CompiledVpol {
         for (i, val) in v.validations.iter().enumerate() {
             match act.eval_bool(&val.expr) {
                 Ok(true) => {}
-                Ok(false) => return RuleResponse::new("", RuleStatus::Fail, message(act, val, i)),
-                Err(e) => return RuleResponse::new("", RuleStatus::Error, explain_error(e, &failed_vars)),
+                Ok(false) => {
+                    return RuleResponse::new(&format!("validations[{i}]"), RuleStatus::Fail, message(act, val, i));
+                }
+                Err(e) => {
+                    return RuleResponse::new(
+                        &format!("validations[{i}]"),
+                        RuleStatus::Error,
+                        explain_error(e, &failed_vars),
+                    );
+                }
             }
         }
         RuleResponse::new("", RuleStatus::Pass, "")
+    }
+}
+
+impl Variant {
+    fn programs(&self) -> impl Iterator<Item = &Program> {
+        let named = self.conditions.iter().chain(&self.variables).map(|(_, p)| p);
+        named.chain(self.validations.iter().flat_map(|v| std::iter::once(&v.expr).chain(&v.message_expr)))
     }
 }
 
@@ -323,12 +382,25 @@ impl CelRequest<'_> {
     /// `object` in JSON mode).
     pub fn bind(&self, act: &mut Activation, json_mode: bool) {
         let r = self.resource;
+        // Kyverno's CLI puts a namespaced resource without a namespace in
+        // `default`, and CEL sees it there.
+        let defaulted;
+        let value = if !json_mode && r.namespace().is_empty() && !cel_match::is_cluster_scoped(r.kind()) {
+            let mut v = r.value.clone();
+            if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.insert("namespace".into(), Value::String("default".into()));
+            }
+            defaulted = v;
+            &defaulted
+        } else {
+            &r.value
+        };
         let delete = self.operation == "DELETE";
-        act.bind_json("object", if delete { &Value::Null } else { &r.value });
+        act.bind_json("object", if delete { &Value::Null } else { value });
         if json_mode {
             return;
         }
-        let old = if matches!(self.operation, "UPDATE" | "DELETE") { &r.value } else { &Value::Null };
+        let old = if matches!(self.operation, "UPDATE" | "DELETE") { value } else { &Value::Null };
         act.bind_json("oldObject", old);
         act.bind_json("request", &self.request_json());
         act.bind_json("namespaceObject", &self.namespace_object());
@@ -403,7 +475,7 @@ mod tests {
             user: None,
             namespace_stub: false,
         };
-        CompiledVpol::compile(&env, &spec).evaluate(&env, &req)
+        CompiledVpol::compile(&env, &spec).evaluate(&env, &req, None)
     }
 
     fn pods() -> Value {
@@ -443,7 +515,45 @@ mod tests {
             &p,
         );
         assert_eq!(r[0].status, RuleStatus::Unsupported);
-        assert!(r[0].message.contains("`Get`"), "{}", r[0].message);
+        assert!(r[0].message.contains("`resource.Get`") && r[0].message.contains("context"), "{}", r[0].message);
+        let r = run(
+            json!({"matchConstraints": pods(), "validations": [{"expression": "http.Get('https://x') != null"}]}),
+            &p,
+        );
+        assert_eq!(r[0].status, RuleStatus::Unsupported);
+        assert!(r[0].message.contains("`http`"), "{}", r[0].message);
+    }
+
+    #[test]
+    fn a_context_file_serves_resource_and_image_lookups() {
+        let env = CelEnv::kyverno();
+        let p = pod("p", json!({"containers": [{"name": "c", "image": "reg/app:1"}]}));
+        let context = json!({"spec": {
+            "resources": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "allowed", "namespace": "platform"},
+                           "data": {"registries": "reg"}}],
+            "images": [{"image": "reg/app:1", "manifest": {"layers": [{"size": 5}, {"size": 7}]}}]}});
+        let spec = json!({"matchConstraints": pods(),
+            "variables": [{"name": "cm", "expression": "resource.Get('v1', 'configmaps', 'platform', 'allowed')"}],
+            "validations": [
+                {"expression": "object.spec.containers.all(c, c.image.startsWith(variables.cm.data.registries))"},
+                {"expression": "object.spec.containers.all(c, image.GetMetadata(c.image).manifest.layers.map(l, l.size).sum() == 12)"},
+                {"expression": "size(resource.List('v1', 'configmaps', '').items) == 1"},
+                {"expression": "object.metadata.namespace == 'default'"}]});
+        let req = CelRequest {
+            resource: &p,
+            operation: "CREATE",
+            namespace_labels: None,
+            namespace_object: None,
+            user: None,
+            namespace_stub: false,
+        };
+        let r = CompiledVpol::compile(&env, &spec).evaluate(&env, &req, Some(&context));
+        assert_eq!(r[0].status, RuleStatus::Pass, "{}", r[0].message);
+        let missing = json!({"matchConstraints": pods(),
+            "validations": [{"expression": "resource.Get('v1', 'configmaps', 'x', 'nope') != null"}]});
+        let r = CompiledVpol::compile(&env, &missing).evaluate(&env, &req, Some(&context));
+        assert_eq!(r[0].status, RuleStatus::Error);
+        assert!(r[0].message.contains("not found"), "{}", r[0].message);
     }
 
     #[test]
