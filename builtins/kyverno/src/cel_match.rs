@@ -80,7 +80,8 @@ fn rule_matches(rule: &Value, a: &Attributes<'_>) -> bool {
         return false;
     }
     let ops = strs(rule.get("operations"));
-    if !ops.iter().any(|o| *o == "*" || o.eq_ignore_ascii_case(a.operation)) {
+    // Kyverno's CLI matches a rule that lists no operations on any.
+    if !ops.is_empty() && !ops.iter().any(|o| *o == "*" || o.eq_ignore_ascii_case(a.operation)) {
         return false;
     }
     let resources = strs(rule.get("resources"));
@@ -107,6 +108,16 @@ fn rule_matches(rule: &Value, a: &Attributes<'_>) -> bool {
 /// constraint matches nothing, as in Kyverno's Kubernetes mode.
 pub fn matches(constraints: Option<&Value>, a: &Attributes<'_>) -> Result<bool, String> {
     let Some(c) = constraints.filter(|c| c.is_object()) else { return Ok(false) };
+    matches_resources(c, a, false)
+}
+
+/// A binding's `matchResources`: as [`matches`], but without
+/// `resourceRules` it selects everything its policy does.
+pub fn matches_binding(c: &Value, a: &Attributes<'_>) -> Result<bool, String> {
+    matches_resources(c, a, true)
+}
+
+fn matches_resources(c: &Value, a: &Attributes<'_>, no_rules_match_all: bool) -> Result<bool, String> {
     let kind = a.resource.kind();
     if let Some(sel) = c.get("namespaceSelector").filter(|s| !s.is_null())
         && !is_cluster_scoped(kind)
@@ -127,7 +138,10 @@ pub fn matches(constraints: Option<&Value>, a: &Attributes<'_>) -> Result<bool, 
     if excluded {
         return Ok(false);
     }
-    Ok(c.get("resourceRules").and_then(Value::as_array).is_some_and(|rs| rs.iter().any(|r| rule_matches(r, a))))
+    match c.get("resourceRules").and_then(Value::as_array) {
+        Some(rs) if !rs.is_empty() => Ok(rs.iter().any(|r| rule_matches(r, a))),
+        _ => Ok(no_rules_match_all),
+    }
 }
 
 /// Pod controllers autogen can extend a Pod policy to, with the group and

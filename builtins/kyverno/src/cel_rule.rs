@@ -9,9 +9,10 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::cel::{Activation, CelEnv, Program};
+use crate::cel_request::CelRequest;
 use crate::policy::rule_name;
 use crate::response::{RuleResponse, RuleStatus};
-use crate::vpol::{CelRequest, explain_error, unserved_call};
+use crate::vpol::{explain_error, unserved_call};
 
 struct Expression {
     expr: Program,
@@ -75,7 +76,7 @@ impl CelRules {
 fn compile_rule(env: &CelEnv, rule: &Value, cel: &Value) -> Result<CelRule, (RuleStatus, String)> {
     let compile = |src: &str| -> Result<Program, (RuleStatus, String)> {
         let p = env.compile(src).map_err(|e| (RuleStatus::Error, format!("failed to compile policy: {e}")))?;
-        match unserved_call(&p) {
+        match unserved_call(&p, false) {
             Some(why) => Err((RuleStatus::Unsupported, why)),
             None => Ok(p),
         }

@@ -70,6 +70,8 @@ pub struct Mocks {
     /// A test's `context:` file (`cli.kyverno.io` Context): resources and
     /// images served to CEL's `resource.*` and `image.GetMetadata`.
     pub cel_context: Option<Value>,
+    /// A test's `paramResources`: parameter objects for admission policies.
+    pub params: Option<Vec<Value>>,
 }
 
 impl Mocks {

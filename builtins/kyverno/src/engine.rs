@@ -7,6 +7,7 @@ use std::cell::OnceCell;
 use serde_json::{Map, Value, json};
 
 use crate::cel::CelEnv;
+use crate::cel_request::CelRequest;
 use crate::context::{EvalContext, Mocks};
 use crate::images;
 use crate::jmes::{Clock, Jmes};
@@ -16,10 +17,11 @@ use crate::resource::Resource;
 use crate::response::{RuleResponse, RuleStatus};
 use crate::rule_validate::{Checker, Checks};
 use crate::values::Values;
-use crate::vpol::{CelRequest, CompiledVpol};
+use crate::vpol::CompiledVpol;
 use sealbox_formats::glob;
 
-static NO_MOCKS: Mocks = Mocks { api_calls: Vec::new(), global: std::collections::BTreeMap::new(), cel_context: None };
+static NO_MOCKS: Mocks =
+    Mocks { api_calls: Vec::new(), global: std::collections::BTreeMap::new(), cel_context: None, params: None };
 
 const SCORED: &str = "policies.kyverno.io/scored";
 
@@ -50,16 +52,24 @@ pub struct PreparedPolicy {
     pub vpol: Option<CompiledVpol>,
     /// The compiled `validate.cel` / `celPreconditions` of rules, by rule name.
     pub cel_rules: crate::cel_rule::CelRules,
+    /// The compiled form of a ValidatingAdmissionPolicy, with its bindings.
+    pub vap: Option<crate::vap::CompiledVap>,
 }
 
 impl PreparedPolicy {
     /// Expands autogen rules and compiles CEL once per policy.
     pub fn new(policy: Policy) -> Self {
+        Self::with_bindings(policy, Vec::new())
+    }
+
+    /// As [`PreparedPolicy::new`], for an admission policy with its bindings.
+    pub fn with_bindings(policy: Policy, bindings: Vec<Value>) -> Self {
         let rules = crate::autogen::compute_rules(&policy);
         let env = CelEnv::shared();
         let vpol = policy.is_vpol().then(|| CompiledVpol::compile(env, &policy.spec));
+        let vap = policy.is_vap().then(|| crate::vap::CompiledVap::compile(env, &policy.spec, bindings));
         let cel_rules = crate::cel_rule::CelRules::compile(env, &rules);
-        PreparedPolicy { policy, rules, vpol, cel_rules }
+        PreparedPolicy { policy, rules, vpol, cel_rules, vap }
     }
 }
 
@@ -145,6 +155,17 @@ impl Engine {
             .unwrap_or(resource.namespace())
             .to_string();
         let ns_labels = opts.values.and_then(|v| v.namespace_labels.get(resource.namespace()));
+        if let Some(vap) = &prepared.vap {
+            let req = CelRequest {
+                resource,
+                operation: &operation,
+                namespace_labels: ns_labels,
+                namespace_object: None,
+                user: opts.user,
+                namespace_stub: false,
+            };
+            return vap.evaluate(CelEnv::shared(), &req, opts.mocks.and_then(|m| m.params.as_deref()));
+        }
         if let Some(vpol) = &prepared.vpol {
             if let Some(why) = cel_exception_for(&policy.name, opts.exceptions) {
                 return vec![RuleResponse::new("", RuleStatus::Unsupported, why)];

@@ -41,7 +41,9 @@ pub struct Policy {
 pub fn is_policy_document(doc: &Value) -> bool {
     let api = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
-    (api.starts_with("kyverno.io/") && matches!(kind, "ClusterPolicy" | "Policy")) || crate::vpol::is_vpol_document(doc)
+    (api.starts_with("kyverno.io/") && matches!(kind, "ClusterPolicy" | "Policy"))
+        || crate::vpol::is_vpol_document(doc)
+        || crate::vap::is_vap_document(doc)
 }
 
 /// Policy-like documents other engines handle (CEL policies, admission
@@ -85,6 +87,16 @@ impl Policy {
     /// A `ValidatingPolicy` (or its namespaced form): ruleless, CEL only.
     pub fn is_vpol(&self) -> bool {
         matches!(self.kind.as_str(), "ValidatingPolicy" | "NamespacedValidatingPolicy")
+    }
+
+    /// A Kubernetes `ValidatingAdmissionPolicy`.
+    pub fn is_vap(&self) -> bool {
+        self.kind == "ValidatingAdmissionPolicy"
+    }
+
+    /// A kind without rules, whose test rows name no rule (CEL policies).
+    pub fn is_ruleless(&self) -> bool {
+        self.is_vpol() || self.is_vap()
     }
 
     /// The policy's rules as written.

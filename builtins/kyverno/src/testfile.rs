@@ -211,6 +211,16 @@ fn load_test(doc: &Value, dir: &Path, display: &dyn Fn(&Path) -> String) -> Resu
             mocks.global.insert(name, global_entry_value(e, dir, display)?);
         }
     }
+    let mut params = Vec::new();
+    for f in list_ci(doc, "paramResources") {
+        for file in loader::yaml_files(&dir.join(&f))? {
+            let text = loader::read_text(&file)?;
+            params.extend(loader::documents(&display(&file), &text)?);
+        }
+    }
+    if get_ci(doc, "paramResources").is_some() {
+        mocks.params = Some(params);
+    }
     if let Some(c) = str_ci(doc, "context") {
         let file = dir.join(c);
         let text = loader::read_text(&file)?;
@@ -222,8 +232,8 @@ fn load_test(doc: &Value, dir: &Path, display: &dyn Fn(&Path) -> String) -> Resu
         .map(|k| format!("the test uses `{k}`, which this engine does not support yet"));
     Ok(LoadedTest {
         name,
-        policies: loader::prepare(loaded.policies),
-        unsupported_policies: loaded.unsupported,
+        unsupported_policies: loaded.unsupported.clone(),
+        policies: loader::prepare(loaded),
         resources,
         values,
         user,
@@ -322,7 +332,7 @@ pub fn run_test_file(engine: &Engine, path: &Path, display: &dyn Fn(&Path) -> St
                 mocks: Some(&test.mocks),
             };
             let for_policy = |p: &PreparedPolicy| {
-                if !p.policy.is_vpol() {
+                if !p.policy.is_ruleless() {
                     return engine.evaluate(p, r, &opts);
                 }
                 let key = (p.policy.name.clone(), r.name().to_string());
@@ -357,7 +367,7 @@ pub fn run_test_file(engine: &Engine, path: &Path, display: &dyn Fn(&Path) -> St
                 }
                 let key = policy.rsplit('/').next().unwrap_or(&policy);
                 // Kyverno ignores `rule` for ruleless kinds (ValidatingPolicy).
-                let ruleless = test.policies.iter().any(|p| p.policy.name == key && p.policy.is_vpol());
+                let ruleless = test.policies.iter().any(|p| p.policy.name == key && p.policy.is_ruleless());
                 if let Some(rs) = responses[i].get(key) {
                     got.extend(rs.iter().filter(|r| ruleless || rule.is_empty() || rule_matches(&r.rule, &rule)));
                 }
@@ -453,7 +463,7 @@ fn classify(test: &LoadedTest, policy: &str, rule: &str, row: &Value) -> Feature
     }
     let bare = policy.rsplit('/').next().unwrap_or(policy);
     let Some(p) = test.policies.iter().find(|p| p.policy.name == bare) else { return FeatureClass::Other };
-    if p.policy.is_vpol() {
+    if p.policy.is_ruleless() {
         return FeatureClass::Cel;
     }
     let source = p.policy.rules().iter().find(|r| crate::policy::rule_name(r) == rule);

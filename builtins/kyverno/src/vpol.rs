@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::cel::{Activation, CelEnv, Program};
 use crate::cel_match::{self, Attributes};
-use crate::resource::Resource;
+use crate::cel_request::CelRequest;
 use crate::response::{RuleResponse, RuleStatus};
 
 /// The kinds this module evaluates.
@@ -19,7 +19,7 @@ pub fn is_vpol_document(doc: &Value) -> bool {
     api.starts_with("policies.kyverno.io/") && matches!(kind, "ValidatingPolicy" | "NamespacedValidatingPolicy")
 }
 
-struct Validation {
+pub(crate) struct Validation {
     expr: Program,
     message: Option<String>,
     message_expr: Option<Program>,
@@ -27,7 +27,7 @@ struct Validation {
 
 /// The compiled expressions of one variant (the policy as written, or an
 /// autogen rewrite for Pod controllers).
-struct Variant {
+pub(crate) struct Variant {
     /// The constraints this variant matches with.
     constraints: Option<Value>,
     conditions: Vec<(String, Program)>,
@@ -103,7 +103,7 @@ const UNBOUND_ROOTS: &[&str] = &[
 ];
 
 /// Why an expression is outside what this engine evaluates, naming the call.
-pub fn unserved_call(p: &Program) -> Option<String> {
+pub fn unserved_call(p: &Program, allow_params: bool) -> Option<String> {
     let refs = p.functions();
     if let Some(hit) = refs.iter().find(|f| UNSERVED.contains(&f.rsplit('.').next().unwrap_or(f))) {
         return Some(format!(
@@ -111,7 +111,7 @@ pub fn unserved_call(p: &Program) -> Option<String> {
         ));
     }
     let vars = p.variables();
-    let root = vars.iter().find(|v| UNBOUND_ROOTS.contains(&v.as_str()))?;
+    let root = vars.iter().find(|v| UNBOUND_ROOTS.contains(&v.as_str()) && !(allow_params && *v == "params"))?;
     Some(format!("CEL library `{root}` (needs a cluster, registry or mocks) is not supported yet"))
 }
 
@@ -191,7 +191,7 @@ impl CompiledVpol {
             }
         }
         for (constraints, cron) in rewrites {
-            match compile_variant(env, spec, constraints, cron) {
+            match compile_variant(env, spec, constraints, cron, false) {
                 Ok(v) => {
                     if out.needs_context.is_none() {
                         out.needs_context = v.programs().find_map(context_call);
@@ -245,10 +245,19 @@ impl CompiledVpol {
             (None, Some(why)) => return vec![RuleResponse::new("", RuleStatus::Unsupported, why.clone())],
             (None, None) => {}
         }
-        vec![self.run(variant, &mut act)]
+        vec![run_variant(variant, &mut act, self.ignore_failures, false)]
     }
+}
 
-    fn run(&self, v: &Variant, act: &mut Activation) -> RuleResponse {
+/// Runs a compiled variant: match conditions, variables, validations.
+/// `k8s_messages` builds messages as Kubernetes' validator does (VAP).
+pub(crate) fn run_variant(
+    v: &Variant,
+    act: &mut Activation,
+    ignore_failures: bool,
+    k8s_messages: bool,
+) -> RuleResponse {
+    {
         let mut cond_error = None;
         for (name, p) in &v.conditions {
             match act.eval_bool(p) {
@@ -262,7 +271,7 @@ impl CompiledVpol {
             }
         }
         if let Some(e) = cond_error {
-            let status = if self.ignore_failures { RuleStatus::Skip } else { RuleStatus::Error };
+            let status = if ignore_failures { RuleStatus::Skip } else { RuleStatus::Error };
             return RuleResponse::new("", status, e);
         }
         let mut values = Vec::new();
@@ -282,7 +291,8 @@ impl CompiledVpol {
             match act.eval_bool(&val.expr) {
                 Ok(true) => {}
                 Ok(false) => {
-                    return RuleResponse::new(&format!("validations[{i}]"), RuleStatus::Fail, message(act, val, i));
+                    let m = if k8s_messages { k8s_message(act, val) } else { message(act, val, i) };
+                    return RuleResponse::new(&format!("validations[{i}]"), RuleStatus::Fail, m);
                 }
                 Err(e) => {
                     return RuleResponse::new(
@@ -298,10 +308,24 @@ impl CompiledVpol {
 }
 
 impl Variant {
-    fn programs(&self) -> impl Iterator<Item = &Program> {
+    pub(crate) fn programs(&self) -> impl Iterator<Item = &Program> {
         let named = self.conditions.iter().chain(&self.variables).map(|(_, p)| p);
         named.chain(self.validations.iter().flat_map(|v| std::iter::once(&v.expr).chain(&v.message_expr)))
     }
+}
+
+/// Kubernetes' validator: a usable messageExpression result (one line, at
+/// most 5 KiB, not blank), else the message, else `failed expression: <expr>`.
+pub(crate) fn k8s_message(act: &Activation, v: &Validation) -> String {
+    if let Some(p) = &v.message_expr
+        && let Ok(m) = act.eval(p).and_then(|m| crate::cel::as_string(&m))
+    {
+        let m = m.trim();
+        if !m.is_empty() && !m.contains('\n') && m.len() <= 5 * 1024 {
+            return m.to_string();
+        }
+    }
+    v.message.clone().unwrap_or_else(|| format!("failed expression: {}", v.expr.source()))
 }
 
 /// The message of a failed validation, as Kyverno builds it.
@@ -326,11 +350,15 @@ pub fn explain_error(e: String, failed_vars: &[(String, String)]) -> String {
     e
 }
 
-fn compile_variant(
+/// Compiles a policy spec's conditions, variables and validations, for
+/// `constraints`; `cron` rewrites them for Pod controllers (autogen).
+/// `params` may be read only where `allow_params` (admission policies).
+pub(crate) fn compile_variant(
     env: &CelEnv,
     spec: &Value,
     constraints: Option<Value>,
     cron: Option<bool>,
+    allow_params: bool,
 ) -> Result<Variant, (RuleStatus, String)> {
     let compile = |src: &str| -> Result<Program, (RuleStatus, String)> {
         let src = match cron {
@@ -338,7 +366,7 @@ fn compile_variant(
             None => src.to_string(),
         };
         let p = env.compile(&src).map_err(|e| (RuleStatus::Error, format!("failed to compile policy: {e}")))?;
-        if let Some(why) = unserved_call(&p) {
+        if let Some(why) = unserved_call(&p, allow_params) {
             return Err((RuleStatus::Unsupported, why));
         }
         Ok(p)
@@ -365,96 +393,10 @@ fn compile_variant(
     Ok(v)
 }
 
-/// The admission request a CEL policy sees, offline.
-pub struct CelRequest<'a> {
-    pub resource: &'a Resource,
-    pub operation: &'a str,
-    pub namespace_labels: Option<&'a serde_json::Map<String, Value>>,
-    pub user: Option<&'a crate::matching::UserInfo>,
-    /// The values file's Namespace object for the resource's namespace.
-    pub namespace_object: Option<&'a Value>,
-    /// ClusterPolicy CEL sees a name-only Namespace stub (no cluster to ask).
-    pub namespace_stub: bool,
-}
-
-impl CelRequest<'_> {
-    /// Binds `object`, `oldObject`, `request` and `namespaceObject` (only
-    /// `object` in JSON mode).
-    pub fn bind(&self, act: &mut Activation, json_mode: bool) {
-        let r = self.resource;
-        // Kyverno's CLI puts a namespaced resource without a namespace in
-        // `default`, and CEL sees it there.
-        let defaulted;
-        let value = if !json_mode && r.namespace().is_empty() && !cel_match::is_cluster_scoped(r.kind()) {
-            let mut v = r.value.clone();
-            if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-                meta.insert("namespace".into(), Value::String("default".into()));
-            }
-            defaulted = v;
-            &defaulted
-        } else {
-            &r.value
-        };
-        let delete = self.operation == "DELETE";
-        act.bind_json("object", if delete { &Value::Null } else { value });
-        if json_mode {
-            return;
-        }
-        let old = if matches!(self.operation, "UPDATE" | "DELETE") { value } else { &Value::Null };
-        act.bind_json("oldObject", old);
-        act.bind_json("request", &self.request_json());
-        act.bind_json("namespaceObject", &self.namespace_object());
-    }
-
-    fn namespace(&self) -> &str {
-        let ns = self.resource.namespace();
-        if ns.is_empty() && !cel_match::is_cluster_scoped(self.resource.kind()) { "default" } else { ns }
-    }
-
-    fn request_json(&self) -> Value {
-        let r = self.resource;
-        let (group, version) = r.group_version();
-        let resource = cel_match::resource_of_kind(r.kind());
-        let mut user = json!({});
-        if let Some(u) = self.user {
-            user = json!({"username": u.username, "groups": u.groups});
-        }
-        json!({
-            "operation": self.operation,
-            "name": r.name(),
-            "namespace": self.namespace(),
-            "kind": {"group": group, "version": version, "kind": r.kind()},
-            "resource": {"group": group, "version": version, "resource": resource},
-            "requestKind": {"group": group, "version": version, "kind": r.kind()},
-            "requestResource": {"group": group, "version": version, "resource": resource},
-            "userInfo": user,
-            "dryRun": false,
-        })
-    }
-
-    /// The resource's Namespace: named, with the values file's labels;
-    /// null for cluster-scoped resources and when nothing is known of it.
-    fn namespace_object(&self) -> Value {
-        if cel_match::is_cluster_scoped(self.resource.kind()) {
-            return Value::Null;
-        }
-        if self.namespace_stub {
-            return json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace()}});
-        }
-        if let Some(ns) = self.namespace_object {
-            return ns.clone();
-        }
-        match self.namespace_labels {
-            Some(labels) => json!({"apiVersion": "v1", "kind": "Namespace",
-                "metadata": {"name": self.namespace(), "labels": labels}}),
-            None => Value::Null,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resource::Resource;
 
     fn pod(name: &str, spec: Value) -> Resource {
         Resource {

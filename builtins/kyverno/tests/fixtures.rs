@@ -115,3 +115,8 @@ fn rows_that_must_not_pass_silently() {
 fn cel_validating_policy_and_validate_cel() {
     assert_all_pass("cel", 17);
 }
+
+#[test]
+fn validating_admission_policy_with_binding_and_params() {
+    assert_all_pass("vap", 4);
+}
