@@ -38,7 +38,7 @@ fn main() {
     loaded.policies.truncate(20);
     let names: Vec<&str> = loaded.policies.iter().map(|p| p.name.as_str()).collect();
     println!("policies ({}): {}", names.len(), names.join(", "));
-    let policies = loader::prepare(loaded.policies);
+    let policies = loader::prepare(loaded);
     let resources: Vec<Resource> = (0..10_000)
         .map(|i| {
             let value = if i % 2 == 0 {

@@ -52,6 +52,15 @@ impl Program {
 
 const OR_VALUE_COMPAT: &str = "__orValueCompat__";
 
+/// The longest expression compiled, in bytes.
+pub const MAX_SOURCE: usize = 64 * 1024;
+/// The deepest bracket nesting compiled.
+pub const MAX_NESTING: usize = 64;
+/// The most operators (and member selections) in one expression; the
+/// parser and evaluator recurse on operator chains. The library's longest
+/// expression has 162.
+pub const MAX_OPERATORS: usize = 400;
+
 impl Default for CelEnv {
     fn default() -> Self {
         Self::kyverno()
@@ -92,7 +101,29 @@ impl CelEnv {
     }
 
     /// Compiles `source`; the error names the expression and the position.
+    /// Expressions longer than [`MAX_SOURCE`] bytes or nested deeper than
+    /// [`MAX_NESTING`] are refused: the parser recurses on nesting.
     pub fn compile(&self, source: &str) -> Result<Program, String> {
+        if source.len() > MAX_SOURCE {
+            return Err(format!("CEL expression of {} bytes is longer than the limit of {MAX_SOURCE}", source.len()));
+        }
+        let operators = source.matches(['+', '-', '*', '/', '%', '<', '>', '=', '!', '&', '|', '?', '.']).count();
+        if operators > MAX_OPERATORS {
+            let head: String = source.chars().take(40).collect();
+            return Err(format!("CEL expression {head:?}... has more than {MAX_OPERATORS} operators"));
+        }
+        let mut depth = 0usize;
+        for c in source.chars() {
+            match c {
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            if depth > MAX_NESTING {
+                let head: String = source.chars().take(40).collect();
+                return Err(format!("CEL expression {head:?}... nests deeper than {MAX_NESTING} levels"));
+            }
+        }
         let inner = self.env.compile(source).map_err(|e| format!("compiling CEL {source:?}: {e}"))?;
         Ok(Program { source: source.to_string(), inner })
     }
@@ -269,5 +300,21 @@ mod tests {
         assert_eq!(eval("has(object.a)", json!({})), Ok(CelValue::Bool(false)));
         assert_eq!(eval("'a, b'.split(',').map(s, s.trim()).join('-')", json!({})), Ok(CelValue::from("a-b")));
         assert!(CelEnv::kyverno().compile("object.(").err().unwrap_or_default().contains("object.("));
+        let deep = format!("{}1{}", "(".repeat(1_000), ")".repeat(1_000));
+        assert!(CelEnv::kyverno().compile(&deep).err().unwrap_or_default().contains("nests deeper"));
+        // Operator chains recurse too: the limit must hold on a 1 MiB stack.
+        let chained = |n: usize| format!("1{}", " + 1".repeat(n));
+        let limit = std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(move || {
+                let env = CelEnv::kyverno();
+                let nested = format!("{}1{}", "[".repeat(MAX_NESTING), "]".repeat(MAX_NESTING));
+                env.compile(&nested)?;
+                let p = env.compile(&chained(MAX_OPERATORS - 1)).map_err(|e| e.to_string())?;
+                Activation::new(&env).eval(&p).map(|v| v == CelValue::Int(MAX_OPERATORS as i64))
+            })
+            .map(|h| h.join());
+        assert!(matches!(limit, Ok(Ok(Ok(true)))), "{limit:?}");
+        assert!(CelEnv::kyverno().compile(&chained(MAX_OPERATORS + 1)).err().unwrap_or_default().contains("operators"));
     }
 }
