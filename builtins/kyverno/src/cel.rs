@@ -172,6 +172,13 @@ impl Activation {
         self.bind_val(name, json_to_val(value));
     }
 
+    /// Binds `name` to a CEL value (values with no runtime form are skipped).
+    pub fn bind_value(&mut self, name: &str, value: CelValue) {
+        if let Ok(val) = Box::<dyn Val>::try_from(value) {
+            self.bind_val(name, val);
+        }
+    }
+
     /// Binds `name` to a map of already evaluated values (`variables`).
     pub fn bind_map(&mut self, name: &str, entries: &[(String, CelValue)]) {
         let mut map = HashMap::new();
