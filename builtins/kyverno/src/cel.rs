@@ -157,14 +157,15 @@ fn or_value_compat<'b, 'v>(mut args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, '
 /// The variables of one evaluation. Bind the request-level ones once and
 /// evaluate many programs over them.
 pub struct Activation {
-    env: Arc<cel::Env>,
-    vars: Vec<(String, Box<dyn Val>)>,
+    /// Variables live in the interpreter's context, built once: evaluating
+    /// copies nothing.
+    ctx: cel::Context<'static, 'static>,
 }
 
 impl Activation {
     /// An empty activation for `env`.
     pub fn new(env: &CelEnv) -> Activation {
-        Activation { env: env.env.clone(), vars: Vec::new() }
+        Activation { ctx: cel::Context::with_env(env.env.clone()) }
     }
 
     /// Binds `name` to a JSON value (integers as `int`).
@@ -191,17 +192,12 @@ impl Activation {
     }
 
     fn bind_val(&mut self, name: &str, val: Box<dyn Val>) {
-        self.vars.retain(|(n, _)| n != name);
-        self.vars.push((name.to_string(), val));
+        self.ctx.add_variable_as_val(name, val);
     }
 
     /// Evaluates `program`; the error is the interpreter's message.
     pub fn eval(&self, program: &Program) -> Result<CelValue, String> {
-        let mut ctx = cel::Context::with_env(self.env.clone());
-        for (name, val) in &self.vars {
-            ctx.add_variable_as_val(name.clone(), val.clone_as_boxed());
-        }
-        program.inner.execute(&ctx).map_err(|e| e.to_string())
+        program.inner.execute(&self.ctx).map_err(|e| e.to_string())
     }
 
     /// Evaluates `program` and requires a boolean.
