@@ -82,6 +82,20 @@ const UNSERVED: &[&str] = &[
     "extractPayload",
     "check",
     "allowed",
+    // Kubernetes CEL libraries not registered yet.
+    "quantity",
+    "isQuantity",
+    "url",
+    "isURL",
+    "ip",
+    "isIP",
+    "cidr",
+    "isCIDR",
+    "semver",
+    "isSemver",
+    "find",
+    "findAll",
+    "isSorted",
 ];
 
 /// Library roots (variables) this engine does not bind.
@@ -100,6 +114,11 @@ const UNBOUND_ROOTS: &[&str] = &[
     "imagedata",
     "exceptions",
     "params",
+    // cel-go extensions not registered yet (sets, regex, cel.bind) and k8s format.
+    "sets",
+    "regex",
+    "cel",
+    "format",
 ];
 
 /// Why an expression is outside what this engine evaluates, naming the call.
@@ -107,12 +126,12 @@ pub fn unserved_call(p: &Program, allow_params: bool) -> Option<String> {
     let refs = p.functions();
     if let Some(hit) = refs.iter().find(|f| UNSERVED.contains(&f.rsplit('.').next().unwrap_or(f))) {
         return Some(format!(
-            "CEL function `{hit}` (Kyverno library needing a cluster, registry or mocks) is not supported yet"
+            "CEL function `{hit}` is not supported yet (a Kyverno library needing a cluster, registry or mocks, or a Kubernetes library not implemented)"
         ));
     }
     let vars = p.variables();
     let root = vars.iter().find(|v| UNBOUND_ROOTS.contains(&v.as_str()) && !(allow_params && *v == "params"))?;
-    Some(format!("CEL library `{root}` (needs a cluster, registry or mocks) is not supported yet"))
+    Some(format!("CEL library `{root}` is not supported yet (not bound offline, or not implemented)"))
 }
 
 /// Calls served from a test's `context:` file; without one they are unsupported.
@@ -464,6 +483,11 @@ mod tests {
         );
         assert_eq!(r[0].status, RuleStatus::Unsupported);
         assert!(r[0].message.contains("`http`"), "{}", r[0].message);
+        let r = run(
+            json!({"matchConstraints": pods(), "validations": [{"expression": "quantity('1Gi').isGreaterThan(quantity('1Mi'))"}]}),
+            &p,
+        );
+        assert_eq!(r[0].status, RuleStatus::Unsupported, "a library not implemented is never an error or a pass");
     }
 
     #[test]
