@@ -39,6 +39,13 @@ if ! cargo run --release --locked -q -p sealbox-kyverno --example conformance --
 fi
 
 echo
+echo "== cel-spec: the kyverno builtin's CEL engine over cel-spec's simple tests"
+if ! cargo run --release --locked -q -p sealbox-kyverno --example cel_spec -- --floors "$floors"; then
+    echo "FLOOR BROKEN: the cel-spec scoreboard failed or broke a floor (see above)"
+    status=1
+fi
+
+echo
 echo "== sealer: build contexts against the metadata sealer gives them"
 cargo build --locked -q -p sealbox
 bin=target/debug/sealbox

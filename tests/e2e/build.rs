@@ -519,3 +519,32 @@ fn a_file_growing_during_the_build_is_packed_whole_or_refused() {
     let (out, _, err) = run(sealbox().arg("fsck").arg("--root").arg(store.path()));
     assert!(out.status.success(), "fsck: {err}");
 }
+
+#[test]
+fn cel_policies_deny_fails_the_build_and_audit_warns() {
+    let ctx = copy_of(&workspace().join("examples/cluster-app"));
+    let policies = tempfile::tempdir().expect("policies");
+    let policy = |actions: &str| {
+        format!(
+            "apiVersion: policies.kyverno.io/v1\nkind: ValidatingPolicy\nmetadata:\n  name: reserved-names\nspec:\n  \
+             validationActions: [{actions}]\n  matchConstraints:\n    resourceRules:\n    - apiGroups: [apps]\n      \
+             apiVersions: [v1]\n      operations: [CREATE, UPDATE]\n      resources: [deployments]\n  validations:\n  \
+             - expression: \"object.spec.replicas >= 1\"\n  - expression: \"object.metadata.name != 'web'\"\n    \
+             messageExpression: \"'the name ' + object.metadata.name + ' is reserved'\"\n"
+        )
+    };
+    let file = policies.path().join("reserved.yaml");
+    std::fs::write(&file, policy("Deny")).expect("policy");
+    let store = tempfile::tempdir().expect("store");
+    let arg = policies.path().to_str().expect("utf-8");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "p", "--policy", arg]);
+    assert_eq!(code, 1, "{stderr}");
+    for want in ["reserved-names/validations[1]", "the name web is reserved", "deployment.yaml"] {
+        assert!(stderr.contains(want), "{want}: {stderr}");
+    }
+    no_images(store.path());
+    std::fs::write(&file, policy("Audit, Warn")).expect("policy");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "p", "--policy", arg]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("warning") && stderr.contains("the name web is reserved"), "{stderr}");
+}

@@ -136,3 +136,60 @@ fn policy_apply_reads_stdin_and_fails_on_enforce_violations() {
         assert!(!stdout.trim().is_empty(), "{format} output is empty");
     }
 }
+
+#[test]
+fn policy_test_refuses_a_directory_without_test_files() {
+    let empty = tempfile::tempdir().expect("dir");
+    std::fs::write(empty.path().join("policy.yaml"), "kind: ClusterPolicy\n").expect("policy");
+    let (out, stdout, stderr) = run(sealbox().args(["policy", "test"]).arg(empty.path()));
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(stderr.contains(&format!("{}: no kyverno-test.yaml found", empty.path().display())), "{stderr}");
+    // One good directory does not excuse an empty one beside it.
+    let fixtures = workspace().join("builtins/kyverno/tests/fixtures/pattern");
+    let (out, _, stderr) = run(sealbox().args(["policy", "test"]).arg(&fixtures).arg(empty.path()));
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+}
+
+#[test]
+fn build_with_a_missing_policy_path_fails_before_any_step() {
+    let ctx = tempfile::tempdir().expect("ctx");
+    std::fs::write(ctx.path().join("Kubefile"), "FROM scratch\nCOPY . .\n").expect("kubefile");
+    std::fs::write(ctx.path().join("a.yaml.tmpl"), "x: {{ .Missing }}\n").expect("template");
+    let store = tempfile::tempdir().expect("store");
+    let missing = ctx.path().join("no-such-policies");
+    let (code, stdout, stderr) =
+        build(ctx.path(), store.path(), &["-t", "p:1", "--policy", missing.to_str().expect("utf-8")]);
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+    assert!(stderr.contains(&format!("--policy {}: no such file or directory", missing.display())), "{stderr}");
+    // Before any step: the template with a missing key was never rendered.
+    assert!(!stderr.contains("Missing"), "a step ran: {stderr}");
+    no_images(store.path());
+}
+
+#[test]
+fn policy_apply_evaluates_validate_cel_rules() {
+    let dir = tempfile::tempdir().expect("dir");
+    let policy = dir.path().join("cel.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: cel-team\nspec:\n  rules:\n  - name: team\n    \
+         match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      failureAction: Enforce\n      \
+         cel:\n        expressions:\n        - expression: \"object.metadata.?labels[?'team'].hasValue()\"\n          \
+         message: a team label is required\n",
+    )
+    .expect("policy");
+    let pods = dir.path().join("pods.yaml");
+    std::fs::write(&pods, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: orphan\nspec:\n  containers: []\n")
+        .expect("pods");
+    let (out, stdout, stderr) =
+        run(sealbox().args(["policy", "apply", "--output", "json", "-p"]).arg(&policy).arg("-r").arg(&pods));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("a team label is required") && stdout.contains("orphan"), "{stdout}");
+    std::fs::write(
+        &pods,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: owned\n  labels: {team: a}\nspec:\n  containers: []\n",
+    )
+    .expect("pods");
+    let (out, stdout, stderr) = run(sealbox().args(["policy", "apply", "-p"]).arg(&policy).arg("-r").arg(&pods));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+}

@@ -18,7 +18,9 @@ fn main() {
     let base = std::env::var("SEALBOX_SHARED")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let mut dirs = vec![base.join("kyverno/policies/pod-security"), base.join("kyverno/policies/best-practices")];
+    // `SEALBOX_BENCH_DIRS=pod-security-cel,pod-security-vpol` picks other library directories.
+    let picked = std::env::var("SEALBOX_BENCH_DIRS").unwrap_or_else(|_| "pod-security,best-practices".into());
+    let mut dirs: Vec<PathBuf> = picked.split(',').map(|d| base.join("kyverno/policies").join(d)).collect();
     if !dirs[0].is_dir() {
         dirs = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")];
     }
@@ -38,7 +40,7 @@ fn main() {
     loaded.policies.truncate(20);
     let names: Vec<&str> = loaded.policies.iter().map(|p| p.name.as_str()).collect();
     println!("policies ({}): {}", names.len(), names.join(", "));
-    let policies = loader::prepare(loaded.policies);
+    let policies = loader::prepare(loaded);
     let resources: Vec<Resource> = (0..10_000)
         .map(|i| {
             let value = if i % 2 == 0 {

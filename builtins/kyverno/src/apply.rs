@@ -77,7 +77,11 @@ pub fn apply_counted(
                 }
                 let rule =
                     prepared.rules.iter().find(|r| crate::policy::rule_name(r) == resp.rule).unwrap_or(&Value::Null);
-                let action = prepared.policy.failure_action(rule, resource.namespace());
+                let action = match &prepared.vap {
+                    Some(vap) if vap.denies() => FailureAction::Enforce,
+                    Some(_) => FailureAction::Audit,
+                    None => prepared.policy.failure_action(rule, resource.namespace()),
+                };
                 let status = if audit_warn && action == FailureAction::Audit && resp.status == RuleStatus::Fail {
                     RuleStatus::Warn
                 } else {

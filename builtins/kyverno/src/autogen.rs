@@ -94,7 +94,7 @@ pub fn compute_rules(policy: &Policy) -> Vec<Value> {
         if !pod_controllers.is_empty()
             && let Some(r) = rule_for_controllers(rule, &pod_controllers)
         {
-            generated.push(replace_fields(&r, &POD_REPLACEMENTS));
+            generated.push(rewrite(&r, false));
         }
         if controllers.iter().any(|c| c.contains("CronJob") || c == "all")
             && let Some(base) = rule_for_controllers(rule, &controllers)
@@ -106,7 +106,7 @@ pub fn compute_rules(policy: &Policy) -> Vec<Value> {
                 true,
             )
         {
-            generated.push(replace_fields(&r, &CRONJOB_REPLACEMENTS));
+            generated.push(rewrite(&r, true));
         }
     }
     if generated.is_empty() {
@@ -246,6 +246,27 @@ const CRONJOB_REPLACEMENTS: [(&str, &str); 4] = [
     ("request.object.metadata", "request.object.spec.jobTemplate.spec.template.metadata"),
     ("request.oldObject.metadata", "request.oldObject.spec.jobTemplate.spec.template.metadata"),
 ];
+
+/// Retargets a generated rule's text at the pod template: CEL rules
+/// (`validate.cel`, `celPreconditions`) name `object.*`, the others
+/// `request.object.*`.
+fn rewrite(rule: &Value, cronjob: bool) -> Value {
+    let cel = rule.pointer("/validate/cel").is_some_and(|c| !c.is_null())
+        || rule.get("celPreconditions").is_some_and(|c| !c.is_null());
+    if cel {
+        return map_strings(rule, &|s| crate::cel_match::autogen_expression(s, cronjob, false));
+    }
+    replace_fields(rule, if cronjob { &CRONJOB_REPLACEMENTS } else { &POD_REPLACEMENTS })
+}
+
+fn map_strings(v: &Value, f: &dyn Fn(&str) -> String) -> Value {
+    match v {
+        Value::String(s) => Value::String(f(s)),
+        Value::Array(a) => Value::Array(a.iter().map(|x| map_strings(x, f)).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), map_strings(x, f))).collect()),
+        other => other.clone(),
+    }
+}
 
 /// Rewrites `request.object.*` references in every string and key of the rule.
 fn replace_fields(rule: &Value, replacements: &[(&str, &str)]) -> Value {

@@ -67,6 +67,11 @@ pub struct Mocks {
     pub api_calls: Vec<Value>,
     /// Global context entry values by name.
     pub global: std::collections::BTreeMap<String, Value>,
+    /// A test's `context:` file (`cli.kyverno.io` Context): resources and
+    /// images served to CEL's `resource.*` and `image.GetMetadata`.
+    pub cel_context: Option<Value>,
+    /// A test's `paramResources`: parameter objects for admission policies.
+    pub params: Option<Vec<Value>>,
 }
 
 impl Mocks {

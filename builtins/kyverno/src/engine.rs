@@ -6,6 +6,8 @@ use std::cell::OnceCell;
 
 use serde_json::{Map, Value, json};
 
+use crate::cel::CelEnv;
+use crate::cel_request::CelRequest;
 use crate::context::{EvalContext, Mocks};
 use crate::images;
 use crate::jmes::{Clock, Jmes};
@@ -15,9 +17,11 @@ use crate::resource::Resource;
 use crate::response::{RuleResponse, RuleStatus};
 use crate::rule_validate::{Checker, Checks};
 use crate::values::Values;
+use crate::vpol::CompiledVpol;
 use sealbox_formats::glob;
 
-static NO_MOCKS: Mocks = Mocks { api_calls: Vec::new(), global: std::collections::BTreeMap::new() };
+static NO_MOCKS: Mocks =
+    Mocks { api_calls: Vec::new(), global: std::collections::BTreeMap::new(), cel_context: None, params: None };
 
 const SCORED: &str = "policies.kyverno.io/scored";
 
@@ -39,17 +43,33 @@ pub struct EvalOptions<'a> {
     pub mocks: Option<&'a Mocks>,
 }
 
-/// A policy with its rules already expanded by autogen.
+/// A policy with its rules already expanded by autogen and its CEL
+/// expressions compiled.
 pub struct PreparedPolicy {
     pub policy: Policy,
     pub rules: Vec<Value>,
+    /// The compiled form of a ValidatingPolicy.
+    pub vpol: Option<CompiledVpol>,
+    /// The compiled `validate.cel` / `celPreconditions` of rules, by rule name.
+    pub cel_rules: crate::cel_rule::CelRules,
+    /// The compiled form of a ValidatingAdmissionPolicy, with its bindings.
+    pub vap: Option<crate::vap::CompiledVap>,
 }
 
 impl PreparedPolicy {
-    /// Expands autogen rules once per policy.
+    /// Expands autogen rules and compiles CEL once per policy.
     pub fn new(policy: Policy) -> Self {
+        Self::with_bindings(policy, Vec::new())
+    }
+
+    /// As [`PreparedPolicy::new`], for an admission policy with its bindings.
+    pub fn with_bindings(policy: Policy, bindings: Vec<Value>) -> Self {
         let rules = crate::autogen::compute_rules(&policy);
-        PreparedPolicy { policy, rules }
+        let env = CelEnv::shared();
+        let vpol = policy.is_vpol().then(|| CompiledVpol::compile(env, &policy.spec));
+        let vap = policy.is_vap().then(|| crate::vap::CompiledVap::compile(env, &policy.spec, bindings));
+        let cel_rules = crate::cel_rule::CelRules::compile(env, &rules);
+        PreparedPolicy { policy, rules, vpol, cel_rules, vap }
     }
 }
 
@@ -60,15 +80,12 @@ pub fn unsupported_feature(rule: &Value) -> Option<String> {
             return Some(format!("`{k}` rules are not supported by this engine"));
         }
     }
-    if rule.get("celPreconditions").is_some_and(|v| !v.is_null()) {
-        return Some("`celPreconditions` (CEL) is not supported yet".into());
+    let cel = rule.pointer("/validate/cel").is_some_and(|v| !v.is_null());
+    if rule.get("celPreconditions").is_some_and(|v| !v.is_null()) && !cel {
+        return Some("`celPreconditions` outside `validate.cel` rules is not supported yet".into());
     }
     let v = rule.get("validate")?;
-    for (k, what) in [
-        ("cel", "validate.cel (CEL)"),
-        ("manifests", "validate.manifests (signed manifests)"),
-        ("assert", "validate.assert"),
-    ] {
+    for (k, what) in [("manifests", "validate.manifests (signed manifests)"), ("assert", "validate.assert")] {
         if v.get(k).is_some_and(|x| !x.is_null()) {
             return Some(format!("`{what}` is not supported yet"));
         }
@@ -138,6 +155,34 @@ impl Engine {
             .unwrap_or(resource.namespace())
             .to_string();
         let ns_labels = opts.values.and_then(|v| v.namespace_labels.get(resource.namespace()));
+        if let Some(vap) = &prepared.vap {
+            let req = CelRequest {
+                resource,
+                operation: &operation,
+                namespace_labels: ns_labels,
+                namespace_object: None,
+                user: opts.user,
+                namespace_stub: false,
+            };
+            return vap.evaluate(CelEnv::shared(), &req, opts.mocks.and_then(|m| m.params.as_deref()));
+        }
+        if let Some(vpol) = &prepared.vpol {
+            if let Some(why) = cel_exception_for(&policy.name, opts.exceptions) {
+                return vec![RuleResponse::new("", RuleStatus::Unsupported, why)];
+            }
+            let req = CelRequest {
+                resource,
+                operation: &operation,
+                namespace_labels: ns_labels,
+                namespace_object: opts.values.and_then(|v| {
+                    let ns = if resource.namespace().is_empty() { "default" } else { resource.namespace() };
+                    v.namespace_objects.get(ns)
+                }),
+                user: opts.user,
+                namespace_stub: false,
+            };
+            return vpol.evaluate(CelEnv::shared(), &req, opts.mocks.and_then(|m| m.cel_context.as_ref()));
+        }
         let build_base = || {
             let mut base = base_context(resource, &operation, &namespace, opts.user);
             if let Some(g) = global {
@@ -190,7 +235,7 @@ impl Engine {
             } else {
                 base.get_or_insert_with(build_base)
             };
-            let resp = self.evaluate_rule(policy, rule, base, &operation, resource, opts);
+            let resp = self.evaluate_rule(prepared, rule, base, &operation, resource, opts);
             let Some(resp) = resp else { continue };
             let applied = matches!(resp.status, RuleStatus::Pass | RuleStatus::Fail);
             out.push(resp);
@@ -203,13 +248,14 @@ impl Engine {
 
     fn evaluate_rule(
         &self,
-        policy: &Policy,
+        prepared: &PreparedPolicy,
         rule: &Value,
         base: &EvalContext,
         operation: &str,
         resource: &Resource,
         opts: &EvalOptions<'_>,
     ) -> Option<RuleResponse> {
+        let policy = &prepared.policy;
         let resource_name = resource.name();
         let name = rule_name(rule);
         if let Some(reason) = unsupported_feature(rule) {
@@ -274,6 +320,17 @@ impl Engine {
                 format!("rule skipped due to policy exception {exception}"),
             ));
         }
+        if validate.get("cel").is_some_and(|c| !c.is_null()) {
+            let req = CelRequest {
+                resource,
+                operation,
+                namespace_labels: None,
+                namespace_object: None,
+                user: opts.user,
+                namespace_stub: true,
+            };
+            return Some(prepared.cel_rules.evaluate(CelEnv::shared(), name, &req));
+        }
         let checks = Checks::from_block(validate);
         let mut resp = checker.run(ctx, &checks, None, 0)?;
         // `policies.kyverno.io/scored: "false"` turns failures into warnings.
@@ -288,6 +345,20 @@ impl Engine {
         }
         Some(resp)
     }
+}
+
+/// CEL PolicyExceptions (`policies.kyverno.io`) naming `policy`: not
+/// evaluated yet, so the policy's results would be wrong; say so.
+fn cel_exception_for(policy: &str, exceptions: &[Value]) -> Option<String> {
+    let names = |e: &&Value| {
+        e.get("apiVersion").and_then(Value::as_str).is_some_and(|a| a.starts_with("policies.kyverno.io/"))
+            && e.pointer("/spec/policyRefs")
+                .and_then(Value::as_array)
+                .is_some_and(|refs| refs.iter().any(|r| r.get("name").and_then(Value::as_str) == Some(policy)))
+    };
+    let e = exceptions.iter().find(names)?;
+    let name = e.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    Some(format!("CEL PolicyException {name:?} (policies.kyverno.io) is not supported yet"))
 }
 
 fn value_operation(values: Option<&Map<String, Value>>) -> Option<&str> {

@@ -15,8 +15,14 @@
 //! CronJob; `applyRules: One`; failure actions and their overrides;
 //! PolicyExceptions; `podSecurity` (Pod Security Standards, exclusions by
 //! control and image); test mocks (`apiCallResponses`,
-//! `globalContextEntries`). Anything else (CEL, mutate, generate,
-//! verifyImages, an unmocked apiCall/configMap/imageRegistry entry, ...)
+//! `globalContextEntries`). CEL (see [`cel`], the one module that knows
+//! the interpreter): ValidatingPolicy ([`vpol`]), ClusterPolicy
+//! `validate.cel` and `celPreconditions` ([`cel_rule`]),
+//! ValidatingAdmissionPolicy with bindings and params ([`vap`]),
+//! `matchConstraints` ([`cel_match`]), the request ([`cel_request`]) and
+//! Kyverno's offline libraries ([`cel_functions`]). Anything else (mutate,
+//! generate, verifyImages, CEL PolicyExceptions, a CEL library needing a
+//! cluster, an unmocked apiCall/configMap/imageRegistry entry, ...)
 //! is reported with
 //! status `unsupported`, naming the policy, rule and field; never passed.
 //!
@@ -75,6 +81,11 @@
 pub mod anchor;
 pub mod apply;
 pub mod autogen;
+pub mod cel;
+pub mod cel_functions;
+pub mod cel_match;
+pub mod cel_request;
+pub mod cel_rule;
 pub mod conditions;
 pub mod context;
 pub mod engine;
@@ -98,5 +109,7 @@ pub mod step;
 pub mod testfile;
 pub mod validate;
 pub mod values;
+pub mod vap;
 pub mod variables;
+pub mod vpol;
 pub mod yaml;

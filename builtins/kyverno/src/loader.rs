@@ -16,6 +16,9 @@ pub struct LoadedPolicies {
     pub policies: Vec<Policy>,
     /// Policy documents of kinds this engine does not evaluate: (name, kind, file).
     pub unsupported: Vec<(String, String, String)>,
+    /// ValidatingAdmissionPolicyBinding documents, attached to their
+    /// policies by [`prepare`].
+    pub bindings: Vec<Value>,
 }
 
 /// Decodes `text` (named `file`) into documents.
@@ -61,7 +64,9 @@ pub fn read_text(path: &Path) -> Result<String, String> {
 /// Sorts policy documents into evaluable policies and unsupported kinds.
 pub fn collect_policies(out: &mut LoadedPolicies, file: &str, docs: &[Value]) -> Result<(), String> {
     for (i, doc) in docs.iter().enumerate() {
-        if policy::is_policy_document(doc) {
+        if crate::vap::is_binding_document(doc) {
+            out.bindings.push(doc.clone());
+        } else if policy::is_policy_document(doc) {
             out.policies.push(Policy::from_document(doc, file, i)?);
         } else if let Some(kind) = policy::other_policy_kind(doc) {
             let name = doc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
@@ -100,7 +105,22 @@ fn short(v: &Value) -> String {
     if s.len() > 60 { format!("{}...", &s[..s.char_indices().nth(57).map(|(i, _)| i).unwrap_or(s.len())]) } else { s }
 }
 
-/// Prepares (autogen-expands) loaded policies.
-pub fn prepare(policies: Vec<Policy>) -> Vec<PreparedPolicy> {
-    policies.into_iter().map(PreparedPolicy::new).collect()
+/// Prepares loaded policies: autogen-expanded, CEL compiled, admission
+/// policies with the bindings that name them.
+pub fn prepare(loaded: LoadedPolicies) -> Vec<PreparedPolicy> {
+    let bindings = loaded.bindings;
+    loaded
+        .policies
+        .into_iter()
+        .map(|p| {
+            let mine = bindings
+                .iter()
+                .filter(|b| {
+                    p.is_vap() && b.pointer("/spec/policyName").and_then(Value::as_str) == Some(p.name.as_str())
+                })
+                .cloned()
+                .collect();
+            PreparedPolicy::with_bindings(p, mine)
+        })
+        .collect()
 }

@@ -41,7 +41,9 @@ pub struct Policy {
 pub fn is_policy_document(doc: &Value) -> bool {
     let api = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
-    api.starts_with("kyverno.io/") && matches!(kind, "ClusterPolicy" | "Policy")
+    (api.starts_with("kyverno.io/") && matches!(kind, "ClusterPolicy" | "Policy"))
+        || crate::vpol::is_vpol_document(doc)
+        || crate::vap::is_vap_document(doc)
 }
 
 /// Policy-like documents other engines handle (CEL policies, admission
@@ -82,6 +84,21 @@ impl Policy {
         Ok(Policy { name, namespace, kind, annotations, spec, file: file.to_string(), document, invalid })
     }
 
+    /// A `ValidatingPolicy` (or its namespaced form): ruleless, CEL only.
+    pub fn is_vpol(&self) -> bool {
+        matches!(self.kind.as_str(), "ValidatingPolicy" | "NamespacedValidatingPolicy")
+    }
+
+    /// A Kubernetes `ValidatingAdmissionPolicy`.
+    pub fn is_vap(&self) -> bool {
+        self.kind == "ValidatingAdmissionPolicy"
+    }
+
+    /// A kind without rules, whose test rows name no rule (CEL policies).
+    pub fn is_ruleless(&self) -> bool {
+        self.is_vpol() || self.is_vap()
+    }
+
     /// The policy's rules as written.
     pub fn rules(&self) -> &[Value] {
         self.spec.get("rules").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
@@ -97,6 +114,12 @@ impl Policy {
     /// `spec.validationFailureActionOverrides`), else the rule's
     /// `validate.failureAction`, else the policy's.
     pub fn failure_action(&self, rule: &Value, namespace: &str) -> FailureAction {
+        if self.is_vpol() {
+            // validationActions: Deny blocks (as Enforce); Audit and Warn report.
+            let actions = self.spec.get("validationActions").and_then(Value::as_array);
+            let deny = actions.is_none_or(|a| a.is_empty() || a.iter().any(|x| x.as_str() == Some("Deny")));
+            return if deny { FailureAction::Enforce } else { FailureAction::Audit };
+        }
         let overrides = rule
             .pointer("/validate/failureActionOverrides")
             .or_else(|| self.spec.get("validationFailureActionOverrides"))

@@ -260,7 +260,7 @@ fn run_apply(engine: &Engine, root: &Path, inputs: &ApplyInputs) -> Result<Respo
             ));
         }
     }
-    let prepared = loader::prepare(loaded.policies);
+    let prepared = loader::prepare(loaded);
     let opts =
         EvalOptions { values: values.as_ref(), user: None, operation: None, exceptions: &exceptions, mocks: None };
     // Reports that list every result need the passing rows too.

@@ -211,14 +211,29 @@ fn load_test(doc: &Value, dir: &Path, display: &dyn Fn(&Path) -> String) -> Resu
             mocks.global.insert(name, global_entry_value(e, dir, display)?);
         }
     }
-    let unsupported_reason = ["clusterResources", "context"]
+    let mut params = Vec::new();
+    for f in list_ci(doc, "paramResources") {
+        for file in loader::yaml_files(&dir.join(&f))? {
+            let text = loader::read_text(&file)?;
+            params.extend(loader::documents(&display(&file), &text)?);
+        }
+    }
+    if get_ci(doc, "paramResources").is_some() {
+        mocks.params = Some(params);
+    }
+    if let Some(c) = str_ci(doc, "context") {
+        let file = dir.join(c);
+        let text = loader::read_text(&file)?;
+        mocks.cel_context = loader::documents(&display(&file), &text)?.into_iter().next();
+    }
+    let unsupported_reason = ["clusterResources", "jsonPayloads"]
         .iter()
         .find(|k| get_ci(doc, k).is_some_and(|v| !v.is_null()))
         .map(|k| format!("the test uses `{k}`, which this engine does not support yet"));
     Ok(LoadedTest {
         name,
-        policies: loader::prepare(loaded.policies),
-        unsupported_policies: loaded.unsupported,
+        unsupported_policies: loaded.unsupported.clone(),
+        policies: loader::prepare(loaded),
         resources,
         values,
         user,
@@ -290,10 +305,16 @@ pub fn run_test_file(engine: &Engine, path: &Path, display: &dyn Fn(&Path) -> St
     };
     // A row's `operation` applies to the resources it names.
     let mut operations: BTreeMap<String, String> = BTreeMap::new();
+    // ValidatingPolicy rows carry their own request shape (Kyverno 1.19):
+    // the operation holds for that policy and resource only.
+    let mut row_operations: BTreeMap<(String, String), String> = BTreeMap::new();
     for row in results {
         if let Some(op) = str_ci(row, "operation") {
             for name in list_ci(row, "resources").into_iter().chain(str_ci(row, "resource").map(str::to_string)) {
                 let bare = name.rsplit('/').next().unwrap_or(&name).to_string();
+                let policy = str_ci(row, "policy").unwrap_or("");
+                let policy = policy.rsplit('/').next().unwrap_or(policy).to_string();
+                row_operations.insert((policy, bare.clone()), op.to_string());
                 operations.insert(bare, op.to_string());
             }
         }
@@ -310,7 +331,15 @@ pub fn run_test_file(engine: &Engine, path: &Path, display: &dyn Fn(&Path) -> St
                 exceptions: &test.exceptions,
                 mocks: Some(&test.mocks),
             };
-            test.policies.iter().map(|p| (p.policy.name.as_str(), engine.evaluate(p, r, &opts))).collect()
+            let for_policy = |p: &PreparedPolicy| {
+                if !p.policy.is_ruleless() {
+                    return engine.evaluate(p, r, &opts);
+                }
+                let key = (p.policy.name.clone(), r.name().to_string());
+                let op = row_operations.get(&key).map(String::as_str);
+                engine.evaluate(p, r, &EvalOptions { operation: op, ..opts.clone() })
+            };
+            test.policies.iter().map(|p| (p.policy.name.as_str(), for_policy(p))).collect()
         })
         .collect();
     let mut rows = Vec::new();
@@ -337,8 +366,10 @@ pub fn run_test_file(engine: &Engine, path: &Path, display: &dyn Fn(&Path) -> St
                     continue;
                 }
                 let key = policy.rsplit('/').next().unwrap_or(&policy);
+                // Kyverno ignores `rule` for ruleless kinds (ValidatingPolicy).
+                let ruleless = test.policies.iter().any(|p| p.policy.name == key && p.policy.is_ruleless());
                 if let Some(rs) = responses[i].get(key) {
-                    got.extend(rs.iter().filter(|r| rule.is_empty() || rule_matches(&r.rule, &rule)));
+                    got.extend(rs.iter().filter(|r| ruleless || rule.is_empty() || rule_matches(&r.rule, &rule)));
                 }
             }
             let (outcome, actual, reason) = judge(&test, &policy, &expected, &got, row);
@@ -432,6 +463,9 @@ fn classify(test: &LoadedTest, policy: &str, rule: &str, row: &Value) -> Feature
     }
     let bare = policy.rsplit('/').next().unwrap_or(policy);
     let Some(p) = test.policies.iter().find(|p| p.policy.name == bare) else { return FeatureClass::Other };
+    if p.policy.is_ruleless() {
+        return FeatureClass::Cel;
+    }
     let source = p.policy.rules().iter().find(|r| crate::policy::rule_name(r) == rule);
     let Some(r) = source else {
         return FeatureClass::Other;

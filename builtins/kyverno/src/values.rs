@@ -30,6 +30,8 @@ pub struct Values {
     pub global: Map<String, Value>,
     pub policies: Vec<PolicyValues>,
     pub namespace_labels: NamespaceLabels,
+    /// `namespaces[]`: whole Namespace objects by name (CEL `namespaceObject`).
+    pub namespace_objects: std::collections::BTreeMap<String, Value>,
 }
 
 fn obj(v: Option<&Value>) -> Map<String, Value> {
@@ -70,6 +72,12 @@ impl Values {
         if let Some(Value::Array(namespaces)) = get_ci(doc, "namespaceSelector") {
             for ns in namespaces {
                 out.namespace_labels.insert(name_of(ns), obj(get_ci(ns, "labels")));
+            }
+        }
+        if let Some(Value::Array(namespaces)) = get_ci(doc, "namespaces") {
+            for ns in namespaces {
+                let name = ns.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+                out.namespace_objects.insert(name, ns.clone());
             }
         }
         Ok(out)

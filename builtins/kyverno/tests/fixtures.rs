@@ -101,11 +101,22 @@ fn rows_that_must_not_pass_silently() {
     let (o, why) = outcome("mixed", "remote-data", "pod");
     assert_eq!(o, RowOutcome::Unsupported);
     assert!(why.contains("apiCall"), "{why}");
-    let (o, why) = outcome("cel-policy", "", "pod");
+    assert_eq!(outcome("cel-policy", "", "pod").0, RowOutcome::Excluded, "no matchConstraints matches nothing");
+    let (o, why) = outcome("image-policy", "", "pod");
     assert_eq!(o, RowOutcome::Unsupported);
-    assert!(why.contains("ValidatingPolicy"), "{why}");
+    assert!(why.contains("ImageValidatingPolicy"), "{why}");
     assert_eq!(outcome("broken", "adds-in-validate", "pod").0, RowOutcome::Pass, "invalid policy rows are skips");
     let (o, why) = outcome("not-loaded", "x", "pod");
     assert_eq!(o, RowOutcome::Fail);
     assert!(why.contains("not found"), "{why}");
+}
+
+#[test]
+fn cel_validating_policy_and_validate_cel() {
+    assert_all_pass("cel", 17);
+}
+
+#[test]
+fn validating_admission_policy_with_binding_and_params() {
+    assert_all_pass("vap", 4);
 }

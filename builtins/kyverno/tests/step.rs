@@ -253,13 +253,13 @@ fn test_mode_counts_rows_and_strict_fails_excluded_rows() {
     // outcomes has a row naming a policy the test does not load: a failure.
     assert_eq!(resp.status, Status::Failure);
     assert_eq!(resp.data["summary"]["pass"], 22);
-    assert_eq!(resp.data["summary"]["excluded"], 3);
+    assert_eq!(resp.data["summary"]["excluded"], 4);
     let errors_lenient = resp.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
     let strict =
         sealbox_kyverno::step::run(&req(json!({"mode": "test", "paths": ["outcomes"], "strict": true})), &fixtures);
     let errors_strict = strict.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
     assert_eq!(errors_lenient, 1);
-    assert_eq!(errors_strict, 4, "{:?}", strict.diagnostics);
+    assert_eq!(errors_strict, 5, "{:?}", strict.diagnostics);
     let ok = sealbox_kyverno::step::run(&req(json!({"mode": "test", "paths": ["pattern"]})), &fixtures);
     assert_eq!(ok.status, Status::Success);
 }

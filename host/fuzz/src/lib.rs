@@ -154,6 +154,6 @@ pub fn kyverno_policy(data: &[u8]) {
     let Ok(docs) = loader::documents("policy.yaml", text(data)) else { return };
     let mut loaded = loader::LoadedPolicies::default();
     if loader::collect_policies(&mut loaded, "policy.yaml", &docs).is_ok() {
-        let _ = loader::prepare(loaded.policies);
+        let _ = loader::prepare(loaded);
     }
 }

@@ -303,6 +303,13 @@ fn check(args: &BuildArgs, deadline: Deadline) -> Result<Checked> {
             UsageError("--cache-from and --cache-to share the step cache, which --no-cache turns off".into()).into()
         );
     }
+    // Checked before any step runs: a missing policy path would otherwise
+    // surface as a raw OS error after rendering.
+    for p in &args.policies {
+        if std::fs::metadata(p).is_err() {
+            return Err(UsageError(format!("--policy {}: no such file or directory", p.display())).into());
+        }
+    }
     let mut platforms = Vec::new();
     for p in &args.platform {
         let parsed = kubefile::parse_platform(p.trim()).map_err(|e| UsageError(format!("--platform {e}")))?;

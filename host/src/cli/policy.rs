@@ -135,6 +135,12 @@ fn test(args: TestArgs) -> Result<()> {
         }
         let config = serde_json::json!({"mode": "test", "paths": ["."], "strict": args.strict, "output": "table"});
         let response = run_kyverno(&args.common, dir, config)?;
+        // A directory without test files would print `0 pass` and succeed,
+        // so a typo in a CI script would pass: refuse it instead.
+        let found = response.data.get("files").and_then(|f| f.as_array()).is_some_and(|f| !f.is_empty());
+        if !found {
+            return Err(UsageError(format!("{}: no kyverno-test.yaml found", dir.display())).into());
+        }
         failed |= response.status == Status::Failure;
         match args.output {
             TestOutput::Table => {
