@@ -95,6 +95,17 @@ pub struct BuildArgs {
     /// Fail the build if any container image is not pinned by digest.
     #[arg(long)]
     require_digests: bool,
+    /// sealer's build mode: `all` fetches every container image of the
+    /// image list (for each platform built) into the image's `registry/`,
+    /// which sealer's local registry serves at deploy time; `lite` records
+    /// the list only.
+    #[arg(long = "build-mode", value_enum, default_value = "all", env = "SEALBOX_BUILD_MODE")]
+    build_mode: BuildModeArg,
+    /// With `--build-mode all`, an image that cannot be fetched is a
+    /// warning and left out of `registry/` (named in the
+    /// `io.sealbox.image.missing-images` annotation), not an error.
+    #[arg(long)]
+    ignore_missing_images: bool,
     /// Also show every value the image search looked at and did not take as
     /// an image, and why; and whether Landlock confines the build
     /// (`SEALBOX_LANDLOCK=off` turns that off).
@@ -208,6 +219,12 @@ fn write_report(report: &(ReportFormat, PathBuf), verdicts: &[pipeline::PolicyFi
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+enum BuildModeArg {
+    All,
+    Lite,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 enum TypeArg {
     KubeInstaller,
     AppInstaller,
@@ -266,7 +283,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
         eprintln!("note: {}", crate::text::escape_for_terminal(n.as_bytes()));
     }
     if args.lock {
-        pipeline::Lock::new(outcome.modules.clone()).write(&lock_path)?;
+        pipeline::Lock::new(outcome.modules.clone()).with_images(outcome.images.clone()).write(&lock_path)?;
     }
     for target in &outputs {
         export(&store, &outcome.descriptor, args.tags.first().map(String::as_str), None, target)
@@ -369,6 +386,11 @@ fn check(args: &BuildArgs, deadline: Deadline) -> Result<Checked> {
         policies: args.policies.clone(),
         extra_images: read_list(&args.image_list, "--image-list")?,
         ignored_images: read_list(&args.ignored_image_list, "--ignored-image-list")?,
+        build_mode: match args.build_mode {
+            BuildModeArg::All => pipeline::BuildMode::All,
+            BuildModeArg::Lite => pipeline::BuildMode::Lite,
+        },
+        ignore_missing_images: args.ignore_missing_images,
         require_digests: args.require_digests,
         ignore_chart_errors: args.ignore_chart_errors,
         verbose: args.verbose,
