@@ -149,6 +149,20 @@ fn the_registry_layer_serves_every_image_byte_for_byte_and_rebuilds_offline() {
         assert!(listed.contains(image.as_str()), "{image} in {listed}");
     }
 
+    // `sealbox inspect` says what is inside and how big it is.
+    let inspect: serde_json::Value =
+        serde_json::from_str(&ok(sb(&store).args(["inspect", "c/offline:v1"]))).expect("inspect JSON");
+    let inside = &inspect["offlineImages"];
+    let mut named: Vec<&str> =
+        inside["images"].as_array().expect("images").iter().filter_map(|i| i["image"].as_str()).collect();
+    named.sort();
+    let mut want: Vec<&str> = images.iter().map(String::as_str).collect();
+    want.sort();
+    assert_eq!(named, want, "{inside}");
+    let size = inside["size"].as_u64().expect("size");
+    assert!(size > 500_000 && size < last["size"].as_u64().expect("layer size"), "{inside}");
+    assert_eq!(inside["layer"], last["digest"]);
+
     // The image's registry/, served as init-registry.sh serves it.
     let bundle = work.path().join("bundle");
     let rootfs = umoci_unpack(&store, "c/offline:v1", &bundle);

@@ -68,6 +68,10 @@ impl Build<'_> {
             let images = kubefile::container_images_json(&analysed.images).context("the imagelist step's images")?;
             manifest.annotations.insert(ANNOTATION_CONTAINER_IMAGES.to_string(), images);
         }
+        if let Some(summary) = &layers.offline.summary {
+            let summary = kubefile::to_go_json(summary);
+            manifest.annotations.insert(super::ANNOTATION_OFFLINE_IMAGES.to_string(), summary);
+        }
         if !layers.offline.missing.is_empty() {
             let missing = kubefile::to_go_json(&layers.offline.missing);
             manifest.annotations.insert(super::ANNOTATION_MISSING_IMAGES.to_string(), missing);

@@ -60,7 +60,9 @@ mod verdicts;
 
 pub use ceilings::{AddRatio, CeilingExceeded, Ceilings, Deadline};
 pub use lock::{LOCK_FILE, Lock};
-pub use offline_images::{ANNOTATION_MISSING_IMAGES, REGISTRY_DIR};
+pub use offline_images::{
+    ANNOTATION_MISSING_IMAGES, ANNOTATION_OFFLINE_IMAGES, OfflineImage, OfflineSummary, REGISTRY_DIR,
+};
 pub use options::{BuildMode, BuildOptions};
 pub use outcome::{ANNOTATION_CONTAINER_IMAGES, BuildOutcome, LayerReport, PlatformOutcome};
 pub use packer::normalized_mode;

@@ -27,6 +27,30 @@ pub const REGISTRY_DIR: &str = "registry";
 /// `registry/` layer (`--ignore-missing-images`), as a JSON array.
 pub const ANNOTATION_MISSING_IMAGES: &str = "io.sealbox.image.missing-images";
 
+/// The annotation saying what the `registry/` layer holds: the layer's
+/// digest, the bytes of its distinct blobs, and each image with the digest
+/// it is stored by (JSON; `sealbox inspect` shows it).
+pub const ANNOTATION_OFFLINE_IMAGES: &str = "io.sealbox.image.offline-images";
+
+/// The value of [`ANNOTATION_OFFLINE_IMAGES`].
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct OfflineSummary {
+    /// The `registry/` layer.
+    pub layer: String,
+    /// Bytes of the distinct manifests and blobs inside.
+    pub size: u64,
+    pub images: Vec<OfflineImage>,
+}
+
+/// One image of an [`OfflineSummary`].
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct OfflineImage {
+    /// The reference as the image list has it.
+    pub image: String,
+    /// The manifest (or, for a digest reference, index) it is stored as.
+    pub digest: String,
+}
+
 /// What the offline-images step gave the image.
 #[derive(Debug, Default)]
 pub(super) struct OfflineImages {
@@ -36,6 +60,8 @@ pub(super) struct OfflineImages {
     pub pins: BTreeMap<String, String>,
     /// Images left out (`--ignore-missing-images`).
     pub missing: Vec<String>,
+    /// What the layer holds, for the annotation.
+    pub summary: Option<OfflineSummary>,
 }
 
 impl Build<'_> {
@@ -92,7 +118,7 @@ impl Build<'_> {
         );
         self.report.step("fetch images", "host", started, fetched.requests == 0, &fetched_what);
         if stored.is_empty() {
-            return Ok(OfflineImages { layer: None, pins, missing });
+            return Ok(OfflineImages { layer: None, pins, missing, summary: None });
         }
         let started = Instant::now();
         let sde = options.source_date_epoch;
@@ -115,6 +141,22 @@ impl Build<'_> {
         };
         self.report.step(&format!("{REGISTRY_DIR}/"), "host", started, hit, &human_size(desc.size));
         let created_by = format!("sealbox: {} container images in {REGISTRY_DIR}/", stored.len());
-        Ok(OfflineImages { layer: Some((desc, created_by)), pins, missing })
+        let mut distinct = BTreeMap::new();
+        for d in stored.iter().flat_map(|s| s.manifests.iter().chain(&s.blobs)) {
+            distinct.insert(d.digest.clone(), d.size);
+        }
+        let summary = OfflineSummary {
+            layer: desc.digest.to_string(),
+            size: distinct.values().sum(),
+            images: fetched
+                .images
+                .iter()
+                .filter_map(|f| {
+                    let top = f.stored.manifests.first()?;
+                    Some(OfflineImage { image: f.image.clone(), digest: top.digest.to_string() })
+                })
+                .collect(),
+        };
+        Ok(OfflineImages { layer: Some((desc, created_by)), pins, missing, summary: Some(summary) })
     }
 }
