@@ -106,6 +106,12 @@ pub struct BuildArgs {
     /// `io.sealbox.image.missing-images` annotation), not an error.
     #[arg(long)]
     ignore_missing_images: bool,
+    /// Ask a mirror first for the container images of a registry, with the
+    /// same repository paths (repeatable, tried in order, then the
+    /// registry itself): `docker.io=mirror.example.com`, or
+    /// `docker.io=http://127.0.0.1:5000` for a plain-HTTP mirror.
+    #[arg(long = "registry-mirror", value_name = "REGISTRY=[http://]HOST")]
+    registry_mirrors: Vec<String>,
     /// Also show every value the image search looked at and did not take as
     /// an image, and why; and whether Landlock confines the build
     /// (`SEALBOX_LANDLOCK=off` turns that off).
@@ -391,6 +397,13 @@ fn check(args: &BuildArgs, deadline: Deadline) -> Result<Checked> {
             BuildModeArg::Lite => pipeline::BuildMode::Lite,
         },
         ignore_missing_images: args.ignore_missing_images,
+        registry_mirrors: args
+            .registry_mirrors
+            .iter()
+            .map(|m| {
+                crate::registry::offline::Mirror::parse(m).map_err(|e| UsageError(format!("--registry-mirror {e:#}")))
+            })
+            .collect::<Result<_, _>>()?,
         require_digests: args.require_digests,
         ignore_chart_errors: args.ignore_chart_errors,
         verbose: args.verbose,

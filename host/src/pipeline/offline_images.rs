@@ -88,6 +88,7 @@ impl Build<'_> {
             platform: &platform,
             pins: &pins,
             options: &options.registry,
+            mirrors: &options.registry_mirrors,
             refresh: options.no_cache,
         };
         let fetched = offline::fetch(&request)?;

@@ -70,6 +70,8 @@ pub struct BuildOptions {
     pub pipeline: Option<Pipeline>,
     /// How to reach registries, for a `FROM` or a module in one.
     pub registry: crate::registry::Options,
+    /// Mirrors asked first for the container images of `registry/`.
+    pub registry_mirrors: Vec<crate::registry::offline::Mirror>,
     /// Registry step caches to seed the local step cache from.
     pub cache_from: Vec<crate::registry::Reference>,
     /// Where to push the step-cache entries this build used or made.

@@ -9,6 +9,12 @@
 //! not pulled again), so an unchanged rebuild makes no request at all and
 //! works with the registries unreachable. A pin (a digest reference, or
 //! `sealbox.lock`) is used as it is; `refresh` resolves tags again.
+//!
+//! Mirrors (`--registry-mirror docker.io=MIRROR`, as `registries.conf`'s
+//! `[[registry.mirror]]`): an image of a mirrored registry is asked of its
+//! mirrors first, in order, with the same repository path, then of the
+//! registry itself; what a mirror sends is checked against the same
+//! digests, so a mirror can withhold an image but not change one.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -76,6 +82,38 @@ pub struct Fetch {
     pub reused: usize,
 }
 
+/// A mirror of a registry: `REGISTRY=[http://]HOST[:PORT]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mirror {
+    /// The registry mirrored (`docker.io`, `quay.io`).
+    pub registry: String,
+    /// The mirror's `host[:port]`.
+    pub host: String,
+    /// Plain HTTP (`http://` given), for this mirror only.
+    pub insecure: bool,
+}
+
+impl Mirror {
+    /// Parses `REGISTRY=[http://|https://]HOST[:PORT]`.
+    pub fn parse(s: &str) -> Result<Mirror> {
+        let (registry, mirror) =
+            s.split_once('=').ok_or_else(|| anyhow!("{s:?} is not REGISTRY=[http://]HOST[:PORT]"))?;
+        let (insecure, host) = match mirror.strip_prefix("http://") {
+            Some(h) => (true, h),
+            None => (false, mirror.strip_prefix("https://").unwrap_or(mirror)),
+        };
+        let host = host.trim_end_matches('/');
+        // Both must be registry hosts: parse them as the registry part of a reference.
+        for h in [registry, host] {
+            let r = Reference::parse(&format!("{h}/x"))?;
+            if r.registry != h {
+                bail!("{s:?}: {h:?} is not a registry host");
+            }
+        }
+        Ok(Mirror { registry: registry.to_string(), host: host.to_string(), insecure })
+    }
+}
+
 /// Everything [`fetch`] needs.
 pub struct Request<'a> {
     pub store: &'a Store,
@@ -85,6 +123,8 @@ pub struct Request<'a> {
     /// Listed reference to the digest it must resolve to (`sealbox.lock`).
     pub pins: &'a BTreeMap<String, String>,
     pub options: &'a Options,
+    /// Registries' mirrors, asked first.
+    pub mirrors: &'a [Mirror],
     /// Resolve tags at the registry even when the store knows them.
     pub refresh: bool,
 }
@@ -96,7 +136,7 @@ pub struct Request<'a> {
 pub fn fetch(req: &Request<'_>) -> Result<Fetch> {
     let mut record = Record::open(req.store.root());
     let mut out = Fetch::default();
-    let clients = Clients::new(req.options);
+    let clients = Clients { options: req.options, mirrors: req.mirrors, made: Mutex::new(BTreeMap::new()) };
     let mut pending: Vec<(usize, Descriptor)> = Vec::new();
     let mut resolved: Vec<(Wanted, Reference, Digest, RepositoryImage)> = Vec::new();
     for wanted in req.images {
@@ -130,7 +170,7 @@ pub fn fetch(req: &Request<'_>) -> Result<Fetch> {
     parallel(req.options.jobs, pending.len(), |i| {
         let (owner, blob) = &pending[i];
         let reference = &resolved[*owner].1;
-        let got = clients.get(reference).and_then(|c| download(req.store, &*c, blob, req.options.attempts));
+        let got = clients.each(reference, |c| download(req.store, c, blob, req.options.attempts));
         match got {
             Ok(()) => {
                 bytes.fetch_add(blob.size, std::sync::atomic::Ordering::Relaxed);
@@ -202,8 +242,7 @@ fn resolve(
         (Some(digest), _) => manifest(req.store, clients, &reference, &digest, None, requests)?,
         (None, Some(desc)) if req.store.layout().read_blob(&desc).is_ok() => desc,
         (None, _) => {
-            let client = clients.get(&reference)?;
-            let (raw, header_type) = client.get_manifest(&reference.manifest_ref())?;
+            let (raw, header_type) = clients.each(&reference, |c| c.get_manifest(&reference.manifest_ref()))?;
             *requests += 1;
             let media_type = media_type_of(&raw, &header_type, None)?;
             let desc = req.store.put_blob(&media_type, &raw)?;
@@ -233,7 +272,7 @@ fn resolve(
     if chosen.digest == top.digest {
         // A single manifest says its platform in its config only.
         if !req.store.layout().has_blob(&m.config.digest) {
-            download(req.store, &*clients.get(&reference)?, &m.config, req.options.attempts)?;
+            clients.each(&reference, |c| download(req.store, c, &m.config, req.options.attempts))?;
             *requests += 1;
         }
         let config: ImageConfig = req.store.layout().read_json(&m.config).context("reading the image config")?;
@@ -275,18 +314,20 @@ fn manifest(
         let media_type = media_type_of(&raw, "", desc)?;
         return Ok(Descriptor::new(media_type, digest.clone(), raw.len() as u64));
     }
-    let client = clients.get(reference)?;
-    let (raw, header_type) = client.get_manifest(&digest.to_string())?;
+    let (raw, header_type) = clients.each(reference, |c| {
+        let (raw, header_type) = c.get_manifest(&digest.to_string())?;
+        let got = Digest::of(&raw);
+        if got != *digest {
+            bail!("the registry sent manifest bytes hashing to {got} for {digest}: refusing them");
+        }
+        if let Some(d) = desc
+            && d.size != raw.len() as u64
+        {
+            bail!("manifest {digest} is {} bytes, its descriptor says {}", raw.len(), d.size);
+        }
+        Ok((raw, header_type))
+    })?;
     *requests += 1;
-    let got = Digest::of(&raw);
-    if got != *digest {
-        bail!("the registry sent manifest bytes hashing to {got} for {digest}: refusing them");
-    }
-    if let Some(d) = desc
-        && d.size != raw.len() as u64
-    {
-        bail!("manifest {digest} is {} bytes, its descriptor says {}", raw.len(), d.size);
-    }
     let media_type = media_type_of(&raw, &header_type, desc)?;
     Ok(store.put_blob(&media_type, &raw)?)
 }
@@ -316,24 +357,46 @@ fn read_capped(path: &Path, max: u64) -> Option<Vec<u8>> {
     (bytes.len() as u64 <= max).then_some(bytes)
 }
 
-/// One client per repository, made and authenticated on first use.
+/// One client per repository of each registry or mirror, made and
+/// authenticated on first use.
 struct Clients<'a> {
     options: &'a Options,
+    mirrors: &'a [Mirror],
     made: Mutex<BTreeMap<String, std::sync::Arc<Client>>>,
 }
 
-impl<'a> Clients<'a> {
-    fn new(options: &'a Options) -> Clients<'a> {
-        Clients { options, made: Mutex::new(BTreeMap::new()) }
+impl Clients<'_> {
+    /// Runs `call` against `reference`'s mirrors, then its registry, until
+    /// one succeeds; the error names every endpoint's answer.
+    fn each<T>(&self, reference: &Reference, call: impl Fn(&Client) -> Result<T>) -> Result<T> {
+        let mut endpoints: Vec<(Reference, bool)> = self
+            .mirrors
+            .iter()
+            .filter(|m| m.registry == reference.registry)
+            .map(|m| (Reference { registry: m.host.clone(), ..reference.clone() }, m.insecure))
+            .collect();
+        if endpoints.is_empty() {
+            return call(&*self.client(reference, self.options.insecure)?);
+        }
+        endpoints.push((reference.clone(), self.options.insecure));
+        let mut errors = Vec::new();
+        for (endpoint, insecure) in &endpoints {
+            match self.client(endpoint, *insecure).and_then(|c| call(&c)) {
+                Ok(v) => return Ok(v),
+                Err(e) => errors.push(format!("{}: {e:#}", endpoint.registry)),
+            }
+        }
+        Err(anyhow!("no mirror nor the registry has it: {}", errors.join("; ")))
     }
 
-    fn get(&self, reference: &Reference) -> Result<std::sync::Arc<Client>> {
-        let key = format!("{}/{}", reference.registry, reference.repository);
+    fn client(&self, reference: &Reference, insecure: bool) -> Result<std::sync::Arc<Client>> {
+        let key = format!("{insecure} {}/{}", reference.registry, reference.repository);
         let mut made = self.made.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = made.get(&key) {
             return Ok(c.clone());
         }
-        let client = Client::new(reference, self.options, Access::Pull)?;
+        let options = Options { insecure, ..self.options.clone() };
+        let client = Client::new(reference, &options, Access::Pull)?;
         client.ping()?;
         let client = std::sync::Arc::new(client);
         made.insert(key, client.clone());
@@ -386,6 +449,17 @@ mod tests {
         assert!(!matches(&p("arm", Some("v6")), &p("arm", Some("v7"))));
         assert!(!matches(&p("amd64", None), &p("arm64", None)));
         assert!(!matches(&Platform::new("windows", "amd64", None), &p("amd64", None)));
+    }
+
+    #[test]
+    fn mirrors_parse_as_registry_equals_host() {
+        let m = Mirror::parse("docker.io=http://127.0.0.1:5000").unwrap();
+        assert_eq!((m.registry.as_str(), m.host.as_str(), m.insecure), ("docker.io", "127.0.0.1:5000", true));
+        let m = Mirror::parse("quay.io=https://mirror.example.com/").unwrap();
+        assert_eq!((m.host.as_str(), m.insecure), ("mirror.example.com", false));
+        for bad in ["docker.io", "docker.io=", "=x.io", "docker.io=x.io/path", "Docker.IO=x.io:5000/a"] {
+            assert!(Mirror::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
