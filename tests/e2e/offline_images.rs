@@ -272,3 +272,38 @@ fn missing_and_denied_images_are_named_and_can_be_left_out() {
     let m = manifest(&work.path().join("lite"), "c/lite:v1");
     assert_eq!(m["layers"].as_array().expect("layers").len(), 1, "the APP layer only: {m}");
 }
+
+#[test]
+fn a_mirror_serves_the_images_of_a_registry_it_stands_for() {
+    let mirror = Registry::start(false);
+    let work = tempfile::tempdir().expect("work");
+    let seeder = work.path().join("seeder");
+    build_image(&seeder, "src/web:v1", &[("web.bin", noise(5000, 4))], &[]);
+    ok(sb(&seeder).args(["push", "src/web:v1", &format!("{}/team/web:v1", mirror.host()), "--insecure"]));
+    // `registry.invalid` resolves nowhere: only the mirror can answer.
+    let image = "registry.invalid/team/web:v1".to_string();
+    let ctx = context(work.path(), std::slice::from_ref(&image));
+    let store = work.path().join("store");
+    let flag = format!("registry.invalid=http://{}", mirror.host());
+    let (out, _, stderr) = run(sb(&store).arg("build").arg(&ctx).args([
+        "-t",
+        "c/m:v1",
+        "--build-mode",
+        "all",
+        "--registry-mirror",
+        &flag,
+    ]));
+    assert!(out.status.success(), "{stderr}");
+    let bundle = work.path().join("bundle");
+    let rootfs = umoci_unpack(&store, "c/m:v1", &bundle);
+    let link = rootfs.join("registry/docker/registry/v2/repositories/team/web/_manifests/tags/v1/current/link");
+    let digest = std::fs::read_to_string(link).expect("the tag's link");
+    assert_eq!(digest, sha256(&raw(&format!("{}/team/web:v1", mirror.host()))));
+
+    // Without the mirror, the registry's own answer is the error.
+    let (out, _, stderr) = run(sb(&work.path().join("bare")).arg("build").arg(&ctx).args(["--build-mode", "all"]));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("image {image} (app web)")), "{stderr}");
+    let (out, _, stderr) = run(sb(&store).arg("build").arg(&ctx).args(["--registry-mirror", "nonsense"]));
+    assert_eq!(out.status.code(), Some(2), "a bad mirror is a usage error: {stderr}");
+}
