@@ -83,9 +83,11 @@ pack_line=$(grep '^registry/' "$SCRATCH/build.err" || true)
 pack_s=$(echo "$pack_line" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9.]+s$/) { sub(/s$/, "", $i); print $i; exit } }')
 
 # skopeo: the same images, one dir: each (it has no shared store).
+mkdir -p "$SCRATCH/skopeo"
 t0=$(now)
 while read -r image; do
-    skopeo copy -q --src-tls-verify=false "docker://$image" "dir:$SCRATCH/skopeo/$(basename "$image")" >/dev/null
+    name=$(basename "$image")
+    skopeo copy -q --src-tls-verify=false "docker://$image" "dir:$SCRATCH/skopeo/${name/:/-}" >/dev/null
 done <"$list"
 t1=$(now)
 skopeo_s=$(calc "$t1 - $t0")

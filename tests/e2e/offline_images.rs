@@ -265,6 +265,15 @@ fn missing_and_denied_images_are_named_and_can_be_left_out() {
     assert_eq!(missing, format!("[\"{nope}\"]"));
     assert!(m["annotations"]["sealer.image.container.images"].as_str().expect("list").contains(&nope));
 
+    // A platform the image lacks is named too.
+    let (out, _, stderr) =
+        run(sb(&store).arg("build").arg(&ctx).args(["--build-mode", "all", "--insecure", "--platform", "linux/arm64"]));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("image {web} (app web): the image is for linux/amd64, not linux/arm64")),
+        "{stderr}"
+    );
+
     // Lite: the list only, no registry layer, no request.
     let (out, _, stderr) =
         run(sb(&work.path().join("lite")).arg("build").arg(&ctx).args(["-t", "c/lite:v1", "--build-mode", "lite"]));

@@ -138,9 +138,11 @@ pub fn fetch(req: &Request<'_>) -> Result<Fetch> {
     let mut out = Fetch::default();
     let clients = Clients { options: req.options, mirrors: req.mirrors, made: Mutex::new(BTreeMap::new()) };
     let mut pending: Vec<(usize, Descriptor)> = Vec::new();
+    // Configs fetched while resolving (to check a platform): not reuse.
+    let mut fresh: BTreeMap<Digest, u64> = BTreeMap::new();
     let mut resolved: Vec<(Wanted, Reference, Digest, RepositoryImage)> = Vec::new();
     for wanted in req.images {
-        match resolve(req, &clients, &mut record, wanted, &mut out.requests) {
+        match resolve(req, &clients, &mut record, wanted, &mut out.requests, &mut fresh) {
             Ok((reference, digest, stored)) => {
                 for b in &stored.blobs {
                     pending.push((resolved.len(), b.clone()));
@@ -162,7 +164,7 @@ pub fn fetch(req: &Request<'_>) -> Result<Fetch> {
     let layout = req.store.layout();
     pending.retain(|(_, b)| {
         let have = layout.has_blob(&b.digest) && layout.open_blob(b).is_ok();
-        out.reused += usize::from(have);
+        out.reused += usize::from(have && !fresh.contains_key(&b.digest));
         !have
     });
     let failed: Mutex<BTreeMap<usize, String>> = Mutex::new(BTreeMap::new());
@@ -183,7 +185,7 @@ pub fn fetch(req: &Request<'_>) -> Result<Fetch> {
         Ok(())
     })?;
     out.requests += pending.len();
-    out.bytes = bytes.into_inner();
+    out.bytes = bytes.into_inner() + fresh.values().sum::<u64>();
     let failed = failed.into_inner().unwrap_or_else(|p| p.into_inner());
     // A blob another image failed to bring is missing for every image
     // that needs it.
@@ -229,6 +231,7 @@ fn resolve(
     record: &mut Record,
     wanted: &Wanted,
     requests: &mut usize,
+    fresh: &mut BTreeMap<Digest, u64>,
 ) -> Result<(Reference, Digest, RepositoryImage)> {
     let reference = Reference::parse(&wanted.image)?;
     let pin = match (&reference.digest, req.pins.get(&wanted.image)) {
@@ -274,6 +277,7 @@ fn resolve(
         if !req.store.layout().has_blob(&m.config.digest) {
             clients.each(&reference, |c| download(req.store, c, &m.config, req.options.attempts))?;
             *requests += 1;
+            fresh.insert(m.config.digest.clone(), m.config.size);
         }
         let config: ImageConfig = req.store.layout().read_json(&m.config).context("reading the image config")?;
         let have = config.platform();
