@@ -6,12 +6,11 @@
 //! basefs's `init-registry.sh` serves it at deploy time. skopeo reads
 //! every image from it, byte for byte the source's.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::common::*;
-use crate::registry::{PASSWORD, Registry, USER, build_image, noise, ok, sb};
+use crate::registry::{PASSWORD, Registry, build_image, noise, ok, sb};
 
 /// `skopeo inspect --raw` of `reference` over plain HTTP: the manifest bytes.
 fn raw(reference: &str) -> Vec<u8> {
@@ -40,18 +39,10 @@ fn sha256(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes)))
 }
 
-/// Runs `sealbox login` against `host` for the store `store`.
+/// Logs the store `store` in to `host`.
 fn login(store: &Path, host: &str) {
-    let mut child = sb(store)
-        .args(["login", host, "-u", USER, "--password-stdin", "--insecure"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("login");
-    child.stdin.take().expect("stdin").write_all(format!("{PASSWORD}\n").as_bytes()).expect("password");
-    let out = child.wait_with_output().expect("login");
-    assert!(out.status.success(), "login: {}", String::from_utf8_lossy(&out.stderr));
+    let (code, stderr) = crate::registry::login(store, host, PASSWORD);
+    assert_eq!(code, Some(0), "login: {stderr}");
 }
 
 /// A context whose `apps/web` application names `images` in a Deployment.

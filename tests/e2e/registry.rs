@@ -192,6 +192,21 @@ pub(crate) fn build_image(store: &Path, tag: &str, files: &[(&str, Vec<u8>)], ex
     ok(sb(store).arg("build").arg(ctx.path()).args(["-t", tag]).args(extra))
 }
 
+/// `sealbox login` to `host` as [`USER`] with `password`, for the store
+/// `store`: the exit code and stderr.
+pub(crate) fn login(store: &Path, host: &str, password: &str) -> (Option<i32>, String) {
+    let mut child = sb(store)
+        .args(["login", host, "-u", USER, "--password-stdin", "--insecure"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("login");
+    child.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes()).expect("password");
+    let out = child.wait_with_output().expect("login");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 /// Every blob digest in a store.
 fn blobs(store: &Path) -> Vec<String> {
     let mut out: Vec<String> = std::fs::read_dir(store.join("blobs/sha256"))
@@ -297,18 +312,7 @@ fn auth_required_login_stores_0600_credentials_and_a_wrong_password_is_named() {
     assert!(stderr.contains("requires authentication") && stderr.contains("sealbox login"), "{stderr}");
 
     let auth_file = a.with_extension("auth.json");
-    let login = |password: &str| {
-        let mut child = sb(&a)
-            .args(["login", &reg.host(), "-u", USER, "--password-stdin", "--insecure"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("login");
-        child.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes()).expect("password");
-        let out = child.wait_with_output().expect("login");
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
-    };
+    let login = |password: &str| login(&a, &reg.host(), password);
     let (code, stderr) = login("wrong-password");
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("refused the credentials") && stderr.contains(USER), "{stderr}");
