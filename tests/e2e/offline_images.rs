@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::*;
-use crate::registry::{PASSWORD, Registry, build_image, noise, ok, sb};
+use crate::registry::{PASSWORD, Registry, USER, build_image, noise, ok, sb};
 
 /// `skopeo inspect --raw` of `reference` over plain HTTP: the manifest bytes.
 fn raw(reference: &str) -> Vec<u8> {
@@ -241,6 +241,22 @@ fn missing_and_denied_images_are_named_and_can_be_left_out() {
         stderr.contains(&format!("image {web} (app web)")) && stderr.contains("requires authentication"),
         "{stderr}"
     );
+
+    // sealer's image list with auth: the image joins the list, fetched
+    // with the file's credentials, no login.
+    let auth_list = work.path().join("imageListWithAuth.yaml");
+    let yaml =
+        format!("- registry: {}\n  username: {USER}\n  password: {PASSWORD}\n  images:\n    - {web}\n", src.host());
+    std::fs::write(&auth_list, yaml).expect("auth list");
+    let plain = work.path().join("plain");
+    std::fs::create_dir_all(&plain).expect("mkdir");
+    std::fs::write(plain.join("Kubefile"), "FROM scratch\nCOPY Kubefile .\n").expect("Kubefile");
+    let with_auth = work.path().join("with-auth");
+    let flag = auth_list.to_str().expect("utf-8");
+    let (_, stderr) = build_all(&with_auth, &plain, &["--image-list-with-auth", flag]);
+    assert!(stderr.contains("1 images"), "{stderr}");
+    let m = manifest(&with_auth, "c/offline:v1");
+    assert!(m["annotations"]["io.sealbox.image.offline-images"].as_str().expect("inside").contains(&web), "{m}");
 
     let store = work.path().join("store");
     login(&store, &src.host());

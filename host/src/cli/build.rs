@@ -89,6 +89,11 @@ pub struct BuildArgs {
     /// A file of extra container images (one per line) the image needs.
     #[arg(long = "image-list", value_name = "FILE")]
     image_list: Option<PathBuf>,
+    /// sealer's image list with auth: a YAML list of `{registry, username,
+    /// password, images}`; the images join the list, the credentials are
+    /// used for their registry.
+    #[arg(long = "image-list-with-auth", value_name = "FILE")]
+    image_list_with_auth: Option<PathBuf>,
     /// A file of container images (one per line) to leave out of the list.
     #[arg(long = "ignored-image-list", value_name = "FILE")]
     ignored_image_list: Option<PathBuf>,
@@ -356,6 +361,11 @@ fn check(args: &BuildArgs, deadline: Deadline) -> Result<Checked> {
             None => Ok(vec![]),
         }
     };
+    let with_auth = match &args.image_list_with_auth {
+        Some(p) => crate::registry::image_list_auth::read(p)
+            .map_err(|e| UsageError(format!("--image-list-with-auth {e:#}")))?,
+        None => Default::default(),
+    };
     let source_date_epoch = match args.source_date_epoch {
         Some(s) => s,
         None => super::source_date_epoch()?,
@@ -390,7 +400,7 @@ fn check(args: &BuildArgs, deadline: Deadline) -> Result<Checked> {
         strict_templates: args.strict_templates,
         render_into_image: args.render_into_image,
         policies: args.policies.clone(),
-        extra_images: read_list(&args.image_list, "--image-list")?,
+        extra_images: read_list(&args.image_list, "--image-list")?.into_iter().chain(with_auth.images).collect(),
         ignored_images: read_list(&args.ignored_image_list, "--ignored-image-list")?,
         build_mode: match args.build_mode {
             BuildModeArg::All => pipeline::BuildMode::All,
@@ -410,7 +420,7 @@ fn check(args: &BuildArgs, deadline: Deadline) -> Result<Checked> {
         progress_bar: std::io::stderr().is_terminal() && matches!(args.format, super::module::Format::Text),
         lock,
         pipeline: pipeline_file,
-        registry: args.registry.options(),
+        registry: crate::registry::Options { credentials: with_auth.credentials, ..args.registry.options() },
         cache_from: args
             .cache_from
             .iter()

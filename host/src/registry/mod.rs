@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod cache;
 pub mod client;
+pub mod image_list_auth;
 pub mod module;
 pub mod offline;
 pub mod reference;
