@@ -323,3 +323,28 @@ fn a_mirror_serves_the_images_of_a_registry_it_stands_for() {
     let (out, _, stderr) = run(sb(&store).arg("build").arg(&ctx).args(["--registry-mirror", "nonsense"]));
     assert_eq!(out.status.code(), Some(2), "a bad mirror is a usage error: {stderr}");
 }
+
+#[test]
+fn each_platform_built_carries_its_own_manifest_of_a_multi_platform_image() {
+    let src = Registry::start(false);
+    let work = tempfile::tempdir().expect("work");
+    let s = seed(&src, &work.path().join("seeder"));
+    let ctx = context(work.path(), std::slice::from_ref(&s.multi));
+    let store = work.path().join("store");
+    build_all(&store, &ctx, &["--platform", "linux/amd64,linux/arm64"]);
+    let top = manifest(&store, "c/offline:v1");
+    assert_eq!(top["manifests"][1]["platform"]["architecture"], "arm64", "{top}");
+    let arm64_image = blob_json(&store, top["manifests"][1]["digest"].as_str().expect("arm64"));
+    let inside = arm64_image["annotations"]["io.sealbox.image.offline-images"].as_str().expect("inside");
+    let summary: serde_json::Value = serde_json::from_str(inside).expect("summary JSON");
+    let source: serde_json::Value = serde_json::from_slice(&raw(&s.multi)).expect("source index");
+    let arm64 = source["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .find(|m| m["platform"]["architecture"] == "arm64")
+        .and_then(|m| m["digest"].as_str())
+        .expect("an arm64 manifest");
+    assert_eq!(summary["images"][0]["digest"], arm64, "the arm64 image carries the arm64 manifest: {summary}");
+    assert_ne!(arm64, s.multi_amd64);
+}
