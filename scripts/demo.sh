@@ -17,27 +17,9 @@ bin=$PWD/target/release/sealbox
 
 # The local registry, on a free port, gone when the script ends.
 work=$(mktemp -d)
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >"$work/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $work/data
-http:
-  addr: 127.0.0.1:$port
-EOF
-docker-registry serve "$work/config.yml" >"$work/registry.log" 2>&1 &
-registry_pid=$!
-trap 'kill "$registry_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.1
-done
-mirror=127.0.0.1:$port
+trap 'kill "$(cat "$work/registry/pid" 2>/dev/null)" 2>/dev/null || true; rm -rf "$work"' EXIT
+source scripts/lib/registry.sh
+mirror=$(start_registry_in "$work/registry")
 
 # Stand-ins for the images the example names (its manifests, its app and
 # its imageList), under the repository paths their registries use.
