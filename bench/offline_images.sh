@@ -73,21 +73,23 @@ mkdir -p "$ctx"
 echo "cluster" >"$ctx/README"
 printf 'FROM scratch\nCOPY README .\n' >"$ctx/Kubefile"
 store=$SCRATCH/store
-t0=$(now)
-sb "$store" build --build-mode all --insecure --image-list "$list" -t bench/cluster:1 "$ctx" 2>"$SCRATCH/build.err" >/dev/null ||
-    { cat "$SCRATCH/build.err" >&2; exit 1; }
-t1=$(now)
-sealbox_s=$(calc "$t1 - $t0")
+# build_all NAME: the build into $store, its wall time in seconds; stderr
+# in $SCRATCH/NAME.err.
+build_all() {
+    local t0 t1
+    t0=$(now)
+    sb "$store" build --build-mode all --insecure --image-list "$list" -t bench/cluster:1 "$ctx" \
+        2>"$SCRATCH/$1.err" >/dev/null || { cat "$SCRATCH/$1.err" >&2; exit 1; }
+    t1=$(now)
+    calc "$t1 - $t0"
+}
+sealbox_s=$(build_all build)
 fetch_line=$(grep '^fetch images' "$SCRATCH/build.err" || true)
 pack_line=$(grep '^registry/' "$SCRATCH/build.err" || true)
 pack_s=$(echo "$pack_line" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9.]+s$/) { sub(/s$/, "", $i); print $i; exit } }')
 
 # The same build again: nothing fetched, the layer from the step cache.
-t0=$(now)
-sb "$store" build --build-mode all --insecure --image-list "$list" -t bench/cluster:1 "$ctx" 2>"$SCRATCH/rebuild.err" >/dev/null ||
-    { cat "$SCRATCH/rebuild.err" >&2; exit 1; }
-t1=$(now)
-rebuild_s=$(calc "$t1 - $t0")
+rebuild_s=$(build_all rebuild)
 refetch_line=$(grep '^fetch images' "$SCRATCH/rebuild.err" || true)
 
 # skopeo: the same images, one dir: each (it has no shared store).
