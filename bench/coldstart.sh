@@ -42,7 +42,7 @@ median() {
 }
 
 build() {
-    "$SEALBOX" build --root "$scratch/store" -t bench/cold:1 \
+    "$SEALBOX" build --build-mode lite --root "$scratch/store" -t bench/cold:1 \
         --policy examples/cluster-app/policies examples/cluster-app
 }
 

@@ -113,7 +113,7 @@ if [ -x "$SEALBOX" ]; then
             local d
             d=$(fresh "store-$c")
             echo "$d" >"$SCRATCH/last-store"
-            "$SEALBOX" build -f "$ctx/Kubefile" --compression "$c" --root "$d" --no-cache -t "bench:$c" "$ctx"
+            "$SEALBOX" build --build-mode lite -f "$ctx/Kubefile" --compression "$c" --root "$d" --no-cache -t "bench:$c" "$ctx"
         }
         measure "sealbox build --compression $c" sealbox_run
         store=$(cat "$SCRATCH/last-store")
@@ -123,8 +123,8 @@ if [ -x "$SEALBOX" ]; then
     done
     # An unchanged rebuild, with the cache.
     cached=$(fresh store-cached)
-    "$SEALBOX" build -f "$ctx/Kubefile" --root "$cached" -t bench:cached "$ctx" >/dev/null 2>&1 || true
-    measure "sealbox rebuild (cached)" "$SEALBOX" build -f "$ctx/Kubefile" --root "$cached" -t bench:cached "$ctx"
+    "$SEALBOX" build --build-mode lite -f "$ctx/Kubefile" --root "$cached" -t bench:cached "$ctx" >/dev/null 2>&1 || true
+    measure "sealbox rebuild (cached)" "$SEALBOX" build --build-mode lite -f "$ctx/Kubefile" --root "$cached" -t bench:cached "$ctx"
 else
     echo "  (no sealbox binary at $SEALBOX: cargo build --release first)" >&2
 fi

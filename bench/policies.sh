@@ -123,7 +123,7 @@ build() {
     store=$(mktemp -d "$SCRATCH/store.XXXXXX")
     local t0 t1
     t0=$(now)
-    "$SEALBOX" build "$ctx" --root "$store" --no-cache --pipeline "$ctx/$1.yaml" --format json -t b \
+    "$SEALBOX" build --build-mode lite "$ctx" --root "$store" --no-cache --pipeline "$ctx/$1.yaml" --format json -t b \
         >"$SCRATCH/last.json" 2>"$SCRATCH/last.err" || { cat "$SCRATCH/last.err" >&2; exit 1; }
     t1=$(now)
     awk "BEGIN { print $t1 - $t0 }"

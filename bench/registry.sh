@@ -65,7 +65,7 @@ else
 fi
 printf 'FROM scratch\nCOPY rootfs .\n' >"$ctx/Kubefile"
 echo "building the image ($COMPRESSION)" >&2
-SEALBOX_ROOT=$store "$SEALBOX" build "$ctx" -t bench --compression "$COMPRESSION" >/dev/null 2>"$SCRATCH/build.err" ||
+SEALBOX_ROOT=$store "$SEALBOX" build --build-mode lite "$ctx" -t bench --compression "$COMPRESSION" >/dev/null 2>"$SCRATCH/build.err" ||
     { cat "$SCRATCH/build.err" >&2; exit 1; }
 image_bytes=$(find "$store/blobs" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
 echo "image: $image_bytes bytes of blobs; $(nproc) cores; $(date -u +%FT%TZ)" >&2

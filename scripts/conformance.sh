@@ -56,7 +56,9 @@ for ctx in "$shared"/sealer/*/; do
     [ -f "$ctx/Kubefile" ] || continue
     name=$(basename "$ctx")
     total=$((total + 1))
-    if ! $bin build --root "$store" -t "$name" "$ctx" >/dev/null 2>"$store/$name.err"; then
+    # The metadata is compared, not the images: sealer's contexts name
+    # public registries, which CI machines do not reach.
+    if ! $bin build --build-mode lite --root "$store" -t "$name" "$ctx" >/dev/null 2>"$store/$name.err"; then
         echo "FAIL $name: build failed: $(tail -3 "$store/$name.err")"
         failed=$((failed + 1))
         continue

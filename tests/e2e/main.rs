@@ -9,6 +9,7 @@ mod confine;
 mod containment;
 mod languages;
 mod modules;
+mod offline_images;
 mod pipeline;
 mod registry;
 mod reliability;

@@ -12,32 +12,45 @@ use std::time::{Duration, Instant};
 use crate::common::*;
 
 /// The user and password of the htpasswd registry.
-const USER: &str = "sealbox";
-const PASSWORD: &str = "test-password-1";
+pub(crate) const USER: &str = "sealbox";
+pub(crate) const PASSWORD: &str = "test-password-1";
 /// `htpasswd -Bbn sealbox test-password-1` (bcrypt), made once: the test
 /// needs no htpasswd tool.
 const HTPASSWD: &str = "sealbox:$2y$05$BNbHLFLpl3.r66NxpHs8ce2KNE4eIVDYPqb7Vpq6EucS9JoeTuJ72\n";
 
 /// A running registry; killed when dropped.
-struct Registry {
+pub(crate) struct Registry {
     dir: tempfile::TempDir,
     port: u16,
     child: Option<Child>,
+    /// The storage root when it is not the registry's own `data`.
+    root: Option<PathBuf>,
 }
 
 impl Registry {
     /// Starts a plain-HTTP registry, with htpasswd auth when `auth`.
-    fn start(auth: bool) -> Registry {
+    pub(crate) fn start(auth: bool) -> Registry {
         Registry::start_with(auth, None)
     }
 
     /// Starts a registry; HTTPS with `tls` (certificate, key) when given.
     fn start_with(auth: bool, tls: Option<(&Path, &Path)>) -> Registry {
+        Registry::start_on(auth, tls, None)
+    }
+
+    /// Starts a plain-HTTP registry, without auth, whose filesystem
+    /// storage root is `root` (as basefs's `init-registry.sh` serves a
+    /// cluster image's `registry/`).
+    pub(crate) fn serve(root: &Path) -> Registry {
+        Registry::start_on(false, None, Some(root.to_path_buf()))
+    }
+
+    fn start_on(auth: bool, tls: Option<(&Path, &Path)>, root: Option<PathBuf>) -> Registry {
         let dir = tempfile::tempdir().expect("registry dir");
         if auth {
             std::fs::write(dir.path().join("htpasswd"), HTPASSWD).expect("htpasswd");
         }
-        let mut r = Registry { dir, port: 0, child: None };
+        let mut r = Registry { dir, port: 0, child: None, root };
         // A free port can be taken by another test between our probe and
         // the registry's bind: then try another one.
         for _ in 0..5 {
@@ -67,7 +80,7 @@ impl Registry {
     }
 
     /// (Re)starts the server on the same port and storage.
-    fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         assert!(self.try_start(), "the registry did not start again on port {}: {}", self.port, self.log());
     }
 
@@ -104,14 +117,14 @@ impl Registry {
     }
 
     /// Kills the server (SIGKILL), as a crash would.
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             c.kill().ok();
             c.wait().ok();
         }
     }
 
-    fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
@@ -120,7 +133,7 @@ impl Registry {
     }
 
     fn storage(&self) -> PathBuf {
-        self.dir.path().join("data")
+        self.root.clone().unwrap_or_else(|| self.dir.path().join("data"))
     }
 }
 
@@ -150,7 +163,7 @@ fn free_port() -> u16 {
 }
 
 /// `sealbox` with its own store.
-fn sb(store: &Path) -> Command {
+pub(crate) fn sb(store: &Path) -> Command {
     let mut c = sealbox();
     c.env("SEALBOX_ROOT", store);
     // Never the developer's own credentials.
@@ -161,14 +174,14 @@ fn sb(store: &Path) -> Command {
 }
 
 /// Runs and insists on success; returns trimmed stdout.
-fn ok(cmd: &mut Command) -> String {
+pub(crate) fn ok(cmd: &mut Command) -> String {
     let (out, stdout, stderr) = run(cmd);
     assert!(out.status.success(), "{cmd:?} failed ({}):\n{stderr}", out.status);
     stdout.trim().to_string()
 }
 
 /// Builds an image from files `files` (path, bytes) into `store` as `tag`.
-fn build_image(store: &Path, tag: &str, files: &[(&str, Vec<u8>)], extra: &[&str]) -> String {
+pub(crate) fn build_image(store: &Path, tag: &str, files: &[(&str, Vec<u8>)], extra: &[&str]) -> String {
     let ctx = tempfile::tempdir().expect("ctx");
     for (path, bytes) in files {
         let p = ctx.path().join("files").join(path);
@@ -177,6 +190,21 @@ fn build_image(store: &Path, tag: &str, files: &[(&str, Vec<u8>)], extra: &[&str
     }
     std::fs::write(ctx.path().join("Kubefile"), "FROM scratch\nCOPY files /files\n").expect("Kubefile");
     ok(sb(store).arg("build").arg(ctx.path()).args(["-t", tag]).args(extra))
+}
+
+/// `sealbox login` to `host` as [`USER`] with `password`, for the store
+/// `store`: the exit code and stderr.
+pub(crate) fn login(store: &Path, host: &str, password: &str) -> (Option<i32>, String) {
+    let mut child = sb(store)
+        .args(["login", host, "-u", USER, "--password-stdin", "--insecure"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("login");
+    child.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes()).expect("password");
+    let out = child.wait_with_output().expect("login");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// Every blob digest in a store.
@@ -190,7 +218,7 @@ fn blobs(store: &Path) -> Vec<String> {
 }
 
 /// Bytes that do not compress (a simple xorshift stream), so layers are big.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn noise(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
     (0..len)
         .map(|_| {
@@ -284,18 +312,7 @@ fn auth_required_login_stores_0600_credentials_and_a_wrong_password_is_named() {
     assert!(stderr.contains("requires authentication") && stderr.contains("sealbox login"), "{stderr}");
 
     let auth_file = a.with_extension("auth.json");
-    let login = |password: &str| {
-        let mut child = sb(&a)
-            .args(["login", &reg.host(), "-u", USER, "--password-stdin", "--insecure"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("login");
-        child.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes()).expect("password");
-        let out = child.wait_with_output().expect("login");
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
-    };
+    let login = |password: &str| login(&a, &reg.host(), password);
     let (code, stderr) = login("wrong-password");
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("refused the credentials") && stderr.contains(USER), "{stderr}");

@@ -89,12 +89,34 @@ pub struct BuildArgs {
     /// A file of extra container images (one per line) the image needs.
     #[arg(long = "image-list", value_name = "FILE")]
     image_list: Option<PathBuf>,
+    /// sealer's image list with auth: a YAML list of `{registry, username,
+    /// password, images}`; the images join the list, the credentials are
+    /// used for their registry.
+    #[arg(long = "image-list-with-auth", value_name = "FILE")]
+    image_list_with_auth: Option<PathBuf>,
     /// A file of container images (one per line) to leave out of the list.
     #[arg(long = "ignored-image-list", value_name = "FILE")]
     ignored_image_list: Option<PathBuf>,
     /// Fail the build if any container image is not pinned by digest.
     #[arg(long)]
     require_digests: bool,
+    /// sealer's build mode: `all` fetches every container image of the
+    /// image list (for each platform built) into the image's `registry/`,
+    /// which sealer's local registry serves at deploy time; `lite` records
+    /// the list only.
+    #[arg(long = "build-mode", value_enum, default_value = "all", env = "SEALBOX_BUILD_MODE")]
+    build_mode: BuildModeArg,
+    /// With `--build-mode all`, an image that cannot be fetched is a
+    /// warning and left out of `registry/` (named in the
+    /// `io.sealbox.image.missing-images` annotation), not an error.
+    #[arg(long)]
+    ignore_missing_images: bool,
+    /// Ask a mirror first for the container images of a registry, with the
+    /// same repository paths (repeatable, tried in order, then the
+    /// registry itself): `docker.io=mirror.example.com`, or
+    /// `docker.io=http://127.0.0.1:5000` for a plain-HTTP mirror.
+    #[arg(long = "registry-mirror", value_name = "REGISTRY=[http://]HOST")]
+    registry_mirrors: Vec<String>,
     /// Also show every value the image search looked at and did not take as
     /// an image, and why; and whether Landlock confines the build
     /// (`SEALBOX_LANDLOCK=off` turns that off).
@@ -208,6 +230,12 @@ fn write_report(report: &(ReportFormat, PathBuf), verdicts: &[pipeline::PolicyFi
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+enum BuildModeArg {
+    All,
+    Lite,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 enum TypeArg {
     KubeInstaller,
     AppInstaller,
@@ -266,7 +294,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
         eprintln!("note: {}", crate::text::escape_for_terminal(n.as_bytes()));
     }
     if args.lock {
-        pipeline::Lock::new(outcome.modules.clone()).write(&lock_path)?;
+        pipeline::Lock::new(outcome.modules.clone()).with_images(outcome.images.clone()).write(&lock_path)?;
     }
     for target in &outputs {
         export(&store, &outcome.descriptor, args.tags.first().map(String::as_str), None, target)
@@ -340,6 +368,11 @@ fn check(args: &BuildArgs, deadline: Deadline) -> Result<Checked> {
             None => Ok(vec![]),
         }
     };
+    let with_auth = match &args.image_list_with_auth {
+        Some(p) => crate::registry::image_list_auth::read(p)
+            .map_err(|e| UsageError(format!("--image-list-with-auth {e:#}")))?,
+        None => Default::default(),
+    };
     let source_date_epoch = match args.source_date_epoch {
         Some(s) => s,
         None => super::source_date_epoch()?,
@@ -374,15 +407,27 @@ fn check(args: &BuildArgs, deadline: Deadline) -> Result<Checked> {
         strict_templates: args.strict_templates,
         render_into_image: args.render_into_image,
         policies: args.policies.clone(),
-        extra_images: read_list(&args.image_list, "--image-list")?,
+        extra_images: read_list(&args.image_list, "--image-list")?.into_iter().chain(with_auth.images).collect(),
         ignored_images: read_list(&args.ignored_image_list, "--ignored-image-list")?,
+        build_mode: match args.build_mode {
+            BuildModeArg::All => pipeline::BuildMode::All,
+            BuildModeArg::Lite => pipeline::BuildMode::Lite,
+        },
+        ignore_missing_images: args.ignore_missing_images,
+        registry_mirrors: args
+            .registry_mirrors
+            .iter()
+            .map(|m| {
+                crate::registry::offline::Mirror::parse(m).map_err(|e| UsageError(format!("--registry-mirror {e:#}")))
+            })
+            .collect::<Result<_, _>>()?,
         require_digests: args.require_digests,
         ignore_chart_errors: args.ignore_chart_errors,
         verbose: args.verbose,
         progress_bar: std::io::stderr().is_terminal() && matches!(args.format, super::module::Format::Text),
         lock,
         pipeline: pipeline_file,
-        registry: args.registry.options(),
+        registry: crate::registry::Options { credentials: with_auth.credentials, ..args.registry.options() },
         cache_from: args
             .cache_from
             .iter()

@@ -112,6 +112,29 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
         .map(|j| serde_json::from_str::<serde_json::Value>(j))
         .transpose()
         .context("the sealer.image.container.images annotation is not valid JSON")?;
+    // What the `registry/` layer holds (`--build-mode all`), and what
+    // the build left out.
+    let offline = match manifest.annotations.get(crate::pipeline::ANNOTATION_OFFLINE_IMAGES) {
+        Some(j) => Some(
+            serde_json::from_str::<crate::pipeline::OfflineSummary>(j)
+                .context("the io.sealbox.image.offline-images annotation is not valid")?,
+        ),
+        None => None,
+    };
+    let missing = manifest
+        .annotations
+        .get(crate::pipeline::ANNOTATION_MISSING_IMAGES)
+        .map(|j| serde_json::from_str::<Vec<String>>(j))
+        .transpose()
+        .context("the io.sealbox.image.missing-images annotation is not valid")?
+        .unwrap_or_default();
+    let offline_images = serde_json::json!({
+        "images": offline.as_ref().map(|o| o.images.clone()).unwrap_or_default(),
+        "size": offline.as_ref().map_or(0, |o| o.size),
+        "humanSize": crate::pipeline::human_size(offline.as_ref().map_or(0, |o| o.size)),
+        "layer": offline.as_ref().map(|o| o.layer.clone()),
+        "missing": missing,
+    });
     let out = serde_json::json!({
         "id": manifest.config.digest.to_string(),
         "name": args.name,
@@ -120,6 +143,7 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
         "ociv1": config,
         "imageExtension": extension,
         "containerImageList": images.unwrap_or(serde_json::Value::Array(vec![])),
+        "offlineImages": offline_images,
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())

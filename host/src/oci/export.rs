@@ -8,7 +8,7 @@
 //! Archive bytes depend only on the image (sorted entries, mtime 0, uid 0).
 
 use std::collections::BTreeMap;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -20,6 +20,7 @@ use super::layer::open_uncompressed;
 use super::layout::Layout;
 use super::spec::{self, Descriptor, ImageConfig, Index, OCI_LAYOUT_FILE, Platform};
 use super::store::{Store, validate_ref_name};
+use super::tar_writer::TarWriter;
 
 /// Where `-o` sends an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -317,73 +318,11 @@ pub fn write_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> Resul
     Ok(())
 }
 
-/// A deterministic tar writer: mtime 0, uid/gid 0, no user names, fixed
-/// modes.
-struct TarWriter<'a> {
-    inner: tar::Builder<&'a mut dyn Write>,
-}
-
-impl<'a> TarWriter<'a> {
-    fn new(out: &'a mut dyn Write) -> TarWriter<'a> {
-        TarWriter { inner: tar::Builder::new(out) }
-    }
-
-    fn header(kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(kind);
-        h.set_size(size);
-        h.set_mode(mode);
-        h.set_mtime(0);
-        h.set_uid(0);
-        h.set_gid(0);
-        h
-    }
-
-    fn dir(&mut self, path: &str) -> Result<()> {
-        let mut h = Self::header(tar::EntryType::Directory, 0, 0o755);
-        self.inner.append_data(&mut h, path, io::empty()).at("write archive entry", Path::new(path))
-    }
-
-    fn file(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
-        let mut h = Self::header(tar::EntryType::Regular, bytes.len() as u64, 0o644);
-        self.inner.append_data(&mut h, path, bytes).at("write archive entry", Path::new(path))
-    }
-
-    /// Appends `size` bytes from `reader`, failing if it yields fewer.
-    fn stream(&mut self, path: &str, size: u64, reader: impl Read, source: &Path) -> Result<()> {
-        let mut h = Self::header(tar::EntryType::Regular, size, 0o644);
-        let mut exact = ExactReader { inner: reader, left: size };
-        self.inner.append_data(&mut h, path, &mut exact).at("copy into archive", source)?;
-        if exact.left != 0 {
-            return Err(Error::Invalid(format!("{} ended {} bytes early", source.display(), exact.left)));
-        }
-        Ok(())
-    }
-
-    fn finish(self) -> Result<()> {
-        self.inner.into_inner().map(drop).at("finish archive", Path::new("tar"))
-    }
-}
-
-/// A reader that yields at most `left` bytes, so a blob that changed size
-/// since its header was written cannot corrupt the archive.
-struct ExactReader<R> {
-    inner: R,
-    left: u64,
-}
-
-impl<R: Read> Read for ExactReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let max = (buf.len() as u64).min(self.left) as usize;
-        let n = self.inner.read(&mut buf[..max])?;
-        self.left -= n as u64;
-        Ok(n)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read as _;
+
     use crate::oci::spec::{Compression, Manifest};
     use crate::oci::testutil::{fixture_image, fixture_index, fixture_tar, run_tool};
 

@@ -4,16 +4,19 @@
 //! (its parts in `store/`: index handling, blob writing, locking, fsck, gc
 //! and image-name rules, a file each); [`layer::LayerWriter`] turns a
 //! packer's tar stream into a layer blob in it; [`export`] writes images out
-//! as `oci:`, `oci-archive:` and `docker-archive:`. Nothing here knows about
+//! as `oci:`, `oci-archive:` and `docker-archive:`; [`distribution_layout`]
+//! writes images as a registry's filesystem storage (sealer's `registry/`). Nothing here knows about
 //! Kubefiles, builds or registries' network protocol.
 
 pub mod digest;
+pub mod distribution_layout;
 pub mod error;
 pub mod export;
 pub mod layer;
 pub mod layout;
 pub mod spec;
 pub mod store;
+pub mod tar_writer;
 #[cfg(test)]
 mod testutil;
 

@@ -68,6 +68,14 @@ impl Build<'_> {
             let images = kubefile::container_images_json(&analysed.images).context("the imagelist step's images")?;
             manifest.annotations.insert(ANNOTATION_CONTAINER_IMAGES.to_string(), images);
         }
+        if let Some(summary) = &layers.offline.summary {
+            let summary = kubefile::to_go_json(summary);
+            manifest.annotations.insert(super::ANNOTATION_OFFLINE_IMAGES.to_string(), summary);
+        }
+        if !layers.offline.missing.is_empty() {
+            let missing = kubefile::to_go_json(&layers.offline.missing);
+            manifest.annotations.insert(super::ANNOTATION_MISSING_IMAGES.to_string(), missing);
+        }
         manifest.annotations.extend(options.annotations.clone());
         let mut descriptor = self.store.put_json(spec::MEDIA_TYPE_MANIFEST, &manifest)?;
         descriptor.platform =
@@ -89,6 +97,7 @@ impl Build<'_> {
             warnings: reported.warnings,
             notes: reported.notes,
             modules,
+            images: layers.offline.pins,
             verdicts: piped.verdicts,
         })
     }

@@ -49,6 +49,8 @@ pub(super) struct PlatformBuild {
     pub notes: Vec<String>,
     /// Module path to digest, for `sealbox.lock`.
     pub modules: BTreeMap<String, String>,
+    /// Container image reference to resolved digest, for `sealbox.lock`.
+    pub images: BTreeMap<String, String>,
     pub verdicts: Vec<PolicyFinding>,
 }
 

@@ -1,6 +1,8 @@
 //! `sealbox.lock`: the digest of every module a build ran, by the path the
-//! Kubefile names it with. `sealbox build --lock` writes it; a build with a
-//! lock file beside its Kubefile runs exactly the locked modules.
+//! Kubefile names it with, and of every container image it carries, by
+//! its reference. `sealbox build --lock` writes it; a build with a lock
+//! file beside its Kubefile runs exactly the locked modules and fetches
+//! exactly the locked images, whatever their tags name now.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,12 +22,21 @@ pub struct Lock {
     pub lock_version: u32,
     /// Module path (as the Kubefile writes it) to `sha256:<hex>`.
     pub modules: BTreeMap<String, String>,
+    /// Container image reference (as the image list has it) to the
+    /// `sha256:<hex>` its tag resolved to (`--build-mode all`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub images: BTreeMap<String, String>,
 }
 
 impl Lock {
     /// A lock holding `modules`.
     pub fn new(modules: BTreeMap<String, String>) -> Lock {
-        Lock { lock_version: LOCK_VERSION, modules }
+        Lock { lock_version: LOCK_VERSION, modules, images: BTreeMap::new() }
+    }
+
+    /// The same lock pinning `images` too.
+    pub fn with_images(self, images: BTreeMap<String, String>) -> Lock {
+        Lock { images, ..self }
     }
 
     /// Where the lock of `kubefile` lives.

@@ -17,6 +17,8 @@
 //!    ahead of their steps (`precompile`);
 //! 4. `pack`: the pipeline's transform outputs and a last layer of
 //!    rendered files and the image list become layer blobs;
+//!    then `offline_images` fetches the image list's container images
+//!    (host network I/O, no module) into a `registry/` layer;
 //! 5. `assemble`: the config and manifest are written to the store;
 //!    several platforms get an index (here).
 //!
@@ -35,6 +37,7 @@ mod ceilings;
 mod grants;
 mod listing;
 mod lock;
+mod offline_images;
 mod options;
 mod outcome;
 mod outputs;
@@ -57,7 +60,10 @@ mod verdicts;
 
 pub use ceilings::{AddRatio, CeilingExceeded, Ceilings, Deadline};
 pub use lock::{LOCK_FILE, Lock};
-pub use options::BuildOptions;
+pub use offline_images::{
+    ANNOTATION_MISSING_IMAGES, ANNOTATION_OFFLINE_IMAGES, OfflineImage, OfflineSummary, REGISTRY_DIR,
+};
+pub use options::{BuildMode, BuildOptions};
 pub use outcome::{ANNOTATION_CONTAINER_IMAGES, BuildOutcome, LayerReport, PlatformOutcome};
 pub use packer::normalized_mode;
 pub use pipeline_file::{PIPELINE_FILE, Pipeline};
@@ -113,10 +119,15 @@ fn seed_cache(
     }
 }
 
-/// The blobs the step cache refers to; `rmi` keeps them so that a later
-/// build can still reuse its cached layers.
+/// The blobs the step cache refers to and those of the container images
+/// fetched for builds; `rmi` keeps them so that a later build can still
+/// reuse its cached layers and images.
 pub fn cached_blobs(store_root: &Path) -> Vec<Digest> {
-    StepCache::blobs(store_root)
+    let mut blobs = StepCache::blobs(store_root);
+    // The container images fetched for `registry/` layers, so a rebuild
+    // after `rmi` need not fetch them again.
+    blobs.extend(crate::registry::offline::kept_blobs(store_root));
+    blobs
 }
 
 /// Builds the image described by `options` into `store`.
@@ -142,6 +153,7 @@ pub fn build(
     let mut warnings = Vec::new();
     let mut notes = Vec::new();
     let mut modules = BTreeMap::new();
+    let mut images = BTreeMap::new();
     let mut verdicts = Vec::new();
     let mut manifests = Vec::new();
     let mut platforms = Vec::new();
@@ -155,6 +167,7 @@ pub fn build(
         warnings.extend(built.warnings);
         notes.extend(built.notes);
         modules.extend(built.modules);
+        images.extend(built.images);
         verdicts.extend(built.verdicts);
         platforms.push(built.outcome);
         manifests.push(built.descriptor);
@@ -188,6 +201,7 @@ pub fn build(
         warnings,
         notes,
         modules,
+        images,
         verdicts,
     })
 }

@@ -11,6 +11,15 @@ use super::pipeline_file::Pipeline;
 use crate::kubefile::{ImageType, Platform};
 use crate::oci::Compression;
 
+/// `--build-mode`, sealer's flag: `all` carries the container images in
+/// the image (`registry/`), `lite` only their list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BuildMode {
+    #[default]
+    All,
+    Lite,
+}
+
 /// Everything `sealbox build` was asked for.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
@@ -45,6 +54,10 @@ pub struct BuildOptions {
     pub extra_images: Vec<String>,
     pub ignored_images: Vec<String>,
     pub require_digests: bool,
+    /// Whether the image list's images go into the image (`registry/`).
+    pub build_mode: BuildMode,
+    /// An image that cannot be fetched is a warning and left out, not an error.
+    pub ignore_missing_images: bool,
     pub ignore_chart_errors: bool,
     /// Report what the image search skipped, and why.
     pub verbose: bool,
@@ -57,6 +70,8 @@ pub struct BuildOptions {
     pub pipeline: Option<Pipeline>,
     /// How to reach registries, for a `FROM` or a module in one.
     pub registry: crate::registry::Options,
+    /// Mirrors asked first for the container images of `registry/`.
+    pub registry_mirrors: Vec<crate::registry::offline::Mirror>,
     /// Registry step caches to seed the local step cache from.
     pub cache_from: Vec<crate::registry::Reference>,
     /// Where to push the step-cache entries this build used or made.

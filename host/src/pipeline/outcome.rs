@@ -31,6 +31,10 @@ pub struct BuildOutcome {
     /// The digest of every `RUN --module` module, by its Kubefile path.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub modules: BTreeMap<String, String>,
+    /// The digest every container image of `registry/` resolved to, by
+    /// its reference (for `sealbox.lock`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub images: BTreeMap<String, String>,
     /// Every policy finding (Kyverno and pipeline policy steps).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub verdicts: Vec<PolicyFinding>,

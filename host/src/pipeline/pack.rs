@@ -13,6 +13,7 @@ use sealbox_guest::FileKind;
 
 use super::analyse::Analysed;
 use super::build::Build;
+use super::offline_images::OfflineImages;
 use super::packer::Packer;
 use super::plan::Planned;
 use super::plan_layers::{PackedLayers, PlanPacker};
@@ -27,6 +28,8 @@ use crate::oci::spec::{self, History};
 pub(super) struct Layers {
     pub history: Vec<History>,
     pub layers: Vec<(LayerDescriptor, String)>,
+    /// What the `registry/` layer holds, pins and images left out.
+    pub offline: OfflineImages,
 }
 
 impl Build<'_> {
@@ -70,7 +73,7 @@ impl Build<'_> {
         for r in &packed.reports {
             self.report.step_took(&r.name, &r.module, r.duration, r.cached, &r.what);
         }
-        let mut layers = Layers { history: packed.history, layers: packed.layers };
+        let mut layers = Layers { history: packed.history, layers: packed.layers, offline: OfflineImages::default() };
         self.pack_outputs(packer, &analysed.early_outputs, &mut layers)?;
         let last_dir = Dir::open_ambient_dir(&analysed.last_layer, cap_std::ambient_authority())?;
         let last_listing = crate::tree::walk(&last_dir, &crate::tree::WalkOptions::default())?;
@@ -83,6 +86,13 @@ impl Build<'_> {
             layers.layers.push((desc, created_by));
         }
         self.pack_outputs(packer, &analysed.late_outputs, &mut layers)?;
+        // Last, as sealer's commit layer: the container images themselves.
+        let mut offline = self.offline_images(&analysed.images)?;
+        if let Some((desc, created_by)) = offline.layer.take() {
+            layers.history.push(self.history_entry(&created_by));
+            layers.layers.push((desc, created_by));
+        }
+        layers.offline = offline;
         Ok(layers)
     }
 

@@ -53,11 +53,22 @@ pub struct Options {
     pub jobs: usize,
     /// Attempts of one call on a 5xx or a broken connection.
     pub attempts: u32,
+    /// Credentials given for a build (sealer's image list with auth), by
+    /// registry host; they win over the auth files'.
+    pub credentials: std::collections::BTreeMap<String, Credentials>,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { insecure: false, tls_verify: true, ca_file: None, auth_file: None, jobs: 4, attempts: 5 }
+        Options {
+            insecure: false,
+            tls_verify: true,
+            ca_file: None,
+            auth_file: None,
+            jobs: 4,
+            attempts: 5,
+            credentials: Default::default(),
+        }
     }
 }
 
@@ -142,7 +153,10 @@ impl Client {
             Access::Pull => "pull",
             Access::Push => "pull,push",
         };
-        let credentials = auth::find(&auth::search_path(options.auth_file.as_deref()), &reference.registry)?;
+        let credentials = match options.credentials.get(&reference.registry) {
+            Some(c) => Some(c.clone()),
+            None => auth::find(&auth::search_path(options.auth_file.as_deref()), &reference.registry)?,
+        };
         Ok(Client {
             agent,
             base: format!("{scheme}://{}", reference.api_host()),

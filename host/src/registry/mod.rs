@@ -5,12 +5,15 @@
 //! [`reference`] parses image references, [`auth`] reads and writes
 //! credentials in docker's format, [`client`] makes the distribution API
 //! calls with retries, [`transfer`] copies images between the store and a
-//! registry digest for digest, [`module`] publishes and fetches modules.
+//! registry digest for digest, [`module`] publishes and fetches modules,
+//! [`offline`] fetches the container images a cluster image carries.
 
 pub mod auth;
 pub mod cache;
 pub mod client;
+pub mod image_list_auth;
 pub mod module;
+pub mod offline;
 pub mod reference;
 mod sources;
 #[cfg(test)]

@@ -189,7 +189,7 @@ fn fetch_manifest(
 
 /// The media type of a fetched manifest: the descriptor's, else the
 /// document's own `mediaType`, else the response's Content-Type.
-fn media_type_of(raw: &[u8], header_type: &str, desc: Option<&Descriptor>) -> Result<String> {
+pub(super) fn media_type_of(raw: &[u8], header_type: &str, desc: Option<&Descriptor>) -> Result<String> {
     if let Some(d) = desc {
         return Ok(d.media_type.clone());
     }
@@ -208,7 +208,7 @@ fn media_type_of(raw: &[u8], header_type: &str, desc: Option<&Descriptor>) -> Re
 /// connection resumes where it stopped when the registry honours a range
 /// request, else starts again (up to `attempts` times); wrong bytes fail,
 /// and a registry that sends more than the descriptor's size is cut off.
-fn download(store: &Store, client: &Client, blob: &Descriptor, attempts: u32) -> Result<()> {
+pub(super) fn download(store: &Store, client: &Client, blob: &Descriptor, attempts: u32) -> Result<()> {
     let mut writer = store.blob_writer()?;
     let mut failures = 0;
     loop {
@@ -263,7 +263,7 @@ fn copy_large(from: &mut impl std::io::Read, to: &mut impl std::io::Write) -> st
 }
 
 /// Runs `work(0..count)` on up to `jobs` threads; the first error wins.
-fn parallel(jobs: usize, count: usize, work: impl Fn(usize) -> Result<()> + Sync) -> Result<()> {
+pub(super) fn parallel(jobs: usize, count: usize, work: impl Fn(usize) -> Result<()> + Sync) -> Result<()> {
     let next = AtomicUsize::new(0);
     let failed: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     std::thread::scope(|s| {
