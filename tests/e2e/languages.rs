@@ -470,3 +470,10 @@ fn annotate_takes_metadata_as_json_and_refuses_a_module_that_has_some() {
     assert!(stderr.contains("already carries `sealbox.module` metadata (name \"no-latest\")"), "{stderr}");
     assert!(!again.exists());
 }
+
+#[test]
+fn the_language_examples_pass_their_own_sealbox_tests() {
+    for example in [&PYTHON_NO_LATEST, &JS_REQUIRE_LIMITS, &JS_ADD_LABEL] {
+        crate::module_test::example_passes(&workspace().join(example.dir), &built(example));
+    }
+}
