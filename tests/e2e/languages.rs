@@ -374,46 +374,61 @@ fn js_transform_and_python_policy_run_together_from_a_pipeline_file() {
     assert!(stderr.contains("memoryMib"), "{stderr}");
 }
 
-/// Runs `sealbox module new` for `lang` and `kind`, then the project's own
-/// `test.sh` (which builds it and runs it on its fixtures with
-/// `sealbox module run`).
+/// Runs `sealbox module new` for `lang` and `kind` with no flag, builds the
+/// project with the commands its README gives, then runs its own
+/// `sealbox-test.yaml` with `sealbox module test`.
 fn scaffold_and_test(lang: &str, kind: &str, install: &str) {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join(format!("{lang}-{kind}"));
     let mut new = sealbox();
     new.args(["module", "new", "--lang", lang, "--kind", kind, "my-module"]).arg(&dir);
-    if lang == "rust" {
-        new.arg("--sdk").arg(workspace().join("guest-sdk"));
-    }
     let (out, _, stderr) = run(&mut new);
     assert!(out.status.success(), "{stderr}");
+    let readme = std::fs::read_to_string(dir.join("README.md")).expect("README");
 
-    let mut test = Command::new("bash");
-    test.arg(dir.join("test.sh")).env("SEALBOX", env!("CARGO_BIN_EXE_sealbox"));
-    if lang == "rust" {
-        // The project is outside the workspace: build it with the toolchain
-        // running these tests (which has the wasm targets), into a shared
-        // target dir so the SDK's dependencies are compiled once.
-        if let Some(bin) = std::env::var_os("CARGO").map(PathBuf::from).and_then(|c| c.parent().map(Path::to_path_buf))
-        {
-            let path = std::env::var_os("PATH").unwrap_or_default();
-            let joined = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&path))).expect("PATH");
-            test.env("PATH", joined);
-        }
-        test.env("CARGO_TARGET_DIR", target_dir().join("e2e-scaffold"))
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS");
-    }
     let started = std::time::Instant::now();
-    let out = test.output().expect("running test.sh");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{lang} {kind}: test.sh failed; is the toolchain installed? Install it with: {install}\n{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let expected = if kind == "policy" { "test.sh: 2 passed, 0 failed" } else { "test.sh: 3 passed, 0 failed" };
-    assert!(stdout.lines().any(|l| l == expected), "{lang} {kind}: {stdout}");
+    let shell = |line: &str| {
+        let mut cmd = Command::new("bash");
+        cmd.args(["-c", line]).current_dir(&dir).env("SEALBOX", env!("CARGO_BIN_EXE_sealbox"));
+        if lang == "rust" {
+            // The toolchain running these tests (which has the wasm targets),
+            // into a shared target dir so the SDK's dependencies are compiled once.
+            if let Some(bin) =
+                std::env::var_os("CARGO").map(PathBuf::from).and_then(|c| c.parent().map(Path::to_path_buf))
+            {
+                let path = std::env::var_os("PATH").unwrap_or_default();
+                let joined =
+                    std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&path))).expect("PATH");
+                cmd.env("PATH", joined);
+            }
+            cmd.env("CARGO_TARGET_DIR", target_dir().join("e2e-scaffold"))
+                .env_remove("RUSTFLAGS")
+                .env_remove("CARGO_ENCODED_RUSTFLAGS");
+        }
+        let out = cmd.output().expect("running a build command");
+        assert!(
+            out.status.success(),
+            "{lang} {kind}: `{line}` failed; is the toolchain installed? Install it with: {install}\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // The README's build commands, as a new author would type them.
+    let (commands, module) = match lang {
+        "rust" => (
+            vec!["cargo test --quiet", "cargo build --quiet --release --target wasm32-wasip1"],
+            target_dir().join("e2e-scaffold/wasm32-wasip1/release/my-module.wasm"),
+        ),
+        "js" => (vec!["npm ci --no-audit --no-fund --loglevel=error", "./build.sh"], dir.join("build/my-module.wasm")),
+        _ => (vec!["./build.sh"], dir.join("build/my-module.wasm")),
+    };
+    for line in &commands {
+        let first = line.split(" --").next().unwrap_or(line);
+        assert!(readme.contains(first), "{lang}: the README does not say `{first}`:\n{readme}");
+        shell(line);
+    }
+    assert!(readme.contains("sealbox module test"), "{readme}");
+    crate::module_test::example_passes(&dir, &module);
     eprintln!("scaffolded {lang} {kind}: built and tested in {:.1}s", started.elapsed().as_secs_f64());
 }
 

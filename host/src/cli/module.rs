@@ -33,7 +33,7 @@ pub enum ModuleCommand {
     /// tools (componentize-py, jco, TinyGo…).
     Annotate(AnnotateArgs),
     /// Create a module project (Rust, Python or JavaScript) with fixtures
-    /// and a test script that runs it with `sealbox module run`.
+    /// and a `sealbox-test.yaml` for `sealbox module test`.
     New(super::scaffold::NewArgs),
     /// Run the cases of `sealbox-test.yaml` files: each case's tree,
     /// config and grants through the module as a build step, compared with
@@ -148,7 +148,7 @@ pub fn run(cmd: ModuleCommand) -> Result<()> {
         ModuleCommand::Annotate(args) => annotate(args),
         ModuleCommand::New(args) => {
             let dir = super::scaffold::new_module(args)?;
-            println!("created {}; next: cd {} && ./test.sh", dir.display(), dir.display());
+            println!("created {}; its README.md says how to build and test it", dir.display());
             Ok(())
         }
         ModuleCommand::Test(args) => super::module_test::run(args),

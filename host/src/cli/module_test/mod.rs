@@ -25,6 +25,12 @@ use crate::pipeline::{OneStep, SingleStepRunner, StepCase};
 
 pub use file::TEST_FILE;
 
+/// Parses a test file's text, for callers that write one (the scaffold's tests).
+#[cfg(test)]
+pub fn parse_test_file(file: &str, dir: &Path, text: &str) -> Result<(), String> {
+    file::parse(file, dir, text).map(|_| ()).map_err(|e| e.to_string())
+}
+
 #[derive(Debug, Args)]
 pub struct TestArgs {
     /// Test files, or directories holding a `sealbox-test.yaml` (default: `.`).
