@@ -460,6 +460,12 @@ fn scaffolded_js_modules_build_and_pass_their_tests() {
 }
 
 #[test]
+fn scaffolded_go_modules_build_and_pass_their_tests() {
+    scaffold_and_test("go", "policy", GO_INSTALL);
+    scaffold_and_test("go", "transform", GO_INSTALL);
+}
+
+#[test]
 fn annotate_takes_metadata_as_json_and_refuses_a_module_that_has_some() {
     let tmp = tempfile::tempdir().expect("tmp");
     // The smallest component: magic, component-model version, layer 1.

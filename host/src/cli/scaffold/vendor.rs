@@ -64,6 +64,22 @@ pub fn files() -> Vec<(String, String)> {
     out
 }
 
+/// The Go SDK (`guest-sdk/go`, standard library only), written to `sdk/go`
+/// beside a new Go project whose `go.mod` replaces `sealbox.dev/guest` with it.
+const GO: Sources = &[
+    ("go.mod", include_str!("../../../../guest-sdk/go/go.mod")),
+    ("contract.go", include_str!("../../../../guest-sdk/go/contract.go")),
+    ("run.go", include_str!("../../../../guest-sdk/go/run.go")),
+    ("documents.go", include_str!("../../../../guest-sdk/go/documents.go")),
+    ("policy.go", include_str!("../../../../guest-sdk/go/policy.go")),
+    ("transform.go", include_str!("../../../../guest-sdk/go/transform.go")),
+];
+
+/// Every file of the Go SDK, by path under the project.
+pub fn go_files() -> Vec<(String, String)> {
+    GO.iter().map(|(path, content)| (format!("{SDK_DIR}/go/{path}"), content.to_string())).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +110,20 @@ mod tests {
             listed.sort();
             assert_eq!(listed, sources(&root.join(dir), "src"), "{dir}: add the new file to vendor.rs");
         }
+    }
+
+    #[test]
+    fn every_go_sdk_file_is_carried() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-sdk/go");
+        let mut found: Vec<String> = std::fs::read_dir(&dir)
+            .expect("guest-sdk/go")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n == "go.mod" || (n.ends_with(".go") && !n.ends_with("_test.go")))
+            .collect();
+        found.sort();
+        let mut carried: Vec<String> = GO.iter().map(|(p, _)| p.to_string()).collect();
+        carried.sort();
+        assert_eq!(carried, found, "add the new Go SDK file to vendor.rs");
     }
 
     #[test]
