@@ -291,3 +291,64 @@ fn read_tree<'a>(node: &'a Node, path: &Path) -> Result<BTreeMap<String, Vec<u8>
     }
     Ok(files)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "apiVersion: sealbox.io/v1\nkind: ModuleTest\nmodule: m.wasm\ncases:\n";
+
+    fn err(cases: &str) -> String {
+        match parse("t.yaml", Path::new("d"), &format!("{HEAD}{cases}")) {
+            Ok(_) => panic!("accepted: {cases}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_good_file_parses_with_its_defaults() {
+        let text = format!(
+            "{HEAD}  - name: a\n    files: {{x.yaml: \"k: v\\n\"}}\n    expect:\n      status: failure\n      \
+             findings:\n        - {{file: x.yaml, line: 1, rule: r}}\n      output: {{}}\n"
+        );
+        let t = parse("t.yaml", Path::new("d"), &text).expect("parses");
+        assert_eq!(t.module.as_deref(), Some(Path::new("d/m.wasm")));
+        let case = &t.cases[0];
+        assert_eq!((case.name.as_str(), case.line, case.grants.tree.as_str()), ("a", 5, "."));
+        assert_eq!(case.config, serde_json::json!({}));
+        assert_eq!(case.expect.findings[0].severity, Severity::Error, "error unless said otherwise");
+        assert_eq!(case.expect.findings[0].message, None);
+        assert_eq!(case.expect.output.as_ref().map(BTreeMap::len), Some(0));
+    }
+
+    #[test]
+    fn each_mistake_is_named_at_its_line() {
+        let case = "  - name: a\n    files: {x: y}\n    expect: {status: success}\n";
+        for (cases, want) in [
+            ("", "t.yaml:4: cases must be a list, not null"),
+            ("  []\n", "t.yaml:5: cases is empty"),
+            ("  - name: a\n    expect: {status: success}\n", "t.yaml:5: case \"a\": missing input"),
+            ("  - name: a\n    input: ../up\n    expect: {status: success}\n", "t.yaml:6: case \"a\": input \"../up\""),
+            (
+                "  - name: a\n    files: {x: y}\n    expect: {status: ok}\n",
+                "t.yaml:7: case \"a\": expect.status \"ok\"",
+            ),
+            ("  - name: a\n    files: {x: y}\n    bogus: 1\n", "t.yaml:7: unknown field \"bogus\""),
+            (
+                "  - name: a\n    files: {x: y}\n    expect:\n      status: failure\n      findings:\n        - {line: 0}\n",
+                "t.yaml:10: case \"a\": line must be a line number",
+            ),
+            (
+                "  - name: a\n    files: {x: y}\n    expect:\n      status: failure\n      findings:\n        - {severity: fatal}\n",
+                "t.yaml:10: case \"a\": severity \"fatal\"",
+            ),
+            (&format!("{case}{case}"), "t.yaml:8: case name \"a\" is used twice"),
+            ("  - name: a\n    files: {x: y}\n    grants: {tree: /etc}\n    expect: {status: success}\n", "t.yaml:7:"),
+        ] {
+            let got = err(cases);
+            assert!(got.starts_with(want), "{cases:?}: {got}");
+        }
+        let wrong_kind = parse("t.yaml", Path::new("d"), "apiVersion: sealbox.io/v1\nkind: Pipeline\ncases: []\n");
+        assert!(wrong_kind.is_err_and(|e| e.to_string().starts_with("t.yaml:2: kind must be ModuleTest")));
+    }
+}
