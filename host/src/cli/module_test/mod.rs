@@ -138,9 +138,15 @@ pub fn run(args: TestArgs) -> Result<()> {
 
 /// The module's kind: its metadata's, else the test file's `moduleKind`.
 fn module_kind(module: &Path, test: &file::TestFile) -> Result<ModuleKind> {
-    let bytes = std::fs::read(module).map_err(|e| {
+    // Read as the step will read it: through its directory, no link followed out.
+    let not_read = |e: &dyn std::fmt::Display| {
         UsageError(format!("{}: module {}: {e} (build it first, or give --module FILE)", test.file, module.display()))
-    })?;
+    };
+    let dir = module.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = module.file_name().ok_or_else(|| not_read(&"not a file name"))?;
+    let bytes = cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority())
+        .and_then(|d| d.read(name))
+        .map_err(|e| not_read(&e))?;
     let binary = crate::sandbox::ModuleBinary::parse(bytes)
         .map_err(|e| UsageError(format!("{}: module {}: {e}", test.file, module.display())))?;
     match (binary.metadata.map(|m| m.kind), test.module_kind) {
