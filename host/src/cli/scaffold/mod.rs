@@ -243,7 +243,7 @@ fn toolchain_note(args: &NewArgs) -> String {
             .to_string(),
         (Lang::Go, _) => format!(
             "\n`sdk/go` holds the Go SDK of sealbox {} (standard library only), which `go.mod` uses through a \
-             `replace`: the build needs no module proxy. Builds are byte-reproducible with the same Go.\n",
+             `replace`: the build needs no module proxy. build.sh builds with `-trimpath`, so the same sources and Go give the same bytes.\n",
             env!("CARGO_PKG_VERSION")
         ),
         (Lang::Js, _) => "\nThe module embeds the StarlingMonkey engine (about 13 MB); sealbox compiles it once and \
