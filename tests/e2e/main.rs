@@ -8,6 +8,7 @@ mod common;
 mod confine;
 mod containment;
 mod languages;
+mod module_test;
 mod modules;
 mod offline_images;
 mod pipeline;

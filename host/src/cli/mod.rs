@@ -9,6 +9,7 @@ mod images;
 mod module;
 mod module_compile;
 mod module_push;
+mod module_test;
 mod policy;
 mod registry;
 mod render;

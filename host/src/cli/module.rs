@@ -32,9 +32,14 @@ pub enum ModuleCommand {
     /// Add the `sealbox.module` metadata section to a module built by other
     /// tools (componentize-py, jco, TinyGo…).
     Annotate(AnnotateArgs),
-    /// Create a module project (Rust, Python or JavaScript) with fixtures
-    /// and a test script that runs it with `sealbox module run`.
+    /// Create a module project (Rust, Python, JavaScript or Go) with fixtures
+    /// and a `sealbox-test.yaml` for `sealbox module test`.
     New(super::scaffold::NewArgs),
+    /// Run the cases of `sealbox-test.yaml` files: each case's tree,
+    /// config and grants through the module as a build step, compared with
+    /// the status, findings and output it expects. Exit status 1 when a
+    /// case fails, 2 on a bad test file (named with its line).
+    Test(super::module_test::TestArgs),
     /// Publish a module to a registry as a one-layer OCI artifact; prints
     /// the `oci://REF@sha256:…` a Kubefile pins it with.
     Push(super::module_push::PushArgs),
@@ -143,9 +148,10 @@ pub fn run(cmd: ModuleCommand) -> Result<()> {
         ModuleCommand::Annotate(args) => annotate(args),
         ModuleCommand::New(args) => {
             let dir = super::scaffold::new_module(args)?;
-            println!("created {}; next: cd {} && ./test.sh", dir.display(), dir.display());
+            println!("created {}; its README.md says how to build and test it", dir.display());
             Ok(())
         }
+        ModuleCommand::Test(args) => super::module_test::run(args),
         ModuleCommand::Push(args) => super::module_push::push(args),
         ModuleCommand::Compile(args) => super::module_compile::compile(args),
         ModuleCommand::Pull(args) => super::module_compile::pull(args),

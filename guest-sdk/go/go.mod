@@ -1,0 +1,3 @@
+module sealbox.dev/guest
+
+go 1.21
