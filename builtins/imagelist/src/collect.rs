@@ -181,21 +181,34 @@ impl Collector<'_> {
         }
     }
 
+    /// The release the build renders a chart as: the Kubefile's values for
+    /// it when the build passed them, else helm's defaults.
+    fn release_for(&self, source: &Source) -> Result<helm::release::Release, helm::ChartError> {
+        let name = source.app.as_deref().unwrap_or(helm::DEFAULT_RELEASE);
+        match self.config.charts.iter().find(|c| c.chart == source.path) {
+            Some(c) => helm::release::from_config(self.root, c, name).map_err(|message| helm::ChartError {
+                file: Some(source.path.clone()),
+                line: None,
+                message,
+            }),
+            None => Ok(helm::release::Release::named(name)),
+        }
+    }
+
     fn chart(&mut self, source: &Source) {
-        let rendered =
-            match helm::render_chart(self.root, &source.path, source.app.as_deref().unwrap_or(helm::DEFAULT_RELEASE)) {
-                Ok(rendered) => rendered,
-                Err(e) => {
-                    let message = format!("cannot render chart {}: {}", source.path, e.message);
-                    let d = if self.config.ignore_chart_errors {
-                        Diagnostic::warning(message)
-                    } else {
-                        Diagnostic::error(message)
-                    };
-                    self.outcome.diagnostics.push(d.at(e.file.unwrap_or_else(|| source.path.clone()), e.line, None));
-                    return;
-                }
-            };
+        let rendered = match self.release_for(source).and_then(|r| helm::render_chart(self.root, &source.path, &r)) {
+            Ok(rendered) => rendered,
+            Err(e) => {
+                let message = format!("cannot render chart {}: {}", source.path, e.message);
+                let d = if self.config.ignore_chart_errors {
+                    Diagnostic::warning(message)
+                } else {
+                    Diagnostic::error(message)
+                };
+                self.outcome.diagnostics.push(d.at(e.file.unwrap_or_else(|| source.path.clone()), e.line, None));
+                return;
+            }
+        };
         for manifest in rendered {
             if self.config.rendered_charts {
                 self.outcome.rendered.push(RenderedChartManifest {

@@ -9,6 +9,7 @@ use std::path::Path;
 use sealbox_render::engine::Value;
 
 use super::ChartError;
+use super::helmignore::Rules;
 use super::values::{parse_values, to_value};
 use crate::yaml::{self, Node};
 
@@ -70,6 +71,16 @@ pub struct Dependency {
 pub fn load_dir(dir: &Path, source: &str) -> Result<Chart, ChartError> {
     let mut files = Vec::new();
     read_tree(dir, "", &mut files, source)?;
+    // helm applies the top chart's `.helmignore` to the whole directory
+    // tree, sub-chart directories included; archives were filtered when packed.
+    if let Some(ignore) = files.iter().find(|f| f.name == ".helmignore") {
+        let rules = Rules::parse(text(ignore, source)?).map_err(|(line, message)| ChartError {
+            file: Some(format!("{source}/.helmignore")),
+            line: (line > 0).then_some(line),
+            message,
+        })?;
+        files.retain(|f| !rules.ignores_file(&f.name));
+    }
     from_files(files, source)
 }
 

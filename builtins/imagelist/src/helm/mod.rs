@@ -19,12 +19,15 @@
 //! `unset` and `merge` return the changed map instead of changing it in
 //! place (charts that rely on the side effect through another variable see
 //! the old map); random, clock and certificate functions return fixed
-//! values; `.helmignore` and `values.schema.json` are not applied.
+//! values; `values.schema.json` is not applied.
 
 pub mod chart;
 pub mod files;
 pub mod funcs;
+pub mod helmignore;
 pub mod methods;
+pub mod more_funcs;
+pub mod release;
 pub mod render;
 pub mod semver;
 pub mod values;
@@ -71,8 +74,8 @@ impl std::error::Error for ChartError {}
 pub const DEFAULT_RELEASE: &str = "release-name";
 
 /// Renders the chart at `chart` (a directory or `.tgz`, relative to `root`)
-/// with its default values as release `release`.
-pub fn render_chart(root: &Path, chart: &str, release: &str) -> Result<Vec<RenderedManifest>, ChartError> {
+/// as `release` says.
+pub fn render_chart(root: &Path, chart: &str, release: &release::Release) -> Result<Vec<RenderedManifest>, ChartError> {
     let path = root.join(chart);
     let loaded = if path.is_dir() {
         chart::load_dir(&path, chart)?

@@ -12,14 +12,15 @@ use std::rc::Rc;
 use sealbox_render::engine::{Error, MissingKey, Options, Templates, Value};
 
 use super::chart::{Chart, Dependency};
+use super::release::Release;
 use super::values::{coalesce, get, lookup_path, with_key};
 use super::{ChartError, RenderedManifest, funcs, methods};
 
 /// The Kubernetes version `.Capabilities` reports, as `helm template` does
 /// without a cluster.
-pub const KUBE_VERSION: &str = "v1.30.0";
+pub const KUBE_VERSION: &str = "v1.32.0";
 /// The Helm version `.Capabilities.HelmVersion` reports.
-pub const HELM_VERSION: &str = "v3.15.0";
+pub const HELM_VERSION: &str = "v3.17.1";
 
 /// How deeply templates may nest (`include`, `template`, control
 /// structures). Helm allows 1000 `include` levels, but each level costs guest
@@ -49,10 +50,11 @@ struct Unit<'c> {
     values: Value,
 }
 
-/// Renders `chart` with its default values as release `release`.
-pub fn render(chart: &Chart, release: &str) -> Result<Vec<RenderedManifest>, ChartError> {
+/// Renders `chart` as `release` says (name, namespace, Kubernetes version,
+/// the user's values over the chart's defaults).
+pub fn render(chart: &Chart, release: &Release) -> Result<Vec<RenderedManifest>, ChartError> {
     check_dependencies(chart)?;
-    let values = coalesce_tree(chart, &Value::map(BTreeMap::new()));
+    let values = coalesce_tree(chart, &release.values);
     let mut units = Vec::new();
     plan(chart, chart.name.clone(), chart.name.clone(), values.clone(), &values, &mut units);
 
@@ -88,7 +90,7 @@ pub fn render(chart: &Chart, release: &str) -> Result<Vec<RenderedManifest>, Cha
     }
     *tpl_set.borrow_mut() = Some(set.clone());
 
-    let capabilities = capabilities();
+    let capabilities = capabilities(&release.kube_version);
     let release = release_value(release);
     let opts = options();
     let mut out = Vec::new();
@@ -96,7 +98,7 @@ pub fn render(chart: &Chart, release: &str) -> Result<Vec<RenderedManifest>, Cha
     names.sort_by(|a, b| a.2.cmp(&b.2));
     for (i, file_name, name) in names {
         let base = file_name.rsplit('/').next().unwrap_or(file_name);
-        if base.starts_with('_') || base == "NOTES.txt" {
+        if base.starts_with('_') || name.ends_with("NOTES.txt") {
             continue;
         }
         let unit = &units[*i];
@@ -269,10 +271,10 @@ fn files_value(chart: &Chart) -> Value {
     )
 }
 
-fn release_value(name: &str) -> Value {
+fn release_value(release: &Release) -> Value {
     Value::map(BTreeMap::from([
-        ("Name".to_string(), Value::String(name.to_string())),
-        ("Namespace".to_string(), Value::String("default".into())),
+        ("Name".to_string(), Value::String(release.name.clone())),
+        ("Namespace".to_string(), Value::String(release.namespace.clone())),
         ("Service".to_string(), Value::String("Helm".into())),
         ("IsInstall".to_string(), Value::Bool(true)),
         ("IsUpgrade".to_string(), Value::Bool(false)),
@@ -282,7 +284,7 @@ fn release_value(name: &str) -> Value {
 
 /// `.Capabilities` without a cluster: the Kubernetes version and the API
 /// versions `helm template` assumes.
-fn capabilities() -> Value {
+fn capabilities(kube_version: &str) -> Value {
     const GROUP_VERSIONS: [&str; 22] = [
         "v1",
         "admissionregistration.k8s.io/v1",
@@ -326,14 +328,16 @@ fn capabilities() -> Value {
         "v1/ServiceAccount",
     ];
     let versions = GROUP_VERSIONS.iter().chain(KINDS.iter()).map(|s| Value::String((*s).to_string())).collect();
-    let minor = KUBE_VERSION.split('.').nth(1).unwrap_or("0").to_string();
+    let mut parts = kube_version.trim_start_matches('v').split('.');
+    let major = parts.next().unwrap_or("1").to_string();
+    let minor = parts.next().unwrap_or("0").to_string();
     Value::map(BTreeMap::from([
         (
             "KubeVersion".to_string(),
             Value::map(BTreeMap::from([
-                ("Version".to_string(), Value::String(KUBE_VERSION.into())),
-                ("GitVersion".to_string(), Value::String(KUBE_VERSION.into())),
-                ("Major".to_string(), Value::String("1".into())),
+                ("Version".to_string(), Value::String(kube_version.into())),
+                ("GitVersion".to_string(), Value::String(kube_version.into())),
+                ("Major".to_string(), Value::String(major)),
                 ("Minor".to_string(), Value::String(minor)),
             ])),
         ),
@@ -354,7 +358,7 @@ mod tests {
     fn render_tree(files: &[(&str, &str)]) -> Result<Vec<(String, String)>, ChartError> {
         let tree = TempTree::new(files);
         let chart = load_dir(&tree.path().join("top"), "top")?;
-        Ok(render(&chart, "rel")?.into_iter().map(|m| (m.name, m.text)).collect())
+        Ok(render(&chart, &Release::named("rel"))?.into_iter().map(|m| (m.name, m.text)).collect())
     }
 
     #[test]
