@@ -84,6 +84,22 @@ pub struct Outcome {
     /// Every rendered chart manifest, when the configuration asks for them
     /// (`renderedCharts`), so that policies can check what charts deploy.
     pub rendered: Vec<RenderedChartManifest>,
+    /// Where each image was found (every occurrence), when the config asks
+    /// for `origins` (`sealbox imagelist`).
+    pub origins: Vec<ImageOrigin>,
+}
+
+/// One place an image was found: a file and line, or a chart's template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageOrigin {
+    /// The image as recorded.
+    pub image: String,
+    /// The application it belongs to, if any.
+    #[serde(rename = "appName", skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
+    /// The file (a chart's template for chart images) and line.
+    #[serde(flatten)]
+    pub origin: Origin,
 }
 
 impl Outcome {
@@ -113,6 +129,11 @@ impl Outcome {
             && let Some(map) = data.as_object_mut()
         {
             map.insert("renderedCharts".into(), serde_json::json!(self.rendered));
+        }
+        if !self.origins.is_empty()
+            && let Some(map) = data.as_object_mut()
+        {
+            map.insert("origins".into(), serde_json::json!(self.origins));
         }
         data
     }
@@ -340,6 +361,13 @@ impl Collector<'_> {
             // `latest`, and flagged as floating below).
             let image = occ.reference.sealer_name();
             first.entry(image.clone()).or_insert(occ);
+            if self.config.origins {
+                self.outcome.origins.push(ImageOrigin {
+                    image: image.clone(),
+                    app_name: occ.app.clone(),
+                    origin: occ.origin.clone(),
+                });
+            }
             entries.insert(ContainerImage { image, app_name: occ.app.clone(), platform: platform.clone() });
         }
         for (image, occ) in &first {

@@ -33,6 +33,9 @@ pub struct Config {
     /// `renderedCharts`, for policy steps to check.
     #[serde(default)]
     pub rendered_charts: bool,
+    /// Report every place each image was found (`data.origins`).
+    #[serde(default)]
+    pub origins: bool,
     /// How to render particular charts (by path under the input root), as
     /// the Kubefile's `helm install` would: values files and `--set`s.
     #[serde(default)]

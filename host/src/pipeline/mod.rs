@@ -33,6 +33,7 @@ mod build;
 mod cache;
 mod ceilings;
 mod grants;
+mod imagelist_run;
 mod listing;
 mod lock;
 mod options;
@@ -56,6 +57,7 @@ mod transform;
 mod verdicts;
 
 pub use ceilings::{AddRatio, CeilingExceeded, Ceilings, Deadline};
+pub use imagelist_run::run_imagelist;
 pub use lock::{LOCK_FILE, Lock};
 pub use options::BuildOptions;
 pub use outcome::{ANNOTATION_CONTAINER_IMAGES, BuildOutcome, LayerReport, PlatformOutcome};
