@@ -85,3 +85,13 @@ fn release_flags_reach_the_templates() {
     .expect("renders");
     assert_eq!(out[0].1, "rel ns v1.28.0 28\nimage: me/app:2 x3\n");
 }
+
+#[test]
+fn set_and_merge_change_the_variable_they_are_given() {
+    // bitnami common's labels helper: `$_ := set $default …` then uses $default.
+    let out = one(&[(
+        "c/templates/a.yaml",
+        "{{- $d := dict \"a\" \"1\" }}{{- $_ := set $d \"b\" \"2\" }}{{- $_ := merge $d (dict \"c\" \"3\") }}{{- $r := dict \"x\" (dict) }}{{- $_ := set $r.x \"y\" 1 }}\nd: {{ $d | toJson }}\nr: {{ $r | toJson }}\nn: {{ fromJson \"{\\\"n\\\": 20}\" | toJson }}\n",
+    )]);
+    assert_eq!(out, "\nd: {\"a\":\"1\",\"b\":\"2\",\"c\":\"3\"}\nr: {\"x\":{\"y\":1}}\nn: {\"n\":20}\n");
+}

@@ -21,6 +21,7 @@
 //! the old map); random, clock and certificate functions return fixed
 //! values; `values.schema.json` is not applied.
 
+pub mod capabilities;
 pub mod chart;
 pub mod files;
 pub mod funcs;

@@ -90,7 +90,7 @@ pub fn render(chart: &Chart, release: &Release) -> Result<Vec<RenderedManifest>,
     }
     *tpl_set.borrow_mut() = Some(set.clone());
 
-    let capabilities = capabilities(&release.kube_version);
+    let capabilities = super::capabilities::capabilities(&release.kube_version);
     let release = release_value(release);
     let opts = options();
     let mut out = Vec::new();
@@ -279,73 +279,6 @@ fn release_value(release: &Release) -> Value {
         ("IsInstall".to_string(), Value::Bool(true)),
         ("IsUpgrade".to_string(), Value::Bool(false)),
         ("Revision".to_string(), Value::Int(1)),
-    ]))
-}
-
-/// `.Capabilities` without a cluster: the Kubernetes version and the API
-/// versions `helm template` assumes.
-fn capabilities(kube_version: &str) -> Value {
-    const GROUP_VERSIONS: [&str; 22] = [
-        "v1",
-        "admissionregistration.k8s.io/v1",
-        "apiextensions.k8s.io/v1",
-        "apps/v1",
-        "authentication.k8s.io/v1",
-        "authorization.k8s.io/v1",
-        "autoscaling/v1",
-        "autoscaling/v2",
-        "batch/v1",
-        "certificates.k8s.io/v1",
-        "coordination.k8s.io/v1",
-        "discovery.k8s.io/v1",
-        "events.k8s.io/v1",
-        "flowcontrol.apiserver.k8s.io/v1",
-        "networking.k8s.io/v1",
-        "node.k8s.io/v1",
-        "policy/v1",
-        "rbac.authorization.k8s.io/v1",
-        "scheduling.k8s.io/v1",
-        "storage.k8s.io/v1",
-        "storage.k8s.io/v1beta1",
-        "apiregistration.k8s.io/v1",
-    ];
-    const KINDS: [&str; 16] = [
-        "apps/v1/Deployment",
-        "apps/v1/StatefulSet",
-        "apps/v1/DaemonSet",
-        "batch/v1/Job",
-        "batch/v1/CronJob",
-        "networking.k8s.io/v1/Ingress",
-        "networking.k8s.io/v1/IngressClass",
-        "networking.k8s.io/v1/NetworkPolicy",
-        "policy/v1/PodDisruptionBudget",
-        "autoscaling/v2/HorizontalPodAutoscaler",
-        "rbac.authorization.k8s.io/v1/Role",
-        "rbac.authorization.k8s.io/v1/ClusterRole",
-        "v1/Service",
-        "v1/ConfigMap",
-        "v1/Secret",
-        "v1/ServiceAccount",
-    ];
-    let versions = GROUP_VERSIONS.iter().chain(KINDS.iter()).map(|s| Value::String((*s).to_string())).collect();
-    let mut parts = kube_version.trim_start_matches('v').split('.');
-    let major = parts.next().unwrap_or("1").to_string();
-    let minor = parts.next().unwrap_or("0").to_string();
-    Value::map(BTreeMap::from([
-        (
-            "KubeVersion".to_string(),
-            Value::map(BTreeMap::from([
-                ("Version".to_string(), Value::String(kube_version.into())),
-                ("GitVersion".to_string(), Value::String(kube_version.into())),
-                ("Major".to_string(), Value::String(major)),
-                ("Minor".to_string(), Value::String(minor)),
-            ])),
-        ),
-        ("APIVersions".to_string(), Value::list(versions)),
-        (
-            "HelmVersion".to_string(),
-            Value::map(BTreeMap::from([("Version".to_string(), Value::String(HELM_VERSION.into()))])),
-        ),
     ]))
 }
 
