@@ -18,7 +18,7 @@ use crate::common::{sealbox, workspace};
 
 /// The least number of charts whose manifests must equal helm's; raise it
 /// when the score improves, never lower it to pass.
-const MANIFEST_FLOOR: usize = 23;
+const MANIFEST_FLOOR: usize = 33;
 
 fn helm() -> PathBuf {
     let path = std::env::var_os("SEALBOX_HELM")

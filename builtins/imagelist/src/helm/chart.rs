@@ -65,6 +65,10 @@ pub struct Dependency {
     pub condition: Option<String>,
     /// Tags; the sub-chart is off when every tag it has is false.
     pub tags: Vec<String>,
+    /// `import-values`, as (path in the sub-chart's values, path in the
+    /// parent's; empty for its root): `- data` is `exports.data` into the
+    /// root, `- {child: a, parent: b}` is `a` into `b`.
+    pub import_values: Vec<(String, String)>,
 }
 
 /// Loads the chart in directory `dir`; `source` names it in messages.
@@ -237,11 +241,25 @@ fn dependencies_of(node: &Node) -> Vec<Dependency> {
                 Some(yaml::NodeValue::Seq(ts)) => ts.iter().filter_map(|t| t.text().map(str::to_string)).collect(),
                 _ => Vec::new(),
             };
+            let import_values = match d.get("import-values").map(|t| &t.value) {
+                Some(yaml::NodeValue::Seq(items)) => items
+                    .iter()
+                    .filter_map(|i| match &i.value {
+                        yaml::NodeValue::Map(_) => Some((
+                            i.get("child").and_then(Node::text)?.to_string(),
+                            i.get("parent").and_then(Node::text)?.to_string(),
+                        )),
+                        _ => Some((format!("exports.{}", i.text()?), String::new())),
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
             Some(Dependency {
                 name,
                 alias: d.get("alias").and_then(Node::text).map(str::to_string),
                 condition: d.get("condition").and_then(Node::text).map(str::to_string),
                 tags,
+                import_values,
             })
         })
         .collect()

@@ -194,14 +194,25 @@ fn coalesce_tree(chart: &Chart, given: &Value) -> Value {
         values = with_key(&values, "global", Value::map(BTreeMap::new()));
     }
     let parent_global = get(&values, "global").cloned();
-    for (sub, name, _) in instances(chart) {
+    for (sub, name, dep) in instances(chart) {
         let mut sub_given = get(&values, &name).cloned().unwrap_or_else(|| Value::map(BTreeMap::new()));
         if let Some(global) = &parent_global {
             let merged = coalesce(global, get(&sub_given, "global").unwrap_or(&Value::Null));
             sub_given = with_key(&sub_given, "global", merged);
         }
         let sub_values = coalesce_tree(sub, &sub_given);
-        values = with_key(&values, &name, sub_values);
+        values = with_key(&values, &name, sub_values.clone());
+        // `import-values`: the sub-chart's values under the parent's path,
+        // below the parent's own values, as helm imports them.
+        for (child, parent) in dep.map(|d| d.import_values.as_slice()).unwrap_or_default() {
+            if let Some(v) = lookup_path(&sub_values, child) {
+                let imported = parent
+                    .rsplit('.')
+                    .filter(|p| !p.is_empty())
+                    .fold(v.clone(), |acc, key| Value::map(BTreeMap::from([(key.to_string(), acc)])));
+                values = coalesce(&values, &imported);
+            }
+        }
     }
     values
 }
