@@ -200,3 +200,42 @@ fn chart_corpus_renders_as_helm_template_does() {
     assert_eq!(same_images, total, "every image list must equal helm's");
     assert!(equal >= MANIFEST_FLOOR, "{equal} charts with manifests equal to helm's, floor {MANIFEST_FLOOR}");
 }
+
+/// A Kubefile application installing its chart with `-f` and `--set`: the
+/// image search renders the chart with those values, as the install will.
+#[test]
+fn appcmds_values_choose_the_chart_images() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ctx = dir.path().join("ctx");
+    let files = [
+        (
+            "Kubefile",
+            "FROM scratch\nAPP web local://web\nAPPCMDS web [\"helm install web chart -n apps -f prod-values.yaml --set sidecar.tag=9\"]\n",
+        ),
+        ("web/chart/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n"),
+        (
+            "web/chart/values.yaml",
+            "image: {repository: example/web, tag: dev}\nsidecar: {repository: example/sidecar, tag: \"1\"}\n",
+        ),
+        (
+            "web/chart/templates/pod.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: {{ .Release.Name }}, namespace: {{ .Release.Namespace }}}\nspec:\n  containers:\n    - {name: a, image: \"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"}\n    - {name: b, image: \"{{ .Values.sidecar.repository }}:{{ .Values.sidecar.tag }}\"}\n",
+        ),
+        ("web/prod-values.yaml", "image: {tag: \"2.0\"}\n"),
+    ];
+    for (path, text) in files {
+        let full = ctx.join(path);
+        std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
+        std::fs::write(full, text).expect("write");
+    }
+    let store = dir.path().join("store");
+    let (code, _, stderr) = crate::common::build(&ctx, &store, &["-t", "apps:1"]);
+    assert_eq!(code, 0, "{stderr}");
+    let manifest = crate::common::manifest(&store, "apps:1");
+    let images: Value = serde_json::from_str(
+        manifest["annotations"]["sealer.image.container.images"].as_str().expect("images annotation"),
+    )
+    .expect("json");
+    let names: BTreeSet<&str> = images.as_array().expect("list").iter().filter_map(|i| i["image"].as_str()).collect();
+    assert_eq!(names, BTreeSet::from(["docker.io/example/web:2.0", "docker.io/example/sidecar:9"]), "{images}");
+}

@@ -26,6 +26,7 @@
 //! through `report`; cache keys and entries live in `cache`.
 
 mod analyse;
+mod app_charts;
 mod archive;
 mod assemble;
 mod base;
