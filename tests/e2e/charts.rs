@@ -18,7 +18,7 @@ use crate::common::{sealbox, workspace};
 
 /// The least number of charts whose manifests must equal helm's; raise it
 /// when the score improves, never lower it to pass.
-const MANIFEST_FLOOR: usize = 33;
+const MANIFEST_FLOOR: usize = 40;
 
 fn helm() -> PathBuf {
     let path = std::env::var_os("SEALBOX_HELM")
@@ -153,7 +153,7 @@ fn chart_corpus_renders_as_helm_template_does() {
         .filter(|p| p.join("Chart.yaml").is_file())
         .collect();
     charts.sort();
-    assert!(charts.len() >= 20, "the corpus has {} charts", charts.len());
+    assert!(charts.len() >= 40, "the corpus has {} charts", charts.len());
     let (mut equal, mut same_images, mut failed) = (0, 0, Vec::new());
     let mut report = Vec::new();
     for chart in &charts {
