@@ -645,7 +645,7 @@ fn one<'v>(args: &'v [Value], name: &str) -> Result<&'v Value, String> {
     args.first().ok_or_else(|| format!("wrong number of args for {name}: want 1 got 0"))
 }
 
-fn str_arg<'v>(args: &'v [Value], i: usize, name: &str) -> Result<&'v str, String> {
+pub(super) fn str_arg<'v>(args: &'v [Value], i: usize, name: &str) -> Result<&'v str, String> {
     match args.get(i) {
         Some(Value::String(s)) => Ok(s),
         Some(other) => Err(format!("{name}: wrong type for value; expected string; got {}", other.type_name())),
@@ -675,7 +675,7 @@ fn list_arg(args: &[Value], i: usize) -> Result<&[Value], String> {
     }
 }
 
-fn int_arg(args: &[Value], i: usize) -> Result<i64, String> {
+pub(super) fn int_arg(args: &[Value], i: usize) -> Result<i64, String> {
     args.get(i).map(to_int).ok_or_else(|| format!("missing argument {}", i + 1))
 }
 
@@ -785,7 +785,7 @@ fn regex(pattern: &str) -> Result<regex::Regex, String> {
     regex::Regex::new(pattern).map_err(|e| format!("invalid regex {pattern:?}: {e}"))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -14,6 +14,7 @@ use base64::Engine;
 use sealbox_render::engine::{Templates, Value};
 use sha2::Digest;
 
+use super::funcs::{hex, int_arg as int, str_arg as text};
 use super::semver::semver_parts;
 
 /// Adds the functions to `set`; `alias` copies an already registered one.
@@ -115,30 +116,9 @@ pub fn register(set: &mut Templates, alias: &mut dyn FnMut(&mut Templates, &'sta
     }
 }
 
-fn text<'v>(args: &'v [Value], i: usize, name: &str) -> Result<&'v str, String> {
-    match args.get(i) {
-        Some(Value::String(s)) => Ok(s),
-        Some(other) => Err(format!("{name}: wrong type for value; expected string; got {}", other.type_name())),
-        None => Err(format!("{name}: missing argument {}", i + 1)),
-    }
-}
-
-fn int(args: &[Value], i: usize) -> Result<i64, String> {
-    match args.get(i) {
-        Some(Value::Int(n)) => Ok(*n),
-        Some(Value::Float(f)) => Ok(*f as i64),
-        Some(Value::String(s)) => Ok(s.trim().parse().unwrap_or(0)),
-        _ => Err(format!("missing integer argument {}", i + 1)),
-    }
-}
-
 /// sprig's `empty`: Go's zero values are empty.
 fn is_empty(v: &Value) -> bool {
     !v.is_true()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 const B32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
