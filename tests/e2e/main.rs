@@ -3,6 +3,7 @@
 
 mod add;
 mod build;
+mod charts;
 mod cli;
 mod common;
 mod confine;

@@ -84,6 +84,22 @@ pub struct Outcome {
     /// Every rendered chart manifest, when the configuration asks for them
     /// (`renderedCharts`), so that policies can check what charts deploy.
     pub rendered: Vec<RenderedChartManifest>,
+    /// Where each image was found (every occurrence), when the config asks
+    /// for `origins` (`sealbox imagelist`).
+    pub origins: Vec<ImageOrigin>,
+}
+
+/// One place an image was found: a file and line, or a chart's template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageOrigin {
+    /// The image as recorded.
+    pub image: String,
+    /// The application it belongs to, if any.
+    #[serde(rename = "appName", skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
+    /// The file (a chart's template for chart images) and line.
+    #[serde(flatten)]
+    pub origin: Origin,
 }
 
 impl Outcome {
@@ -113,6 +129,11 @@ impl Outcome {
             && let Some(map) = data.as_object_mut()
         {
             map.insert("renderedCharts".into(), serde_json::json!(self.rendered));
+        }
+        if !self.origins.is_empty()
+            && let Some(map) = data.as_object_mut()
+        {
+            map.insert("origins".into(), serde_json::json!(self.origins));
         }
         data
     }
@@ -181,21 +202,34 @@ impl Collector<'_> {
         }
     }
 
+    /// The release the build renders a chart as: the Kubefile's values for
+    /// it when the build passed them, else helm's defaults.
+    fn release_for(&self, source: &Source) -> Result<helm::release::Release, helm::ChartError> {
+        let name = source.app.as_deref().unwrap_or(helm::DEFAULT_RELEASE);
+        match self.config.charts.iter().find(|c| c.chart == source.path) {
+            Some(c) => helm::release::from_config(self.root, c, name).map_err(|message| helm::ChartError {
+                file: Some(source.path.clone()),
+                line: None,
+                message,
+            }),
+            None => Ok(helm::release::Release::named(name)),
+        }
+    }
+
     fn chart(&mut self, source: &Source) {
-        let rendered =
-            match helm::render_chart(self.root, &source.path, source.app.as_deref().unwrap_or(helm::DEFAULT_RELEASE)) {
-                Ok(rendered) => rendered,
-                Err(e) => {
-                    let message = format!("cannot render chart {}: {}", source.path, e.message);
-                    let d = if self.config.ignore_chart_errors {
-                        Diagnostic::warning(message)
-                    } else {
-                        Diagnostic::error(message)
-                    };
-                    self.outcome.diagnostics.push(d.at(e.file.unwrap_or_else(|| source.path.clone()), e.line, None));
-                    return;
-                }
-            };
+        let rendered = match self.release_for(source).and_then(|r| helm::render_chart(self.root, &source.path, &r)) {
+            Ok(rendered) => rendered,
+            Err(e) => {
+                let message = format!("cannot render chart {}: {}", source.path, e.message);
+                let d = if self.config.ignore_chart_errors {
+                    Diagnostic::warning(message)
+                } else {
+                    Diagnostic::error(message)
+                };
+                self.outcome.diagnostics.push(d.at(e.file.unwrap_or_else(|| source.path.clone()), e.line, None));
+                return;
+            }
+        };
         for manifest in rendered {
             if self.config.rendered_charts {
                 self.outcome.rendered.push(RenderedChartManifest {
@@ -327,6 +361,13 @@ impl Collector<'_> {
             // `latest`, and flagged as floating below).
             let image = occ.reference.sealer_name();
             first.entry(image.clone()).or_insert(occ);
+            if self.config.origins {
+                self.outcome.origins.push(ImageOrigin {
+                    image: image.clone(),
+                    app_name: occ.app.clone(),
+                    origin: occ.origin.clone(),
+                });
+            }
             entries.insert(ContainerImage { image, app_name: occ.app.clone(), platform: platform.clone() });
         }
         for (image, occ) in &first {

@@ -33,6 +33,43 @@ pub struct Config {
     /// `renderedCharts`, for policy steps to check.
     #[serde(default)]
     pub rendered_charts: bool,
+    /// Report every place each image was found (`data.origins`).
+    #[serde(default)]
+    pub origins: bool,
+    /// How to render particular charts (by path under the input root), as
+    /// the Kubefile's `helm install` would: values files and `--set`s.
+    #[serde(default)]
+    pub charts: Vec<ChartRelease>,
+    /// Render only this chart and answer with its manifests (`sealbox
+    /// chart template`) instead of searching for images.
+    #[serde(default)]
+    pub template: Option<ChartRelease>,
+}
+
+/// One chart's release settings, as `helm template`'s flags give them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChartRelease {
+    /// The chart directory or `.tgz`, relative to the input root.
+    pub chart: String,
+    /// `--release-name` (default `release-name`, or the application's name).
+    #[serde(default)]
+    pub release_name: Option<String>,
+    /// `--namespace` (default `default`).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// `--kube-version`.
+    #[serde(default)]
+    pub kube_version: Option<String>,
+    /// `-f` files under the input root, in order.
+    #[serde(default)]
+    pub values_files: Vec<String>,
+    /// `-f` files given by content (name, text), after `values_files`.
+    #[serde(default)]
+    pub values: Vec<(String, String)>,
+    /// `--set` arguments, in order, after every values file.
+    #[serde(default)]
+    pub set: Vec<String>,
 }
 
 impl Config {

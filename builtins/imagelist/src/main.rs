@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use sealbox_guest::{INPUT_DIR, OUTPUT_DIR, Request, Response};
-use sealbox_imagelist::{Config, collect};
+use sealbox_imagelist::{Config, collect, helm};
 
 sealbox_guest::module_metadata!(
     r#"{"name":"imagelist","version":"0.1.0","kind":"transform","capabilities":{"writeOutput":true}}"#
@@ -15,6 +15,9 @@ fn step(req: Request) -> Result<Response, Box<dyn std::error::Error>> {
         Ok(config) => config,
         Err(message) => return Ok(Response::failure(message)),
     };
+    if let Some(template) = &config.template {
+        return Ok(template_chart(template));
+    }
     let outcome = collect(Path::new(INPUT_DIR), &config, &req.image.platform);
     if !outcome.images.is_empty() || outcome.had_image_list {
         let dir = Path::new(OUTPUT_DIR).join(sealbox_formats::layout::MANIFESTS);
@@ -27,6 +30,25 @@ fn step(req: Request) -> Result<Response, Box<dyn std::error::Error>> {
     let mut response = Response::success().with_diagnostics(outcome.diagnostics);
     response.data = data;
     Ok(response)
+}
+
+/// `sealbox chart template`: one chart's manifests, in `helm template`'s
+/// order, as `data.manifests` (`name`, `text`).
+fn template_chart(template: &sealbox_imagelist::config::ChartRelease) -> Response {
+    let root = Path::new(INPUT_DIR);
+    let rendered = helm::release::from_config(root, template, helm::DEFAULT_RELEASE)
+        .map_err(|message| helm::ChartError { file: None, line: None, message })
+        .and_then(|release| helm::render_chart(root, &template.chart, &release));
+    match rendered {
+        Ok(manifests) => {
+            let mut response = Response::success();
+            response.data = serde_json::json!({
+                "manifests": manifests.iter().map(|m| serde_json::json!({"name": m.name, "text": m.text})).collect::<Vec<_>>(),
+            });
+            response
+        }
+        Err(e) => Response::failure(e.to_string()),
+    }
 }
 
 fn main() {

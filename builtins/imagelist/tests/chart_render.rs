@@ -35,7 +35,9 @@ fn split_sources(text: &str) -> BTreeMap<String, String> {
 #[test]
 fn webapp_renders_like_helm_template() {
     let ctx = common::context();
-    let rendered = helm::render_chart(ctx.path(), "charts/webapp", helm::DEFAULT_RELEASE).expect("chart renders");
+    let rendered =
+        helm::render_chart(ctx.path(), "charts/webapp", &helm::release::Release::named(helm::DEFAULT_RELEASE))
+            .expect("chart renders");
     let expected_text =
         std::fs::read_to_string(common::fixtures().join("webapp.helm-template.yaml")).expect("expected file");
     let expected = split_sources(&expected_text);
@@ -58,13 +60,15 @@ fn template_errors_name_chart_template_and_line() {
     let mut text = std::fs::read_to_string(&tpl).expect("read");
     text.push_str("---\n# line 16\nport: {{ required \"service.missing is required\" .Values.service.missing }}\n");
     std::fs::write(&tpl, text).expect("write");
-    let err = helm::render_chart(ctx.path(), "charts/webapp", helm::DEFAULT_RELEASE).expect_err("required fails");
+    let err = helm::render_chart(ctx.path(), "charts/webapp", &helm::release::Release::named(helm::DEFAULT_RELEASE))
+        .expect_err("required fails");
     assert_eq!(err.file.as_deref(), Some("charts/webapp/templates/service.yaml"));
     assert_eq!(err.line, Some(18));
     assert!(err.message.contains("service.missing is required"), "{}", err.message);
 
     std::fs::write(&tpl, "kind: {{ .Values.x | nosuchfunc }}\n").expect("write");
-    let err = helm::render_chart(ctx.path(), "charts/webapp", helm::DEFAULT_RELEASE).expect_err("parse fails");
+    let err = helm::render_chart(ctx.path(), "charts/webapp", &helm::release::Release::named(helm::DEFAULT_RELEASE))
+        .expect_err("parse fails");
     assert_eq!((err.file.as_deref(), err.line), (Some("charts/webapp/templates/service.yaml"), Some(1)));
     assert!(err.message.contains("nosuchfunc"), "{}", err.message);
 }

@@ -5,6 +5,8 @@
 //! and `registry`.
 
 mod build;
+mod chart;
+mod imagelist;
 mod images;
 mod module;
 mod module_compile;
@@ -35,6 +37,13 @@ enum Command {
     /// Render a rootfs's `.tmpl` files with Go text/template semantics, as
     /// a build does (in place by default, like sealer at deploy time).
     Render(render::RenderArgs),
+    /// Render Helm charts as `helm template` does, in the sandbox with the
+    /// build's engine.
+    #[command(subcommand)]
+    Chart(chart::ChartCommand),
+    /// List the container images a directory needs, as a build finds them,
+    /// with where each was found.
+    Imagelist(imagelist::ImagelistArgs),
     /// List the images in the local store.
     Images(images::ImagesArgs),
     /// Show an image's manifest, config, sealer extension and container
@@ -156,6 +165,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Build(args) => build::run(*args),
         Command::Render(args) => render::run(args),
+        Command::Chart(cmd) => chart::run(cmd),
+        Command::Imagelist(args) => imagelist::run(args),
         Command::Images(args) => images::images(args),
         Command::Inspect(args) => images::inspect(args),
         Command::Save(args) => images::save(args),

@@ -150,6 +150,8 @@ impl Build<'_> {
             "ignoreChartErrors": options.ignore_chart_errors,
             "verbose": options.verbose,
             "renderedCharts": !options.policies.is_empty(),
+            // Charts an APPCMDS `helm install` names render with its values.
+            "charts": super::app_charts::chart_releases(&planned.plan.extension.applications),
         }));
         req.files = list_tree(analysis_root)?;
         let key = if options.no_cache {

@@ -28,6 +28,7 @@
 //! through `report`; cache keys and entries live in `cache`.
 
 mod analyse;
+mod app_charts;
 mod archive;
 mod assemble;
 mod base;
@@ -35,6 +36,7 @@ mod build;
 mod cache;
 mod ceilings;
 mod grants;
+mod imagelist_run;
 mod listing;
 mod lock;
 mod offline_images;
@@ -60,6 +62,7 @@ mod transform;
 mod verdicts;
 
 pub use ceilings::{AddRatio, CeilingExceeded, Ceilings, Deadline};
+pub use imagelist_run::run_imagelist;
 pub use lock::{LOCK_FILE, Lock};
 pub use offline_images::{
     ANNOTATION_MISSING_IMAGES, ANNOTATION_OFFLINE_IMAGES, OfflineImage, OfflineSummary, REGISTRY_DIR,

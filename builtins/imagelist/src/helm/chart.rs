@@ -9,6 +9,7 @@ use std::path::Path;
 use sealbox_render::engine::Value;
 
 use super::ChartError;
+use super::helmignore::Rules;
 use super::values::{parse_values, to_value};
 use crate::yaml::{self, Node};
 
@@ -64,12 +65,26 @@ pub struct Dependency {
     pub condition: Option<String>,
     /// Tags; the sub-chart is off when every tag it has is false.
     pub tags: Vec<String>,
+    /// `import-values`, as (path in the sub-chart's values, path in the
+    /// parent's; empty for its root): `- data` is `exports.data` into the
+    /// root, `- {child: a, parent: b}` is `a` into `b`.
+    pub import_values: Vec<(String, String)>,
 }
 
 /// Loads the chart in directory `dir`; `source` names it in messages.
 pub fn load_dir(dir: &Path, source: &str) -> Result<Chart, ChartError> {
     let mut files = Vec::new();
     read_tree(dir, "", &mut files, source)?;
+    // helm applies the top chart's `.helmignore` to the whole directory
+    // tree, sub-chart directories included; archives were filtered when packed.
+    if let Some(ignore) = files.iter().find(|f| f.name == ".helmignore") {
+        let rules = Rules::parse(text(ignore, source)?).map_err(|(line, message)| ChartError {
+            file: Some(format!("{source}/.helmignore")),
+            line: (line > 0).then_some(line),
+            message,
+        })?;
+        files.retain(|f| !rules.ignores_file(&f.name));
+    }
     from_files(files, source)
 }
 
@@ -226,11 +241,25 @@ fn dependencies_of(node: &Node) -> Vec<Dependency> {
                 Some(yaml::NodeValue::Seq(ts)) => ts.iter().filter_map(|t| t.text().map(str::to_string)).collect(),
                 _ => Vec::new(),
             };
+            let import_values = match d.get("import-values").map(|t| &t.value) {
+                Some(yaml::NodeValue::Seq(items)) => items
+                    .iter()
+                    .filter_map(|i| match &i.value {
+                        yaml::NodeValue::Map(_) => Some((
+                            i.get("child").and_then(Node::text)?.to_string(),
+                            i.get("parent").and_then(Node::text)?.to_string(),
+                        )),
+                        _ => Some((format!("exports.{}", i.text()?), String::new())),
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
             Some(Dependency {
                 name,
                 alias: d.get("alias").and_then(Node::text).map(str::to_string),
                 condition: d.get("condition").and_then(Node::text).map(str::to_string),
                 tags,
+                import_values,
             })
         })
         .collect()

@@ -75,9 +75,19 @@ pub fn register(set: &mut Templates, tpl_set: TplSet) {
         if depth.get() >= MAX_TPL_DEPTH {
             return Err(format!("{TPL_TOO_DEEP} ({MAX_TPL_DEPTH})"));
         }
+        // Text without actions is itself; this also keeps an empty text from
+        // leaving the calling template in place and running it again.
+        if !text.contains("{{") {
+            return Ok(Value::String(text.to_string()));
+        }
         let mut set = tpl_set.borrow().clone().ok_or("tpl called before the chart was loaded")?;
         let name = template_name(&data).unwrap_or_else(|| "tpl".to_string());
+        set.remove(&name);
         set.parse(&name, text).map_err(|e| e.to_string())?;
+        // Only comments and definitions: nothing to print.
+        if !set.has_template(&name) {
+            return Ok(Value::String(String::new()));
+        }
         let mut opts = super::render::options();
         opts.limits.max_depth = super::render::MAX_TPL_TEMPLATE_DEPTH;
         depth.set(depth.get() + 1);
@@ -152,6 +162,11 @@ pub fn register(set: &mut Templates, tpl_set: TplSet) {
     add_number_functions(set);
     add_placeholder_functions(set);
     add_files_functions(set);
+    super::more_funcs::register(set.set, &mut |t: &mut Templates, alias, name| {
+        if let Some(func) = t.func(name) {
+            t.add_func(alias, func);
+        }
+    });
     // sprig's must* variants differ only in how they fail, and these fail loudly already.
     for (alias, name) in [
         ("mustFirst", "first"),
@@ -190,12 +205,12 @@ fn add_map_functions(set: &mut Registry<'_>) {
         Ok(map_arg(args, 0)?.get(str_arg(args, 1, "get")?).cloned().unwrap_or(Value::String(String::new())))
     });
     set.add_fn("set", |args| {
-        let mut m = map_arg(args, 0)?.clone();
+        let mut m = map_arg(args, 0)?.into_owned();
         m.insert(str_arg(args, 1, "set")?.to_string(), args.get(2).cloned().unwrap_or_default());
         Ok(Value::map(m))
     });
     set.add_fn("unset", |args| {
-        let mut m = map_arg(args, 0)?.clone();
+        let mut m = map_arg(args, 0)?.into_owned();
         m.remove(str_arg(args, 1, "unset")?);
         Ok(Value::map(m))
     });
@@ -604,8 +619,8 @@ fn add_files_functions(set: &mut Registry<'_>) {
             map_arg(args, 0)?.iter().filter(|(k, _)| glob(pattern, k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
         ))
     });
-    set.add_fn("helmFilesAsConfig", |args| Ok(Value::String(as_config(map_arg(args, 0)?))));
-    set.add_fn("helmFilesAsSecrets", |args| Ok(Value::String(as_secrets(map_arg(args, 0)?))));
+    set.add_fn("helmFilesAsConfig", |args| Ok(Value::String(as_config(&*map_arg(args, 0)?))));
+    set.add_fn("helmFilesAsSecrets", |args| Ok(Value::String(as_secrets(&*map_arg(args, 0)?))));
     set.add_fn("helmApiVersionsHas", |args| {
         let want = str_arg(args, 1, "APIVersions.Has")?;
         Ok(Value::Bool(list_arg(args, 0)?.iter().any(|v| v.as_str() == Some(want))))
@@ -630,7 +645,7 @@ fn one<'v>(args: &'v [Value], name: &str) -> Result<&'v Value, String> {
     args.first().ok_or_else(|| format!("wrong number of args for {name}: want 1 got 0"))
 }
 
-fn str_arg<'v>(args: &'v [Value], i: usize, name: &str) -> Result<&'v str, String> {
+pub(super) fn str_arg<'v>(args: &'v [Value], i: usize, name: &str) -> Result<&'v str, String> {
     match args.get(i) {
         Some(Value::String(s)) => Ok(s),
         Some(other) => Err(format!("{name}: wrong type for value; expected string; got {}", other.type_name())),
@@ -638,9 +653,12 @@ fn str_arg<'v>(args: &'v [Value], i: usize, name: &str) -> Result<&'v str, Strin
     }
 }
 
-fn map_arg(args: &[Value], i: usize) -> Result<&BTreeMap<String, Value>, String> {
+/// A map argument; Go passes nil as the nil map (an empty one to read), so
+/// `hasKey $missing "k"` is false rather than an error.
+fn map_arg(args: &[Value], i: usize) -> Result<std::borrow::Cow<'_, BTreeMap<String, Value>>, String> {
     match args.get(i) {
-        Some(Value::Map(m)) => Ok(m),
+        Some(Value::Map(m)) => Ok(std::borrow::Cow::Borrowed(m)),
+        Some(Value::Null) => Ok(std::borrow::Cow::Owned(BTreeMap::new())),
         Some(other) => {
             Err(format!("wrong type for value; expected map[string]interface {{}}; got {}", other.type_name()))
         }
@@ -657,7 +675,7 @@ fn list_arg(args: &[Value], i: usize) -> Result<&[Value], String> {
     }
 }
 
-fn int_arg(args: &[Value], i: usize) -> Result<i64, String> {
+pub(super) fn int_arg(args: &[Value], i: usize) -> Result<i64, String> {
     args.get(i).map(to_int).ok_or_else(|| format!("missing argument {}", i + 1))
 }
 
@@ -767,7 +785,7 @@ fn regex(pattern: &str) -> Result<regex::Regex, String> {
     regex::Regex::new(pattern).map_err(|e| format!("invalid regex {pattern:?}: {e}"))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

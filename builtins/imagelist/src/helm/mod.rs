@@ -8,23 +8,30 @@
 //! use ([`funcs`], [`semver`], [`files`]), and Helm's object methods
 //! (`.Files.Get`, `.Capabilities.APIVersions.Has`) via [`methods`].
 //!
-//! Rendering uses the chart's default values, release name `release-name`
-//! (the application's name for charts under `application/apps/`), namespace
-//! `default`, Kubernetes [`render::KUBE_VERSION`]; `lookup` returns an empty
+//! Rendering uses the chart's default values under the user's
+//! ([`release::Release`]: values files, `--set`), release name
+//! `release-name` (the application's name for charts under
+//! `application/apps/`), namespace `default`, Kubernetes
+//! [`render::KUBE_VERSION`], `.helmignore` ([`helmignore`]) and helm 3.17's
+//! whole function map ([`more_funcs`]); `lookup` returns an empty
 //! map, as without a cluster. As in Helm, partials (`_*`) and `NOTES.txt`
 //! produce no manifest, library charts only lend their definitions, `crds/`
 //! is not rendered, and a dependency missing from `charts/` is an error.
 //!
 //! Known differences from Helm: template values are immutable, so `set`,
-//! `unset` and `merge` return the changed map instead of changing it in
-//! place (charts that rely on the side effect through another variable see
-//! the old map); random, clock and certificate functions return fixed
-//! values; `.helmignore` and `values.schema.json` are not applied.
+//! `unset` and `merge` return the changed map and rebind only the variable
+//! they were given (charts that rely on the side effect through another
+//! reference see the old map); random, clock and certificate functions return fixed
+//! values; `values.schema.json` is not applied.
 
+pub mod capabilities;
 pub mod chart;
 pub mod files;
 pub mod funcs;
+pub mod helmignore;
 pub mod methods;
+pub mod more_funcs;
+pub mod release;
 pub mod render;
 pub mod semver;
 pub mod values;
@@ -71,8 +78,8 @@ impl std::error::Error for ChartError {}
 pub const DEFAULT_RELEASE: &str = "release-name";
 
 /// Renders the chart at `chart` (a directory or `.tgz`, relative to `root`)
-/// with its default values as release `release`.
-pub fn render_chart(root: &Path, chart: &str, release: &str) -> Result<Vec<RenderedManifest>, ChartError> {
+/// as `release` says.
+pub fn render_chart(root: &Path, chart: &str, release: &release::Release) -> Result<Vec<RenderedManifest>, ChartError> {
     let path = root.join(chart);
     let loaded = if path.is_dir() {
         chart::load_dir(&path, chart)?

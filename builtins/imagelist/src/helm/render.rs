@@ -12,14 +12,15 @@ use std::rc::Rc;
 use sealbox_render::engine::{Error, MissingKey, Options, Templates, Value};
 
 use super::chart::{Chart, Dependency};
+use super::release::Release;
 use super::values::{coalesce, get, lookup_path, with_key};
 use super::{ChartError, RenderedManifest, funcs, methods};
 
 /// The Kubernetes version `.Capabilities` reports, as `helm template` does
 /// without a cluster.
-pub const KUBE_VERSION: &str = "v1.30.0";
+pub const KUBE_VERSION: &str = "v1.32.0";
 /// The Helm version `.Capabilities.HelmVersion` reports.
-pub const HELM_VERSION: &str = "v3.15.0";
+pub const HELM_VERSION: &str = "v3.17.1";
 
 /// How deeply templates may nest (`include`, `template`, control
 /// structures). Helm allows 1000 `include` levels, but each level costs guest
@@ -49,10 +50,11 @@ struct Unit<'c> {
     values: Value,
 }
 
-/// Renders `chart` with its default values as release `release`.
-pub fn render(chart: &Chart, release: &str) -> Result<Vec<RenderedManifest>, ChartError> {
+/// Renders `chart` as `release` says (name, namespace, Kubernetes version,
+/// the user's values over the chart's defaults).
+pub fn render(chart: &Chart, release: &Release) -> Result<Vec<RenderedManifest>, ChartError> {
     check_dependencies(chart)?;
-    let values = coalesce_tree(chart, &Value::map(BTreeMap::new()));
+    let values = coalesce_tree(chart, &release.values);
     let mut units = Vec::new();
     plan(chart, chart.name.clone(), chart.name.clone(), values.clone(), &values, &mut units);
 
@@ -88,7 +90,7 @@ pub fn render(chart: &Chart, release: &str) -> Result<Vec<RenderedManifest>, Cha
     }
     *tpl_set.borrow_mut() = Some(set.clone());
 
-    let capabilities = capabilities();
+    let capabilities = super::capabilities::capabilities(&release.kube_version);
     let release = release_value(release);
     let opts = options();
     let mut out = Vec::new();
@@ -96,7 +98,7 @@ pub fn render(chart: &Chart, release: &str) -> Result<Vec<RenderedManifest>, Cha
     names.sort_by(|a, b| a.2.cmp(&b.2));
     for (i, file_name, name) in names {
         let base = file_name.rsplit('/').next().unwrap_or(file_name);
-        if base.starts_with('_') || base == "NOTES.txt" {
+        if base.starts_with('_') || name.ends_with("NOTES.txt") {
             continue;
         }
         let unit = &units[*i];
@@ -192,14 +194,25 @@ fn coalesce_tree(chart: &Chart, given: &Value) -> Value {
         values = with_key(&values, "global", Value::map(BTreeMap::new()));
     }
     let parent_global = get(&values, "global").cloned();
-    for (sub, name, _) in instances(chart) {
+    for (sub, name, dep) in instances(chart) {
         let mut sub_given = get(&values, &name).cloned().unwrap_or_else(|| Value::map(BTreeMap::new()));
         if let Some(global) = &parent_global {
             let merged = coalesce(global, get(&sub_given, "global").unwrap_or(&Value::Null));
             sub_given = with_key(&sub_given, "global", merged);
         }
         let sub_values = coalesce_tree(sub, &sub_given);
-        values = with_key(&values, &name, sub_values);
+        values = with_key(&values, &name, sub_values.clone());
+        // `import-values`: the sub-chart's values under the parent's path,
+        // below the parent's own values, as helm imports them.
+        for (child, parent) in dep.map(|d| d.import_values.as_slice()).unwrap_or_default() {
+            if let Some(v) = lookup_path(&sub_values, child) {
+                let imported = parent
+                    .rsplit('.')
+                    .filter(|p| !p.is_empty())
+                    .fold(v.clone(), |acc, key| Value::map(BTreeMap::from([(key.to_string(), acc)])));
+                values = coalesce(&values, &imported);
+            }
+        }
     }
     values
 }
@@ -269,79 +282,14 @@ fn files_value(chart: &Chart) -> Value {
     )
 }
 
-fn release_value(name: &str) -> Value {
+fn release_value(release: &Release) -> Value {
     Value::map(BTreeMap::from([
-        ("Name".to_string(), Value::String(name.to_string())),
-        ("Namespace".to_string(), Value::String("default".into())),
+        ("Name".to_string(), Value::String(release.name.clone())),
+        ("Namespace".to_string(), Value::String(release.namespace.clone())),
         ("Service".to_string(), Value::String("Helm".into())),
         ("IsInstall".to_string(), Value::Bool(true)),
         ("IsUpgrade".to_string(), Value::Bool(false)),
         ("Revision".to_string(), Value::Int(1)),
-    ]))
-}
-
-/// `.Capabilities` without a cluster: the Kubernetes version and the API
-/// versions `helm template` assumes.
-fn capabilities() -> Value {
-    const GROUP_VERSIONS: [&str; 22] = [
-        "v1",
-        "admissionregistration.k8s.io/v1",
-        "apiextensions.k8s.io/v1",
-        "apps/v1",
-        "authentication.k8s.io/v1",
-        "authorization.k8s.io/v1",
-        "autoscaling/v1",
-        "autoscaling/v2",
-        "batch/v1",
-        "certificates.k8s.io/v1",
-        "coordination.k8s.io/v1",
-        "discovery.k8s.io/v1",
-        "events.k8s.io/v1",
-        "flowcontrol.apiserver.k8s.io/v1",
-        "networking.k8s.io/v1",
-        "node.k8s.io/v1",
-        "policy/v1",
-        "rbac.authorization.k8s.io/v1",
-        "scheduling.k8s.io/v1",
-        "storage.k8s.io/v1",
-        "storage.k8s.io/v1beta1",
-        "apiregistration.k8s.io/v1",
-    ];
-    const KINDS: [&str; 16] = [
-        "apps/v1/Deployment",
-        "apps/v1/StatefulSet",
-        "apps/v1/DaemonSet",
-        "batch/v1/Job",
-        "batch/v1/CronJob",
-        "networking.k8s.io/v1/Ingress",
-        "networking.k8s.io/v1/IngressClass",
-        "networking.k8s.io/v1/NetworkPolicy",
-        "policy/v1/PodDisruptionBudget",
-        "autoscaling/v2/HorizontalPodAutoscaler",
-        "rbac.authorization.k8s.io/v1/Role",
-        "rbac.authorization.k8s.io/v1/ClusterRole",
-        "v1/Service",
-        "v1/ConfigMap",
-        "v1/Secret",
-        "v1/ServiceAccount",
-    ];
-    let versions = GROUP_VERSIONS.iter().chain(KINDS.iter()).map(|s| Value::String((*s).to_string())).collect();
-    let minor = KUBE_VERSION.split('.').nth(1).unwrap_or("0").to_string();
-    Value::map(BTreeMap::from([
-        (
-            "KubeVersion".to_string(),
-            Value::map(BTreeMap::from([
-                ("Version".to_string(), Value::String(KUBE_VERSION.into())),
-                ("GitVersion".to_string(), Value::String(KUBE_VERSION.into())),
-                ("Major".to_string(), Value::String("1".into())),
-                ("Minor".to_string(), Value::String(minor)),
-            ])),
-        ),
-        ("APIVersions".to_string(), Value::list(versions)),
-        (
-            "HelmVersion".to_string(),
-            Value::map(BTreeMap::from([("Version".to_string(), Value::String(HELM_VERSION.into()))])),
-        ),
     ]))
 }
 
@@ -354,7 +302,7 @@ mod tests {
     fn render_tree(files: &[(&str, &str)]) -> Result<Vec<(String, String)>, ChartError> {
         let tree = TempTree::new(files);
         let chart = load_dir(&tree.path().join("top"), "top")?;
-        Ok(render(&chart, "rel")?.into_iter().map(|m| (m.name, m.text)).collect())
+        Ok(render(&chart, &Release::named("rel"))?.into_iter().map(|m| (m.name, m.text)).collect())
     }
 
     #[test]

@@ -101,13 +101,32 @@ fn check_one(constraint: &str, v: &Version) -> Result<bool, String> {
     })
 }
 
+/// The single constraints of one `||` alternative: an operator, optional
+/// spaces, then a version, as Masterminds/semver v3 reads them
+/// (`>= 1.22-0`, `>1.2 <2`, `>=1, <2`).
+fn split_constraints(alternative: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for part in alternative.split(',') {
+        let mut rest = part.trim();
+        while !rest.is_empty() {
+            let op_len = rest.find(|c: char| !matches!(c, '=' | '<' | '>' | '!' | '~' | '^')).unwrap_or(rest.len());
+            let (op, after) = rest.split_at(op_len);
+            let after = after.trim_start();
+            let version_len = after.find(char::is_whitespace).unwrap_or(after.len());
+            out.push(format!("{op}{}", &after[..version_len]));
+            rest = after[version_len..].trim_start();
+        }
+    }
+    out
+}
+
 /// Whether `version` satisfies `constraint`.
 pub fn semver_compare(constraint: &str, version: &str) -> Result<bool, String> {
     let (v, _) = parse_version(version).ok_or_else(|| format!("invalid semantic version {version:?}"))?;
     for alternative in constraint.split("||") {
         let mut all = true;
-        for part in alternative.split([',', ' ']).filter(|p| !p.trim().is_empty()) {
-            if !check_one(part, &v)? {
+        for part in split_constraints(alternative) {
+            if !check_one(&part, &v)? {
                 all = false;
                 break;
             }
@@ -117,6 +136,28 @@ pub fn semver_compare(constraint: &str, version: &str) -> Result<bool, String> {
         }
     }
     Ok(false)
+}
+
+/// sprig's `semver`: the parts of a version as a map with the field names
+/// of Masterminds' `Version` (`Major`, `Minor`, `Patch`, `Prerelease`,
+/// `Metadata`, `Original`), or an error for what is not a version.
+pub fn semver_parts(version: &str) -> Result<sealbox_render::engine::Value, String> {
+    use sealbox_render::engine::Value;
+    let err = || format!("Invalid Semantic Version: {version:?}");
+    let (v, given) = parse_version(version).ok_or_else(err)?;
+    if given == 0 {
+        return Err(err());
+    }
+    let metadata = version.split_once('+').map(|(_, m)| m.to_string()).unwrap_or_default();
+    let num = |n: u64| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));
+    Ok(Value::map(std::collections::BTreeMap::from([
+        ("Major".to_string(), num(v.nums[0])),
+        ("Minor".to_string(), num(v.nums[1])),
+        ("Patch".to_string(), num(v.nums[2])),
+        ("Prerelease".to_string(), Value::String(v.pre.join("."))),
+        ("Metadata".to_string(), Value::String(metadata)),
+        ("Original".to_string(), Value::String(version.to_string())),
+    ])))
 }
 
 #[cfg(test)]
@@ -138,10 +179,30 @@ mod tests {
             ("<1.20 || >=1.30", "v1.30.0", true),
             (">1.29", "v1.29.5", false),
             ("=1.30.0", "v1.30.0", true),
+            // Spaces between operator and version, as charts write them (issue #13).
+            (">= 1.22-0", "v1.30.0", true),
+            ("> 1.20.0-0", "1.30.0", true),
+            (">= 1.27.x", "1.30.0", true),
+            (">= 1.27.x", "1.26.9", false),
+            (">= v1.20", "1.30.0", true),
+            ("=> 1.0", "1.30.0", true),
+            (">= 1.2 < 2", "1.5.0", true),
+            (">= 1.2 < 2", "2.5.0", false),
         ];
         for (c, v, want) in cases {
             assert_eq!(semver_compare(c, v), Ok(want), "{c} vs {v}");
         }
         assert!(semver_compare(">=a.b", "1.0.0").is_err());
+    }
+
+    #[test]
+    fn semver_gives_the_parts() {
+        let v = semver_parts("v1.2.3-rc.1+build").expect("valid");
+        let sealbox_render::engine::Value::Map(m) = v else { panic!("a map") };
+        assert_eq!(m.get("Major"), Some(&sealbox_render::engine::Value::Int(1)));
+        assert_eq!(m.get("Patch"), Some(&sealbox_render::engine::Value::Int(3)));
+        assert_eq!(m.get("Prerelease").and_then(|v| v.as_str()), Some("rc.1"));
+        assert_eq!(m.get("Metadata").and_then(|v| v.as_str()), Some("build"));
+        assert!(semver_parts("nope").is_err());
     }
 }

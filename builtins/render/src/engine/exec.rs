@@ -13,6 +13,9 @@ use super::ast::{Arg, Command, Control, Node, Pipe, Tree};
 use super::error::{ExecError, ExecErrorKind, line_col};
 use super::value::{Value, write_go};
 
+/// sprig's functions that change their first (map) argument in place.
+const MUTATING_FUNCS: [&str; 6] = ["set", "unset", "merge", "mergeOverwrite", "mustMerge", "mustMergeOverwrite"];
+
 /// A template function: gets a context (to run other templates, for
 /// Helm-style `include`) and the evaluated arguments.
 pub type Func = Rc<dyn Fn(&mut FuncCtx<'_, '_>, &[Value]) -> Result<Value, String>>;
@@ -571,7 +574,32 @@ impl<'a> Exec<'a> {
         };
         let func = func.clone();
         let result = func(&mut FuncCtx { exec: self }, &argv);
-        result.map_err(|e| self.fail(pos, at, format!("error calling {name}: {e}")))
+        let value = result.map_err(|e| self.fail(pos, at, format!("error calling {name}: {e}")))?;
+        if MUTATING_FUNCS.contains(&name)
+            && let (Some(Arg::Variable { pos, name: var, idents }), Value::Map(_)) = (rest.first(), &value)
+        {
+            self.rebind(var, idents, value.clone(), *pos)?;
+        }
+        Ok(value)
+    }
+
+    /// Values are immutable here, so a sprig function that changes its map
+    /// argument in place in Go returns the changed map instead; when that
+    /// argument is a variable (`$_ := set $labels "k" "v"`, or a path under
+    /// one, `set $.Values.x …`), the variable takes the changed map, so the
+    /// rest of the template sees the change as it would in Go.
+    fn rebind(&mut self, var: &str, idents: &[String], value: Value, pos: usize) -> XResult<()> {
+        fn with_path(base: &Value, path: &[String], value: Value) -> Value {
+            let Some((first, rest)) = path.split_first() else { return value };
+            let Value::Map(m) = base else { return base.clone() };
+            let Some(child) = m.get(first) else { return base.clone() };
+            let mut m = (**m).clone();
+            let new_child = with_path(child, rest, value);
+            m.insert(first.clone(), new_child);
+            Value::map(m)
+        }
+        let current = self.var_value(var, pos)?;
+        self.set_var(var, with_path(&current, idents, value), pos)
     }
 
     fn call_builtin(&mut self, pos: usize, at: &dyn Display, rest: &[Arg], argv: Vec<Value>) -> XResult<Value> {

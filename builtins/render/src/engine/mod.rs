@@ -118,9 +118,21 @@ impl Templates {
         self.add_func(name, Rc::new(move |_ctx: &mut FuncCtx<'_, '_>, args: &[Value]| func(args)))
     }
 
+    /// The function of that name, to register it again under another
+    /// (sprig's aliases); the special forms (`and`, `or`…) are not here.
+    pub fn func(&self, name: &str) -> Option<Func> {
+        self.funcs.get(name).cloned()
+    }
+
     /// Whether a function of that name can be called.
     pub fn has_func(&self, name: &str) -> bool {
         self.funcs.contains_key(name) || funcs::SPECIAL_FORMS.contains(&name)
+    }
+
+    /// Removes the template `name`, so that parsing an empty source under
+    /// that name leaves no template rather than the old one (helm's `tpl`).
+    pub fn remove(&mut self, name: &str) {
+        self.trees.remove(name);
     }
 
     /// Parses `text` as the template `name`, adding every template it

@@ -216,6 +216,8 @@ impl Value {
             Value::Null | Value::Func(_) => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Int(i) => serde_json::Value::from(*i),
+            // Go's encoder prints an integral float64 without a fraction (`20`, not `20.0`).
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9e15 => serde_json::Value::from(*f as i64),
             Value::Float(f) => serde_json::Number::from_f64(*f).map(serde_json::Value::Number).unwrap_or_default(),
             Value::String(s) => serde_json::Value::String(s.clone()),
             Value::List(l) => serde_json::Value::Array(l.iter().map(Value::to_json).collect()),

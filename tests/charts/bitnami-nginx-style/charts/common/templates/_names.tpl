@@ -1,0 +1,9 @@
+{{- define "common.names.name" -}}{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}{{- end -}}
+{{- define "common.names.fullname" -}}
+{{- if .Values.fullnameOverride -}}{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}{{- end -}}{{- end -}}
+{{- end -}}
+{{- define "common.names.namespace" -}}{{- default .Release.Namespace .Values.namespaceOverride | trunc 63 | trimSuffix "-" -}}{{- end -}}
+{{- define "common.names.chart" -}}{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}{{- end -}}

@@ -1,0 +1,2 @@
+{{- define "shared.image" -}}{{ .Values.image }}{{- end -}}
+{{- define "shared.name" -}}base-name{{- end -}}

@@ -1,0 +1,1 @@
+{{ define "unused" }}kind: Nothing{{ end }}

@@ -1,0 +1,1 @@
+{{- define "app.namespace" -}}{{- default .Release.Namespace .Values.namespaceOverride -}}{{- end -}}
