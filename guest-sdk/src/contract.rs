@@ -111,14 +111,11 @@ pub struct FileEntry {
     /// name's path, so packers can keep the link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hardlink: Option<String>,
-    /// Where under `/in` the content is read from, when that differs from
-    /// `path` (a layer listing maps context paths to image paths).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
 }
 
-/// One response, written as JSON on the module's stdout (or, for packers
-/// whose stdout carries the layer, to `/out/response.json`).
+/// One response, written as JSON on the module's stdout (or, when the host
+/// streams a module's stdout elsewhere, as it does the builtin packer's
+/// layer, to `/out/response.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Response {
@@ -234,8 +231,6 @@ pub enum ModuleKind {
     Transform,
     /// Reads `/in`, answers with a verdict; its `/out` is discarded.
     Policy,
-    /// Reads `/in`, writes a layer tar stream on stdout.
-    Packer,
 }
 
 /// The JSON a module carries in its `sealbox.module` custom section.

@@ -105,7 +105,6 @@ mod tests {
             size: 10,
             link: None,
             hardlink: None,
-            source: None,
         };
         let req = Request { files: vec![entry], ..Request::default() };
         let response = apply(&input, &output, &req, |_, inp, out| {

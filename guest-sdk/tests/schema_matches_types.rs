@@ -152,7 +152,6 @@ fn full_request() -> Request {
         size: 3,
         link: Some("target".into()),
         hardlink: Some("first".into()),
-        source: Some("context/path".into()),
     };
     Request {
         api_version: API_VERSION.into(),
@@ -229,7 +228,7 @@ fn metadata_schema_matches_metadata() {
     let full = serde_json::to_value(full_metadata()).unwrap();
     assert_required::<ModuleMetadata>("metadata", "", &full);
     assert_required::<Capabilities>("metadata", "/properties/capabilities", &full["capabilities"]);
-    assert_enum("metadata", "/properties/kind", &[ModuleKind::Transform, ModuleKind::Policy, ModuleKind::Packer]);
+    assert_enum("metadata", "/properties/kind", &[ModuleKind::Transform, ModuleKind::Policy]);
 }
 
 /// The checks above must be able to fail: a field the schema lacks, and a

@@ -22,6 +22,7 @@
 
 pub mod tarfmt;
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -42,6 +43,12 @@ pub struct PackConfig {
     /// `COPY src /dest` does; its parent directories get entries too.
     #[serde(default)]
     pub prefix: Option<String>,
+    /// Where under `/in` a file's content is read from, by its path in the
+    /// layer, for files whose content lives elsewhere (`COPY rootfs/ .`
+    /// maps `rootfs/x` to `x`). This is the packer's own business, so it is
+    /// config and not part of the step contract's file entries.
+    #[serde(default)]
+    pub sources: HashMap<String, String>,
 }
 
 /// What a pack wrote.
@@ -160,7 +167,7 @@ fn pack_with_chunk(
                 header.size = entry.size;
                 // The content may live elsewhere under /in than where it
                 // goes in the layer (`COPY rootfs/ .` maps `rootfs/x` to `x`).
-                let source = entry.source.as_deref().unwrap_or(&entry.path);
+                let source = config.sources.get(&entry.path).unwrap_or(&entry.path);
                 check_relative(source)
                     .map_err(|why| err(format!("invalid source path {source:?} in the file list: {why}")))?;
                 w.file(&header, &root.join(source), source, &mut buf, chunk)?;

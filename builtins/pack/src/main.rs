@@ -1,13 +1,12 @@
-//! The `pack` builtin's wasm entry point. A packer's stdout carries the
-//! layer's tar stream, so its response goes to `/out/response.json`
-//! (contract v1, `ModuleKind::Packer`).
+//! The `pack` builtin's wasm entry point. Its stdout carries the layer's
+//! tar stream, so its response goes to `/out/response.json` (the host runs
+//! it that way; no module declares this). It carries no `sealbox.module`
+//! metadata: it is not a policy or a transform, and only the host runs it.
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use sealbox_guest::{INPUT_DIR, OUTPUT_DIR, Response};
-
-sealbox_guest::module_metadata!(r#"{"name":"pack","version":"0.1.0","kind":"packer"}"#);
 
 fn main() {
     let code = match run() {

@@ -10,7 +10,7 @@ use sha2::Digest as _;
 use super::*;
 
 fn file(path: &str, mode: u32, size: u64) -> FileEntry {
-    FileEntry { path: path.into(), kind: FileKind::File, mode, size, link: None, hardlink: None, source: None }
+    FileEntry { path: path.into(), kind: FileKind::File, mode, size, link: None, hardlink: None }
 }
 
 fn long_name() -> String {
@@ -33,15 +33,8 @@ fn fixture() -> (tempfile::TempDir, Vec<FileEntry>) {
     std::fs::write(root.join("bin/tool"), &tool).unwrap();
     std::fs::set_permissions(root.join("bin/tool"), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::write(root.join(&long), b"long: true\n").unwrap();
-    let dir_of = |p: &str| FileEntry {
-        path: p.into(),
-        kind: FileKind::Dir,
-        mode: 0o755,
-        size: 0,
-        link: None,
-        hardlink: None,
-        source: None,
-    };
+    let dir_of =
+        |p: &str| FileEntry { path: p.into(), kind: FileKind::Dir, mode: 0o755, size: 0, link: None, hardlink: None };
     let mut files = vec![
         dir_of("a"),
         file("a/empty", 0o600, 0),
@@ -54,7 +47,6 @@ fn fixture() -> (tempfile::TempDir, Vec<FileEntry>) {
             size: 0,
             link: Some("hello.txt".into()),
             hardlink: None,
-            source: None,
         },
         dir_of("bin"),
         file("bin/tool", 0o755, 3000),
@@ -205,14 +197,14 @@ fn output_is_pinned_and_ignores_timestamps_and_read_sizes() {
 #[test]
 fn a_prefix_places_the_tree_under_a_directory() {
     let (dir, files) = fixture();
-    let config = PackConfig { prefix: Some("/opt/app/".into()) };
+    let config = PackConfig { prefix: Some("/opt/app/".into()), ..PackConfig::default() };
     let seen = read_back(&pack_bytes(dir.path(), &files, 0, &config).unwrap());
     let paths: Vec<&str> = seen.iter().map(|s| s.path.as_str()).take(4).collect();
     assert_eq!(paths, ["opt/", "opt/app/", "opt/app/a/", "opt/app/a/empty"]);
     let hello = seen.iter().find(|s| s.path == "opt/app/a/hello.txt").unwrap();
     assert_eq!(hello.link.as_deref(), Some(Path::new("opt/app/a/hard")));
     for bad in ["../x", "a/../b", "a//b", "./a"] {
-        let config = PackConfig { prefix: Some(bad.into()) };
+        let config = PackConfig { prefix: Some(bad.into()), ..PackConfig::default() };
         assert!(pack_bytes(dir.path(), &files, 0, &config).is_err(), "{bad}");
     }
 }
@@ -222,18 +214,23 @@ fn content_is_read_from_the_source_when_given() {
     let (dir, _) = fixture();
     let files = vec![
         FileEntry { kind: FileKind::Dir, mode: 0o755, ..file("etc", 0, 0) },
-        FileEntry { source: Some("bin/tool".into()), ..file("etc/tool", 0o700, 3000) },
-        FileEntry { source: Some("a/hello.txt".into()), ..file("etc/x", 0o644, 6) },
+        file("etc/tool", 0o700, 3000),
+        file("etc/x", 0o644, 6),
     ];
-    let seen = read_back(&pack_bytes(dir.path(), &files, 0, &PackConfig::default()).unwrap());
+    let sources = |pairs: &[(&str, &str)]| PackConfig {
+        sources: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        ..PackConfig::default()
+    };
+    let config = sources(&[("etc/tool", "bin/tool"), ("etc/x", "a/hello.txt")]);
+    let seen = read_back(&pack_bytes(dir.path(), &files, 0, &config).unwrap());
     let paths: Vec<&str> = seen.iter().map(|s| s.path.as_str()).collect();
     assert_eq!(paths, ["etc/", "etc/tool", "etc/x"]);
     assert_eq!(seen[1].data, std::fs::read(dir.path().join("bin/tool")).unwrap());
     assert_eq!(seen[1].mode, 0o700);
     assert_eq!(seen[2].data, b"hello\n");
     for bad in ["../outside", "/etc/passwd", "a/../../x"] {
-        let list = vec![FileEntry { source: Some(bad.into()), ..file("x", 0o644, 1) }];
-        let e = pack_bytes(dir.path(), &list, 0, &PackConfig::default()).unwrap_err();
+        let list = vec![file("x", 0o644, 1)];
+        let e = pack_bytes(dir.path(), &list, 0, &sources(&[("x", bad)])).unwrap_err();
         assert!(e.0.contains("invalid source path"), "{bad}: {e}");
     }
 }
@@ -279,7 +276,6 @@ fn bad_listings_are_refused() {
         size: 0,
         link: None,
         hardlink: None,
-        source: None,
     });
     assert!(pack_bytes(dir.path(), &list, 0, &PackConfig::default()).unwrap_err().0.contains("without a target"));
 }

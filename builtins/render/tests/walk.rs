@@ -81,7 +81,6 @@ fn renders_the_fixture_tree_exactly() {
         size: 0,
         link: None,
         hardlink: None,
-        source: None,
     }];
     let outcome = render_tree(&fixture("rootfs"), out.path(), &env(), &config(), &files);
     assert!(besides_not_sealer(&outcome.diagnostics).is_empty(), "{:?}", outcome.diagnostics);

@@ -212,7 +212,7 @@ impl Tree {
     }
 
     fn insert(&mut self, path: &str, kind: FileKind, mode: u32, size: u64, link: Option<String>, content: Option<u64>) {
-        let entry = FileEntry { path: path.to_string(), kind, mode, size, link, hardlink: None, source: None };
+        let entry = FileEntry { path: path.to_string(), kind, mode, size, link, hardlink: None };
         self.nodes.insert(path.to_string(), Node { entry, content });
     }
 

@@ -79,7 +79,9 @@ pub struct RunArgs {
     /// Stdout limit.
     #[arg(long, default_value = "64MiB", value_parser = sandbox::parse_size)]
     stdout_limit: u64,
-    /// For packer modules: the file their stdout (the layer) is written to.
+    /// Stream the module's stdout into FILE instead of reading a response
+    /// from it; the response is then read from `/out/response.json`. This
+    /// is how the builtin `pack` writes a layer.
     #[arg(long, value_name = "FILE")]
     stream_to: Option<PathBuf>,
     /// Where precompiled modules are cached (default: $SEALBOX_CACHE or the
@@ -138,7 +140,6 @@ pub struct AnnotateArgs {
 enum KindArg {
     Transform,
     Policy,
-    Packer,
 }
 
 pub fn run(cmd: ModuleCommand) -> Result<()> {
@@ -210,17 +211,11 @@ fn run_module(args: RunArgs) -> Result<()> {
         image: ImageInfo { source_date_epoch: super::source_date_epoch()?, ..ImageInfo::default() },
         files,
     };
-    let is_packer = binary.metadata.as_ref().is_some_and(|m| m.kind == ModuleKind::Packer);
-    let stdout: Option<Box<dyn Write + Send>> = match (&args.stream_to, is_packer) {
-        (Some(path), _) => Some(Box::new(std::io::BufWriter::new(
+    let stdout: Option<Box<dyn Write + Send>> = match &args.stream_to {
+        Some(path) => Some(Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).map_err(|e| UsageError(format!("creating {}: {e}", path.display())))?,
         ))),
-        (None, true) => {
-            return Err(
-                UsageError("this is a packer module: give --stream-to FILE for the layer it writes".into()).into()
-            );
-        }
-        (None, false) => None,
+        None => None,
     };
     let cache = if args.no_cache { None } else { args.cache.clone().or_else(sandbox::ModuleCache::default_root) };
     let sandbox = super::open_sandbox(cache.as_deref())?;
@@ -347,7 +342,6 @@ fn annotate(args: AnnotateArgs) -> Result<()> {
             kind: match kind {
                 KindArg::Transform => ModuleKind::Transform,
                 KindArg::Policy => ModuleKind::Policy,
-                KindArg::Packer => ModuleKind::Packer,
             },
             capabilities: Capabilities { env: args.env, write_output: args.write_output, memory_mib: args.memory_mib },
             min_host_version: Some(env!("CARGO_PKG_VERSION").to_string()),

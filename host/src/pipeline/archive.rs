@@ -18,7 +18,7 @@ use cap_std::fs::Dir;
 use sealbox_guest::{FileEntry, FileKind};
 
 use super::ceilings::AddRatio;
-use super::listing::{self, implicit_dir};
+use super::listing::{self, LayerEntry, implicit_dir};
 use super::steps::{ModuleRunner, RunRequest};
 use crate::kubefile::{CopyEntry, EntryKind, Ignore};
 use crate::sandbox::Limits;
@@ -28,7 +28,7 @@ use crate::tree::{Existing, TreeWriter};
 /// file staged under `dir` at its image path, and the layer's listing.
 pub struct StagedLayer {
     pub dir: PathBuf,
-    pub listing: Vec<FileEntry>,
+    pub listing: Vec<LayerEntry>,
 }
 
 /// The rule the `unpack` module tags its answer with when an archive
@@ -151,7 +151,7 @@ fn is_plain_path(path: &str) -> bool {
 /// listing only).
 struct Layer {
     writer: TreeWriter,
-    entries: BTreeMap<String, FileEntry>,
+    entries: BTreeMap<String, LayerEntry>,
 }
 
 /// The mode of a staged file on disk; the layer takes its modes from the
@@ -164,7 +164,7 @@ impl Layer {
             return Ok(());
         }
         for e in listing::layer_listing(ctx, entries, ignore)? {
-            let source = e.source.clone().unwrap_or_else(|| e.path.clone());
+            let source = e.source_path().to_string();
             self.place(e, |writer, dest| {
                 let mut from = crate::tree::open_nofollow(ctx, &source)
                     .with_context(|| format!("reading {source} in the build context"))?
@@ -183,7 +183,8 @@ impl Layer {
         }
         let out_dir = Dir::open_ambient_dir(out, cap_std::ambient_authority())
             .with_context(|| format!("opening {}", out.display()))?;
-        for mut e in unpacked {
+        for e in unpacked {
+            let mut e = LayerEntry::from(e);
             let from = e.path.clone();
             e.path = join(&e.path);
             e.hardlink = e.hardlink.map(|h| join(&h));
@@ -196,7 +197,7 @@ impl Layer {
     /// Puts `e` at its path: later sources replace earlier files, links and
     /// empty directories, never a directory with entries, and nothing goes
     /// below a file or symlink. `write` fills a regular file's content.
-    fn place(&mut self, mut e: FileEntry, write: impl FnOnce(&TreeWriter, &str) -> Result<()>) -> Result<()> {
+    fn place(&mut self, mut e: LayerEntry, write: impl FnOnce(&TreeWriter, &str) -> Result<()>) -> Result<()> {
         let path = e.path.clone();
         for (i, _) in path.match_indices('/') {
             let dir = &path[..i];
@@ -253,7 +254,7 @@ impl Layer {
 
     /// The listing; a hard link whose first name a later source replaced
     /// becomes a plain file (each name holds its own copy on disk).
-    fn finish(mut self) -> Vec<FileEntry> {
+    fn finish(mut self) -> Vec<LayerEntry> {
         let leaders: std::collections::BTreeSet<String> = self
             .entries
             .values()

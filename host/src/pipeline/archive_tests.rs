@@ -18,7 +18,6 @@ fn entry(path: &str, kind: FileKind, size: u64) -> FileEntry {
         size,
         link: (kind == FileKind::Symlink).then(|| "/etc/passwd".into()),
         hardlink: None,
-        source: None,
     }
 }
 
@@ -90,7 +89,7 @@ fn layer() -> (tempfile::TempDir, Layer) {
 
 /// Places a file with `content` through the layer's own writer.
 fn put(layer: &mut Layer, e: FileEntry, content: &str) -> anyhow::Result<()> {
-    layer.place(e, |w, dest| {
+    layer.place(e.into(), |w, dest| {
         w.write(dest, &mut content.as_bytes(), 0o644)?;
         Ok(())
     })
@@ -114,11 +113,11 @@ fn a_later_file_replaces_an_earlier_one_and_parents_are_made_implicitly() {
 #[test]
 fn nothing_goes_below_a_symlink_or_file_an_earlier_source_made() {
     let (tmp, mut l) = layer();
-    l.place(link("etc"), |_, _| Ok(())).expect("link");
+    l.place(link("etc").into(), |_, _| Ok(())).expect("link");
     // Through the link this would land on the host's /etc/passwd.
     let e = err(put(&mut l, file("etc/passwd", 4), "evil"));
     assert_eq!(e, "etc/passwd would go below etc, which an earlier source made a file or symlink");
-    let e = err(l.place(dir("etc"), |_, _| Ok(())));
+    let e = err(l.place(dir("etc").into(), |_, _| Ok(())));
     assert!(e.contains("etc is a directory in this source, but an earlier source made it"), "{e}");
     put(&mut l, file("f", 1), "x").expect("file");
     let e = err(put(&mut l, file("f/g", 1), "y"));
@@ -134,13 +133,13 @@ fn a_directory_an_earlier_source_filled_is_not_replaced_but_an_empty_one_is() {
     let e = err(put(&mut l, file("d", 1), "x"));
     assert_eq!(e, "d would replace a directory that an earlier source filled");
     assert_eq!(read(tmp.path(), "d/keep"), "k");
-    l.place(dir("empty"), |_, _| Ok(())).expect("dir");
+    l.place(dir("empty").into(), |_, _| Ok(())).expect("dir");
     put(&mut l, file("empty", 2), "ok").expect("an empty directory is replaced");
     assert_eq!(read(tmp.path(), "empty"), "ok");
     // A directory named again keeps its place and takes the later mode.
     let mut again = dir("d");
     again.mode = 0o700;
-    l.place(again, |_, _| Ok(())).expect("dir again");
+    l.place(again.into(), |_, _| Ok(())).expect("dir again");
     let listing = l.finish();
     assert_eq!(listing.iter().find(|e| e.path == "d").map(|e| e.mode), Some(0o700));
 }

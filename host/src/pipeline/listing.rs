@@ -8,15 +8,97 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use cap_std::fs::Dir;
 use sealbox_guest::{FileEntry, FileKind};
+use serde::{Deserialize, Serialize};
 
 use crate::kubefile::{CopyEntry, EntryKind, Ignore};
 use crate::tree::{self, FileStats, WalkOptions};
+
+/// One entry of a layer listing: a file entry as the image holds it, and
+/// where its content is read from when that is not its image path. The
+/// source is the host's and the packer's business only, so it lives here
+/// and not in the step contract's [`FileEntry`]; the packer receives it in
+/// its config (see [`LayerEntry::split`]). Caches keep this flat shape,
+/// which is the shape listings had before the split.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LayerEntry {
+    /// Path in the layer, relative, `/`-separated.
+    pub path: String,
+    pub kind: FileKind,
+    /// Permission bits, without the file type.
+    pub mode: u32,
+    /// Size in bytes (files only).
+    #[serde(default)]
+    pub size: u64,
+    /// Target of a symlink.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// For later names of a hard-linked file: the first name's path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardlink: Option<String>,
+    /// Where under the source tree the content is read from, when that
+    /// differs from `path` (`COPY rootfs/ .` reads `rootfs/x` for `x`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+impl LayerEntry {
+    /// The path the content is read from under the source tree.
+    pub fn source_path(&self) -> &str {
+        self.source.as_deref().unwrap_or(&self.path)
+    }
+
+    /// A directory entry, as a listing's parents are.
+    pub fn dir(path: &str, mode: u32) -> LayerEntry {
+        LayerEntry {
+            path: path.to_string(),
+            kind: FileKind::Dir,
+            mode,
+            size: 0,
+            link: None,
+            hardlink: None,
+            source: None,
+        }
+    }
+
+    /// Splits a listing into what the packer's request carries: the file
+    /// entries, and the sources (by image path) of those read from
+    /// elsewhere, for its config.
+    pub fn split(listing: Vec<LayerEntry>) -> (Vec<FileEntry>, BTreeMap<String, String>) {
+        let mut sources = BTreeMap::new();
+        let files = listing
+            .into_iter()
+            .map(|e| {
+                if let Some(source) = e.source {
+                    sources.insert(e.path.clone(), source);
+                }
+                FileEntry { path: e.path, kind: e.kind, mode: e.mode, size: e.size, link: e.link, hardlink: e.hardlink }
+            })
+            .collect();
+        (files, sources)
+    }
+}
+
+impl From<FileEntry> for LayerEntry {
+    /// An entry read from its own path.
+    fn from(e: FileEntry) -> LayerEntry {
+        LayerEntry {
+            path: e.path,
+            kind: e.kind,
+            mode: e.mode,
+            size: e.size,
+            link: e.link,
+            hardlink: e.hardlink,
+            source: None,
+        }
+    }
+}
 
 /// Resolves `entries` (in order; later ones overwrite earlier ones) into
 /// the listing the packer receives: `path` is the path in the image,
 /// `source` the path in the context it is read from. Files the context's
 /// ignore file excludes stay out, as buildah leaves them out.
-pub fn layer_listing(ctx: &Dir, entries: &[CopyEntry], ignore: &Ignore) -> Result<Vec<FileEntry>> {
+pub fn layer_listing(ctx: &Dir, entries: &[CopyEntry], ignore: &Ignore) -> Result<Vec<LayerEntry>> {
     Ok(layer_listing_with_stats(ctx, entries, ignore)?.0)
 }
 
@@ -27,9 +109,9 @@ pub fn layer_listing_with_stats(
     ctx: &Dir,
     entries: &[CopyEntry],
     ignore: &Ignore,
-) -> Result<(Vec<FileEntry>, FileStats)> {
+) -> Result<(Vec<LayerEntry>, FileStats)> {
     let mut stats = FileStats::new();
-    let mut by_path: BTreeMap<String, FileEntry> = BTreeMap::new();
+    let mut by_path: BTreeMap<String, LayerEntry> = BTreeMap::new();
     for entry in entries {
         let source = path_str(&entry.source)?;
         let target = path_str(&entry.target)?;
@@ -43,7 +125,7 @@ pub fn layer_listing_with_stats(
                 let Some(meta) = meta else { bail!("{source}: not a regular file in the build context") };
                 use cap_std::fs::PermissionsExt;
                 let (mode, size) = (meta.permissions().mode() & 0o7777, meta.len());
-                let mut e = FileEntry {
+                let mut e = LayerEntry {
                     path: target.clone(),
                     kind: FileKind::File,
                     mode,
@@ -76,7 +158,8 @@ pub fn layer_listing_with_stats(
                 if !target.is_empty() {
                     by_path.entry(target.clone()).or_insert_with(|| implicit_dir(&target));
                 }
-                for mut e in listed {
+                for e in listed {
+                    let mut e = LayerEntry::from(e);
                     let from = join(&source, &e.path);
                     e.path = join(&target, &e.path);
                     e.hardlink = e.hardlink.map(|h| join(&target, &h));
@@ -129,16 +212,8 @@ pub fn layer_listing_with_stats(
 
 /// A directory a layer holds without a source naming it (a parent of its
 /// entries), with the mode buildah gives such directories.
-pub(super) fn implicit_dir(path: &str) -> FileEntry {
-    FileEntry {
-        path: path.to_string(),
-        kind: FileKind::Dir,
-        mode: tree::IMPLICIT_DIR_MODE,
-        size: 0,
-        link: None,
-        hardlink: None,
-        source: None,
-    }
+pub(super) fn implicit_dir(path: &str) -> LayerEntry {
+    LayerEntry::dir(path, tree::IMPLICIT_DIR_MODE)
 }
 
 fn path_str(p: &Path) -> Result<String> {
@@ -156,4 +231,40 @@ fn join(prefix: &str, rest: &str) -> String {
 
 fn shown(source: &str) -> &str {
     if source.is_empty() { "." } else { source }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_split_gives_the_packer_plain_entries_and_the_sources_apart() {
+        let read_from = |path: &str, source: Option<&str>| LayerEntry {
+            source: source.map(str::to_string),
+            size: 3,
+            kind: FileKind::File,
+            ..LayerEntry::dir(path, 0o644)
+        };
+        let listing =
+            vec![LayerEntry::dir("etc", 0o755), read_from("etc/a", Some("rootfs/etc/a")), read_from("b", None)];
+        let (files, sources) = LayerEntry::split(listing.clone());
+        assert_eq!(files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["etc", "etc/a", "b"]);
+        assert_eq!(files[1].size, 3);
+        assert_eq!(sources, BTreeMap::from([("etc/a".to_string(), "rootfs/etc/a".to_string())]));
+        // And back: an entry without a source reads its own path.
+        let back: Vec<LayerEntry> = files.into_iter().map(LayerEntry::from).collect();
+        assert_eq!(back[2], listing[2]);
+        assert_eq!(listing[1].source_path(), "rootfs/etc/a");
+        assert_eq!(listing[2].source_path(), "b");
+    }
+
+    #[test]
+    fn cached_listings_keep_their_flat_shape() {
+        // Step-cache entries written before the contract lost `source` must
+        // read back with their sources: the JSON shape is unchanged.
+        let old = r#"{"path":"x","kind":"file","mode":420,"size":1,"source":"ctx/x"}"#;
+        let e: LayerEntry = serde_json::from_str(old).expect("old entry");
+        assert_eq!(e.source.as_deref(), Some("ctx/x"));
+        assert_eq!(serde_json::to_string(&e).expect("json"), old);
+    }
 }

@@ -13,6 +13,7 @@ use sealbox_guest::FileKind;
 
 use super::analyse::Analysed;
 use super::build::Build;
+use super::listing::LayerEntry;
 use super::offline_images::OfflineImages;
 use super::packer::Packer;
 use super::plan::Planned;
@@ -76,7 +77,10 @@ impl Build<'_> {
         let mut layers = Layers { history: packed.history, layers: packed.layers, offline: OfflineImages::default() };
         self.pack_outputs(packer, &analysed.early_outputs, &mut layers)?;
         let last_dir = Dir::open_ambient_dir(&analysed.last_layer, cap_std::ambient_authority())?;
-        let last_listing = crate::tree::walk(&last_dir, &crate::tree::WalkOptions::default())?;
+        let last_listing: Vec<LayerEntry> = crate::tree::walk(&last_dir, &crate::tree::WalkOptions::default())?
+            .into_iter()
+            .map(LayerEntry::from)
+            .collect();
         if last_listing.iter().any(|e| e.kind != FileKind::Dir) {
             let started = Instant::now();
             let (desc, cached) = packer.layer(&last_dir, &analysed.last_layer, last_listing, &Default::default())?;

@@ -7,9 +7,10 @@ use std::path::Path;
 
 use anyhow::{Result, anyhow};
 use cap_std::fs::Dir;
-use sealbox_guest::{FileEntry, FileKind};
+use sealbox_guest::FileKind;
 
 use super::cache::{CachedLayer, StepCache, layer_key};
+use super::listing::LayerEntry;
 use super::options::BuildOptions;
 use super::report::bar;
 use super::steps::{ModuleRunner, RunRequest};
@@ -38,7 +39,7 @@ impl Packer<'_> {
         &self,
         source: &Dir,
         source_dir: &Path,
-        mut listing: Vec<FileEntry>,
+        mut listing: Vec<LayerEntry>,
         stats: &FileStats,
     ) -> Result<(LayerDescriptor, bool)> {
         let options = self.options;
@@ -68,8 +69,13 @@ impl Packer<'_> {
         let expected: u64 = listing.iter().map(|e| e.size + 512).sum();
         let bar = bar::Bar::new("packing".into(), expected, options.progress_bar);
         let writer = SharedWriter::new(bar.counting(LayerWriter::new(self.store, options.compression)?));
-        let mut req = RunRequest::new(serde_json::Value::Null);
-        req.files = listing;
+        let (files, sources) = LayerEntry::split(listing);
+        let mut req = RunRequest::new(if sources.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::json!({ "sources": sources })
+        });
+        req.files = files;
         req.limits = Limits { stdout: u64::MAX, timeout: std::time::Duration::from_secs(3600), ..Limits::default() };
         let result = self.runner.run("pack", self.pack, source_dir, self.work, req, Some(Box::new(writer.clone())));
         let (_outcome, _out) = result?;

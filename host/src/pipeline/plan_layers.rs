@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
 use cap_std::fs::Dir;
-use sealbox_guest::FileEntry;
 
+use super::listing::LayerEntry;
 use super::packer::Packer;
 use super::report::human_size;
 use super::transform::{self, TransformOutput};
@@ -28,7 +28,7 @@ use crate::tree::FileStats;
 /// context as its source (an ADD of an archive), if any.
 pub struct Listed {
     pub layer: LayerStep,
-    pub listing: Vec<FileEntry>,
+    pub listing: Vec<LayerEntry>,
     /// The metadata the listing read of the context's files (empty for a
     /// staged archive).
     pub stats: FileStats,

@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use sealbox_guest::{ImageInfo, ModuleKind};
 
 use super::ceilings::Ceilings;
+use super::listing::LayerEntry;
 use super::pipeline_file::{FailureAction, ModuleRef, Pipeline, PipelineStep, Stage, StepGrants};
 use super::stages::{OneStep, StageRunner};
 use super::staging::StagedTree;
@@ -113,8 +114,11 @@ fn stage_input(rootfs: &StagedTree, input: &CaseInput) -> Result<()> {
         CaseInput::Dir(path) => {
             let dir = cap_std::fs::Dir::open_ambient_dir(path, cap_std::ambient_authority())
                 .with_context(|| format!("opening input {}", path.display()))?;
-            let listing = tree::walk(&dir, &WalkOptions::default())
-                .map_err(|e| anyhow::anyhow!("input {}: {e}", path.display()))?;
+            let listing: Vec<LayerEntry> = tree::walk(&dir, &WalkOptions::default())
+                .map_err(|e| anyhow::anyhow!("input {}: {e}", path.display()))?
+                .into_iter()
+                .map(LayerEntry::from)
+                .collect();
             rootfs.copy_in(&dir, &listing)
         }
         CaseInput::Files(files) => {

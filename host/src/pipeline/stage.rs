@@ -12,11 +12,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
 use cap_std::fs::Dir;
-use sealbox_guest::{FileEntry, FileKind};
+use sealbox_guest::FileKind;
 
 use super::base::{self, Base};
 use super::build::Build;
 use super::grants::Grant;
+use super::listing::LayerEntry;
 use super::plan::Planned;
 use super::plan_layers::Listed;
 use super::staging::StagedTree;
@@ -34,7 +35,7 @@ pub(super) struct StagedTrees {
     pub rootfs: Option<StagedTree>,
     /// What the analysis tree copies, in plan order: from the context
     /// (`None`) or from a staging or output dir.
-    pub to_analyse: Vec<(Option<PathBuf>, Vec<FileEntry>)>,
+    pub to_analyse: Vec<(Option<PathBuf>, Vec<LayerEntry>)>,
 }
 
 /// What the plan's own layers are packed from, in plan order.

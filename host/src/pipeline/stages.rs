@@ -18,6 +18,7 @@ use sealbox_guest::{FileEntry, FileKind, ModuleKind, Response};
 use super::cache::{CachedOutput, KeyBuilder, StepCache, tree_key};
 use super::ceilings::Ceilings;
 use super::grants::{self, Grant};
+use super::listing::LayerEntry;
 use super::lock::Lock;
 use super::outputs::{list_rootfs, list_tree};
 use super::pipeline_file::{ModuleRef, Pipeline, PipelineStep, Stage};
@@ -36,7 +37,7 @@ pub struct StageOutput {
     /// The directory holding the files (under the granted sub-path's names).
     pub dir: PathBuf,
     /// The layer listing: image paths, each read from `source` under `dir`.
-    pub listing: Vec<FileEntry>,
+    pub listing: Vec<LayerEntry>,
 }
 
 /// The results of one stage.
@@ -315,16 +316,7 @@ impl StageRunner<'_> {
             let mut parent = String::new();
             for part in tree.split('/') {
                 parent = if parent.is_empty() { part.to_string() } else { format!("{parent}/{part}") };
-                let mode = 0o755;
-                listing.push(FileEntry {
-                    path: parent.clone(),
-                    kind: FileKind::Dir,
-                    mode,
-                    size: 0,
-                    link: None,
-                    hardlink: None,
-                    source: None,
-                });
+                listing.push(LayerEntry::dir(&parent, 0o755));
             }
         }
         for e in written {
@@ -334,7 +326,7 @@ impl StageRunner<'_> {
                 FileKind::Symlink => 0o777,
             };
             let source = (tree != ".").then(|| e.path.clone());
-            listing.push(FileEntry { path: prefix(&e.path), mode, source, ..e.clone() });
+            listing.push(LayerEntry { path: prefix(&e.path), mode, source, ..LayerEntry::from(e.clone()) });
         }
         // The file's name only: a host path in the image history would make
         // the image depend on where the context lies.
@@ -439,7 +431,6 @@ fn kind_name(kind: ModuleKind) -> &'static str {
     match kind {
         ModuleKind::Policy => "policy",
         ModuleKind::Transform => "transform",
-        ModuleKind::Packer => "packer",
     }
 }
 

@@ -23,7 +23,9 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 use cap_std::fs::Dir;
 use sealbox_formats::layout;
-use sealbox_guest::{FileEntry, FileKind};
+use sealbox_guest::FileKind;
+
+use super::listing::LayerEntry;
 
 use crate::tree::{Existing, TreeWriter};
 
@@ -126,7 +128,7 @@ impl StagedTree {
 
     /// Copies the wanted files of a listing from `source`: the build
     /// context, an ADD archive's staging dir, or a step's output directory.
-    pub fn copy_in(&self, source: &Dir, listing: &[FileEntry]) -> Result<()> {
+    pub fn copy_in(&self, source: &Dir, listing: &[LayerEntry]) -> Result<()> {
         if self.keeps_modes {
             // Empty directories and symlinks are part of a rootfs too.
             for e in listing {
@@ -138,7 +140,7 @@ impl StagedTree {
             }
         }
         for e in listing.iter().filter(|e| e.kind == FileKind::File && self.wants(&e.path)) {
-            let name = e.source.as_deref().unwrap_or(&e.path);
+            let name = e.source_path();
             let from = crate::tree::open_nofollow(source, name)
                 .with_context(|| format!("reading {name} in the build context"))?;
             let origin = from.metadata().with_context(|| format!("reading {name} in the build context"))?;
@@ -232,7 +234,8 @@ mod tests {
 
     #[test]
     fn a_copy_knows_its_origin_until_it_is_rewritten() {
-        use sealbox_guest::{FileEntry, FileKind};
+        use super::LayerEntry;
+        use sealbox_guest::FileKind;
         let dir = tempfile::tempdir().expect("dir");
         std::fs::create_dir_all(dir.path().join("ctx/manifests")).expect("ctx");
         std::fs::write(dir.path().join("ctx/manifests/a.yaml"), "kind: A\n").expect("a");
@@ -240,7 +243,7 @@ mod tests {
         std::fs::create_dir(dir.path().join("tree")).expect("tree");
         let ctx =
             cap_std::fs::Dir::open_ambient_dir(dir.path().join("ctx"), cap_std::ambient_authority()).expect("dir");
-        let entry = |path: &str, size: u64| FileEntry {
+        let entry = |path: &str, size: u64| LayerEntry {
             path: path.into(),
             kind: FileKind::File,
             mode: 0o644,

@@ -17,6 +17,7 @@ use sealbox_guest::{FileEntry, FileKind, ModuleKind};
 use super::cache::StepCache;
 use super::cache::{CachedLayer, CachedTransform, tree_key};
 use super::grants::{self, Grant};
+use super::listing::LayerEntry;
 use super::lock::Lock;
 use super::staging::StagedTree;
 use super::steps::{ModuleRunner, RunRequest};
@@ -31,7 +32,7 @@ pub struct TransformOutput {
     /// The `/out` directory the layer is packed from.
     pub dir: PathBuf,
     /// The layer listing: the checked output, with modes the host chose.
-    pub listing: Vec<FileEntry>,
+    pub listing: Vec<LayerEntry>,
     /// Whether the output came from the step cache instead of a run.
     pub cached: bool,
     /// The cache key to remember the packed output under, after a run.
@@ -169,7 +170,7 @@ impl Runner<'_> {
     /// The output of an earlier run with the same key, unpacked from its
     /// layer into a fresh directory. Anything missing or damaged is a miss:
     /// the module then runs again.
-    fn cached(&self, key: &str) -> Option<(PathBuf, Vec<FileEntry>)> {
+    fn cached(&self, key: &str) -> Option<(PathBuf, Vec<LayerEntry>)> {
         // Shared: the layer was verified on import and is unpacked here.
         let hit: CachedTransform = self.cache?.get_shared(key)?;
         let desc = hit.layer.descriptor()?;
@@ -234,7 +235,7 @@ fn unpack(store: &Store, layer: &LayerDescriptor, dest: &Path) -> Result<()> {
 /// host chooses them: a file the module rewrote keeps the permission bits it
 /// had in the rootfs (never set-id or sticky bits), a new file gets 0644
 /// and a directory 0755, whatever the umask made of them on disk.
-fn layer_listing(output: &[FileEntry], rootfs: &[FileEntry]) -> Vec<FileEntry> {
+fn layer_listing(output: &[FileEntry], rootfs: &[FileEntry]) -> Vec<LayerEntry> {
     let before: BTreeMap<&str, u32> = rootfs.iter().map(|e| (e.path.as_str(), e.mode)).collect();
     output
         .iter()
@@ -245,7 +246,7 @@ fn layer_listing(output: &[FileEntry], rootfs: &[FileEntry]) -> Vec<FileEntry> {
                 FileKind::File => before.get(e.path.as_str()).map_or(0o644, |m| m & crate::tree::PERMISSION_BITS),
                 FileKind::Symlink => 0o777,
             };
-            FileEntry { mode, ..e.clone() }
+            LayerEntry { mode, ..LayerEntry::from(e.clone()) }
         })
         .collect()
 }
@@ -255,7 +256,7 @@ mod tests {
     use super::*;
 
     fn entry(path: &str, kind: FileKind, mode: u32) -> FileEntry {
-        FileEntry { path: path.into(), kind, mode, size: 0, link: None, hardlink: None, source: None }
+        FileEntry { path: path.into(), kind, mode, size: 0, link: None, hardlink: None }
     }
 
     #[test]

@@ -203,7 +203,7 @@ impl Walker<'_> {
 }
 
 fn entry(path: String, kind: FileKind, mode: u32, size: u64) -> FileEntry {
-    FileEntry { path, kind, mode, size, link: None, hardlink: None, source: None }
+    FileEntry { path, kind, mode, size, link: None, hardlink: None }
 }
 
 fn join(prefix: &str, name: &str) -> String {

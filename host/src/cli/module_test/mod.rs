@@ -150,13 +150,7 @@ fn module_kind(module: &Path, test: &file::TestFile) -> Result<ModuleKind> {
     let binary = crate::sandbox::ModuleBinary::parse(bytes)
         .map_err(|e| UsageError(format!("{}: module {}: {e}", test.file, module.display())))?;
     match (binary.metadata.map(|m| m.kind), test.module_kind) {
-        (Some(kind @ (ModuleKind::Policy | ModuleKind::Transform)), _) | (None, Some(kind)) => Ok(kind),
-        (Some(ModuleKind::Packer), _) => Err(UsageError(format!(
-            "{}: module {} is a packer; only policy and transform modules are tested",
-            test.file,
-            module.display()
-        ))
-        .into()),
+        (Some(kind), _) | (None, Some(kind)) => Ok(kind),
         (None, None) => Err(UsageError(format!(
             "{}: module {} carries no metadata: add `moduleKind: policy` (or transform) to the test file",
             test.file,
@@ -232,7 +226,7 @@ fn written(ran: &OneStep) -> Result<Option<BTreeMap<String, Vec<u8>>>> {
         .with_context(|| format!("opening {}", output.dir.display()))?;
     let mut files = BTreeMap::new();
     for entry in &output.listing {
-        let from = entry.source.as_deref().unwrap_or(&entry.path);
+        let from = entry.source_path();
         match entry.kind {
             FileKind::Dir => {}
             FileKind::File => {

@@ -9,6 +9,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use sealbox_guest::{FileEntry, FileKind};
 
+use crate::pipeline::listing::LayerEntry;
+
 use crate::oci::{Compression, Digest, LayerDescriptor};
 use crate::tree::TreeWriter;
 
@@ -100,5 +102,5 @@ impl From<&LayerDescriptor> for CachedLayer {
 pub struct CachedTransform {
     #[serde(flatten)]
     pub layer: CachedLayer,
-    pub listing: Vec<FileEntry>,
+    pub listing: Vec<LayerEntry>,
 }

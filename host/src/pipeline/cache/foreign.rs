@@ -26,7 +26,9 @@ use std::path::{Component, Path};
 
 use serde_json::Value;
 
-use sealbox_guest::{FileEntry, Response};
+use sealbox_guest::Response;
+
+use crate::pipeline::listing::LayerEntry;
 
 use crate::oci::{Compression, Descriptor, Digest, Store};
 
@@ -36,7 +38,7 @@ pub const IMPORTED: &str = "imported";
 /// A layer entry exactly as the step cache writes one.
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct LayerEntry {
+struct CachedLayerEntry {
     media_type: String,
     digest: String,
     size: u64,
@@ -44,7 +46,7 @@ struct LayerEntry {
     uncompressed_size: u64,
     /// A transform's layer listing; absent for a pack step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    listing: Option<Vec<FileEntry>>,
+    listing: Option<Vec<LayerEntry>>,
     /// Set on entries this cache imported; ignored here (always set anew).
     #[serde(default, skip_serializing, rename = "imported")]
     _imported: Option<serde::de::IgnoredAny>,
@@ -80,7 +82,7 @@ impl<'a> Admission<'a> {
     pub fn admit(&mut self, entry: &Value) -> Result<Value, String> {
         let has = |field: &str| entry.get(field).is_some();
         let mut admitted = if has("digest") {
-            let layer: LayerEntry =
+            let layer: CachedLayerEntry =
                 serde_json::from_value(entry.clone()).map_err(|e| format!("not a layer entry: {e}"))?;
             self.check_layer(&layer)?;
             serde_json::to_value(&layer)
@@ -99,7 +101,7 @@ impl<'a> Admission<'a> {
         Ok(admitted)
     }
 
-    fn check_layer(&mut self, layer: &LayerEntry) -> Result<(), String> {
+    fn check_layer(&mut self, layer: &CachedLayerEntry) -> Result<(), String> {
         let digest = Digest::parse(&layer.digest).map_err(|e| format!("digest {:?}: {e}", layer.digest))?;
         let diff_id = Digest::parse(&layer.diff_id).map_err(|e| format!("diffId {:?}: {e}", layer.diff_id))?;
         if Compression::from_media_type(&layer.media_type).is_none() {

@@ -13,6 +13,7 @@ use sealbox_guest::{FileEntry, FileKind, ImageInfo};
 use sha2::{Digest, Sha256};
 
 use super::HashMemo;
+use crate::pipeline::listing::LayerEntry;
 use crate::pipeline::staging::StagedTree;
 use crate::tree::FileStats;
 
@@ -52,7 +53,7 @@ pub fn layer_key(
     source_date_epoch: u64,
     memo: Option<&HashMemo>,
     source: &Dir,
-    listing: &[FileEntry],
+    listing: &[LayerEntry],
     stats: &FileStats,
 ) -> Result<String> {
     // Files are stated through their directory, opened once: a nested
@@ -64,7 +65,7 @@ pub fn layer_key(
     let mut by_dir: BTreeMap<&str, Vec<ToKey>> = BTreeMap::new();
     for (i, e) in listing.iter().enumerate() {
         if e.kind == FileKind::File && e.hardlink.is_none() {
-            let from = e.source.as_deref().unwrap_or(&e.path);
+            let from = e.source_path();
             let (dir, name) = from.rsplit_once('/').unwrap_or(("", from));
             by_dir.entry(dir).or_default().push((i, name, stats.get(from)));
         }
@@ -184,6 +185,7 @@ mod tests {
         std::fs::write(tmp.path().join("a/b/deep.yaml"), "y: 2").expect("write");
         let dir = Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority()).expect("open");
         let (listing, stats) = crate::tree::walk_with_stats(&dir, &crate::tree::WalkOptions::default()).expect("walk");
+        let listing: Vec<LayerEntry> = listing.into_iter().map(LayerEntry::from).collect();
         let mut stated: Vec<&str> = stats.keys().map(String::as_str).collect();
         stated.sort();
         assert_eq!(stated, ["a/b/deep.yaml", "top.yaml"], "regular files only, by path");

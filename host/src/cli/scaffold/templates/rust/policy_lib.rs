@@ -39,7 +39,6 @@ mod tests {
                 size: 0,
                 link: None,
                 hardlink: None,
-                source: None,
             })
             .collect();
         let req = Request { files, ..Request::default() };

@@ -42,7 +42,6 @@ mod tests {
             size: 0,
             link: None,
             hardlink: None,
-            source: None,
         };
         let req = Request { files: vec![entry], ..Request::default() };
         let response = sealbox_guest::transform::apply(&input, &out, &req, super::step);
