@@ -88,7 +88,7 @@ def yaml_files(request):
     by path. The request lists the tree; a bare request means: walk /in."""
     entries = request.get("files") or []
     if entries:
-        found = [(e["path"], e.get("source") or e["path"]) for e in entries if e.get("kind") == "file"]
+        found = [(e["path"], e["path"]) for e in entries if e.get("kind") == "file"]
     else:
         found = []
         for root, dirs, files in os.walk(INPUT_DIR):

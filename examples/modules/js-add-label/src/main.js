@@ -45,7 +45,7 @@ function transform(request) {
   for (const file of files) {
     let text;
     try {
-      text = readFile(input, file.source ?? file.path);
+      text = readFile(input, file.path);
     } catch (e) {
       diagnostics.push({ severity: 'error', message: String(e.message ?? e), file: file.path, rule: RULE });
       continue;

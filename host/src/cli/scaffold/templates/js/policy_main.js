@@ -42,7 +42,7 @@ export const run = {
     const diagnostics = [];
     const files = (request.files ?? []).filter((f) => f.kind === 'file' && /\.ya?ml$/.test(f.path));
     for (const file of files.sort((a, b) => (a.path < b.path ? -1 : 1))) {
-      diagnostics.push(...check(file.path, readFile(input, file.source ?? file.path), label));
+      diagnostics.push(...check(file.path, readFile(input, file.path), label));
     }
     const status = diagnostics.some((d) => d.severity === 'error') ? 'failure' : 'success';
     writeStdout(JSON.stringify({ apiVersion: API_VERSION, status, diagnostics }) + '\n');

@@ -19,7 +19,7 @@ export const run = {
     const changed = [];
     const files = (request.files ?? []).filter((f) => f.kind === 'file' && /\.ya?ml$/.test(f.path));
     for (const file of files.sort((a, b) => (a.path < b.path ? -1 : 1))) {
-      const text = readFile(input, file.source ?? file.path);
+      const text = readFile(input, file.path);
       if (!text.startsWith(HEADER)) {
         writeFile(output, file.path, HEADER + text);
         changed.push(file.path);
