@@ -18,3 +18,4 @@ mod reliability;
 mod reproducible;
 mod sandbox;
 mod sealer;
+mod sealer_corpus;

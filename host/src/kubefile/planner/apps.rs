@@ -190,8 +190,15 @@ impl Planner<'_> {
 
     /// Deprecated CMD: its raw text is one more launch command.
     pub(super) fn cmd(&mut self, ins: &Instruction) -> Result<()> {
-        let text = ins.original.find(char::is_whitespace).map_or("", |at| ins.original[at..].trim());
-        if text.is_empty() {
+        // sealer keeps the rest of the line after `CMD ` as written, blanks
+        // included (its processCmd splits node.Original at "CMD "), and
+        // launches exactly that text. Unlike sealer, a second "CMD " in the
+        // text does not cut it short.
+        let text = ins
+            .original
+            .find(char::is_whitespace)
+            .map_or("", |at| ins.original[at + 1..].trim_end_matches(['\r', '\n']));
+        if text.trim().is_empty() {
             return Err(self.usage(ins, "expected a command", "CMD COMMAND"));
         }
         self.seen_cmd = true;

@@ -1,0 +1,2 @@
+#!/bin/bash
+# serves rootfs/registry as the cluster's registry (placeholder)
