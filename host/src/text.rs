@@ -54,6 +54,63 @@ pub fn escape_for_terminal(bytes: &[u8]) -> String {
     out
 }
 
+/// A writer that passes text on as [`escape_for_terminal`] makes it, a
+/// line at a time, so untrusted output can be printed while it is still
+/// coming. It holds at most one line, and cuts a line longer than
+/// [`TerminalSafe::MAX_LINE`] at a character boundary.
+pub struct TerminalSafe<W: std::io::Write> {
+    inner: W,
+    line: Vec<u8>,
+}
+
+impl<W: std::io::Write> TerminalSafe<W> {
+    /// The most bytes held before they are passed on without a newline.
+    pub const MAX_LINE: usize = 64 << 10;
+
+    /// Wraps `inner`.
+    pub fn new(inner: W) -> Self {
+        TerminalSafe { inner, line: Vec::new() }
+    }
+
+    /// Passes on what is held (an unfinished last line) and returns the
+    /// writer.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        let rest = std::mem::take(&mut self.line);
+        self.inner.write_all(escape_for_terminal(&rest).as_bytes())?;
+        self.inner.flush()?;
+        Ok(self.inner)
+    }
+
+    fn pass_on(&mut self, upto: usize) -> std::io::Result<()> {
+        let text = escape_for_terminal(&self.line[..upto]);
+        self.line.drain(..upto);
+        self.inner.write_all(text.as_bytes())
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for TerminalSafe<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.line.extend_from_slice(buf);
+        if let Some(last) = self.line.iter().rposition(|b| *b == b'\n') {
+            self.pass_on(last + 1)?;
+        }
+        if self.line.len() > Self::MAX_LINE {
+            // Cut before an unfinished character, never inside one.
+            let valid = match std::str::from_utf8(&self.line) {
+                Ok(_) => self.line.len(),
+                Err(e) if e.error_len().is_none() => e.valid_up_to(),
+                Err(_) => self.line.len(),
+            };
+            self.pass_on(valid)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Like [`escape_for_terminal`] for a value that must stay on one line (a
 /// module name, a file name): newlines and tabs are escaped too, so the
 /// value cannot start a line of its own that looks like the host's.
@@ -93,6 +150,24 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn a_stream_is_escaped_as_the_whole_text_would_be() {
+        use std::io::Write;
+        let text = "a\x1b[31m red\nsplit é here \u{202e} and more\nlast".as_bytes();
+        // Every split point, one inside the two-byte é among them.
+        for cut in 0..text.len() {
+            let mut w = TerminalSafe::new(Vec::new());
+            w.write_all(&text[..cut]).expect("write");
+            w.write_all(&text[cut..]).expect("write");
+            let out = w.finish().expect("finish");
+            assert_eq!(String::from_utf8(out).expect("utf8"), escape_for_terminal(text), "cut at {cut}");
+        }
+        // A line that never ends is passed on, not held.
+        let mut w = TerminalSafe::new(Vec::new());
+        w.write_all(&vec![b'x'; TerminalSafe::<Vec<u8>>::MAX_LINE + 10]).expect("write");
+        assert!(w.line.is_empty());
+    }
 
     #[test]
     fn escapes_control_characters_and_keeps_lines() {

@@ -66,53 +66,69 @@ pub fn apply_counted(
     let mut rows = Vec::new();
     let mut summary = ApplySummary::default();
     for resource in resources {
-        let all = engine.evaluate_all(policies, resource, opts);
-        for (prepared, responses) in policies.iter().zip(all) {
-            for resp in responses {
-                if resp.status == RuleStatus::Pass {
-                    summary.pass += 1;
-                    if !keep_passes {
-                        continue;
-                    }
-                }
-                let rule =
-                    prepared.rules.iter().find(|r| crate::policy::rule_name(r) == resp.rule).unwrap_or(&Value::Null);
-                let action = match &prepared.vap {
-                    Some(vap) if vap.denies() => FailureAction::Enforce,
-                    Some(_) => FailureAction::Audit,
-                    None => prepared.policy.failure_action(rule, resource.namespace()),
-                };
-                let status = if audit_warn && action == FailureAction::Audit && resp.status == RuleStatus::Fail {
-                    RuleStatus::Warn
-                } else {
-                    resp.status
-                };
-                match status {
-                    RuleStatus::Pass => {}
-                    RuleStatus::Fail => summary.fail += 1,
-                    RuleStatus::Warn => summary.warn += 1,
-                    RuleStatus::Error => summary.error += 1,
-                    RuleStatus::Skip => summary.skip += 1,
-                    RuleStatus::Unsupported => summary.unsupported += 1,
-                }
-                rows.push(ApplyRow {
-                    policy: prepared.policy.name.clone(),
-                    rule: resp.rule,
-                    resource: resource.display(),
-                    kind: resource.kind().to_string(),
-                    namespace: resource.namespace().to_string(),
-                    name: resource.name().to_string(),
-                    file: resource.file.clone(),
-                    document: resource.document,
-                    line: resource.line,
-                    status,
-                    message: resp.message,
-                    failure_action: action,
-                });
-            }
-        }
+        apply_one(engine, policies, resource, opts, audit_warn, keep_passes, &mut summary, &mut |row| rows.push(row));
     }
     (rows, summary)
+}
+
+/// Evaluates every policy on one resource, counting each result in
+/// `summary` and handing each row to `emit` (passing rows only when
+/// `keep_passes`), so a caller can stream rows without holding them.
+#[allow(clippy::too_many_arguments)]
+pub fn apply_one(
+    engine: &Engine,
+    policies: &[PreparedPolicy],
+    resource: &Resource,
+    opts: &EvalOptions<'_>,
+    audit_warn: bool,
+    keep_passes: bool,
+    summary: &mut ApplySummary,
+    emit: &mut dyn FnMut(ApplyRow),
+) {
+    let all = engine.evaluate_all(policies, resource, opts);
+    for (prepared, responses) in policies.iter().zip(all) {
+        for resp in responses {
+            if resp.status == RuleStatus::Pass {
+                summary.pass += 1;
+                if !keep_passes {
+                    continue;
+                }
+            }
+            let rule = prepared.rules.iter().find(|r| crate::policy::rule_name(r) == resp.rule).unwrap_or(&Value::Null);
+            let action = match &prepared.vap {
+                Some(vap) if vap.denies() => FailureAction::Enforce,
+                Some(_) => FailureAction::Audit,
+                None => prepared.policy.failure_action(rule, resource.namespace()),
+            };
+            let status = if audit_warn && action == FailureAction::Audit && resp.status == RuleStatus::Fail {
+                RuleStatus::Warn
+            } else {
+                resp.status
+            };
+            match status {
+                RuleStatus::Pass => {}
+                RuleStatus::Fail => summary.fail += 1,
+                RuleStatus::Warn => summary.warn += 1,
+                RuleStatus::Error => summary.error += 1,
+                RuleStatus::Skip => summary.skip += 1,
+                RuleStatus::Unsupported => summary.unsupported += 1,
+            }
+            emit(ApplyRow {
+                policy: prepared.policy.name.clone(),
+                rule: resp.rule,
+                resource: resource.display(),
+                kind: resource.kind().to_string(),
+                namespace: resource.namespace().to_string(),
+                name: resource.name().to_string(),
+                file: resource.file.clone(),
+                document: resource.document,
+                line: resource.line,
+                status,
+                message: resp.message,
+                failure_action: action,
+            });
+        }
+    }
 }
 
 /// Totals of `rows`.

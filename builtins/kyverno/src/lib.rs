@@ -80,6 +80,7 @@
 //! document index.
 pub mod anchor;
 pub mod apply;
+pub mod apply_report;
 pub mod autogen;
 pub mod cel;
 pub mod cel_functions;

@@ -2,6 +2,7 @@
 //! `test` or `apply` over files under the input root, and builds the
 //! Response (results in `data`, failures as Diagnostics).
 
+use std::ops::ControlFlow;
 use std::path::{Component, Path, PathBuf};
 
 use sealbox_guest::{Diagnostic, Request, Response};
@@ -9,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::apply;
+use crate::apply_report;
 use crate::engine::{Engine, EvalOptions};
 use crate::jmes::Clock;
 use crate::loader::{self, LoadedPolicies};
@@ -57,6 +59,10 @@ pub enum Config {
         /// hold other YAML); otherwise they are errors.
         #[serde(default, rename = "skipInvalid")]
         skip_invalid: bool,
+        /// Write the rendered rows to the module's stdout as they are found
+        /// (see [`run_streaming`]); only `summary` stays in `data`.
+        #[serde(default)]
+        stream: bool,
     },
 }
 
@@ -85,22 +91,21 @@ pub fn run(req: &Request, root: &Path) -> Response {
         Config::Test { paths, strict, output } => {
             run_test(&engine, root, &paths, strict, output.as_deref() == Some("table"))
         }
-        Config::Apply { policies, resources, values, audit_warn, exceptions, output, include_passes, skip_invalid } => {
-            run_apply(
-                &engine,
-                root,
-                &ApplyInputs {
-                    policies,
-                    resources,
-                    values,
-                    audit_warn,
-                    exceptions,
-                    output,
-                    include_passes,
-                    skip_invalid,
-                },
-            )
-        }
+        Config::Apply {
+            policies,
+            resources,
+            values,
+            audit_warn,
+            exceptions,
+            output,
+            include_passes,
+            skip_invalid,
+            stream: _,
+        } => run_apply(
+            &engine,
+            root,
+            &ApplyInputs { policies, resources, values, audit_warn, exceptions, output, include_passes, skip_invalid },
+        ),
     };
     result.unwrap_or_else(|e| Response::failure(format!("kyverno: {e}")))
 }
@@ -220,19 +225,19 @@ fn load_resources_leniently(
     Ok(())
 }
 
-fn run_apply(engine: &Engine, root: &Path, inputs: &ApplyInputs) -> Result<Response, String> {
+/// What every `apply` needs before the resources: the prepared policies,
+/// the exceptions, the values, and warnings about the policies.
+struct ApplySetup {
+    prepared: Vec<crate::engine::PreparedPolicy>,
+    exceptions: Vec<Value>,
+    values: Option<Values>,
+    diags: Vec<Diagnostic>,
+}
+
+fn apply_setup(root: &Path, inputs: &ApplyInputs) -> Result<ApplySetup, String> {
     let mut loaded = LoadedPolicies::default();
     for (shown, docs) in load_docs(root, &inputs.policies)? {
         loader::collect_policies(&mut loaded, &shown, &docs)?;
-    }
-    let mut resources: Vec<Resource> = Vec::new();
-    let mut skipped = Vec::new();
-    if inputs.skip_invalid {
-        load_resources_leniently(root, &inputs.resources, &mut resources, &mut skipped)?;
-    } else {
-        for (shown, docs) in load_located(root, &inputs.resources)? {
-            loader::collect_resources(&mut resources, &shown, docs)?;
-        }
     }
     let exceptions: Vec<Value> = load_docs(root, &inputs.exceptions)?
         .into_iter()
@@ -240,8 +245,7 @@ fn run_apply(engine: &Engine, root: &Path, inputs: &ApplyInputs) -> Result<Respo
         .filter(|d| d.get("kind").and_then(Value::as_str) == Some("PolicyException"))
         .collect();
     let values = load_values(root, inputs.values.as_ref())?;
-    let audit_warn = inputs.audit_warn;
-    let mut diags = skipped;
+    let mut diags = Vec::new();
     for (name, kind, file) in &loaded.unsupported {
         diags.push(
             Diagnostic::warning(format!("policy {name}: {kind} policies are not supported yet; not evaluated")).at(
@@ -260,7 +264,129 @@ fn run_apply(engine: &Engine, root: &Path, inputs: &ApplyInputs) -> Result<Respo
             ));
         }
     }
-    let prepared = loader::prepare(loaded);
+    Ok(ApplySetup { prepared: loader::prepare(loaded), exceptions, values, diags })
+}
+
+/// Runs an `apply` request whose config asks for `stream`: documents are
+/// read one at a time and each row is written to `out` in the requested
+/// output format as soon as it is found, so memory follows the largest
+/// document and a bounded batch of rows, not the input. The response holds
+/// the summary and the warnings that are not rows; it fails when a row
+/// would fail a build (an Enforce failure or an error).
+pub fn run_streaming(req: &Request, root: &Path, out: &mut dyn std::io::Write) -> Response {
+    let inputs = match serde_json::from_value(req.config.clone()) {
+        Ok(Config::Apply {
+            policies,
+            resources,
+            values,
+            audit_warn,
+            exceptions,
+            output,
+            include_passes,
+            skip_invalid,
+            ..
+        }) => ApplyInputs { policies, resources, values, audit_warn, exceptions, output, include_passes, skip_invalid },
+        Ok(Config::Test { .. }) => return Response::failure("kyverno: only apply streams its rows"),
+        Err(e) => return Response::failure(format!("kyverno: invalid config: {e}")),
+    };
+    let epoch = i64::try_from(req.image.source_date_epoch).unwrap_or(i64::MAX);
+    let engine = Engine::new(Clock { now: epoch, seed: req.image.source_date_epoch });
+    stream_apply(&engine, root, &inputs, out).unwrap_or_else(|e| Response::failure(format!("kyverno: {e}")))
+}
+
+fn stream_apply(
+    engine: &Engine,
+    root: &Path,
+    inputs: &ApplyInputs,
+    out: &mut dyn std::io::Write,
+) -> Result<Response, String> {
+    let ApplySetup { prepared, exceptions, values, mut diags } = apply_setup(root, inputs)?;
+    let opts =
+        EvalOptions { values: values.as_ref(), user: None, operation: None, exceptions: &exceptions, mocks: None };
+    let format = inputs.output.unwrap_or(report::Format::Table);
+    let keep_passes = inputs.include_passes
+        || matches!(format, report::Format::Junit | report::Format::PolicyReport | report::Format::Json);
+    let write_err = |e: std::io::Error| format!("writing the report: {e}");
+    let mut report = apply_report::ApplyReport::new(out, format).map_err(write_err)?;
+    let mut summary = apply::ApplySummary::default();
+    let (mut blocking, mut written) = (false, Ok(()));
+    for p in &inputs.resources {
+        for file in loader::yaml_files(&resolve(root, p)?)? {
+            let shown = display(root, &file);
+            let mut reader = match std::fs::File::open(&file) {
+                Ok(f) => f,
+                Err(e) if inputs.skip_invalid => {
+                    diags.push(Diagnostic::warning(format!("skipped: {shown}: {e}")).at(shown, None, None));
+                    continue;
+                }
+                Err(e) => return Err(format!("{shown}: {e}")),
+            };
+            let mut failed = Ok(());
+            let walked = crate::yaml::for_each_located(&shown, &mut reader, &mut |doc| {
+                let is_object = doc.value.get("apiVersion").is_some_and(Value::is_string)
+                    && doc.value.get("kind").is_some_and(Value::is_string);
+                if inputs.skip_invalid && !is_object {
+                    let msg = format!("{shown}: document {}: skipped, not a Kubernetes object", doc.index);
+                    diags.push(Diagnostic::warning(msg).at(shown.clone(), u32::try_from(doc.line).ok(), None));
+                    return ControlFlow::Continue(());
+                }
+                let mut resources = Vec::new();
+                if let Err(e) = loader::collect_resources(&mut resources, &shown, vec![doc]) {
+                    failed = Err(e);
+                    return ControlFlow::Break(());
+                }
+                for resource in &resources {
+                    apply::apply_one(
+                        engine,
+                        &prepared,
+                        resource,
+                        &opts,
+                        inputs.audit_warn,
+                        keep_passes,
+                        &mut summary,
+                        &mut |row| {
+                            blocking |= matches!(
+                                (row.status, row.failure_action),
+                                (RuleStatus::Fail, FailureAction::Enforce) | (RuleStatus::Error, _)
+                            );
+                            if written.is_ok() {
+                                written = report.row(row);
+                            }
+                        },
+                    );
+                }
+                if written.is_err() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+            });
+            written.as_ref().map_err(|e| format!("writing the report: {e}"))?;
+            failed?;
+            match walked {
+                Ok(()) => {}
+                Err(e) if inputs.skip_invalid => diags.push(
+                    Diagnostic::warning(format!("skipped the rest of {shown}: {e}")).at(shown.clone(), None, None),
+                ),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+    report.finish(&summary).map_err(write_err)?;
+    let mut response = Response { data: json!({"mode": "apply", "summary": summary}), ..Response::success() };
+    if blocking {
+        response.status = sealbox_guest::Status::Failure;
+    }
+    Ok(response.with_diagnostics(diags))
+}
+
+fn run_apply(engine: &Engine, root: &Path, inputs: &ApplyInputs) -> Result<Response, String> {
+    let ApplySetup { prepared, exceptions, values, mut diags } = apply_setup(root, inputs)?;
+    let mut resources: Vec<Resource> = Vec::new();
+    if inputs.skip_invalid {
+        load_resources_leniently(root, &inputs.resources, &mut resources, &mut diags)?;
+    } else {
+        for (shown, docs) in load_located(root, &inputs.resources)? {
+            loader::collect_resources(&mut resources, &shown, docs)?;
+        }
+    }
+    let audit_warn = inputs.audit_warn;
     let opts =
         EvalOptions { values: values.as_ref(), user: None, operation: None, exceptions: &exceptions, mocks: None };
     // Reports that list every result need the passing rows too.
@@ -292,7 +418,7 @@ fn run_apply(engine: &Engine, root: &Path, inputs: &ApplyInputs) -> Result<Respo
         rows.iter().filter(|r| inputs.include_passes || r.status != RuleStatus::Pass).collect();
     let mut data = json!({"mode": "apply", "summary": summary, "results": listed});
     if let Some(format) = inputs.output {
-        data["rendered"] = Value::String(report::apply_output(&rows, &summary, format));
+        data["rendered"] = Value::String(apply_report::apply_output(&rows, &summary, format));
     }
     Ok(Response { data, ..Response::success() }.with_diagnostics(diags))
 }

@@ -3,6 +3,7 @@
 //! document as JSON, with errors naming file, document and line.
 
 use std::fmt;
+use std::ops::ControlFlow;
 
 use sealbox_formats::yaml;
 use serde_json::Value;
@@ -48,17 +49,36 @@ pub fn load_documents(file: &str, text: &str) -> Result<Vec<Value>, YamlError> {
 
 /// Like [`load_documents`], keeping each document's stream index and line.
 pub fn load_located(file: &str, text: &str) -> Result<Vec<Document>, YamlError> {
-    let docs = yaml::load(text).map_err(|e| YamlError {
+    let docs = yaml::load(text).map_err(|e| located_error(file, e))?;
+    Ok(docs.into_iter().map(located).collect())
+}
+
+/// Calls `each` with every document `reader` holds, as [`load_located`]
+/// gives them, one at a time and reading as it goes, so memory follows the
+/// largest document rather than the file (see
+/// [`yaml::for_each_document_in`]). The file's length is not capped: only
+/// each document's size, nesting and aliases are.
+pub fn for_each_located(
+    file: &str,
+    reader: &mut dyn std::io::Read,
+    each: &mut dyn FnMut(Document) -> ControlFlow<()>,
+) -> Result<(), YamlError> {
+    let limits = yaml::Limits { max_bytes: usize::MAX, ..yaml::Limits::default() };
+    yaml::for_each_document_in(reader, limits, &mut |d| each(located(d))).map_err(|e| located_error(file, e))
+}
+
+fn located(d: yaml::Document) -> Document {
+    Document { index: d.index, line: d.line() as usize, value: d.root.to_json() }
+}
+
+fn located_error(file: &str, e: yaml::Error) -> YamlError {
+    YamlError {
         file: file.to_string(),
         document: e.document,
         line: e.line as usize,
         column: e.column as usize,
         message: e.message,
-    })?;
-    Ok(docs
-        .into_iter()
-        .map(|d| Document { index: d.index, line: d.line() as usize, value: d.root.to_json() })
-        .collect())
+    }
 }
 
 #[cfg(test)]

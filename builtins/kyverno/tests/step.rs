@@ -263,3 +263,36 @@ fn test_mode_counts_rows_and_strict_fails_excluded_rows() {
     let ok = sealbox_kyverno::step::run(&req(json!({"mode": "test", "paths": ["pattern"]})), &fixtures);
     assert_eq!(ok.status, Status::Success);
 }
+
+/// Streaming: the same report as the whole run gives, written to the
+/// writer as rows are found; the response holds the summary, and fails
+/// on an Enforce failure as the whole run does.
+#[test]
+fn a_streamed_apply_writes_the_report_the_whole_run_renders() {
+    let tree = Tree::new(&[("p.yaml", POLICY), ("pods.yaml", PODS)]);
+    for output in ["table", "json", "sarif", "junit", "policy-report"] {
+        let config = json!({"mode": "apply", "policies": ["p.yaml"], "resources": ["pods.yaml"], "output": output});
+        let whole = tree.run(config.clone());
+        let mut streamed_config = config;
+        streamed_config["stream"] = json!(true);
+        let req =
+            Request { api_version: sealbox_guest::API_VERSION.into(), config: streamed_config, ..Request::default() };
+        let mut out = Vec::new();
+        let streamed = sealbox_kyverno::step::run_streaming(&req, &tree.0, &mut out);
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            whole.data["rendered"].as_str().expect("rendered"),
+            "{output}"
+        );
+        assert_eq!(streamed.data["summary"], whole.data["summary"], "{output}");
+        assert_eq!(streamed.status, Status::Failure, "{output}: an Enforce failure fails the run");
+        assert!(streamed.data.get("results").is_none(), "{output}: rows are not held");
+    }
+    // A broken document stops the run, naming the file and line.
+    let tree = Tree::new(&[("p.yaml", POLICY), ("pods.yaml", "apiVersion: v1\nkind: Pod\n---\na: [1,\n")]);
+    let config = json!({"mode": "apply", "policies": ["p.yaml"], "resources": ["pods.yaml"], "stream": true});
+    let req = Request { api_version: sealbox_guest::API_VERSION.into(), config, ..Request::default() };
+    let response = sealbox_kyverno::step::run_streaming(&req, &tree.0, &mut Vec::new());
+    assert_eq!(response.status, Status::Failure);
+    assert!(response.diagnostics[0].message.contains("pods.yaml: document 1 (line 5"), "{:?}", response.diagnostics);
+}

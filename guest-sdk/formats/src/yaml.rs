@@ -12,6 +12,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::ops::ControlFlow;
 
 use serde_json::{Map, Number, Value};
 
@@ -186,17 +187,38 @@ pub fn load(text: &str) -> Result<Vec<Document>, Error> {
 
 /// [`load`] with explicit limits.
 pub fn load_with(text: &str, limits: Limits) -> Result<Vec<Document>, Error> {
-    if text.len() > limits.max_bytes {
-        return Err(Error {
-            document: 0,
-            line: 1,
-            column: 1,
-            message: format!("{} bytes is more than the {} bytes a YAML stream may have", text.len(), limits.max_bytes),
-        });
-    }
-    let parser = Parser::new(text.as_bytes());
+    let mut docs = Vec::new();
+    Loader::new(text, limits)?.stream(false, &mut |doc| {
+        docs.push(doc);
+        ControlFlow::Continue(())
+    })?;
+    Ok(docs)
+}
+
+/// [`for_each_document`] over a reader: the text is pulled as the parser
+/// needs it, so neither the text nor the stream's documents are held whole.
+/// `max_bytes` caps the bytes read.
+pub fn for_each_document_in(
+    reader: &mut dyn std::io::Read,
+    limits: Limits,
+    each: &mut dyn FnMut(Document) -> ControlFlow<()>,
+) -> Result<(), Error> {
+    let parser = Parser::from_reader(reader, limits.max_bytes);
     let mut loader = Loader { parser, limits, document: 0, anchors: HashMap::new(), nodes: 0 };
-    loader.stream()
+    loader.stream(true, each)
+}
+
+/// Calls `each` with every non-empty document of `text` in order (see
+/// [`load`]), holding one document at a time, so memory follows the
+/// largest document rather than the stream. `max_nodes` applies to each
+/// document (anchors never cross documents); `max_bytes` to the text.
+/// `each` stops the walk by returning `Break`.
+pub fn for_each_document(
+    text: &str,
+    limits: Limits,
+    each: &mut dyn FnMut(Document) -> ControlFlow<()>,
+) -> Result<(), Error> {
+    Loader::new(text, limits)?.stream(true, each)
 }
 
 /// Every non-empty document of `text` as JSON (see [`load`]).
@@ -218,29 +240,53 @@ fn line_col(mark: Mark) -> (u32, u32) {
     (clamp(mark.line), clamp(mark.column))
 }
 
-impl Loader<'_> {
+impl<'a> Loader<'a> {
+    fn new(text: &'a str, limits: Limits) -> Result<Loader<'a>, Error> {
+        if text.len() > limits.max_bytes {
+            return Err(Error {
+                document: 0,
+                line: 1,
+                column: 1,
+                message: format!(
+                    "{} bytes is more than the {} bytes a YAML stream may have",
+                    text.len(),
+                    limits.max_bytes
+                ),
+            });
+        }
+        let parser = Parser::new(text.as_bytes());
+        Ok(Loader { parser, limits, document: 0, anchors: HashMap::new(), nodes: 0 })
+    }
+
     fn error(&self, mark: Mark, message: impl Into<String>) -> Error {
         let (line, column) = line_col(mark);
         Error { document: self.document, line, column, message: message.into() }
     }
 
     fn next(&mut self) -> Result<Event, Error> {
-        self.parser.parse().map_err(|e| self.error(e.mark, e.message))
+        self.parser.parse().map_err(|e| match self.parser.read_error() {
+            Some(why) => self.error(e.mark, format!("reading the input: {why}")),
+            None => self.error(e.mark, e.message),
+        })
     }
 
-    fn stream(&mut self) -> Result<Vec<Document>, Error> {
-        let mut docs = Vec::new();
+    /// Hands each non-empty document to `each`; `per_document` restarts
+    /// the node count at every document.
+    fn stream(&mut self, per_document: bool, each: &mut dyn FnMut(Document) -> ControlFlow<()>) -> Result<(), Error> {
         loop {
             let ev = self.next()?;
             match ev.data {
                 EventData::StreamStart | EventData::DocumentEnd => {}
-                EventData::StreamEnd => return Ok(docs),
+                EventData::StreamEnd => return Ok(()),
                 EventData::DocumentStart => {
                     self.anchors.clear();
+                    if per_document {
+                        self.nodes = 0;
+                    }
                     let first = self.next()?;
                     let root = self.node(first, 0)?;
-                    if !root.is_null() {
-                        docs.push(Document { index: self.document, root });
+                    if !root.is_null() && each(Document { index: self.document, root }).is_break() {
+                        return Ok(());
                     }
                     self.document += 1;
                 }

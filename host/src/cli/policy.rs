@@ -1,6 +1,6 @@
 //! `sealbox policy test|apply`: Kyverno policies, offline, in the sandbox.
 
-use std::io::Read;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -8,8 +8,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use sealbox_guest::{API_VERSION, ImageInfo, Request, Response, Status};
 
 use super::{Failed, StoreArgs, UsageError};
-use crate::sandbox::{Invocation, Limits, ModuleBinary, Sandbox};
-use crate::text::escape_for_terminal;
+use crate::sandbox::{Invocation, Limits, ModuleBinary, Sandbox, SharedWriter};
+use crate::text::{TerminalSafe, escape_for_terminal};
 use crate::tree::{self, WalkOptions};
 
 #[derive(Debug, Subcommand)]
@@ -64,6 +64,11 @@ pub struct ApplyArgs {
     /// Report Audit failures as warnings.
     #[arg(long)]
     audit_warn: bool,
+    /// Output format. Results are printed as they are found, so memory
+    /// stays flat however many resources there are: a table fixes its
+    /// column widths from the first 1,000 rows, SARIF and PolicyReport put
+    /// their rule list and summary after the results, and JUnit holds one
+    /// `<testsuite>` per 1,000 rows.
     #[arg(long, short = 'o', value_enum, default_value = "table")]
     output: ApplyOutput,
     #[command(flatten)]
@@ -88,6 +93,18 @@ pub fn run(cmd: PolicyCommand) -> Result<()> {
 
 /// Runs the kyverno builtin once over `input` with `config`.
 fn run_kyverno(common: &StoreArgs, input: &Path, config: serde_json::Value) -> Result<Response> {
+    run_kyverno_to(common, input, config, None)
+}
+
+/// [`run_kyverno`], with the module's stdout streamed to `stdout` when
+/// given (the config asks the builtin to stream); the response is then
+/// read from its `/out/response.json`.
+fn run_kyverno_to(
+    common: &StoreArgs,
+    input: &Path,
+    config: serde_json::Value,
+    stdout: Option<Box<dyn Write + Send>>,
+) -> Result<Response> {
     let sandbox: Sandbox = common.sandbox()?;
     let bytes = crate::builtins::get("kyverno").context("the kyverno builtin is missing")?;
     let binary = ModuleBinary::parse(bytes.to_vec())?;
@@ -105,14 +122,17 @@ fn run_kyverno(common: &StoreArgs, input: &Path, config: serde_json::Value) -> R
         image: ImageInfo { source_date_epoch: super::source_date_epoch()?, ..ImageInfo::default() },
         files,
     };
-    let limits = Limits { timeout: std::time::Duration::from_secs(600), stdout: 1 << 30, ..Limits::default() };
+    // A streamed report may be as long as the input is; a captured
+    // response is held in memory, so it is capped.
+    let stdout_cap = if stdout.is_some() { u64::MAX } else { 1 << 30 };
+    let limits = Limits { timeout: std::time::Duration::from_secs(600), stdout: stdout_cap, ..Limits::default() };
     let step = Invocation {
         name: "policy".into(),
         input: input.to_path_buf(),
         output: Some(out.path().into()),
         request,
         limits,
-        stdout: None,
+        stdout,
     };
     match sandbox.run(&module, step) {
         Ok(outcome) => {
@@ -191,10 +211,9 @@ fn apply(args: ApplyArgs) -> Result<()> {
     resources.dedup();
     for (i, r) in resources.iter().enumerate() {
         if r.as_os_str() == "-" {
-            let mut text = Vec::new();
-            std::io::stdin().read_to_end(&mut text).context("reading resources from stdin")?;
             std::fs::create_dir_all(root.join(format!("resources/{i}")))?;
-            std::fs::write(root.join(format!("resources/{i}/stdin.yaml")), text)?;
+            let mut file = std::fs::File::create(root.join(format!("resources/{i}/stdin.yaml")))?;
+            std::io::copy(&mut std::io::stdin().lock(), &mut file).context("reading resources from stdin")?;
         } else {
             copy_in(r, &root.join(format!("resources/{i}")))?;
         }
@@ -204,6 +223,9 @@ fn apply(args: ApplyArgs) -> Result<()> {
         "policies": ["policies"],
         "resources": ["resources"],
         "auditWarn": args.audit_warn,
+        // Rows are printed as they are found: memory stays flat however
+        // many resources there are.
+        "stream": true,
         "output": match args.output {
             ApplyOutput::Table => "table",
             ApplyOutput::Json => "json",
@@ -217,10 +239,9 @@ fn apply(args: ApplyArgs) -> Result<()> {
             .map_err(|e| UsageError(format!("--values {}: {e}", values.display())))?;
         config["values"] = "values.yaml".into();
     }
-    let response = run_kyverno(&args.common, root, config)?;
-    if let Some(t) = response.data.get("rendered").and_then(|r| r.as_str()) {
-        println!("{}", escape_for_terminal(t.as_bytes()));
-    }
+    let report = SharedWriter::new(TerminalSafe::new(std::io::stdout()));
+    let response = run_kyverno_to(&args.common, root, config, Some(Box::new(report.clone())))?;
+    report.into_inner().context("the policy step still holds the report")?.finish().context("writing the report")?;
     for d in &response.diagnostics {
         if d.rule.is_none() {
             eprintln!("{:?}: {}", d.severity, escape_for_terminal(crate::pipeline::format_diagnostic(d).as_bytes()));

@@ -60,27 +60,65 @@ pub(super) struct Parser<'a> {
     initialised: bool,
     /// Whether a call failed; libyaml may not be called again then.
     failed: bool,
+    /// The reader libyaml pulls from, for a parser made by `from_reader`:
+    /// owned here (from `Box::into_raw`, freed in Drop) and reached only
+    /// through this pointer, which libyaml holds too.
+    source: *mut Source<'a>,
     input: PhantomData<&'a [u8]>,
+}
+
+/// What libyaml's read handler reads from.
+struct Source<'a> {
+    reader: &'a mut dyn std::io::Read,
+    /// Bytes still allowed; reading more is an error.
+    left: usize,
+    /// Why the last read failed.
+    error: Option<String>,
 }
 
 impl<'a> Parser<'a> {
     /// A parser over `input` (UTF-8).
     pub(super) fn new(input: &'a [u8]) -> Parser<'a> {
+        let mut parser = Parser::init(std::ptr::null_mut());
+        if parser.initialised {
+            // SAFETY: the parser is initialised; `input` outlives it by `'a`.
+            unsafe {
+                unsafe_sys::yaml_parser_set_input_string(parser.sys.as_mut_ptr(), input.as_ptr(), input.len() as _)
+            }
+        }
+        parser
+    }
+
+    /// A parser pulling its input from `reader` as it goes, so a long
+    /// stream is never held whole; more than `max_bytes` is an error.
+    pub(super) fn from_reader(reader: &'a mut dyn std::io::Read, max_bytes: usize) -> Parser<'a> {
+        let source = Box::into_raw(Box::new(Source { reader, left: max_bytes, error: None }));
+        let mut parser = Parser::init(source);
+        if parser.initialised {
+            // SAFETY: the parser is initialised; `source` lives until the
+            // parser is dropped, after libyaml's last use of it.
+            unsafe { unsafe_sys::yaml_parser_set_input(parser.sys.as_mut_ptr(), read_handler, source.cast()) }
+        }
+        parser
+    }
+
+    fn init(source: *mut Source<'a>) -> Parser<'a> {
         let mut boxed: Box<MaybeUninit<unsafe_sys::yaml_parser_t>> = Box::new(MaybeUninit::uninit());
         // SAFETY: the parser is initialised in place in its box (it never
-        // moves after), told the input's pointer and length, and deleted in
-        // Drop; `input` outlives the parser by the lifetime `'a`.
-        let initialised = unsafe {
-            let parser = boxed.as_mut_ptr();
-            let ok = unsafe_sys::yaml_parser_initialize(parser).ok;
-            if ok {
-                // No encoding is set: libyaml then reads (and skips) a byte order
-                // mark, as go-yaml does; valid UTF-8 never looks like UTF-16's.
-                unsafe_sys::yaml_parser_set_input_string(parser, input.as_ptr(), input.len() as _);
-            }
-            ok
-        };
-        Parser { sys: boxed, initialised, failed: !initialised, input: PhantomData }
+        // moves after) and deleted in Drop. No encoding is set: libyaml then
+        // reads (and skips) a byte order mark, as go-yaml does; valid UTF-8
+        // never looks like UTF-16's.
+        let initialised = unsafe { unsafe_sys::yaml_parser_initialize(boxed.as_mut_ptr()).ok };
+        Parser { sys: boxed, initialised, failed: !initialised, source, input: PhantomData }
+    }
+
+    /// Why reading the input failed, when it did.
+    pub(super) fn read_error(&self) -> Option<String> {
+        if self.source.is_null() {
+            return None;
+        }
+        // SAFETY: `source` is alive until Drop, and libyaml is not running.
+        unsafe { (*self.source).error.clone() }
     }
 
     /// The next event, or what makes the input not YAML. After an error
@@ -113,10 +151,47 @@ impl<'a> Parser<'a> {
 impl Drop for Parser<'_> {
     fn drop(&mut self) {
         if self.initialised {
-            // SAFETY: initialised in `new`, deleted once, here.
+            // SAFETY: initialised in `init`, deleted once, here.
             unsafe { unsafe_sys::yaml_parser_delete(addr_of_mut!(*self.sys.as_mut_ptr())) }
         }
+        if !self.source.is_null() {
+            // SAFETY: from Box::into_raw in `from_reader`, freed once, here,
+            // after the parser that used it was deleted.
+            drop(unsafe { Box::from_raw(self.source) });
+        }
     }
+}
+
+/// libyaml's read handler for `Parser::from_reader`: fills `buffer` from
+/// the source's reader, returning 1 (with 0 bytes at the end) or 0 on an
+/// error, which the source keeps.
+///
+/// SAFETY: `data` is the `Source` the parser was given, alive and not
+/// otherwise borrowed during the call; `buffer` holds `size` writable bytes.
+unsafe fn read_handler(data: *mut std::ffi::c_void, buffer: *mut u8, size: u64, size_read: *mut u64) -> i32 {
+    // SAFETY: per the function's contract.
+    let (source, buf) = unsafe {
+        let len = usize::try_from(size).unwrap_or(usize::MAX);
+        (&mut *data.cast::<Source<'_>>(), std::slice::from_raw_parts_mut(buffer, len))
+    };
+    let n = loop {
+        match source.reader.read(buf) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                source.error = Some(e.to_string());
+                return 0;
+            }
+        }
+    };
+    let Some(left) = source.left.checked_sub(n) else {
+        source.error = Some("the YAML stream is longer than its limit".into());
+        return 0;
+    };
+    source.left = left;
+    // SAFETY: per the function's contract.
+    unsafe { *size_read = n as u64 };
+    1
 }
 
 /// A NUL-terminated libyaml string, copied (lossily, should it not be UTF-8).
