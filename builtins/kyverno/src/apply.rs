@@ -105,13 +105,9 @@ pub fn apply_one(
             } else {
                 resp.status
             };
-            match status {
-                RuleStatus::Pass => {}
-                RuleStatus::Fail => summary.fail += 1,
-                RuleStatus::Warn => summary.warn += 1,
-                RuleStatus::Error => summary.error += 1,
-                RuleStatus::Skip => summary.skip += 1,
-                RuleStatus::Unsupported => summary.unsupported += 1,
+            // Passes were counted above.
+            if status != RuleStatus::Pass {
+                summary.add(status);
             }
             emit(ApplyRow {
                 policy: prepared.policy.name.clone(),
@@ -131,18 +127,25 @@ pub fn apply_one(
     }
 }
 
+impl ApplySummary {
+    /// Counts one result.
+    pub fn add(&mut self, status: RuleStatus) {
+        match status {
+            RuleStatus::Pass => self.pass += 1,
+            RuleStatus::Fail => self.fail += 1,
+            RuleStatus::Warn => self.warn += 1,
+            RuleStatus::Error => self.error += 1,
+            RuleStatus::Skip => self.skip += 1,
+            RuleStatus::Unsupported => self.unsupported += 1,
+        }
+    }
+}
+
 /// Totals of `rows`.
 pub fn summarize(rows: &[ApplyRow]) -> ApplySummary {
     let mut s = ApplySummary::default();
     for r in rows {
-        match r.status {
-            RuleStatus::Pass => s.pass += 1,
-            RuleStatus::Fail => s.fail += 1,
-            RuleStatus::Warn => s.warn += 1,
-            RuleStatus::Error => s.error += 1,
-            RuleStatus::Skip => s.skip += 1,
-            RuleStatus::Unsupported => s.unsupported += 1,
-        }
+        s.add(r.status);
     }
     s
 }

@@ -62,7 +62,7 @@ impl<W: Write> ApplyReport<W> {
 
     /// Adds one row.
     pub fn row(&mut self, row: ApplyRow) -> io::Result<()> {
-        count(&mut self.counts, row.status);
+        self.counts.add(row.status);
         match self.format {
             Format::Table => self.table_row(row),
             Format::Json => {
@@ -187,10 +187,7 @@ impl<W: Write> ApplyReport<W> {
 
     /// Writes the held rows as one `<testsuite>` with their counts.
     fn junit_suite(&mut self) -> io::Result<()> {
-        let mut s = ApplySummary::default();
-        for r in &self.pending {
-            count(&mut s, r.status);
-        }
+        let s = crate::apply::summarize(&self.pending);
         writeln!(
             self.out,
             "  <testsuite name=\"kyverno\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">",
@@ -234,17 +231,6 @@ pub fn apply_output(rows: &[ApplyRow], summary: &ApplySummary, format: Format) -
     });
     // Writing into a Vec cannot fail.
     String::from_utf8_lossy(&written.unwrap_or_default()).into_owned()
-}
-
-fn count(s: &mut ApplySummary, status: RuleStatus) {
-    match status {
-        RuleStatus::Pass => s.pass += 1,
-        RuleStatus::Fail => s.fail += 1,
-        RuleStatus::Warn => s.warn += 1,
-        RuleStatus::Error => s.error += 1,
-        RuleStatus::Skip => s.skip += 1,
-        RuleStatus::Unsupported => s.unsupported += 1,
-    }
 }
 
 fn table_cells(r: &ApplyRow) -> [String; 5] {

@@ -36,34 +36,7 @@ pub enum Config {
         output: Option<String>,
     },
     /// Evaluate `policies` over `resources`.
-    Apply {
-        policies: Vec<String>,
-        #[serde(default)]
-        resources: Vec<String>,
-        /// A values file path, or the values document inline.
-        #[serde(default)]
-        values: Option<Value>,
-        #[serde(default, rename = "auditWarn")]
-        audit_warn: bool,
-        /// Files or directories holding `PolicyException` documents.
-        #[serde(default)]
-        exceptions: Vec<String>,
-        /// Render the rows into `data.rendered` in this format.
-        #[serde(default)]
-        output: Option<report::Format>,
-        /// List passing rows in `data.results` too (they are always counted).
-        #[serde(default, rename = "includePasses")]
-        include_passes: bool,
-        /// Skip, with a warning, resource files that do not parse and
-        /// documents that are not Kubernetes objects (a build's `etc/` may
-        /// hold other YAML); otherwise they are errors.
-        #[serde(default, rename = "skipInvalid")]
-        skip_invalid: bool,
-        /// Write the rendered rows to the module's stdout as they are found
-        /// (see [`run_streaming`]); only `summary` stays in `data`.
-        #[serde(default)]
-        stream: bool,
-    },
+    Apply(ApplyInputs),
 }
 
 /// Resolves `rel` under `root`, refusing absolute paths and `..`.
@@ -91,21 +64,9 @@ pub fn run(req: &Request, root: &Path) -> Response {
         Config::Test { paths, strict, output } => {
             run_test(&engine, root, &paths, strict, output.as_deref() == Some("table"))
         }
-        Config::Apply {
-            policies,
-            resources,
-            values,
-            audit_warn,
-            exceptions,
-            output,
-            include_passes,
-            skip_invalid,
-            stream: _,
-        } => run_apply(
-            &engine,
-            root,
-            &ApplyInputs { policies, resources, values, audit_warn, exceptions, output, include_passes, skip_invalid },
-        ),
+        // The report needs somewhere to stream to: see [`run_streaming`].
+        Config::Apply(inputs) if inputs.stream => Err("a streamed apply runs through run_streaming".into()),
+        Config::Apply(inputs) => run_apply(&engine, root, &inputs),
     };
     result.unwrap_or_else(|e| Response::failure(format!("kyverno: {e}")))
 }
@@ -160,15 +121,36 @@ fn load_values(root: &Path, v: Option<&Value>) -> Result<Option<Values>, String>
     }
 }
 
-struct ApplyInputs {
+/// The config of `apply`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyInputs {
     policies: Vec<String>,
+    #[serde(default)]
     resources: Vec<String>,
+    /// A values file path, or the values document inline.
+    #[serde(default)]
     values: Option<Value>,
+    #[serde(default, rename = "auditWarn")]
     audit_warn: bool,
+    /// Files or directories holding `PolicyException` documents.
+    #[serde(default)]
     exceptions: Vec<String>,
+    /// Render the rows into `data.rendered` in this format.
+    #[serde(default)]
     output: Option<report::Format>,
+    /// List passing rows in `data.results` too (they are always counted).
+    #[serde(default, rename = "includePasses")]
     include_passes: bool,
+    /// Skip, with a warning, resource files that do not parse and
+    /// documents that are not Kubernetes objects (a build's `etc/` may
+    /// hold other YAML); otherwise they are errors.
+    #[serde(default, rename = "skipInvalid")]
     skip_invalid: bool,
+    /// Write the rendered rows to the module's stdout as they are found
+    /// (see [`run_streaming`]); only `summary` stays in `data`.
+    #[serde(default)]
+    stream: bool,
 }
 
 fn load_docs(root: &Path, paths: &[String]) -> Result<Vec<(String, Vec<Value>)>, String> {
@@ -275,17 +257,7 @@ fn apply_setup(root: &Path, inputs: &ApplyInputs) -> Result<ApplySetup, String> 
 /// would fail a build (an Enforce failure or an error).
 pub fn run_streaming(req: &Request, root: &Path, out: &mut dyn std::io::Write) -> Response {
     let inputs = match serde_json::from_value(req.config.clone()) {
-        Ok(Config::Apply {
-            policies,
-            resources,
-            values,
-            audit_warn,
-            exceptions,
-            output,
-            include_passes,
-            skip_invalid,
-            ..
-        }) => ApplyInputs { policies, resources, values, audit_warn, exceptions, output, include_passes, skip_invalid },
+        Ok(Config::Apply(inputs)) => inputs,
         Ok(Config::Test { .. }) => return Response::failure("kyverno: only apply streams its rows"),
         Err(e) => return Response::failure(format!("kyverno: invalid config: {e}")),
     };
