@@ -16,7 +16,6 @@ use crate::jmes::Clock;
 use crate::loader::{self, LoadedPolicies};
 use crate::policy::FailureAction;
 use crate::report;
-use crate::resource::Resource;
 use crate::response::RuleStatus;
 use crate::testfile::{self, RowOutcome};
 use crate::values::Values;
@@ -172,41 +171,6 @@ fn load_located(root: &Path, paths: &[String]) -> Result<Vec<(String, Vec<crate:
     Ok(out)
 }
 
-/// Loads resources, turning unparseable files and documents that are not
-/// Kubernetes objects into warnings.
-fn load_resources_leniently(
-    root: &Path,
-    paths: &[String],
-    resources: &mut Vec<Resource>,
-    warnings: &mut Vec<Diagnostic>,
-) -> Result<(), String> {
-    for p in paths {
-        for file in loader::yaml_files(&resolve(root, p)?)? {
-            let shown = display(root, &file);
-            let docs = match loader::read_text(&file).and_then(|t| loader::located_documents(&shown, &t)) {
-                Ok(d) => d,
-                Err(e) => {
-                    warnings.push(Diagnostic::warning(format!("skipped: {e}")).at(shown, None, None));
-                    continue;
-                }
-            };
-            let mut keep = Vec::new();
-            for doc in docs {
-                let is_object = doc.value.get("apiVersion").is_some_and(Value::is_string)
-                    && doc.value.get("kind").is_some_and(Value::is_string);
-                if is_object {
-                    keep.push(doc);
-                } else {
-                    let msg = format!("{shown}: document {}: skipped, not a Kubernetes object", doc.index);
-                    warnings.push(Diagnostic::warning(msg).at(shown.clone(), u32::try_from(doc.line).ok(), None));
-                }
-            }
-            loader::collect_resources(resources, &shown, keep)?;
-        }
-    }
-    Ok(())
-}
-
 /// What every `apply` needs before the resources: the prepared policies,
 /// the exceptions, the values, and warnings about the policies.
 struct ApplySetup {
@@ -272,99 +236,25 @@ fn stream_apply(
     inputs: &ApplyInputs,
     out: &mut dyn std::io::Write,
 ) -> Result<Response, String> {
-    let ApplySetup { prepared, exceptions, values, mut diags } = apply_setup(root, inputs)?;
-    let opts =
-        EvalOptions { values: values.as_ref(), user: None, operation: None, exceptions: &exceptions, mocks: None };
     let format = inputs.output.unwrap_or(report::Format::Table);
-    let keep_passes = inputs.include_passes
-        || matches!(format, report::Format::Junit | report::Format::PolicyReport | report::Format::Json);
     let write_err = |e: std::io::Error| format!("writing the report: {e}");
     let mut report = apply_report::ApplyReport::new(out, format).map_err(write_err)?;
-    let mut summary = apply::ApplySummary::default();
-    let (mut blocking, mut written) = (false, Ok(()));
-    for p in &inputs.resources {
-        for file in loader::yaml_files(&resolve(root, p)?)? {
-            let shown = display(root, &file);
-            let mut reader = match std::fs::File::open(&file) {
-                Ok(f) => f,
-                Err(e) if inputs.skip_invalid => {
-                    diags.push(Diagnostic::warning(format!("skipped: {shown}: {e}")).at(shown, None, None));
-                    continue;
-                }
-                Err(e) => return Err(format!("{shown}: {e}")),
-            };
-            let mut failed = Ok(());
-            let walked = crate::yaml::for_each_located(&shown, &mut reader, &mut |doc| {
-                let is_object = doc.value.get("apiVersion").is_some_and(Value::is_string)
-                    && doc.value.get("kind").is_some_and(Value::is_string);
-                if inputs.skip_invalid && !is_object {
-                    let msg = format!("{shown}: document {}: skipped, not a Kubernetes object", doc.index);
-                    diags.push(Diagnostic::warning(msg).at(shown.clone(), u32::try_from(doc.line).ok(), None));
-                    return ControlFlow::Continue(());
-                }
-                let mut resources = Vec::new();
-                if let Err(e) = loader::collect_resources(&mut resources, &shown, vec![doc]) {
-                    failed = Err(e);
-                    return ControlFlow::Break(());
-                }
-                for resource in &resources {
-                    apply::apply_one(
-                        engine,
-                        &prepared,
-                        resource,
-                        &opts,
-                        inputs.audit_warn,
-                        keep_passes,
-                        &mut summary,
-                        &mut |row| {
-                            blocking |= matches!(
-                                (row.status, row.failure_action),
-                                (RuleStatus::Fail, FailureAction::Enforce) | (RuleStatus::Error, _)
-                            );
-                            if written.is_ok() {
-                                written = report.row(row);
-                            }
-                        },
-                    );
-                }
-                if written.is_err() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
-            });
-            written.as_ref().map_err(|e| format!("writing the report: {e}"))?;
-            failed?;
-            match walked {
-                Ok(()) => {}
-                Err(e) if inputs.skip_invalid => diags.push(
-                    Diagnostic::warning(format!("skipped the rest of {shown}: {e}")).at(shown.clone(), None, None),
-                ),
-                Err(e) => return Err(e.to_string()),
-            }
-        }
-    }
-    report.finish(&summary).map_err(write_err)?;
-    let mut response = Response { data: json!({"mode": "apply", "summary": summary}), ..Response::success() };
-    if blocking {
+    let walked = apply_each(engine, root, inputs, keep_passes(inputs, Some(format)), &mut |row| report.row(row))?;
+    report.finish(&walked.summary).map_err(write_err)?;
+    let mut response = Response { data: json!({"mode": "apply", "summary": walked.summary}), ..Response::success() };
+    if walked.blocking {
         response.status = sealbox_guest::Status::Failure;
     }
-    Ok(response.with_diagnostics(diags))
+    Ok(response.with_diagnostics(walked.diags))
 }
 
 fn run_apply(engine: &Engine, root: &Path, inputs: &ApplyInputs) -> Result<Response, String> {
-    let ApplySetup { prepared, exceptions, values, mut diags } = apply_setup(root, inputs)?;
-    let mut resources: Vec<Resource> = Vec::new();
-    if inputs.skip_invalid {
-        load_resources_leniently(root, &inputs.resources, &mut resources, &mut diags)?;
-    } else {
-        for (shown, docs) in load_located(root, &inputs.resources)? {
-            loader::collect_resources(&mut resources, &shown, docs)?;
-        }
-    }
-    let audit_warn = inputs.audit_warn;
-    let opts =
-        EvalOptions { values: values.as_ref(), user: None, operation: None, exceptions: &exceptions, mocks: None };
-    // Reports that list every result need the passing rows too.
-    let keep_passes = inputs.include_passes
-        || matches!(inputs.output, Some(report::Format::Junit | report::Format::PolicyReport | report::Format::Json));
-    let (rows, summary) = apply::apply_counted(engine, &prepared, &resources, &opts, audit_warn, keep_passes);
+    let mut rows = Vec::new();
+    let walked = apply_each(engine, root, inputs, keep_passes(inputs, inputs.output), &mut |row| {
+        rows.push(row);
+        Ok(())
+    })?;
+    let (summary, mut diags) = (walked.summary, walked.diags);
     for row in &rows {
         let message = || {
             format!(
@@ -393,4 +283,100 @@ fn run_apply(engine: &Engine, root: &Path, inputs: &ApplyInputs) -> Result<Respo
         data["rendered"] = Value::String(apply_report::apply_output(&rows, &summary, format));
     }
     Ok(Response { data, ..Response::success() }.with_diagnostics(diags))
+}
+
+/// Whether rows that pass are kept: reports that list every result need
+/// them.
+fn keep_passes(inputs: &ApplyInputs, format: Option<report::Format>) -> bool {
+    inputs.include_passes
+        || matches!(format, Some(report::Format::Junit | report::Format::PolicyReport | report::Format::Json))
+}
+
+/// What a walk over the resources found besides its rows.
+struct Walked {
+    summary: apply::ApplySummary,
+    /// A row would fail a build (an Enforce failure or an error).
+    blocking: bool,
+    /// Warnings and errors that are not rows.
+    diags: Vec<Diagnostic>,
+}
+
+/// Evaluates the policies over every resource document, one document at a
+/// time, read as it goes, and hands each row to `sink`: memory follows the
+/// largest document, not the input. With `skip_invalid`, an unreadable
+/// file, a document that is not a Kubernetes object and the rest of a file
+/// after a YAML error are warnings; otherwise errors.
+fn apply_each(
+    engine: &Engine,
+    root: &Path,
+    inputs: &ApplyInputs,
+    keep_passes: bool,
+    sink: &mut dyn FnMut(apply::ApplyRow) -> std::io::Result<()>,
+) -> Result<Walked, String> {
+    let ApplySetup { prepared, exceptions, values, mut diags } = apply_setup(root, inputs)?;
+    let opts =
+        EvalOptions { values: values.as_ref(), user: None, operation: None, exceptions: &exceptions, mocks: None };
+    let mut summary = apply::ApplySummary::default();
+    let (mut blocking, mut written) = (false, Ok(()));
+    for p in &inputs.resources {
+        for file in loader::yaml_files(&resolve(root, p)?)? {
+            let shown = display(root, &file);
+            let mut reader = match std::fs::File::open(&file) {
+                Ok(f) => f,
+                Err(e) if inputs.skip_invalid => {
+                    diags.push(Diagnostic::warning(format!("skipped: {shown}: {e}")).at(shown, None, None));
+                    continue;
+                }
+                Err(e) => return Err(format!("{shown}: {e}")),
+            };
+            let mut failed = Ok(());
+            let read = crate::yaml::for_each_located(&shown, &mut reader, &mut |doc| {
+                let is_object = doc.value.get("apiVersion").is_some_and(Value::is_string)
+                    && doc.value.get("kind").is_some_and(Value::is_string);
+                if inputs.skip_invalid && !is_object {
+                    let msg = format!("{shown}: document {}: skipped, not a Kubernetes object", doc.index);
+                    diags.push(Diagnostic::warning(msg).at(shown.clone(), u32::try_from(doc.line).ok(), None));
+                    return ControlFlow::Continue(());
+                }
+                let mut resources = Vec::new();
+                if let Err(e) = loader::collect_resources(&mut resources, &shown, vec![doc]) {
+                    failed = Err(e);
+                    return ControlFlow::Break(());
+                }
+                for resource in &resources {
+                    let mut emit = |row: apply::ApplyRow| {
+                        blocking |= matches!(
+                            (row.status, row.failure_action),
+                            (RuleStatus::Fail, FailureAction::Enforce) | (RuleStatus::Error, _)
+                        );
+                        if written.is_ok() {
+                            written = sink(row);
+                        }
+                    };
+                    apply::apply_one(
+                        engine,
+                        &prepared,
+                        resource,
+                        &opts,
+                        inputs.audit_warn,
+                        keep_passes,
+                        &mut summary,
+                        &mut emit,
+                    );
+                }
+                if written.is_err() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+            });
+            written.as_ref().map_err(|e| format!("writing the report: {e}"))?;
+            failed?;
+            match read {
+                Ok(()) => {}
+                Err(e) if inputs.skip_invalid => {
+                    let msg = format!("skipped the rest of {shown}: {e}");
+                    diags.push(Diagnostic::warning(msg).at(shown.clone(), None, None));
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+    Ok(Walked { summary, blocking, diags })
 }
