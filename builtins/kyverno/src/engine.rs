@@ -20,8 +20,13 @@ use crate::values::Values;
 use crate::vpol::CompiledVpol;
 use sealbox_formats::glob;
 
-static NO_MOCKS: Mocks =
-    Mocks { api_calls: Vec::new(), global: std::collections::BTreeMap::new(), cel_context: None, params: None };
+static NO_MOCKS: Mocks = Mocks {
+    api_calls: Vec::new(),
+    global: std::collections::BTreeMap::new(),
+    cel_context: None,
+    params: None,
+    cluster: Vec::new(),
+};
 
 const SCORED: &str = "policies.kyverno.io/scored";
 

@@ -118,13 +118,17 @@ impl Checker<'_> {
         let spec = entry.get(kind)?;
         let spec = self.subst(ctx).value(spec).ok()?;
         let raw = match kind {
-            "apiCall" => self.mocks.api_call(&spec)?.clone(),
-            "globalReference" => self.mocks.global.get(spec.get("name")?.as_str()?)?.clone(),
+            "apiCall" => self.mocks.api_call(&spec)?,
+            "configMap" => {
+                let namespace = spec.get("namespace").and_then(Value::as_str).unwrap_or("default");
+                self.mocks.config_map(spec.get("name")?.as_str()?, namespace)?
+            }
+            "globalReference" => Ok(self.mocks.global.get(spec.get("name")?.as_str()?)?.clone()),
             _ => return None,
         };
-        let result = match spec.get("jmesPath").and_then(Value::as_str).filter(|p| !p.is_empty()) {
-            Some(path) => self.jmes.search(path, &raw).map_err(|e| e.to_string()),
-            None => Ok(raw),
+        let result = match (raw, spec.get("jmesPath").and_then(Value::as_str).filter(|p| !p.is_empty())) {
+            (Ok(raw), Some(path)) => self.jmes.search(path, &raw).map_err(|e| e.to_string()),
+            (raw, _) => raw,
         };
         Some(match (result, entry.get(kind).and_then(|s| s.get("default"))) {
             (Ok(Value::Null), Some(d)) | (Err(_), Some(d)) => Ok(d.clone()),

@@ -226,7 +226,27 @@ fn load_test(doc: &Value, dir: &Path, display: &dyn Fn(&Path) -> String) -> Resu
         let text = loader::read_text(&file)?;
         mocks.cel_context = loader::documents(&display(&file), &text)?.into_iter().next();
     }
-    let unsupported_reason = ["clusterResources", "jsonPayloads"]
+    for f in list_ci(doc, "clusterResources") {
+        for file in loader::yaml_files(&dir.join(&f))? {
+            let text = loader::read_text(&file)?;
+            for d in loader::documents(&display(&file), &text)? {
+                // cli.kyverno.io's ClusterResource lists its objects under
+                // spec.resources; any other document is an object itself.
+                match d.pointer("/spec/resources") {
+                    Some(Value::Array(items)) if d.get("kind").and_then(Value::as_str) == Some("ClusterResource") => {
+                        mocks.cluster.extend(items.iter().cloned())
+                    }
+                    _ => mocks.cluster.push(d),
+                }
+            }
+        }
+    }
+    if !mocks.cluster.is_empty() {
+        // CEL's resource.* read the same objects, after the context file's.
+        let context = mocks.cel_context.get_or_insert_with(|| Value::Object(Default::default()));
+        list_at(context, &["spec", "resources"]).extend(mocks.cluster.iter().cloned());
+    }
+    let unsupported_reason = ["jsonPayloads"]
         .iter()
         .find(|k| get_ci(doc, k).is_some_and(|v| !v.is_null()))
         .map(|k| format!("the test uses `{k}`, which this engine does not support yet"));
@@ -562,6 +582,26 @@ pub fn summarize(reports: &[TestFileReport]) -> Summary {
         }
     }
     s
+}
+
+/// The list at `path` in `value`, made (replacing whatever is in the way)
+/// when missing: test files are input, so their shape is not assumed.
+fn list_at<'v>(value: &'v mut Value, path: &[&str]) -> &'v mut Vec<Value> {
+    let mut at = value;
+    for key in path {
+        if !at.is_object() {
+            *at = Value::Object(Default::default());
+        }
+        let Value::Object(map) = at else { unreachable!("made an object above") };
+        at = map.entry(key.to_string()).or_insert(Value::Null);
+    }
+    if !at.is_array() {
+        *at = Value::Array(Vec::new());
+    }
+    match at {
+        Value::Array(items) => items,
+        _ => unreachable!("made an array above"),
+    }
 }
 
 #[cfg(test)]
