@@ -71,7 +71,11 @@ impl PreparedPolicy {
     pub fn with_bindings(policy: Policy, bindings: Vec<Value>) -> Self {
         let rules = crate::autogen::compute_rules(&policy);
         let env = CelEnv::shared();
-        let vpol = policy.is_vpol().then(|| CompiledVpol::compile(env, &policy.spec));
+        let vpol = match (policy.is_deleting(), policy.is_vpol()) {
+            (true, _) => Some(CompiledVpol::compile(env, &crate::vpol::deleting_as_validating(&policy.spec))),
+            (false, true) => Some(CompiledVpol::compile(env, &policy.spec)),
+            (false, false) => None,
+        };
         let vap = policy.is_vap().then(|| crate::vap::CompiledVap::compile(env, &policy.spec, bindings));
         let cel_rules = crate::cel_rule::CelRules::compile(env, &rules);
         PreparedPolicy { policy, rules, vpol, cel_rules, vap }

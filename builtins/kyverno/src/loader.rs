@@ -63,10 +63,22 @@ pub fn read_text(path: &Path) -> Result<String, String> {
 
 /// Sorts policy documents into evaluable policies and unsupported kinds.
 pub fn collect_policies(out: &mut LoadedPolicies, file: &str, docs: &[Value]) -> Result<(), String> {
+    collect(out, file, docs, false)
+}
+
+/// [`collect_policies`] for `kyverno test`, which also evaluates
+/// DeletingPolicies: whether their conditions hold for a resource (would it
+/// be deleted). `apply` and builds report them as unsupported instead: a
+/// deleting policy is a cleanup job, not a check a manifest can fail.
+pub fn collect_test_policies(out: &mut LoadedPolicies, file: &str, docs: &[Value]) -> Result<(), String> {
+    collect(out, file, docs, true)
+}
+
+fn collect(out: &mut LoadedPolicies, file: &str, docs: &[Value], deleting: bool) -> Result<(), String> {
     for (i, doc) in docs.iter().enumerate() {
         if crate::vap::is_binding_document(doc) {
             out.bindings.push(doc.clone());
-        } else if policy::is_policy_document(doc) {
+        } else if policy::is_policy_document(doc) || (deleting && crate::vpol::is_deleting_document(doc)) {
             out.policies.push(Policy::from_document(doc, file, i)?);
         } else if let Some(kind) = policy::other_policy_kind(doc) {
             let name = doc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();

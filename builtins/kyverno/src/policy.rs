@@ -85,8 +85,15 @@ impl Policy {
     }
 
     /// A `ValidatingPolicy` (or its namespaced form): ruleless, CEL only.
+    /// A `DeletingPolicy` evaluates as one too (see
+    /// [`crate::vpol::deleting_as_validating`]).
     pub fn is_vpol(&self) -> bool {
-        matches!(self.kind.as_str(), "ValidatingPolicy" | "NamespacedValidatingPolicy")
+        matches!(self.kind.as_str(), "ValidatingPolicy" | "NamespacedValidatingPolicy") || self.is_deleting()
+    }
+
+    /// A `DeletingPolicy` (or its namespaced form).
+    pub fn is_deleting(&self) -> bool {
+        matches!(self.kind.as_str(), "DeletingPolicy" | "NamespacedDeletingPolicy")
     }
 
     /// A Kubernetes `ValidatingAdmissionPolicy`.

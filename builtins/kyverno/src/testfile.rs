@@ -160,7 +160,7 @@ fn load_test(doc: &Value, dir: &Path, display: &dyn Fn(&Path) -> String) -> Resu
             let text = loader::read_text(&file)?;
             let shown = display(&file);
             let docs = loader::documents(&shown, &text)?;
-            loader::collect_policies(&mut loaded, &shown, &docs)?;
+            loader::collect_test_policies(&mut loaded, &shown, &docs)?;
         }
     }
     let mut resources = Vec::new();

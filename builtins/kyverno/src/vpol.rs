@@ -19,6 +19,40 @@ pub fn is_vpol_document(doc: &Value) -> bool {
     api.starts_with("policies.kyverno.io/") && matches!(kind, "ValidatingPolicy" | "NamespacedValidatingPolicy")
 }
 
+/// `DeletingPolicy` and its namespaced form, which `kyverno test`
+/// evaluates like a ValidatingPolicy whose validations are its conditions
+/// (see [`deleting_as_validating`]).
+pub fn is_deleting_document(doc: &Value) -> bool {
+    let api = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
+    api.starts_with("policies.kyverno.io/") && matches!(kind, "DeletingPolicy" | "NamespacedDeletingPolicy")
+}
+
+/// A DeletingPolicy's spec as a ValidatingPolicy's: the same constraints,
+/// match conditions and variables, its `conditions` as validations. The
+/// resource passes when every condition holds (Kyverno would delete it)
+/// and fails at the first that does not, as Kyverno's CLI reports it.
+pub fn deleting_as_validating(spec: &Value) -> Value {
+    let mut spec = spec.clone();
+    if let Some(map) = spec.as_object_mut() {
+        let conditions = map.remove("conditions").unwrap_or(json!([]));
+        let validations: Vec<Value> = conditions
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                let name = c.get("name").and_then(Value::as_str).unwrap_or("");
+                json!({"expression": c.get("expression").cloned().unwrap_or(Value::Null),
+                       "message": format!("condition {name} is false: not deleted")})
+            })
+            .collect();
+        map.insert("validations".into(), Value::Array(validations));
+        // A cleanup job has no admission actions; nothing here can deny.
+        map.remove("validationActions");
+    }
+    spec
+}
+
 pub(crate) struct Validation {
     expr: Program,
     message: Option<String>,
@@ -441,6 +475,29 @@ mod tests {
 
     fn pods() -> Value {
         json!({"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}]})
+    }
+
+    #[test]
+    fn a_deleting_policy_passes_a_resource_its_conditions_all_hold_for() {
+        let spec = json!({"matchConstraints": pods(), "conditions": [
+            {"name": "in-test", "expression": "object.metadata.name.startsWith('test-')"},
+            {"name": "is-one", "expression": "object.metadata.name.endsWith('-1')"},
+        ]});
+        let as_vpol = deleting_as_validating(&spec);
+        assert!(as_vpol.get("conditions").is_none() && as_vpol["validations"].as_array().map(Vec::len) == Some(2));
+        assert_eq!(run(as_vpol.clone(), &pod("test-1", json!({})))[0].status, RuleStatus::Pass);
+        let kept = run(as_vpol, &pod("test-2", json!({})));
+        assert_eq!(kept[0].status, RuleStatus::Fail);
+        assert!(kept[0].message.contains("condition is-one is false"), "{}", kept[0].message);
+        let doc = json!({"apiVersion": "policies.kyverno.io/v1beta1", "kind": "DeletingPolicy", "metadata": {"name": "d"}, "spec": spec});
+        assert!(is_deleting_document(&doc) && !is_vpol_document(&doc));
+        // `apply` and builds do not evaluate it: it is a cleanup job, not a check.
+        let mut loaded = crate::loader::LoadedPolicies::default();
+        crate::loader::collect_policies(&mut loaded, "d.yaml", std::slice::from_ref(&doc)).expect("loaded");
+        assert!(loaded.policies.is_empty() && loaded.unsupported.len() == 1);
+        let mut for_test = crate::loader::LoadedPolicies::default();
+        crate::loader::collect_test_policies(&mut for_test, "d.yaml", &[doc]).expect("loaded");
+        assert!(for_test.policies[0].is_deleting());
     }
 
     #[test]
