@@ -34,6 +34,7 @@ const FILES: &[&str] = &[
     "timestamps",
     "encoders_ext",
     "math_ext",
+    "bindings_ext",
     "plumbing",
     "parse",
 ];

@@ -85,6 +85,7 @@ impl CelEnv {
             .and_then(|_| env.add_extension(cel::extensions::math))
             .and_then(|_| env.add_extension(cel::extensions::encoders))
             .and_then(|_| env.add_macro(Macro::receiver("orValue", 1, or_value_macro)))
+            .and_then(|_| env.add_macro(Macro::receiver("bind", 3, cel_bind_macro)))
             .and_then(|_| {
                 env.add_overload(
                     OR_VALUE_COMPAT,
@@ -144,6 +145,42 @@ fn or_value_macro(
         target: Some(Box::new(wrapped)),
         args: std::mem::take(args),
     }))))
+}
+
+/// cel-go's `cel.bind(name, init, expr)`: `expr` with `name` bound to
+/// `init`, evaluated once. Expanded as cel-go expands it, into a
+/// comprehension over no elements whose accumulator is `name`. Any other
+/// receiver's `bind` is left alone.
+fn cel_bind_macro(
+    helper: &mut cel::parser::MacroExprHelper<'_>,
+    target: &mut Option<cel::IdedExpr>,
+    args: &mut Vec<cel::IdedExpr>,
+) -> Result<Option<cel::IdedExpr>, cel::ParseError> {
+    use cel::common::ast::{ComprehensionExpr, ListExpr, LiteralValue};
+    if !matches!(target.as_ref().map(|t| &t.expr), Some(Expr::Ident(name)) if name == "cel") {
+        return Ok(None);
+    }
+    let [var, init, result]: [cel::IdedExpr; 3] = match std::mem::take(args).try_into() {
+        Ok(three) => three,
+        Err(_) => return Ok(None),
+    };
+    let Expr::Ident(name) = &var.expr else {
+        return Err(helper.new_error(var.id, "cel.bind() variable name must be a simple identifier"));
+    };
+    let name = name.clone();
+    let iter_range = helper.next_expr(Expr::List(ListExpr::new(Vec::new())));
+    let loop_cond = helper.next_expr(Expr::Literal(LiteralValue::Boolean(false.into())));
+    let loop_step = helper.next_expr(Expr::Ident(name.clone()));
+    Ok(Some(helper.next_expr(Expr::Comprehension(Box::new(ComprehensionExpr {
+        iter_range,
+        iter_var: "#unused".into(),
+        iter_var2: None,
+        accu_var: name,
+        accu_init: init,
+        loop_cond,
+        loop_step,
+        result,
+    })))))
 }
 
 fn or_value_compat<'b, 'v>(mut args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, cel::ExecutionError> {
@@ -295,6 +332,16 @@ mod tests {
         assert_eq!(eval("object.?spec.?x.orValue(7)", o.clone()), Ok(CelValue::Int(7)));
         assert_eq!(eval("size(object.spec.volumes.orValue([]))", o.clone()), Ok(CelValue::Int(1)));
         assert_eq!(eval("object.spec[?'volumes'].hasValue()", o), Ok(CelValue::Bool(true)));
+    }
+
+    #[test]
+    fn cel_bind_binds_a_name_for_its_expression() {
+        assert_eq!(eval("cel.bind(x, object.a * 2, x + x)", json!({"a": 3})), Ok(CelValue::Int(12)));
+        assert_eq!(
+            eval("cel.bind(xs, object.l, xs.exists(v, v > 2) && size(xs) == 3)", json!({"l": [1, 2, 3]})),
+            Ok(CelValue::Bool(true))
+        );
+        assert!(CelEnv::kyverno().compile("cel.bind(1, 2, 3)").err().unwrap_or_default().contains("identifier"));
     }
 
     #[test]

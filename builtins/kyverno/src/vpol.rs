@@ -148,10 +148,9 @@ const UNBOUND_ROOTS: &[&str] = &[
     "imagedata",
     "exceptions",
     "params",
-    // cel-go extensions not registered yet (sets, regex, cel.bind) and k8s format.
+    // cel-go extensions not registered yet (sets, regex) and k8s format.
     "sets",
     "regex",
-    "cel",
     "format",
 ];
 
