@@ -17,7 +17,7 @@ use crate::resource::Resource;
 use crate::response::{RuleResponse, RuleStatus};
 use crate::rule_validate::{Checker, Checks};
 use crate::values::Values;
-use crate::vpol::CompiledVpol;
+use crate::vpol::{CelException, CompiledVpol};
 use sealbox_formats::glob;
 
 static NO_MOCKS: Mocks = Mocks {
@@ -176,9 +176,11 @@ impl Engine {
             return vap.evaluate(CelEnv::shared(), &req, opts.mocks.and_then(|m| m.params.as_deref()));
         }
         if let Some(vpol) = &prepared.vpol {
-            if let Some(why) = cel_exception_for(&policy.name, opts.exceptions) {
-                return vec![RuleResponse::new("", RuleStatus::Unsupported, why)];
-            }
+            let exceptions =
+                match CelException::for_policy(CelEnv::shared(), &policy.name, &policy.kind, opts.exceptions) {
+                    Ok(e) => e,
+                    Err(why) => return vec![RuleResponse::new("", RuleStatus::Error, why)],
+                };
             let req = CelRequest {
                 resource,
                 operation: &operation,
@@ -190,7 +192,12 @@ impl Engine {
                 user: opts.user,
                 namespace_stub: false,
             };
-            return vpol.evaluate(CelEnv::shared(), &req, opts.mocks.and_then(|m| m.cel_context.as_ref()));
+            return vpol.evaluate_with(
+                CelEnv::shared(),
+                &req,
+                opts.mocks.and_then(|m| m.cel_context.as_ref()),
+                &exceptions,
+            );
         }
         let build_base = || {
             let mut base = base_context(resource, &operation, &namespace, opts.user);
@@ -354,20 +361,6 @@ impl Engine {
         }
         Some(resp)
     }
-}
-
-/// CEL PolicyExceptions (`policies.kyverno.io`) naming `policy`: not
-/// evaluated yet, so the policy's results would be wrong; say so.
-fn cel_exception_for(policy: &str, exceptions: &[Value]) -> Option<String> {
-    let names = |e: &&Value| {
-        e.get("apiVersion").and_then(Value::as_str).is_some_and(|a| a.starts_with("policies.kyverno.io/"))
-            && e.pointer("/spec/policyRefs")
-                .and_then(Value::as_array)
-                .is_some_and(|refs| refs.iter().any(|r| r.get("name").and_then(Value::as_str) == Some(policy)))
-    };
-    let e = exceptions.iter().find(names)?;
-    let name = e.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-    Some(format!("CEL PolicyException {name:?} (policies.kyverno.io) is not supported yet"))
 }
 
 fn value_operation(values: Option<&Map<String, Value>>) -> Option<&str> {

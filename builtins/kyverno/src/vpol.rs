@@ -19,6 +19,64 @@ pub fn is_vpol_document(doc: &Value) -> bool {
     api.starts_with("policies.kyverno.io/") && matches!(kind, "ValidatingPolicy" | "NamespacedValidatingPolicy")
 }
 
+/// A CEL PolicyException (`policies.kyverno.io`) naming a policy, its
+/// match conditions compiled: a resource it exempts is skipped.
+pub struct CelException {
+    pub name: String,
+    conditions: Vec<(String, Program)>,
+}
+
+impl CelException {
+    /// The exceptions among `exceptions` whose `policyRefs` name `policy`
+    /// of `kind`, compiled; an error names the exception and expression.
+    pub fn for_policy(
+        env: &CelEnv,
+        policy: &str,
+        kind: &str,
+        exceptions: &[Value],
+    ) -> Result<Vec<CelException>, String> {
+        let names = |e: &&Value| {
+            e.get("apiVersion").and_then(Value::as_str).is_some_and(|a| a.starts_with("policies.kyverno.io/"))
+                && e.get("kind").and_then(Value::as_str) == Some("PolicyException")
+                && e.pointer("/spec/policyRefs").and_then(Value::as_array).is_some_and(|refs| {
+                    refs.iter().any(|r| {
+                        r.get("name").and_then(Value::as_str) == Some(policy)
+                            && r.get("kind").and_then(Value::as_str).is_none_or(|k| k == kind)
+                    })
+                })
+        };
+        exceptions
+            .iter()
+            .filter(names)
+            .map(|e| {
+                let name = e.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+                let conditions = named_exprs(e.pointer("/spec/matchConditions"), "expression")
+                    .into_iter()
+                    .map(|(n, expr)| {
+                        env.compile(&expr)
+                            .map(|p| (n, p))
+                            .map_err(|err| format!("PolicyException {name}: matchConditions: {err}"))
+                    })
+                    .collect::<Result<_, _>>()?;
+                Ok(CelException { name, conditions })
+            })
+            .collect()
+    }
+
+    /// Whether every match condition holds for the resource bound in `act`.
+    fn exempts(&self, act: &Activation) -> Result<bool, String> {
+        for (cond, program) in &self.conditions {
+            if !act
+                .eval_bool(program)
+                .map_err(|e| format!("PolicyException {}: matchConditions {cond}: {e}", self.name))?
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
 /// `DeletingPolicy` and its namespaced form, which `kyverno test`
 /// evaluates like a ValidatingPolicy whose validations are its conditions
 /// (see [`deleting_as_validating`]).
@@ -261,6 +319,18 @@ impl CompiledVpol {
 
     /// Evaluates the policy on one resource; no response when it does not match.
     pub fn evaluate(&self, env: &CelEnv, req: &CelRequest<'_>, context: Option<&Value>) -> Vec<RuleResponse> {
+        self.evaluate_with(env, req, context, &[])
+    }
+
+    /// [`CompiledVpol::evaluate`], skipping a resource that one of
+    /// `exceptions` (those naming this policy) exempts.
+    pub fn evaluate_with(
+        &self,
+        env: &CelEnv,
+        req: &CelRequest<'_>,
+        context: Option<&Value>,
+        exceptions: &[CelException],
+    ) -> Vec<RuleResponse> {
         let attrs =
             Attributes { resource: req.resource, operation: req.operation, namespace_labels: req.namespace_labels };
         if let Some((status, why)) = &self.broken {
@@ -296,6 +366,16 @@ impl CompiledVpol {
             }
             (None, Some(why)) => return vec![RuleResponse::new("", RuleStatus::Unsupported, why.clone())],
             (None, None) => {}
+        }
+        for exception in exceptions {
+            match exception.exempts(&act) {
+                Ok(false) => {}
+                Ok(true) => {
+                    let why = format!("rule skipped due to policy exception {}", exception.name);
+                    return vec![RuleResponse::new("", RuleStatus::Skip, why)];
+                }
+                Err(e) => return vec![RuleResponse::new("", RuleStatus::Error, e)],
+            }
         }
         vec![run_variant(variant, &mut act, self.ignore_failures, false)]
     }
@@ -474,6 +554,37 @@ mod tests {
 
     fn pods() -> Value {
         json!({"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}]})
+    }
+
+    #[test]
+    fn a_cel_policy_exception_skips_the_resources_it_matches() {
+        let env = CelEnv::kyverno();
+        let spec = json!({"matchConstraints": pods(), "validations": [{"expression": "false"}]});
+        let exception = |policy: &str, cond: &str| {
+            json!({"apiVersion": "policies.kyverno.io/v1alpha1", "kind": "PolicyException", "metadata": {"name": "ex"},
+                   "spec": {"policyRefs": [{"name": policy, "kind": "ValidatingPolicy"}],
+                            "matchConditions": [{"name": "c", "expression": cond}]}})
+        };
+        let run_with = |exceptions: &[Value], name: &str| {
+            let resource = pod(name, json!({}));
+            let req = CelRequest {
+                resource: &resource,
+                operation: "CREATE",
+                namespace_labels: None,
+                namespace_object: None,
+                user: None,
+                namespace_stub: false,
+            };
+            let compiled = CelException::for_policy(&env, "p", "ValidatingPolicy", exceptions).expect("compiles");
+            CompiledVpol::compile(&env, &spec).evaluate_with(&env, &req, None, &compiled)[0].status
+        };
+        let ex = [exception("p", "object.metadata.name == 'exempt'")];
+        assert_eq!(run_with(&ex, "exempt"), RuleStatus::Skip);
+        assert_eq!(run_with(&ex, "other"), RuleStatus::Fail);
+        assert_eq!(run_with(&[exception("q", "true")], "exempt"), RuleStatus::Fail, "names another policy");
+        assert_eq!(run_with(&[exception("p", "object.nope.x")], "a"), RuleStatus::Error);
+        let bad = CelException::for_policy(&env, "p", "ValidatingPolicy", &[exception("p", "object.(")]);
+        assert!(bad.err().unwrap_or_default().contains("PolicyException ex"));
     }
 
     #[test]
