@@ -6,7 +6,7 @@
 //! travels in the receiver: `resource` and `image` are bound to maps
 //! holding the context's resources and images under private keys.
 
-use cel::common::types::{LIST_TYPE, MAP_TYPE, STRING_TYPE};
+use cel::common::types::{DYN_TYPE, LIST_TYPE, MAP_TYPE, STRING_TYPE};
 use cel::common::value::{CowVal, Val};
 use cel::{ExecutionError, Value};
 use serde_json::{Value as Json, json};
@@ -17,6 +17,20 @@ use crate::cel::{json_to_val, to_json};
 const RESOURCES: &str = "__sealbox_context_resources";
 /// The key under which `image` carries the context's images.
 const IMAGES: &str = "__sealbox_context_images";
+/// The key under which `globalContext` carries the test's entries.
+const GLOBAL: &str = "__sealbox_global_entries";
+/// The key under which `http` carries the test's mocked responses.
+const HTTP: &str = "__sealbox_http_responses";
+
+/// The value bound to `globalContext`: the test's entries by name.
+pub fn global_binding(entries: &std::collections::BTreeMap<String, Json>) -> Json {
+    json!({ GLOBAL: entries })
+}
+
+/// The value bound to `http`: the test's `apiCallResponses`.
+pub fn http_binding(responses: &[Json]) -> Json {
+    json!({ HTTP: responses })
+}
 
 /// The value bound to `resource`: the context file's `spec.resources`.
 pub fn resource_binding(context: &Json) -> Json {
@@ -45,6 +59,16 @@ pub fn register(env: &mut cel::Env) -> std::result::Result<(), cel::DeclarationE
         env.add_member_overload(name, id, MAP_TYPE, vec![STRING_TYPE, STRING_TYPE, STRING_TYPE], resource_list)?;
     }
     env.add_member_overload("GetMetadata", "kyverno_image_get_metadata", MAP_TYPE, vec![STRING_TYPE], image_metadata)?;
+    env.add_member_overload("Get", "kyverno_global_get", MAP_TYPE, vec![STRING_TYPE, STRING_TYPE], global_get)?;
+    env.add_member_overload("Get", "kyverno_http_get", MAP_TYPE, vec![STRING_TYPE], http_get)?;
+    env.add_member_overload("Post", "kyverno_http_post", MAP_TYPE, vec![STRING_TYPE, DYN_TYPE], http_post)?;
+    env.add_member_overload(
+        "Post",
+        "kyverno_http_post_headers",
+        MAP_TYPE,
+        vec![STRING_TYPE, DYN_TYPE, MAP_TYPE],
+        http_post,
+    )?;
     env.add_overload("parseServiceAccount", "kyverno_parse_service_account", vec![STRING_TYPE], parse_sa)?;
     env.add_member_overload("sum", "k8s_list_sum", LIST_TYPE, vec![], list_sum)?;
     Ok(())
@@ -92,6 +116,45 @@ fn resource_list<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>> {
     let a = json_args("resource.List", &args)?;
     let items: Vec<Json> = select(&a[0], text(&a[1]), text(&a[2]), text(&a[3])).cloned().collect();
     Ok(owned(&json!({"apiVersion": "v1", "kind": "List", "items": items})))
+}
+
+/// `globalContext.Get(name, projection)`: the entry, or one of its
+/// projections when `projection` is not empty.
+fn global_get<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>> {
+    let a = json_args("globalContext.Get", &args)?;
+    let (name, projection) = (text(&a[1]), text(&a[2]));
+    let entry = a[0].get(GLOBAL).and_then(|g| g.get(name)).ok_or_else(|| {
+        ExecutionError::function_error("globalContext.Get", format!("global context entry {name:?} is not in the test"))
+    })?;
+    match projection {
+        "" => Ok(owned(entry)),
+        p => entry.get(p).map(owned).ok_or_else(|| {
+            ExecutionError::function_error("globalContext.Get", format!("entry {name:?} has no projection {p:?}"))
+        }),
+    }
+}
+
+/// The mocked response (`{body, statusCode}`) to `method` on `url`.
+fn mocked_response<'b, 'v>(what: &str, store: &Json, method: &str, url: &str) -> Result<CowVal<'b, 'v>> {
+    let responses = store.get(HTTP).and_then(Json::as_array).map(Vec::as_slice).unwrap_or(&[]);
+    let found = responses.iter().find(|r| {
+        r.get("method").and_then(Json::as_str).unwrap_or("GET").eq_ignore_ascii_case(method)
+            && r.get("url").and_then(Json::as_str) == Some(url)
+    });
+    match found.and_then(|r| r.get("response")) {
+        Some(response) => Ok(owned(response)),
+        None => Err(ExecutionError::function_error(what, format!("no mocked response for {method} {url}"))),
+    }
+}
+
+fn http_get<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>> {
+    let a = json_args("http.Get", &args)?;
+    mocked_response("http.Get", &a[0], "GET", text(&a[1]))
+}
+
+fn http_post<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>> {
+    let a = json_args("http.Post", &args)?;
+    mocked_response("http.Post", &a[0], "POST", text(&a[1]))
 }
 
 fn image_metadata<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>> {

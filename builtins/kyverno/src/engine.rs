@@ -192,12 +192,7 @@ impl Engine {
                 user: opts.user,
                 namespace_stub: false,
             };
-            return vpol.evaluate_with(
-                CelEnv::shared(),
-                &req,
-                opts.mocks.and_then(|m| m.cel_context.as_ref()),
-                &exceptions,
-            );
+            return vpol.evaluate_with(CelEnv::shared(), &req, opts.mocks, &exceptions);
         }
         let build_base = || {
             let mut base = base_context(resource, &operation, &namespace, opts.user);

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::cel::{Activation, CelEnv, Program};
 use crate::cel_match::{self, Attributes};
 use crate::cel_request::CelRequest;
+use crate::context::Mocks;
 use crate::response::{RuleResponse, RuleStatus};
 
 /// The kinds this module evaluates.
@@ -141,15 +142,15 @@ pub struct CompiledVpol {
     broken: Option<(RuleStatus, String)>,
     /// Why the policy needs a test `context:` file, when it does.
     needs_context: Option<String>,
+    /// The mocked libraries the policy uses, with the test key serving each.
+    needs_mocks: Vec<(&'static str, &'static str)>,
 }
 
 /// Functions of Kyverno's libraries that need a cluster, a registry or
 /// test mocks this engine does not serve yet; a policy calling one is
 /// reported `unsupported`, naming it.
 const UNSERVED: &[&str] = &[
-    "Post",
     "ToGVR",
-    "post",
     "toGVR",
     "Client",
     "parseImageReference",
@@ -192,8 +193,6 @@ const UNSERVED: &[&str] = &[
 
 /// Library roots (variables) this engine does not bind.
 const UNBOUND_ROOTS: &[&str] = &[
-    "globalContext",
-    "http",
     "authorizer",
     "x509",
     "gzip",
@@ -225,9 +224,26 @@ pub fn unserved_call(p: &Program, allow_params: bool) -> Option<String> {
     Some(format!("CEL library `{root}` is not supported yet (not bound offline, or not implemented)"))
 }
 
+/// Libraries served from a test's mocks: `globalContext` from its
+/// `globalContextEntries`, `http` from its `apiCallResponses`.
+const MOCKED_ROOTS: &[(&str, &str)] = &[("globalContext", "globalContextEntries"), ("http", "apiCallResponses")];
+
+/// The mocked libraries `p` uses.
+fn mocked_roots(p: &Program) -> impl Iterator<Item = (&'static str, &'static str)> {
+    let vars = p.variables();
+    MOCKED_ROOTS.iter().copied().filter(move |(root, _)| vars.iter().any(|v| v == root))
+}
+
 /// Calls served from a test's `context:` file; without one they are unsupported.
 fn context_call(p: &Program) -> Option<String> {
-    let served = ["Get", "List", "get", "list", "GetMetadata"];
+    let vars = p.variables();
+    let uses = |root: &str| vars.iter().any(|v| v == root);
+    let served: &[&str] = match (uses("resource"), uses("image")) {
+        (true, true) => &["Get", "List", "get", "list", "GetMetadata"],
+        (true, false) => &["Get", "List", "get", "list"],
+        (false, true) => &["GetMetadata"],
+        (false, false) => return None,
+    };
     let f = p.functions().into_iter().find(|f| served.contains(&f.as_str()))?;
     let root = if f == "GetMetadata" { "image" } else { "resource" };
     Some(format!(
@@ -269,6 +285,7 @@ impl CompiledVpol {
             variants: Vec::new(),
             broken: None,
             needs_context: None,
+            needs_mocks: Vec::new(),
         };
         let mut rewrites: Vec<(Option<Value>, Option<bool>)> = vec![(constraints.clone(), None)];
         if !json_mode && cel_match::is_plain_pod_rule(constraints.as_ref()) {
@@ -306,6 +323,11 @@ impl CompiledVpol {
                     if out.needs_context.is_none() {
                         out.needs_context = v.programs().find_map(context_call);
                     }
+                    for root in v.programs().flat_map(mocked_roots) {
+                        if !out.needs_mocks.contains(&root) {
+                            out.needs_mocks.push(root);
+                        }
+                    }
                     out.variants.push(v)
                 }
                 Err(broken) => {
@@ -318,8 +340,8 @@ impl CompiledVpol {
     }
 
     /// Evaluates the policy on one resource; no response when it does not match.
-    pub fn evaluate(&self, env: &CelEnv, req: &CelRequest<'_>, context: Option<&Value>) -> Vec<RuleResponse> {
-        self.evaluate_with(env, req, context, &[])
+    pub fn evaluate(&self, env: &CelEnv, req: &CelRequest<'_>, mocks: Option<&Mocks>) -> Vec<RuleResponse> {
+        self.evaluate_with(env, req, mocks, &[])
     }
 
     /// [`CompiledVpol::evaluate`], skipping a resource that one of
@@ -328,9 +350,10 @@ impl CompiledVpol {
         &self,
         env: &CelEnv,
         req: &CelRequest<'_>,
-        context: Option<&Value>,
+        mocks: Option<&Mocks>,
         exceptions: &[CelException],
     ) -> Vec<RuleResponse> {
+        let context = mocks.and_then(|m| m.cel_context.as_ref());
         let attrs =
             Attributes { resource: req.resource, operation: req.operation, namespace_labels: req.namespace_labels };
         if let Some((status, why)) = &self.broken {
@@ -366,6 +389,22 @@ impl CompiledVpol {
             }
             (None, Some(why)) => return vec![RuleResponse::new("", RuleStatus::Unsupported, why.clone())],
             (None, None) => {}
+        }
+        for (root, key) in &self.needs_mocks {
+            match (*root, mocks) {
+                ("globalContext", Some(m)) if !m.global.is_empty() => {
+                    act.bind_json(root, &crate::cel_functions::global_binding(&m.global))
+                }
+                ("http", Some(m)) if !m.api_calls.is_empty() => {
+                    act.bind_json(root, &crate::cel_functions::http_binding(&m.api_calls))
+                }
+                _ => {
+                    let why = format!(
+                        "CEL library `{root}` needs a cluster or a network; offline it is served only from a test's `{key}`"
+                    );
+                    return vec![RuleResponse::new("", RuleStatus::Unsupported, why)];
+                }
+            }
         }
         for exception in exceptions {
             match exception.exempts(&act) {
@@ -557,6 +596,42 @@ mod tests {
     }
 
     #[test]
+    fn global_context_and_http_are_served_from_a_tests_mocks() {
+        let env = CelEnv::kyverno();
+        let p = pod("a", json!({}));
+        let req = CelRequest {
+            resource: &p,
+            operation: "CREATE",
+            namespace_labels: None,
+            namespace_object: None,
+            user: None,
+            namespace_stub: false,
+        };
+        let mocks = Mocks {
+            global: [("deps".to_string(), json!({"deployments": [1, 2], "count": 2}))].into_iter().collect(),
+            api_calls: vec![
+                json!({"url": "https://x/config", "response": {"body": {"allowed": true}, "statusCode": 200}}),
+                json!({"method": "POST", "url": "https://x/check", "response": {"body": {"allowed": false}}}),
+            ],
+            ..Mocks::default()
+        };
+        let status = |expr: &str| {
+            let spec = json!({"matchConstraints": pods(), "validations": [{"expression": expr}]});
+            CompiledVpol::compile(&env, &spec).evaluate(&env, &req, Some(&mocks))[0].status
+        };
+        assert_eq!(status("size(globalContext.Get('deps', '').deployments) == 2"), RuleStatus::Pass);
+        assert_eq!(status("globalContext.Get('deps', 'count') == 2"), RuleStatus::Pass);
+        assert_eq!(status("globalContext.Get('nope', '') != null"), RuleStatus::Error);
+        assert_eq!(status("http.Get('https://x/config').body.allowed"), RuleStatus::Pass);
+        assert_eq!(status("http.Post('https://x/check', {'a': 1}).body.allowed"), RuleStatus::Fail);
+        assert_eq!(status("http.Get('https://x/check') != null"), RuleStatus::Error, "mocked for POST only");
+        let spec = json!({"matchConstraints": pods(), "validations": [{"expression": "http.Get('https://x/config') != null"}]});
+        let unmocked = CompiledVpol::compile(&env, &spec).evaluate(&env, &req, Some(&Mocks::default()));
+        assert_eq!(unmocked[0].status, RuleStatus::Unsupported);
+        assert!(unmocked[0].message.contains("apiCallResponses"), "{}", unmocked[0].message);
+    }
+
+    #[test]
     fn a_cel_policy_exception_skips_the_resources_it_matches() {
         let env = CelEnv::kyverno();
         let spec = json!({"matchConstraints": pods(), "validations": [{"expression": "false"}]});
@@ -680,11 +755,12 @@ mod tests {
             user: None,
             namespace_stub: false,
         };
-        let r = CompiledVpol::compile(&env, &spec).evaluate(&env, &req, Some(&context));
+        let mocks = Mocks { cel_context: Some(context), ..Mocks::default() };
+        let r = CompiledVpol::compile(&env, &spec).evaluate(&env, &req, Some(&mocks));
         assert_eq!(r[0].status, RuleStatus::Pass, "{}", r[0].message);
         let missing = json!({"matchConstraints": pods(),
             "validations": [{"expression": "resource.Get('v1', 'configmaps', 'x', 'nope') != null"}]});
-        let r = CompiledVpol::compile(&env, &missing).evaluate(&env, &req, Some(&context));
+        let r = CompiledVpol::compile(&env, &missing).evaluate(&env, &req, Some(&mocks));
         assert_eq!(r[0].status, RuleStatus::Error);
         assert!(r[0].message.contains("not found"), "{}", r[0].message);
     }
