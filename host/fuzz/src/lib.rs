@@ -21,6 +21,10 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("registry_response", registry_response),
     ("template", template),
     ("kyverno_policy", kyverno_policy),
+    ("kyverno_apply", kyverno_apply),
+    ("yaml", yaml),
+    ("image_reference", image_reference),
+    ("image_search", image_search),
 ];
 
 /// The harness named `name`.
@@ -156,4 +160,67 @@ pub fn kyverno_policy(data: &[u8]) {
     if loader::collect_policies(&mut loaded, "policy.yaml", &docs).is_ok() {
         let _ = loader::prepare(loaded);
     }
+}
+
+/// Kyverno's evaluation: the documents that are policies applied to the
+/// documents that are resources (patterns, anchors, conditions, JMESPath
+/// variables, CEL), a few of each so one input stays quick.
+pub fn kyverno_apply(data: &[u8]) {
+    use sealbox_kyverno::{apply, engine, jmes, loader, yaml};
+    let Ok(docs) = yaml::load_located("input.yaml", text(data)) else { return };
+    let (policies, others): (Vec<_>, Vec<_>) =
+        docs.into_iter().take(16).partition(|d| sealbox_kyverno::policy::is_policy_document(&d.value));
+    let mut loaded = loader::LoadedPolicies::default();
+    let policies: Vec<serde_json::Value> = policies.into_iter().map(|d| d.value).collect();
+    if loader::collect_policies(&mut loaded, "input.yaml", &policies).is_err() {
+        return;
+    }
+    let mut resources = Vec::new();
+    let objects = others.into_iter().filter(|d| d.value.is_object()).collect();
+    if loader::collect_resources(&mut resources, "input.yaml", objects).is_err() {
+        return;
+    }
+    let prepared = loader::prepare(loaded);
+    let engine = engine::Engine::new(jmes::Clock::default());
+    let opts = engine::EvalOptions { values: None, user: None, operation: None, exceptions: &[], mocks: None };
+    let _ = apply::apply_counted(&engine, &prepared, &resources, &opts, false, true);
+}
+
+/// The YAML reader with Kubernetes' rules, whole and streamed from a reader
+/// (which must agree: a difference is a finding).
+pub fn yaml(data: &[u8]) {
+    use sealbox_formats::yaml;
+    let limits = yaml::Limits { max_nodes: 100_000, ..yaml::Limits::default() };
+    let whole = yaml::load_with(text(data), limits);
+    let mut streamed = Vec::new();
+    let mut reader = text(data).as_bytes();
+    let read = yaml::for_each_document_in(&mut reader, limits, &mut |d| {
+        streamed.push(d);
+        std::ops::ControlFlow::Continue(())
+    });
+    if let (Ok(whole), Ok(())) = (&whole, &read) {
+        assert_eq!(whole, &streamed, "the streamed reader read other documents than the whole text gives");
+    }
+    for doc in whole.into_iter().flatten() {
+        let _ = doc.root.to_json();
+    }
+}
+
+/// Image references, as the image search and the registry client parse
+/// them: one per line.
+pub fn image_reference(data: &[u8]) {
+    for line in text(data).lines().take(16) {
+        if let Ok(r) = sealbox_formats::reference::Reference::parse_normalized(line) {
+            let _ = (r.normalized(), r.sealer_name(), r.is_floating_latest());
+        }
+        let _ = sealbox::registry::Reference::parse(line);
+        let _ = sealbox_imagelist::extract::classify(line);
+    }
+}
+
+/// The image search over one manifest file and one image-list file.
+pub fn image_search(data: &[u8]) {
+    let text = text(data);
+    let _ = sealbox_imagelist::extract::extract_yaml(text);
+    let _ = sealbox_imagelist::imagelist_file::parse_list(text);
 }
