@@ -47,7 +47,8 @@ pub struct OfflineSummary {
 pub struct OfflineImage {
     /// The reference as the image list has it.
     pub image: String,
-    /// The manifest (or, for a digest reference, index) it is stored as.
+    /// The image manifest of the built platform it carries (the reference
+    /// may name an index holding it).
     pub digest: String,
 }
 
@@ -153,8 +154,8 @@ impl Build<'_> {
                 .images
                 .iter()
                 .filter_map(|f| {
-                    let top = f.stored.manifests.first()?;
-                    Some(OfflineImage { image: f.image.clone(), digest: top.digest.to_string() })
+                    let image = f.stored.manifests.last()?;
+                    Some(OfflineImage { image: f.image.clone(), digest: image.digest.to_string() })
                 })
                 .collect(),
         };

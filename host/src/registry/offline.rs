@@ -1,6 +1,6 @@
 //! Fetching the container images a cluster image carries (sealer's
-//! `registry/`): for one platform, each image's manifest (and index, for an
-//! image named by the digest of one) and blobs, into the store, every
+//! `registry/`): for one platform, each image's manifest (and the index its
+//! reference names, if it names one) and blobs, into the store, every
 //! digest verified, ready for `oci::distribution_layout` to write.
 //!
 //! What is in the store is not fetched again: a blob is content-addressed,
@@ -287,16 +287,18 @@ fn resolve(
     }
     let mut blobs = vec![m.config.clone()];
     blobs.extend(m.layers.iter().cloned());
-    // A digest reference is stored by that digest (an index with the
-    // platform's manifest); a tag names the platform's manifest.
-    let (tag, manifests) = if reference.digest.is_some() {
-        let mut ms = vec![top.clone()];
-        if chosen.digest != top.digest {
-            ms.push(chosen);
-        }
-        (None, ms)
-    } else {
-        (Some(reference.tag.clone().unwrap_or_else(|| "latest".into())), vec![chosen])
+    // What the reference names is stored as it is, an index with the
+    // platform's manifest only (as sealer's pull-through save keeps them:
+    // pkg/image/save/save.go stores the tag's index, then the manifest
+    // handleManifest picks for the platform, then its blobs); a tag names
+    // that top, a digest reference has no tag.
+    let mut manifests = vec![top.clone()];
+    if chosen.digest != top.digest {
+        manifests.push(chosen);
+    }
+    let tag = match reference.digest {
+        Some(_) => None,
+        None => Some(reference.tag.clone().unwrap_or_else(|| "latest".into())),
     };
     let stored = RepositoryImage { repository: reference.repository.clone(), tag, manifests, blobs };
     Ok((reference, top.digest, stored))
