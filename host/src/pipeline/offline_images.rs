@@ -91,8 +91,15 @@ impl Build<'_> {
             options: &options.registry,
             mirrors: &options.registry_mirrors,
             refresh: options.no_cache,
+            progress: None,
         };
+        // Blobs arrive on several connections at once: the bar shows the
+        // bytes of those done, against all that must come.
+        let bar = super::report::bar::Bar::new("fetching images".into(), 0, options.progress_bar);
+        let show = |done: u64, total: u64| bar.set(done, total);
+        let request = offline::Request { progress: Some(&show), ..request };
         let fetched = offline::fetch(&request)?;
+        drop(bar);
         let mut missing = Vec::new();
         if !fetched.missing.is_empty() {
             let lines: Vec<String> = fetched.missing.iter().map(ToString::to_string).collect();

@@ -127,6 +127,9 @@ pub struct Request<'a> {
     pub mirrors: &'a [Mirror],
     /// Resolve tags at the registry even when the store knows them.
     pub refresh: bool,
+    /// Told the bytes fetched so far and the bytes to fetch, as each blob
+    /// arrives (for a progress bar).
+    pub progress: Option<&'a (dyn Fn(u64, u64) + Sync)>,
 }
 
 /// Fetches every image of `req` into the store. An image that cannot be
@@ -169,13 +172,17 @@ pub fn fetch(req: &Request<'_>) -> Result<Fetch> {
     });
     let failed: Mutex<BTreeMap<usize, String>> = Mutex::new(BTreeMap::new());
     let bytes = std::sync::atomic::AtomicU64::new(0);
+    let to_fetch: u64 = pending.iter().map(|(_, b)| b.size).sum();
     parallel(req.options.jobs, pending.len(), |i| {
         let (owner, blob) = &pending[i];
         let reference = &resolved[*owner].1;
         let got = clients.each(reference, |c| download(req.store, c, blob, req.options.attempts));
         match got {
             Ok(()) => {
-                bytes.fetch_add(blob.size, std::sync::atomic::Ordering::Relaxed);
+                let so_far = bytes.fetch_add(blob.size, std::sync::atomic::Ordering::Relaxed) + blob.size;
+                if let Some(progress) = req.progress {
+                    progress(so_far, to_fetch);
+                }
             }
             Err(e) => {
                 let mut f = failed.lock().unwrap_or_else(|p| p.into_inner());

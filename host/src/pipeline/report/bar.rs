@@ -31,6 +31,7 @@ impl<W: Write> Write for Counting<W> {
 /// redraw never show one.
 pub struct Bar {
     count: Arc<AtomicU64>,
+    total: Arc<AtomicU64>,
     done: Arc<AtomicBool>,
     ticker: Option<thread::JoinHandle<()>>,
 }
@@ -40,12 +41,19 @@ impl Bar {
     /// `enabled`.
     pub fn new(label: String, total: u64, enabled: bool) -> Bar {
         let count = Arc::new(AtomicU64::new(0));
+        let total = Arc::new(AtomicU64::new(total));
         let done = Arc::new(AtomicBool::new(false));
         let ticker = enabled.then(|| {
-            let (count, done) = (count.clone(), done.clone());
-            thread::spawn(move || draw(&label, total, &count, &done))
+            let (count, total, done) = (count.clone(), total.clone(), done.clone());
+            thread::spawn(move || draw(&label, &total, &count, &done))
         });
-        Bar { count, done, ticker }
+        Bar { count, total, done, ticker }
+    }
+
+    /// Shows `done` of `total` bytes, for work not counted through a writer.
+    pub fn set(&self, done: u64, total: u64) {
+        self.total.store(total, Ordering::Relaxed);
+        self.count.store(done, Ordering::Relaxed);
     }
 
     /// Wraps the writer whose bytes the bar shows.
@@ -63,7 +71,7 @@ impl Drop for Bar {
     }
 }
 
-fn draw(label: &str, total: u64, count: &AtomicU64, done: &AtomicBool) {
+fn draw(label: &str, total: &AtomicU64, count: &AtomicU64, done: &AtomicBool) {
     let started = Instant::now();
     let mut drawn = false;
     while !done.load(Ordering::Relaxed) {
@@ -72,6 +80,7 @@ fn draw(label: &str, total: u64, count: &AtomicU64, done: &AtomicBool) {
             continue;
         }
         let n = count.load(Ordering::Relaxed);
+        let total = total.load(Ordering::Relaxed);
         let frac = if total == 0 { 0.0 } else { (n as f64 / total as f64).min(1.0) };
         let filled = (frac * 30.0) as usize;
         let mut err = std::io::stderr().lock();
