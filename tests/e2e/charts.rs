@@ -202,7 +202,7 @@ fn chart_corpus_renders_as_helm_template_does() {
         let ours =
             sealbox().args(["chart", "template"]).arg(chart).args(flags(chart)).output().expect("running sealbox");
         // A chart whose values must be refused (`ci/expect-error`): both fail,
-        // listing the same failing value paths.
+        // listing the same failing value paths, each of our lines as helm's.
         if chart.join("ci/expect-error").is_file() {
             let (h, o) = (String::from_utf8_lossy(&helm_out.stderr), String::from_utf8_lossy(&ours.stderr));
             assert!(!helm_out.status.success(), "helm accepts {name}, whose ci/expect-error says it fails");
@@ -210,6 +210,9 @@ fn chart_corpus_renders_as_helm_template_does() {
                 failed.push(format!("{name}: sealbox accepts what helm refuses: {h}"));
             } else if failing_paths(&h) != failing_paths(&o) || !o.contains("values don't meet the specifications") {
                 report.push(format!("{name}: failing paths {:?} != helm's {:?}", failing_paths(&o), failing_paths(&h)));
+            } else if let Some(line) = o.lines().filter(|l| l.starts_with("- ")).find(|l| !h.lines().any(|x| x == *l)) {
+                // Each reason is worded as helm words it (helm may list more per path).
+                report.push(format!("{name}: {line:?} is not in helm's error: {h}"));
             } else {
                 (equal, same_images, same_order, same_bytes) =
                     (equal + 1, same_images + 1, same_order + 1, same_bytes + 1);

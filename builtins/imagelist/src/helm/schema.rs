@@ -4,8 +4,8 @@
 //! schema's `$schema` names another draft). Every failing chart is listed
 //! with its file and each failing value path, in helm's message layout
 //! (`values don't meet the specifications…`, then `chart:` and `- path:
-//! reason` lines); the reasons are worded by the validator (`boon`), not
-//! by helm's Go library. Nothing is fetched: a `$ref` outside the schema
+//! reason` lines), the common reasons worded as helm's Go validator words
+//! them, the rest by ours (`boon`). Nothing is fetched: a `$ref` outside the schema
 //! file is an error, where helm would download it.
 
 use sealbox_render::engine::Value;
@@ -100,7 +100,7 @@ fn failures(check: &Check<'_>) -> Result<Vec<String>, String> {
     };
     let mut out = Vec::new();
     if let Err(e) = schemas.validate(&instance, index) {
-        leaves(&e, &mut out);
+        leaves(&e, &instance, &mut out);
     }
     out.dedup();
     Ok(out)
@@ -114,7 +114,7 @@ fn values_json(v: &Value) -> serde_json::Value {
 
 /// The innermost errors, each as `path: reason`, the path dotted as helm's
 /// validator prints it (`(root)` for the top).
-fn leaves(e: &boon::ValidationError<'_, '_>, out: &mut Vec<String>) {
+fn leaves(e: &boon::ValidationError<'_, '_>, instance: &serde_json::Value, out: &mut Vec<String>) {
     if e.causes.is_empty() {
         let path: Vec<String> = e
             .instance_location
@@ -126,9 +126,51 @@ fn leaves(e: &boon::ValidationError<'_, '_>, out: &mut Vec<String>) {
             })
             .collect();
         let path = if path.is_empty() { "(root)".to_string() } else { path.join(".") };
-        out.push(format!("{path}: {}", e.kind));
+        let value = e.instance_location.tokens.iter().try_fold(instance, |v, t| match t {
+            boon::InstanceToken::Prop(p) => v.get(p.as_ref()),
+            boon::InstanceToken::Item(i) => v.get(i),
+        });
+        out.push(format!("{path}: {}", reason(&e.kind, &path, value)));
     }
-    e.causes.iter().for_each(|c| leaves(c, out));
+    e.causes.iter().for_each(|c| leaves(c, instance, out));
+}
+
+/// A failure worded as helm's validator (gojsonschema) words it, for the
+/// kinds charts use; the rest in the validator's own words.
+fn reason(kind: &boon::ErrorKind<'_, '_>, path: &str, value: Option<&serde_json::Value>) -> String {
+    use boon::ErrorKind as K;
+    let json_list = |values: &[serde_json::Value]| values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ");
+    match kind {
+        K::Required { want } => want.iter().map(|p| format!("{p} is required")).collect::<Vec<_>>().join("; "),
+        K::Type { got, want } => {
+            let want: Vec<String> = want.iter().map(|t| t.to_string()).collect();
+            // gojsonschema calls a whole number an integer.
+            let given = match value {
+                Some(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => "integer".to_string(),
+                _ => got.to_string(),
+            };
+            format!("Invalid type. Expected: {}, given: {given}", want.join(", "))
+        }
+        K::Enum { want } => format!("{path} must be one of the following: {}", json_list(want)),
+        K::Const { want } => format!("{path} does not match: {want}"),
+        K::Minimum { want, .. } => format!("Must be greater than or equal to {want}"),
+        K::ExclusiveMinimum { want, .. } => format!("Must be greater than {want}"),
+        K::Maximum { want, .. } => format!("Must be less than or equal to {want}"),
+        K::ExclusiveMaximum { want, .. } => format!("Must be less than {want}"),
+        K::MultipleOf { want, .. } => format!("Must be a multiple of {want}"),
+        K::MinLength { want, .. } => format!("String length must be greater than or equal to {want}"),
+        K::MaxLength { want, .. } => format!("String length must be less than or equal to {want}"),
+        K::Pattern { want, .. } => format!("Does not match pattern '{want}'"),
+        K::Format { want, .. } => format!("Does not match format '{want}'"),
+        K::MinItems { want, .. } => format!("Array must have at least {want} items"),
+        K::MaxItems { want, .. } => format!("Array must have at most {want} items"),
+        K::UniqueItems { got: [i, j] } => format!("array items[{i},{j}] must be unique"),
+        K::AdditionalProperties { got } => {
+            got.iter().map(|p| format!("Additional property {p} is not allowed")).collect::<Vec<_>>().join("; ")
+        }
+        K::FalseSchema => "False always fails validation".to_string(),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -159,11 +201,15 @@ mod tests {
         assert_eq!(err.file.as_deref(), Some("web/values.schema.json"));
         let m = &err.message;
         assert!(m.starts_with("values don't meet the specifications of the schema(s) in the following chart(s):\nweb (web/values.schema.json):\n"), "{m}");
-        for path in ["- replicas:", "- image:", "- image.tag:"] {
+        for path in [
+            "- replicas: Must be greater than or equal to 1",
+            "- image: repository is required",
+            "- image.tag: Invalid type. Expected: string, given: integer",
+        ] {
             assert!(m.contains(path), "{path} in {m}");
         }
         let err = check(SCHEMA, "{}").expect_err("missing image");
-        assert!(err.message.contains("- (root):"), "{}", err.message);
+        assert!(err.message.contains("- (root): image is required"), "{}", err.message);
     }
 
     #[test]
