@@ -194,6 +194,7 @@ fn chart_corpus_renders_as_helm_template_does() {
     charts.sort();
     assert!(charts.len() >= 40, "the corpus has {} charts", charts.len());
     let (mut equal, mut same_images, mut failed, mut same_order, mut same_bytes) = (0, 0, Vec::new(), 0, 0);
+    let mut same_crds = 0;
     let mut report = Vec::new();
     for chart in &charts {
         let name = chart.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
@@ -214,8 +215,9 @@ fn chart_corpus_renders_as_helm_template_does() {
                 // Each reason is worded as helm words it (helm may list more per path).
                 report.push(format!("{name}: {line:?} is not in helm's error: {h}"));
             } else {
-                (equal, same_images, same_order, same_bytes) =
-                    (equal + 1, same_images + 1, same_order + 1, same_bytes + 1);
+                // Refused alike: every measure counts it equal.
+                (equal, same_images, same_order, same_bytes, same_crds) =
+                    (equal + 1, same_images + 1, same_order + 1, same_bytes + 1, same_crds + 1);
             }
             continue;
         }
@@ -241,6 +243,17 @@ fn chart_corpus_renders_as_helm_template_does() {
         if helm_text == our_text {
             same_bytes += 1;
         }
+        // The same with `--include-crds`: the crds/ files of the chart and of
+        // its enabled sub-charts, first, as helm prints them.
+        let with_crds = |cmd: &mut Command| {
+            cmd.arg(chart).args(flags(chart)).arg("--include-crds").output().expect("running the renderer").stdout
+        };
+        let (h, o) = (with_crds(Command::new(&helm).arg("template")), with_crds(sealbox().args(["chart", "template"])));
+        if h == o {
+            same_crds += 1;
+        } else {
+            report.push(format!("{name}: output with --include-crds differs from helm's"));
+        }
         let differences = compare(&mine, &theirs);
         if differences.is_empty() {
             equal += 1;
@@ -260,10 +273,12 @@ fn chart_corpus_renders_as_helm_template_does() {
     }
     eprintln!(
         "chart conformance: {total} charts; manifests equal {equal}/{total}; image lists equal {same_images}/{total}; \
-         document order equal {same_order}/{total}; byte-identical output {same_bytes}/{total}; render failures {}",
+         document order equal {same_order}/{total}; byte-identical output {same_bytes}/{total}, \
+         with --include-crds {same_crds}/{total}; render failures {}",
         failed.len()
     );
     assert_eq!(same_order, total, "every chart's documents must come in helm's order");
+    assert_eq!(same_crds, total, "every chart must print its CRDs as helm does with --include-crds");
     assert!(same_bytes >= BYTE_IDENTICAL_FLOOR, "{same_bytes} charts print as helm does, floor {BYTE_IDENTICAL_FLOOR}");
     assert!(failed.is_empty(), "charts sealbox cannot render: {failed:#?}");
     assert_eq!(same_images, total, "every image list must equal helm's");

@@ -40,7 +40,7 @@ pub struct TemplateArgs {
     #[arg(long = "set-json", value_name = "K=JSON")]
     set_json: Vec<String>,
     /// Print the charts' `crds/` files first, as `helm template --include-crds`.
-    #[arg(long = "include-crds")]
+    #[arg(long = "include-crds", overrides_with = "include_crds")]
     include_crds: bool,
     /// Name, on stderr, each template that called `lookup` (it finds
     /// nothing without a cluster, so an install may render differently).
