@@ -119,9 +119,9 @@ pub fn sort_manifests(manifests: &[RenderedManifest]) -> Result<(Vec<Document>, 
                 line: None,
                 message: format!("YAML parse error on {}: {message}", m.name),
             })?;
-            let kind = head.get("kind").and_then(Json::as_str).unwrap_or_default().to_string();
+            let kind = head.get("kind").map(scalar_text).unwrap_or_default();
             let doc = Document { name: m.name.clone(), content, kind };
-            match head.pointer("/metadata/annotations/helm.sh~1hook").and_then(Json::as_str) {
+            match head.pointer("/metadata/annotations/helm.sh~1hook").map(scalar_text).as_deref() {
                 None => generic.push(doc),
                 Some(events) => {
                     let known = events.split(',').all(|e| HOOK_EVENTS.contains(&e.trim().to_lowercase().as_str()));
@@ -187,10 +187,38 @@ pub fn split_manifests(text: &str) -> Vec<String> {
 /// it: a map or nothing; another value is an error, as in helm.
 fn head(content: &str) -> Result<Json, String> {
     let docs = crate::yaml::load_json(content).map_err(|e| format!("line {}: {}", e.line, e.message))?;
-    match docs.into_iter().next() {
-        None | Some(Json::Null) => Ok(Json::Null),
-        Some(v @ Json::Object(_)) => Ok(v),
-        Some(other) => Err(format!("cannot unmarshal {} into a manifest head", kind_name(&other))),
+    let head = match docs.into_iter().next() {
+        None | Some(Json::Null) => return Ok(Json::Null),
+        Some(v @ Json::Object(_)) => v,
+        Some(other) => return Err(format!("cannot unmarshal {} into a manifest head", kind_name(&other))),
+    };
+    // helm's reader turns scalars into the strings its `SimpleHead` wants,
+    // and refuses a list or map for apiVersion, kind, metadata.name or an
+    // annotation, and a metadata that is not a map.
+    let scalar = |v: Option<&Json>| !matches!(v, Some(Json::Array(_) | Json::Object(_)));
+    let fits = scalar(head.get("apiVersion"))
+        && scalar(head.get("kind"))
+        && match head.get("metadata") {
+            None | Some(Json::Null) => true,
+            Some(Json::Object(m)) => {
+                scalar(m.get("name"))
+                    && match m.get("annotations") {
+                        None | Some(Json::Null) => true,
+                        Some(Json::Object(a)) => a.values().all(|v| scalar(Some(v))),
+                        Some(_) => false,
+                    }
+            }
+            Some(_) => false,
+        };
+    if fits { Ok(head) } else { Err("apiVersion, kind, metadata.name and annotations must be scalars".into()) }
+}
+
+/// A scalar as the string helm's reader makes of it (null is empty).
+fn scalar_text(v: &Json) -> String {
+    match v {
+        Json::Null => String::new(),
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 
@@ -248,5 +276,10 @@ mod tests {
         );
         assert!(out.starts_with("---\n# Source: c/crds/x.yaml\nkind: CustomResourceDefinition\n\n---\n"), "{out}");
         assert!(template_output(&[m("c/templates/s.yaml", "just text")], &[]).is_err());
+        let weight = "kind: Job\nmetadata:\n  annotations:\n    helm.sh/hook-weight: 5\n";
+        assert!(template_output(&[m("c/templates/j.yaml", weight)], &[]).is_ok(), "a number reads as a string");
+        let map = "kind: Job\nmetadata:\n  annotations:\n    x: {a: 1}\n";
+        assert!(template_output(&[m("c/templates/j.yaml", map)], &[]).is_err(), "helm refuses a map");
+        assert!(template_output(&[m("c/templates/j.yaml", "kind: [Job]\n")], &[]).is_err());
     }
 }
