@@ -18,7 +18,11 @@ use crate::common::{sealbox, workspace};
 
 /// The least number of charts whose manifests must equal helm's; raise it
 /// when the score improves, never lower it to pass.
-const MANIFEST_FLOOR: usize = 40;
+const MANIFEST_FLOOR: usize = 44;
+
+/// The least number of charts whose output equals helm's byte for byte
+/// (same documents, order, headers and whitespace); raise it, never lower it.
+const BYTE_IDENTICAL_FLOOR: usize = 44;
 
 fn helm() -> PathBuf {
     let path = std::env::var_os("SEALBOX_HELM")
@@ -32,10 +36,45 @@ fn helm() -> PathBuf {
     path
 }
 
-/// The flags a chart's test uses: `-f ci/test-values.yaml` when it has one.
+/// The flags a chart's test uses: `-f ci/test-values.yaml` when it has one,
+/// then each line of `ci/template-args` (one argument a line, `{chart}`
+/// standing for the chart's directory).
 fn flags(chart: &Path) -> Vec<String> {
+    let mut out = Vec::new();
     let values = chart.join("ci/test-values.yaml");
-    if values.is_file() { vec!["-f".into(), values.display().to_string()] } else { Vec::new() }
+    if values.is_file() {
+        out.extend(["-f".to_string(), values.display().to_string()]);
+    }
+    if let Ok(text) = std::fs::read_to_string(chart.join("ci/template-args")) {
+        let dir = chart.display().to_string();
+        out.extend(text.lines().filter(|l| !l.trim().is_empty()).map(|l| l.replace("{chart}", &dir)));
+    }
+    out
+}
+
+/// The `# Source:` name and `kind` of each document, in output order.
+fn sequence(output: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for line in output.lines() {
+        if let Some(name) = line.strip_prefix("# Source: ") {
+            out.push((name.to_string(), String::new()));
+        } else if let Some(kind) = line.strip_prefix("kind: ")
+            && let Some(last) = out.last_mut()
+            && last.1.is_empty()
+        {
+            last.1 = kind.trim().to_string();
+        }
+    }
+    out
+}
+
+/// The failing value paths an error lists (`- image.tag: …` lines).
+fn failing_paths(stderr: &str) -> BTreeSet<String> {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("- "))
+        .filter_map(|l| l.split_once(": ").map(|(path, _)| path.to_string()))
+        .collect()
 }
 
 /// `# Source:` name -> the documents under it, parsed, in a stable order.
@@ -154,15 +193,35 @@ fn chart_corpus_renders_as_helm_template_does() {
         .collect();
     charts.sort();
     assert!(charts.len() >= 40, "the corpus has {} charts", charts.len());
-    let (mut equal, mut same_images, mut failed) = (0, 0, Vec::new());
+    let (mut equal, mut same_images, mut failed, mut same_order, mut same_bytes) = (0, 0, Vec::new(), 0, 0);
+    let mut same_crds = 0;
     let mut report = Vec::new();
     for chart in &charts {
         let name = chart.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
         let helm_out =
             Command::new(&helm).arg("template").arg(chart).args(flags(chart)).output().expect("running helm");
-        assert!(helm_out.status.success(), "helm fails on {name}: {}", String::from_utf8_lossy(&helm_out.stderr));
         let ours =
             sealbox().args(["chart", "template"]).arg(chart).args(flags(chart)).output().expect("running sealbox");
+        // A chart whose values must be refused (`ci/expect-error`): both fail,
+        // listing the same failing value paths, each of our lines as helm's.
+        if chart.join("ci/expect-error").is_file() {
+            let (h, o) = (String::from_utf8_lossy(&helm_out.stderr), String::from_utf8_lossy(&ours.stderr));
+            assert!(!helm_out.status.success(), "helm accepts {name}, whose ci/expect-error says it fails");
+            if ours.status.success() {
+                failed.push(format!("{name}: sealbox accepts what helm refuses: {h}"));
+            } else if failing_paths(&h) != failing_paths(&o) || !o.contains("values don't meet the specifications") {
+                report.push(format!("{name}: failing paths {:?} != helm's {:?}", failing_paths(&o), failing_paths(&h)));
+            } else if let Some(line) = o.lines().filter(|l| l.starts_with("- ")).find(|l| !h.lines().any(|x| x == *l)) {
+                // Each reason is worded as helm words it (helm may list more per path).
+                report.push(format!("{name}: {line:?} is not in helm's error: {h}"));
+            } else {
+                // Refused alike: every measure counts it equal.
+                (equal, same_images, same_order, same_bytes, same_crds) =
+                    (equal + 1, same_images + 1, same_order + 1, same_bytes + 1, same_crds + 1);
+            }
+            continue;
+        }
+        assert!(helm_out.status.success(), "helm fails on {name}: {}", String::from_utf8_lossy(&helm_out.stderr));
         if !ours.status.success() {
             failed.push(format!("{name}: {}", String::from_utf8_lossy(&ours.stderr).trim()));
             continue;
@@ -175,6 +234,26 @@ fn chart_corpus_renders_as_helm_template_does() {
                 continue;
             }
         };
+        let (helm_text, our_text) = (String::from_utf8_lossy(&helm_out.stdout), String::from_utf8_lossy(&ours.stdout));
+        if sequence(&helm_text) == sequence(&our_text) {
+            same_order += 1;
+        } else {
+            report.push(format!("{name}: order {:?} != helm's {:?}", sequence(&our_text), sequence(&helm_text)));
+        }
+        if helm_text == our_text {
+            same_bytes += 1;
+        }
+        // The same with `--include-crds`: the crds/ files of the chart and of
+        // its enabled sub-charts, first, as helm prints them.
+        let with_crds = |cmd: &mut Command| {
+            cmd.arg(chart).args(flags(chart)).arg("--include-crds").output().expect("running the renderer").stdout
+        };
+        let (h, o) = (with_crds(Command::new(&helm).arg("template")), with_crds(sealbox().args(["chart", "template"])));
+        if h == o {
+            same_crds += 1;
+        } else {
+            report.push(format!("{name}: output with --include-crds differs from helm's"));
+        }
         let differences = compare(&mine, &theirs);
         if differences.is_empty() {
             equal += 1;
@@ -193,9 +272,14 @@ fn chart_corpus_renders_as_helm_template_does() {
         eprintln!("difference: {line}");
     }
     eprintln!(
-        "chart conformance: {total} charts; manifests equal {equal}/{total}; image lists equal {same_images}/{total}; render failures {}",
+        "chart conformance: {total} charts; manifests equal {equal}/{total}; image lists equal {same_images}/{total}; \
+         document order equal {same_order}/{total}; byte-identical output {same_bytes}/{total}, \
+         with --include-crds {same_crds}/{total}; render failures {}",
         failed.len()
     );
+    assert_eq!(same_order, total, "every chart's documents must come in helm's order");
+    assert_eq!(same_crds, total, "every chart must print its CRDs as helm does with --include-crds");
+    assert!(same_bytes >= BYTE_IDENTICAL_FLOOR, "{same_bytes} charts print as helm does, floor {BYTE_IDENTICAL_FLOOR}");
     assert!(failed.is_empty(), "charts sealbox cannot render: {failed:#?}");
     assert_eq!(same_images, total, "every image list must equal helm's");
     assert!(equal >= MANIFEST_FLOOR, "{equal} charts with manifests equal to helm's, floor {MANIFEST_FLOOR}");
@@ -210,7 +294,7 @@ fn appcmds_values_choose_the_chart_images() {
     let files = [
         (
             "Kubefile",
-            "FROM scratch\nAPP web local://web\nAPPCMDS web [\"helm install web chart -n apps -f prod-values.yaml --set sidecar.tag=9\"]\n",
+            "FROM scratch\nAPP web local://web\nAPPCMDS web [\"helm install web chart -n apps -f prod-values.yaml --set sidecar.tag=9 --set-string sidecar.tag=010 --set-json 'third={\\\"repository\\\":\\\"example/json\\\"}' --set-file third.tag=tag.txt\"]\n",
         ),
         ("web/chart/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n"),
         (
@@ -219,8 +303,13 @@ fn appcmds_values_choose_the_chart_images() {
         ),
         (
             "web/chart/templates/pod.yaml",
-            "apiVersion: v1\nkind: Pod\nmetadata: {name: {{ .Release.Name }}, namespace: {{ .Release.Namespace }}}\nspec:\n  containers:\n    - {name: a, image: \"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"}\n    - {name: b, image: \"{{ .Values.sidecar.repository }}:{{ .Values.sidecar.tag }}\"}\n",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: {{ .Release.Name }}, namespace: {{ .Release.Namespace }}}\nspec:\n  containers:\n    - {name: a, image: \"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"}\n    - {name: b, image: \"{{ .Values.sidecar.repository }}:{{ .Values.sidecar.tag }}\"}\n    - {name: c, image: \"{{ .Values.third.repository }}:{{ .Values.third.tag }}\"}\n",
         ),
+        (
+            "web/chart/templates/secret.yaml",
+            "{{- $s := lookup \"v1\" \"Secret\" .Release.Namespace \"web\" }}\napiVersion: v1\nkind: Secret\nmetadata: {name: web}\ndata: {found: {{ len $s | toString | b64enc }}}\n",
+        ),
+        ("web/tag.txt", "4.1"),
         ("web/prod-values.yaml", "image: {tag: \"2.0\"}\n"),
     ];
     for (path, text) in files {
@@ -229,13 +318,46 @@ fn appcmds_values_choose_the_chart_images() {
         std::fs::write(full, text).expect("write");
     }
     let store = dir.path().join("store");
-    let (code, _, stderr) = crate::common::build(&ctx, &store, &["-t", "apps:1"]);
+    let (code, _, stderr) = crate::common::build(&ctx, &store, &["-t", "apps:1", "--verbose"]);
     assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("web/chart/templates/secret.yaml") && stderr.contains("calls `lookup`"), "{stderr}");
     let manifest = crate::common::manifest(&store, "apps:1");
     let images: Value = serde_json::from_str(
         manifest["annotations"]["sealer.image.container.images"].as_str().expect("images annotation"),
     )
     .expect("json");
     let names: BTreeSet<&str> = images.as_array().expect("list").iter().filter_map(|i| i["image"].as_str()).collect();
-    assert_eq!(names, BTreeSet::from(["docker.io/example/web:2.0", "docker.io/example/sidecar:9"]), "{images}");
+    assert_eq!(
+        names,
+        BTreeSet::from(["docker.io/example/web:2.0", "docker.io/example/sidecar:010", "docker.io/example/json:4.1"]),
+        "{images}"
+    );
+}
+
+/// `--verbose` names each template that called `lookup` (it finds nothing
+/// offline), and only those; `sealbox imagelist -v` says it too.
+#[test]
+fn verbose_names_the_templates_that_call_lookup() {
+    let chart = workspace().join("tests/charts/lookup-fallback");
+    let out = sealbox().args(["chart", "template", "-v"]).arg(&chart).output().expect("running sealbox");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("lookup-fallback/templates/secret.yaml calls `lookup`"), "{stderr}");
+    assert!(!stderr.contains("statefulset.yaml"), "{stderr}");
+    let quiet = sealbox().args(["chart", "template"]).arg(&chart).output().expect("running sealbox");
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("lookup"), "notes only with --verbose");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let copy = dir.path().join("charts/lookup-fallback");
+    for rel in
+        ["Chart.yaml", "values.yaml", "templates/_helpers.tpl", "templates/secret.yaml", "templates/statefulset.yaml"]
+    {
+        let to = copy.join(rel);
+        std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(chart.join(rel), to).expect("copy");
+    }
+    let out = sealbox().args(["imagelist", "-v"]).arg(dir.path()).output().expect("running sealbox");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("charts/lookup-fallback/templates/secret.yaml") && stderr.contains("`lookup`"), "{stderr}");
 }

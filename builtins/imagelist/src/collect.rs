@@ -231,6 +231,20 @@ impl Collector<'_> {
             }
         };
         for manifest in rendered {
+            if manifest.lookup && self.config.verbose {
+                self.outcome.diagnostics.push(
+                    Diagnostic {
+                        severity: Severity::Info,
+                        rule: Some("imagelist/helm-lookup".into()),
+                        ..Diagnostic::error(format!(
+                            "chart {} template {} calls `lookup`, which finds nothing without a cluster: \
+                             rendered as if the objects did not exist",
+                            source.path, manifest.name
+                        ))
+                    }
+                    .at(&manifest.template, None, None),
+                );
+            }
             if self.config.rendered_charts {
                 self.outcome.rendered.push(RenderedChartManifest {
                     chart: source.path.clone(),

@@ -67,9 +67,25 @@ pub struct ChartRelease {
     /// `-f` files given by content (name, text), after `values_files`.
     #[serde(default)]
     pub values: Vec<(String, String)>,
-    /// `--set` arguments, in order, after every values file.
+    /// `--set-json` arguments (`a.b={"x":1}`), after every values file.
+    #[serde(default)]
+    pub set_json: Vec<String>,
+    /// `--set` arguments, in order, after `--set-json`.
     #[serde(default)]
     pub set: Vec<String>,
+    /// `--set-string` arguments (every value a string), after `--set`.
+    #[serde(default)]
+    pub set_string: Vec<String>,
+    /// `--set-file` arguments whose files are under the input root
+    /// (`key=path`), after `--set-string`.
+    #[serde(default)]
+    pub set_file: Vec<String>,
+    /// `--set-file` values given by content (key, file text), after `set_file`.
+    #[serde(default)]
+    pub set_file_values: Vec<(String, String)>,
+    /// `--include-crds`: print the charts' `crds/` files first (template only).
+    #[serde(default)]
+    pub include_crds: bool,
 }
 
 impl Config {

@@ -41,9 +41,14 @@
 //!   whose tag is `latest` or missing; with `requireDigests`, an error (rule
 //!   `imagelist/require-digests`) for each image without a digest; errors
 //!   for unreadable or invalid YAML, bad image-list lines and charts that do
-//!   not render (warnings with `ignoreChartErrors`); with `verbose`, a note
-//!   (rule `imagelist/skipped`) per value not taken. Any error makes the
-//!   step fail.
+//!   not render (warnings with `ignoreChartErrors`, values that break a
+//!   chart's `values.schema.json` included); with `verbose`, a note (rule
+//!   `imagelist/skipped`) per value not taken and one (rule
+//!   `imagelist/helm-lookup`) per chart template that called `lookup`. Any
+//!   error makes the step fail.
+//! - With `template` (`sealbox chart template`), only that chart is
+//!   rendered: `data` is `{"output": "…helm template's text…", "lookups":
+//!   ["chart/templates/x.yaml"]}`.
 
 #![deny(missing_docs)]
 

@@ -32,19 +32,18 @@ fn step(req: Request) -> Result<Response, Box<dyn std::error::Error>> {
     Ok(response)
 }
 
-/// `sealbox chart template`: one chart's manifests, in `helm template`'s
-/// order, as `data.manifests` (`name`, `text`).
+/// `sealbox chart template`: one chart's manifests as `helm template`
+/// prints them, in `data.output`, and the templates that called `lookup`
+/// in `data.lookups`.
 fn template_chart(template: &sealbox_imagelist::config::ChartRelease) -> Response {
     let root = Path::new(INPUT_DIR);
     let rendered = helm::release::from_config(root, template, helm::DEFAULT_RELEASE)
         .map_err(|message| helm::ChartError { file: None, line: None, message })
-        .and_then(|release| helm::render_chart(root, &template.chart, &release));
+        .and_then(|release| helm::template_text(root, &template.chart, &release, template.include_crds));
     match rendered {
-        Ok(manifests) => {
+        Ok((output, lookups)) => {
             let mut response = Response::success();
-            response.data = serde_json::json!({
-                "manifests": manifests.iter().map(|m| serde_json::json!({"name": m.name, "text": m.text})).collect::<Vec<_>>(),
-            });
+            response.data = serde_json::json!({"output": output, "lookups": lookups});
             response
         }
         Err(e) => Response::failure(e.to_string()),

@@ -15,8 +15,8 @@ use crate::pipeline;
 pub enum ChartCommand {
     /// Render a chart (a directory or `.tgz`) like `helm template`: values
     /// files and `--set` over its defaults, sub-charts, `tpl`, `include`.
-    /// Documents are printed each under `# Source:`, in template-name order
-    /// (helm orders by kind); `lookup` finds nothing, as without a cluster.
+    /// Documents are printed each under `# Source:`, in helm's order (by
+    /// kind, hooks last); `lookup` finds nothing, as without a cluster.
     Template(TemplateArgs),
 }
 
@@ -30,6 +30,22 @@ pub struct TemplateArgs {
     /// A value (`a.b=1,c={x,y}`), over every values file (repeatable).
     #[arg(long = "set", value_name = "K=V")]
     set: Vec<String>,
+    /// A value that stays a string (`a.b=007`), after `--set` (repeatable).
+    #[arg(long = "set-string", value_name = "K=V")]
+    set_string: Vec<String>,
+    /// A value that is a file's text (`a.b=path`), after `--set-string` (repeatable).
+    #[arg(long = "set-file", value_name = "K=FILE")]
+    set_file: Vec<String>,
+    /// JSON values (`a.b={"x":1}`), before `--set` as in helm (repeatable).
+    #[arg(long = "set-json", value_name = "K=JSON")]
+    set_json: Vec<String>,
+    /// Print the charts' `crds/` files first, as `helm template --include-crds`.
+    #[arg(long = "include-crds", overrides_with = "include_crds")]
+    include_crds: bool,
+    /// Name, on stderr, each template that called `lookup` (it finds
+    /// nothing without a cluster, so an install may render differently).
+    #[arg(short = 'v', long)]
+    verbose: bool,
     /// `.Release.Namespace`.
     #[arg(short = 'n', long, default_value = "default")]
     namespace: String,
@@ -63,14 +79,13 @@ pub fn run(cmd: ChartCommand) -> Result<()> {
     };
     let mut values = Vec::new();
     for file in &args.values {
-        let mut text = String::new();
-        std::fs::File::open(file)
-            .and_then(|f| f.take(MAX_VALUES_FILE + 1).read_to_string(&mut text))
-            .map_err(|e| UsageError(format!("-f {}: {e}", file.display())))?;
-        if text.len() as u64 > MAX_VALUES_FILE {
-            return Err(UsageError(format!("-f {}: larger than {MAX_VALUES_FILE} bytes", file.display())).into());
-        }
-        values.push((file.display().to_string(), text));
+        values.push((file.display().to_string(), read_capped(file, "-f")?));
+    }
+    let mut set_file_values = Vec::new();
+    for arg in &args.set_file {
+        let (key, file) =
+            arg.split_once('=').ok_or_else(|| UsageError(format!("--set-file {arg:?}: expected KEY=FILE")))?;
+        set_file_values.push((key.to_string(), read_capped(std::path::Path::new(file), "--set-file")?));
     }
     let config = serde_json::json!({"template": {
         "chart": chart,
@@ -79,57 +94,37 @@ pub fn run(cmd: ChartCommand) -> Result<()> {
         "kubeVersion": args.kube_version,
         "values": values,
         "set": args.set,
+        "setString": args.set_string,
+        "setJson": args.set_json,
+        "setFileValues": set_file_values,
+        "includeCrds": args.include_crds,
     }});
     let sandbox = args.common.sandbox()?;
     let paths = crate::confine::Confinement::new().read(&input).deny_tcp_connect();
     let (_, _temp) = super::confine(paths, args.common.cache_root().as_deref())?;
     let response = pipeline::run_imagelist(&sandbox, &input, config, super::source_date_epoch()?)?;
+    if args.verbose {
+        for name in response.data.get("lookups").and_then(|l| l.as_array()).into_iter().flatten() {
+            eprintln!(
+                "note: {} calls `lookup`, which finds nothing without a cluster (rendered as if the objects did not exist)",
+                name.as_str().unwrap_or_default()
+            );
+        }
+    }
+    let output = response.data.get("output").and_then(|o| o.as_str()).unwrap_or_default();
     let mut out = std::io::stdout().lock();
-    out.write_all(helm_style(&response.data).as_bytes())?;
+    out.write_all(output.as_bytes())?;
     Ok(())
 }
 
-/// The manifests of the step's `data.manifests` as `helm template` prints
-/// them: each YAML document under `---` and `# Source: NAME`.
-fn helm_style(data: &serde_json::Value) -> String {
+/// A values file's text (`flag` names it in errors), at most [`MAX_VALUES_FILE`] bytes.
+fn read_capped(file: &std::path::Path, flag: &str) -> Result<String> {
     let mut text = String::new();
-    let manifests = data.get("manifests").and_then(|m| m.as_array()).cloned().unwrap_or_default();
-    for m in manifests {
-        let name = m.get("name").and_then(|n| n.as_str()).unwrap_or_default();
-        let body = m.get("text").and_then(|n| n.as_str()).unwrap_or_default();
-        for doc in split_documents(body) {
-            text.push_str(&format!("---\n# Source: {name}\n{}\n", doc.trim_end()));
-        }
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_VALUES_FILE + 1).read_to_string(&mut text))
+        .map_err(|e| UsageError(format!("{flag} {}: {e}", file.display())))?;
+    if text.len() as u64 > MAX_VALUES_FILE {
+        return Err(UsageError(format!("{flag} {}: larger than {MAX_VALUES_FILE} bytes", file.display())).into());
     }
-    text
-}
-
-/// The documents of a rendered template, as helm splits them: at lines
-/// that are `---`, dropping the empty ones.
-fn split_documents(body: &str) -> Vec<String> {
-    let mut docs = vec![String::new()];
-    for line in body.lines() {
-        if line.trim_end() == "---" || line.starts_with("--- ") {
-            docs.push(String::new());
-        } else if let Some(doc) = docs.last_mut() {
-            doc.push_str(line);
-            doc.push('\n');
-        }
-    }
-    docs.into_iter().filter(|d| !d.trim().is_empty()).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prints_each_document_under_its_source() {
-        let data =
-            serde_json::json!({"manifests": [{"name": "c/templates/a.yaml", "text": "a: 1\n---\n\n---\nb: 2\n"}]});
-        assert_eq!(
-            helm_style(&data),
-            "---\n# Source: c/templates/a.yaml\na: 1\n---\n# Source: c/templates/a.yaml\nb: 2\n"
-        );
-    }
+    Ok(text)
 }

@@ -24,6 +24,10 @@ pub struct ImagelistArgs {
     /// Turn chart rendering failures into warnings.
     #[arg(long = "ignore-chart-errors")]
     ignore_chart_errors: bool,
+    /// Also print notes: each chart template that called `lookup` (it finds
+    /// nothing offline) and each value that looked like an image but was not taken.
+    #[arg(short = 'v', long)]
+    verbose: bool,
     #[command(flatten)]
     common: StoreArgs,
 }
@@ -38,13 +42,18 @@ pub fn run(args: ImagelistArgs) -> Result<()> {
     if !args.dir.is_dir() {
         return Err(UsageError(format!("{}: not a directory", args.dir.display())).into());
     }
-    let config = serde_json::json!({"origins": true, "ignoreChartErrors": args.ignore_chart_errors});
+    let config = serde_json::json!({
+        "origins": true,
+        "ignoreChartErrors": args.ignore_chart_errors,
+        "verbose": args.verbose,
+    });
     let sandbox = args.common.sandbox()?;
     let paths = crate::confine::Confinement::new().read(&args.dir).deny_tcp_connect();
     let (_, _temp) = super::confine(paths, args.common.cache_root().as_deref())?;
     let response = pipeline::run_imagelist(&sandbox, &args.dir, config, super::source_date_epoch()?)?;
     for d in &response.diagnostics {
-        eprintln!("warning: {}", escape_for_terminal(pipeline::format_diagnostic(d).as_bytes()));
+        let label = if d.severity == sealbox_guest::Severity::Info { "note" } else { "warning" };
+        eprintln!("{label}: {}", escape_for_terminal(pipeline::format_diagnostic(d).as_bytes()));
     }
     let data = &response.data;
     let mut out = std::io::stdout().lock();

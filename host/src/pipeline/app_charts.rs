@@ -72,6 +72,7 @@ fn helm_install(app: &str, words: &[String]) -> Option<serde_json::Value> {
         return None;
     }
     let (mut positional, mut values_files, mut set) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut set_string, mut set_json, mut set_file) = (Vec::new(), Vec::new(), Vec::new());
     let mut namespace = None;
     let mut generate_name = false;
     let mut i = 1;
@@ -94,11 +95,20 @@ fn helm_install(app: &str, words: &[String]) -> Option<serde_json::Value> {
                 }
             }
             "--set" => set.push(value()?),
+            "--set-string" => set_string.push(value()?),
+            "--set-json" => set_json.push(value()?),
+            "--set-file" => {
+                // `k=path,k2=path2`: each file is read from the application's directory.
+                for pair in value()?.split(',') {
+                    let (key, file) = pair.split_once('=')?;
+                    set_file.push(format!("{key}={}", under(app, file)?));
+                }
+            }
             "-n" | "--namespace" => namespace = value(),
             "-g" | "--generate-name" => generate_name = true,
             // Flags that take a value; the rest are switches.
             "--version" | "--timeout" | "--kube-context" | "--kubeconfig" | "--description" | "--post-renderer"
-            | "--repo" | "--set-string" | "--set-file" | "--set-json" => {
+            | "--repo" | "--set-literal" => {
                 value();
             }
             f if f.starts_with('-') => {}
@@ -117,6 +127,9 @@ fn helm_install(app: &str, words: &[String]) -> Option<serde_json::Value> {
         "namespace": namespace,
         "valuesFiles": values_files,
         "set": set,
+        "setString": set_string,
+        "setJson": set_json,
+        "setFile": set_file,
     }))
 }
 
@@ -139,7 +152,7 @@ mod tests {
     fn reads_helm_install_commands() {
         let got = chart_releases(&app(&[
             "kubectl apply -f crds/ && helm install web ./chart -n apps -f values.yaml,prod.yaml --set image.tag=2 --set=replicas=3 --wait",
-            "helm upgrade --install other chart2 --values=v.yaml",
+            "helm upgrade --install other chart2 --values=v.yaml --set-string tag=010 --set-json 'r={\"a\":1}' --set-file cfg=conf/app.ini",
             "helm install escape ../outside",
             "helm repo add x https://example.com",
         ]));
@@ -154,5 +167,8 @@ mod tests {
         assert_eq!(got[0]["set"], serde_json::json!(["image.tag=2", "replicas=3"]));
         assert_eq!(got[1]["chart"], "application/apps/web/chart2");
         assert_eq!(got[1]["valuesFiles"], serde_json::json!(["application/apps/web/v.yaml"]));
+        assert_eq!(got[1]["setString"], serde_json::json!(["tag=010"]));
+        assert_eq!(got[1]["setJson"], serde_json::json!(["r={\"a\":1}"]));
+        assert_eq!(got[1]["setFile"], serde_json::json!(["cfg=application/apps/web/conf/app.ini"]));
     }
 }

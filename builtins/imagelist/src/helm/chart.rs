@@ -33,6 +33,8 @@ pub struct Chart {
     pub dependencies: Vec<Dependency>,
     /// Sub-charts found under `charts/`.
     pub subcharts: Vec<Chart>,
+    /// `values.schema.json`, when the chart has one.
+    pub schema: Option<Vec<u8>>,
 }
 
 impl Chart {
@@ -185,8 +187,11 @@ fn from_files(files: Vec<ChartFile>, source: &str) -> Result<Chart, ChartError> 
     let mut other = Vec::new();
     let mut sub_dirs: BTreeMap<String, Vec<ChartFile>> = BTreeMap::new();
     let mut sub_archives = Vec::new();
+    let mut schema = None;
     for file in files {
-        if file.name.starts_with("templates/") {
+        if file.name == "values.schema.json" {
+            schema = Some(file.data);
+        } else if file.name.starts_with("templates/") {
             templates.push(file);
         } else if let Some(rest) = file.name.strip_prefix("charts/") {
             match rest.split_once('/') {
@@ -228,6 +233,7 @@ fn from_files(files: Vec<ChartFile>, source: &str) -> Result<Chart, ChartError> 
         files: other,
         dependencies,
         subcharts,
+        schema,
     })
 }
 

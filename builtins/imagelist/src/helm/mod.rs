@@ -9,20 +9,23 @@
 //! (`.Files.Get`, `.Capabilities.APIVersions.Has`) via [`methods`].
 //!
 //! Rendering uses the chart's default values under the user's
-//! ([`release::Release`]: values files, `--set`), release name
+//! ([`release::Release`]: values files, `--set…`), release name
 //! `release-name` (the application's name for charts under
 //! `application/apps/`), namespace `default`, Kubernetes
 //! [`render::KUBE_VERSION`], `.helmignore` ([`helmignore`]) and helm 3.17's
 //! whole function map ([`more_funcs`]); `lookup` returns an empty
 //! map, as without a cluster. As in Helm, partials (`_*`) and `NOTES.txt`
 //! produce no manifest, library charts only lend their definitions, `crds/`
-//! is not rendered, and a dependency missing from `charts/` is an error.
+//! is not rendered (printed as is with `--include-crds`, [`order`]), and a
+//! dependency missing from `charts/` is an error. [`order`] prints the
+//! documents in helm's order (by kind, hooks last).
 //!
 //! Known differences from Helm: template values are immutable, so `set`,
 //! `unset` and `merge` return the changed map and rebind only the variable
 //! they were given (charts that rely on the side effect through another
 //! reference see the old map); random, clock and certificate functions return fixed
-//! values; `values.schema.json` is not applied.
+//! values. `values.schema.json` is checked as helm checks it ([`schema`]),
+//! with the validator's wording for each failure.
 
 pub mod capabilities;
 pub mod chart;
@@ -31,8 +34,10 @@ pub mod funcs;
 pub mod helmignore;
 pub mod methods;
 pub mod more_funcs;
+pub mod order;
 pub mod release;
 pub mod render;
+pub mod schema;
 pub mod semver;
 pub mod values;
 
@@ -49,6 +54,9 @@ pub struct RenderedManifest {
     pub template: String,
     /// The rendered text.
     pub text: String,
+    /// Whether rendering called `lookup` (which finds nothing offline, so
+    /// the text may differ from an install's).
+    pub lookup: bool,
 }
 
 /// Why a chart could not be rendered.
@@ -77,19 +85,40 @@ impl std::error::Error for ChartError {}
 /// The release name `helm template` uses when none is given.
 pub const DEFAULT_RELEASE: &str = "release-name";
 
-/// Renders the chart at `chart` (a directory or `.tgz`, relative to `root`)
-/// as `release` says.
-pub fn render_chart(root: &Path, chart: &str, release: &release::Release) -> Result<Vec<RenderedManifest>, ChartError> {
+/// Loads the chart at `chart` (a directory or `.tgz`, relative to `root`).
+pub fn load_chart(root: &Path, chart: &str) -> Result<chart::Chart, ChartError> {
     let path = root.join(chart);
-    let loaded = if path.is_dir() {
-        chart::load_dir(&path, chart)?
+    if path.is_dir() {
+        chart::load_dir(&path, chart)
     } else {
         let bytes = std::fs::read(&path).map_err(|e| ChartError {
             file: Some(chart.to_string()),
             line: None,
             message: format!("cannot read chart archive: {e}"),
         })?;
-        chart::load_archive(&bytes, chart)?
-    };
-    render::render(&loaded, release)
+        chart::load_archive(&bytes, chart)
+    }
+}
+
+/// Renders the chart at `chart` (a directory or `.tgz`, relative to `root`)
+/// as `release` says.
+pub fn render_chart(root: &Path, chart: &str, release: &release::Release) -> Result<Vec<RenderedManifest>, ChartError> {
+    render::render(&load_chart(root, chart)?, release)
+}
+
+/// What `helm template` prints for the chart at `chart` (relative to
+/// `root`): the documents in helm's order under `# Source:` headers, the
+/// CRD files first when `include_crds`; and the templates that called
+/// `lookup` (which finds nothing offline).
+pub fn template_text(
+    root: &Path,
+    chart: &str,
+    release: &release::Release,
+    include_crds: bool,
+) -> Result<(String, Vec<String>), ChartError> {
+    let loaded = load_chart(root, chart)?;
+    let manifests = render::render(&loaded, release)?;
+    let crds = if include_crds { render::crd_objects(&loaded, release) } else { Vec::new() };
+    let lookups = manifests.iter().filter(|m| m.lookup).map(|m| m.name.clone()).collect();
+    Ok((order::template_output(&manifests, &crds)?, lookups))
 }

@@ -62,16 +62,66 @@ impl Release {
 
     /// Applies one `--set` argument (`a.b=1,c[0]=x,d={p,q}`).
     pub fn add_set(&mut self, arg: &str) -> Result<(), String> {
+        self.assign("--set", arg, typed)
+    }
+
+    /// Applies one `--set-string` argument: like `--set`, every value a string.
+    pub fn add_set_string(&mut self, arg: &str) -> Result<(), String> {
+        self.assign("--set-string", arg, as_string)
+    }
+
+    /// Applies `--set-file KEY=…` given the file's text: the value is the text.
+    pub fn add_set_file(&mut self, key: &str, text: &str) -> Result<(), String> {
+        self.values = set_path(&self.values, &parse_key(key)?, Value::String(text.to_string()))?;
+        Ok(())
+    }
+
+    /// Applies one `--set-json` argument (`a.b={"x":[1]},c=2`): each value is
+    /// one JSON value, numbers float64 as Go's decoder gives them.
+    pub fn add_set_json(&mut self, arg: &str) -> Result<(), String> {
+        let mut rest = arg;
+        while !rest.is_empty() {
+            let (key, after) =
+                rest.split_once('=').ok_or_else(|| format!("--set-json {arg:?}: key {rest:?} has no value"))?;
+            let mut stream = serde_json::Deserializer::from_str(after).into_iter::<serde_json::Value>();
+            let value = match stream.next() {
+                Some(Ok(v)) => v,
+                Some(Err(e)) => return Err(format!("--set-json {arg:?}: value of {key:?} is not JSON: {e}")),
+                None => return Err(format!("--set-json {arg:?}: key {key:?} has no value")),
+            };
+            let used = stream.byte_offset();
+            self.values = set_path(&self.values, &parse_key(key)?, json_value(&value))?;
+            rest = after[used..].trim_start();
+            if !rest.is_empty() {
+                rest = rest
+                    .strip_prefix(',')
+                    .ok_or_else(|| format!("--set-json {arg:?}: expected `,` after {key:?}'s value"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `key=value` assignments separated by unescaped commas, each value typed by `typing`.
+    fn assign(&mut self, flag: &str, arg: &str, typing: fn(&str) -> Value) -> Result<(), String> {
         for assignment in split_unescaped(arg, ',') {
             if assignment.is_empty() {
                 continue;
             }
             let (key, value) =
-                assignment.split_once('=').ok_or_else(|| format!("--set {arg:?}: key {assignment:?} has no value"))?;
-            let value = typed(value);
-            self.values = set_path(&self.values, &parse_key(key)?, value)?;
+                assignment.split_once('=').ok_or_else(|| format!("{flag} {arg:?}: key {assignment:?} has no value"))?;
+            self.values = set_path(&self.values, &parse_key(key)?, typing(value))?;
         }
         Ok(())
+    }
+}
+
+/// A JSON value as helm holds it after `json.Decode`: every number a float64.
+fn json_value(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(0.0)),
+        serde_json::Value::Array(a) => Value::list(a.iter().map(json_value).collect()),
+        serde_json::Value::Object(o) => Value::map(o.iter().map(|(k, v)| (k.clone(), json_value(v))).collect()),
+        other => Value::from(other),
     }
 }
 
@@ -95,8 +145,22 @@ pub fn from_config(root: &Path, config: &ChartRelease, default_name: &str) -> Re
     for (file, text) in &config.values {
         release.add_values_file(file, text)?;
     }
+    for set in &config.set_json {
+        release.add_set_json(set)?;
+    }
     for set in &config.set {
         release.add_set(set)?;
+    }
+    for set in &config.set_string {
+        release.add_set_string(set)?;
+    }
+    for set in &config.set_file {
+        let (key, file) = set.split_once('=').ok_or_else(|| format!("--set-file {set:?}: no `=`"))?;
+        let text = read_values_file(root, file)?;
+        release.add_set_file(key, &text)?;
+    }
+    for (key, text) in &config.set_file_values {
+        release.add_set_file(key, text)?;
     }
     Ok(release)
 }
@@ -213,6 +277,16 @@ fn parse_key(key: &str) -> Result<Vec<Seg>, String> {
     Ok(segs)
 }
 
+/// helm's `--set-string` typing: `{a,b}` lists of strings, else a string.
+fn as_string(v: &str) -> Value {
+    if let Some(inner) = v.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
+        return Value::list(
+            split_unescaped(inner, ',').iter().filter(|s| !s.is_empty()).map(|s| as_string(s)).collect(),
+        );
+    }
+    Value::String(v.to_string())
+}
+
 /// helm's `--set` typing: `true`/`false`, `null`, integers, `{a,b}` lists,
 /// else a string.
 fn typed(v: &str) -> Value {
@@ -277,6 +351,23 @@ mod tests {
         assert_eq!(x.len(), 2);
         assert!(r.add_set("a[99999999]=1").is_err());
         assert!(r.add_set("novalue").is_err());
+    }
+
+    #[test]
+    fn set_string_json_and_file_type_values_like_helm() {
+        let mut r = Release::named("r");
+        r.add_set_json(r#"a.b={"x":[1,"y"]},c=2"#).expect("valid");
+        r.add_set_string("n=10,t=true,l={1,2}").expect("valid");
+        r.add_set_file("cfg.text", "line\n").expect("valid");
+        let v = &r.values;
+        assert_eq!(lookup_path(v, "a.b.x"), Some(&Value::list(vec![Value::Float(1.0), Value::String("y".into())])));
+        assert_eq!(lookup_path(v, "c"), Some(&Value::Float(2.0)));
+        assert_eq!(lookup_path(v, "n"), Some(&Value::String("10".into())));
+        assert_eq!(lookup_path(v, "t"), Some(&Value::String("true".into())));
+        assert_eq!(lookup_path(v, "l"), Some(&Value::list(vec![Value::String("1".into()), Value::String("2".into())])));
+        assert_eq!(lookup_path(v, "cfg.text"), Some(&Value::String("line\n".into())));
+        assert!(r.add_set_json("a={bad").is_err());
+        assert!(r.add_set_json("a=1 b=2").is_err());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use sealbox_render::engine::{Error, MissingKey, Options, Templates, Value};
 use super::chart::{Chart, Dependency};
 use super::release::Release;
 use super::values::{coalesce, get, lookup_path, with_key};
-use super::{ChartError, RenderedManifest, funcs, methods};
+use super::{ChartError, RenderedManifest, funcs, methods, schema};
 
 /// The Kubernetes version `.Capabilities` reports, as `helm template` does
 /// without a cluster.
@@ -57,10 +57,25 @@ pub fn render(chart: &Chart, release: &Release) -> Result<Vec<RenderedManifest>,
     let values = coalesce_tree(chart, &release.values);
     let mut units = Vec::new();
     plan(chart, chart.name.clone(), chart.name.clone(), values.clone(), &values, &mut units);
+    let checks: Vec<schema::Check<'_>> = units
+        .iter()
+        .filter_map(|u| {
+            let file = format!("{}/values.schema.json", u.chart.source);
+            u.chart.schema.as_deref().map(|s| schema::Check { chart: &u.name, file, schema: s, values: &u.values })
+        })
+        .collect();
+    schema::validate(&checks)?;
 
     let tpl_set: funcs::TplSet = Rc::new(RefCell::new(None));
     let mut set = Templates::new();
     funcs::register(&mut set, tpl_set.clone());
+    // `lookup` finds nothing offline; count its calls to name the templates using it.
+    let lookups = Rc::new(std::cell::Cell::new(0usize));
+    let counter = lookups.clone();
+    set.add_fn("lookup", move |_| {
+        counter.set(counter.get() + 1);
+        Ok(Value::map(BTreeMap::new()))
+    });
 
     // Template name -> input path, for locating errors.
     let mut paths: HashMap<String, String> = HashMap::new();
@@ -116,13 +131,15 @@ pub fn render(chart: &Chart, release: &Release) -> Result<Vec<RenderedManifest>,
                 ])),
             ),
         ]));
+        let before = lookups.get();
         let text = set.execute(name, &data, &opts).map_err(|e| locate(Error::Exec(e), &paths))?;
         let text = text.replace("<no value>", "");
-        if text.trim().is_empty() {
+        let lookup = lookups.get() != before;
+        if text.trim().is_empty() && !lookup {
             continue;
         }
         let template = paths.get(name).cloned().unwrap_or_else(|| name.clone());
-        out.push(RenderedManifest { name: name.clone(), template, text });
+        out.push(RenderedManifest { name: name.clone(), template, text, lookup });
     }
     Ok(out)
 }
@@ -169,16 +186,40 @@ fn shorten(message: &str) -> String {
 }
 
 /// The sub-charts of `chart` with the name each is used under and its
-/// dependency entry: one instance per alias.
+/// dependency entry, in helm's order: sub-charts no dependency declares
+/// (as loaded), then one instance per declared dependency (and alias), in
+/// `Chart.yaml` order.
 fn instances(chart: &Chart) -> Vec<(&Chart, String, Option<&Dependency>)> {
     let mut out = Vec::new();
     for sub in &chart.subcharts {
-        let deps: Vec<&Dependency> = chart.dependencies.iter().filter(|d| d.name == sub.name).collect();
-        if deps.is_empty() {
+        if !chart.dependencies.iter().any(|d| d.name == sub.name) {
             out.push((sub, sub.name.clone(), None));
         }
-        for dep in deps {
+    }
+    for dep in &chart.dependencies {
+        if let Some(sub) = chart.subcharts.iter().find(|s| s.name == dep.name) {
             out.push((sub, dep.alias.clone().unwrap_or_else(|| sub.name.clone()), Some(dep)));
+        }
+    }
+    out
+}
+
+/// The CRD files (`crds/*.yaml|yml|json`) of the chart and of each enabled
+/// sub-chart, as helm's `CRDObjects` lists them for `--include-crds`.
+pub fn crd_objects(chart: &Chart, release: &Release) -> Vec<super::order::Crd> {
+    let values = coalesce_tree(chart, &release.values);
+    let mut units = Vec::new();
+    plan(chart, chart.name.clone(), chart.name.clone(), values.clone(), &values, &mut units);
+    let mut out = Vec::new();
+    for unit in &units {
+        for f in &unit.chart.files {
+            let manifest = [".yaml", ".yml", ".json"].iter().any(|e| f.name.ends_with(e));
+            if f.name.starts_with("crds/") && manifest {
+                out.push(super::order::Crd {
+                    name: format!("{}/{}", unit.prefix, f.name),
+                    text: String::from_utf8_lossy(&f.data).into_owned(),
+                });
+            }
         }
     }
     out
