@@ -1,0 +1,147 @@
+//! The documents view: every YAML and JSON document of a tree, decoded once
+//! by the one reader that follows the Kubernetes API server's rules
+//! (`sealbox_formats::yaml`: YAML 1.1 scalars, merge keys, duplicate keys
+//! refused, capped depth, size and alias expansion), written as JSON for
+//! modules in any language to read without a YAML parser of their own.
+//!
+//! The view is one file, `documents.jsonl`: JSON Lines, one record per
+//! line, files in the order given (the host sends them sorted by path),
+//! documents in stream order. A record is one of:
+//!
+//! ```json
+//! {"file":"manifests/app.yaml","document":0,"line":1,"value":{…},"lines":{"":1,"/kind":2,"/spec/replicas":7}}
+//! {"file":"manifests/bad.yaml","error":{"document":1,"line":3,"column":1,"message":"duplicate key \"a\""}}
+//! ```
+//!
+//! - `document` counts every document of the stream, empty ones too; a
+//!   document that is empty or only `null` has no record (as kubectl).
+//! - `line` is the 1-based line the document's content starts on.
+//! - `lines` maps the JSON Pointer (RFC 6901: `/`-separated, `~0` for `~`,
+//!   `~1` for `/`) of every node to its line: for an object member, the
+//!   line of its key; for an array item, the line of the item; `""` is the
+//!   document itself. `spec.containers[0].image` is `/spec/containers/0/image`.
+//!   Members a merge key (`<<: *anchor`) brought in point at the anchor's
+//!   lines.
+//! - A file that is not valid YAML, breaks a limit or is not UTF-8 gives one
+//!   `error` record (its documents are not given: Kubernetes would refuse
+//!   the whole file) and no failure of the step.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use sealbox_formats::yaml::{self, Node, NodeValue};
+use serde_json::{Map, Value, json};
+
+/// The file name of the view, under the directory the host mounts at
+/// `/documents`. A later format gets a new name.
+pub const VIEW_FILE: &str = "documents.jsonl";
+
+/// What a view holds, for the step's answer.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    /// Files read.
+    pub files: u64,
+    /// Document records written.
+    pub documents: u64,
+    /// Error records written (one per file that could not be read).
+    pub errors: u64,
+}
+
+/// Whether a path names a file the view reads: `.yaml`, `.yml` or `.json`,
+/// in any case.
+pub fn is_document_file(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    [".yaml", ".yml", ".json"].iter().any(|ext| lower.ends_with(ext))
+}
+
+/// The view's records for one file's text: each document, or one error.
+pub fn records(file: &str, text: &str) -> Vec<Value> {
+    match yaml::load(text) {
+        Ok(docs) => docs
+            .iter()
+            .map(|d| {
+                let mut lines = Map::new();
+                index_lines(&d.root, &mut String::new(), d.root.line, &mut lines);
+                json!({
+                    "file": file, "document": d.index, "line": d.line(),
+                    "value": d.root.to_json(), "lines": Value::Object(lines),
+                })
+            })
+            .collect(),
+        Err(e) => vec![error_record(file, e.document, e.line, e.column, &e.message)],
+    }
+}
+
+fn error_record(file: &str, document: usize, line: u32, column: u32, message: &str) -> Value {
+    json!({"file": file, "error": {"document": document, "line": line, "column": column, "message": message}})
+}
+
+/// Adds the line of `node` at `pointer` (given by the caller: a member's
+/// key line, an item's own line) and of everything below it.
+fn index_lines(node: &Node, pointer: &mut String, line: u32, lines: &mut Map<String, Value>) {
+    lines.insert(pointer.clone(), Value::from(line));
+    let len = pointer.len();
+    match &node.value {
+        NodeValue::Scalar(_) => {}
+        NodeValue::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                pointer.push('/');
+                pointer.push_str(&i.to_string());
+                index_lines(item, pointer, item.line, lines);
+                pointer.truncate(len);
+            }
+        }
+        NodeValue::Map(entries) => {
+            for (key, value) in entries {
+                pointer.push('/');
+                pointer.push_str(&escape(&key.key_string()));
+                index_lines(value, pointer, key.line, lines);
+                pointer.truncate(len);
+            }
+        }
+    }
+}
+
+/// One JSON Pointer reference token for `key` (RFC 6901).
+pub fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// Reads each of `files` (paths relative to `root`) and writes its records
+/// to `out`, one JSON value per line. A file that cannot be read is an
+/// error record; only a failed write is an error.
+pub fn write_view(root: &Path, files: &[&str], out: &mut dyn Write) -> Result<Summary, String> {
+    let mut summary = Summary::default();
+    for &file in files {
+        summary.files += 1;
+        let records = match read_text(&root.join(file)) {
+            Ok(text) => records(file, &text),
+            Err(message) => vec![error_record(file, 0, 1, 1, &message)],
+        };
+        for record in records {
+            if record.get("error").is_some() {
+                summary.errors += 1;
+            } else {
+                summary.documents += 1;
+            }
+            serde_json::to_writer(&mut *out, &record).map_err(|e| format!("writing the view: {e}"))?;
+            out.write_all(b"\n").map_err(|e| format!("writing the view: {e}"))?;
+        }
+    }
+    Ok(summary)
+}
+
+/// The file's text: at most the reader's byte limit, and UTF-8.
+fn read_text(path: &Path) -> Result<String, String> {
+    let max = yaml::Limits::default().max_bytes;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(max as u64 + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read it: {e}"))?;
+    if bytes.len() > max {
+        return Err(format!("more than the {max} bytes a YAML stream may have"));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,67 @@
+use serde_json::json;
+
+use super::*;
+
+#[test]
+fn every_node_has_its_line_under_its_json_pointer() {
+    let text = "kind: Pod\nmetadata:\n  name: a\n  annotations: {a/b: x, t~: y}\nspec:\n  containers:\n    - name: c\n      securityContext:\n        privileged: yes\n";
+    let records = records("m/pod.yaml", text);
+    assert_eq!(records.len(), 1);
+    let r = &records[0];
+    assert_eq!((r["file"].as_str(), r["document"].as_u64(), r["line"].as_u64()), (Some("m/pod.yaml"), Some(0), Some(1)));
+    assert_eq!(r["value"]["spec"]["containers"][0]["securityContext"]["privileged"], json!(true));
+    let line = |pointer: &str| r["lines"][pointer].as_u64();
+    assert_eq!(line(""), Some(1));
+    assert_eq!(line("/metadata"), Some(2), "a member's line is its key's");
+    assert_eq!(line("/metadata/annotations/a~1b"), Some(4));
+    assert_eq!(line("/metadata/annotations/t~0"), Some(4));
+    assert_eq!(line("/spec/containers/0"), Some(7), "an item's line is its own");
+    assert_eq!(line("/spec/containers/0/securityContext"), Some(8));
+    assert_eq!(line("/spec/containers/0/securityContext/privileged"), Some(9));
+    assert_eq!(line("/spec/volumes"), None);
+}
+
+#[test]
+fn a_file_that_is_not_yaml_is_one_error_record_and_the_view_goes_on() {
+    let dir = std::env::temp_dir().join(format!("sealbox-documents-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("m")).expect("dir");
+    std::fs::write(dir.join("m/a.yaml"), "a: 1\n---\nb: 2\n").expect("write");
+    std::fs::write(dir.join("m/bad.yml"), "a: 1\n---\nb: [1,\n").expect("write");
+    std::fs::write(dir.join("m/bin.json"), [0xff, 0xfe, b'{']).expect("write");
+    std::fs::write(dir.join("m/c.json"), "{\"kind\": \"Pod\"}").expect("write");
+    let mut out = Vec::new();
+    let summary = write_view(&dir, &["m/a.yaml", "m/bad.yml", "m/bin.json", "m/c.json", "m/gone.yaml"], &mut out)
+        .expect("view");
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(summary, Summary { files: 5, documents: 3, errors: 3 });
+    let lines: Vec<Value> =
+        std::str::from_utf8(&out).expect("utf-8").lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let shape: Vec<(&str, Option<u64>, Option<u64>)> = lines
+        .iter()
+        .map(|r| (r["file"].as_str().unwrap_or(""), r["document"].as_u64(), r["error"]["line"].as_u64()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("m/a.yaml", Some(0), None),
+            ("m/a.yaml", Some(1), None),
+            ("m/bad.yml", None, Some(4)),
+            ("m/bin.json", None, Some(1)),
+            ("m/c.json", Some(0), None),
+            ("m/gone.yaml", None, Some(1)),
+        ]
+    );
+    assert_eq!(lines[2]["error"]["document"], 1, "the error names the document it is in");
+    assert!(lines[3]["error"]["message"].as_str().unwrap_or("").contains("not UTF-8"), "{}", lines[3]);
+    assert!(lines[5]["error"]["message"].as_str().unwrap_or("").contains("cannot read"), "{}", lines[5]);
+}
+
+#[test]
+fn document_files_are_named_by_extension_in_any_case() {
+    for yes in ["a.yaml", "b/c.YML", "d.Json"] {
+        assert!(is_document_file(yes), "{yes}");
+    }
+    for no in ["a.tmpl", "yaml", "a.yaml.bak", "Kubefile"] {
+        assert!(!is_document_file(no), "{no}");
+    }
+}
