@@ -110,6 +110,7 @@ fn run_kyverno(common: &StoreArgs, input: &Path, config: serde_json::Value) -> R
         name: "policy".into(),
         input: input.to_path_buf(),
         output: Some(out.path().into()),
+        documents: None,
         request,
         limits,
         stdout: None,
