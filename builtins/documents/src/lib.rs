@@ -55,8 +55,15 @@ pub fn is_document_file(path: &str) -> bool {
 }
 
 /// The view's records for one file's text: each document, or one error.
+/// Text that starts with `{` is a stream of JSON values, one after the
+/// other, as kubectl reads it (its YAML-or-JSON decoder); anything else is
+/// a YAML stream.
 pub fn records(file: &str, text: &str) -> Vec<Value> {
-    match yaml::load(text) {
+    let loaded = match json_stream(text) {
+        Some(values) => load_json_stream(text, &values),
+        None => yaml::load(text),
+    };
+    match loaded {
         Ok(docs) => docs
             .iter()
             .map(|d| {
@@ -69,6 +76,95 @@ pub fn records(file: &str, text: &str) -> Vec<Value> {
             })
             .collect(),
         Err(e) => vec![error_record(file, e.document, e.line, e.column, &e.message)],
+    }
+}
+
+/// The byte ranges of the top-level values of a JSON stream, when `text`
+/// (after white space and a byte order mark) starts with `{`; `None` for
+/// YAML. A stream that does not close is one range to the end: the reader
+/// then names what is wrong.
+fn json_stream(text: &str) -> Option<Vec<(usize, usize)>> {
+    let start = text.find(|c: char| !c.is_whitespace() && c != '\u{feff}')?;
+    if !text[start..].starts_with('{') {
+        return None;
+    }
+    let bytes = text.as_bytes();
+    let mut values = Vec::new();
+    let (mut depth, mut in_string, mut escaped, mut begin) = (0usize, false, false, None);
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                if depth == 0 {
+                    begin = Some(i);
+                }
+                depth += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0
+                    && let Some(from) = begin.take()
+                {
+                    values.push((from, i + 1));
+                }
+            }
+            _ if depth == 0 && !b.is_ascii_whitespace() => {
+                // Not a value this scanner knows (a bare scalar between
+                // objects): the whole rest goes to the reader, which says why.
+                values.push((i, bytes.len()));
+                return Some(values);
+            }
+            _ => {}
+        }
+    }
+    if let Some(from) = begin {
+        values.push((from, bytes.len()));
+    }
+    Some(values)
+}
+
+/// Each value of a JSON stream read by the one reader (JSON is YAML's flow
+/// style), its lines counted from the start of the file.
+fn load_json_stream(text: &str, values: &[(usize, usize)]) -> Result<Vec<yaml::Document>, yaml::Error> {
+    let mut docs = Vec::new();
+    let mut line = 0u32;
+    let mut counted = 0;
+    for (index, &(from, to)) in values.iter().enumerate() {
+        line += text[counted..from].matches('\n').count() as u32;
+        counted = from;
+        let shift = |mut e: yaml::Error| {
+            e.line += line;
+            e.document = index;
+            e
+        };
+        for mut doc in yaml::load(&text[from..to]).map_err(shift)? {
+            shift_lines(&mut doc.root, line);
+            docs.push(yaml::Document { index, root: doc.root });
+        }
+    }
+    Ok(docs)
+}
+
+fn shift_lines(node: &mut Node, by: u32) {
+    node.line += by;
+    match &mut node.value {
+        NodeValue::Scalar(_) => {}
+        NodeValue::Seq(items) => items.iter_mut().for_each(|n| shift_lines(n, by)),
+        NodeValue::Map(entries) => {
+            for (k, v) in entries {
+                shift_lines(k, by);
+                shift_lines(v, by);
+            }
+        }
     }
 }
 

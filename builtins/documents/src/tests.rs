@@ -65,3 +65,20 @@ fn document_files_are_named_by_extension_in_any_case() {
         assert!(!is_document_file(no), "{no}");
     }
 }
+
+#[test]
+fn a_json_file_may_hold_several_values_one_after_the_other_as_kubectl_reads_it() {
+    let text = "{\n  \"kind\": \"Pod\",\n  \"metadata\": {\"name\": \"a}{\"}\n}\n{\n  \"kind\": \"Service\"\n}\n";
+    let two = records("m/two.json", text);
+    let shape: Vec<_> = two
+        .iter()
+        .map(|r| (r["document"].as_u64(), r["line"].as_u64(), r["lines"]["/kind"].as_u64(), r["value"]["kind"].clone()))
+        .collect();
+    assert_eq!(shape, [(Some(0), Some(1), Some(2), json!("Pod")), (Some(1), Some(5), Some(6), json!("Service"))]);
+    assert_eq!(two[0]["value"]["metadata"]["name"], "a}{", "braces in strings do not split values");
+    let broken = records("m/bad.json", "{\"a\": 1}\n{\"b\": [1,\n");
+    assert_eq!(broken.len(), 1);
+    assert_eq!((broken[0]["error"]["document"].as_u64(), broken[0]["error"]["line"].as_u64()), (Some(1), Some(3)));
+    let dup = records("m/dup.json", "{\"a\": 1,\n \"a\": 2}\n");
+    assert_eq!(dup[0]["error"]["line"], 2, "duplicate keys are refused in JSON too");
+}

@@ -87,10 +87,10 @@ fn the_go_sdks_copy_of_the_privileged_view_is_what_the_view_writes() {
     let file = "privileged.yaml";
     let mut out = Vec::new();
     sealbox_documents::write_view(&fixtures(), &[file], &mut out).expect("view");
-    let kept = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest-sdk/go/testdata/privileged.jsonl");
+    let kept = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest-sdk/go/testdata/privileged/documents.jsonl");
     if std::env::var_os("SEALBOX_BLESS").is_some() {
         std::fs::write(&kept, &out).expect("writing the Go SDK's copy");
     }
-    let have = std::fs::read(&kept).expect("guest-sdk/go/testdata/privileged.jsonl (SEALBOX_BLESS=1 writes it)");
-    assert!(have == out, "guest-sdk/go/testdata/privileged.jsonl is stale: run this test with SEALBOX_BLESS=1");
+    let have = std::fs::read(&kept).expect("guest-sdk/go/testdata/privileged/documents.jsonl (SEALBOX_BLESS=1 writes it)");
+    assert!(have == out, "guest-sdk/go/testdata/privileged/documents.jsonl is stale: run this test with SEALBOX_BLESS=1");
 }

@@ -73,6 +73,7 @@ const GO: Sources = &[
     ("documents.go", include_str!("../../../../guest-sdk/go/documents.go")),
     ("policy.go", include_str!("../../../../guest-sdk/go/policy.go")),
     ("transform.go", include_str!("../../../../guest-sdk/go/transform.go")),
+    ("view.go", include_str!("../../../../guest-sdk/go/view.go")),
 ];
 
 /// Every file of the Go SDK, by path under the project.
