@@ -17,11 +17,12 @@
 //!   document that is empty or only `null` has no record (as kubectl).
 //! - `line` is the 1-based line the document's content starts on.
 //! - `lines` maps the JSON Pointer (RFC 6901: `/`-separated, `~0` for `~`,
-//!   `~1` for `/`) of every node to its line: for an object member, the
-//!   line of its key; for an array item, the line of the item; `""` is the
-//!   document itself. `spec.containers[0].image` is `/spec/containers/0/image`.
-//!   Members a merge key (`<<: *anchor`) brought in point at the anchor's
-//!   lines.
+//!   `~1` for `/`) of every node to the line its value starts on (for
+//!   `securityContext:` with `privileged: yes` below it, the `privileged`
+//!   line; for a scalar, its key's line), as the Rust SDK's
+//!   `Resource::line_of` gives it; `""` is the document itself.
+//!   `spec.containers[0].image` is `/spec/containers/0/image`. Members a
+//!   merge key (`<<: *anchor`) brought in point at the anchor's lines.
 //! - A file that is not valid YAML, breaks a limit or is not UTF-8 gives one
 //!   `error` record (its documents are not given: Kubernetes would refuse
 //!   the whole file) and no failure of the step.
@@ -68,7 +69,7 @@ pub fn records(file: &str, text: &str) -> Vec<Value> {
             .iter()
             .map(|d| {
                 let mut lines = Map::new();
-                index_lines(&d.root, &mut String::new(), d.root.line, &mut lines);
+                index_lines(&d.root, &mut String::new(), &mut lines);
                 json!({
                     "file": file, "document": d.index, "line": d.line(),
                     "value": d.root.to_json(), "lines": Value::Object(lines),
@@ -172,10 +173,9 @@ fn error_record(file: &str, document: usize, line: u32, column: u32, message: &s
     json!({"file": file, "error": {"document": document, "line": line, "column": column, "message": message}})
 }
 
-/// Adds the line of `node` at `pointer` (given by the caller: a member's
-/// key line, an item's own line) and of everything below it.
-fn index_lines(node: &Node, pointer: &mut String, line: u32, lines: &mut Map<String, Value>) {
-    lines.insert(pointer.clone(), Value::from(line));
+/// Adds the line of `node` at `pointer`, and of everything below it.
+fn index_lines(node: &Node, pointer: &mut String, lines: &mut Map<String, Value>) {
+    lines.insert(pointer.clone(), Value::from(node.line));
     let len = pointer.len();
     match &node.value {
         NodeValue::Scalar(_) => {}
@@ -183,7 +183,7 @@ fn index_lines(node: &Node, pointer: &mut String, line: u32, lines: &mut Map<Str
             for (i, item) in items.iter().enumerate() {
                 pointer.push('/');
                 pointer.push_str(&i.to_string());
-                index_lines(item, pointer, item.line, lines);
+                index_lines(item, pointer, lines);
                 pointer.truncate(len);
             }
         }
@@ -191,7 +191,7 @@ fn index_lines(node: &Node, pointer: &mut String, line: u32, lines: &mut Map<Str
             for (key, value) in entries {
                 pointer.push('/');
                 pointer.push_str(&escape(&key.key_string()));
-                index_lines(value, pointer, key.line, lines);
+                index_lines(value, pointer, lines);
                 pointer.truncate(len);
             }
         }

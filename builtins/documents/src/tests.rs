@@ -12,11 +12,11 @@ fn every_node_has_its_line_under_its_json_pointer() {
     assert_eq!(r["value"]["spec"]["containers"][0]["securityContext"]["privileged"], json!(true));
     let line = |pointer: &str| r["lines"][pointer].as_u64();
     assert_eq!(line(""), Some(1));
-    assert_eq!(line("/metadata"), Some(2), "a member's line is its key's");
+    assert_eq!(line("/metadata"), Some(3), "a member's line is where its value starts");
     assert_eq!(line("/metadata/annotations/a~1b"), Some(4));
     assert_eq!(line("/metadata/annotations/t~0"), Some(4));
     assert_eq!(line("/spec/containers/0"), Some(7), "an item's line is its own");
-    assert_eq!(line("/spec/containers/0/securityContext"), Some(8));
+    assert_eq!(line("/spec/containers/0/securityContext"), Some(9));
     assert_eq!(line("/spec/containers/0/securityContext/privileged"), Some(9));
     assert_eq!(line("/spec/volumes"), None);
 }

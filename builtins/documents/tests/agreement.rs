@@ -94,3 +94,43 @@ fn the_go_sdks_copy_of_the_privileged_view_is_what_the_view_writes() {
     let have = std::fs::read(&kept).expect("guest-sdk/go/testdata/privileged/documents.jsonl (SEALBOX_BLESS=1 writes it)");
     assert!(have == out, "guest-sdk/go/testdata/privileged/documents.jsonl is stale: run this test with SEALBOX_BLESS=1");
 }
+
+/// A check that points at lines: every container, at its securityContext
+/// (or the container when it has none), and every document's metadata.
+fn pointing_check(r: &sealbox_guest::Resource<'_>, _: &Value) -> sealbox_guest::Verdict {
+    let mut verdict = sealbox_guest::Verdict::pass();
+    let containers = r.value.pointer("/spec/containers").and_then(Value::as_array).map_or(0, Vec::len);
+    for i in 0..containers {
+        let index = i.to_string();
+        let at = r
+            .line_of(&["spec", "containers", &index, "securityContext"])
+            .or(r.line_of(&["spec", "containers", &index]));
+        verdict = verdict.and(sealbox_guest::Severity::Error, format!("{} container {i}", r.id()), at);
+    }
+    verdict.and(sealbox_guest::Severity::Warning, r.id(), r.line_of(&["metadata"]))
+}
+
+/// The Rust SDK gives the same answer, findings and lines included,
+/// whether it reads the YAML itself or the documents view of the tree.
+#[test]
+fn the_rust_sdk_answers_the_same_from_the_view_as_from_the_files() {
+    let dir = fixtures();
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("fixtures")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| sealbox_documents::is_document_file(n))
+        .collect();
+    files.sort();
+    let view_dir = std::env::temp_dir().join(format!("sealbox-view-{}", std::process::id()));
+    std::fs::create_dir_all(&view_dir).expect("dir");
+    let mut out = std::fs::File::create(view_dir.join(sealbox_guest::view::VIEW_FILE)).expect("view file");
+    let names: Vec<&str> = files.iter().map(String::as_str).collect();
+    sealbox_documents::write_view(&dir, &names, &mut out).expect("view");
+    drop(out);
+    let request = sealbox_guest::Request { api_version: sealbox_guest::API_VERSION.into(), ..Default::default() };
+    let from_files = sealbox_guest::policy::evaluate(&dir, &request, pointing_check);
+    let from_view = sealbox_guest::policy::evaluate_with(&dir, Some(&view_dir), &request, pointing_check);
+    std::fs::remove_dir_all(&view_dir).ok();
+    assert!(from_files.diagnostics.len() > 10, "the check found things: {:?}", from_files.diagnostics);
+    assert_eq!(from_view, from_files);
+}

@@ -16,6 +16,7 @@ const GUEST: Sources = &[
     ("src/contract.rs", include_str!("../../../../guest-sdk/src/contract.rs")),
     ("src/policy.rs", include_str!("../../../../guest-sdk/src/policy.rs")),
     ("src/transform.rs", include_str!("../../../../guest-sdk/src/transform.rs")),
+    ("src/view.rs", include_str!("../../../../guest-sdk/src/view.rs")),
 ];
 
 const FORMATS: Sources = &[
