@@ -52,11 +52,14 @@ const GO_ADD_HEADER: Example =
     Example { dir: "examples/modules/go-add-header", module: "add-header", install: GO_INSTALL };
 
 /// The example's sources, hashed: every file but installed packages and
-/// build output, and the Go SDK's (which the Go examples build against).
+/// build output, and the Go SDK's and the Python and JavaScript helpers'
+/// (which the examples build with).
 fn source_digest(dir: &Path) -> String {
     let mut files = BTreeMap::new();
-    let sdk = workspace().join("guest-sdk/go");
-    let mut stack = vec![dir.to_path_buf(), sdk.clone()];
+    let sdk = workspace().join("guest-sdk");
+    let helpers = ["go", "python", "js"].map(|lang| sdk.join(lang));
+    let mut stack = vec![dir.to_path_buf()];
+    stack.extend(helpers);
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).expect("reading example dir") {
             let entry = entry.expect("dir entry");

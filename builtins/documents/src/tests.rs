@@ -82,3 +82,21 @@ fn a_json_file_may_hold_several_values_one_after_the_other_as_kubectl_reads_it()
     let dup = records("m/dup.json", "{\"a\": 1,\n \"a\": 2}\n");
     assert_eq!(dup[0]["error"]["line"], 2, "duplicate keys are refused in JSON too");
 }
+
+/// `guest-sdk/schema/documents.schema.json` names exactly the fields the
+/// view writes, for a document and for an error.
+#[test]
+fn the_schema_lists_the_fields_the_view_writes() {
+    let schema: Value =
+        serde_json::from_str(include_str!("../../../guest-sdk/schema/documents.schema.json")).expect("schema");
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+        k.sort();
+        k
+    };
+    let document = &records("a.yaml", "a: 1\n")[0];
+    let error = &records("b.yaml", "a: [\n")[0];
+    assert_eq!(keys(document), keys(&schema["oneOf"][0]["properties"]));
+    assert_eq!(keys(error), keys(&schema["oneOf"][1]["properties"]));
+    assert_eq!(keys(&error["error"]), keys(&schema["oneOf"][1]["properties"]["error"]["properties"]));
+}
