@@ -123,3 +123,7 @@ impl ViewMaker<'_> {
         Ok(Some(dir))
     }
 }
+
+#[cfg(test)]
+#[path = "documents_tests.rs"]
+mod tests;

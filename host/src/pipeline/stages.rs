@@ -240,12 +240,11 @@ impl StageRunner<'_> {
             }
             None => None,
         };
-        let documents = match documents {
-            true => {
-                let maker = ViewMaker { steps: self.steps, cache: self.cache, store: self.store, work: self.work };
-                Some(maker.view(&input, &files, digest.as_deref()).context("making the documents view")?)
-            }
-            false => None,
+        let documents = if documents {
+            let maker = ViewMaker { steps: self.steps, cache: self.cache, store: self.store, work: self.work };
+            Some(maker.view(&input, &files, digest.as_deref()).context("making the documents view")?)
+        } else {
+            None
         };
         Ok(TreeView { input, files, digest, documents })
     }
