@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use sealbox_documents::{VIEW_FILE, Summary, is_document_file, write_view};
+use sealbox_documents::{Summary, VIEW_FILE, is_document_file, write_view};
 use sealbox_guest::{FileKind, INPUT_DIR, OUTPUT_DIR, Request, Response};
 
 sealbox_guest::module_metadata!(

@@ -8,7 +8,10 @@ fn every_node_has_its_line_under_its_json_pointer() {
     let records = records("m/pod.yaml", text);
     assert_eq!(records.len(), 1);
     let r = &records[0];
-    assert_eq!((r["file"].as_str(), r["document"].as_u64(), r["line"].as_u64()), (Some("m/pod.yaml"), Some(0), Some(1)));
+    assert_eq!(
+        (r["file"].as_str(), r["document"].as_u64(), r["line"].as_u64()),
+        (Some("m/pod.yaml"), Some(0), Some(1))
+    );
     assert_eq!(r["value"]["spec"]["containers"][0]["securityContext"]["privileged"], json!(true));
     let line = |pointer: &str| r["lines"][pointer].as_u64();
     assert_eq!(line(""), Some(1));
@@ -30,8 +33,8 @@ fn a_file_that_is_not_yaml_is_one_error_record_and_the_view_goes_on() {
     std::fs::write(dir.join("m/bin.json"), [0xff, 0xfe, b'{']).expect("write");
     std::fs::write(dir.join("m/c.json"), "{\"kind\": \"Pod\"}").expect("write");
     let mut out = Vec::new();
-    let summary = write_view(&dir, &["m/a.yaml", "m/bad.yml", "m/bin.json", "m/c.json", "m/gone.yaml"], &mut out)
-        .expect("view");
+    let summary =
+        write_view(&dir, &["m/a.yaml", "m/bad.yml", "m/bin.json", "m/c.json", "m/gone.yaml"], &mut out).expect("view");
     std::fs::remove_dir_all(&dir).ok();
     assert_eq!(summary, Summary { files: 5, documents: 3, errors: 3 });
     let lines: Vec<Value> =

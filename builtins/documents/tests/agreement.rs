@@ -64,7 +64,11 @@ fn the_documents_view_the_rust_sdk_and_kyverno_read_every_case_as_kubernetes_doe
     for case in &cases {
         let want = expected.get(case).unwrap_or_else(|| panic!("expected.json has no entry for {case}"));
         let text = std::fs::read_to_string(dir.join(case)).expect("case");
-        for (reader, got) in [("documents view", view(case, &text)), ("Rust SDK", rust_sdk(&dir, case)), ("Kyverno builtin", kyverno(case, &text))] {
+        for (reader, got) in [
+            ("documents view", view(case, &text)),
+            ("Rust SDK", rust_sdk(&dir, case)),
+            ("Kyverno builtin", kyverno(case, &text)),
+        ] {
             match (want.get("error"), got) {
                 (None, Ok(docs)) => assert_eq!(&Value::Array(docs), want, "{case}: the {reader}"),
                 (Some(e), Err((line, message))) => {
@@ -91,8 +95,12 @@ fn the_go_sdks_copy_of_the_privileged_view_is_what_the_view_writes() {
     if std::env::var_os("SEALBOX_BLESS").is_some() {
         std::fs::write(&kept, &out).expect("writing the Go SDK's copy");
     }
-    let have = std::fs::read(&kept).expect("guest-sdk/go/testdata/privileged/documents.jsonl (SEALBOX_BLESS=1 writes it)");
-    assert!(have == out, "guest-sdk/go/testdata/privileged/documents.jsonl is stale: run this test with SEALBOX_BLESS=1");
+    let have =
+        std::fs::read(&kept).expect("guest-sdk/go/testdata/privileged/documents.jsonl (SEALBOX_BLESS=1 writes it)");
+    assert!(
+        have == out,
+        "guest-sdk/go/testdata/privileged/documents.jsonl is stale: run this test with SEALBOX_BLESS=1"
+    );
 }
 
 /// A check that points at lines: every container, at its securityContext
@@ -102,9 +110,11 @@ fn pointing_check(r: &sealbox_guest::Resource<'_>, _: &Value) -> sealbox_guest::
     let containers = r.value.pointer("/spec/containers").and_then(Value::as_array).map_or(0, Vec::len);
     for i in 0..containers {
         let index = i.to_string();
-        let at = r
-            .line_of(&["spec", "containers", &index, "securityContext"])
-            .or(r.line_of(&["spec", "containers", &index]));
+        let at = r.line_of(&["spec", "containers", &index, "securityContext"]).or(r.line_of(&[
+            "spec",
+            "containers",
+            &index,
+        ]));
         verdict = verdict.and(sealbox_guest::Severity::Error, format!("{} container {i}", r.id()), at);
     }
     verdict.and(sealbox_guest::Severity::Warning, r.id(), r.line_of(&["metadata"]))

@@ -521,7 +521,10 @@ mod tests {
             (step("    color: red\n"), "sealbox.yaml:9: unknown field \"color\""),
             (step("    grants:\n      memoryMib: lots\n"), "sealbox.yaml:10: step a: grants.memoryMib must be"),
             (step("    grants:\n      timeout: soon\n"), "sealbox.yaml:10: step a: grants.timeout:"),
-            (step("    grants:\n      documents: all\n"), "sealbox.yaml:10: step a: grants.documents must be true or false"),
+            (
+                step("    grants:\n      documents: all\n"),
+                "sealbox.yaml:10: step a: grants.documents must be true or false",
+            ),
             (step("    failureAction: Warn\n"), "sealbox.yaml:9: step a: failureAction \"Warn\" is not one of"),
             (format!("{head}  - name: a\n    stage: later\n"), "sealbox.yaml:5: step a: stage \"later\" is not one of"),
             (
