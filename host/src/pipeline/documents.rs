@@ -58,7 +58,7 @@ impl ViewMaker<'_> {
         let key = tree.map(|t| KeyBuilder::new("documents").part(&module.digest).part(t).finish());
         if let (Some(key), Some(cache)) = (&key, self.cache)
             && let Some(hit) = cache.get::<CachedDocuments>(key)
-            && let Some(dir) = self.from_store(&hit)?
+            && let Some(dir) = self.cached_copy(&hit)?
         {
             return Ok(dir);
         }
@@ -96,7 +96,7 @@ impl ViewMaker<'_> {
     /// The cached view copied into a fresh directory, or `None` when its
     /// blob is gone or does not hash to the entry's digest (then it is
     /// made again).
-    fn from_store(&self, hit: &CachedDocuments) -> Result<Option<PathBuf>> {
+    fn cached_copy(&self, hit: &CachedDocuments) -> Result<Option<PathBuf>> {
         let Ok(digest) = Digest::parse(&hit.digest) else { return Ok(None) };
         if hit.media_type != MEDIA_TYPE {
             return Ok(None);
