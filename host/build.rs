@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const BUILTINS: &[&str] = &["pack", "render", "kyverno", "imagelist", "unpack"];
+const BUILTINS: &[&str] = &["pack", "render", "kyverno", "imagelist", "unpack", "documents"];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));

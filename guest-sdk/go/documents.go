@@ -62,8 +62,10 @@ func (d *Document) Name() string { return d.String("metadata", "name") }
 // ID is `Kind/name`, for messages.
 func (d *Document) ID() string { return d.Kind() + "/" + d.Name() }
 
-// LineOf returns the line of the field at path (the line of its key), or
-// false when there is no such field.
+// LineOf returns the line of the field at path, or false when there is no
+// such field: from the documents view, the line its value starts on (for a
+// mapping written below its key, its first line); from ParseJSON, the line
+// of its key (where a JSON value starts too).
 func (d *Document) LineOf(path ...string) (uint32, bool) {
 	line, ok := d.lines[pointer(path)]
 	return line, ok

@@ -10,7 +10,8 @@ import (
 
 // Input is the read-only input tree.
 type Input struct {
-	root string
+	root      string
+	documents string
 	// Files lists every entry of the tree, sorted by path, as the host saw it.
 	Files []FileEntry
 }
@@ -22,6 +23,17 @@ func (in Input) Read(p string) ([]byte, error) {
 		return nil, err
 	}
 	return os.ReadFile(at)
+}
+
+// Documents returns every YAML and JSON document of the tree, from the
+// documents view (read as Kubernetes reads YAML, each field with its line),
+// and the files that could not be read. ErrNoView when the step was not
+// granted `documents: true`.
+func (in Input) Documents() ([]Document, []FileError, error) {
+	if in.documents == "" {
+		return nil, nil, ErrNoView
+	}
+	return ReadView(in.documents)
 }
 
 // Output is the output tree: a file written here replaces (or adds) the
@@ -53,12 +65,20 @@ func checked(root, p string) (string, error) {
 // /in and /out, and answers with its diagnostics (a failure when one is an
 // error, or when step returns an error).
 func Transform(step func(req *Request, in Input, out Output) ([]Diagnostic, error)) {
-	Run(func(req *Request) (Response, error) { return Apply(InputDir, OutputDir, req, step), nil })
+	Run(func(req *Request) (Response, error) {
+		return ApplyWith(InputDir, DocumentsDir, OutputDir, req, step), nil
+	})
 }
 
-// Apply is the response Transform gives over the trees at input and output.
+// Apply is the response Transform gives over the trees at input and output,
+// with no documents view.
 func Apply(input, output string, req *Request, step func(req *Request, in Input, out Output) ([]Diagnostic, error)) Response {
-	diagnostics, err := step(req, Input{root: input, Files: req.Files}, Output{root: output})
+	return ApplyWith(input, "", output, req, step)
+}
+
+// ApplyWith is Apply with the documents view in documents ("": none).
+func ApplyWith(input, documents, output string, req *Request, step func(req *Request, in Input, out Output) ([]Diagnostic, error)) Response {
+	diagnostics, err := step(req, Input{root: input, documents: documents, Files: req.Files}, Output{root: output})
 	if err != nil {
 		return Answer([]Diagnostic{{Severity: Error, Message: err.Error()}}, nil)
 	}

@@ -23,6 +23,7 @@ pub struct ReadmeExamples;
 pub mod contract;
 pub mod policy;
 pub mod transform;
+pub mod view;
 
 /// YAML read as the Kubernetes API server reads it (YAML 1.1 scalars, merge
 /// keys, duplicate keys refused), each node with its line: the one reader the

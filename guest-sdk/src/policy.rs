@@ -19,13 +19,24 @@ pub struct Resource<'a> {
     pub document: usize,
     /// The document as JSON.
     pub value: &'a Value,
-    node: &'a Node,
+    lines: Lines<'a>,
+}
+
+/// Where a resource's lines come from: the YAML the SDK read itself, or
+/// the documents view's index.
+#[derive(Debug, Clone, Copy)]
+enum Lines<'a> {
+    Node(&'a Node),
+    View { line: u32, index: &'a std::collections::HashMap<String, u32> },
 }
 
 impl Resource<'_> {
     /// The line the document starts on (1-based).
     pub fn line(&self) -> u32 {
-        self.node.line
+        match self.lines {
+            Lines::Node(node) => node.line,
+            Lines::View { line, .. } => line,
+        }
     }
 
     /// `kind`, or `""`.
@@ -47,7 +58,10 @@ impl Resource<'_> {
     /// as numbers: `["spec", "containers", "0", "image"]`), or `None` when
     /// there is no such field.
     pub fn line_of(&self, path: &[&str]) -> Option<u32> {
-        let mut node = self.node;
+        let mut node = match self.lines {
+            Lines::Node(node) => node,
+            Lines::View { index, .. } => return index.get(&crate::view::pointer(path)).copied(),
+        };
         for seg in path {
             node = match &node.value {
                 NodeValue::Map(_) => node.get(seg)?,
@@ -123,16 +137,74 @@ impl Verdict {
 /// Runs a policy module: reads the request, calls `check` for every YAML
 /// document under `/in`, and writes the response (failure when any finding
 /// is an error). Files that are not YAML get a warning and are skipped.
+///
+/// Granted the documents view (`documents: true`), it reads the documents
+/// from there, decoded once for every step that asks; otherwise it reads
+/// the YAML itself, with the same reader ([`crate::yaml`]).
 pub fn policy<F>(check: F)
 where
     F: FnMut(&Resource<'_>, &Value) -> Verdict,
 {
-    crate::run(|req| Ok(evaluate(Path::new(crate::INPUT_DIR), &req, check)));
+    let documents = Path::new(crate::view::DOCUMENTS_DIR);
+    crate::run(|req| Ok(evaluate_with(Path::new(crate::INPUT_DIR), Some(documents), &req, check)));
 }
 
 /// The response [`policy`] would give for `req` with its input tree at
-/// `root`: for tests and native runs of the same checks.
-pub fn evaluate<F>(root: &Path, req: &Request, mut check: F) -> Response
+/// `root` and no documents view: for tests and native runs of the same checks.
+pub fn evaluate<F>(root: &Path, req: &Request, check: F) -> Response
+where
+    F: FnMut(&Resource<'_>, &Value) -> Verdict,
+{
+    evaluate_with(root, None, req, check)
+}
+
+/// [`evaluate`] with the documents view in `documents` when there is one.
+pub fn evaluate_with<F>(root: &Path, documents: Option<&Path>, req: &Request, check: F) -> Response
+where
+    F: FnMut(&Resource<'_>, &Value) -> Verdict,
+{
+    match documents.map(crate::view::read) {
+        Some(Ok(Some(records))) => from_view(&records, req, check),
+        Some(Err(e)) => Response::failure(e),
+        _ => from_files(root, req, check),
+    }
+}
+
+/// The response for the documents of the view.
+fn from_view<F>(records: &[crate::view::Record], req: &Request, mut check: F) -> Response
+where
+    F: FnMut(&Resource<'_>, &Value) -> Verdict,
+{
+    let mut diagnostics = Vec::new();
+    let mut resources = 0u64;
+    for r in records {
+        if let Some(e) = &r.error {
+            let d = Diagnostic::warning(format!("not YAML, skipped: {}", e.message));
+            diagnostics.push(d.at(r.file.as_str(), Some(e.line), Some(e.column)));
+            continue;
+        }
+        if !r.value.is_object() {
+            continue;
+        }
+        let lines = Lines::View { line: r.line, index: &r.lines };
+        let resource = Resource { file: &r.file, document: r.document, value: &r.value, lines };
+        resources += 1;
+        push_findings(&mut diagnostics, &resource, check(&resource, &req.config));
+    }
+    let data = serde_json::json!({ "resources": resources });
+    Response { data, ..Response::success() }.with_diagnostics(diagnostics)
+}
+
+fn push_findings(diagnostics: &mut Vec<Diagnostic>, resource: &Resource<'_>, verdict: Verdict) {
+    for f in verdict.findings {
+        let line = f.line.unwrap_or(resource.line());
+        let d = Diagnostic { severity: f.severity, rule: f.rule, ..Diagnostic::error(f.message) };
+        diagnostics.push(d.at(resource.file, Some(line), None));
+    }
+}
+
+/// The response for the YAML files under `root`, read here.
+fn from_files<F>(root: &Path, req: &Request, mut check: F) -> Response
 where
     F: FnMut(&Resource<'_>, &Value) -> Verdict,
 {
@@ -156,14 +228,10 @@ where
         };
         for doc in docs.iter().filter(|d| matches!(d.root.value, NodeValue::Map(_))) {
             let value = doc.root.to_json();
-            let resource = Resource { file: &file, document: doc.index, value: &value, node: &doc.root };
+            let resource = Resource { file: &file, document: doc.index, value: &value, lines: Lines::Node(&doc.root) };
             resources += 1;
-            for f in check(&resource, &req.config).findings {
-                let line = f.line.unwrap_or(resource.line());
-                let mut d = Diagnostic { severity: f.severity, rule: f.rule, ..Diagnostic::error(f.message) };
-                d = d.at(file.as_str(), Some(line), None);
-                diagnostics.push(d);
-            }
+            let verdict = check(&resource, &req.config);
+            push_findings(&mut diagnostics, &resource, verdict);
         }
     }
     let data = serde_json::json!({ "resources": resources });

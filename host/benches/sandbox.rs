@@ -108,6 +108,7 @@ fn main() {
             name: "bench".into(),
             input: input.path().to_path_buf(),
             output: Some(out),
+            documents: None,
             request,
             limits: Limits::default(),
             stdout: None,

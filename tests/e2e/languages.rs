@@ -51,10 +51,15 @@ const GO_REQUIRE_LABELS: Example =
 const GO_ADD_HEADER: Example =
     Example { dir: "examples/modules/go-add-header", module: "add-header", install: GO_INSTALL };
 
-/// The example's sources, hashed: every file but installed packages and build output.
+/// The example's sources, hashed: every file but installed packages and
+/// build output, and the Go SDK's and the Python and JavaScript helpers'
+/// (which the examples build with).
 fn source_digest(dir: &Path) -> String {
     let mut files = BTreeMap::new();
+    let sdk = workspace().join("guest-sdk");
+    let helpers = ["go", "python", "js"].map(|lang| sdk.join(lang));
     let mut stack = vec![dir.to_path_buf()];
+    stack.extend(helpers);
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).expect("reading example dir") {
             let entry = entry.expect("dir entry");
@@ -66,7 +71,10 @@ fn source_digest(dir: &Path) -> String {
             if entry.file_type().expect("file type").is_dir() {
                 stack.push(path);
             } else {
-                let rel = path.strip_prefix(dir).expect("prefix").to_string_lossy().into_owned();
+                let rel = match path.strip_prefix(dir) {
+                    Ok(rel) => rel.to_string_lossy().into_owned(),
+                    Err(_) => format!("sdk:{}", path.strip_prefix(&sdk).expect("prefix").to_string_lossy()),
+                };
                 files.insert(rel, std::fs::read(&path).expect("reading example file"));
             }
         }
@@ -515,16 +523,18 @@ fn go_transform_and_go_policy_run_in_a_build() {
     assert_eq!(inspect(&transform)["metadata"]["kind"], "transform");
     let steps = pipeline(&[
         ("add-header", "after-copy", &transform, "transform", "    grants: {tree: manifests}\n"),
-        ("require-labels", "after-render", &policy, "policy", "    grants: {tree: manifests}\n"),
+        ("require-labels", "after-render", &policy, "policy", "    grants: {tree: manifests, documents: true}\n"),
     ]);
     let modules = [("add-header", transform.as_path()), ("require-labels", policy.as_path())];
     let labelled = "{\"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"a\", \"labels\": {\"team\": \"x\"}}}\n";
-    let files = [("manifests/web.yaml", PINNED), ("manifests/cm.json", labelled)];
+    // YAML as Kubernetes reads it: the labels come in by a merge key.
+    let web = "kind: Deployment\nx-labels: &labels {team: web}\nmetadata:\n  name: web\n  labels: {<<: *labels}\n";
+    let files = [("manifests/web.yaml", web), ("manifests/cm.json", labelled)];
     let ctx = context(&files, &modules, KUBEFILE, Some(&steps));
     let store = tempfile::tempdir().expect("store");
     let (code, _, stderr) = build(ctx.path(), store.path(), &["-t", "go"]);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(image_file(store.path(), "go", "manifests/web.yaml"), format!("# managed by sealbox\n{PINNED}"));
+    assert_eq!(image_file(store.path(), "go", "manifests/web.yaml"), format!("# managed by sealbox\n{web}"));
 
     let unlabelled = "{\n  \"kind\": \"ConfigMap\",\n  \"metadata\": {\"name\": \"b\"}\n}\n";
     std::fs::write(ctx.path().join("rootfs/manifests/cm.json"), unlabelled).expect("write");
@@ -532,4 +542,24 @@ fn go_transform_and_go_policy_run_in_a_build() {
     assert_ne!(code, 0, "{stderr}");
     assert!(stderr.contains("manifests/cm.json:3"), "the finding is at the metadata line: {stderr}");
     assert!(stderr.contains("ConfigMap/b has no label \"team\""), "{stderr}");
+}
+
+/// The Go SDK's own tests (`go test` in guest-sdk/go): among them, a
+/// privileged check over the documents view that `privileged: yes` and a
+/// merge key do not get past.
+#[test]
+fn the_go_sdks_own_tests_pass() {
+    let script = "go=$(command -v go || echo \"$(python3 -m site --user-base)/bin/go\"); \
+                  GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local \"$go\" test ./...";
+    let out = Command::new("bash")
+        .args(["-c", script])
+        .current_dir(workspace().join("guest-sdk/go"))
+        .output()
+        .expect("running bash");
+    assert!(
+        out.status.success(),
+        "go test in guest-sdk/go failed; is go installed? Install it with: {GO_INSTALL}\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -1,11 +1,13 @@
 // go-add-header: a sealbox transform in Go. Writes every YAML file of /in
 // to the same path under /out with a first comment line (`config.header`,
 // default `# managed by sealbox`); other files are left alone. It edits
-// text, not YAML, so it needs no YAML reader.
+// text; with the documents view granted (`documents: true`) it leaves a
+// file that Kubernetes would refuse as it is, with a warning at its line.
 package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -26,8 +28,23 @@ func step(req *sealbox.Request, in sealbox.Input, out sealbox.Output) ([]sealbox
 	if !strings.HasPrefix(cfg.Header, "#") || strings.Contains(cfg.Header, "\n") {
 		return nil, fmt.Errorf("config header %q: must be one line starting with #", cfg.Header)
 	}
+	// The files Kubernetes would refuse, from the view when the step has it.
+	refused := map[string]sealbox.FileError{}
+	if _, bad, err := in.Documents(); err == nil {
+		for _, e := range bad {
+			refused[e.File] = e
+		}
+	} else if !errors.Is(err, sealbox.ErrNoView) {
+		return nil, err
+	}
+	var diagnostics []sealbox.Diagnostic
 	for _, f := range in.Files {
 		if f.Kind != "file" || !(strings.HasSuffix(f.Path, ".yaml") || strings.HasSuffix(f.Path, ".yml")) {
+			continue
+		}
+		if e, ok := refused[f.Path]; ok {
+			diagnostics = append(diagnostics, sealbox.Diagnostic{Severity: sealbox.Warning, File: f.Path, Line: e.Line,
+				Message: "left without a header, not valid YAML: " + e.Message})
 			continue
 		}
 		text, err := in.Read(f.Path)
@@ -41,7 +58,7 @@ func step(req *sealbox.Request, in sealbox.Input, out sealbox.Output) ([]sealbox
 			return nil, err
 		}
 	}
-	return nil, nil
+	return diagnostics, nil
 }
 
 func main() { sealbox.Transform(step) }

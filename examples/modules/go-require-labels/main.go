@@ -1,6 +1,7 @@
 // go-require-labels: a sealbox policy in Go. Every Kubernetes object must
 // carry the labels listed in `config.labels` (default `team`); each missing
-// one is a finding at the object's `metadata` line.
+// one is a finding at the object's `metadata` line. YAML comes from the
+// documents view (grant `documents: true`), read as Kubernetes reads it.
 package main
 
 import (

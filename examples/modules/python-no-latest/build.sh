@@ -30,7 +30,7 @@ trap 'rm -rf "$work"' EXIT
 # The app and its dependencies in a directory of their own, so nothing else
 # lying beside the sources (an earlier build, test data) ends up inside.
 mkdir -p "$work/app" "$work/wheels"
-cp "$here/app.py" "$here/no_latest.py" "$work/app/"
+cp "$here/app.py" "$here/no_latest.py" "$here/../../../guest-sdk/python/sealbox_view.py" "$work/app/"
 python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary :all: \
     -d "$work/wheels" "pyyaml==$PYYAML_VERSION"
 # The wheel's C extension is for this machine, not for wasm; PyYAML falls back

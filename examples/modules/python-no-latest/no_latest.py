@@ -3,13 +3,21 @@ must name a tag other than `latest`, or a digest.
 
 The step contract v1 (guest-sdk/README.md): one JSON request on stdin, one
 JSON response on stdout, the tree to check at /in (read-only). Diagnostics
-point at the file, line and column of each offending `image:` value.
+point at the file and line of each offending `image:` value.
+
+Granted the documents view (`documents: true`), it reads the manifests from
+there (sealbox_view, no YAML library): decoded as Kubernetes decodes them,
+merge keys applied, so a container that gets its image through `<<: *base`
+is checked too. Without the view it reads the YAML itself with PyYAML's
+nodes (with the column of each finding), which keeps `sealbox module run`
+and steps without the grant working; that reading does not apply merge keys.
 """
 
 import json
 import os
 import sys
 
+import sealbox_view
 import yaml
 
 API_VERSION = "sealbox.dev/step/v1"
@@ -33,6 +41,33 @@ def image_problem(image):
     return None
 
 
+def view_images(value, path=()):
+    """Yields (path, image) of every container image below `value`, a
+    document of the view (JSON)."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if key in CONTAINER_LISTS and isinstance(child, list):
+                for i, container in enumerate(child):
+                    if isinstance(container, dict) and isinstance(container.get("image"), str):
+                        yield path + (key, i, "image"), container["image"]
+            yield from view_images(child, path + (key,))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from view_images(item, path + (i,))
+
+
+def check_view(documents, errors):
+    """The diagnostics for the documents of the view."""
+    out = [diagnostic("error", f"not valid YAML: {e.message}", e.file, line=e.line) for e in errors]
+    for document in documents:
+        for path, image in view_images(document.value):
+            problem = image_problem(image)
+            if problem is not None:
+                message = f"image {image!r} {problem}; pin a version tag or a digest"
+                out.append(diagnostic("error", message, document.file, line=document.line_of(*path)))
+    return out
+
+
 def scalar(node):
     return node.value if isinstance(node, yaml.ScalarNode) else None
 
@@ -53,8 +88,10 @@ def container_images(node):
             yield from container_images(item)
 
 
-def diagnostic(severity, message, path, mark=None):
+def diagnostic(severity, message, path, mark=None, line=None):
     d = {"severity": severity, "message": message, "file": path, "rule": RULE}
+    if line is not None:
+        d["line"] = line
     if mark is not None:
         # PyYAML counts from 0; diagnostics count from 1.
         d["line"] = mark.line + 1
@@ -98,6 +135,11 @@ def yaml_files(request):
 
 
 def evaluate(request):
+    view = sealbox_view.read_view()
+    if view is not None:
+        diagnostics = check_view(*view)
+        failed = any(d["severity"] == "error" for d in diagnostics)
+        return {"apiVersion": API_VERSION, "status": "failure" if failed else "success", "diagnostics": diagnostics}
     diagnostics = []
     for path, source in yaml_files(request):
         try:

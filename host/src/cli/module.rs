@@ -228,6 +228,7 @@ fn run_module(args: RunArgs) -> Result<()> {
         name: "run".into(),
         input: args.input.clone(),
         output: Some(args.output.clone()),
+        documents: None,
         request,
         limits,
         stdout,

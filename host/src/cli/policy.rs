@@ -130,6 +130,7 @@ fn run_kyverno_to(
         name: "policy".into(),
         input: input.to_path_buf(),
         output: Some(out.path().into()),
+        documents: None,
         request,
         limits,
         stdout,

@@ -12,7 +12,7 @@
 //!     digest: sha256:<hex>
 //!     kind: policy                 # policy | transform
 //!     config: {}
-//!     grants: {tree: manifests, env: {TEAM: platform}, timeout: 30s, memoryMib: 256}
+//!     grants: {tree: manifests, env: {TEAM: platform}, timeout: 30s, memoryMib: 256, documents: true}
 //!     # env: "*" grants every --env value (needs --allow-module-env-all)
 //!     failureAction: Enforce       # policy only: Enforce | Audit
 //! ```
@@ -38,7 +38,7 @@ const KIND: &str = "Pipeline";
 /// holds them together).
 const ROOT_KEYS: &[&str] = &["apiVersion", "kind", "steps"];
 const STEP_KEYS: &[&str] = &["name", "stage", "module", "digest", "kind", "config", "grants", "failureAction"];
-const GRANT_KEYS: &[&str] = &["tree", "env", "timeout", "memoryMib"];
+const GRANT_KEYS: &[&str] = &["tree", "env", "timeout", "memoryMib", "documents"];
 
 /// A pipeline file that could not be read or is not valid: `FILE:LINE: cause`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,6 +137,16 @@ pub struct StepGrants {
     pub timeout: Option<Duration>,
     /// Memory in MiB; the sandbox default when `None`.
     pub memory_mib: Option<u64>,
+    /// Whether the module gets the documents view of its tree, read-only
+    /// at `/documents` (`documents: true`; see `pipeline::documents`).
+    pub documents: bool,
+}
+
+impl StepGrants {
+    /// The grants of a step that names none: the whole tree, nothing else.
+    pub fn none() -> StepGrants {
+        StepGrants { tree: ".".into(), env: BTreeMap::new(), timeout: None, memory_mib: None, documents: false }
+    }
 }
 
 /// One step of the pipeline file.
@@ -327,7 +337,7 @@ fn parse_step(item: &Node) -> Result<PipelineStep, Fail<'_>> {
     let config = item.get("config").map_or_else(|| serde_json::json!({}), Node::to_json);
     let grants = match item.get("grants") {
         Some(g) => parse_grants(g).map_err(|(n, m)| (n, in_step(m)))?,
-        None => StepGrants { tree: ".".into(), env: BTreeMap::new(), timeout: None, memory_mib: None },
+        None => StepGrants::none(),
     };
     let failure_action = match item.get("failureAction") {
         None => FailureAction::Enforce,
@@ -396,7 +406,14 @@ pub(crate) fn parse_grants(node: &Node) -> Result<StepGrants, Fail<'_>> {
         },
         None => None,
     };
-    Ok(StepGrants { tree, env, timeout, memory_mib })
+    let documents = match node.get("documents") {
+        Some(d) => match &d.value {
+            NodeValue::Scalar(serde_json::Value::Bool(b)) => *b,
+            _ => return Err((d, format!("grants.documents must be true or false, not {}", d.kind()))),
+        },
+        None => false,
+    };
+    Ok(StepGrants { tree, env, timeout, memory_mib, documents })
 }
 
 pub(crate) fn mapping<'a>(node: &'a Node, what: &str) -> Result<&'a [(Node, Node)], String> {
@@ -458,7 +475,7 @@ mod tests {
             "apiVersion: sealbox.io/v1\nkind: Pipeline\nsteps:\n  - name: require-limits\n    stage: after-render\n    \
              module: modules/require-limits.wasm\n    digest: {DIGEST}\n    kind: policy\n    config: {{max: 3}}\n    \
              grants:\n      tree: manifests/\n      env: {{TEAM: platform, N: 1}}\n      timeout: 30s\n      \
-             memoryMib: 256\n    failureAction: Audit\n  - name: stamp\n    stage: before-pack\n    \
+             memoryMib: 256\n      documents: true\n    failureAction: Audit\n  - name: stamp\n    stage: before-pack\n    \
              module: builtin:render\n    kind: transform\n"
         );
         let p = parsed(&text).expect("valid");
@@ -473,6 +490,8 @@ mod tests {
         assert_eq!(s.grants.tree, "manifests");
         assert_eq!(s.grants.env.get("N").map(String::as_str), Some("1"));
         assert_eq!((s.grants.timeout, s.grants.memory_mib), (Some(Duration::from_secs(30)), Some(256)));
+        assert!(s.grants.documents);
+        assert!(!p.steps[1].grants.documents, "the documents view is granted only when asked for");
         assert_eq!(s.failure_action, FailureAction::Audit);
         let t = &p.steps[1];
         assert_eq!(
@@ -502,6 +521,10 @@ mod tests {
             (step("    color: red\n"), "sealbox.yaml:9: unknown field \"color\""),
             (step("    grants:\n      memoryMib: lots\n"), "sealbox.yaml:10: step a: grants.memoryMib must be"),
             (step("    grants:\n      timeout: soon\n"), "sealbox.yaml:10: step a: grants.timeout:"),
+            (
+                step("    grants:\n      documents: all\n"),
+                "sealbox.yaml:10: step a: grants.documents must be true or false",
+            ),
             (step("    failureAction: Warn\n"), "sealbox.yaml:9: step a: failureAction \"Warn\" is not one of"),
             (format!("{head}  - name: a\n    stage: later\n"), "sealbox.yaml:5: step a: stage \"later\" is not one of"),
             (

@@ -76,7 +76,7 @@ fn full_file(skip_root: &str, skip_step: &str) -> String {
         ("digest", format!("digest: {DIGEST}")),
         ("kind", "kind: policy".into()),
         ("config", "config: {x: 1}".into()),
-        ("grants", "grants: {tree: etc, env: {A: b}, timeout: 5s, memoryMib: 64}".into()),
+        ("grants", "grants: {tree: etc, env: {A: b}, timeout: 5s, memoryMib: 64, documents: true}".into()),
         ("failureAction", "failureAction: Audit".into()),
     ];
     let step: Vec<String> = step.into_iter().filter(|(k, _)| *k != skip_step).map(|(_, line)| line).collect();

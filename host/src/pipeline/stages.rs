@@ -17,6 +17,7 @@ use sealbox_guest::{FileEntry, FileKind, ModuleKind, Response};
 
 use super::cache::{CachedOutput, KeyBuilder, StepCache, tree_key};
 use super::ceilings::Ceilings;
+use super::documents::ViewMaker;
 use super::grants::{self, Grant};
 use super::listing::LayerEntry;
 use super::lock::Lock;
@@ -88,10 +89,13 @@ impl StageRunner<'_> {
             // Steps of a batch over the same sub-tree share its listing and
             // content digest: the tree does not change within a batch.
             let mut views: BTreeMap<&str, Result<TreeView, String>> = BTreeMap::new();
+            // The documents view of a sub-tree is made once for the batch,
+            // when one of its steps asks for it.
             for step in batch {
                 let tree = step.grants.tree.as_str();
                 if !views.contains_key(tree) {
-                    views.insert(tree, self.view(tree).map_err(|e| format!("{e:#}")));
+                    let documents = batch.iter().any(|s| s.grants.tree == tree && s.grants.documents);
+                    views.insert(tree, self.view(tree, documents).map_err(|e| format!("{e:#}")));
                 }
             }
             let ran: Vec<Result<(String, StepResult, std::time::Duration)>> = batch
@@ -133,7 +137,7 @@ impl StageRunner<'_> {
     /// `sealbox module test` runs its cases through this.
     pub fn run_one(&self, step: &PipelineStep) -> Result<OneStep> {
         let binary = self.load(step)?;
-        let view = self.view(&step.grants.tree)?;
+        let view = self.view(&step.grants.tree, step.grants.documents)?;
         let ran = self.run_step(step, &binary, &view)?;
         Ok(OneStep { response: ran.response, output: ran.output, module_name: ran.module_name })
     }
@@ -222,9 +226,9 @@ impl StageRunner<'_> {
         Ok(dir)
     }
 
-    /// The granted sub-tree's directory, listing and (with the cache on)
-    /// content digest.
-    fn view(&self, tree: &str) -> Result<TreeView> {
+    /// The granted sub-tree's directory, listing, (with the cache on)
+    /// content digest and, when asked for, its documents view.
+    fn view(&self, tree: &str, documents: bool) -> Result<TreeView> {
         let input = self.input(tree)?;
         let files: Vec<FileEntry> = list_rootfs(&input)?
             .into_iter()
@@ -236,7 +240,13 @@ impl StageRunner<'_> {
             }
             None => None,
         };
-        Ok(TreeView { input, files, digest })
+        let documents = if documents {
+            let maker = ViewMaker { steps: self.steps, cache: self.cache, store: self.store, work: self.work };
+            Some(maker.view(&input, &files, digest.as_deref()).context("making the documents view")?)
+        } else {
+            None
+        };
+        Ok(TreeView { input, files, digest, documents })
     }
 
     fn run_step(&self, step: &PipelineStep, binary: &ModuleBinary, view: &TreeView) -> Result<StepResult> {
@@ -252,6 +262,7 @@ impl StageRunner<'_> {
             Some(tree) => {
                 let config = serde_json::json!({
                     "config": step.config, "env": env, "tree": step.grants.tree, "kind": kind_name(step.kind),
+                    "documents": step.grants.documents,
                 });
                 let key = KeyBuilder::new("pipeline-step").part(&binary.digest).part(serde_json::to_vec(&config)?);
                 Some(key.part(tree).finish())
@@ -282,6 +293,10 @@ impl StageRunner<'_> {
         req.env = env;
         req.files = files.clone();
         req.limits = grant.limits;
+        if step.grants.documents {
+            let Some(view) = &view.documents else { bail!("step {}: no documents view was made", step.name) };
+            req.documents = Some(view.clone());
+        }
         let (outcome, out) = self
             .steps
             .run_unchecked(&step.name, &module, input, self.work, req, None)
@@ -343,6 +358,8 @@ struct TreeView {
     input: PathBuf,
     files: Vec<FileEntry>,
     digest: Option<String>,
+    /// The directory holding its documents view, when a step asked for it.
+    documents: Option<PathBuf>,
 }
 
 /// What [`StageRunner::run_one`] gave: the module's response, and for a

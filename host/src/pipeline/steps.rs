@@ -123,6 +123,7 @@ impl ModuleRunner {
             name: step_name.into(),
             input: input.to_path_buf(),
             output: Some(out.clone()),
+            documents: request.documents,
             request: req,
             limits,
             stdout,
@@ -152,11 +153,13 @@ pub struct RunRequest {
     pub env: BTreeMap<String, String>,
     pub files: Vec<FileEntry>,
     pub limits: Limits,
+    /// The documents view to mount at `/documents`, for a step granted it.
+    pub documents: Option<std::path::PathBuf>,
 }
 
 impl RunRequest {
     pub fn new(config: serde_json::Value) -> Self {
-        RunRequest { config, env: BTreeMap::new(), files: vec![], limits: Limits::default() }
+        RunRequest { config, env: BTreeMap::new(), files: vec![], limits: Limits::default(), documents: None }
     }
 }
 

@@ -42,6 +42,9 @@ pub struct Invocation {
     pub input: PathBuf,
     /// Host directory mounted writable at `/out`; must be empty.
     pub output: Option<PathBuf>,
+    /// Host directory mounted read-only at `/documents`: the documents view
+    /// of the input, for a step granted it.
+    pub documents: Option<PathBuf>,
     pub request: Request,
     pub limits: Limits,
     /// For packers: where the module's stdout streams to. The response is
@@ -127,7 +130,7 @@ pub(super) fn run(inner: Arc<Inner>, module: Module, step: Invocation) -> Result
 fn run_here(inner: &Inner, module: &Module, step: Invocation) -> Result<StepOutcome, StepFailure> {
     let started = Instant::now();
     let fail = |cause, stderr| StepFailure { module: module.name.clone(), cause, stderr };
-    let Invocation { name, input, output, request, limits, stdout } = step;
+    let Invocation { name, input, output, documents, request, limits, stdout } = step;
     let streaming = stdout.is_some();
 
     let stdout_buf = SharedBuffer::default();
@@ -166,6 +169,11 @@ fn run_here(inner: &Inner, module: &Module, step: Invocation) -> Result<StepOutc
     }
     if let Err(e) = wasi.preopened_dir(&input, "/in", FsPerms::ReadOnly) {
         return Err(fail(StepError::Host(format!("opening input {}: {e}", input.display())), vec![]));
+    }
+    if let Some(view) = &documents
+        && let Err(e) = wasi.preopened_dir(view, "/documents", FsPerms::ReadOnly)
+    {
+        return Err(fail(StepError::Host(format!("opening the documents view {}: {e}", view.display())), vec![]));
     }
     // A step allowed nothing in `/out` (a policy) cannot write there at
     // all, rather than fill the disk before the limits are checked.

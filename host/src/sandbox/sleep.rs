@@ -360,6 +360,7 @@ mod tests {
             name: "hostile".into(),
             input: input.path().to_path_buf(),
             output: None,
+            documents: None,
             request,
             limits: Limits { timeout, ..Limits::default() },
             stdout: None,

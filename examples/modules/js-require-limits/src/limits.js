@@ -1,4 +1,5 @@
-// The policy itself, free of I/O: YAML text in, findings out.
+// The policy itself, free of I/O: YAML text (or the documents view's
+// documents) in, findings out.
 
 import { LineCounter, isMap, isSeq, parseAllDocuments } from 'yaml';
 
@@ -65,6 +66,49 @@ export function checkLimits(text, required) {
           });
         }
       }
+    }
+  }
+  return findings;
+}
+
+/**
+ * The findings for the documents of sealbox's documents view (guest-sdk/js/
+ * view.js): the same check over documents decoded as Kubernetes decodes
+ * them (merge keys applied), each finding at its container's line.
+ */
+export function checkLimitsInView(documents, required) {
+  const findings = [];
+  for (const doc of documents) {
+    const value = doc.value;
+    const path = POD_SPEC[value?.kind];
+    if (!path) {
+      continue;
+    }
+    const spec = path.reduce((v, key) => (v && typeof v === 'object' ? v[key] : undefined), value);
+    if (!spec || typeof spec !== 'object') {
+      continue;
+    }
+    const name = value.metadata?.name ?? '';
+    for (const list of ['initContainers', 'containers']) {
+      const containers = spec[list];
+      if (!Array.isArray(containers)) {
+        continue;
+      }
+      containers.forEach((container, i) => {
+        if (!container || typeof container !== 'object' || Array.isArray(container)) {
+          return;
+        }
+        const limits = container.resources?.limits;
+        const missing = required.filter((r) => !(limits && typeof limits === 'object' && r in limits));
+        if (missing.length > 0) {
+          const which = container.name ?? '(unnamed)';
+          findings.push({
+            file: doc.file,
+            message: `${value.kind}/${name}: container ${which} sets no ${missing.join(' or ')} limit`,
+            line: doc.lineOf([...path, list, i]),
+          });
+        }
+      });
     }
   }
   return findings;

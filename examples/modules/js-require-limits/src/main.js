@@ -3,7 +3,8 @@
 // `cpu` and `memory`; config `{"require": ["cpu", "memory", ...]}` or the
 // RUN-style argument `require=cpu,memory` choose others).
 
-import { checkLimits } from './limits.js';
+import { VIEW_FILE, parseView } from '../../../../guest-sdk/js/view.js';
+import { checkLimits, checkLimitsInView } from './limits.js';
 import { preopen, readFile, readStdin, writeStdout } from './wasi.js';
 
 const API_VERSION = 'sealbox.dev/step/v1';
@@ -26,8 +27,33 @@ function required(config) {
   return list;
 }
 
+/** The documents view's text, or undefined when the step was not granted it. */
+function viewText() {
+  let dir;
+  try {
+    dir = preopen('/documents');
+  } catch {
+    return undefined;
+  }
+  return readFile(dir, VIEW_FILE);
+}
+
 function evaluate(request) {
   const require = required(request.config);
+  // Granted the documents view, the manifests are read from it (decoded as
+  // Kubernetes decodes them); otherwise the YAML is parsed here.
+  const view = viewText();
+  if (view !== undefined) {
+    const { documents, errors } = parseView(view);
+    const diagnostics = errors.map((e) => ({
+      severity: 'error', message: `not valid YAML: ${e.message}`, file: e.file, line: e.line, rule: RULE,
+    }));
+    for (const finding of checkLimitsInView(documents, require)) {
+      diagnostics.push({ severity: 'error', rule: RULE, ...finding });
+    }
+    const failed = diagnostics.some((d) => d.severity === 'error');
+    return { apiVersion: API_VERSION, status: failed ? 'failure' : 'success', diagnostics };
+  }
   const input = preopen('/in');
   const diagnostics = [];
   const files = (request.files ?? [])

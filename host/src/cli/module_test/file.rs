@@ -178,7 +178,7 @@ fn parse_case<'a>(dir: &Path, item: &'a Node) -> Result<Case, Fail<'a>> {
     let config = item.get("config").map_or_else(|| serde_json::json!({}), Node::to_json);
     let grants = match item.get("grants") {
         Some(g) => parse_grants(g).map_err(in_case)?,
-        None => StepGrants { tree: ".".into(), env: BTreeMap::new(), timeout: None, memory_mib: None },
+        None => StepGrants::none(),
     };
     let expect = parse_expect(dir, required(item, "expect").map_err(in_case)?).map_err(in_case)?;
     Ok(Case { name, line: item.line, input, config, grants, expect })

@@ -68,6 +68,7 @@ const fn script(path: &'static str, template: &'static str) -> File {
 }
 
 const PYTHON_WORLD: &str = include_str!("../../../../examples/modules/python-no-latest/wit/world.wit");
+const PYTHON_VIEW: &str = include_str!("../../../../guest-sdk/python/sealbox_view.py");
 const PYTHON_RUN_WIT: &str = include_str!("../../../../examples/modules/python-no-latest/wit/deps/cli/run.wit");
 const JS_WORLD: &str = include_str!("../../../../examples/modules/js-add-label/wit/world.wit");
 const JS_WASI: &str = include_str!("../../../../examples/modules/js-add-label/src/wasi.js");
@@ -81,15 +82,14 @@ fn files(lang: Lang, kind: Kind) -> Vec<File> {
     let policy = kind == Kind::Policy;
     let mut out = vec![file("README.md", include_str!("templates/common/README.md"))];
     out.push(file(".gitignore", include_str!("templates/common/gitignore")));
-    if policy && lang == Lang::Go {
-        // The Go SDK reads JSON documents (Go's standard library has no YAML).
-        out.push(file("fixtures/pass/manifests/app.json", include_str!("templates/go/pass.json")));
-        out.push(file("fixtures/fail/manifests/app.json", include_str!("templates/go/fail.json")));
-        out.push(file("sealbox-test.yaml", include_str!("templates/go/test_policy.yaml")));
-    } else if policy {
+    if policy {
         out.push(file("fixtures/pass/manifests/app.yaml", include_str!("templates/common/pass.yaml")));
         out.push(file("fixtures/fail/manifests/app.yaml", include_str!("templates/common/fail.yaml")));
-        out.push(file("sealbox-test.yaml", include_str!("templates/common/test_policy.yaml")));
+        // The Go SDK reads YAML from the documents view: its cases grant it.
+        out.push(match lang {
+            Lang::Go => file("sealbox-test.yaml", include_str!("templates/go/test_policy.yaml")),
+            _ => file("sealbox-test.yaml", include_str!("templates/common/test_policy.yaml")),
+        });
     } else {
         out.push(file("fixtures/in/manifests/app.yaml", include_str!("templates/common/pass.yaml")));
         out.push(file("fixtures/in/notes.txt", include_str!("templates/common/notes.txt")));
@@ -113,6 +113,8 @@ fn files(lang: Lang, kind: Kind) -> Vec<File> {
             } else {
                 file("step.py", include_str!("templates/python/transform_step.py"))
             });
+            // The documents view's reader, standard library only.
+            out.push(file("sealbox_view.py", PYTHON_VIEW));
             out.push(file("wit/world.wit", PYTHON_WORLD));
             out.push(file("wit/deps/cli/run.wit", PYTHON_RUN_WIT));
             out.push(script("build.sh", include_str!("templates/python/build.sh")));
@@ -193,9 +195,15 @@ fn variables(args: &NewArgs) -> Result<Vec<(&'static str, String)>> {
         ),
     };
     let what = if policy && args.lang == Lang::Go {
-        "Every Kubernetes object in the JSON files under `/in` must carry the label named by `config.label` \
-         (default `team`); each object without it is a finding at its `metadata` line. YAML files are \
-         skipped with a warning: the Go SDK reads JSON documents until sealbox hands modules parsed YAML."
+        "Every Kubernetes object in the YAML and JSON files under `/in` must carry the label named by \
+         `config.label` (default `team`); each object without it is a finding at its `metadata` line. The \
+         Go SDK reads the documents view (YAML read as Kubernetes reads it), so the step is granted \
+         `documents: true`."
+    } else if policy && args.lang == Lang::Python {
+        "Every Kubernetes object in the YAML and JSON files under `/in` must carry the label named by \
+         `config.label` (default `team`); each object without it is a finding at its file and line. It reads \
+         the manifests from the documents view (`sealbox_view.py`, standard library only: YAML read as \
+         Kubernetes reads it), so the step is granted `documents: true`."
     } else if policy {
         "Every Kubernetes object in the YAML files under `/in` must carry the label named by `config.label` \
          (default `team`); each object without it is a finding at its file and line."
@@ -215,6 +223,7 @@ fn variables(args: &NewArgs) -> Result<Vec<(&'static str, String)>> {
         ("out_note", if policy { String::new() } else { ", and `/out`, empty and writable".to_string() }),
         ("stage", if policy { "after-render" } else { "after-copy" }.to_string()),
         ("failure_action", if policy { "    failureAction: Enforce\n".to_string() } else { String::new() }),
+        ("documents_grant", if policy && args.lang != Lang::Js { ", documents: true" } else { "" }.to_string()),
         ("toolchain_note", toolchain_note(args)),
         ("annotate_flags", if policy { "--memory-mib 128" } else { "--write-output --memory-mib 128" }.to_string()),
     ])

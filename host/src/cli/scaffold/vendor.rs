@@ -16,6 +16,7 @@ const GUEST: Sources = &[
     ("src/contract.rs", include_str!("../../../../guest-sdk/src/contract.rs")),
     ("src/policy.rs", include_str!("../../../../guest-sdk/src/policy.rs")),
     ("src/transform.rs", include_str!("../../../../guest-sdk/src/transform.rs")),
+    ("src/view.rs", include_str!("../../../../guest-sdk/src/view.rs")),
 ];
 
 const FORMATS: Sources = &[
@@ -73,6 +74,7 @@ const GO: Sources = &[
     ("documents.go", include_str!("../../../../guest-sdk/go/documents.go")),
     ("policy.go", include_str!("../../../../guest-sdk/go/policy.go")),
     ("transform.go", include_str!("../../../../guest-sdk/go/transform.go")),
+    ("view.go", include_str!("../../../../guest-sdk/go/view.go")),
 ];
 
 /// Every file of the Go SDK, by path under the project.

@@ -18,6 +18,8 @@
 //!   such an entry (its files are written into a fresh directory and later
 //!   policies see them). A policy's verdict and the image list are never
 //!   taken from a remote cache: those steps run again.
+//! - A documents view (`pipeline::documents`) is refused: policies read
+//!   it, so it is made on this machine.
 //! - Anything else is refused.
 
 use std::collections::{BTreeMap, HashMap};
@@ -81,6 +83,10 @@ impl<'a> Admission<'a> {
     /// The entry to store for the remote `entry`, or why it is refused.
     pub fn admit(&mut self, entry: &Value) -> Result<Value, String> {
         let has = |field: &str| entry.get(field).is_some();
+        let media_type = entry.get("mediaType").and_then(Value::as_str);
+        if media_type == Some(crate::pipeline::documents::MEDIA_TYPE) {
+            return Err("a documents view is made on this machine only: policies read it".into());
+        }
         let mut admitted = if has("digest") {
             let layer: CachedLayerEntry =
                 serde_json::from_value(entry.clone()).map_err(|e| format!("not a layer entry: {e}"))?;

@@ -6,12 +6,11 @@
 #
 # Needs python3, componentize-py
 # (`python3 -m pip install --user componentize-py==0.25.1`) and `sealbox`
-# ($SEALBOX, or on PATH). PyYAML comes from PyPI at the pinned version; only
-# its pure-Python sources go into the component.
+# ($SEALBOX, or on PATH). No other package: a policy reads the manifests
+# from sealbox's documents view (sealbox_view.py), so the build is offline.
 set -euo pipefail
 
 COMPONENTIZE_PY_VERSION=0.25.1
-PYYAML_VERSION=6.0.3
 
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here/build/{{name}}.wasm}
@@ -26,19 +25,8 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/app" "$work/wheels"
-cp "$here/app.py" "$here/step.py" "$work/app/"
-python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary :all: \
-    -d "$work/wheels" "pyyaml==$PYYAML_VERSION"
-python3 - "$work/wheels" "$work/app" <<'PY'
-import pathlib, sys, zipfile
-wheels, dest = map(pathlib.Path, sys.argv[1:])
-(wheel,) = wheels.glob("*.whl")
-with zipfile.ZipFile(wheel) as z:
-    for name in z.namelist():
-        if name.startswith("yaml/") and name.endswith(".py"):
-            z.extract(name, dest)
-PY
+mkdir -p "$work/app"
+cp "$here/app.py" "$here/step.py" "$here/sealbox_view.py" "$work/app/"
 
 cd "$work/app"
 "$componentize_py" -q -d "$here/wit" -w module componentize app -p "$work/app" -o "$work/raw.wasm"

@@ -1,61 +1,48 @@
-"""{{name}}: a sealbox policy. Every Kubernetes object in the YAML files
-under /in must carry the label named by config["label"] (default "team").
+"""{{name}}: a sealbox policy. Every Kubernetes object in the YAML and JSON
+files under /in must carry the label named by config["label"] (default
+"team").
 
 The step contract v1: one JSON request on stdin, one JSON response on
-stdout, the tree at /in (read-only). See guest-sdk/README.md in sealbox.
+stdout, the tree at /in (read-only). The manifests come from the documents
+view (sealbox_view.py, standard library only): granted `documents: true`,
+the step finds every document decoded as Kubernetes decodes it, with the
+line of each field. See guest-sdk/README.md in sealbox.
 """
 
 import json
-import os
 import sys
 
-import yaml
+import sealbox_view
 
 API_VERSION = "sealbox.dev/step/v1"
 RULE = "{{name}}"
 
 
-def value_of(mapping, key):
-    """The value node under `key` in a mapping node, or None."""
-    if isinstance(mapping, yaml.MappingNode):
-        for k, v in mapping.value:
-            if isinstance(k, yaml.ScalarNode) and k.value == key:
-                return v
-    return None
-
-
-def check(path, text, label):
-    """The diagnostics for one YAML file (path relative to /in)."""
-    try:
-        documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        d = {"severity": "error", "message": f"not valid YAML: {e}", "file": path, "rule": RULE}
-        if mark is not None:
-            d["line"] = mark.line + 1
-        return [d]
-    out = []
+def check(documents, errors, label):
+    """The diagnostics for the documents of the view."""
+    out = [{"severity": "error", "message": f"not valid YAML: {e.message}", "file": e.file, "line": e.line,
+            "rule": RULE} for e in errors]
     for doc in documents:
-        if value_of(doc, "kind") is None:
+        value = doc.value
+        if not isinstance(value, dict) or "kind" not in value:
             continue
-        metadata = value_of(doc, "metadata")
-        if value_of(value_of(metadata, "labels"), label) is None:
-            at = (metadata or doc).start_mark
-            kind = value_of(doc, "kind").value
-            out.append({"severity": "error", "message": f"{kind} has no label {label!r}", "file": path,
-                        "line": at.line + 1, "column": at.column + 1, "rule": RULE})
+        labels = (value.get("metadata") or {}).get("labels") or {}
+        if label not in labels:
+            line = doc.line_of("metadata") or doc.line
+            out.append({"severity": "error", "message": f"{value['kind']} has no label {label!r}", "file": doc.file,
+                        "line": line, "rule": RULE})
     return out
 
 
 def main():
     request = json.loads(sys.stdin.read() or "{}")
     label = (request.get("config") or {}).get("label", "team")
-    diagnostics = []
-    files = sorted(e["path"] for e in request.get("files") or [] if e.get("kind") == "file")
-    for path in files:
-        if path.endswith((".yaml", ".yml")):
-            with open(os.path.join("/in", path), encoding="utf-8") as f:
-                diagnostics += check(path, f.read(), label)
+    view = sealbox_view.read_view()
+    if view is None:
+        diagnostics = [{"severity": "error", "rule": RULE,
+                        "message": "no documents view: grant this step `documents: true`"}]
+    else:
+        diagnostics = check(*view, label)
     status = "failure" if any(d["severity"] == "error" for d in diagnostics) else "success"
     sys.stdout.write(json.dumps({"apiVersion": API_VERSION, "status": status, "diagnostics": diagnostics}) + "\n")
     sys.stdout.flush()
