@@ -35,6 +35,7 @@ mod base;
 mod build;
 mod cache;
 mod ceilings;
+mod compile_once;
 mod documents;
 mod grants;
 mod imagelist_run;

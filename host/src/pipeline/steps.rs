@@ -5,16 +5,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, anyhow, bail};
 use sealbox_guest::{API_VERSION, Diagnostic, FileEntry, ImageInfo, Request, Response, Severity, Status};
 
 use super::ceilings::Deadline;
+use super::compile_once::CompileOnce;
 use crate::sandbox::{Invocation, Limits, Module, ModuleBinary, Sandbox, StepError, StepOutcome};
 
 /// A module being compiled or compiled (or why it did not compile).
-type CompileSlot = OnceLock<Result<Module, String>>;
+type CompileSlot = CompileOnce<Result<Module, String>>;
 
 /// Runs builtin modules for one build; loads each module once.
 pub struct ModuleRunner {
@@ -69,8 +70,8 @@ impl ModuleRunner {
             let mut compiled = self.compiled.lock().map_err(|_| anyhow!("module table poisoned"))?;
             compiled.entry(binary.digest.clone()).or_default().clone()
         };
-        let loaded = slot.get_or_init(|| self.sandbox.load(binary, fallback_name).map_err(|e| format!("{e:#}")));
-        loaded.clone().map_err(|e| anyhow!(e))
+        slot.get_or_make(|| self.sandbox.load(binary, fallback_name).map_err(|e| format!("{e:#}")))
+            .map_err(|e| anyhow!(e))
     }
 
     /// Runs `module` over `input` with a fresh `/out` in `work`, and turns
