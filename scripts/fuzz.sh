@@ -7,16 +7,18 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 #
-# Needs afl++ (apt) and cargo-afl (`cargo install cargo-afl`); scripts/setup.sh
-# installs both when SEALBOX_FUZZ=1.
+# Needs cargo-afl (`cargo install cargo-afl && cargo afl config --build`);
+# scripts/setup.sh installs it on CI or when SEALBOX_FUZZ=1. Runs go through
+# `cargo afl fuzz`: Debian's afl-fuzz does not match cargo-afl's runtime
+# (its fork server dies on the first input). The AFL_* settings below need
+# no root: no CPU governor change, no core_pattern change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-180}"
 shift || true
 jobs="${JOBS:-1}"
 out="${OUT:-target/fuzz-out}"
-command -v afl-fuzz >/dev/null || { echo "afl-fuzz not found: apt-get install afl++ (or SEALBOX_FUZZ=1 scripts/setup.sh)"; exit 1; }
-cargo afl --version >/dev/null 2>&1 || { echo "cargo-afl not found: cargo install cargo-afl"; exit 1; }
+cargo afl --version >/dev/null 2>&1 || { echo "cargo-afl not found: SEALBOX_FUZZ=1 scripts/setup.sh"; exit 1; }
 # The builtins are wasm built without instrumentation either way (host/build.rs
 # drops RUSTFLAGS); share the normal build's wasm target dir to build them once.
 export SEALBOX_WASM_TARGET_DIR="${SEALBOX_WASM_TARGET_DIR:-$PWD/target/wasm-builtins}"
@@ -30,7 +32,7 @@ run_one() {
     mkdir -p "$out/$t"
     # -t: a run over 2 s is a hang; -m: 512 MiB address space cap on top of
     # the harness's own limits, so an allocation bomb is a finding.
-    timeout --signal=INT "$((seconds + 30))" cargo afl fuzz -V "$seconds" -t 2000 -m 512 \
+    timeout --signal=INT "$((seconds + 30))" nice -n "${NICE:-0}" cargo afl fuzz -V "$seconds" -t 2000 -m 512 \
         -i "host/fuzz/seeds/$t" -o "$out/$t" -- "$bin" "$t" >"$out/$t.log" 2>&1 || true
 }
 running=0

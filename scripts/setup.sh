@@ -80,3 +80,21 @@ if [ "$(sha256sum "$helm_dir/helm" 2>/dev/null | cut -d' ' -f1)" != "$helm_sha" 
     rm -rf "$tmp"
 fi
 echo "setup: $("$helm_dir/helm" version --short) at $helm_dir/helm"
+
+# cargo-afl (stable-Rust AFL++) for the fuzz step (scripts/fuzz.sh), on CI
+# or when SEALBOX_FUZZ=1. `cargo afl config --build` compiles cargo-afl's
+# own AFL++ (needs make and a C compiler, no LLVM: plugins stay off); its
+# afl-fuzz must match the runtime linked into the binary, so Debian's
+# afl++ package is not used (its afl-fuzz cannot drive this fork server).
+if [ "${CI:-}" = true ] || [ "${SEALBOX_FUZZ:-}" = 1 ]; then
+    cargo_afl_version=0.18.2
+    if [ "$(cargo afl --version 2>/dev/null | awk '{print $2}')" != "$cargo_afl_version" ]; then
+        cargo install --locked --quiet cargo-afl --version "$cargo_afl_version"
+    fi
+    # Builds once per rustc; a second call fails with "already built".
+    if ! afl_out=$(cargo afl config --build 2>&1) && ! grep -q 'already built' <<<"$afl_out"; then
+        echo "$afl_out" >&2
+        exit 1
+    fi
+    echo "setup: $(cargo afl --version)"
+fi

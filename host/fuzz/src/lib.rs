@@ -22,6 +22,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("template", template),
     ("kyverno_policy", kyverno_policy),
     ("kyverno_apply", kyverno_apply),
+    ("kyverno_expr", kyverno_expr),
     ("yaml", yaml),
     ("image_reference", image_reference),
     ("image_search", image_search),
@@ -184,6 +185,25 @@ pub fn kyverno_apply(data: &[u8]) {
     let engine = engine::Engine::new(jmes::Clock::default());
     let opts = engine::EvalOptions { values: None, user: None, operation: None, exceptions: &[], mocks: None };
     let _ = apply::apply_counted(&engine, &prepared, &resources, &opts, false, true);
+}
+
+/// Kyverno's pieces without a policy around them, so the fuzzer reaches
+/// each directly: line 1 a JMESPath expression, line 2 a condition
+/// operator, the rest YAML whose first document is a pattern and second a
+/// resource; the pattern (anchors, operators), the condition and the
+/// expression are each evaluated against the resource.
+pub fn kyverno_expr(data: &[u8]) {
+    use sealbox_kyverno::{conditions, jmes, validate, yaml};
+    let text = text(data);
+    let mut parts = text.splitn(3, '\n');
+    let (expr, operator, rest) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let docs = yaml::load_located("input.yaml", rest).unwrap_or_default();
+    let mut values = docs.into_iter().map(|d| d.value);
+    let pattern = values.next().unwrap_or(serde_json::Value::Null);
+    let resource = values.next().unwrap_or(serde_json::Value::Null);
+    let _ = validate::match_pattern(&resource, &pattern);
+    let _ = conditions::evaluate_operator(operator, &resource, &pattern);
+    let _ = jmes::Jmes::new(jmes::Clock::default()).search(expr, &resource);
 }
 
 /// The YAML reader with Kubernetes' rules, whole and streamed from a reader
