@@ -57,7 +57,7 @@ fn main() {
         };
         let display = |p: &std::path::Path| p.strip_prefix(&root).unwrap_or(p).display().to_string();
         let reports: Vec<TestFileReport> =
-            files.iter().map(|f| testfile::run_test_file(&engine, f, &display)).collect();
+            files.iter().flat_map(|f| testfile::run_test_file(&engine, f, &display)).collect();
         let elapsed = started.elapsed();
         for r in &reports {
             for row in &r.rows {

@@ -136,6 +136,35 @@ impl Engine {
         policies.iter().map(|p| self.evaluate_shared(p, resource, opts, &shared)).collect()
     }
 
+    /// Evaluates `prepared` on a JSON payload (a test's `jsonPayloads`:
+    /// any JSON object, not a Kubernetes resource). As Kyverno's CLI,
+    /// only JSON-mode ValidatingPolicies and DeletingPolicies see payloads;
+    /// every other policy gives no response.
+    pub fn evaluate_payload(
+        &self,
+        prepared: &PreparedPolicy,
+        payload: &Resource,
+        opts: &EvalOptions<'_>,
+    ) -> Vec<RuleResponse> {
+        let policy = &prepared.policy;
+        let Some(vpol) = prepared.vpol.as_ref().filter(|v| v.is_json_mode() || policy.is_deleting()) else {
+            return vec![];
+        };
+        let exceptions = match CelException::for_policy(CelEnv::shared(), &policy.name, &policy.kind, opts.exceptions) {
+            Ok(e) => e,
+            Err(why) => return vec![RuleResponse::new("", RuleStatus::Error, why)],
+        };
+        let req = CelRequest {
+            resource: payload,
+            operation: opts.operation.unwrap_or("CREATE"),
+            namespace_labels: None,
+            namespace_object: None,
+            user: opts.user,
+            namespace_stub: false,
+        };
+        vpol.evaluate_payload(CelEnv::shared(), &req, opts.mocks, &exceptions)
+    }
+
     fn evaluate_shared(
         &self,
         prepared: &PreparedPolicy,

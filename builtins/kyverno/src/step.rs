@@ -74,7 +74,7 @@ fn run_test(engine: &Engine, root: &Path, paths: &[String], strict: bool, table:
     let roots = paths.iter().map(|p| resolve(root, p)).collect::<Result<Vec<_>, _>>()?;
     let files = testfile::find_test_files(&roots)?;
     let show = |p: &Path| display(root, p);
-    let reports: Vec<_> = files.iter().map(|f| testfile::run_test_file(engine, f, &show)).collect();
+    let reports: Vec<_> = files.iter().flat_map(|f| testfile::run_test_file(engine, f, &show)).collect();
     let mut diags = Vec::new();
     for r in &reports {
         if let Some(e) = &r.error {

@@ -138,10 +138,13 @@ struct LoadedTest {
     policies: Vec<PreparedPolicy>,
     unsupported_policies: Vec<(String, String, String)>,
     resources: Vec<Resource>,
+    /// `jsonPayloads`, by the name the test gives them.
+    payloads: Vec<(String, Resource)>,
     values: Option<Values>,
     user: Option<UserInfo>,
     exceptions: Vec<Value>,
     mocks: Mocks,
+    /// Why every row of the test is unsupported, if one is.
     unsupported_reason: Option<String>,
 }
 
@@ -246,21 +249,53 @@ fn load_test(doc: &Value, dir: &Path, display: &dyn Fn(&Path) -> String) -> Resu
         let context = mocks.cel_context.get_or_insert_with(|| Value::Object(Default::default()));
         list_at(context, &["spec", "resources"]).extend(mocks.cluster.iter().cloned());
     }
-    let unsupported_reason = ["jsonPayloads"]
+    // `jsonPayload` is the deprecated single form.
+    let mut payload_names = list_ci(doc, "jsonPayloads");
+    payload_names.extend(str_ci(doc, "jsonPayload").map(str::to_string));
+    let mut payloads = Vec::new();
+    for name in payload_names {
+        let file = dir.join(&name);
+        payloads.push((name, load_payload(&file, &display(&file))?));
+    }
+    // HTTP and Envoy payloads are requests to Kyverno's authorization
+    // servers (ValidatingPolicy `evaluation.mode: HTTP|Envoy`), not
+    // documents to check.
+    let unsupported_reason = ["httpPayloads", "envoyPayloads"]
         .iter()
         .find(|k| get_ci(doc, k).is_some_and(|v| !v.is_null()))
-        .map(|k| format!("the test uses `{k}`, which this engine does not support yet"));
+        .map(|k| format!("the test uses `{k}` (authorization requests), which this engine does not evaluate"));
     Ok(LoadedTest {
         name,
         unsupported_policies: loaded.unsupported.clone(),
         policies: loader::prepare(loaded),
         resources,
+        payloads,
+        unsupported_reason,
         values,
         user,
         exceptions,
         mocks,
-        unsupported_reason,
     })
+}
+
+/// One JSON payload: a `.json` file, or a YAML file of one document, whose
+/// top level must be an object (as Kyverno's CLI loads them).
+fn load_payload(file: &Path, shown: &str) -> Result<Resource, String> {
+    let text = loader::read_text(file)?;
+    let is_json = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let value = if is_json {
+        serde_json::from_str(&text).map_err(|e| format!("{shown}: JSON payload: {e}"))?
+    } else {
+        let mut docs = loader::documents(shown, &text)?;
+        match docs.len() {
+            1 => docs.remove(0),
+            n => return Err(format!("{shown}: a JSON payload must be one document, found {n}")),
+        }
+    };
+    if !value.is_object() {
+        return Err(format!("{shown}: a JSON payload must be an object at the top level"));
+    }
+    Ok(Resource { value, file: shown.to_string(), document: 0, line: 1 })
 }
 
 /// The value of a mocked global context entry: its `data` (plus its
@@ -300,11 +335,14 @@ fn parse_user_info(doc: &Value) -> UserInfo {
     }
 }
 
-/// Runs one test file. `display` turns paths into the names used in rows.
-pub fn run_test_file(engine: &Engine, path: &Path, display: &dyn Fn(&Path) -> String) -> TestFileReport {
+/// Runs one test file: a report per Test document in it (Kyverno's CLI
+/// runs every document of a `kyverno-test.yaml`). `display` turns paths
+/// into the names used in rows.
+pub fn run_test_file(engine: &Engine, path: &Path, display: &dyn Fn(&Path) -> String) -> Vec<TestFileReport> {
     let test_file = display(path);
-    let fail =
-        |e: String| TestFileReport { test_file: test_file.clone(), test: String::new(), rows: vec![], error: Some(e) };
+    let fail = |e: String| {
+        vec![TestFileReport { test_file: test_file.clone(), test: String::new(), rows: vec![], error: Some(e) }]
+    };
     let text = match loader::read_text(path) {
         Ok(t) => t,
         Err(e) => return fail(e),
@@ -313,11 +351,26 @@ pub fn run_test_file(engine: &Engine, path: &Path, display: &dyn Fn(&Path) -> St
         Ok(d) => d,
         Err(e) => return fail(e),
     };
-    let Some(doc) = docs.first() else { return fail(format!("{test_file}: empty test file")) };
+    let docs: Vec<&Value> = docs.iter().filter(|d| !d.is_null()).collect();
+    if docs.is_empty() {
+        return fail(format!("{test_file}: empty test file"));
+    }
     let dir = path.parent().unwrap_or(Path::new("."));
+    docs.into_iter().map(|doc| run_test_document(engine, &test_file, doc, dir, display)).collect()
+}
+
+/// Runs one Test document of `test_file`, whose relative paths start at `dir`.
+fn run_test_document(
+    engine: &Engine,
+    test_file: &str,
+    doc: &Value,
+    dir: &Path,
+    display: &dyn Fn(&Path) -> String,
+) -> TestFileReport {
+    let test_file = test_file.to_string();
     let test = match load_test(doc, dir, display) {
         Ok(t) => t,
-        Err(e) => return fail(e),
+        Err(e) => return TestFileReport { test_file, test: String::new(), rows: vec![], error: Some(e) },
     };
     let results = match get_ci(doc, "results") {
         Some(Value::Array(r)) => r.as_slice(),
@@ -362,6 +415,22 @@ pub fn run_test_file(engine: &Engine, path: &Path, display: &dyn Fn(&Path) -> St
             test.policies.iter().map(|p| (p.policy.name.as_str(), for_policy(p))).collect()
         })
         .collect();
+    // payload_responses[payload index][policy name] = rule responses
+    let payload_opts = EvalOptions {
+        values: test.values.as_ref(),
+        user: test.user.as_ref(),
+        operation: None,
+        exceptions: &test.exceptions,
+        mocks: Some(&test.mocks),
+    };
+    let payload_responses: Vec<BTreeMap<&str, Vec<RuleResponse>>> = test
+        .payloads
+        .iter()
+        .map(|(_, payload)| {
+            let for_policy = |p: &PreparedPolicy| engine.evaluate_payload(p, payload, &payload_opts);
+            test.policies.iter().map(|p| (p.policy.name.as_str(), for_policy(p))).collect()
+        })
+        .collect();
     let mut rows = Vec::new();
     for row in results {
         let policy = str_ci(row, "policy").unwrap_or("").to_string();
@@ -372,24 +441,33 @@ pub fn run_test_file(engine: &Engine, path: &Path, display: &dyn Fn(&Path) -> St
         if let Some(r) = str_ci(row, "resource") {
             names.push(r.to_string());
         }
+        // A row that names no resource checks every resource and payload
+        // the policy answered for, as Kyverno's CLI does.
+        let targets: Vec<Option<String>> =
+            if names.is_empty() { vec![None] } else { names.into_iter().map(Some).collect() };
         let row_namespace = str_ci(row, "namespace");
         let class = classify(&test, &policy, &rule, row);
-        for name in names {
-            let (want_ns, want_name) = match name.split_once('/') {
+        let key = policy.rsplit('/').next().unwrap_or(&policy);
+        // Kyverno ignores `rule` for ruleless kinds (ValidatingPolicy).
+        let ruleless = test.policies.iter().any(|p| p.policy.name == key && p.policy.is_ruleless());
+        for target in targets {
+            let wanted = target.as_deref().map(|name| match name.split_once('/') {
                 Some((ns, n)) => (Some(ns), n),
-                None => (row_namespace, name.as_str()),
-            };
+                None => (row_namespace, name),
+            });
             let mut got: Vec<&RuleResponse> = Vec::new();
             for (i, res) in test.resources.iter().enumerate() {
                 let res_ns = if res.namespace().is_empty() { "default" } else { res.namespace() };
-                if res.name() != want_name || want_ns.is_some_and(|ns| res_ns != ns) {
+                if let Some((want_ns, want_name)) = wanted
+                    && (res.name() != want_name || want_ns.is_some_and(|ns| res_ns != ns))
+                {
                     continue;
                 }
-                let key = policy.rsplit('/').next().unwrap_or(&policy);
-                // Kyverno ignores `rule` for ruleless kinds (ValidatingPolicy).
-                let ruleless = test.policies.iter().any(|p| p.policy.name == key && p.policy.is_ruleless());
-                if let Some(rs) = responses[i].get(key) {
-                    got.extend(rs.iter().filter(|r| ruleless || rule.is_empty() || rule_matches(&r.rule, &rule)));
+                got.extend(row_responses(&responses[i], key, &rule, ruleless));
+            }
+            for (j, (payload_name, _)) in test.payloads.iter().enumerate() {
+                if target.as_ref().is_none_or(|name| name == payload_name) {
+                    got.extend(row_responses(&payload_responses[j], key, &rule, ruleless));
                 }
             }
             let (outcome, actual, reason) = judge(&test, &policy, &expected, &got, row);
@@ -398,7 +476,7 @@ pub fn run_test_file(engine: &Engine, path: &Path, display: &dyn Fn(&Path) -> St
                 test: test.name.clone(),
                 policy: policy.clone(),
                 rule: rule.clone(),
-                resource: name.clone(),
+                resource: target.unwrap_or_else(|| "*".to_string()),
                 kind: kind.clone(),
                 expected: expected.clone(),
                 actual,
@@ -409,6 +487,16 @@ pub fn run_test_file(engine: &Engine, path: &Path, display: &dyn Fn(&Path) -> St
         }
     }
     TestFileReport { test_file, test: test.name, rows, error: None }
+}
+
+/// The responses of policy `key` that a row about `rule` judges.
+fn row_responses<'a>(
+    by_policy: &'a BTreeMap<&str, Vec<RuleResponse>>,
+    key: &str,
+    rule: &'a str,
+    ruleless: bool,
+) -> impl Iterator<Item = &'a RuleResponse> {
+    by_policy.get(key).into_iter().flatten().filter(move |r| ruleless || rule.is_empty() || rule_matches(&r.rule, rule))
 }
 
 fn rule_matches(response_rule: &str, row_rule: &str) -> bool {
@@ -506,7 +594,7 @@ fn classify(test: &LoadedTest, policy: &str, rule: &str, row: &Value) -> Feature
     let v = r.get("validate").unwrap_or(&Value::Null);
     let foreach_external =
         v.get("foreach").and_then(Value::as_array).is_some_and(|f| f.iter().any(|e| external(e.get("context"))));
-    if external(r.get("context")) || foreach_external || test.unsupported_reason.is_some() {
+    if external(r.get("context")) || foreach_external {
         return FeatureClass::ExternalContext;
     }
     if v.get("cel").is_some() || r.get("celPreconditions").is_some() {

@@ -353,17 +353,46 @@ impl CompiledVpol {
         mocks: Option<&Mocks>,
         exceptions: &[CelException],
     ) -> Vec<RuleResponse> {
+        self.evaluate_as(env, req, mocks, exceptions, self.json_mode)
+    }
+
+    /// Whether the policy evaluates plain JSON (`evaluation.mode: JSON`).
+    pub fn is_json_mode(&self) -> bool {
+        self.json_mode
+    }
+
+    /// Evaluates the policy on a JSON payload (a test's `jsonPayloads`),
+    /// as JSON mode does whatever the policy says: no matching, only
+    /// `object` bound. The caller decides which policies see payloads.
+    pub fn evaluate_payload(
+        &self,
+        env: &CelEnv,
+        req: &CelRequest<'_>,
+        mocks: Option<&Mocks>,
+        exceptions: &[CelException],
+    ) -> Vec<RuleResponse> {
+        self.evaluate_as(env, req, mocks, exceptions, true)
+    }
+
+    fn evaluate_as(
+        &self,
+        env: &CelEnv,
+        req: &CelRequest<'_>,
+        mocks: Option<&Mocks>,
+        exceptions: &[CelException],
+        json_mode: bool,
+    ) -> Vec<RuleResponse> {
         let context = mocks.and_then(|m| m.cel_context.as_ref());
         let attrs =
             Attributes { resource: req.resource, operation: req.operation, namespace_labels: req.namespace_labels };
         if let Some((status, why)) = &self.broken {
             // A broken policy still reports only on what it would match.
-            return match self.json_mode || cel_match::matches(self.constraints.as_ref(), &attrs) == Ok(true) {
+            return match json_mode || cel_match::matches(self.constraints.as_ref(), &attrs) == Ok(true) {
                 true => vec![RuleResponse::new("", *status, why.clone())],
                 false => vec![],
             };
         }
-        let variant = if self.json_mode {
+        let variant = if json_mode {
             self.variants.first()
         } else {
             let mut found = None;
@@ -381,7 +410,7 @@ impl CompiledVpol {
         };
         let Some(variant) = variant else { return vec![] };
         let mut act = Activation::new(env);
-        req.bind(&mut act, self.json_mode);
+        req.bind(&mut act, json_mode);
         match (context, &self.needs_context) {
             (Some(c), _) => {
                 act.bind_json("resource", &crate::cel_functions::resource_binding(c));

@@ -32,7 +32,7 @@ fn run(set: &str) -> Option<Vec<TestFileReport>> {
     let engine = Engine::new(Clock { now: 1_700_000_000, seed: 1 });
     let files = testfile::find_test_files(&[dir]).expect("walk test files");
     let show = |p: &Path| p.strip_prefix(&root).unwrap_or(p).display().to_string();
-    let reports: Vec<_> = files.iter().map(|f| testfile::run_test_file(&engine, f, &show)).collect();
+    let reports: Vec<_> = files.iter().flat_map(|f| testfile::run_test_file(&engine, f, &show)).collect();
     println!("== kyverno conformance: {set} ({} test files)\n{}", files.len(), testfile::render_scoreboard(&reports));
     Some(reports)
 }

@@ -10,6 +10,13 @@ use sealbox_kyverno::jmes::Clock;
 use sealbox_kyverno::testfile::{self, RowOutcome, TestFileReport};
 
 fn fixture(name: &str) -> TestFileReport {
+    let mut reports = fixture_documents(name);
+    assert_eq!(reports.len(), 1, "{name}: one Test document per fixture");
+    reports.remove(0)
+}
+
+/// A report per Test document of the fixture's `kyverno-test.yaml`.
+fn fixture_documents(name: &str) -> Vec<TestFileReport> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let engine = Engine::new(Clock { now: 1_700_000_000, seed: 1 });
     let file = root.join(name).join("kyverno-test.yaml");
@@ -119,4 +126,47 @@ fn cel_validating_policy_and_validate_cel() {
 #[test]
 fn validating_admission_policy_with_binding_and_params() {
     assert_all_pass("vap", 4);
+}
+
+/// `jsonPayloads` (and the deprecated `jsonPayload`): JSON-mode
+/// ValidatingPolicies and DeletingPolicies see them, named by the file the
+/// test gives; a Kubernetes-mode policy gives no response; a row without
+/// resources judges every payload; every Test document of a file runs.
+#[test]
+fn json_payloads() {
+    let reports = fixture_documents("json-payloads");
+    assert_eq!(reports.len(), 2, "both Test documents run");
+    for r in &reports {
+        assert_eq!(r.error, None, "{}: failed to load", r.test);
+    }
+    let rows: Vec<_> = reports.iter().flat_map(|r| &r.rows).collect();
+    assert_eq!(rows.len(), 11);
+    for row in &rows {
+        let want = if row.policy == "pods-only" { RowOutcome::Excluded } else { RowOutcome::Pass };
+        assert_eq!(
+            row.outcome, want,
+            "{} {}/{}: expected {}, got [{}] {}",
+            row.test, row.policy, row.resource, row.expected, row.actual, row.reason
+        );
+    }
+    let all = rows.iter().find(|r| r.policy == "has-size").expect("has-size row");
+    assert_eq!((all.resource.as_str(), all.actual.as_str()), ("*", "pass,pass,pass"), "one response per payload");
+}
+
+/// A payload that is not an object fails the test file, naming the file.
+#[test]
+fn json_payload_must_be_an_object() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("json-payload-must-be-an-object");
+    std::fs::create_dir_all(&dir).expect("create test dir");
+    std::fs::write(dir.join("list.json"), "[1, 2]").expect("write payload");
+    std::fs::write(
+        dir.join("kyverno-test.yaml"),
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: t}\npolicies: []\njsonPayloads: [list.json]\n",
+    )
+    .expect("write test");
+    let engine = Engine::new(Clock { now: 1_700_000_000, seed: 1 });
+    let show = |p: &Path| p.display().to_string();
+    let reports = testfile::run_test_file(&engine, &dir.join("kyverno-test.yaml"), &show);
+    let error = reports[0].error.clone().unwrap_or_default();
+    assert!(error.contains("list.json") && error.contains("object"), "{error}");
 }
