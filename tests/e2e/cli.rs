@@ -193,3 +193,39 @@ fn policy_apply_evaluates_validate_cel_rules() {
     let (out, stdout, stderr) = run(sealbox().args(["policy", "apply", "-p"]).arg(&policy).arg("-r").arg(&pods));
     assert!(out.status.success(), "{stdout}\n{stderr}");
 }
+
+#[test]
+fn policy_apply_evaluates_json_payloads() {
+    let dir = tempfile::tempdir().expect("dir");
+    let policy = dir.path().join("plan-policy.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: policies.kyverno.io/v1\nkind: ValidatingPolicy\nmetadata:\n  name: no-public-buckets\nspec:\n  \
+         evaluation:\n    mode: JSON\n  validations:\n  - expression: \"object.buckets.all(b, !b.public)\"\n    \
+         message: buckets must not be public\n",
+    )
+    .expect("policy");
+    let public = dir.path().join("public.json");
+    std::fs::write(&public, r#"{"buckets": [{"name": "logs", "public": false}, {"name": "www", "public": true}]}"#)
+        .expect("payload");
+    let private = dir.path().join("private.json");
+    std::fs::write(&private, r#"{"buckets": [{"name": "logs", "public": false}]}"#).expect("payload");
+
+    let (out, stdout, stderr) =
+        run(sealbox().args(["policy", "apply", "--output", "json", "-p"]).arg(&policy).arg("--json").arg(&public));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout).expect("a JSON array of rows");
+    assert_eq!(rows.len(), 1, "{stdout}");
+    assert_eq!(rows[0]["policy"], "no-public-buckets");
+    assert_eq!(rows[0]["status"], "fail");
+    assert_eq!(rows[0]["message"], "buckets must not be public");
+    assert!(rows[0]["resource"].as_str().is_some_and(|r| r.ends_with("public.json")), "{stdout}");
+
+    let (out, stdout, stderr) = run(sealbox().args(["policy", "apply", "-p"]).arg(&policy).arg("--json").arg(&private));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+
+    // --json takes a file, not a directory.
+    let (out, _, stderr) = run(sealbox().args(["policy", "apply", "-p"]).arg(&policy).arg("--json").arg(dir.path()));
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not a file"), "{stderr}");
+}

@@ -86,6 +86,40 @@ pub fn apply_one(
     emit: &mut dyn FnMut(ApplyRow),
 ) {
     let all = engine.evaluate_all(policies, resource, opts);
+    emit_rows(policies, all, resource, &resource.display(), audit_warn, keep_passes, summary, emit);
+}
+
+/// [`apply_one`] for a JSON payload (`policy apply --json`): only the
+/// policies that evaluate plain JSON answer (see
+/// [`Engine::evaluate_payload`]); rows name the payload's file.
+#[allow(clippy::too_many_arguments)]
+pub fn apply_payload(
+    engine: &Engine,
+    policies: &[PreparedPolicy],
+    payload: &Resource,
+    opts: &EvalOptions<'_>,
+    audit_warn: bool,
+    keep_passes: bool,
+    summary: &mut ApplySummary,
+    emit: &mut dyn FnMut(ApplyRow),
+) {
+    let all = policies.iter().map(|p| engine.evaluate_payload(p, payload, opts)).collect();
+    emit_rows(policies, all, payload, &payload.file, audit_warn, keep_passes, summary, emit);
+}
+
+/// Turns each policy's responses on `resource` (shown as `shown`) into
+/// rows, counting every result.
+#[allow(clippy::too_many_arguments)]
+fn emit_rows(
+    policies: &[PreparedPolicy],
+    all: Vec<Vec<crate::response::RuleResponse>>,
+    resource: &Resource,
+    shown: &str,
+    audit_warn: bool,
+    keep_passes: bool,
+    summary: &mut ApplySummary,
+    emit: &mut dyn FnMut(ApplyRow),
+) {
     for (prepared, responses) in policies.iter().zip(all) {
         for resp in responses {
             if resp.status == RuleStatus::Pass {
@@ -112,7 +146,7 @@ pub fn apply_one(
             emit(ApplyRow {
                 policy: prepared.policy.name.clone(),
                 rule: resp.rule,
-                resource: resource.display(),
+                resource: shown.to_string(),
                 kind: resource.kind().to_string(),
                 namespace: resource.namespace().to_string(),
                 name: resource.name().to_string(),

@@ -21,6 +21,26 @@ pub struct LoadedPolicies {
     pub bindings: Vec<Value>,
 }
 
+/// One JSON payload: a `.json` file, or a YAML file of one document, whose
+/// top level must be an object (as Kyverno's CLI loads them).
+pub fn payload(file: &Path, shown: &str) -> Result<Resource, String> {
+    let text = read_text(file)?;
+    let is_json = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let value = if is_json {
+        serde_json::from_str(&text).map_err(|e| format!("{shown}: JSON payload: {e}"))?
+    } else {
+        let mut docs = documents(shown, &text)?;
+        match docs.len() {
+            1 => docs.remove(0),
+            n => return Err(format!("{shown}: a JSON payload must be one document, found {n}")),
+        }
+    };
+    if !value.is_object() {
+        return Err(format!("{shown}: a JSON payload must be an object at the top level"));
+    }
+    Ok(Resource { value, file: shown.to_string(), document: 0, line: 1 })
+}
+
 /// Decodes `text` (named `file`) into documents.
 pub fn documents(file: &str, text: &str) -> Result<Vec<Value>, String> {
     yaml::load_documents(file, text).map_err(|e| e.to_string())

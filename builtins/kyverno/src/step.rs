@@ -127,6 +127,10 @@ pub struct ApplyInputs {
     policies: Vec<String>,
     #[serde(default)]
     resources: Vec<String>,
+    /// JSON payload files (plain JSON or one-document YAML objects), which
+    /// JSON-mode policies evaluate.
+    #[serde(default)]
+    payloads: Vec<String>,
     /// A values file path, or the values document inline.
     #[serde(default)]
     values: Option<Value>,
@@ -317,7 +321,7 @@ fn apply_each(
     let opts =
         EvalOptions { values: values.as_ref(), user: None, operation: None, exceptions: &exceptions, mocks: None };
     let mut summary = apply::ApplySummary::default();
-    let (mut blocking, mut written) = (false, Ok(()));
+    let mut rows = RowSink { sink, blocking: false, written: Ok(()) };
     for p in &inputs.resources {
         for file in loader::yaml_files(&resolve(root, p)?)? {
             let shown = display(root, &file);
@@ -344,15 +348,7 @@ fn apply_each(
                     return ControlFlow::Break(());
                 }
                 for resource in &resources {
-                    let mut emit = |row: apply::ApplyRow| {
-                        blocking |= matches!(
-                            (row.status, row.failure_action),
-                            (RuleStatus::Fail, FailureAction::Enforce) | (RuleStatus::Error, _)
-                        );
-                        if written.is_ok() {
-                            written = sink(row);
-                        }
-                    };
+                    let emit = &mut |row| rows.push(row);
                     apply::apply_one(
                         engine,
                         &prepared,
@@ -361,12 +357,12 @@ fn apply_each(
                         inputs.audit_warn,
                         keep_passes,
                         &mut summary,
-                        &mut emit,
+                        emit,
                     );
                 }
-                if written.is_err() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+                if rows.written.is_err() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
             });
-            written.as_ref().map_err(|e| format!("writing the report: {e}"))?;
+            rows.check()?;
             failed?;
             match read {
                 Ok(()) => {}
@@ -378,5 +374,38 @@ fn apply_each(
             }
         }
     }
-    Ok(Walked { summary, blocking, diags })
+    // JSON payloads (`policy apply --json`): one object per file.
+    for p in &inputs.payloads {
+        let file = resolve(root, p)?;
+        let payload = loader::payload(&file, &display(root, &file))?;
+        let emit = &mut |row| rows.push(row);
+        apply::apply_payload(engine, &prepared, &payload, &opts, inputs.audit_warn, keep_passes, &mut summary, emit);
+        rows.check()?;
+    }
+    Ok(Walked { summary, blocking: rows.blocking, diags })
+}
+
+/// Where [`apply_each`] hands rows: the caller's sink, remembering whether
+/// a row would block a build and the first write error (after which rows
+/// are dropped and the walk stops).
+struct RowSink<'s> {
+    sink: &'s mut dyn FnMut(apply::ApplyRow) -> std::io::Result<()>,
+    blocking: bool,
+    written: std::io::Result<()>,
+}
+
+impl RowSink<'_> {
+    fn push(&mut self, row: apply::ApplyRow) {
+        self.blocking |= matches!(
+            (row.status, row.failure_action),
+            (RuleStatus::Fail, FailureAction::Enforce) | (RuleStatus::Error, _)
+        );
+        if self.written.is_ok() {
+            self.written = (self.sink)(row);
+        }
+    }
+
+    fn check(&self) -> Result<(), String> {
+        self.written.as_ref().map(|_| ()).map_err(|e| format!("writing the report: {e}"))
+    }
 }

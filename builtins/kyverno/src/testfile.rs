@@ -255,7 +255,7 @@ fn load_test(doc: &Value, dir: &Path, display: &dyn Fn(&Path) -> String) -> Resu
     let mut payloads = Vec::new();
     for name in payload_names {
         let file = dir.join(&name);
-        payloads.push((name, load_payload(&file, &display(&file))?));
+        payloads.push((name, loader::payload(&file, &display(&file))?));
     }
     // HTTP and Envoy payloads are requests to Kyverno's authorization
     // servers (ValidatingPolicy `evaluation.mode: HTTP|Envoy`), not
@@ -276,26 +276,6 @@ fn load_test(doc: &Value, dir: &Path, display: &dyn Fn(&Path) -> String) -> Resu
         exceptions,
         mocks,
     })
-}
-
-/// One JSON payload: a `.json` file, or a YAML file of one document, whose
-/// top level must be an object (as Kyverno's CLI loads them).
-fn load_payload(file: &Path, shown: &str) -> Result<Resource, String> {
-    let text = loader::read_text(file)?;
-    let is_json = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    let value = if is_json {
-        serde_json::from_str(&text).map_err(|e| format!("{shown}: JSON payload: {e}"))?
-    } else {
-        let mut docs = loader::documents(shown, &text)?;
-        match docs.len() {
-            1 => docs.remove(0),
-            n => return Err(format!("{shown}: a JSON payload must be one document, found {n}")),
-        }
-    };
-    if !value.is_object() {
-        return Err(format!("{shown}: a JSON payload must be an object at the top level"));
-    }
-    Ok(Resource { value, file: shown.to_string(), document: 0, line: 1 })
 }
 
 /// The value of a mocked global context entry: its `data` (plus its

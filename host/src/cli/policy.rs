@@ -58,6 +58,13 @@ pub struct ApplyArgs {
     /// Resources given without -r (`-` for stdin).
     #[arg(value_name = "RESOURCE")]
     more: Vec<PathBuf>,
+    /// A JSON payload (repeatable): a file holding one JSON object (or one
+    /// YAML document), not a Kubernetes resource, such as a Terraform plan
+    /// or a Dockerfile parsed to JSON. Only ValidatingPolicies with
+    /// `evaluation.mode: JSON` and DeletingPolicies evaluate payloads, as
+    /// with `kyverno apply --json`; rows name the payload's file.
+    #[arg(long = "json", value_name = "FILE")]
+    json: Vec<PathBuf>,
     /// A values file (Kyverno's `Values` format) for variables.
     #[arg(long)]
     values: Option<PathBuf>,
@@ -206,8 +213,23 @@ fn apply(args: ApplyArgs) -> Result<()> {
         copy_in(p, &root.join(format!("policies/{i}")))?;
     }
     let mut resources: Vec<&PathBuf> = args.resources.iter().chain(args.more.iter()).collect();
-    if resources.is_empty() {
-        return Err(UsageError("no resources: give -r FILE or DIR, or `-` to read stdin".into()).into());
+    if resources.is_empty() && args.json.is_empty() {
+        return Err(UsageError(
+            "no resources: give -r FILE or DIR, `-` to read stdin, or --json FILE for a JSON payload".into(),
+        )
+        .into());
+    }
+    let mut payloads = Vec::new();
+    for (i, p) in args.json.iter().enumerate() {
+        let name = p
+            .file_name()
+            .filter(|_| p.is_file())
+            .ok_or_else(|| UsageError(format!("--json {}: not a file", p.display())))?;
+        let staged = Path::new("payloads").join(i.to_string()).join(name);
+        std::fs::create_dir_all(root.join(staged.parent().unwrap_or(Path::new("payloads"))))
+            .context("staging the payloads")?;
+        std::fs::copy(p, root.join(&staged)).map_err(|e| UsageError(format!("--json {}: {e}", p.display())))?;
+        payloads.push(staged.to_string_lossy().into_owned());
     }
     resources.dedup();
     for (i, r) in resources.iter().enumerate() {
@@ -222,7 +244,8 @@ fn apply(args: ApplyArgs) -> Result<()> {
     let mut config = serde_json::json!({
         "mode": "apply",
         "policies": ["policies"],
-        "resources": ["resources"],
+        "resources": if resources.is_empty() { vec![] } else { vec!["resources"] },
+        "payloads": payloads,
         "auditWarn": args.audit_warn,
         // Rows are printed as they are found: memory stays flat however
         // many resources there are.
