@@ -7,6 +7,9 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 #
+# EXECS=N stops each target after about N executions (AFL++'s -E) or
+# SECONDS, whichever comes first; OUT sets the output dir (target/fuzz-out).
+#
 # Needs cargo-afl (`cargo install cargo-afl && cargo afl config --build`);
 # scripts/setup.sh installs it on CI or when SEALBOX_FUZZ=1. Runs go through
 # `cargo afl fuzz`: Debian's afl-fuzz does not match cargo-afl's runtime
@@ -32,7 +35,9 @@ run_one() {
     mkdir -p "$out/$t"
     # -t: a run over 2 s is a hang; -m: 512 MiB address space cap on top of
     # the harness's own limits, so an allocation bomb is a finding.
-    timeout --signal=INT "$((seconds + 30))" nice -n "${NICE:-0}" cargo afl fuzz -V "$seconds" -t 2000 -m 512 \
+    local budget=(-V "$seconds")
+    if [ -n "${EXECS:-}" ]; then budget+=(-E "$EXECS"); fi
+    timeout --signal=INT "$((seconds + 30))" nice -n "${NICE:-0}" cargo afl fuzz "${budget[@]}" -t 2000 -m 512 \
         -i "host/fuzz/seeds/$t" -o "$out/$t" -- "$bin" "$t" >"$out/$t.log" 2>&1 || true
 }
 running=0
