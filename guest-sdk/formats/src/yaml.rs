@@ -83,7 +83,8 @@ impl Node {
 
     /// The JSON object key this node becomes: a string as is, another
     /// scalar in its JSON spelling (`1`, `true`, `null`), as
-    /// `sigs.k8s.io/yaml` does; a collection as JSON.
+    /// `sigs.k8s.io/yaml` does; a collection (never a key of a loaded
+    /// document, the loader refuses those as go-yaml does) as JSON.
     pub fn key_string(&self) -> String {
         match &self.value {
             NodeValue::Scalar(Value::String(s)) => s.clone(),
@@ -369,6 +370,13 @@ impl<'a> Loader<'a> {
             let key_mark = ev.start_mark;
             let is_merge = matches!(&ev.data, EventData::Scalar { value, style: ScalarStyle::Plain, tag: None, anchor: None } if value == "<<");
             let key = self.node(ev, depth + 1)?;
+            // go-yaml refuses a mapping or sequence as a key ("invalid map
+            // key"), so the API server never sees one. Spelling such a key
+            // as JSON would also escape each nested key once more: `? ? ? …`
+            // doubles the key's length per level.
+            if matches!(key.value, NodeValue::Seq(_) | NodeValue::Map(_)) {
+                return Err(self.error(key_mark, "a mapping or sequence cannot be a mapping key"));
+            }
             let ev = self.next()?;
             let value_mark = ev.start_mark;
             let value = self.node(ev, depth + 1)?;

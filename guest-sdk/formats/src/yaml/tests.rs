@@ -55,6 +55,18 @@ fn table() -> Vec<(&'static str, &'static str, String, Expect)> {
             Json(json!([{"1": "a", "true": "b", "1.5": "c"}])),
         ),
         (
+            "a collection as a key",
+            "go-yaml v2: invalid map key (a map or slice cannot key a Go map)",
+            "a: 1\n? [x, y]\n: 2\n".into(),
+            Err("cannot be a mapping key", 2),
+        ),
+        (
+            "nested complex keys",
+            "found by AFL++ (yaml target, 2026-12-04): each level once escaped the key below it again, doubling it",
+            format!("{}x: 1\n", "? ".repeat(40)),
+            Err("cannot be a mapping key", 1),
+        ),
+        (
             "merge keys",
             "YAML 1.1 merge type, as go-yaml applies it: explicit keys win, earlier merged maps win",
             "base: &b {x: 1, z: 2}\nother: &o {x: 9, w: 4}\nd:\n  <<: [*b, *o]\n  z: 3\n".into(),
