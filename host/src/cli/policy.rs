@@ -221,15 +221,13 @@ fn apply(args: ApplyArgs) -> Result<()> {
     }
     let mut payloads = Vec::new();
     for (i, p) in args.json.iter().enumerate() {
-        let name = p
-            .file_name()
-            .filter(|_| p.is_file())
-            .ok_or_else(|| UsageError(format!("--json {}: not a file", p.display())))?;
-        let staged = Path::new("payloads").join(i.to_string()).join(name);
-        std::fs::create_dir_all(root.join(staged.parent().unwrap_or(Path::new("payloads"))))
-            .context("staging the payloads")?;
-        std::fs::copy(p, root.join(&staged)).map_err(|e| UsageError(format!("--json {}: {e}", p.display())))?;
-        payloads.push(staged.to_string_lossy().into_owned());
+        if !p.is_file() {
+            return Err(UsageError(format!("--json {}: not a file", p.display())).into());
+        }
+        // Staged as policies and resources are; the step is told the name
+        // the copy got.
+        let dir = format!("payloads/{i}");
+        payloads.extend(copy_in(p, &root.join(&dir))?.into_iter().map(|name| format!("{dir}/{name}")));
     }
     resources.dedup();
     for (i, r) in resources.iter().enumerate() {
@@ -277,12 +275,15 @@ fn apply(args: ApplyArgs) -> Result<()> {
     Ok(())
 }
 
-/// Copies a file, or a directory's YAML files, under `dest`.
-fn copy_in(src: &Path, dest: &Path) -> Result<()> {
+/// Copies a file, or a directory's YAML files, under `dest`; returns the
+/// paths the copies got under `dest`.
+fn copy_in(src: &Path, dest: &Path) -> Result<Vec<String>> {
     if !src.exists() {
         return Err(UsageError(format!("{}: no such file or directory", src.display())).into());
     }
+    let mut copied = Vec::new();
     crate::pipeline::for_each_yaml(src, &mut |rel, content| {
+        copied.push(rel.to_string());
         let to = dest.join(rel);
         if let Some(parent) = to.parent() {
             std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
@@ -290,5 +291,6 @@ fn copy_in(src: &Path, dest: &Path) -> Result<()> {
         let mut f = std::fs::File::create(&to).with_context(|| format!("writing {}", to.display()))?;
         std::io::copy(content, &mut f).with_context(|| format!("writing {}", to.display()))?;
         Ok(())
-    })
+    })?;
+    Ok(copied)
 }
