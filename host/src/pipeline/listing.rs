@@ -11,7 +11,7 @@ use sealbox_guest::{FileEntry, FileKind};
 use serde::{Deserialize, Serialize};
 
 use crate::kubefile::{CopyEntry, EntryKind, Ignore};
-use crate::tree::{self, FileStats, WalkOptions};
+use crate::tree::{self, FileStat, FileStats, WalkOptions};
 
 /// One entry of a layer listing: a file entry as the image holds it, and
 /// where its content is read from when that is not its image path. The
@@ -102,16 +102,15 @@ pub fn layer_listing(ctx: &Dir, entries: &[CopyEntry], ignore: &Ignore) -> Resul
     Ok(layer_listing_with_stats(ctx, entries, ignore)?.0)
 }
 
-/// Like [`layer_listing`], and also returns the metadata read of each
-/// regular file, by its path in the context, so that the layer's cache key
-/// needs no second stat of tens of thousands of files.
+/// Like [`layer_listing`], and also returns the stat read of each regular
+/// file, aligned with the listing, so that the layer's cache key needs no
+/// second stat of tens of thousands of files.
 pub fn layer_listing_with_stats(
     ctx: &Dir,
     entries: &[CopyEntry],
     ignore: &Ignore,
 ) -> Result<(Vec<LayerEntry>, FileStats)> {
-    let mut stats = FileStats::new();
-    let mut by_path: BTreeMap<String, LayerEntry> = BTreeMap::new();
+    let mut by_path: BTreeMap<String, (LayerEntry, Option<FileStat>)> = BTreeMap::new();
     for entry in entries {
         let source = path_str(&entry.source)?;
         let target = path_str(&entry.target)?;
@@ -134,11 +133,10 @@ pub fn layer_listing_with_stats(
                     hardlink: None,
                     source: None,
                 };
-                stats.insert(source.clone(), meta);
                 if source != target {
                     e.source = Some(source);
                 }
-                by_path.insert(target, e);
+                by_path.insert(target, (e, Some(FileStat::of(&meta))));
             }
             EntryKind::Dir => {
                 let dir = if source.is_empty() {
@@ -151,14 +149,16 @@ pub fn layer_listing_with_stats(
                 // they point does not matter to the build; hard links
                 // within the directory stay hard links.
                 let walk = WalkOptions { list_escaping_symlinks: true, ..WalkOptions::default() };
-                let (mut listed, walked) = tree::walk_with_stats(&dir, &walk)
+                let (listed, stats) = tree::walk_with_stats(&dir, &walk)
                     .with_context(|| format!("{} in the build context", shown(&source)))?;
-                stats.extend(walked.into_iter().map(|(path, meta)| (join(&source, &path), meta)));
-                listed.retain(|e| !ignore.is_excluded(&Path::new(&source).join(&e.path)));
                 if !target.is_empty() {
-                    by_path.entry(target.clone()).or_insert_with(|| implicit_dir(&target));
+                    by_path.entry(target.clone()).or_insert_with(|| (implicit_dir(&target), None));
                 }
-                for e in listed {
+                let kept = listed
+                    .into_iter()
+                    .zip(stats)
+                    .filter(|(e, _)| ignore.is_empty() || !ignore.is_excluded(&Path::new(&source).join(&e.path)));
+                for (e, stat) in kept {
                     let mut e = LayerEntry::from(e);
                     let from = join(&source, &e.path);
                     e.path = join(&target, &e.path);
@@ -166,7 +166,7 @@ pub fn layer_listing_with_stats(
                     if from != e.path {
                         e.source = Some(from);
                     }
-                    by_path.insert(e.path.clone(), e);
+                    by_path.insert(e.path.clone(), (e, stat));
                 }
             }
             EntryKind::Archive => {
@@ -192,22 +192,22 @@ pub fn layer_listing_with_stats(
     }
     let missing: Vec<String> = missing.into_iter().map(str::to_string).collect();
     for p in missing {
-        by_path.insert(p.clone(), implicit_dir(&p));
+        by_path.insert(p.clone(), (implicit_dir(&p), None));
     }
     // A hard link whose first name was overwritten by a later entry has
     // nothing left to link to: it becomes a plain file read from its own
     // source.
     let dangling: Vec<String> = by_path
         .iter()
-        .filter(|(_, e)| e.hardlink.as_ref().is_some_and(|h| !by_path.contains_key(h)))
+        .filter(|(_, (e, _))| e.hardlink.as_ref().is_some_and(|h| !by_path.contains_key(h)))
         .map(|(p, _)| p.clone())
         .collect();
     for p in dangling {
-        if let Some(e) = by_path.get_mut(&p) {
+        if let Some((e, _)) = by_path.get_mut(&p) {
             e.hardlink = None;
         }
     }
-    Ok((by_path.into_values().collect(), stats))
+    Ok(by_path.into_values().unzip())
 }
 
 /// A directory a layer holds without a source naming it (a parent of its

@@ -27,7 +27,7 @@ use sealbox_guest::FileKind;
 
 use super::listing::LayerEntry;
 
-use crate::tree::{Existing, TreeWriter};
+use crate::tree::{Existing, FileStat, TreeWriter};
 
 /// Whether a file at `path` (in the image) belongs in the analysis tree.
 pub fn wanted(path: &str) -> bool {
@@ -65,7 +65,7 @@ pub struct StagedTree {
     /// whose reader may rewrite an executable) or are plain readable copies.
     keeps_modes: bool,
     /// The source of each file copied in, by path (see [`StagedTree::origin`]).
-    origins: Mutex<HashMap<String, cap_std::fs::Metadata>>,
+    origins: Mutex<HashMap<String, FileStat>>,
 }
 
 /// The modification time every copy gets: any later write to it (a
@@ -150,7 +150,7 @@ impl StagedTree {
             let (to, copied) = self.writer.copy_file(&e.path, &from.into_std(), e.size, self.mode_of(e.mode))?;
             let mut origins = self.origins.lock().unwrap_or_else(|p| p.into_inner());
             if copied == origin.len() && to.set_modified(copy_mtime()).is_ok() {
-                origins.insert(e.path.clone(), origin);
+                origins.insert(e.path.clone(), FileStat::of(&origin));
             } else {
                 origins.remove(&e.path);
             }
@@ -158,13 +158,13 @@ impl StagedTree {
         Ok(())
     }
 
-    /// The metadata of the file that `path` was copied from, when the copy
-    /// is still untouched and whole: its content digest is then the
-    /// source's, which the file digest memo may already know.
-    pub fn origin(&self, path: &str) -> Option<cap_std::fs::Metadata> {
-        let origin = self.origins.lock().unwrap_or_else(|p| p.into_inner()).get(path).cloned()?;
+    /// The stat of the file that `path` was copied from, when the copy is
+    /// still untouched and whole: its content digest is then the source's,
+    /// which the file digest memo may already know.
+    pub fn origin(&self, path: &str) -> Option<FileStat> {
+        let origin = *self.origins.lock().unwrap_or_else(|p| p.into_inner()).get(path)?;
         let copy = self.writer.metadata(path).ok()??;
-        (copy.is_file() && copy.len() == origin.len() && copy.modified().ok()?.into_std() == copy_mtime())
+        (copy.is_file() && copy.len() == origin.size && copy.modified().ok()?.into_std() == copy_mtime())
             .then_some(origin)
     }
 
@@ -257,8 +257,7 @@ mod tests {
         tree.copy_in(&ctx, &[entry("manifests/a.yaml", 8), entry("manifests/b.yaml", 3)]).expect("copy");
         let origin = tree.origin("manifests/a.yaml").expect("an untouched whole copy");
         let source = ctx.symlink_metadata("manifests/a.yaml").expect("source");
-        use cap_std::fs::MetadataExt;
-        assert_eq!((origin.dev(), origin.ino()), (source.dev(), source.ino()));
+        assert_eq!(origin, crate::tree::FileStat::of(&source));
         assert!(tree.origin("manifests/b.yaml").is_none(), "a partial copy is not its source");
         // A rendered file written over the copy, however soon, is not the source.
         std::fs::write(dir.path().join("tree/manifests/a.yaml"), "kind: X\n").expect("overwrite");

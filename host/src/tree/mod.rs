@@ -14,7 +14,7 @@ mod walk;
 mod writer;
 
 pub use resolve::{LinkVerdict, MAX_LINK_HOPS, resolve_link};
-pub use walk::{FileStats, Hardlinks, TreeError, WalkOptions, walk, walk_with_stats};
+pub use walk::{FileStat, FileStats, Hardlinks, TreeError, WalkOptions, walk, walk_with_stats};
 pub use writer::{Existing, IMPLICIT_DIR_MODE, PERMISSION_BITS, TreeWriter};
 
 use std::io;

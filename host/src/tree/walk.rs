@@ -10,6 +10,10 @@
 use cap_std::fs::{MetadataExt, PermissionsExt};
 use std::collections::HashMap;
 use std::io;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
 
 use cap_fs_ext::DirExt;
 use cap_std::fs::Dir;
@@ -76,74 +80,110 @@ pub enum TreeError {
     TooLarge { limit: u64 },
 }
 
-/// The metadata the walk read of each regular file, by path: what a
-/// caller needs to key a cache on the files without stating them again.
-pub type FileStats = std::collections::HashMap<String, cap_std::fs::Metadata>;
+/// What a walk read of a regular file: enough to tell, as git's index
+/// does, whether the file changed since (device, inode, size, and the
+/// mtime and ctime, which no user can set back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStat {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime: i64,
+    pub mtime_nsec: i64,
+    pub ctime: i64,
+    pub ctime_nsec: i64,
+}
+
+impl FileStat {
+    /// The fields of `meta` a change would touch.
+    pub fn of(meta: &cap_std::fs::Metadata) -> FileStat {
+        FileStat {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.len(),
+            mtime: meta.mtime(),
+            mtime_nsec: meta.mtime_nsec(),
+            ctime: meta.ctime(),
+            ctime_nsec: meta.ctime_nsec(),
+        }
+    }
+}
+
+/// The stat a walk read of each entry of its listing, by index (`None`
+/// for anything but a regular file): what a caller needs to key a cache
+/// on the files without stating them again.
+pub type FileStats = Vec<Option<FileStat>>;
+
+/// Directories nested deeper than this are walked on the thread that
+/// found them: parallelism comes from the top of a tree, and rayon's
+/// frames must not pile up on a worker's stack in a deep one.
+const PARALLEL_DEPTH: usize = 6;
 
 /// Lists every entry under `root` (not `root` itself), sorted by path.
 pub fn walk(root: &Dir, options: &WalkOptions) -> Result<Vec<FileEntry>, TreeError> {
-    walk_collecting(root, options, None)
+    Ok(walk_with_stats(root, options)?.0)
 }
 
-/// Like [`walk`], and also returns the metadata read of each regular file.
+/// Like [`walk`], and also returns the stat of each regular file, aligned
+/// with the listing.
+///
+/// Directories are read in parallel; the result does not depend on it:
+/// entries are sorted, and of two refusals in one directory's children the
+/// first in path order is reported. Which limit error a tree over a limit
+/// gets may vary, the refusal does not.
 pub fn walk_with_stats(root: &Dir, options: &WalkOptions) -> Result<(Vec<FileEntry>, FileStats), TreeError> {
-    let mut stats = FileStats::new();
-    let listing = walk_collecting(root, options, Some(&mut stats))?;
-    Ok((listing, stats))
-}
-
-fn walk_collecting(
-    root: &Dir,
-    options: &WalkOptions,
-    stats: Option<&mut FileStats>,
-) -> Result<Vec<FileEntry>, TreeError> {
-    let mut w = Walker { limits: options, out: Vec::new(), bytes: 0, seen: Default::default(), stats };
-    w.walk_dir(root, "", 0)?;
-    w.out.sort_by(|a, b| a.path.cmp(&b.path));
+    let walker =
+        Walker { limits: options, entries: AtomicU64::new(0), bytes: AtomicU64::new(0), found: Mutex::new(Vec::new()) };
+    walker.walk_dir(root, "", 0)?;
+    let mut found = walker.found.into_inner().unwrap_or_else(|p| p.into_inner());
+    found.par_sort_unstable_by(|a, b| a.entry.path.cmp(&b.entry.path));
+    let (mut entries, ids): (Vec<FileEntry>, Vec<(Option<FileStat>, bool)>) =
+        found.into_iter().map(|w| (w.entry, (w.stat, w.linked))).unzip();
     if !options.list_escaping_symlinks {
-        refuse_escaping_links(&w.out)?;
+        refuse_escaping_links(&entries)?;
     }
     // Hard links are resolved after sorting so that the first name in path
     // order is the one that carries the content, as tar expects.
     if options.hardlinks == Hardlinks::Keep {
-        let mut first: std::collections::HashMap<(u64, u64), String> = Default::default();
-        let ids = w.ids_in_order();
-        for (entry, id) in w.out.iter_mut().zip(ids) {
-            if let Some(id) = id {
-                match first.get(&id) {
-                    Some(p) => entry.hardlink = Some(p.clone()),
-                    None => {
-                        first.insert(id, entry.path.clone());
-                    }
+        let mut first: HashMap<(u64, u64), usize> = HashMap::new();
+        for (i, (stat, linked)) in ids.iter().enumerate() {
+            let Some(stat) = stat.filter(|_| *linked) else { continue };
+            match first.get(&(stat.dev, stat.ino)) {
+                Some(&j) => entries[i].hardlink = Some(entries[j].path.clone()),
+                None => {
+                    first.insert((stat.dev, stat.ino), i);
                 }
             }
         }
     }
-    Ok(w.out)
+    Ok((entries, ids.into_iter().map(|(stat, _)| stat).collect()))
 }
 
+/// One entry as a walk found it.
+struct Found {
+    entry: FileEntry,
+    stat: Option<FileStat>,
+    /// A regular file with more than one name.
+    linked: bool,
+}
+
+/// One walk: its limits, what it counted so far (shared by the threads
+/// walking it) and what it found, in no order.
 struct Walker<'a> {
     limits: &'a WalkOptions,
-    stats: Option<&'a mut FileStats>,
-    out: Vec<FileEntry>,
-    bytes: u64,
-    /// (dev, inode) of multiply-linked files, by path.
-    seen: std::collections::HashMap<String, (u64, u64)>,
+    entries: AtomicU64,
+    bytes: AtomicU64,
+    found: Mutex<Vec<Found>>,
 }
 
 impl Walker<'_> {
-    fn ids_in_order(&self) -> Vec<Option<(u64, u64)>> {
-        self.out.iter().map(|e| self.seen.get(&e.path).copied()).collect()
-    }
-
-    fn walk_dir(&mut self, dir: &Dir, prefix: &str, depth: usize) -> Result<(), TreeError> {
+    /// Lists `dir`'s entries, then walks its subdirectories. Each
+    /// directory's entries join `found` in one lock, so a deep tree is
+    /// never copied level by level.
+    fn walk_dir(&self, dir: &Dir, prefix: &str, depth: usize) -> Result<(), TreeError> {
         if depth >= self.limits.max_depth {
             return Err(TreeError::TooDeep { path: prefix.to_string(), limit: self.limits.max_depth });
         }
-        let io_err = |path: &str| {
-            let path = path.to_string();
-            move |source| TreeError::Io { path, source }
-        };
         let shown = if prefix.is_empty() { "." } else { prefix };
         let mut names = Vec::new();
         for entry in dir.entries().map_err(io_err(shown))? {
@@ -154,38 +194,36 @@ impl Walker<'_> {
             };
             names.push(name.to_string());
         }
-        names.sort();
+        names.sort_unstable();
+        let mut here = Vec::with_capacity(names.len());
+        let mut subdirs = Vec::new();
         for name in names {
             let path = join(prefix, &name);
             if path.len() > self.limits.max_path_len {
                 return Err(TreeError::PathTooLong { path, limit: self.limits.max_path_len });
             }
-            if self.out.len() as u64 >= self.limits.max_entries {
+            if self.entries.fetch_add(1, Ordering::Relaxed) >= self.limits.max_entries {
                 return Err(TreeError::TooManyEntries { limit: self.limits.max_entries });
             }
             let meta = dir.symlink_metadata(&name).map_err(io_err(&path))?;
             let ft = meta.file_type();
             let mode = meta.permissions().mode() & 0o7777;
             if ft.is_dir() {
-                self.out.push(entry(path.clone(), FileKind::Dir, mode, 0));
-                let sub = dir.open_dir_nofollow(&name).map_err(io_err(&path))?;
-                self.walk_dir(&sub, &path, depth + 1)?;
+                here.push(found(entry(path.clone(), FileKind::Dir, mode, 0)));
+                subdirs.push((name, path));
             } else if ft.is_file() {
                 let size = meta.len();
-                if meta.nlink() > 1 {
-                    if self.limits.hardlinks == Hardlinks::Refuse {
-                        return Err(TreeError::Hardlink { path });
-                    }
-                    self.seen.insert(path.clone(), (meta.dev(), meta.ino()));
+                let linked = meta.nlink() > 1;
+                if linked && self.limits.hardlinks == Hardlinks::Refuse {
+                    return Err(TreeError::Hardlink { path });
                 }
-                self.bytes = self.bytes.saturating_add(size);
-                if self.bytes > self.limits.max_bytes {
+                let before =
+                    self.bytes.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| Some(b.saturating_add(size)));
+                if before.unwrap_or(u64::MAX).saturating_add(size) > self.limits.max_bytes {
                     return Err(TreeError::TooLarge { limit: self.limits.max_bytes });
                 }
-                if let Some(stats) = self.stats.as_deref_mut() {
-                    stats.insert(path.clone(), meta);
-                }
-                self.out.push(entry(path, FileKind::File, mode, size));
+                let stat = Some(FileStat::of(&meta));
+                here.push(Found { entry: entry(path, FileKind::File, mode, size), stat, linked });
             } else if ft.is_symlink() {
                 let target = dir.read_link_contents(&name).map_err(io_err(&path))?;
                 let Some(target) = target.to_str().map(str::to_string) else {
@@ -193,13 +231,33 @@ impl Walker<'_> {
                 };
                 let mut e = entry(path, FileKind::Symlink, 0o777, 0);
                 e.link = Some(target);
-                self.out.push(e);
+                here.push(found(e));
             } else {
                 return Err(TreeError::SpecialFile { path, kind: special_kind(meta.mode()) });
             }
         }
-        Ok(())
+        self.found.lock().unwrap_or_else(|p| p.into_inner()).append(&mut here);
+        let walk_sub = |(name, path): &(String, String)| -> Result<(), TreeError> {
+            let sub = dir.open_dir_nofollow(name).map_err(io_err(path))?;
+            self.walk_dir(&sub, path, depth + 1)
+        };
+        if depth < PARALLEL_DEPTH && subdirs.len() > 1 {
+            // Collected in order, so the first refusal in path order wins.
+            let results: Vec<Result<(), TreeError>> = subdirs.par_iter().map(walk_sub).collect();
+            results.into_iter().collect()
+        } else {
+            subdirs.iter().try_for_each(walk_sub)
+        }
     }
+}
+
+fn io_err(path: &str) -> impl FnOnce(io::Error) -> TreeError {
+    let path = path.to_string();
+    move |source| TreeError::Io { path, source }
+}
+
+fn found(entry: FileEntry) -> Found {
+    Found { entry, stat: None, linked: false }
 }
 
 fn entry(path: String, kind: FileKind, mode: u32, size: u64) -> FileEntry {
@@ -291,5 +349,58 @@ mod tests {
         assert!(matches!(walk(&dir, &few), Err(TreeError::TooManyEntries { limit: 3 })));
         let small = WalkOptions { max_bytes: 12, ..WalkOptions::default() };
         assert!(matches!(walk(&dir, &small), Err(TreeError::TooLarge { limit: 12 })));
+    }
+
+    /// Directories are read on several threads; the listing, the stats
+    /// beside it and the refusal a tree gets must not show it.
+    #[test]
+    fn a_parallel_walk_gives_what_a_sequential_one_gives() {
+        let tmp = tempfile::tempdir().unwrap();
+        for a in 0..6 {
+            for b in 0..5 {
+                // Deeper than PARALLEL_DEPTH, so both ways of recursing run.
+                let dir = tmp.path().join(format!("d{a}/e{b}/f/g/h/i/j/k"));
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(dir.join("file"), format!("{a}{b}")).unwrap();
+            }
+        }
+        std::fs::hard_link(tmp.path().join("d5/e4/f/g/h/i/j/k/file"), tmp.path().join("d0/link")).unwrap();
+        let dir = Dir::open_ambient_dir(tmp.path(), ambient_authority()).unwrap();
+        let walk_on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| walk_with_stats(&dir, &WalkOptions::default()).unwrap())
+        };
+        let (one, one_stats) = walk_on(1);
+        assert_eq!(one.len(), 6 + 6 * 5 * 8 + 1);
+        assert!(one.windows(2).all(|w| w[0].path < w[1].path), "sorted by path");
+        let file = one.iter().position(|e| e.path == "d0/e0/f/g/h/i/j/k/file").unwrap();
+        assert_eq!(one_stats[file].map(|s| s.size), Some(2), "stats stay beside their entries");
+        assert!(one.iter().zip(&one_stats).all(|(e, s)| s.is_some() == (e.kind == FileKind::File)));
+        // The first name in path order carries the content.
+        let link = one.iter().find(|e| e.path == "d5/e4/f/g/h/i/j/k/file").unwrap();
+        assert_eq!(link.hardlink.as_deref(), Some("d0/link"));
+        for _ in 0..5 {
+            assert_eq!(walk_on(4), (one.clone(), one_stats.clone()));
+        }
+
+        // Two refusals in sibling trees: the first in path order is told.
+        for (at, name) in [("d4/e1/f", "sock-b"), ("d1/e3/f/g", "sock-a")] {
+            rustix::fs::mknodat(
+                rustix::fs::CWD,
+                tmp.path().join(at).join(name),
+                rustix::fs::FileType::Fifo,
+                rustix::fs::Mode::from_raw_mode(0o644),
+                0,
+            )
+            .unwrap();
+        }
+        for threads in [1, 4, 4, 4] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let err = pool.install(|| walk(&dir, &WalkOptions::default())).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "d1/e3/f/g/sock-a: is a fifo; only files, directories and symlinks can go into an image"
+            );
+        }
     }
 }

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::HashMemo;
 use crate::pipeline::listing::LayerEntry;
 use crate::pipeline::staging::StagedTree;
-use crate::tree::FileStats;
+use crate::tree::{FileStat, FileStats};
 
 /// Builds a cache key from the parts a result depends on.
 #[derive(Clone)]
@@ -43,10 +43,11 @@ impl KeyBuilder {
 
 /// A file to key: its index in the listing, its name in its directory,
 /// and its stat when the listing already read it.
-type ToKey<'a> = (usize, &'a str, Option<&'a cap_std::fs::Metadata>);
+type ToKey<'a> = (usize, &'a str, Option<FileStat>);
 
 /// The cache key of a pack step: the packer, the layer settings, and the
-/// listing with the SHA-256 of every file's content.
+/// listing with the SHA-256 of every file's content. `stats` is what the
+/// listing read, aligned with it (files past its end are stated here).
 pub fn layer_key(
     pack_digest: &str,
     compression: crate::oci::Compression,
@@ -57,17 +58,16 @@ pub fn layer_key(
     stats: &FileStats,
 ) -> Result<String> {
     // Files are stated through their directory, opened once: a nested
-    // path costs cap-std a checked open of its parent per call, and an
-    // unchanged rebuild is mostly these stats.
-    // Files the listing already stated need no second stat (an unchanged
-    // rebuild is mostly these), and their directory is opened only if one
-    // of them must be read.
+    // path costs cap-std a checked open of its parent per call. Files the
+    // listing already stated need no second stat (an unchanged rebuild is
+    // mostly these), and their directory is opened only if one of them
+    // must be read.
     let mut by_dir: BTreeMap<&str, Vec<ToKey>> = BTreeMap::new();
     for (i, e) in listing.iter().enumerate() {
         if e.kind == FileKind::File && e.hardlink.is_none() {
             let from = e.source_path();
             let (dir, name) = from.rsplit_once('/').unwrap_or(("", from));
-            by_dir.entry(dir).or_default().push((i, name, stats.get(from)));
+            by_dir.entry(dir).or_default().push((i, name, stats.get(i).copied().flatten()));
         }
     }
     let groups: Vec<_> = by_dir.into_iter().collect();
@@ -90,13 +90,15 @@ pub fn layer_key(
             };
             let mut out = Vec::with_capacity(files.len());
             for &(i, name, known) in files {
-                let meta = match known {
-                    Some(meta) => meta.clone(),
-                    None => open()?.symlink_metadata(name).with_context(|| format!("reading {dir_path}/{name}"))?,
+                let stat = match known {
+                    Some(stat) => stat,
+                    None => FileStat::of(
+                        &open()?.symlink_metadata(name).with_context(|| format!("reading {dir_path}/{name}"))?,
+                    ),
                 };
                 let mut read = || content_digest(&open()?, name, listing[i].size);
                 let digest = match memo {
-                    Some(memo) => memo.digest(&meta, read)?,
+                    Some(memo) => memo.digest(&stat, read)?,
                     None => read()?,
                 };
                 out.push((i, digest));
@@ -110,8 +112,11 @@ pub fn layer_key(
     }
     let mut key =
         KeyBuilder::new("pack").part(pack_digest).part(compression.to_string()).part(source_date_epoch.to_le_bytes());
+    let mut json = Vec::new();
     for (e, h) in listing.iter().zip(hashes) {
-        key = key.part(serde_json::to_vec(e)?).part(h);
+        json.clear();
+        serde_json::to_writer(&mut json, e)?;
+        key = key.part(&json).part(h);
     }
     Ok(key.finish())
 }
@@ -186,9 +191,9 @@ mod tests {
         let dir = Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority()).expect("open");
         let (listing, stats) = crate::tree::walk_with_stats(&dir, &crate::tree::WalkOptions::default()).expect("walk");
         let listing: Vec<LayerEntry> = listing.into_iter().map(LayerEntry::from).collect();
-        let mut stated: Vec<&str> = stats.keys().map(String::as_str).collect();
-        stated.sort();
-        assert_eq!(stated, ["a/b/deep.yaml", "top.yaml"], "regular files only, by path");
+        let stated: Vec<&str> =
+            listing.iter().zip(&stats).filter(|(_, s)| s.is_some()).map(|(e, _)| e.path.as_str()).collect();
+        assert_eq!(stated, ["a/b/deep.yaml", "top.yaml"], "regular files only, aligned with the listing");
         let key = |stats: &FileStats| {
             layer_key("sha256:p", crate::oci::Compression::Gzip, 0, None, &dir, &listing, stats).expect("key")
         };

@@ -1,9 +1,15 @@
 //! The memo of file digests by stat fingerprint, which makes an
 //! unchanged rebuild's cache keys cheap. Not the cache entries themselves.
 
+use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
+
+use crate::tree::FileStat;
 
 /// Remembers the content digest of files by their stat fingerprint, as
 /// git's index does, so an unchanged file is not read again just to
@@ -12,8 +18,8 @@ use anyhow::{Context, Result};
 /// and ctime (which no user can set) are all the same.
 pub struct HashMemo {
     path: Option<PathBuf>,
-    entries: std::sync::Mutex<std::collections::HashMap<FileId, (Fingerprint, String)>>,
-    dirty: std::sync::atomic::AtomicBool,
+    entries: Mutex<HashMap<FileId, (Fingerprint, [u8; 32])>>,
+    dirty: AtomicBool,
 }
 
 /// A file's device and inode.
@@ -21,46 +27,42 @@ type FileId = (u64, u64);
 /// Size, mtime and ctime (seconds and nanoseconds).
 type Fingerprint = (u64, i64, i64, i64, i64);
 
-/// One remembered file, as the memo file stores it.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct MemoEntry {
-    id: FileId,
-    fingerprint: Fingerprint,
-    digest: String,
-}
+/// The memo file: this line, then one record per file of seven
+/// little-endian 64-bit numbers (device, inode, size, mtime, mtime ns,
+/// ctime, ctime ns) and the 32 bytes of its SHA-256. Fixed-size records
+/// load in a few milliseconds, where JSON of 40,000 files took 25 ms of
+/// an unchanged rebuild's 300.
+const MAGIC: &[u8; 16] = b"sealbox memo v3\n";
+const RECORD: usize = 7 * 8 + 32;
+/// How a digest reads in a cache key.
+const PREFIX: &str = "sha256:";
 
 impl HashMemo {
     /// Loads the memo of the store at `store_root` (empty when caching is
-    /// off or the file is missing or damaged).
+    /// off or the file is missing or damaged: it only saves reading).
     pub fn load(store_root: &Path, enabled: bool) -> Self {
-        let path = enabled.then(|| store_root.join(".sealbox").join("hash-memo.v2.json"));
-        let entries = path
-            .as_ref()
-            .and_then(|p| std::fs::read(p).ok())
-            .and_then(|b| serde_json::from_slice::<Vec<MemoEntry>>(&b).ok())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|e| (e.id, (e.fingerprint, e.digest)))
-            .collect();
-        HashMemo { path, entries: std::sync::Mutex::new(entries), dirty: Default::default() }
+        let path = enabled.then(|| store_root.join(".sealbox").join("hash-memo.v3"));
+        let entries = path.as_ref().and_then(|p| std::fs::read(p).ok()).and_then(|b| parse(&b)).unwrap_or_default();
+        HashMemo { path, entries: Mutex::new(entries), dirty: Default::default() }
     }
 
-    /// The digest of the file described by `meta`, from the memo when its
-    /// fingerprint is unchanged, else from `compute` (and remembered).
-    pub fn digest(&self, meta: &cap_std::fs::Metadata, compute: impl FnOnce() -> Result<String>) -> Result<String> {
-        use cap_std::fs::MetadataExt;
+    /// The digest (`sha256:…`) of the file `stat` describes, from the memo
+    /// when its fingerprint is unchanged, else from `compute` (and
+    /// remembered).
+    pub fn digest(&self, stat: &FileStat, compute: impl FnOnce() -> Result<String>) -> Result<String> {
         // Numbers, not strings: an unchanged rebuild looks up every file.
-        let id = (meta.dev(), meta.ino());
-        let fingerprint = (meta.len(), meta.mtime(), meta.mtime_nsec(), meta.ctime(), meta.ctime_nsec());
+        let id = (stat.dev, stat.ino);
+        let fingerprint = (stat.size, stat.mtime, stat.mtime_nsec, stat.ctime, stat.ctime_nsec);
         if let Some((fp, digest)) = self.lock().get(&id)
             && *fp == fingerprint
         {
-            return Ok(digest.clone());
+            return Ok(format!("{PREFIX}{}", hex::encode(digest)));
         }
         let digest = compute()?;
-        if self.path.is_some() {
-            self.lock().insert(id, (fingerprint, digest.clone()));
-            self.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
+        let raw = digest.strip_prefix(PREFIX).and_then(|h| <[u8; 32]>::try_from(hex::decode(h).ok()?).ok());
+        if let (Some(raw), Some(_)) = (raw, &self.path) {
+            self.lock().insert(id, (fingerprint, raw));
+            self.dirty.store(true, Ordering::Relaxed);
         }
         Ok(digest)
     }
@@ -68,36 +70,64 @@ impl HashMemo {
     /// Writes the memo back if it changed.
     pub fn save(&self) -> Result<()> {
         let Some(path) = &self.path else { return Ok(()) };
-        if !self.dirty.load(std::sync::atomic::Ordering::Relaxed) {
+        if !self.dirty.load(Ordering::Relaxed) {
             return Ok(());
         }
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing in {}", dir.display()))?;
-        let entries: Vec<MemoEntry> = self
-            .lock()
-            .iter()
-            .map(|(id, (fingerprint, digest))| MemoEntry { id: *id, fingerprint: *fingerprint, digest: digest.clone() })
-            .collect();
-        // Buffered: serde_json writes token by token, and a memo of 40,000
-        // files was 1.4 million write calls unbuffered.
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut tmp);
-        serde_json::to_writer(&mut out, &entries)?;
-        std::io::Write::flush(&mut out).context("saving the file digest memo")?;
-        drop(out);
+        let bytes = {
+            let entries = self.lock();
+            let mut bytes = Vec::with_capacity(MAGIC.len() + entries.len() * RECORD);
+            bytes.extend_from_slice(MAGIC);
+            for (&(dev, ino), &((size, mtime, mtime_ns, ctime, ctime_ns), digest)) in entries.iter() {
+                for n in [dev, ino, size] {
+                    bytes.extend_from_slice(&n.to_le_bytes());
+                }
+                for n in [mtime, mtime_ns, ctime, ctime_ns] {
+                    bytes.extend_from_slice(&n.to_le_bytes());
+                }
+                bytes.extend_from_slice(&digest);
+            }
+            bytes
+        };
+        tmp.write_all(&bytes).context("saving the file digest memo")?;
         tmp.persist(path).context("saving the file digest memo")?;
+        // The JSON memo of earlier versions is never read again.
+        let _ = std::fs::remove_file(dir.join("hash-memo.v2.json"));
         Ok(())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<FileId, (Fingerprint, String)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<FileId, (Fingerprint, [u8; 32])>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Reads a memo file; `None` when it is not one (a damaged memo is
+/// dropped, never half read).
+fn parse(bytes: &[u8]) -> Option<HashMap<FileId, (Fingerprint, [u8; 32])>> {
+    let records = bytes.strip_prefix(MAGIC.as_slice())?;
+    if records.len() % RECORD != 0 {
+        return None;
+    }
+    let mut entries = HashMap::with_capacity(records.len() / RECORD);
+    for r in records.chunks_exact(RECORD) {
+        let n = |i: usize| r[i * 8..i * 8 + 8].try_into().ok().map(u64::from_le_bytes);
+        let s = |i: usize| r[i * 8..i * 8 + 8].try_into().ok().map(i64::from_le_bytes);
+        let digest: [u8; 32] = r[56..].try_into().ok()?;
+        entries.insert((n(0)?, n(1)?), ((n(2)?, s(3)?, s(4)?, s(5)?, s(6)?), digest));
+    }
+    Some(entries)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::cell::Cell;
+
+    fn sha(bytes: &[u8]) -> String {
+        format!("{PREFIX}{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes)))
+    }
 
     #[test]
     fn memo_rereads_only_changed_files_and_survives_a_reload() {
@@ -107,31 +137,53 @@ mod tests {
         let dir = cap_std::fs::Dir::open_ambient_dir(files.path(), cap_std::ambient_authority()).unwrap();
         let reads = Cell::new(0);
         let digest_of = |memo: &HashMemo| {
-            let meta = dir.symlink_metadata("f").unwrap();
-            memo.digest(&meta, || {
+            let stat = FileStat::of(&dir.symlink_metadata("f").unwrap());
+            memo.digest(&stat, || {
                 reads.set(reads.get() + 1);
-                Ok(String::from_utf8(dir.read("f").unwrap()).unwrap())
+                Ok(sha(&dir.read("f")?))
             })
             .unwrap()
         };
         let memo = HashMemo::load(store.path(), true);
-        assert_eq!(digest_of(&memo), "one");
-        assert_eq!(digest_of(&memo), "one");
+        assert_eq!(digest_of(&memo), sha(b"one"));
+        assert_eq!(digest_of(&memo), sha(b"one"));
         assert_eq!(reads.get(), 1, "an unchanged file is not read again");
         memo.save().unwrap();
 
         let reloaded = HashMemo::load(store.path(), true);
-        assert_eq!(digest_of(&reloaded), "one");
+        assert_eq!(digest_of(&reloaded), sha(b"one"));
         assert_eq!(reads.get(), 1, "the memo survives a reload");
 
         // Rewriting the file changes its ctime, whatever its mtime says.
         std::fs::write(files.path().join("f"), "two").unwrap();
-        assert_eq!(digest_of(&reloaded), "two");
+        assert_eq!(digest_of(&reloaded), sha(b"two"));
         assert_eq!(reads.get(), 2);
 
         let off = HashMemo::load(store.path(), false);
         digest_of(&off);
         digest_of(&off);
         assert_eq!(reads.get(), 4, "with caching off nothing is remembered");
+    }
+
+    #[test]
+    fn a_damaged_memo_is_dropped_whole() {
+        let store = tempfile::tempdir().unwrap();
+        let memo = HashMemo::load(store.path(), true);
+        let stat = FileStat { dev: 1, ino: 2, size: 3, mtime: 4, mtime_nsec: 5, ctime: 6, ctime_nsec: 7 };
+        memo.digest(&stat, || Ok(sha(b"abc"))).unwrap();
+        memo.save().unwrap();
+        let file = store.path().join(".sealbox/hash-memo.v3");
+        let saved = std::fs::read(&file).unwrap();
+        assert_eq!(saved.len(), MAGIC.len() + RECORD);
+        assert_eq!(parse(&saved).map(|m| m.len()), Some(1));
+        // Cut short, or from another version: read as empty, never half.
+        for damaged in [&saved[..saved.len() - 1], &saved[1..], b"[]".as_slice()] {
+            assert!(parse(damaged).is_none());
+            std::fs::write(&file, damaged).unwrap();
+            let reloaded = HashMemo::load(store.path(), true);
+            let computed = Cell::new(false);
+            reloaded.digest(&stat, || Ok(sha(b"abc")).inspect(|_| computed.set(true))).unwrap();
+            assert!(computed.get(), "nothing was read from a damaged memo");
+        }
     }
 }
