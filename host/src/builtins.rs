@@ -21,6 +21,16 @@ pub fn get(name: &str) -> Option<&'static [u8]> {
     EMBEDDED.iter().find(|b| b.name == name).map(|b| b.wasm)
 }
 
+/// The digest (`sha256:…`) of the builtin called `name`, known without
+/// loading it: taken from the build when the binary carries its artifact.
+pub fn digest(name: &str) -> Option<String> {
+    let b = EMBEDDED.iter().find(|b| b.name == name)?;
+    Some(match b.precompiled {
+        Some((digest, _)) => digest.to_string(),
+        None => crate::sandbox::sha256_digest(b.wasm),
+    })
+}
+
 /// The names of every builtin, for help texts and errors.
 pub fn names() -> impl Iterator<Item = &'static str> {
     EMBEDDED.iter().map(|b| b.name)

@@ -142,7 +142,7 @@ impl Build<'_> {
         let (options, cache, runner) = (self.options, self.cache, &planned.runner);
         let analysis_root = trees.analysis.root();
         let started = Instant::now();
-        let imagelist = runner.builtin("imagelist")?;
+        let imagelist = runner.lazy_builtin("imagelist")?;
         let mut req = RunRequest::new(serde_json::json!({
             "extraImages": options.extra_images,
             "ignoredImages": options.ignored_images,
@@ -176,7 +176,8 @@ impl Build<'_> {
                 hit.response
             }
             None => {
-                let (outcome, out) = runner.run("imagelist", &imagelist, analysis_root, &self.work, req, None)?;
+                let (outcome, out) =
+                    runner.run("imagelist", &imagelist.module()?, analysis_root, &self.work, req, None)?;
                 apply_output(&out, &outcome.output, dests, &BTreeMap::new(), &mut Vec::new())?;
                 if let Some(key) = &key
                     && let Some(entry) = CachedOutput::capture(&out, &outcome.output, &outcome.response)?
@@ -189,7 +190,7 @@ impl Build<'_> {
         self.report.warn(steps::warnings(&response));
         self.report.note(steps::notes(&response));
         let count = response.data.get("images").and_then(|i| i.as_array()).map_or(0, Vec::len);
-        self.report.step("imagelist", &imagelist.name, started, cached, &format!("{count} images"));
+        self.report.step("imagelist", imagelist.name, started, cached, &format!("{count} images"));
         Ok(response)
     }
 }

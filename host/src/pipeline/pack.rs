@@ -42,7 +42,7 @@ impl Build<'_> {
         trees: StagedTrees,
         layers: PlanLayers,
     ) -> Result<(Analysed, Layers)> {
-        let pack = planned.runner.builtin("pack")?;
+        let pack = planned.runner.lazy_builtin("pack")?;
         let (store, cache, options, work) = (self.store, self.cache, self.options, self.work.as_path());
         let packer = Packer { runner: &planned.runner, pack: &pack, store, cache, options, work };
         let cancel = AtomicBool::new(false);
@@ -86,7 +86,7 @@ impl Build<'_> {
             let (desc, cached) = packer.layer(&last_dir, &analysed.last_layer, last_listing, &Default::default())?;
             let created_by = "sealbox: rendered templates and image list".to_string();
             layers.history.push(self.history_entry(&created_by));
-            self.report.step("rendered files", &packer.pack.name, started, cached, &human_size(desc.size));
+            self.report.step("rendered files", packer.pack.name, started, cached, &human_size(desc.size));
             layers.layers.push((desc, created_by));
         }
         self.pack_outputs(packer, &analysed.late_outputs, &mut layers)?;
@@ -108,7 +108,7 @@ impl Build<'_> {
             let dir = Dir::open_ambient_dir(&output.dir, cap_std::ambient_authority())?;
             let (desc, cached) = packer.layer(&dir, &output.dir, output.listing.clone(), &Default::default())?;
             let size = human_size(desc.size);
-            self.report.step(&output.created_by, &packer.pack.name, started, cached, &size);
+            self.report.step(&output.created_by, packer.pack.name, started, cached, &size);
             layers.history.push(self.history_entry(&output.created_by));
             layers.layers.push((desc, output.created_by.clone()));
         }

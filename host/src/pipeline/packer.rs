@@ -13,17 +13,17 @@ use super::cache::{CachedLayer, StepCache, layer_key};
 use super::listing::LayerEntry;
 use super::options::BuildOptions;
 use super::report::bar;
-use super::steps::{ModuleRunner, RunRequest};
+use super::steps::{LazyBuiltin, ModuleRunner, RunRequest};
 use crate::oci::{LayerDescriptor, LayerWriter, Store};
-use crate::sandbox::{Limits, Module, SharedWriter};
+use crate::sandbox::{Limits, SharedWriter};
 use crate::tree::FileStats;
 
 /// What packing one layer needs; shared by reference with the thread that
 /// packs the plan's layers.
 pub struct Packer<'a> {
     pub runner: &'a ModuleRunner,
-    /// The `pack` module.
-    pub pack: &'a Module,
+    /// The `pack` module, loaded when a layer is not in the cache.
+    pub pack: &'a LazyBuiltin<'a>,
     pub store: &'a Store,
     pub cache: &'a StepCache,
     pub options: &'a BuildOptions,
@@ -77,7 +77,8 @@ impl Packer<'_> {
         });
         req.files = files;
         req.limits = Limits { stdout: u64::MAX, timeout: std::time::Duration::from_secs(3600), ..Limits::default() };
-        let result = self.runner.run("pack", self.pack, source_dir, self.work, req, Some(Box::new(writer.clone())));
+        let pack = self.pack.module()?;
+        let result = self.runner.run("pack", &pack, source_dir, self.work, req, Some(Box::new(writer.clone())));
         let (_outcome, _out) = result?;
         drop(bar);
         let layer_writer = writer.into_inner().ok_or_else(|| anyhow!("the packer still holds the layer writer"))?;

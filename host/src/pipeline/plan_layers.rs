@@ -129,7 +129,7 @@ impl PlanPacker<'_> {
     fn report(&self, name: String, started: Instant, cached: bool, desc: &LayerDescriptor) -> PackReport {
         PackReport {
             name,
-            module: self.packer.pack.name.clone(),
+            module: self.packer.pack.name.to_string(),
             duration: started.elapsed(),
             cached,
             what: human_size(desc.size),

@@ -17,6 +17,22 @@ use crate::sandbox::{Invocation, Limits, Module, ModuleBinary, Sandbox, StepErro
 /// A module being compiled or compiled (or why it did not compile).
 type CompileSlot = CompileOnce<Result<Module, String>>;
 
+/// A builtin known by name and digest, loaded on first use.
+pub struct LazyBuiltin<'a> {
+    runner: &'a ModuleRunner,
+    /// The builtin's name, as reports show it.
+    pub name: &'static str,
+    /// The digest of its wasm.
+    pub digest: String,
+}
+
+impl LazyBuiltin<'_> {
+    /// The module, loaded (once per build) if it was not yet.
+    pub fn module(&self) -> Result<Module> {
+        self.runner.builtin(self.name)
+    }
+}
+
 /// Runs builtin modules for one build; loads each module once.
 pub struct ModuleRunner {
     sandbox: Sandbox,
@@ -60,6 +76,14 @@ impl ModuleRunner {
         let module = self.sandbox.load(&binary, name).with_context(|| format!("loading builtin {name}"))?;
         loaded.insert(name, module.clone());
         Ok(module)
+    }
+
+    /// The builtin called `name` by its digest, loaded only when it runs:
+    /// an unchanged rebuild needs its builtins' digests for the cache keys
+    /// and nothing else of them.
+    pub fn lazy_builtin(&self, name: &'static str) -> Result<LazyBuiltin<'_>> {
+        let digest = crate::builtins::digest(name).with_context(|| format!("no builtin module {name}"))?;
+        Ok(LazyBuiltin { runner: self, name, digest })
     }
 
     /// Compiles a third-party module (or loads it from the precompiled
