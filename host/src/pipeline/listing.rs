@@ -110,8 +110,10 @@ pub fn layer_listing_with_stats(
     entries: &[CopyEntry],
     ignore: &Ignore,
 ) -> Result<(Vec<LayerEntry>, FileStats)> {
-    let mut by_path: BTreeMap<String, (LayerEntry, Option<FileStat>)> = BTreeMap::new();
-    for entry in entries {
+    // Every entry in order, each with its rank: of two entries for one
+    // path the later one wins, and an implicit directory loses to any.
+    let mut listed: Vec<Ranked> = Vec::new();
+    for (group, entry) in entries.iter().enumerate() {
         let source = path_str(&entry.source)?;
         let target = path_str(&entry.target)?;
         match entry.kind {
@@ -136,7 +138,7 @@ pub fn layer_listing_with_stats(
                 if source != target {
                     e.source = Some(source);
                 }
-                by_path.insert(target, (e, Some(FileStat::of(&meta))));
+                listed.push(Ranked { rank: listed.len() + 1, group, entry: e, stat: Some(FileStat::of(&meta)) });
             }
             EntryKind::Dir => {
                 let dir = if source.is_empty() {
@@ -149,12 +151,12 @@ pub fn layer_listing_with_stats(
                 // they point does not matter to the build; hard links
                 // within the directory stay hard links.
                 let walk = WalkOptions { list_escaping_symlinks: true, ..WalkOptions::default() };
-                let (listed, stats) = tree::walk_with_stats(&dir, &walk)
+                let (walked, stats) = tree::walk_with_stats(&dir, &walk)
                     .with_context(|| format!("{} in the build context", shown(&source)))?;
                 if !target.is_empty() {
-                    by_path.entry(target.clone()).or_insert_with(|| (implicit_dir(&target), None));
+                    listed.push(Ranked { rank: 0, group, entry: implicit_dir(&target), stat: None });
                 }
-                let kept = listed
+                let kept = walked
                     .into_iter()
                     .zip(stats)
                     .filter(|(e, _)| ignore.is_empty() || !ignore.is_excluded(&Path::new(&source).join(&e.path)));
@@ -166,7 +168,7 @@ pub fn layer_listing_with_stats(
                     if from != e.path {
                         e.source = Some(from);
                     }
-                    by_path.insert(e.path.clone(), (e, stat));
+                    listed.push(Ranked { rank: listed.len() + 1, group, entry: e, stat });
                 }
             }
             EntryKind::Archive => {
@@ -175,39 +177,64 @@ pub fn layer_listing_with_stats(
             }
         }
     }
+    let mut listed = winners(listed);
     // Parents of every entry must exist in the layer, as buildah writes them.
-    // Walking up stops at a parent already seen: its own parents were too.
+    // An entry's own parents are checked when it comes up itself, so the
+    // walk up stops at a parent the layer has or one already found missing.
+    let has = |listed: &[Ranked], path: &str| listed.binary_search_by(|r| r.entry.path.as_str().cmp(path)).is_ok();
     let mut missing: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
-    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
-    for p in by_path.keys() {
-        for (i, _) in p.rmatch_indices('/') {
-            let parent = &p[..i];
-            if !seen.insert(parent) {
+    for r in &listed {
+        let mut path = r.entry.path.as_str();
+        while let Some((parent, _)) = path.rsplit_once('/') {
+            if has(&listed, parent) || !missing.insert(parent) {
                 break;
             }
-            if !by_path.contains_key(parent) {
-                missing.insert(parent);
-            }
+            path = parent;
         }
     }
-    let missing: Vec<String> = missing.into_iter().map(str::to_string).collect();
-    for p in missing {
-        by_path.insert(p.clone(), (implicit_dir(&p), None));
+    let implicit: Vec<Ranked> = missing
+        .into_iter()
+        .map(|p| Ranked { rank: 0, group: usize::MAX, entry: implicit_dir(p), stat: None })
+        .collect();
+    if !implicit.is_empty() {
+        listed.extend(implicit);
+        listed = winners(listed);
     }
     // A hard link whose first name was overwritten by a later entry has
-    // nothing left to link to: it becomes a plain file read from its own
-    // source.
-    let dangling: Vec<String> = by_path
-        .iter()
-        .filter(|(_, (e, _))| e.hardlink.as_ref().is_some_and(|h| !by_path.contains_key(h)))
-        .map(|(p, _)| p.clone())
+    // nothing left to link to (the path now holds other content): it
+    // becomes a plain file read from its own source.
+    let position = |path: &str| listed.binary_search_by(|r| r.entry.path.as_str().cmp(path)).ok();
+    let dangling: Vec<usize> = (0..listed.len())
+        .filter(|&i| {
+            let first = listed[i].entry.hardlink.as_deref().map(position);
+            first.is_some_and(|j| j.is_none_or(|j| listed[j].group != listed[i].group))
+        })
         .collect();
-    for p in dangling {
-        if let Some((e, _)) = by_path.get_mut(&p) {
-            e.hardlink = None;
-        }
+    for i in dangling {
+        listed[i].entry.hardlink = None;
     }
-    Ok(by_path.into_values().unzip())
+    Ok(listed.into_iter().map(|r| (r.entry, r.stat)).unzip())
+}
+
+/// A listing entry and where it came from.
+struct Ranked {
+    /// 0 for a directory made implicitly, else its place in the copy's
+    /// entries: of two for one path the higher wins.
+    rank: usize,
+    /// The copy entry it came from: a hard link holds only within one.
+    group: usize,
+    entry: LayerEntry,
+    stat: Option<FileStat>,
+}
+
+/// The listing sorted by path, one entry per path: the highest ranked.
+/// Each copy entry adds a run already in path order, so the sort is
+/// nearly linear; it replaced a map from path to entry, whose inserts and
+/// path copies were a tenth of an unchanged rebuild.
+fn winners(mut listed: Vec<Ranked>) -> Vec<Ranked> {
+    listed.sort_unstable_by(|a, b| a.entry.path.cmp(&b.entry.path).then(b.rank.cmp(&a.rank)));
+    listed.dedup_by(|later, first| later.entry.path == first.entry.path);
+    listed
 }
 
 /// A directory a layer holds without a source naming it (a parent of its
@@ -266,5 +293,51 @@ mod tests {
         let e: LayerEntry = serde_json::from_str(old).expect("old entry");
         assert_eq!(e.source.as_deref(), Some("ctx/x"));
         assert_eq!(serde_json::to_string(&e).expect("json"), old);
+    }
+
+    /// Later entries win, a directory made implicitly loses to any entry,
+    /// every parent is listed once, and a hard link whose first name was
+    /// overwritten stands alone; the stats stay beside their entries.
+    #[test]
+    fn copy_entries_merge_into_one_listing() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let p = tmp.path();
+        std::fs::create_dir_all(p.join("one/sub")).expect("mkdir");
+        std::fs::create_dir_all(p.join("two/sub")).expect("mkdir");
+        std::fs::write(p.join("one/sub/a"), "from one").expect("write");
+        std::fs::write(p.join("one/b"), "b").expect("write");
+        std::fs::hard_link(p.join("one/b"), p.join("one/sub/c")).expect("link");
+        std::fs::write(p.join("two/sub/a"), "from two!").expect("write");
+        std::fs::write(p.join("two/b"), "bb").expect("write");
+        std::fs::write(p.join("loose"), "x").expect("write");
+        let ctx = Dir::open_ambient_dir(p, cap_std::ambient_authority()).expect("open");
+        let copy = |source: &str, kind, target: &str| CopyEntry { source: source.into(), kind, target: target.into() };
+        let entries = [
+            copy("one", EntryKind::Dir, "deep/dest"),
+            copy("two", EntryKind::Dir, "deep/dest"),
+            copy("loose", EntryKind::File, "deep/dest/sub"),
+        ];
+        let (listing, stats) = layer_listing_with_stats(&ctx, &entries, &Ignore::default()).expect("listing");
+        let shown: Vec<String> = listing
+            .iter()
+            .map(|e| {
+                format!("{} {:?} {}", e.path, e.kind, e.source.as_deref().or(e.hardlink.as_deref()).unwrap_or("-"))
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "deep Dir -",
+                "deep/dest Dir -",
+                "deep/dest/b File two/b",
+                "deep/dest/sub File loose",
+                "deep/dest/sub/a File two/sub/a",
+                "deep/dest/sub/c File one/sub/c",
+            ]
+        );
+        assert_eq!(listing[0].mode, tree::IMPLICIT_DIR_MODE);
+        assert!(listing[5].hardlink.is_none(), "its first name, deep/dest/b, now holds two/b");
+        let sizes: Vec<Option<u64>> = stats.iter().map(|s| s.map(|s| s.size)).collect();
+        assert_eq!(sizes, [None, None, Some(2), Some(1), Some(9), Some(1)]);
     }
 }

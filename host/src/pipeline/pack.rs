@@ -4,6 +4,7 @@
 //! around a last layer of rendered files and the image list. How one
 //! listing becomes one layer blob is `packer`'s.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -83,7 +84,8 @@ impl Build<'_> {
             .collect();
         if last_listing.iter().any(|e| e.kind != FileKind::Dir) {
             let started = Instant::now();
-            let (desc, cached) = packer.layer(&last_dir, &analysed.last_layer, last_listing, &Default::default())?;
+            let (desc, cached) =
+                packer.layer(&last_dir, &analysed.last_layer, Arc::new(last_listing), &Default::default())?;
             let created_by = "sealbox: rendered templates and image list".to_string();
             layers.history.push(self.history_entry(&created_by));
             self.report.step("rendered files", packer.pack.name, started, cached, &human_size(desc.size));
@@ -106,7 +108,8 @@ impl Build<'_> {
         for output in outputs {
             let started = Instant::now();
             let dir = Dir::open_ambient_dir(&output.dir, cap_std::ambient_authority())?;
-            let (desc, cached) = packer.layer(&dir, &output.dir, output.listing.clone(), &Default::default())?;
+            let (desc, cached) =
+                packer.layer(&dir, &output.dir, Arc::new(output.listing.clone()), &Default::default())?;
             let size = human_size(desc.size);
             self.report.step(&output.created_by, packer.pack.name, started, cached, &size);
             layers.history.push(self.history_entry(&output.created_by));

@@ -4,6 +4,7 @@
 //! order, is the `pack` and `plan_layers` phases' business.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
 use cap_std::fs::Dir;
@@ -39,15 +40,21 @@ impl Packer<'_> {
         &self,
         source: &Dir,
         source_dir: &Path,
-        mut listing: Vec<LayerEntry>,
+        listing: Arc<Vec<LayerEntry>>,
         stats: &FileStats,
     ) -> Result<(LayerDescriptor, bool)> {
         let options = self.options;
-        if options.normalize_modes {
+        // Shared with the analysis, which copies from it: copied here only
+        // to be changed, or to be handed to the packer on a cache miss.
+        let listing = if options.normalize_modes {
+            let mut listing = Arc::unwrap_or_clone(listing);
             for e in &mut listing {
                 e.mode = normalized_mode(e.kind, e.mode);
             }
-        }
+            Arc::new(listing)
+        } else {
+            listing
+        };
         let key =
             // Only the context's files outlive the build: remembering the
             // digests of files in the build's own temp trees would only grow the
@@ -69,7 +76,7 @@ impl Packer<'_> {
         let expected: u64 = listing.iter().map(|e| e.size + 512).sum();
         let bar = bar::Bar::new("packing".into(), expected, options.progress_bar);
         let writer = SharedWriter::new(bar.counting(LayerWriter::new(self.store, options.compression)?));
-        let (files, sources) = LayerEntry::split(listing);
+        let (files, sources) = LayerEntry::split(Arc::unwrap_or_clone(listing));
         let mut req = RunRequest::new(if sources.is_empty() {
             serde_json::Value::Null
         } else {

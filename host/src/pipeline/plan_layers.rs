@@ -9,6 +9,7 @@
 //! run: on a build dominated by packing, the analysis costs no wall time.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -28,7 +29,8 @@ use crate::tree::FileStats;
 /// context as its source (an ADD of an archive), if any.
 pub struct Listed {
     pub layer: LayerStep,
-    pub listing: Vec<LayerEntry>,
+    /// Shared with the analysis tree's copies (`StagedTrees::to_analyse`).
+    pub listing: Arc<Vec<LayerEntry>>,
     /// The metadata the listing read of the context's files (empty for a
     /// staged archive).
     pub stats: FileStats,
@@ -115,7 +117,7 @@ impl PlanPacker<'_> {
                     let started = Instant::now();
                     let dir = Dir::open_ambient_dir(&output.dir, cap_std::ambient_authority())?;
                     let (desc, cached) =
-                        self.packer.layer(&dir, &output.dir, output.listing.clone(), &FileStats::new())?;
+                        self.packer.layer(&dir, &output.dir, Arc::new(output.listing.clone()), &FileStats::new())?;
                     transform::remember(self.packer.cache, &output, &desc)?;
                     out.history.push(History { created_by: Some(m.created_by.clone()), ..entry() });
                     out.reports.push(self.report(format!("{kubefile}:{} RUN", m.line), started, cached, &desc));

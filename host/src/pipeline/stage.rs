@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
@@ -35,7 +36,7 @@ pub(super) struct StagedTrees {
     pub rootfs: Option<StagedTree>,
     /// What the analysis tree copies, in plan order: from the context
     /// (`None`) or from a staging or output dir.
-    pub to_analyse: Vec<(Option<PathBuf>, Vec<LayerEntry>)>,
+    pub to_analyse: Vec<(Option<PathBuf>, Arc<Vec<LayerEntry>>)>,
 }
 
 /// What the plan's own layers are packed from, in plan order.
@@ -105,7 +106,8 @@ impl Build<'_> {
         let staged_ctx =
             staged_dir.as_ref().map(|d| Dir::open_ambient_dir(d, cap_std::ambient_authority())).transpose()?;
         let source = staged_ctx.as_ref().unwrap_or(ctx);
-        staged.trees.to_analyse.push((staged_dir.clone(), listing.clone()));
+        let listing = Arc::new(listing);
+        staged.trees.to_analyse.push((staged_dir.clone(), Arc::clone(&listing)));
         if let Some(rootfs) = &staged.trees.rootfs {
             rootfs.copy_in(source, &listing)?;
         }
@@ -139,7 +141,7 @@ impl Build<'_> {
         let output = runner.run(&binary, m, &at)?;
         let out = Dir::open_ambient_dir(&output.dir, cap_std::ambient_authority())?;
         rootfs.copy_in(&out, &output.listing)?;
-        staged.trees.to_analyse.push((Some(output.dir.clone()), output.listing.clone()));
+        staged.trees.to_analyse.push((Some(output.dir.clone()), Arc::new(output.listing.clone())));
         let files = output.listing.iter().filter(|e| e.kind != FileKind::Dir).count();
         self.report.step(&format!("{at} RUN"), &output.module, started, output.cached, &format!("{files} files"));
         staged.layers.transforms.push(output);
