@@ -194,10 +194,11 @@ impl Planner<'_> {
         // included (its processCmd splits node.Original at "CMD "), and
         // launches exactly that text. Unlike sealer, a second "CMD " in the
         // text does not cut it short.
-        let text = ins
-            .original
-            .find(char::is_whitespace)
-            .map_or("", |at| ins.original[at + 1..].trim_end_matches(['\r', '\n']));
+        // Split at the blank, whatever its width: a line ending in a
+        // multi-byte blank such as U+0085 has no text after it (found by
+        // AFL++ as a slice through that character).
+        let text =
+            ins.original.split_once(char::is_whitespace).map_or("", |(_, rest)| rest.trim_end_matches(['\r', '\n']));
         if text.trim().is_empty() {
             return Err(self.usage(ins, "expected a command", "CMD COMMAND"));
         }

@@ -26,6 +26,10 @@ fn launch_cmds_and_cmd_errors() {
         ("LAUNCH", 2, "LAUNCH: expected at least one application; usage: LAUNCH [\"APP\", ...]"),
         ("CMDS", 2, "CMDS: expected at least one command; usage: CMDS [\"COMMAND\", ...]"),
         ("CMD", 2, "CMD: expected a command; usage: CMD COMMAND"),
+        // A multi-byte blank after the keyword (U+0085, which Rust's trim
+        // removes): no command, and no slice through the character.
+        ("CMD\u{85}", 2, "CMD: expected a command; usage: CMD COMMAND"),
+        ("CMD \u{85}", 2, "CMD: expected a command; usage: CMD COMMAND"),
         (
             "APP a local://a.yaml\nCMD echo\nLAUNCH a",
             4,
