@@ -181,12 +181,11 @@ pub fn layer_listing_with_stats(
     // Parents of every entry must exist in the layer, as buildah writes them.
     // An entry's own parents are checked when it comes up itself, so the
     // walk up stops at a parent the layer has or one already found missing.
-    let has = |listed: &[Ranked], path: &str| listed.binary_search_by(|r| r.entry.path.as_str().cmp(path)).is_ok();
     let mut missing: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
     for r in &listed {
         let mut path = r.entry.path.as_str();
         while let Some((parent, _)) = path.rsplit_once('/') {
-            if has(&listed, parent) || !missing.insert(parent) {
+            if position(&listed, parent).is_some() || !missing.insert(parent) {
                 break;
             }
             path = parent;
@@ -203,10 +202,9 @@ pub fn layer_listing_with_stats(
     // A hard link whose first name was overwritten by a later entry has
     // nothing left to link to (the path now holds other content): it
     // becomes a plain file read from its own source.
-    let position = |path: &str| listed.binary_search_by(|r| r.entry.path.as_str().cmp(path)).ok();
     let dangling: Vec<usize> = (0..listed.len())
         .filter(|&i| {
-            let first = listed[i].entry.hardlink.as_deref().map(position);
+            let first = listed[i].entry.hardlink.as_deref().map(|h| position(&listed, h));
             first.is_some_and(|j| j.is_none_or(|j| listed[j].group != listed[i].group))
         })
         .collect();
@@ -214,6 +212,11 @@ pub fn layer_listing_with_stats(
         listed[i].entry.hardlink = None;
     }
     Ok(listed.into_iter().map(|r| (r.entry, r.stat)).unzip())
+}
+
+/// Where `path` is in a listing sorted by path.
+fn position(listed: &[Ranked], path: &str) -> Option<usize> {
+    listed.binary_search_by(|r| r.entry.path.as_str().cmp(path)).ok()
 }
 
 /// A listing entry and where it came from.
