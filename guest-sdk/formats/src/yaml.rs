@@ -18,6 +18,7 @@ use serde_json::{Map, Number, Value};
 
 use events::{Event, EventData, Mark, Parser, ScalarStyle};
 
+mod bare_text;
 mod events;
 
 /// Caps on one stream, so hostile input cannot exhaust memory or stack.
@@ -189,7 +190,7 @@ pub fn load(text: &str) -> Result<Vec<Document>, Error> {
 /// [`load`] with explicit limits.
 pub fn load_with(text: &str, limits: Limits) -> Result<Vec<Document>, Error> {
     let mut docs = Vec::new();
-    Loader::new(text, limits)?.stream(false, &mut |doc| {
+    stream_text(text, limits, false, &mut |doc| {
         docs.push(doc);
         ControlFlow::Continue(())
     })?;
@@ -219,7 +220,27 @@ pub fn for_each_document(
     limits: Limits,
     each: &mut dyn FnMut(Document) -> ControlFlow<()>,
 ) -> Result<(), Error> {
-    Loader::new(text, limits)?.stream(true, each)
+    stream_text(text, limits, true, each)
+}
+
+/// The documents of a text held whole: a bare text (no YAML syntax at all)
+/// folded directly, anything else through the event parser.
+fn stream_text(
+    text: &str,
+    limits: Limits,
+    per_document: bool,
+    each: &mut dyn FnMut(Document) -> ControlFlow<()>,
+) -> Result<(), Error> {
+    let mut loader = Loader::new(text, limits)?;
+    if limits.max_nodes > 0
+        && let Some(document) = bare_text::documents(text)
+    {
+        if let Some(document) = document {
+            let _ = each(document);
+        }
+        return Ok(());
+    }
+    loader.stream(per_document, each)
 }
 
 /// Every non-empty document of `text` as JSON (see [`load`]).
