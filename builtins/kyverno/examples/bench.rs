@@ -61,7 +61,10 @@ fn main() {
     let engine = Engine::new(Clock { now: 1_700_000_000, seed: 1 });
     let opts = EvalOptions::default();
     let started = Instant::now();
-    let (rows, summary) = apply::apply_counted(&engine, &policies, &resources, &opts, false, false);
+    let (rows, summary) = apply::apply_counted(
+        &apply::Applier { engine: &engine, policies: &policies, opts: &opts, audit_warn: false, keep_passes: false },
+        &resources,
+    );
     let secs = started.elapsed().as_secs_f64();
     let evaluations = policies.len() * resources.len();
     println!(

@@ -50,113 +50,99 @@ pub fn apply(
     opts: &EvalOptions<'_>,
     audit_warn: bool,
 ) -> Vec<ApplyRow> {
-    apply_counted(engine, policies, resources, opts, audit_warn, true).0
+    apply_counted(&Applier { engine, policies, opts, audit_warn, keep_passes: true }, resources).0
 }
 
-/// Like [`apply`], returning the totals and keeping passing rows only when
-/// `keep_passes` (large builds pass far more rules than they fail).
-pub fn apply_counted(
-    engine: &Engine,
-    policies: &[PreparedPolicy],
-    resources: &[Resource],
-    opts: &EvalOptions<'_>,
-    audit_warn: bool,
-    keep_passes: bool,
-) -> (Vec<ApplyRow>, ApplySummary) {
+/// Like [`apply`] with `applier`'s settings, returning the totals too.
+pub fn apply_counted(applier: &Applier<'_>, resources: &[Resource]) -> (Vec<ApplyRow>, ApplySummary) {
     let mut rows = Vec::new();
     let mut summary = ApplySummary::default();
     for resource in resources {
-        apply_one(engine, policies, resource, opts, audit_warn, keep_passes, &mut summary, &mut |row| rows.push(row));
+        applier.resource(resource, &mut summary, &mut |row| rows.push(row));
     }
     (rows, summary)
 }
 
-/// Evaluates every policy on one resource, counting each result in
-/// `summary` and handing each row to `emit` (passing rows only when
-/// `keep_passes`), so a caller can stream rows without holding them.
-#[allow(clippy::too_many_arguments)]
-pub fn apply_one(
-    engine: &Engine,
-    policies: &[PreparedPolicy],
-    resource: &Resource,
-    opts: &EvalOptions<'_>,
-    audit_warn: bool,
-    keep_passes: bool,
-    summary: &mut ApplySummary,
-    emit: &mut dyn FnMut(ApplyRow),
-) {
-    let all = engine.evaluate_all(policies, resource, opts);
-    emit_rows(policies, all, resource, &resource.display(), audit_warn, keep_passes, summary, emit);
+/// What stays the same while policies are applied to one resource after
+/// another: the engine, the prepared policies, the evaluation options and
+/// how results are reported.
+pub struct Applier<'a> {
+    pub engine: &'a Engine,
+    pub policies: &'a [PreparedPolicy],
+    pub opts: &'a EvalOptions<'a>,
+    /// Report failures of Audit rules as `warn`.
+    pub audit_warn: bool,
+    /// Hand passing rows to the caller too (they are always counted);
+    /// large builds pass far more rules than they fail.
+    pub keep_passes: bool,
 }
 
-/// [`apply_one`] for a JSON payload (`policy apply --json`): only the
-/// policies that evaluate plain JSON answer (see
-/// [`Engine::evaluate_payload`]); rows name the payload's file.
-#[allow(clippy::too_many_arguments)]
-pub fn apply_payload(
-    engine: &Engine,
-    policies: &[PreparedPolicy],
-    payload: &Resource,
-    opts: &EvalOptions<'_>,
-    audit_warn: bool,
-    keep_passes: bool,
-    summary: &mut ApplySummary,
-    emit: &mut dyn FnMut(ApplyRow),
-) {
-    let all = policies.iter().map(|p| engine.evaluate_payload(p, payload, opts)).collect();
-    emit_rows(policies, all, payload, &payload.file, audit_warn, keep_passes, summary, emit);
-}
+impl Applier<'_> {
+    /// Evaluates every policy on one resource, counting each result in
+    /// `summary` and handing each row to `emit`, so a caller can stream
+    /// rows without holding them.
+    pub fn resource(&self, resource: &Resource, summary: &mut ApplySummary, emit: &mut dyn FnMut(ApplyRow)) {
+        let all = self.engine.evaluate_all(self.policies, resource, self.opts);
+        self.emit_rows(all, resource, &resource.display(), summary, emit);
+    }
 
-/// Turns each policy's responses on `resource` (shown as `shown`) into
-/// rows, counting every result.
-#[allow(clippy::too_many_arguments)]
-fn emit_rows(
-    policies: &[PreparedPolicy],
-    all: Vec<Vec<crate::response::RuleResponse>>,
-    resource: &Resource,
-    shown: &str,
-    audit_warn: bool,
-    keep_passes: bool,
-    summary: &mut ApplySummary,
-    emit: &mut dyn FnMut(ApplyRow),
-) {
-    for (prepared, responses) in policies.iter().zip(all) {
-        for resp in responses {
-            if resp.status == RuleStatus::Pass {
-                summary.pass += 1;
-                if !keep_passes {
-                    continue;
+    /// [`Applier::resource`] for a JSON payload (`policy apply --json`):
+    /// only the policies that evaluate plain JSON answer (see
+    /// [`Engine::evaluate_payload`]); rows name the payload's file.
+    pub fn payload(&self, payload: &Resource, summary: &mut ApplySummary, emit: &mut dyn FnMut(ApplyRow)) {
+        let all = self.policies.iter().map(|p| self.engine.evaluate_payload(p, payload, self.opts)).collect();
+        self.emit_rows(all, payload, &payload.file, summary, emit);
+    }
+
+    /// Turns each policy's responses on `resource` (shown as `shown`) into
+    /// rows, counting every result.
+    fn emit_rows(
+        &self,
+        all: Vec<Vec<crate::response::RuleResponse>>,
+        resource: &Resource,
+        shown: &str,
+        summary: &mut ApplySummary,
+        emit: &mut dyn FnMut(ApplyRow),
+    ) {
+        for (prepared, responses) in self.policies.iter().zip(all) {
+            for resp in responses {
+                if resp.status == RuleStatus::Pass {
+                    summary.pass += 1;
+                    if !self.keep_passes {
+                        continue;
+                    }
                 }
+                let rule =
+                    prepared.rules.iter().find(|r| crate::policy::rule_name(r) == resp.rule).unwrap_or(&Value::Null);
+                let action = match &prepared.vap {
+                    Some(vap) if vap.denies() => FailureAction::Enforce,
+                    Some(_) => FailureAction::Audit,
+                    None => prepared.policy.failure_action(rule, resource.namespace()),
+                };
+                let status = if self.audit_warn && action == FailureAction::Audit && resp.status == RuleStatus::Fail {
+                    RuleStatus::Warn
+                } else {
+                    resp.status
+                };
+                // Passes were counted above.
+                if status != RuleStatus::Pass {
+                    summary.add(status);
+                }
+                emit(ApplyRow {
+                    policy: prepared.policy.name.clone(),
+                    rule: resp.rule,
+                    resource: shown.to_string(),
+                    kind: resource.kind().to_string(),
+                    namespace: resource.namespace().to_string(),
+                    name: resource.name().to_string(),
+                    file: resource.file.clone(),
+                    document: resource.document,
+                    line: resource.line,
+                    status,
+                    message: resp.message,
+                    failure_action: action,
+                });
             }
-            let rule = prepared.rules.iter().find(|r| crate::policy::rule_name(r) == resp.rule).unwrap_or(&Value::Null);
-            let action = match &prepared.vap {
-                Some(vap) if vap.denies() => FailureAction::Enforce,
-                Some(_) => FailureAction::Audit,
-                None => prepared.policy.failure_action(rule, resource.namespace()),
-            };
-            let status = if audit_warn && action == FailureAction::Audit && resp.status == RuleStatus::Fail {
-                RuleStatus::Warn
-            } else {
-                resp.status
-            };
-            // Passes were counted above.
-            if status != RuleStatus::Pass {
-                summary.add(status);
-            }
-            emit(ApplyRow {
-                policy: prepared.policy.name.clone(),
-                rule: resp.rule,
-                resource: shown.to_string(),
-                kind: resource.kind().to_string(),
-                namespace: resource.namespace().to_string(),
-                name: resource.name().to_string(),
-                file: resource.file.clone(),
-                document: resource.document,
-                line: resource.line,
-                status,
-                message: resp.message,
-                failure_action: action,
-            });
         }
     }
 }

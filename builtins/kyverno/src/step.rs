@@ -320,6 +320,8 @@ fn apply_each(
     let ApplySetup { prepared, exceptions, values, mut diags } = apply_setup(root, inputs)?;
     let opts =
         EvalOptions { values: values.as_ref(), user: None, operation: None, exceptions: &exceptions, mocks: None };
+    let applier =
+        apply::Applier { engine, policies: &prepared, opts: &opts, audit_warn: inputs.audit_warn, keep_passes };
     let mut summary = apply::ApplySummary::default();
     let mut rows = RowSink { sink, blocking: false, written: Ok(()) };
     for p in &inputs.resources {
@@ -348,17 +350,7 @@ fn apply_each(
                     return ControlFlow::Break(());
                 }
                 for resource in &resources {
-                    let emit = &mut |row| rows.push(row);
-                    apply::apply_one(
-                        engine,
-                        &prepared,
-                        resource,
-                        &opts,
-                        inputs.audit_warn,
-                        keep_passes,
-                        &mut summary,
-                        emit,
-                    );
+                    applier.resource(resource, &mut summary, &mut |row| rows.push(row));
                 }
                 if rows.written.is_err() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
             });
@@ -378,8 +370,7 @@ fn apply_each(
     for p in &inputs.payloads {
         let file = resolve(root, p)?;
         let payload = loader::payload(&file, &display(root, &file))?;
-        let emit = &mut |row| rows.push(row);
-        apply::apply_payload(engine, &prepared, &payload, &opts, inputs.audit_warn, keep_passes, &mut summary, emit);
+        applier.payload(&payload, &mut summary, &mut |row| rows.push(row));
         rows.check()?;
     }
     Ok(Walked { summary, blocking: rows.blocking, diags })

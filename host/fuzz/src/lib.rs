@@ -184,7 +184,9 @@ pub fn kyverno_apply(data: &[u8]) {
     let prepared = loader::prepare(loaded);
     let engine = engine::Engine::new(jmes::Clock::default());
     let opts = engine::EvalOptions { values: None, user: None, operation: None, exceptions: &[], mocks: None };
-    let _ = apply::apply_counted(&engine, &prepared, &resources, &opts, false, true);
+    let applier =
+        apply::Applier { engine: &engine, policies: &prepared, opts: &opts, audit_warn: false, keep_passes: true };
+    let _ = apply::apply_counted(&applier, &resources);
 }
 
 /// Kyverno's pieces without a policy around them, so the fuzzer reaches
