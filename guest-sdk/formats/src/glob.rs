@@ -65,6 +65,8 @@ enum Token {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pattern {
     tokens: Vec<Token>,
+    /// The fewest characters a match takes (one per character token).
+    min_chars: usize,
 }
 
 impl Pattern {
@@ -140,41 +142,73 @@ impl Pattern {
                 c => tokens.push(Token::Char(c)),
             }
         }
-        Ok(Pattern { tokens })
+        Ok(Pattern::from_tokens(tokens))
+    }
+
+    /// The compiled pattern, with each run of adjacent `*`/`**` (and of
+    /// adjacent `**/`) merged into one: they match the same texts, and a
+    /// hostile pattern of a million stars then costs one token.
+    fn from_tokens(parsed: Vec<Token>) -> Pattern {
+        let mut tokens: Vec<Token> = Vec::with_capacity(parsed.len());
+        for token in parsed {
+            match (tokens.last_mut(), &token) {
+                (Some(Token::Run { slash: a }), Token::Run { slash: b }) => *a |= *b,
+                (Some(Token::Dirs), Token::Dirs) => {}
+                _ => tokens.push(token),
+            }
+        }
+        let min_chars =
+            tokens.iter().filter(|t| matches!(t, Token::Char(_) | Token::One { .. } | Token::Class { .. })).count();
+        Pattern { tokens, min_chars }
     }
 
     /// Whether the pattern matches all of `text`.
     pub fn matches(&self, text: &str) -> bool {
         let s: Vec<char> = text.chars().collect();
-        let n = s.len();
-        // next[j]: tokens[i+1..] match s[j..]; built from the last token back.
-        let mut next = vec![false; n + 1];
-        next[n] = true;
-        let mut cur = vec![false; n + 1];
-        for token in self.tokens.iter().rev() {
-            // For Dirs: whether some k >= j has s[k] == '/' and next[k + 1].
-            let mut slash_then_next = false;
-            for j in (0..=n).rev() {
-                let here = s.get(j).copied();
-                cur[j] = match token {
-                    Token::Char(c) => here == Some(*c) && next[j + 1],
-                    Token::One { slash } => here.is_some_and(|c| *slash || c != '/') && next[j + 1],
-                    Token::Class { negated, ranges } => {
-                        here.is_some_and(|c| ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != *negated)
-                            && next[j + 1]
-                    }
-                    Token::Run { slash } => next[j] || (here.is_some_and(|c| *slash || c != '/') && cur[j + 1]),
-                    Token::Dirs => {
-                        if here == Some('/') && next[j + 1] {
-                            slash_then_next = true;
-                        }
-                        next[j] || slash_then_next
-                    }
-                };
-            }
-            std::mem::swap(&mut cur, &mut next);
+        self.matched_prefixes(&s).is_some_and(|ends| ends[s.len()])
+    }
+
+    /// Whether the pattern matches all of `path` or one of its parent
+    /// directories (`a` or `a/b` of `a/b/c`), as `.dockerignore` patterns
+    /// apply. One pass over the path, however deep it is.
+    pub fn matches_path_or_parent(&self, path: &str) -> bool {
+        let s: Vec<char> = path.chars().collect();
+        let Some(ends) = self.matched_prefixes(&s) else { return false };
+        ends[s.len()] || s.iter().enumerate().any(|(k, &c)| c == '/' && ends[k])
+    }
+
+    /// `ends[j]`: whether the pattern matches `s[..j]`, for every `j`; `None`
+    /// when `s` is too short for any match. Dynamic programming over the
+    /// tokens, so the work is tokens × characters, never exponential.
+    fn matched_prefixes(&self, s: &[char]) -> Option<Vec<bool>> {
+        if s.len() < self.min_chars {
+            return None;
         }
-        next[0]
+        let n = s.len();
+        // prev[j]: the tokens before this one match s[..j].
+        let mut prev = vec![false; n + 1];
+        prev[0] = true;
+        let mut cur = vec![false; n + 1];
+        for token in &self.tokens {
+            // For Dirs: whether the earlier tokens match some s[..k] with k < j.
+            let mut earlier = false;
+            for j in 0..=n {
+                let last = j.checked_sub(1).map(|i| s[i]);
+                cur[j] = match token {
+                    Token::Char(c) => last == Some(*c) && prev[j - 1],
+                    Token::One { slash } => last.is_some_and(|c| *slash || c != '/') && prev[j - 1],
+                    Token::Class { negated, ranges } => {
+                        last.is_some_and(|c| ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != *negated)
+                            && prev[j - 1]
+                    }
+                    Token::Run { slash } => prev[j] || (last.is_some_and(|c| *slash || c != '/') && cur[j - 1]),
+                    Token::Dirs => prev[j] || (last == Some('/') && earlier),
+                };
+                earlier |= prev[j];
+            }
+            std::mem::swap(&mut cur, &mut prev);
+        }
+        Some(prev)
     }
 }
 
@@ -268,6 +302,35 @@ mod tests {
             let got = Pattern::new(pattern, syntax).map(|p| p.matches(text)).ok();
             assert_eq!(got, want, "{syntax:?} {pattern:?} on {text:?} ({source})");
         }
+    }
+
+    #[test]
+    fn a_path_or_parent_matches_as_each_prefix_would() {
+        let patterns = ["a", "a/b", "*", "*/b", "**", "**/b", "a/**", "a/**/c", "?/b", "[ab]", "**/**/c", "a**", "*b*"];
+        let paths = ["a", "b", "a/b", "a/b/c", "b/a/b", "ab/b/c", "a/c", "x/y/z/c", "c"];
+        for pattern in patterns {
+            let compiled = Pattern::new(pattern, Docker).expect("valid");
+            for path in paths {
+                let parts: Vec<&str> = path.split('/').collect();
+                let expected = (1..=parts.len()).any(|depth| compiled.matches(&parts[..depth].join("/")));
+                assert_eq!(compiled.matches_path_or_parent(path), expected, "{pattern:?} on {path:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn adjacent_stars_merge_without_changing_matches() {
+        for (pattern, text, expected) in
+            [("a***b", "a/x/b", true), ("a**/**/b", "a/b", true), ("a**/**/b", "a/x/y/b", true), ("**/**/", "x/", true)]
+        {
+            assert_eq!(
+                Pattern::new(pattern, Docker).expect("valid").matches(text),
+                expected,
+                "{pattern:?} on {text:?}"
+            );
+        }
+        let stars = "*".repeat(100_000) + "x";
+        assert_eq!(Pattern::new(&stars, Go).expect("valid").tokens.len(), 2);
     }
 
     #[test]

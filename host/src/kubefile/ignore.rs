@@ -15,6 +15,11 @@ use sealbox_formats::glob;
 /// Names of the ignore files, in the order buildah looks for them.
 pub const IGNORE_FILES: [&str; 2] = [".containerignore", ".dockerignore"];
 
+/// The longest pattern accepted (Linux's `PATH_MAX`). Matching costs
+/// pattern length × path length for every file of the context, so a
+/// hostile ignore file of megabyte-long patterns would stall the planner.
+pub const MAX_PATTERN_BYTES: usize = 4096;
+
 /// The exclusion patterns of a build context, in file order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ignore {
@@ -60,24 +65,32 @@ impl Ignore {
         Ok(Ignore::default())
     }
 
-    /// Parses ignore-file text: one pattern a line, `#` comments, blank lines skipped.
+    /// Parses ignore-file text: one pattern a line, `#` comments, blank
+    /// lines skipped; a pattern longer than [`MAX_PATTERN_BYTES`] is refused.
     pub fn parse(text: &str) -> Result<Ignore, String> {
         let mut patterns = Vec::new();
-        for line in text.lines() {
+        for (index, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
+            }
+            if line.len() > MAX_PATTERN_BYTES {
+                return Err(format!(
+                    "line {}: a pattern of {} bytes; patterns are matched against paths, which Linux caps at {MAX_PATTERN_BYTES}",
+                    index + 1,
+                    line.len()
+                ));
             }
             let (exclusion, pattern) = match line.strip_prefix('!') {
                 Some(rest) => (true, rest.trim()),
                 None => (false, line),
             };
             if pattern.is_empty() {
-                return Err(format!("illegal exclusion pattern {line:?}"));
+                return Err(format!("line {}: illegal exclusion pattern {line:?}", index + 1));
             }
             let cleaned = clean(pattern);
             let glob = glob::Pattern::new(&cleaned, glob::Syntax::Docker)
-                .map_err(|e| format!("pattern {line:?}: {}", e.cause))?;
+                .map_err(|e| format!("line {}: pattern {line:?}: {}", index + 1, e.cause))?;
             patterns.push(Pattern { exclusion, glob });
         }
         Ok(Ignore { file: None, patterns })
@@ -115,15 +128,8 @@ impl Ignore {
             if pattern.exclusion != matched {
                 continue;
             }
-            let mut hit = pattern.glob.matches(&file);
             // A pattern matching a parent directory covers everything inside it.
-            for depth in 1..parts.len() {
-                if hit {
-                    break;
-                }
-                hit = pattern.glob.matches(&parts[..depth].join("/"));
-            }
-            if hit {
+            if pattern.glob.matches_path_or_parent(&file) {
                 matched = !pattern.exclusion;
             }
         }
@@ -187,6 +193,17 @@ mod tests {
     }
 
     #[test]
+    fn overlong_patterns_are_refused_and_deep_paths_match_in_one_pass() {
+        let err = Ignore::parse(&format!("ok\n{}\n", "a".repeat(MAX_PATTERN_BYTES + 1))).unwrap_err();
+        assert!(err.starts_with("line 2: a pattern of 4097 bytes"), "{err}");
+        // 2,000 levels deep: one matching pass per pattern, not one per parent.
+        let deep = vec!["d"; 2000].join("/");
+        assert!(excluded("d/d", &deep));
+        assert!(!excluded("d/x", &deep));
+        assert!(excluded(&format!("{}*", "*/".repeat(1000)), &deep));
+    }
+
+    #[test]
     fn exceptions_re_include() {
         let rules = "*.md\n!README.md\nREADME-secret.md";
         assert!(excluded(rules, "CHANGES.md"));
@@ -201,8 +218,8 @@ mod tests {
 
     #[test]
     fn bad_patterns() {
-        assert_eq!(Ignore::parse("!").unwrap_err(), "illegal exclusion pattern \"!\"");
-        assert_eq!(Ignore::parse("a[b").unwrap_err(), "pattern \"a[b\": unterminated [");
+        assert_eq!(Ignore::parse("!").unwrap_err(), "line 1: illegal exclusion pattern \"!\"");
+        assert_eq!(Ignore::parse("a[b").unwrap_err(), "line 1: pattern \"a[b\": unterminated [");
     }
 
     #[test]

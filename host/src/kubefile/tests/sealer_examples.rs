@@ -372,6 +372,6 @@ fn containerignore_wins_and_bad_patterns_are_reported() {
     let ctx = Context::new(&[(".dockerignore", "ok\n!\n")]);
     assert_eq!(
         plan_err(&ctx, "\nFROM scratch"),
-        "Kubefile:2: cannot use the build context's .dockerignore: illegal exclusion pattern \"!\""
+        "Kubefile:2: cannot use the build context's .dockerignore: line 2: illegal exclusion pattern \"!\""
     );
 }
