@@ -100,7 +100,7 @@ impl Jmes {
 
 /// Deepest bracket nesting accepted; the parser recurses per level.
 const MAX_NESTING: usize = 64;
-/// Most `.`, `|` and `&` links accepted in one expression.
+/// Most links (`.`, `|`, `&`, `!`, comparisons and brackets) accepted in one expression.
 const MAX_LINKS: usize = 512;
 
 /// Refuses expressions whose nesting would exhaust the parser's stack.
@@ -116,11 +116,14 @@ fn too_nested(expr: &str) -> Option<String> {
             (Some(_), _) => {}
             (None, '\'' | '"' | '`') => quote = Some(c),
             (None, '(' | '[' | '{') => {
+                // A bracket after another (`a[*][*]…`) chains like a `.`.
+                links += 1;
                 depth += 1;
                 deepest = deepest.max(depth);
             }
             (None, ')' | ']' | '}') => depth = depth.saturating_sub(1),
-            (None, '.' | '|' | '&') => links += 1,
+            // `!` and comparisons nest the syntax tree one level each too (`!!!…a`, `a < a < …`).
+            (None, '.' | '|' | '&' | '!' | '<' | '>' | '=') => links += 1,
             _ => {}
         }
     }
@@ -280,5 +283,33 @@ mod tests {
         assert!(matches!(j.search(&deep, &data), Err(JmesError::Other(m)) if m.contains("nested")));
         let long = vec!["a"; 20_000].join(".");
         assert!(matches!(j.search(&long, &data), Err(JmesError::Other(m)) if m.contains("nested")));
+        // AFL++ found a stack overflow on 14,000 `!` (kyverno_expr target).
+        let negated = format!("{}a", "!".repeat(14_000));
+        assert!(matches!(j.search(&negated, &data), Err(JmesError::Other(m)) if m.contains("nested")));
+        assert_eq!(j.search(&format!("{}a", "!".repeat(500)), &json!({"a": true})), Ok(json!(true)));
+    }
+
+    #[test]
+    fn every_chain_form_is_capped_before_it_can_overflow_the_stack() {
+        let j = Jmes::new(Clock::default());
+        let data = json!({"a": [[1]]});
+        type Form = fn(usize) -> String;
+        let forms: [(&str, Form); 8] = [
+            ("projections", |n| format!("a{}", "[*]".repeat(n))),
+            ("indexes", |n| format!("a{}", "[0]".repeat(n))),
+            ("flattens", |n| format!("a{}", "[]".repeat(n))),
+            ("filters", |n| format!("a{}", "[?a]".repeat(n))),
+            ("comparisons", |n| vec!["a"; n + 1].join(" < ")),
+            ("slices", |n| format!("a{}", "[::1]".repeat(n))),
+            ("object projections", |n| format!("a{}", ".*".repeat(n))),
+            ("negations", |n| format!("{}a", "!".repeat(n))),
+        ];
+        for (name, form) in forms {
+            // Within the cap (half of it here) the parser's recursion fits a test thread's stack.
+            let at_cap = j.search(&form(MAX_LINKS / 2), &data);
+            assert!(!matches!(&at_cap, Err(JmesError::Other(m)) if m.contains("nested")), "{name}: {at_cap:?}");
+            let over = j.search(&form(10_000), &data);
+            assert!(matches!(&over, Err(JmesError::Other(m)) if m.contains("nested")), "{name}: {over:?}");
+        }
     }
 }
