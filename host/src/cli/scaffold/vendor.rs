@@ -26,6 +26,7 @@ const FORMATS: Sources = &[
     ("src/reference.rs", include_str!("../../../../guest-sdk/formats/src/reference.rs")),
     ("src/time.rs", include_str!("../../../../guest-sdk/formats/src/time.rs")),
     ("src/yaml.rs", include_str!("../../../../guest-sdk/formats/src/yaml.rs")),
+    ("src/yaml/bare_text.rs", include_str!("../../../../guest-sdk/formats/src/yaml/bare_text.rs")),
     ("src/yaml/events.rs", include_str!("../../../../guest-sdk/formats/src/yaml/events.rs")),
     ("src/yaml/tests.rs", include_str!("../../../../guest-sdk/formats/src/yaml/tests.rs")),
 ];
