@@ -12,7 +12,8 @@
 //! carriage return or a control character, none of the scanner's other
 //! paths can be taken, which the tests check against the event parser.
 
-use super::{Document, Node, NodeValue, resolve_plain};
+use super::events::Mark;
+use super::{Document, Node, NodeValue, line_col, resolve_plain};
 
 /// Whether `text` is made only of the bytes a bare text may hold.
 fn is_bare(text: &str) -> bool {
@@ -54,13 +55,13 @@ pub(super) fn documents(text: &str) -> Option<Option<Document>> {
         breaks = 0;
     }
     let Some((line, column)) = start else { return Some(None) };
-    let clamp = |n: usize| u32::try_from(n.saturating_add(1)).unwrap_or(u32::MAX);
     let value = resolve_plain(&folded);
     if value.is_null() {
         return Some(None);
     }
     let written = (!value.is_string()).then_some(folded);
-    let root = Node { line: clamp(line), column: clamp(column), value: NodeValue::Scalar(value), written };
+    let (line, column) = line_col(Mark { line: line as u64, column: column as u64 });
+    let root = Node { line, column, value: NodeValue::Scalar(value), written };
     Some(Some(Document { index: 0, root }))
 }
 
