@@ -231,7 +231,7 @@ fn stream_text(
     per_document: bool,
     each: &mut dyn FnMut(Document) -> ControlFlow<()>,
 ) -> Result<(), Error> {
-    let mut loader = Loader::new(text, limits)?;
+    check_size(text.len(), limits)?;
     if limits.max_nodes > 0
         && let Some(document) = bare_text::documents(text)
     {
@@ -240,7 +240,20 @@ fn stream_text(
         }
         return Ok(());
     }
-    loader.stream(per_document, each)
+    Loader::new(text, limits)?.stream(per_document, each)
+}
+
+/// Refuses a stream longer than `limits.max_bytes` before anything reads it.
+fn check_size(len: usize, limits: Limits) -> Result<(), Error> {
+    if len > limits.max_bytes {
+        return Err(Error {
+            document: 0,
+            line: 1,
+            column: 1,
+            message: format!("{len} bytes is more than the {} bytes a YAML stream may have", limits.max_bytes),
+        });
+    }
+    Ok(())
 }
 
 /// Every non-empty document of `text` as JSON (see [`load`]).
@@ -264,18 +277,7 @@ fn line_col(mark: Mark) -> (u32, u32) {
 
 impl<'a> Loader<'a> {
     fn new(text: &'a str, limits: Limits) -> Result<Loader<'a>, Error> {
-        if text.len() > limits.max_bytes {
-            return Err(Error {
-                document: 0,
-                line: 1,
-                column: 1,
-                message: format!(
-                    "{} bytes is more than the {} bytes a YAML stream may have",
-                    text.len(),
-                    limits.max_bytes
-                ),
-            });
-        }
+        check_size(text.len(), limits)?;
         let parser = Parser::new(text.as_bytes());
         Ok(Loader { parser, limits, document: 0, anchors: HashMap::new(), nodes: 0 })
     }

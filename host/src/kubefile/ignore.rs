@@ -112,16 +112,19 @@ impl Ignore {
         if self.patterns.is_empty() {
             return false;
         }
-        let mut parts: Vec<String> = Vec::new();
+        // The path as moby matches it: its names joined by `/`, nothing else.
+        let mut file = String::new();
         for c in path.components() {
             if let Component::Normal(name) = c {
-                parts.push(name.to_string_lossy().into_owned());
+                if !file.is_empty() {
+                    file.push('/');
+                }
+                file.push_str(&name.to_string_lossy());
             }
         }
-        if parts.is_empty() {
+        if file.is_empty() {
             return false;
         }
-        let file = parts.join("/");
         let mut matched = false;
         for pattern in &self.patterns {
             // An exclusion only matters once something matched; an inclusion only until then.

@@ -54,20 +54,28 @@ pub(super) struct PlatformBuild {
     pub verdicts: Vec<PolicyFinding>,
 }
 
+/// What the builds of one image's platforms share: its inputs, the store
+/// and sandbox they build with, and the step cache.
+#[derive(Clone, Copy)]
+pub(super) struct BuildInputs<'a> {
+    pub sandbox: &'a Sandbox,
+    pub store: &'a Store,
+    pub options: &'a BuildOptions,
+    pub kubefile: &'a Kubefile,
+    /// The build context.
+    pub ctx: &'a Dir,
+    pub cache: &'a StepCache,
+}
+
 impl<'a> Build<'a> {
     /// A build of `platform` with a work directory of its own under `work`.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
-        sandbox: &'a Sandbox,
-        store: &'a Store,
-        options: &'a BuildOptions,
-        kubefile: &'a Kubefile,
-        ctx: &'a Dir,
+        inputs: BuildInputs<'a>,
         platform: &'a Platform,
         work: &std::path::Path,
-        cache: &'a StepCache,
         progress: &'a mut Progress<'a>,
     ) -> Result<Self> {
+        let BuildInputs { sandbox, store, options, kubefile, ctx, cache } = inputs;
         let work = tempfile::Builder::new().prefix("platform-").tempdir_in(work)?.keep();
         let report = Reporter::new(progress);
         Ok(Build { sandbox, store, options, kubefile, ctx, platform, cache, work, report })

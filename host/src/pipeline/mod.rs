@@ -93,7 +93,7 @@ use crate::kubefile;
 use crate::oci::spec;
 use crate::oci::{Digest, Index, Store};
 use crate::sandbox::Sandbox;
-use build::Build;
+use build::{Build, BuildInputs};
 use cache::StepCache;
 
 /// Seeds the step cache from each `--cache-from` registry cache, saying
@@ -168,8 +168,9 @@ pub fn build(
     let mut manifests = Vec::new();
     let mut platforms = Vec::new();
     seed_cache(&cache, store, options, progress, &mut warnings);
+    let inputs = BuildInputs { sandbox, store, options, kubefile: &parsed, ctx: &ctx, cache: &cache };
     for platform in &options.platforms {
-        let build = Build::new(sandbox, store, options, &parsed, &ctx, platform, work.path(), &cache, &mut *progress);
+        let build = Build::new(inputs, platform, work.path(), &mut *progress);
         let built = build.and_then(Build::run);
         let built =
             if options.platforms.len() > 1 { built.with_context(|| format!("building {platform}"))? } else { built? };
