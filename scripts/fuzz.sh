@@ -30,6 +30,9 @@ CARGO_TARGET_DIR=target/afl cargo afl build --release -p sealbox-fuzz --features
 bin=target/afl/release/fuzz-afl
 if [ $# -gt 0 ]; then targets=("$@"); else mapfile -t targets < <(ls host/fuzz/seeds); fi
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1
+# The pipeline_file, oci_layout and tar_archive harnesses write a temp tree per
+# input; on a RAM filesystem that costs no disk I/O (TMPDIR set by the caller wins).
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
 run_one() {
     local t="$1"
     mkdir -p "$out/$t"
