@@ -66,14 +66,48 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             chars.next();
         }
         let mut bad_index = !arg_index(&mut chars, args.len(), &mut argi, &mut reordered);
-        spec.width = read_num(&mut chars, args, &mut argi);
-        if chars.peek() == Some(&'.') {
+        // A number too large for a width or precision makes Go give up on
+        // the rest of the format: it reads as a verb that never came.
+        let mut overflow = false;
+        if chars.peek() == Some(&'*') {
+            chars.next();
+            match int_arg(args, &mut argi) {
+                Some(w) if w < 0 => {
+                    spec.minus = true;
+                    spec.zero = false;
+                    spec.width = Some(w.unsigned_abs() as usize);
+                }
+                Some(w) => spec.width = Some(w as usize),
+                None => out.push_str("%!(BADWIDTH)"),
+            }
+        } else {
+            match parse_num(&mut chars) {
+                Num::Absent => {}
+                Num::Value(w) => spec.width = Some(w),
+                Num::Overflow => overflow = true,
+            }
+        }
+        if !overflow && chars.peek() == Some(&'.') {
             chars.next();
             bad_index |= !arg_index(&mut chars, args.len(), &mut argi, &mut reordered);
-            spec.prec = Some(read_num(&mut chars, args, &mut argi).unwrap_or(0));
+            if chars.peek() == Some(&'*') {
+                chars.next();
+                match int_arg(args, &mut argi) {
+                    Some(p) if p >= 0 => spec.prec = Some(p as usize),
+                    _ => out.push_str("%!(BADPREC)"),
+                }
+            } else {
+                match parse_num(&mut chars) {
+                    Num::Absent => spec.prec = Some(0),
+                    Num::Value(p) => spec.prec = Some(p),
+                    Num::Overflow => overflow = true,
+                }
+            }
         }
-        bad_index |= !arg_index(&mut chars, args.len(), &mut argi, &mut reordered);
-        let Some(verb) = chars.next() else {
+        if !overflow {
+            bad_index |= !arg_index(&mut chars, args.len(), &mut argi, &mut reordered);
+        }
+        let Some(verb) = chars.next().filter(|_| !overflow) else {
             out.push_str("%!(NOVERB)");
             break;
         };
@@ -134,26 +168,47 @@ fn arg_index(
     true
 }
 
-/// Widths and precisions are capped so a template cannot ask for a
-/// gigabyte of padding in one verb (Go refuses values above 1e6).
-const MAX_WIDTH: usize = 1_000_000;
+/// Go's bound on a width or precision (`fmt`'s `tooLarge`): checked before
+/// each digit is added, so numbers up to 10,000,009 still get through.
+const MAX_WIDTH: i64 = 1_000_000;
 
-fn read_num(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, args: &[Value], argi: &mut usize) -> Option<usize> {
-    if chars.peek() == Some(&'*') {
-        chars.next();
-        let v = match args.get(*argi) {
-            Some(Value::Int(i)) if *i >= 0 => Some((*i as usize).min(MAX_WIDTH)),
-            _ => None,
-        };
-        *argi += 1;
-        return v;
-    }
-    let mut n: Option<usize> = None;
+fn too_large(n: i64) -> bool {
+    !(-MAX_WIDTH..=MAX_WIDTH).contains(&n)
+}
+
+/// A width or precision written as digits.
+enum Num {
+    Absent,
+    Value(usize),
+    /// Past Go's bound: Go stops reading the format here.
+    Overflow,
+}
+
+fn parse_num(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Num {
+    let mut n: i64 = 0;
+    let mut any = false;
     while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
-        n = Some(n.unwrap_or(0).saturating_mul(10).saturating_add(d as usize).min(MAX_WIDTH));
+        if too_large(n) {
+            return Num::Overflow;
+        }
+        n = n * 10 + i64::from(d);
+        any = true;
         chars.next();
     }
-    n
+    // At most 10,000,009: the check above ran before the last digit.
+    if any { Num::Value(n as usize) } else { Num::Absent }
+}
+
+/// The integer argument a `*` takes; `None` (Go's BADWIDTH or BADPREC)
+/// when there is none, it is not an integer, or it is past Go's bound.
+/// A present argument is used up either way, as in Go.
+fn int_arg(args: &[Value], argi: &mut usize) -> Option<i64> {
+    let arg = args.get(*argi)?;
+    *argi += 1;
+    match arg {
+        Value::Int(n) if !too_large(*n) => Some(*n),
+        _ => None,
+    }
 }
 
 fn bad_verb(out: &mut String, verb: char, arg: &Value) {
@@ -301,16 +356,17 @@ fn format_int(out: &mut String, verb: char, spec: Spec, i: i64, arg: &Value) {
             return;
         }
     };
-    let mut digits = digits;
-    if let Some(p) = spec.prec {
-        if p == 0 && u == 0 {
-            digits.clear();
+    let mut s = String::from(sign_prefix(neg, spec));
+    s.push_str(prefix);
+    match spec.prec {
+        // Go prints nothing for a zero value at precision zero.
+        Some(0) if u == 0 => {}
+        Some(p) => {
+            s.extend(std::iter::repeat_n('0', p.saturating_sub(digits.len())));
+            s.push_str(&digits);
         }
-        while digits.len() < p {
-            digits.insert(0, '0');
-        }
+        None => s.push_str(&digits),
     }
-    let s = format!("{}{prefix}{digits}", sign_prefix(neg, spec));
     // Go ignores the 0 flag when a precision is given.
     let spec = if spec.prec.is_some() { Spec { zero: false, ..spec } } else { spec };
     pad(out, &s, spec, true);
@@ -528,7 +584,9 @@ fn format_str(out: &mut String, verb: char, spec: Spec, s: &str, arg: &Value) {
         }
         'x' | 'X' => {
             let mut h = String::new();
-            for (i, b) in s.bytes().enumerate() {
+            // The precision counts input bytes, not output digits.
+            let len = spec.prec.map_or(s.len(), |p| p.min(s.len()));
+            for (i, b) in s.bytes().take(len).enumerate() {
                 if spec.space && i > 0 {
                     h.push(' ');
                 }
@@ -649,6 +707,38 @@ mod tests {
         assert_eq!(f("%[2]d %[1]d", &[1i64.into(), 2i64.into()]), "2 1");
         assert_eq!(f("%[3]d", &[1i64.into()]), "%!d(BADINDEX)");
         assert_eq!(f("%[2]s %s", &["a".into(), "b".into(), "c".into()]), "b c");
+    }
+
+    #[test]
+    fn widths_and_precisions_within_gos_bound() {
+        // Expected values printed by Go 1.27's fmt.Sprintf.
+        assert_eq!(f("a%.100000000dz|%d", &[3i64.into(), 4i64.into()]), "a%!(NOVERB)%!(EXTRA int=3, int=4)");
+        assert_eq!(f("a%10000010dz", &[3i64.into()]), "a%!(NOVERB)%!(EXTRA int=3)");
+        assert_eq!(f("a%*dz", &[2_000_000i64.into(), 3i64.into()]), "a%!(BADWIDTH)3z");
+        assert_eq!(f("a%.*dz", &[2_000_000i64.into(), 3i64.into()]), "a%!(BADPREC)3z");
+        assert_eq!(f("a%*dz", &[(-3i64).into(), 3i64.into()]), "a3  z");
+        assert_eq!(f("a%0*dz", &[(-3i64).into(), 3i64.into()]), "a3  z");
+        assert_eq!(f("a%.*dz", &[(-3i64).into(), 3i64.into()]), "a%!(BADPREC)3z");
+        assert_eq!(f("a%*dz", &["x".into(), 3i64.into()]), "a%!(BADWIDTH)3z");
+        assert_eq!(f("a%*d", &[]), "a%!(BADWIDTH)%!d(MISSING)");
+        assert_eq!(f("a%.*d", &[]), "a%!(BADPREC)%!d(MISSING)");
+        assert_eq!(
+            f("%.2x|%.3X|% .2x|%#.1x", &["hello".into(), "hello".into(), "hello".into(), "hello".into()]),
+            "6865|68656C|68 65|0x68"
+        );
+        assert_eq!(
+            f(
+                "%.5d|%.0d|%8.5d|%-8.5d|%08.5d",
+                &[42i64.into(), 0i64.into(), (-42i64).into(), 42i64.into(), 42i64.into()]
+            ),
+            "00042||  -00042|00042   |   00042"
+        );
+        // Go's largest precision: 9,999,999 zeros and the digit, at once
+        // (zero padding one character at a time took minutes).
+        let wide = f("%.9999999d", &[3i64.into()]);
+        assert_eq!(wide.len(), 9_999_999);
+        assert!(wide.ends_with("03") && wide.bytes().filter(|&b| b == b'0').count() == 9_999_998);
+        assert_eq!(f("%.10000009d", &[1i64.into()]).len(), 10_000_009);
     }
 
     #[test]
