@@ -97,6 +97,17 @@ fn limits_stop_hostile_templates() {
     assert_eq!(e.kind, ExecErrorKind::Limit);
     assert!(e.message.contains("exceeded maximum of 10000 evaluation steps"), "{e}");
 
+    // Few iterations, but each builds 1 MB of text that is never printed:
+    // the text a function returns counts against the steps (64 steps a KiB).
+    set.parse("build", r#"{{range 100}}{{$x := printf "%.1000000d" 1}}{{end}}"#).unwrap();
+    let e =
+        set.execute("build", &Value::Null, &tiny(Limits { max_steps: 1_000_000, ..Limits::default() })).unwrap_err();
+    assert_eq!(e.kind, ExecErrorKind::Limit);
+    assert!(e.message.contains("exceeded maximum of 1000000 evaluation steps"), "{e}");
+    let ten = tiny(Limits { max_steps: 1_000_000, ..Limits::default() });
+    set.parse("some", r#"{{range 10}}{{$x := printf "%.1000d" 1}}{{end}}"#).unwrap();
+    assert!(set.execute("some", &Value::Null, &ten).is_ok());
+
     set.parse("wide", "{{define \"w\"}}0123456789{{end}}{{range 100}}{{template \"w\"}}{{end}}").unwrap();
     let e = set.execute("wide", &Value::Null, &tiny(Limits { max_output: 500, ..Limits::default() })).unwrap_err();
     assert_eq!(e.to_string(), "wide:1:1: executing \"w\": output exceeds the limit of 500 bytes");

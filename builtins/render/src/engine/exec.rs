@@ -40,9 +40,16 @@ pub struct Limits {
     pub max_depth: usize,
     /// Bytes of output (counted across nested `include`s too).
     pub max_output: usize,
-    /// Nodes walked and loop iterations.
+    /// Nodes walked, loop iterations, and every [`BYTES_PER_STEP`] bytes of
+    /// text a function returns.
     pub max_steps: u64,
 }
+
+/// Text a function returns costs one step per this many bytes, so that a
+/// loop whose every iteration builds a large string (`printf "%.9999999d"`
+/// in a `range`) runs out of steps as soon as its work is large, not after
+/// as many iterations as a loop of cheap ones.
+pub const BYTES_PER_STEP: usize = 16;
 
 impl Default for Limits {
     /// 1000 levels (Go allows 100000, but wasm's stack is small), 64 MiB of
@@ -166,7 +173,11 @@ impl<'a> Exec<'a> {
     }
 
     fn step(&mut self, pos: usize) -> XResult<()> {
-        self.steps += 1;
+        self.charge(pos, 1)
+    }
+
+    fn charge(&mut self, pos: usize, steps: u64) -> XResult<()> {
+        self.steps = self.steps.saturating_add(steps);
         if self.steps > self.opts.limits.max_steps {
             return Err(self.limit(pos, format!("exceeded maximum of {} evaluation steps", self.opts.limits.max_steps)));
         }
@@ -575,6 +586,9 @@ impl<'a> Exec<'a> {
         let func = func.clone();
         let result = func(&mut FuncCtx { exec: self }, &argv);
         let value = result.map_err(|e| self.fail(pos, at, format!("error calling {name}: {e}")))?;
+        if let Value::String(text) = &value {
+            self.charge(pos, (text.len() / BYTES_PER_STEP) as u64)?;
+        }
         if MUTATING_FUNCS.contains(&name)
             && let (Some(Arg::Variable { pos, name: var, idents }), Value::Map(_)) = (rest.first(), &value)
         {

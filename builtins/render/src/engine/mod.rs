@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 pub use error::{Error, ExecError, ExecErrorKind, ParseError, line_col};
-pub use exec::{Func, FuncCtx, Limits, MissingKey, Options};
+pub use exec::{BYTES_PER_STEP, Func, FuncCtx, Limits, MissingKey, Options};
 pub use parser::MAX_NESTING;
 pub use printf::{quote_go, sprint, sprintf};
 pub use sprig::to_json;
