@@ -53,8 +53,11 @@ pub(crate) fn column_line(cells: &[impl AsRef<str>], widths: &[usize]) -> String
     for (i, c) in cells.iter().enumerate() {
         let c = c.as_ref();
         match widths.get(i) {
-            Some(w) if i + 1 < cells.len() => {
-                let _ = write!(l, "{c:<w$}  ");
+            Some(&w) if i + 1 < cells.len() => {
+                // Padded by hand: `{c:<w$}` panics when an input-made cell
+                // is wider than u16::MAX.
+                l.push_str(c);
+                l.extend(std::iter::repeat_n(' ', w.saturating_sub(c.chars().count()) + 2));
             }
             _ => l.push_str(c),
         }
@@ -100,4 +103,23 @@ pub fn test_table(reports: &[TestFileReport]) -> String {
         s.pass, s.fail, s.excluded, s.unsupported, s.errors
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_pad_cells_wider_than_rusts_format_width() {
+        // `{:<w$}` panics past u16::MAX; policy messages come from input.
+        let wide = "m".repeat(70_000);
+        let mut widths = [0; 3];
+        widen(&mut widths, &["a", wide.as_str(), "z"]);
+        widen(&mut widths, &["bb", "m", "z"]);
+        assert_eq!(widths, [2, 70_000, 1]);
+        let line = column_line(&["bb", "m", "z"], &widths);
+        assert_eq!(line.len(), 2 + 2 + 70_000 + 2 + 1 + 1);
+        assert!(line.starts_with("bb  m ") && line.ends_with("  z\n"));
+        assert_eq!(column_line(&["a", wide.as_str(), "z"], &widths), format!("a   {wide}  z\n"));
+    }
 }

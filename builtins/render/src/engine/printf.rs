@@ -382,7 +382,10 @@ fn format_float(out: &mut String, verb: char, spec: Spec, f: f64, arg: &Value) {
         'E' => format_float_e(f, spec.prec.unwrap_or(6), true),
         'f' | 'F' => {
             if f.is_finite() {
-                format!("{:.*}", spec.prec.unwrap_or(6), f)
+                let prec = spec.prec.unwrap_or(6);
+                let mut s = format!("{:.*}", prec.min(EXACT_DIGITS), f);
+                s.extend(std::iter::repeat_n('0', prec.saturating_sub(EXACT_DIGITS)));
+                s
             } else {
                 special_float(f)
             }
@@ -403,6 +406,12 @@ fn format_float(out: &mut String, verb: char, spec: Spec, f: f64, arg: &Value) {
     pad(out, &s, spec, numeric);
 }
 
+/// Rust's formatter takes precisions up to `u16::MAX` (and panics past
+/// it), Go's up to 10,000,009. An f64's exact decimal expansion has at most
+/// 767 significant digits and 1074 after the point, so every digit past
+/// this many is a zero: format to here, then pad.
+const EXACT_DIGITS: usize = 1100;
+
 fn special_float(f: f64) -> String {
     if f.is_nan() {
         "NaN".into()
@@ -418,7 +427,7 @@ fn special_float(f: f64) -> String {
 /// significant digits; `None` gives the shortest round-trip digits.
 fn decimal_digits(f: f64, sig: Option<usize>) -> (String, i32) {
     let s = match sig {
-        Some(n) => format!("{:.*e}", n.saturating_sub(1), f.abs()),
+        Some(n) => format!("{:.*e}", n.saturating_sub(1).min(EXACT_DIGITS), f.abs()),
         None => format!("{:e}", f.abs()),
     };
     let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
@@ -560,10 +569,11 @@ fn format_float_e(f: f64, prec: usize, upper: bool) -> String {
     if !f.is_finite() {
         return special_float(f);
     }
-    let s = format!("{:.*e}", prec, f);
+    let s = format!("{:.*e}", prec.min(EXACT_DIGITS), f);
     let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let mut out = mant.to_string();
+    out.extend(std::iter::repeat_n('0', prec.saturating_sub(EXACT_DIGITS)));
     out.push(if upper { 'E' } else { 'e' });
     push_exp(&mut out, exp);
     out
@@ -739,6 +749,22 @@ mod tests {
         assert_eq!(wide.len(), 9_999_999);
         assert!(wide.ends_with("03") && wide.bytes().filter(|&b| b == b'0').count() == 9_999_998);
         assert_eq!(f("%.10000009d", &[1i64.into()]).len(), 10_000_009);
+        // Float precisions past Rust's u16 limit: the exact digits, then zeros
+        // (lengths and digits printed by Go 1.27).
+        let fixed = f("%.70000f", &[0.1.into()]);
+        assert_eq!(fixed.len(), 70_002);
+        assert_eq!(fixed.trim_end_matches('0'), "0.1000000000000000055511151231257827021181583404541015625");
+        assert_eq!(f("%.70000f", &[1e300.into()]).trim_end_matches('0').len(), 302);
+        let sci = f("%.70000e", &[1.5.into()]);
+        assert!(sci.len() == 70_006 && sci.starts_with("1.50") && sci.ends_with("0000e+00"), "{}", &sci[..20]);
+        let tiny = f("%.2000e", &[5e-324.into()]);
+        let mant = tiny.strip_suffix("e-324").expect("exponent");
+        assert_eq!((tiny.len(), mant.trim_end_matches('0').len()), (2007, 752));
+        assert!(mant.trim_end_matches('0').ends_with("533447265625"));
+        assert_eq!(
+            f("%.84557g|%.84557g", &[3.0.into(), 0.1.into()]),
+            "3|0.1000000000000000055511151231257827021181583404541015625"
+        );
     }
 
     #[test]

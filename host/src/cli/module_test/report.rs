@@ -42,17 +42,15 @@ pub fn text(out: &mut dyn Write, results: &[CaseResult]) -> std::io::Result<()> 
         }
     }
     for row in std::iter::once(&header).chain(&rows) {
-        writeln!(
-            out,
-            "{:<w0$}  {:<w1$}  {:<w2$}  {}",
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        )?;
+        // Padded by hand: `{:<w$}` panics when a case name or file from the
+        // test file is wider than u16::MAX.
+        let mut line = String::new();
+        for (cell, width) in row.iter().zip(widths).take(3) {
+            line.push_str(cell);
+            line.extend(std::iter::repeat_n(' ', width.saturating_sub(cell.chars().count()) + 2));
+        }
+        line.push_str(&row[3]);
+        writeln!(out, "{line}")?;
     }
     for r in results.iter().filter(|r| r.outcome != Outcome::Pass) {
         writeln!(out, "\n{} {}:{}: {}", outcome_name(r.outcome), escape_line(&r.file), r.line, escape_line(&r.case))?;
@@ -171,5 +169,22 @@ mod tests {
         assert!(text.contains("PASS    t/sealbox-test.yaml:7  a <case>"), "{text}");
         assert!(text.contains("ERROR t/sealbox-test.yaml:7: a <case>\n  no response on stdout"), "{text}");
         assert!(text.ends_with("1 passed, 1 did not pass, of 2 cases\n"), "{text}");
+    }
+
+    #[test]
+    fn a_case_name_wider_than_rusts_format_width_is_printed() {
+        // `{:<w$}` panics past u16::MAX; the test file names the case.
+        let mut wide = result(Outcome::Pass, &[]);
+        wide.case = "c".repeat(70_000);
+        let mut out = Vec::new();
+        text(&mut out, &[wide, result(Outcome::Pass, &[])]).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let header = text.lines().next().unwrap();
+        assert_eq!(
+            header.find("TIME"),
+            Some(6 + 2 + "t/sealbox-test.yaml:7".len() + 2 + 70_000 + 2),
+            "{}",
+            &header[..40]
+        );
     }
 }
