@@ -44,7 +44,7 @@ impl Build<'_> {
     /// Fills the analysis tree and runs the analysis steps and the
     /// pipeline file's stages over it.
     pub(super) fn analyse(&self, planned: &Planned, trees: &StagedTrees) -> Result<Analysed> {
-        let options = self.options;
+        let options = self.inputs.options;
         let last_layer = self.work.join("last-layer");
         std::fs::create_dir(&last_layer)?;
         let last_layer_writer = TreeWriter::open(&last_layer, Existing::Replace)?;
@@ -56,7 +56,7 @@ impl Build<'_> {
                     let dir = Dir::open_ambient_dir(dir, cap_std::ambient_authority())?;
                     trees.analysis.copy_in(&dir, listing)?;
                 }
-                None => trees.analysis.copy_in(self.ctx, listing)?,
+                None => trees.analysis.copy_in(self.inputs.ctx, listing)?,
             }
         }
         let stage_runner = trees.rootfs.as_ref().zip(options.pipeline.as_ref()).map(|(rootfs, pipeline)| StageRunner {
@@ -66,8 +66,8 @@ impl Build<'_> {
             also_into: vec![&trees.analysis],
             work: &self.work,
             lock: options.lock.as_ref(),
-            cache: (!options.no_cache).then_some(self.cache),
-            store: self.store,
+            cache: (!options.no_cache).then_some(self.inputs.cache),
+            store: self.inputs.store,
             registry: &options.registry,
             ceilings: &options.ceilings,
             operator_env: &options.render_env,
@@ -115,10 +115,10 @@ impl Build<'_> {
             .map(|a| (a.name.clone(), a.env.clone()))
             .collect();
         let config = RenderConfig {
-            env: self.options.render_env.clone(),
-            missing_key: self.options.missing_key.clone(),
+            env: self.inputs.options.render_env.clone(),
+            missing_key: self.inputs.options.missing_key.clone(),
             apps,
-            warn_missing: !self.options.strict_templates && self.options.missing_key == "default",
+            warn_missing: !self.inputs.options.strict_templates && self.inputs.options.missing_key == "default",
             // A build renders for the analysis with what sealbox has, and
             // warns for each template `sealer run` could not render.
             funcs: "sprig".into(),
@@ -139,7 +139,7 @@ impl Build<'_> {
         trees: &StagedTrees,
         dests: &[&TreeWriter],
     ) -> Result<sealbox_guest::Response> {
-        let (options, cache, runner) = (self.options, self.cache, &planned.runner);
+        let (options, cache, runner) = (self.inputs.options, self.inputs.cache, &planned.runner);
         let analysis_root = trees.analysis.root();
         let started = Instant::now();
         let imagelist = runner.lazy_builtin("imagelist")?;

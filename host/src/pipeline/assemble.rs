@@ -25,7 +25,7 @@ impl Build<'_> {
         layers: Layers,
         analysed: Analysed,
     ) -> Result<PlatformBuild> {
-        let (options, platform, plan) = (self.options, self.platform, &planned.plan);
+        let (options, platform, plan) = (self.inputs.options, self.platform, &planned.plan);
         let mut all_layers: Vec<Descriptor> = Vec::new();
         let mut diff_ids: Vec<Digest> = Vec::new();
         let mut history = Vec::new();
@@ -61,7 +61,7 @@ impl Build<'_> {
             rootfs: RootFs { kind: "layers".into(), diff_ids },
             history,
         };
-        let config_desc = self.store.put_json(spec::MEDIA_TYPE_CONFIG, &config)?;
+        let config_desc = self.inputs.store.put_json(spec::MEDIA_TYPE_CONFIG, &config)?;
         let mut manifest = Manifest::new(config_desc, all_layers);
         manifest.annotations.insert(kubefile::ANNOTATION.to_string(), plan.extension.to_json());
         if analysed.image_count > 0 {
@@ -77,7 +77,7 @@ impl Build<'_> {
             manifest.annotations.insert(super::ANNOTATION_MISSING_IMAGES.to_string(), missing);
         }
         manifest.annotations.extend(options.annotations.clone());
-        let mut descriptor = self.store.put_json(spec::MEDIA_TYPE_MANIFEST, &manifest)?;
+        let mut descriptor = self.inputs.store.put_json(spec::MEDIA_TYPE_MANIFEST, &manifest)?;
         descriptor.platform =
             Some(spec::Platform::new(&platform.os, &platform.architecture, platform.variant.as_deref()));
         // The pipeline file's warnings come after the image's own.

@@ -27,14 +27,8 @@ use crate::sandbox::Sandbox;
 /// What one platform's build shares between its phases: the build's
 /// inputs, its work directory, and its report.
 pub(super) struct Build<'a> {
-    pub sandbox: &'a Sandbox,
-    pub store: &'a Store,
-    pub options: &'a BuildOptions,
-    pub kubefile: &'a Kubefile,
-    /// The build context.
-    pub ctx: &'a Dir,
+    pub inputs: BuildInputs<'a>,
     pub platform: &'a Platform,
-    pub cache: &'a StepCache,
     /// This platform's work directory (staged trees, step outputs).
     pub work: PathBuf,
     pub report: Reporter<'a>,
@@ -75,10 +69,9 @@ impl<'a> Build<'a> {
         work: &std::path::Path,
         progress: &'a mut Progress<'a>,
     ) -> Result<Self> {
-        let BuildInputs { sandbox, store, options, kubefile, ctx, cache } = inputs;
         let work = tempfile::Builder::new().prefix("platform-").tempdir_in(work)?.keep();
         let report = Reporter::new(progress);
-        Ok(Build { sandbox, store, options, kubefile, ctx, platform, cache, work, report })
+        Ok(Build { inputs, platform, work, report })
     }
 
     /// Runs every phase in order.
@@ -89,11 +82,11 @@ impl<'a> Build<'a> {
         let (modules, analysed, layers) = std::thread::scope(|scope| {
             // From here on, the pipeline file's modules compile on a
             // thread of their own, ready when their steps come.
-            let source = self.options.pipeline.as_ref().map(|pipeline| ModuleSource {
+            let source = self.inputs.options.pipeline.as_ref().map(|pipeline| ModuleSource {
                 pipeline,
-                lock: self.options.lock.as_ref(),
-                store: self.store,
-                registry: &self.options.registry,
+                lock: self.inputs.options.lock.as_ref(),
+                store: self.inputs.store,
+                registry: &self.inputs.options.registry,
             });
             let _precompiling = source.and_then(|source| precompile::start(scope, source, &planned.runner, &cancel));
             let phases = || -> Result<_> {

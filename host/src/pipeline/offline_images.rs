@@ -69,7 +69,7 @@ impl Build<'_> {
     /// Fetches the images of `images` (the image list, as the annotation
     /// has it) and writes the `registry/` layer.
     pub(super) fn offline_images(&self, images: &serde_json::Value) -> Result<OfflineImages> {
-        let options = self.options;
+        let options = self.inputs.options;
         if options.build_mode == BuildMode::Lite {
             return Ok(OfflineImages::default());
         }
@@ -84,7 +84,7 @@ impl Build<'_> {
         let platform =
             spec::Platform::new(&self.platform.os, &self.platform.architecture, self.platform.variant.as_deref());
         let request = offline::Request {
-            store: self.store,
+            store: self.inputs.store,
             images: &wanted,
             platform: &platform,
             pins: &pins,
@@ -134,16 +134,17 @@ impl Build<'_> {
         let key = distribution_layout::layer_key(REGISTRY_DIR, &stored, sde)?;
         let key = KeyBuilder::new("offline-images").part(key.to_string()).finish();
         let cached = self
+            .inputs
             .cache
             .get::<CachedLayer>(&key)
             .and_then(|c| c.descriptor())
-            .filter(|d| self.store.layout().has_blob(&d.digest));
+            .filter(|d| self.inputs.store.layout().has_blob(&d.digest));
         let (desc, hit) = match cached {
             Some(desc) => (desc, true),
             None => {
-                let desc = distribution_layout::write_layer(self.store, REGISTRY_DIR, &stored, sde)?;
+                let desc = distribution_layout::write_layer(self.inputs.store, REGISTRY_DIR, &stored, sde)?;
                 if !options.no_cache {
-                    self.cache.put(&key, &CachedLayer::from(&desc))?;
+                    self.inputs.cache.put(&key, &CachedLayer::from(&desc))?;
                 }
                 (desc, false)
             }

@@ -44,10 +44,11 @@ impl Build<'_> {
         layers: PlanLayers,
     ) -> Result<(Analysed, Layers)> {
         let pack = planned.runner.lazy_builtin("pack")?;
-        let (store, cache, options, work) = (self.store, self.cache, self.options, self.work.as_path());
+        let (store, cache, options, work) =
+            (self.inputs.store, self.inputs.cache, self.inputs.options, self.work.as_path());
         let packer = Packer { runner: &planned.runner, pack: &pack, store, cache, options, work };
         let cancel = AtomicBool::new(false);
-        let plan_packer = PlanPacker { packer: &packer, ctx: self.ctx, cancel: &cancel };
+        let plan_packer = PlanPacker { packer: &packer, ctx: self.inputs.ctx, cancel: &cancel };
         let (analysed, packed) = std::thread::scope(|scope| {
             let packing = std::thread::Builder::new()
                 .name("pack-layers".into())
@@ -120,7 +121,7 @@ impl Build<'_> {
 
     fn history_entry(&self, created_by: &str) -> History {
         History {
-            created: Some(spec::rfc3339(self.options.source_date_epoch)),
+            created: Some(spec::rfc3339(self.inputs.options.source_date_epoch)),
             created_by: Some(created_by.to_string()),
             ..History::default()
         }

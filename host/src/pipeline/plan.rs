@@ -26,21 +26,21 @@ pub(super) struct Planned {
 impl Build<'_> {
     /// Plans the Kubefile for this platform, resolving its base image.
     pub(super) fn plan(&self) -> Result<Planned> {
-        let options = self.options;
+        let options = self.inputs.options;
         let mut plan_options = PlanOptions::new(self.platform.clone());
         plan_options.build_args = options.build_args.clone();
         plan_options.image_type = options.image_type;
         let mut base_image = None;
         let plan: Plan = {
             let mut resolve = |base: &BaseRef, _platform_flag: Option<&str>| -> std::result::Result<_, String> {
-                let b =
-                    base::resolve(self.store, base, self.platform, &options.registry).map_err(|e| format!("{e:#}"))?;
+                let b = base::resolve(self.inputs.store, base, self.platform, &options.registry)
+                    .map_err(|e| format!("{e:#}"))?;
                 let info = b.info.clone();
                 base_image = Some(b);
                 Ok(info)
             };
             let name = options.kubefile.display().to_string();
-            kubefile::plan(&name, self.kubefile, self.ctx, &plan_options, &mut resolve)?
+            kubefile::plan(&name, self.inputs.kubefile, self.inputs.ctx, &plan_options, &mut resolve)?
         };
         self.report.warn(plan.warnings.clone());
         let image_env: BTreeMap<String, String> = plan
@@ -58,7 +58,7 @@ impl Build<'_> {
             env: image_env,
             labels: labels.clone(),
         };
-        let runner = ModuleRunner::new(self.sandbox.clone(), image).with_deadline(options.ceilings.deadline);
+        let runner = ModuleRunner::new(self.inputs.sandbox.clone(), image).with_deadline(options.ceilings.deadline);
         Ok(Planned { plan, base: base_image, runner, labels })
     }
 }

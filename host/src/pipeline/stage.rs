@@ -56,20 +56,20 @@ pub(super) struct Staged {
 impl Build<'_> {
     /// Lists the context's layers, stages the trees and runs the transforms.
     pub(super) fn stage(&self, planned: &Planned) -> Result<Staged> {
-        let (options, plan) = (self.options, &planned.plan);
+        let (options, plan) = (self.inputs.options, &planned.plan);
         let analysis_root = self.work.join("analysis");
         std::fs::create_dir(&analysis_root)?;
         let analysis = StagedTree::analysis(analysis_root)?;
         // Base image: its files join the analysis (its layers come first).
         if let Some(base) = &planned.base {
-            base::stage_into(self.store, base, &analysis)?;
+            base::stage_into(self.inputs.store, base, &analysis)?;
         }
         let pipeline_trees: Option<Vec<String>> = options
             .pipeline
             .as_ref()
             .filter(|p| !p.steps.is_empty())
             .map(|p| p.steps.iter().map(|s| s.grants.tree.clone()).collect());
-        let rootfs = stage_rootfs(self.store, plan, planned.base.as_ref(), &self.work, pipeline_trees)?;
+        let rootfs = stage_rootfs(self.inputs.store, plan, planned.base.as_ref(), &self.work, pipeline_trees)?;
         let grant = Grant::transform(options.render_env.clone()).within(&options.ceilings);
         let mut staged = Staged {
             trees: StagedTrees { analysis, rootfs, to_analyse: Vec::new() },
@@ -88,7 +88,7 @@ impl Build<'_> {
 
     /// Lists one COPY/ADD/APP/CNI/CSI layer and copies it into the rootfs.
     fn list_layer(&self, planned: &Planned, layer: &kubefile::LayerStep, staged: &mut Staged) -> Result<()> {
-        let (options, plan, ctx) = (self.options, &planned.plan, self.ctx);
+        let (options, plan, ctx) = (self.inputs.options, &planned.plan, self.inputs.ctx);
         let at = format!("{}:{}", options.kubefile.display(), layer.line);
         // An ADD of an archive is unpacked in the sandbox into a
         // staging dir, which then stands in for the context.
@@ -124,19 +124,20 @@ impl Build<'_> {
         grant: &Grant,
         staged: &mut Staged,
     ) -> Result<()> {
-        let options = self.options;
+        let options = self.inputs.options;
         let rootfs = staged.trees.rootfs.as_ref().ok_or_else(|| anyhow!("no staged rootfs for RUN --module"))?;
         let started = Instant::now();
         let at = format!("{}:{}", options.kubefile.display(), m.line);
-        let binary = transform::load(self.ctx, m, options.lock.as_ref(), &at, self.store, &options.registry)?;
+        let binary =
+            transform::load(self.inputs.ctx, m, options.lock.as_ref(), &at, self.inputs.store, &options.registry)?;
         staged.modules.insert(m.module.clone(), binary.digest.clone());
         let runner = transform::Runner {
             steps: &planned.runner,
             rootfs,
             work: &self.work,
             grant,
-            store: self.store,
-            cache: (!options.no_cache).then_some(self.cache),
+            store: self.inputs.store,
+            cache: (!options.no_cache).then_some(self.inputs.cache),
         };
         let output = runner.run(&binary, m, &at)?;
         let out = Dir::open_ambient_dir(&output.dir, cap_std::ambient_authority())?;
