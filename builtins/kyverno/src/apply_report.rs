@@ -8,10 +8,11 @@
 use std::collections::BTreeSet;
 use std::io::{self, Write};
 
+use sealbox_formats::table;
 use serde_json::{Value, json};
 
 use crate::apply::{ApplyRow, ApplySummary};
-use crate::report::{self, Format};
+use crate::report::Format;
 use crate::response::RuleStatus;
 
 /// Rows a table lays out before its column widths are fixed, and rows per
@@ -169,9 +170,9 @@ impl<W: Write> ApplyReport<W> {
         let rows: Vec<[String; 5]> = self.pending.drain(..).map(|r| table_cells(&r)).collect();
         let mut widths: Vec<usize> = TABLE_HEADER.iter().map(|h| h.len()).collect();
         for r in &rows {
-            report::widen(&mut widths, r);
+            table::widen(&mut widths, r);
         }
-        self.out.write_all(report::column_line(&TABLE_HEADER, &widths).as_bytes())?;
+        self.out.write_all(table::column_line(&TABLE_HEADER, &widths).as_bytes())?;
         self.widths = Some(widths);
         for r in &rows {
             self.table_line(r)?;
@@ -180,7 +181,7 @@ impl<W: Write> ApplyReport<W> {
     }
 
     fn table_line(&mut self, cells: &[String; 5]) -> io::Result<()> {
-        let line = report::column_line(cells, self.widths.as_deref().unwrap_or(&[]));
+        let line = table::column_line(cells, self.widths.as_deref().unwrap_or(&[]));
         self.written += 1;
         self.out.write_all(line.as_bytes())
     }

@@ -8,5 +8,6 @@
 pub mod glob;
 pub mod layout;
 pub mod reference;
+pub mod table;
 pub mod time;
 pub mod yaml;

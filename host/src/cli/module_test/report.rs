@@ -34,24 +34,7 @@ pub fn text(out: &mut dyn Write, results: &[CaseResult]) -> std::io::Result<()> 
             ]
         })
         .collect();
-    let header = ["RESULT".to_string(), "FILE".into(), "CASE".into(), "TIME".into()];
-    let mut widths = [0usize; 4];
-    for row in std::iter::once(&header).chain(&rows) {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    for row in std::iter::once(&header).chain(&rows) {
-        // Padded by hand: `{:<w$}` panics when a case name or file from the
-        // test file is wider than u16::MAX.
-        let mut line = String::new();
-        for (cell, width) in row.iter().zip(widths).take(3) {
-            line.push_str(cell);
-            line.extend(std::iter::repeat_n(' ', width.saturating_sub(cell.chars().count()) + 2));
-        }
-        line.push_str(&row[3]);
-        writeln!(out, "{line}")?;
-    }
+    write!(out, "{}", sealbox_formats::table::columns(&["RESULT", "FILE", "CASE", "TIME"], &rows))?;
     for r in results.iter().filter(|r| r.outcome != Outcome::Pass) {
         writeln!(out, "\n{} {}:{}: {}", outcome_name(r.outcome), escape_line(&r.file), r.line, escape_line(&r.case))?;
         for p in &r.problems {

@@ -24,6 +24,7 @@ const FORMATS: Sources = &[
     ("src/glob.rs", include_str!("../../../../guest-sdk/formats/src/glob.rs")),
     ("src/layout.rs", include_str!("../../../../guest-sdk/formats/src/layout.rs")),
     ("src/reference.rs", include_str!("../../../../guest-sdk/formats/src/reference.rs")),
+    ("src/table.rs", include_str!("../../../../guest-sdk/formats/src/table.rs")),
     ("src/time.rs", include_str!("../../../../guest-sdk/formats/src/time.rs")),
     ("src/yaml.rs", include_str!("../../../../guest-sdk/formats/src/yaml.rs")),
     ("src/yaml/bare_text.rs", include_str!("../../../../guest-sdk/formats/src/yaml/bare_text.rs")),
