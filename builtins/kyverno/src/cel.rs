@@ -110,8 +110,7 @@ impl CelEnv {
         }
         let operators = source.matches(['+', '-', '*', '/', '%', '<', '>', '=', '!', '&', '|', '?', '.']).count();
         if operators > MAX_OPERATORS {
-            let head: String = source.chars().take(40).collect();
-            return Err(format!("CEL expression {head:?}... has more than {MAX_OPERATORS} operators"));
+            return Err(format!("CEL expression {:?} has more than {MAX_OPERATORS} operators", head(source, 40)));
         }
         let mut depth = 0usize;
         for c in source.chars() {
@@ -121,13 +120,55 @@ impl CelEnv {
                 _ => {}
             }
             if depth > MAX_NESTING {
-                let head: String = source.chars().take(40).collect();
-                return Err(format!("CEL expression {head:?}... nests deeper than {MAX_NESTING} levels"));
+                return Err(format!("CEL expression {:?} nests deeper than {MAX_NESTING} levels", head(source, 40)));
             }
         }
-        let inner = self.env.compile(source).map_err(|e| format!("compiling CEL {source:?}: {e}"))?;
+        let inner = self.env.compile(source).map_err(|e| compile_error(source, &e))?;
         Ok(Program { source: source.to_string(), inner })
     }
+}
+
+/// Parse errors shown in a message; the rest are counted.
+const SHOWN_ERRORS: usize = 3;
+/// Characters of the source line shown on each side of an error.
+const SNIPPET_RADIUS: usize = 40;
+
+/// A compile error in cel-go's shape (`ERROR: <input>:L:C: msg`, the line,
+/// a caret), bounded: the `cel` crate's own `Display` repeats the whole
+/// line for every error, and the lexer reports every stray character, so a
+/// 27 KB line of `$` made a message of 900 MB (a fuzz finding). Here at
+/// most [`SHOWN_ERRORS`] errors, each with [`SNIPPET_RADIUS`] characters of
+/// its line on either side.
+fn compile_error(source: &str, errors: &cel::ParseErrors) -> String {
+    let mut out = format!("compiling CEL {:?}:", head(source, 2 * SNIPPET_RADIUS));
+    for e in errors.errors.iter().take(SHOWN_ERRORS) {
+        let (line, column) = e.pos;
+        out.push_str(&format!("\nERROR: <input>:{line}:{column}: {}", head(&e.msg, 2 * SNIPPET_RADIUS)));
+        let text = usize::try_from(line - 1).ok().and_then(|l| source.lines().nth(l));
+        if let (Some(text), Ok(column)) = (text, usize::try_from(column)) {
+            // The caret sits under the column-th character, as in cel-go.
+            let at = column.saturating_sub(1);
+            let start = at.saturating_sub(SNIPPET_RADIUS);
+            let shown: String = text.chars().skip(start).take(2 * SNIPPET_RADIUS + 1).collect();
+            let (lead, dots) = if start > 0 { ("...", at - start + 3) } else { ("", at) };
+            out.push_str(&format!("\n| {lead}{shown}\n| "));
+            out.extend(std::iter::repeat_n('.', dots));
+            out.push('^');
+        }
+    }
+    if errors.errors.len() > SHOWN_ERRORS {
+        out.push_str(&format!("\n(and {} more errors)", errors.errors.len() - SHOWN_ERRORS));
+    }
+    out
+}
+
+/// The first `max` characters of `text`, with `...` when there are more.
+fn head(text: &str, max: usize) -> String {
+    let mut head: String = text.chars().take(max).collect();
+    if head.len() < text.len() {
+        head.push_str("...");
+    }
+    head
 }
 
 /// Kyverno rewrites `x.orValue(y)` into a call that accepts any `x`: here
@@ -366,5 +407,38 @@ mod tests {
             .map(|h| h.join());
         assert!(matches!(limit, Ok(Ok(Ok(true)))), "{limit:?}");
         assert!(CelEnv::kyverno().compile(&chained(MAX_OPERATORS + 1)).err().unwrap_or_default().contains("operators"));
+    }
+
+    #[test]
+    fn compile_errors_name_position_and_show_the_line_with_a_caret() {
+        let err = CelEnv::kyverno().compile("object.a ==").err().unwrap_or_default();
+        let mut lines = err.lines();
+        assert_eq!(lines.next(), Some("compiling CEL \"object.a ==\":"));
+        let first = lines.next().unwrap_or_default();
+        assert!(first.starts_with("ERROR: <input>:1:"), "{err}");
+        assert_eq!(lines.next(), Some("| object.a =="));
+        let caret = lines.next().unwrap_or_default();
+        let column: usize = first.split(':').nth(3).and_then(|c| c.parse().ok()).unwrap_or(0);
+        assert_eq!(caret, format!("| {}^", ".".repeat(column - 1)), "{err}");
+    }
+
+    #[test]
+    fn compile_errors_of_a_hostile_line_stay_small() {
+        // Fuzz finding (kyverno_policy): the lexer reports every `$`, and the
+        // `cel` crate's message repeated the whole line for each: 900 MB.
+        let line = format!("x && {}{}y", " ".repeat(100), "$".repeat(20_000));
+        let err = CelEnv::kyverno().compile(&line).err().unwrap_or_default();
+        assert!(err.len() < 2_000, "{} bytes", err.len());
+        assert!(err.contains("ERROR: <input>:1:106: Syntax error: token recognition error at: '$'"), "{err}");
+        assert!(err.contains("(and 19997 more errors)"), "{err}");
+        // A window around the error: 40 characters before it, the caret
+        // under it after the `...` that says the line goes on to the left.
+        let snippet = format!("| ...{}{}", " ".repeat(40), "$".repeat(41));
+        let caret = format!("| {}^", ".".repeat(43));
+        assert!(err.contains(&format!("{snippet}\n{caret}\n")), "{err}");
+        // A column past u16::MAX: `{:>w$}` would panic.
+        let wide = format!("{}x $", " ".repeat(70_000));
+        let err = CelEnv::kyverno().compile(&wide[..MAX_SOURCE]).err().unwrap_or_default();
+        assert!(err.len() < 2_000, "{} bytes", err.len());
     }
 }
