@@ -168,10 +168,7 @@ impl<W: Write> ApplyReport<W> {
     /// writes them; later rows keep these widths.
     fn fix_widths(&mut self) -> io::Result<()> {
         let rows: Vec<[String; 5]> = self.pending.drain(..).map(|r| table_cells(&r)).collect();
-        let mut widths: Vec<usize> = TABLE_HEADER.iter().map(|h| h.len()).collect();
-        for r in &rows {
-            table::widen(&mut widths, r);
-        }
+        let widths = table::widths(&TABLE_HEADER, &rows);
         self.out.write_all(table::column_line(&TABLE_HEADER, &widths).as_bytes())?;
         self.widths = Some(widths);
         for r in &rows {

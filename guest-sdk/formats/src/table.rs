@@ -7,10 +7,7 @@
 
 /// Lays out `rows` under `header` as left-aligned columns, one line each.
 pub fn columns<H: AsRef<str>, C: AsRef<str>>(header: &[H], rows: &[impl AsRef<[C]>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.as_ref().chars().count()).collect();
-    for r in rows {
-        widen(&mut widths, r.as_ref());
-    }
+    let widths = widths(header, rows);
     let mut out = column_line(header, &widths);
     for r in rows {
         out.push_str(&column_line(r.as_ref(), &widths));
@@ -18,8 +15,18 @@ pub fn columns<H: AsRef<str>, C: AsRef<str>>(header: &[H], rows: &[impl AsRef<[C
     out
 }
 
+/// The width of each of `header`'s columns that fits the header and `rows`
+/// (cells past the header's columns are not counted).
+pub fn widths<H: AsRef<str>, C: AsRef<str>>(header: &[H], rows: &[impl AsRef<[C]>]) -> Vec<usize> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.as_ref().chars().count()).collect();
+    for r in rows {
+        widen(&mut widths, r.as_ref());
+    }
+    widths
+}
+
 /// Widens `widths` to fit `cells` (cells past `widths` are ignored).
-pub fn widen(widths: &mut [usize], cells: &[impl AsRef<str>]) {
+fn widen(widths: &mut [usize], cells: &[impl AsRef<str>]) {
     for (w, cell) in widths.iter_mut().zip(cells) {
         *w = (*w).max(cell.as_ref().chars().count());
     }
