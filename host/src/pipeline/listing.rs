@@ -156,17 +156,21 @@ pub fn layer_listing_with_stats(
                 if !target.is_empty() {
                     listed.push(Ranked { rank: 0, group, entry: implicit_dir(&target), stat: None });
                 }
+                listed.reserve(walked.len());
                 let kept = walked
                     .into_iter()
                     .zip(stats)
                     .filter(|(e, _)| ignore.is_empty() || !ignore.is_excluded(&Path::new(&source).join(&e.path)));
                 for (e, stat) in kept {
                     let mut e = LayerEntry::from(e);
-                    let from = join(&source, &e.path);
-                    e.path = join(&target, &e.path);
-                    e.hardlink = e.hardlink.map(|h| join(&target, &h));
-                    if from != e.path {
-                        e.source = Some(from);
+                    // A walked path is never empty, so `source/p` and
+                    // `target/p` differ exactly when source and target do.
+                    if source != target {
+                        e.source = Some(join(&source, &e.path));
+                    }
+                    if !target.is_empty() {
+                        e.path = join(&target, &e.path);
+                        e.hardlink = e.hardlink.map(|h| join(&target, &h));
                     }
                     listed.push(Ranked { rank: listed.len() + 1, group, entry: e, stat });
                 }
@@ -181,11 +185,21 @@ pub fn layer_listing_with_stats(
     // Parents of every entry must exist in the layer, as buildah writes them.
     // An entry's own parents are checked when it comes up itself, so the
     // walk up stops at a parent the layer has or one already found missing.
+    // Siblings come together in path order, so the parent found last
+    // answers most entries without a search.
     let mut missing: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    let mut present = None;
     for r in &listed {
         let mut path = r.entry.path.as_str();
         while let Some((parent, _)) = path.rsplit_once('/') {
-            if position(&listed, parent).is_some() || !missing.insert(parent) {
+            if present == Some(parent) {
+                break;
+            }
+            if position(&listed, parent).is_some() {
+                present = Some(parent);
+                break;
+            }
+            if !missing.insert(parent) {
                 break;
             }
             path = parent;
@@ -255,7 +269,7 @@ fn join(prefix: &str, rest: &str) -> String {
     match (prefix.is_empty(), rest.is_empty()) {
         (true, _) => rest.to_string(),
         (_, true) => prefix.to_string(),
-        _ => format!("{prefix}/{rest}"),
+        _ => [prefix, "/", rest].concat(),
     }
 }
 

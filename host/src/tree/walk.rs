@@ -135,10 +135,23 @@ pub fn walk_with_stats(root: &Dir, options: &WalkOptions) -> Result<(Vec<FileEnt
     let walker =
         Walker { limits: options, entries: AtomicU64::new(0), bytes: AtomicU64::new(0), found: Mutex::new(Vec::new()) };
     walker.walk_dir(root, "", 0)?;
-    let mut found = walker.found.into_inner().unwrap_or_else(|p| p.into_inner());
-    found.par_sort_unstable_by(|a, b| a.entry.path.cmp(&b.entry.path));
-    let (mut entries, ids): (Vec<FileEntry>, Vec<(Option<FileStat>, bool)>) =
-        found.into_iter().map(|w| (w.entry, (w.stat, w.linked))).unzip();
+    let chunks = walker.found.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut found: Vec<Option<Found>> = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
+    for chunk in chunks {
+        found.extend(chunk.into_iter().map(Some));
+    }
+    // Each directory's entries came sorted by name, so `found` is a series of
+    // sorted runs, which a stable sort merges instead of sorting afresh;
+    // sorting indices moves 8 bytes an entry instead of the whole entry.
+    let path = |i: usize| found[i].as_ref().map_or("", |w| w.entry.path.as_str());
+    let mut order: Vec<usize> = (0..found.len()).collect();
+    order.par_sort_by(|&a, &b| path(a).cmp(path(b)));
+    let mut entries = Vec::with_capacity(order.len());
+    let mut ids: Vec<(Option<FileStat>, bool)> = Vec::with_capacity(order.len());
+    for w in order.into_iter().filter_map(|i| found[i].take()) {
+        entries.push(w.entry);
+        ids.push((w.stat, w.linked));
+    }
     if !options.list_escaping_symlinks {
         refuse_escaping_links(&entries)?;
     }
@@ -168,18 +181,19 @@ struct Found {
 }
 
 /// One walk: its limits, what it counted so far (shared by the threads
-/// walking it) and what it found, in no order.
+/// walking it) and what it found, a directory's entries at a time, in no
+/// order.
 struct Walker<'a> {
     limits: &'a WalkOptions,
     entries: AtomicU64,
     bytes: AtomicU64,
-    found: Mutex<Vec<Found>>,
+    found: Mutex<Vec<Vec<Found>>>,
 }
 
 impl Walker<'_> {
     /// Lists `dir`'s entries, then walks its subdirectories. Each
-    /// directory's entries join `found` in one lock, so a deep tree is
-    /// never copied level by level.
+    /// directory's entries join `found` whole, in one lock, so they are
+    /// copied once, when the walk is done.
     fn walk_dir(&self, dir: &Dir, prefix: &str, depth: usize) -> Result<(), TreeError> {
         if depth >= self.limits.max_depth {
             return Err(TreeError::TooDeep { path: prefix.to_string(), limit: self.limits.max_depth });
@@ -236,7 +250,9 @@ impl Walker<'_> {
                 return Err(TreeError::SpecialFile { path, kind: special_kind(meta.mode()) });
             }
         }
-        self.found.lock().unwrap_or_else(|p| p.into_inner()).append(&mut here);
+        if !here.is_empty() {
+            self.found.lock().unwrap_or_else(|p| p.into_inner()).push(here);
+        }
         let walk_sub = |(name, path): &(String, String)| -> Result<(), TreeError> {
             let sub = dir.open_dir_nofollow(name).map_err(io_err(path))?;
             self.walk_dir(&sub, path, depth + 1)
@@ -265,7 +281,7 @@ fn entry(path: String, kind: FileKind, mode: u32, size: u64) -> FileEntry {
 }
 
 fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() { name.to_string() } else { format!("{prefix}/{name}") }
+    if prefix.is_empty() { name.to_string() } else { [prefix, "/", name].concat() }
 }
 
 fn special_kind(mode: u32) -> &'static str {
@@ -336,6 +352,27 @@ mod tests {
         .unwrap();
         let err = walk(&dir, &WalkOptions::default()).unwrap_err();
         assert_eq!(err.to_string(), "fifo: is a fifo; only files, directories and symlinks can go into an image");
+    }
+
+    /// Each directory's entries come sorted by name, but the listing is
+    /// in byte order of the whole path: a sibling whose name has a byte
+    /// below `/` sorts between a directory and what it holds.
+    #[test]
+    fn entries_come_in_byte_order_of_the_whole_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path();
+        std::fs::create_dir_all(p.join("b/e")).unwrap();
+        for (name, content) in
+            [("a", "1"), ("b/e/g", "22"), ("b/f", "333"), ("b-c", "4444"), ("b.d", "5"), ("b0", "66")]
+        {
+            std::fs::write(p.join(name), content).unwrap();
+        }
+        let dir = Dir::open_ambient_dir(p, ambient_authority()).unwrap();
+        let (entries, stats) = walk_with_stats(&dir, &WalkOptions::default()).unwrap();
+        let paths: Vec<_> = entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["a", "b", "b-c", "b.d", "b/e", "b/e/g", "b/f", "b0"]);
+        let sizes: Vec<_> = stats.iter().map(|s| s.map(|s| s.size)).collect();
+        assert_eq!(sizes, [Some(1), None, Some(4), Some(1), None, Some(2), Some(3), Some(2)]);
     }
 
     #[test]
