@@ -21,6 +21,8 @@ use events::{Event, EventData, Mark, Parser, ScalarStyle};
 mod bare_text;
 mod events;
 
+pub use bare_text::is_bare as is_bare_text;
+
 /// Caps on one stream, so hostile input cannot exhaust memory or stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -29,9 +31,19 @@ pub struct Limits {
     /// Deepest nesting of sequences and mappings.
     pub max_depth: usize,
     /// Most nodes a stream may expand to, every alias counted as the nodes
-    /// it stands for ("billion laughs" safe).
+    /// it stands for ("billion laughs" safe). Read one document at a time
+    /// ([`for_each_document`]), each document may have this many; the
+    /// nodes aliases stand for, over the whole stream, may be this many and
+    /// [`ALIASED_PER_BYTE`] for each byte read, so a stream of many small
+    /// alias bombs is refused while documents that share a few anchors
+    /// each are not, however many there are.
     pub max_nodes: usize,
 }
+
+/// How many nodes aliases may stand for, over a stream, for each byte of
+/// it read so far (beyond [`Limits::max_nodes`]): expanding aliases then
+/// costs at most a few times what reading the text does.
+pub const ALIASED_PER_BYTE: u64 = 4;
 
 impl Default for Limits {
     fn default() -> Limits {
@@ -206,14 +218,15 @@ pub fn for_each_document_in(
     each: &mut dyn FnMut(Document) -> ControlFlow<()>,
 ) -> Result<(), Error> {
     let parser = Parser::from_reader(reader, limits.max_bytes);
-    let mut loader = Loader { parser, limits, document: 0, anchors: HashMap::new(), nodes: 0 };
+    let mut loader = Loader { parser, limits, document: 0, anchors: HashMap::new(), nodes: 0, aliased: 0 };
     loader.stream(true, each)
 }
 
 /// Calls `each` with every non-empty document of `text` in order (see
 /// [`load`]), holding one document at a time, so memory follows the
 /// largest document rather than the stream. `max_nodes` applies to each
-/// document (anchors never cross documents); `max_bytes` to the text.
+/// document (anchors never cross documents) and to the nodes the stream's
+/// aliases stand for; `max_bytes` to the text.
 /// `each` stops the walk by returning `Break`.
 pub fn for_each_document(
     text: &str,
@@ -266,8 +279,10 @@ struct Loader<'a> {
     limits: Limits,
     document: usize,
     anchors: HashMap<String, Node>,
-    /// Nodes made so far in the stream, aliases expanded.
+    /// Nodes made so far in the stream (or document), aliases expanded.
     nodes: usize,
+    /// Nodes made by expanding aliases in the whole stream.
+    aliased: usize,
 }
 
 fn line_col(mark: Mark) -> (u32, u32) {
@@ -279,7 +294,7 @@ impl<'a> Loader<'a> {
     fn new(text: &'a str, limits: Limits) -> Result<Loader<'a>, Error> {
         check_size(text.len(), limits)?;
         let parser = Parser::new(text.as_bytes());
-        Ok(Loader { parser, limits, document: 0, anchors: HashMap::new(), nodes: 0 })
+        Ok(Loader { parser, limits, document: 0, anchors: HashMap::new(), nodes: 0, aliased: 0 })
     }
 
     fn error(&self, mark: Mark, message: impl Into<String>) -> Error {
@@ -348,7 +363,22 @@ impl<'a> Loader<'a> {
                     return Err(self.error(mark, format!("alias to an unknown anchor {anchor:?}")));
                 };
                 let mut node = target.clone();
-                self.count(node.size(), mark)?;
+                let size = node.size();
+                self.count(size, mark)?;
+                // A document's count restarts; what aliases stand for does
+                // not, or a stream of small bombs would add up unchecked.
+                self.aliased = self.aliased.saturating_add(size);
+                let budget = (self.limits.max_nodes as u64).saturating_add(mark.index.saturating_mul(ALIASED_PER_BYTE));
+                if self.aliased as u64 > budget {
+                    let max = self.limits.max_nodes;
+                    return Err(self.error(
+                        mark,
+                        format!(
+                            "aliases stand for more nodes than a stream may expand to \
+                             ({max}, and {ALIASED_PER_BYTE} for each byte read)"
+                        ),
+                    ));
+                }
                 // The alias stands where it is written: findings about it point here.
                 (node.line, node.column) = (line, column);
                 return Ok(node);

@@ -15,11 +15,15 @@
 use super::events::Mark;
 use super::{Document, Node, NodeValue, line_col, resolve_plain};
 
-/// Whether `text` is made only of the bytes a bare text may hold.
-fn is_bare(text: &str) -> bool {
+/// Whether `bytes` are only those a bare text may hold (ASCII letters,
+/// digits, spaces and line feeds). Such a stream is at most one plain
+/// scalar, with no keys, items, anchors or tags: a reader after fields may
+/// skip it unparsed. Each byte is judged alone, so a stream read in pieces
+/// is bare when every piece is.
+pub fn is_bare(bytes: &[u8]) -> bool {
     // Whole chunks without an early exit, so the check vectorises; a
     // structured file still stops at its first chunk.
-    text.as_bytes().chunks(256).all(|chunk| {
+    bytes.chunks(256).all(|chunk| {
         chunk.iter().fold(true, |bare, &b| bare & (b.is_ascii_alphanumeric() | (b == b' ') | (b == b'\n')))
     })
 }
@@ -28,7 +32,7 @@ fn is_bare(text: &str) -> bool {
 /// for blank text or a scalar that resolves to null (dropped as the loader
 /// drops null documents), else one.
 pub(super) fn documents(text: &str) -> Option<Option<Document>> {
-    if !is_bare(text) {
+    if !is_bare(text.as_bytes()) {
         return None;
     }
     let mut folded = String::with_capacity(text.len());
@@ -60,7 +64,7 @@ pub(super) fn documents(text: &str) -> Option<Option<Document>> {
         return Some(None);
     }
     let written = (!value.is_string()).then_some(folded);
-    let (line, column) = line_col(Mark { line: line as u64, column: column as u64 });
+    let (line, column) = line_col(Mark { line: line as u64, column: column as u64, index: 0 });
     let root = Node { line, column, value: NodeValue::Scalar(value), written };
     Some(Some(Document { index: 0, root }))
 }

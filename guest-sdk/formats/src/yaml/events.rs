@@ -10,11 +10,13 @@ use std::ptr::addr_of_mut;
 
 use unsafe_libyaml as unsafe_sys;
 
-/// A position in the input (0-based line and column).
+/// A position in the input (0-based line and column, and the bytes
+/// before it).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Mark {
     pub(super) line: u64,
     pub(super) column: u64,
+    pub(super) index: u64,
 }
 
 /// Whether a scalar was written plain (unquoted) or otherwise.
@@ -143,7 +145,7 @@ impl<'a> Parser<'a> {
             let data = convert(&*event);
             let start = (*event).start_mark;
             unsafe_sys::yaml_event_delete(event);
-            Ok(Event { data, start_mark: Mark { line: start.line, column: start.column } })
+            Ok(Event { data, start_mark: Mark { line: start.line, column: start.column, index: start.index } })
         }
     }
 }
@@ -256,7 +258,8 @@ unsafe fn parser_error(parser: *const unsafe_sys::yaml_parser_t) -> ParseError {
             Some(context) => format!("{context}: {problem}"),
             None => problem,
         };
-        let mark = Mark { line: p.problem_mark.line, column: p.problem_mark.column };
+        let problem = p.problem_mark;
+        let mark = Mark { line: problem.line, column: problem.column, index: problem.index };
         ParseError { message, mark }
     }
 }

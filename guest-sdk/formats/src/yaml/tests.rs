@@ -191,6 +191,29 @@ fn documents_one_at_a_time_are_the_documents_of_the_stream() {
     })
     .expect("each document is under the cap");
     assert_eq!(count, 10);
+    // What aliases stand for counts over the whole stream, against the cap
+    // and 4 nodes a byte read: documents sharing a few anchors each pass
+    // however many there are (80 nodes from aliases in 320 bytes here)...
+    let shared = "a: &a [1, 2, 3]\nb: [*a, *a]\n---\n".repeat(10);
+    let limits = Limits { max_nodes: 20, ..Limits::default() };
+    for_each_document(&shared, limits, &mut |_| std::ops::ControlFlow::Continue(())).expect("a few aliases a document");
+    // ...while small bombs, each under the cap (744 nodes, 728 from aliases,
+    // in 91 bytes), are refused together, in the third document.
+    let bomb = "a: &a [1,2,3,4,5,6,7,8,9]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a]\nc: [*b,*b,*b,*b,*b,*b,*b,*b]\n---\n";
+    let limits = Limits { max_nodes: 1000, ..Limits::default() };
+    for_each_document(bomb, limits, &mut |_| std::ops::ControlFlow::Continue(())).expect("one bomb is under the cap");
+    let mut before = 0;
+    let err = for_each_document(&bomb.repeat(10), limits, &mut |_| {
+        before += 1;
+        std::ops::ControlFlow::Continue(())
+    })
+    .expect_err("the bombs add up");
+    assert!(
+        err.message
+            .contains("aliases stand for more nodes than a stream may expand to (1000, and 4 for each byte read)"),
+        "{err}"
+    );
+    assert_eq!((before, err.document), (2, 2), "{err}");
     // Break stops the walk, and an error after the stop is not reached.
     let mut first = 0;
     for_each_document("a: 1\n---\nb: [\n", Limits::default(), &mut |_| {
