@@ -9,12 +9,13 @@ use sealbox_guest::{Diagnostic, Platform, Severity};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::extract::{Extraction, classify, extract_yaml};
+use crate::extract::{Extraction, classify, extract_each_document, extract_yaml};
 use crate::helm;
 use crate::imagelist_file::{ListEntry, parse_config_list, parse_list};
 use crate::output::{ContainerImage, ImagePlatform, image_list_text};
 use crate::reference::Reference;
 use crate::walk::{Source, SourceKind, discover};
+use crate::yaml;
 
 /// Where an image was seen first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -75,7 +76,8 @@ pub struct Outcome {
     pub images: Vec<ContainerImage>,
     /// Images that should be pinned.
     pub floating: Vec<FloatingImage>,
-    /// Values that were not taken, in the order they were met.
+    /// Values that were not taken, in the order they were met, when the
+    /// config asks for `verbose`.
     pub skipped: Vec<SkippedValue>,
     /// Errors, warnings and (when verbose) notes, in the order they arose.
     pub diagnostics: Vec<Diagnostic>,
@@ -139,15 +141,89 @@ impl Outcome {
     }
 }
 
-struct Occurrence {
+/// The images found so far, folded as they are found: memory follows the
+/// number of distinct images (and the places, only when origins are asked
+/// for), not the number of objects that name them.
+#[derive(Default)]
+struct Images {
+    /// Each image as recorded, with its first occurrence and the
+    /// applications it belongs to.
+    seen: BTreeMap<String, Seen>,
+    /// Every occurrence, when the config asks for `origins`.
+    origins: Vec<ImageOrigin>,
+}
+
+/// An image's first occurrence (what messages about it point at) and the
+/// applications it was found in.
+struct Seen {
     reference: Reference,
-    app: Option<String>,
     origin: Origin,
+    apps: BTreeSet<Option<String>>,
+}
+
+impl Images {
+    /// Records one occurrence. `origin` is built only for an image not seen
+    /// before or when origins are kept: most occurrences repeat an image.
+    fn add(&mut self, reference: Reference, app: &Option<String>, origins: bool, origin: impl FnOnce() -> Origin) {
+        // Recorded as sealer records it: an untagged image stays untagged (it
+        // is pulled as `latest`, and flagged as floating at the end).
+        let image = reference.sealer_name();
+        if origins {
+            let origin = origin();
+            self.origins.push(ImageOrigin { image: image.clone(), app_name: app.clone(), origin: origin.clone() });
+            self.note(image, reference, app, || origin);
+        } else {
+            self.note(image, reference, app, origin);
+        }
+    }
+
+    /// Counts `image` under `app`, keeping where it was seen first.
+    fn note(&mut self, image: String, reference: Reference, app: &Option<String>, origin: impl FnOnce() -> Origin) {
+        match self.seen.get_mut(&image) {
+            Some(seen) => {
+                if !seen.apps.contains(app) {
+                    seen.apps.insert(app.clone());
+                }
+            }
+            None => {
+                let apps = BTreeSet::from([app.clone()]);
+                self.seen.insert(image, Seen { reference, origin: origin(), apps });
+            }
+        }
+    }
+
+    /// Adds what `later` found after what this set found: first
+    /// occurrences stay first.
+    fn merge(&mut self, later: Images) {
+        for (image, seen) in later.seen {
+            match self.seen.get_mut(&image) {
+                Some(earlier) => earlier.apps.extend(seen.apps),
+                None => {
+                    self.seen.insert(image, seen);
+                }
+            }
+        }
+        self.origins.extend(later.origins);
+    }
+}
+
+/// What one file yielded, taken into the outcome only when the whole file
+/// was read: a file that is not YAML past some document contributes
+/// nothing, as its diagnostic says.
+#[derive(Default)]
+struct FileFindings {
+    images: Images,
+    skipped: Vec<SkippedValue>,
+    notes: Vec<Diagnostic>,
 }
 
 /// Reads the tree at `root` and returns the image list for `platform`.
 pub fn collect(root: &Path, config: &Config, platform: &Platform) -> Outcome {
-    let mut c = Collector { root, config, occurrences: Vec::new(), outcome: Outcome::default() };
+    // The ignored list is known before the tree is read, so that ignored
+    // images are dropped as they are found; its warnings come last, as
+    // the list is applied last.
+    let (ignored, ignored_warnings) = ignored_images(config);
+    let mut c = Collector { root, config, ignored, images: Images::default(), outcome: Outcome::default() };
     match discover(root) {
         Ok(sources) => {
             for source in &sources {
@@ -158,40 +234,72 @@ pub fn collect(root: &Path, config: &Config, platform: &Platform) -> Outcome {
     }
     let extra = parse_config_list(&config.extra_images);
     c.list("config:extraImages", &extra, None);
+    c.outcome.diagnostics.extend(ignored_warnings);
     c.finish(platform);
     c.outcome
+}
+
+/// The configured `ignoredImages`, normalised, and a warning for each
+/// entry that cannot match anything.
+fn ignored_images(config: &Config) -> (BTreeSet<String>, Vec<Diagnostic>) {
+    let mut set = BTreeSet::new();
+    let mut warnings = Vec::new();
+    for entry in parse_config_list(&config.ignored_images) {
+        match classify(&entry.value) {
+            Ok(r) => {
+                set.insert(r.normalized());
+            }
+            Err(reason) => warnings.push(
+                Diagnostic::warning(format!("ignored image {:?} matches nothing: {reason}", entry.value)).at(
+                    "config:ignoredImages",
+                    Some(entry.line),
+                    None,
+                ),
+            ),
+        }
+    }
+    (set, warnings)
+}
+
+/// Whether `file` holds only bare text ([`yaml::is_bare_text`]), read in
+/// pieces and left rewound. Such files (a README, a licence, generated
+/// prose under `manifests/`) would otherwise cost the YAML parser a
+/// core-second per 30 MB. One over the stream size cap is not skipped, so
+/// that the parser refuses it as it refuses any other.
+fn holds_only_bare_text(file: &mut std::fs::File) -> std::io::Result<bool> {
+    use std::io::{Read, Seek};
+    let mut piece = vec![0u8; 64 << 10];
+    let mut total = 0usize;
+    let bare = loop {
+        let n = match file.read(&mut piece) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            break total <= yaml::Limits::default().max_bytes;
+        }
+        total += n;
+        if !yaml::is_bare_text(&piece[..n]) {
+            break false;
+        }
+    };
+    file.rewind()?;
+    Ok(bare)
 }
 
 struct Collector<'a> {
     root: &'a Path,
     config: &'a Config,
-    occurrences: Vec<Occurrence>,
+    ignored: BTreeSet<String>,
+    images: Images,
     outcome: Outcome,
 }
 
 impl Collector<'_> {
     fn source(&mut self, source: &Source) {
         match source.kind {
-            SourceKind::Yaml | SourceKind::UnrenderedTemplate => {
-                let Some(text) = self.read(&source.path) else { return };
-                match extract_yaml(&text) {
-                    Ok(extraction) => self.take(extraction, &source.path, &source.app, false),
-                    Err(e) if source.kind == SourceKind::UnrenderedTemplate => self.outcome.diagnostics.push(
-                        Diagnostic::warning(format!(
-                            "unrendered template is not YAML, images in it are not listed: {}",
-                            e.message
-                        ))
-                        .at(&source.path, Some(e.line), Some(e.column)),
-                    ),
-                    Err(e) => self.outcome.diagnostics.push(
-                        Diagnostic::error(format!("cannot parse YAML: {}", e.message)).at(
-                            &source.path,
-                            Some(e.line),
-                            Some(e.column),
-                        ),
-                    ),
-                }
-            }
+            SourceKind::Yaml | SourceKind::UnrenderedTemplate => self.yaml_file(source),
             SourceKind::ImageList => {
                 self.outcome.had_image_list = true;
                 let Some(text) = self.read(&source.path) else { return };
@@ -199,6 +307,39 @@ impl Collector<'_> {
                 self.list(&source.path, &entries, source.app.clone());
             }
             SourceKind::Chart => self.chart(source),
+        }
+    }
+
+    /// A manifest file, read one document at a time.
+    fn yaml_file(&mut self, source: &Source) {
+        let mut file = match std::fs::File::open(self.root.join(&source.path)) {
+            Ok(file) => file,
+            Err(e) => return self.cannot_read(&source.path, &e),
+        };
+        match holds_only_bare_text(&mut file) {
+            // One plain scalar at most: no field can name an image.
+            Ok(true) => return,
+            Ok(false) => {}
+            Err(e) => return self.cannot_read(&source.path, &e),
+        }
+        let mut findings = FileFindings::default();
+        let read = extract_each_document(&mut file, &mut |extraction| {
+            self.take(&mut findings, extraction, &source.path, &source.app, false);
+        });
+        match read {
+            Ok(()) => self.keep(findings),
+            Err(e) if source.kind == SourceKind::UnrenderedTemplate => self.outcome.diagnostics.push(
+                Diagnostic::warning(format!(
+                    "unrendered template is not YAML, images in it are not listed: {}",
+                    e.message
+                ))
+                .at(&source.path, Some(e.line), Some(e.column)),
+            ),
+            Err(e) => self.outcome.diagnostics.push(Diagnostic::error(format!("cannot parse YAML: {}", e.message)).at(
+                &source.path,
+                Some(e.line),
+                Some(e.column),
+            )),
         }
     }
 
@@ -255,7 +396,11 @@ impl Collector<'_> {
                 });
             }
             match extract_yaml(&manifest.text) {
-                Ok(extraction) => self.take(extraction, &manifest.template, &source.app, true),
+                Ok(extraction) => {
+                    let mut findings = FileFindings::default();
+                    self.take(&mut findings, extraction, &manifest.template, &source.app, true);
+                    self.keep(findings);
+                }
                 Err(e) => {
                     let message = format!(
                         "chart {} rendered invalid YAML in {}: line {} of the output: {}",
@@ -285,37 +430,50 @@ impl Collector<'_> {
                 }
             },
             Err(e) => {
-                self.outcome.diagnostics.push(Diagnostic::error(format!("cannot read: {e}")).at(path, None, None));
+                self.cannot_read(path, &e);
                 None
             }
         }
     }
 
-    /// Records what one YAML stream yielded. For a chart's rendered output,
-    /// lines are lines of the output, not of `file` (the template), so they
-    /// go into the field description instead of the location.
-    fn take(&mut self, extraction: Extraction, file: &str, app: &Option<String>, rendered: bool) {
-        let place = |line: u32, field: String| {
-            if rendered { (None, format!("{field} (line {line} of the rendered output)")) } else { (Some(line), field) }
-        };
+    /// Reports a file the step could not read.
+    fn cannot_read(&mut self, path: &str, e: &std::io::Error) {
+        self.outcome.diagnostics.push(Diagnostic::error(format!("cannot read: {e}")).at(path, None, None));
+    }
+
+    /// Records what one document (or a chart's rendered manifest) yielded.
+    /// For a chart's rendered output, lines are lines of the output, not of
+    /// `file` (the template), so they go into the field description instead
+    /// of the location.
+    fn take(&self, into: &mut FileFindings, extraction: Extraction, file: &str, app: &Option<String>, rendered: bool) {
+        // The location's line: a rendered output's lines are not `file`'s.
+        let at = |line: u32| (!rendered).then_some(line);
         for found in extraction.found {
-            let (line, _) = place(found.line, String::new());
-            let origin = Origin { file: file.to_string(), line };
-            self.occurrences.push(Occurrence { reference: found.reference, app: app.clone(), origin });
+            if self.ignored.contains(&found.reference.normalized()) {
+                continue;
+            }
+            let line = at(found.line);
+            into.images.add(found.reference, app, self.config.origins, || Origin { file: file.to_string(), line });
+        }
+        // Values not taken are reported only when verbose: kept always,
+        // they would grow with every templated manifest of a large tree.
+        if !self.config.verbose {
+            return;
         }
         for skipped in extraction.skipped {
-            let (line, field) = place(skipped.line, skipped.field);
-            if self.config.verbose {
-                self.outcome.diagnostics.push(
-                    Diagnostic {
-                        severity: Severity::Info,
-                        rule: Some("imagelist/skipped".into()),
-                        ..Diagnostic::error(format!("{:?} at {field} is not an image: {}", skipped.raw, skipped.reason))
-                    }
-                    .at(file, line, None),
-                );
-            }
-            self.outcome.skipped.push(SkippedValue {
+            let (line, field) = match at(skipped.line) {
+                Some(line) => (Some(line), skipped.field),
+                None => (None, format!("{} (line {} of the rendered output)", skipped.field, skipped.line)),
+            };
+            into.notes.push(
+                Diagnostic {
+                    severity: Severity::Info,
+                    rule: Some("imagelist/skipped".into()),
+                    ..Diagnostic::error(format!("{:?} at {field} is not an image: {}", skipped.raw, skipped.reason))
+                }
+                .at(file, line, None),
+            );
+            into.skipped.push(SkippedValue {
                 value: skipped.raw,
                 reason: skipped.reason,
                 field,
@@ -324,13 +482,23 @@ impl Collector<'_> {
         }
     }
 
+    /// Takes what a file yielded into the outcome.
+    fn keep(&mut self, findings: FileFindings) {
+        self.images.merge(findings.images);
+        self.outcome.skipped.extend(findings.skipped);
+        self.outcome.diagnostics.extend(findings.notes);
+    }
+
     /// Explicit lists: an entry that is not a reference is left out with a warning naming its line
     /// (sealer drops it without a word).
     fn list(&mut self, file: &str, entries: &[ListEntry], app: Option<String>) {
         for entry in entries {
-            let origin = Origin { file: file.to_string(), line: Some(entry.line) };
             match Reference::parse_normalized(&entry.value) {
-                Ok(reference) => self.occurrences.push(Occurrence { reference, app: app.clone(), origin }),
+                Ok(reference) if self.ignored.contains(&reference.normalized()) => {}
+                Ok(reference) => self.images.add(reference, &app, self.config.origins, || Origin {
+                    file: file.to_string(),
+                    line: Some(entry.line),
+                }),
                 Err(e) => self.outcome.diagnostics.push(
                     Diagnostic::warning(format!(
                         "{:?} in an image list is not an image reference, left out as sealer leaves it out: {e}",
@@ -342,51 +510,15 @@ impl Collector<'_> {
         }
     }
 
-    fn ignored(&mut self) -> BTreeSet<String> {
-        let mut set = BTreeSet::new();
-        for entry in parse_config_list(&self.config.ignored_images) {
-            match classify(&entry.value) {
-                Ok(r) => {
-                    set.insert(r.normalized());
-                }
-                Err(reason) => self.outcome.diagnostics.push(
-                    Diagnostic::warning(format!("ignored image {:?} matches nothing: {reason}", entry.value)).at(
-                        "config:ignoredImages",
-                        Some(entry.line),
-                        None,
-                    ),
-                ),
-            }
-        }
-        set
-    }
-
+    /// Flags floating and undigested images at their first occurrence and
+    /// writes the sorted list.
     fn finish(&mut self, platform: &Platform) {
-        let ignored = self.ignored();
         let platform = ImagePlatform::from(platform);
-        // First occurrence of each image (for messages) and each (image, app) pair.
-        let mut first: BTreeMap<String, &Occurrence> = BTreeMap::new();
-        let mut entries = BTreeSet::new();
-        for occ in &self.occurrences {
-            if ignored.contains(&occ.reference.normalized()) {
-                continue;
-            }
-            // Recorded as sealer records it: an untagged image stays untagged (it is pulled as
-            // `latest`, and flagged as floating below).
-            let image = occ.reference.sealer_name();
-            first.entry(image.clone()).or_insert(occ);
-            if self.config.origins {
-                self.outcome.origins.push(ImageOrigin {
-                    image: image.clone(),
-                    app_name: occ.app.clone(),
-                    origin: occ.origin.clone(),
-                });
-            }
-            entries.insert(ContainerImage { image, app_name: occ.app.clone(), platform: platform.clone() });
-        }
-        for (image, occ) in &first {
-            let r = &occ.reference;
-            let loc = |d: Diagnostic| d.at(&occ.origin.file, occ.origin.line, None);
+        let images = std::mem::take(&mut self.images);
+        self.outcome.origins = images.origins;
+        for (image, seen) in images.seen {
+            let r = &seen.reference;
+            let loc = |d: Diagnostic| d.at(&seen.origin.file, seen.origin.line, None);
             if r.is_floating_latest() {
                 let reason = if r.tag.is_none() { "untagged" } else { "latest" };
                 let what = if r.tag.is_none() {
@@ -400,7 +532,7 @@ impl Collector<'_> {
                         "image {image} {what}; pin a version or digest for a reproducible cluster image"
                     ))
                 }));
-                self.outcome.floating.push(FloatingImage { image: image.clone(), reason, origin: occ.origin.clone() });
+                self.outcome.floating.push(FloatingImage { image: image.clone(), reason, origin: seen.origin.clone() });
             }
             if self.config.require_digests && r.digest.is_none() {
                 self.outcome.diagnostics.push(loc(Diagnostic {
@@ -408,8 +540,10 @@ impl Collector<'_> {
                     ..Diagnostic::error(format!("image {image} has no digest and digests are required"))
                 }));
             }
+            for app_name in seen.apps {
+                self.outcome.images.push(ContainerImage { image: image.clone(), app_name, platform: platform.clone() });
+            }
         }
-        self.outcome.images = entries.into_iter().collect();
     }
 }
 
@@ -456,6 +590,67 @@ mod tests {
         let warnings: Vec<_> = out.diagnostics.iter().filter(|d| d.severity == Severity::Warning).collect();
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].message.contains("redis"), "{:?}", warnings[0]);
+    }
+
+    /// Images are folded as documents are read, but a file counts whole:
+    /// one that is not YAML past its first document lists nothing.
+    #[test]
+    fn a_file_broken_after_its_first_document_lists_none_of_its_images() {
+        let broken = format!("{DEPLOY}---\nkind: Pod\nspec: {{containers: [{{image: redis:7}}]}}\n---\nbad: [\n");
+        let tree = TempTree::new(&[
+            ("manifests/broken.yaml", &broken),
+            ("manifests/ok.yaml", "kind: Pod\nspec: {containers: [{image: busybox:1.36}]}\n"),
+        ]);
+        let out = collect(tree.path(), &Config::default(), &Platform::default());
+        assert_eq!(images(&out), [("docker.io/library/busybox:1.36".into(), None)]);
+        let at = |d: &Diagnostic| (d.severity, d.file.clone().unwrap_or_default(), d.line);
+        let located: Vec<_> = out.diagnostics.iter().map(at).collect();
+        assert!(located.contains(&(Severity::Error, "manifests/broken.yaml".into(), Some(14))), "{located:?}");
+        assert!(out.diagnostics.iter().any(|d| d.message.starts_with("cannot parse YAML")), "{:?}", out.diagnostics);
+    }
+
+    /// The same image in thousands of objects is one entry, first seen
+    /// where it first appears, in whichever file; `origins` still names
+    /// every place, in the order they were read.
+    #[test]
+    fn repeated_images_fold_into_their_first_occurrence() {
+        let pods = "kind: Pod\nspec: {containers: [{image: nginx}]}\n---\n".repeat(5_000);
+        let tree = TempTree::new(&[("manifests/a.yaml", &pods), ("manifests/b.yaml", &pods)]);
+        let out = collect(tree.path(), &Config::default(), &Platform::default());
+        assert_eq!(images(&out), [("docker.io/library/nginx".into(), None)]);
+        assert_eq!(out.floating.len(), 1);
+        assert_eq!(out.floating[0].origin, Origin { file: "manifests/a.yaml".into(), line: Some(2) });
+        assert!(out.origins.is_empty());
+        let config = Config { origins: true, ..Config::default() };
+        let traced = collect(tree.path(), &config, &Platform::default());
+        assert_eq!(traced.origins.len(), 10_000);
+        assert_eq!(traced.origins[5_000].origin, Origin { file: "manifests/b.yaml".into(), line: Some(2) });
+        assert_eq!(traced.origins[9_999].origin.line, Some(3 * 4_999 + 2));
+    }
+
+    /// Bare text (a README under `manifests/`) is skipped unparsed; text
+    /// with YAML syntax after a long bare start is still parsed, rewound
+    /// to its first byte.
+    #[test]
+    fn bare_text_files_are_skipped_and_others_read_from_the_start() {
+        let prose = "just some words\n".repeat(10_000);
+        let late = format!("{prose}---\nkind: Pod\nspec: {{containers: [{{image: busybox:1.36}}]}}\n");
+        let early = format!("kind: Pod\nspec: {{containers: [{{image: redis:7}}]}}\n---\n{prose}");
+        let tree = TempTree::new(&[
+            ("manifests/prose.yaml", &prose),
+            ("manifests/late.yaml", &late),
+            ("manifests/early.yaml", &early),
+        ]);
+        let out = collect(tree.path(), &Config::default(), &Platform::default());
+        assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
+        assert_eq!(
+            images(&out),
+            [("docker.io/library/busybox:1.36".into(), None), ("docker.io/library/redis:7".into(), None)]
+        );
+        let config = Config { origins: true, ..Config::default() };
+        let origins = collect(tree.path(), &config, &Platform::default()).origins;
+        assert_eq!(origins[0].origin, Origin { file: "manifests/early.yaml".into(), line: Some(2) });
+        assert_eq!(origins[1].origin, Origin { file: "manifests/late.yaml".into(), line: Some(10_003) });
     }
 
     #[test]
@@ -551,7 +746,9 @@ mod tests {
         let out = collect(tree.path(), &Config::default(), &Platform::default());
         assert_eq!(images(&out), [("registry.local/shop:1".into(), Some("shop".into()))]);
         assert_eq!(out.floating.len(), 0);
-        let skipped = &out.skipped[0];
+        assert!(out.skipped.is_empty(), "values not taken are kept only when verbose");
+        let verbose = collect(tree.path(), &Config { verbose: true, ..Config::default() }, &Platform::default());
+        let skipped = &verbose.skipped[0];
         assert_eq!(
             (skipped.origin.file.as_str(), skipped.origin.line),
             ("application/apps/shop/templates/pod.yaml", None)
