@@ -7,7 +7,7 @@
 #
 # The policies are the pod-security ClusterPolicies of Kyverno's library
 # (../shared/kyverno/policies/pod-security, one file per policy, no tests or
-# kustomizations). The Pods are generated here: one file of N documents,
+# kustomizations). The Pods are bench/pods.py's: one file of N documents,
 # every fourth Pod privileged, so the run has failures to report.
 # Environment: SEALBOX (default target/release/sealbox), SHARED (../shared),
 # OUTPUT (table, json, sarif, junit or policy-report; default table),
@@ -41,24 +41,7 @@ PY
 policies=$(ls "$SCRATCH/policies" | wc -l)
 
 for n in "${sizes[@]}"; do
-    python3 - "$n" "$SCRATCH/pods-$n.yaml" <<'PY'
-import sys
-n, out = int(sys.argv[1]), sys.argv[2]
-with open(out, "w") as f:
-    for i in range(n):
-        sc = "\n        securityContext:\n          privileged: true" if i % 4 == 0 else ""
-        f.write(f"""---
-apiVersion: v1
-kind: Pod
-metadata:
-  name: pod-{i}
-  namespace: ns-{i % 50}
-spec:
-  containers:
-      - name: app
-        image: registry.example.com/app:{i % 7}.0{sc}
-""")
-PY
+    python3 bench/pods.py "$n" "$SCRATCH/pods-$n.yaml"
 done
 
 # Warm the module cache so neither size pays the compile.
