@@ -68,7 +68,7 @@ impl HashMemo {
             _ => self.lock().get(&id).filter(|(fp, _)| *fp == fingerprint).map(|(_, digest)| *digest),
         };
         if let Some(digest) = known {
-            return Ok(format!("{PREFIX}{}", hex::encode(digest)));
+            return Ok(digest_text(&digest));
         }
         let digest = compute()?;
         let raw = digest.strip_prefix(PREFIX).and_then(|h| <[u8; 32]>::try_from(hex::decode(h).ok()?).ok());
@@ -114,6 +114,17 @@ impl HashMemo {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<FileId, (Fingerprint, [u8; 32])>> {
         self.learnt.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// `sha256:` and the digest in lower-case hex. Written into one buffer:
+/// an unchanged rebuild makes one for every file of the context, and
+/// `hex::encode` builds its string a char at a time.
+fn digest_text(digest: &[u8; 32]) -> String {
+    let mut text = [0u8; PREFIX.len() + 64];
+    text[..PREFIX.len()].copy_from_slice(PREFIX.as_bytes());
+    // Cannot fail: the buffer holds exactly 64 hex digits.
+    let _ = hex::encode_to_slice(digest, &mut text[PREFIX.len()..]);
+    std::str::from_utf8(&text).map(str::to_owned).unwrap_or_default()
 }
 
 /// Reads a memo file, sorted by file; `None` when it is not one (a
