@@ -449,11 +449,8 @@ impl Collector<'_> {
         // The location's line: a rendered output's lines are not `file`'s.
         let at = |line: u32| (!rendered).then_some(line);
         for found in extraction.found {
-            if self.ignored.contains(&found.reference.normalized()) {
-                continue;
-            }
             let line = at(found.line);
-            into.images.add(found.reference, app, self.config.origins, || Origin { file: file.to_string(), line });
+            self.found(&mut into.images, found.reference, app, || Origin { file: file.to_string(), line });
         }
         // Values not taken are reported only when verbose: kept always,
         // they would grow with every templated manifest of a large tree.
@@ -482,6 +479,13 @@ impl Collector<'_> {
         }
     }
 
+    /// Records an image found at `origin`, unless the config ignores it.
+    fn found(&self, into: &mut Images, reference: Reference, app: &Option<String>, origin: impl FnOnce() -> Origin) {
+        if !self.ignored.contains(&reference.normalized()) {
+            into.add(reference, app, self.config.origins, origin);
+        }
+    }
+
     /// Takes what a file yielded into the outcome.
     fn keep(&mut self, findings: FileFindings) {
         self.images.merge(findings.images);
@@ -492,13 +496,11 @@ impl Collector<'_> {
     /// Explicit lists: an entry that is not a reference is left out with a warning naming its line
     /// (sealer drops it without a word).
     fn list(&mut self, file: &str, entries: &[ListEntry], app: Option<String>) {
+        let mut images = Images::default();
         for entry in entries {
             match Reference::parse_normalized(&entry.value) {
-                Ok(reference) if self.ignored.contains(&reference.normalized()) => {}
-                Ok(reference) => self.images.add(reference, &app, self.config.origins, || Origin {
-                    file: file.to_string(),
-                    line: Some(entry.line),
-                }),
+                Ok(reference) => self
+                    .found(&mut images, reference, &app, || Origin { file: file.to_string(), line: Some(entry.line) }),
                 Err(e) => self.outcome.diagnostics.push(
                     Diagnostic::warning(format!(
                         "{:?} in an image list is not an image reference, left out as sealer leaves it out: {e}",
@@ -508,6 +510,7 @@ impl Collector<'_> {
                 ),
             }
         }
+        self.images.merge(images);
     }
 
     /// Flags floating and undigested images at their first occurrence and
