@@ -71,6 +71,37 @@ pub fn write_response(out: &mut dyn Write, response: &Response) -> std::io::Resu
     out.flush()
 }
 
+/// Stdout for modules that stream large outputs (a layer, JSON lines):
+/// what is written goes to the host as it is, in one host call per write.
+/// `std::io::stdout()` is line-buffered: it scans every write for its last
+/// newline and splits the write there, a pass over all the output and more
+/// host calls. Wrap this in a `BufWriter`, and do not mix it with
+/// `std::io::stdout()`, whose buffered bytes would land out of order.
+pub fn stream_stdout() -> StreamStdout {
+    use std::os::fd::FromRawFd;
+    // SAFETY: descriptor 1 is the process's stdout, open for its whole life
+    // (a WASI command always gets one; sealbox grants a pipe or a null
+    // sink), and `ManuallyDrop` keeps this handle from ever closing it.
+    StreamStdout(std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) }))
+}
+
+/// Unbuffered stdout, from [`stream_stdout`].
+pub struct StreamStdout(std::mem::ManuallyDrop<std::fs::File>);
+
+impl Write for StreamStdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// Embeds a module's metadata (a JSON string literal in the shape of
 /// [`ModuleMetadata`]) as the `sealbox.module` custom section.
 #[macro_export]

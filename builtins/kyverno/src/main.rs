@@ -24,7 +24,7 @@ fn main() {
     }
     // Streaming: the report leaves on stdout as it is written, so the
     // response goes to /out/response.json (the host reads it there).
-    let mut out = BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
+    let mut out = BufWriter::with_capacity(64 << 10, sealbox_guest::stream_stdout());
     let mut response = sealbox_kyverno::step::run_streaming(&request, Path::new(INPUT_DIR), &mut out);
     if let Err(e) = out.flush() {
         response = Response::failure(format!("kyverno: writing the report: {e}"));

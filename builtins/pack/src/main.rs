@@ -23,8 +23,9 @@ fn main() {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let request = sealbox_guest::read_request()?;
-    // Few, large host calls: the layer leaves in 1 MiB writes.
-    let mut out = BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    // Few, large host calls: the layer leaves in 1 MiB writes, not split
+    // at newlines as std's line-buffered stdout would.
+    let mut out = BufWriter::with_capacity(1 << 20, sealbox_guest::stream_stdout());
     let response = sealbox_pack::handle(&request, Path::new(INPUT_DIR), &mut out)?;
     out.flush()?;
     write_response(&response)?;
