@@ -1,7 +1,8 @@
 //! Rendering templates: the `render` step over a tree, its output copied
 //! with its templates' modes into the trees that receive it, for a build
 //! and for `sealbox render`. Which files are templates is the module's
-//! business; where the results go is the caller's.
+//! business (the host knows only that they are named `*.tmpl`, to skip
+//! the step for a tree with none); where the results go is the caller's.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -41,8 +42,14 @@ pub fn run_render(
     dests: &[&TreeWriter],
     config: &RenderConfig,
 ) -> Result<(usize, Vec<String>, Vec<String>)> {
-    let render = steps.builtin("render")?;
     let files = list_tree(input)?;
+    // The module renders only `*.tmpl` files (of some directories), and
+    // names only those in its warnings: a tree with no such name has
+    // nothing for it, and no sandbox needs starting.
+    if !files.iter().any(|f| f.path.ends_with(".tmpl")) {
+        return Ok((0, Vec::new(), Vec::new()));
+    }
+    let render = steps.builtin("render")?;
     let request = |missing_key: &str| {
         let mut req =
             RunRequest::new(serde_json::json!({"missingKey": missing_key, "apps": config.apps, "funcs": config.funcs}));
